@@ -1,0 +1,287 @@
+//! Asking for files by path pattern, and the files found.
+//!
+//! Catalogers say which files they want ([`FileFilter`]); the layer reader hands back
+//! only those ([`FileSet`]), with whiteouts applied and the layer that added each one.
+
+use std::collections::BTreeMap;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Facts about a tar entry or directory entry offered to a [`FileFilter`].
+#[derive(Debug, Clone, Copy)]
+pub struct EntryInfo<'a> {
+    /// Path relative to the root, no leading `/` or `./`, `/`-separated, normalised.
+    pub path: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix mode bits (permission bits; `0o111` tells executables).
+    pub mode: u32,
+}
+
+/// Decides which regular files are read and handed to catalogers.
+pub trait FileFilter: Sync {
+    /// Should this regular file's content be read?
+    fn wants(&self, entry: &EntryInfo<'_>) -> bool;
+}
+
+/// A [`FileFilter`] from glob patterns (`**` crosses directories, `*` does not),
+/// optionally also taking every executable file.
+#[derive(Debug, Clone)]
+pub struct PathPatterns {
+    set: GlobSet,
+    patterns: Vec<String>,
+    executables: bool,
+}
+
+impl PathPatterns {
+    /// Build from patterns relative to the root, e.g. `lib/apk/db/installed`,
+    /// `**/*.dist-info/METADATA`.
+    pub fn new<I, S>(patterns: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut builder = GlobSetBuilder::new();
+        let mut kept = Vec::new();
+        for pattern in patterns {
+            let pattern = pattern.as_ref().trim_start_matches('/');
+            let glob = GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidOptions,
+                        format!("invalid file pattern '{pattern}': {e}"),
+                    )
+                })?;
+            builder.add(glob);
+            kept.push(pattern.to_string());
+        }
+        let set = builder.build().map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOptions,
+                format!("invalid file patterns: {e}"),
+            )
+        })?;
+        Ok(Self {
+            set,
+            patterns: kept,
+            executables: false,
+        })
+    }
+
+    /// Also want every file with an executable bit set (for Go and Rust binaries).
+    #[must_use]
+    pub fn with_executables(mut self, yes: bool) -> Self {
+        self.executables = yes;
+        self
+    }
+
+    /// The patterns, as given.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Does the path match one of the patterns?
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}
+
+impl FileFilter for PathPatterns {
+    fn wants(&self, entry: &EntryInfo<'_>) -> bool {
+        self.set.is_match(entry.path) || (self.executables && entry.mode & 0o111 != 0)
+    }
+}
+
+/// The content of a found file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    /// The whole file.
+    Data(Vec<u8>),
+    /// The file was larger than the per-file cap (or the total cap was reached); not read.
+    Skipped {
+        /// The file's size.
+        size: u64,
+        /// Why it was not read.
+        reason: String,
+    },
+}
+
+/// A wanted file as it is in the final (merged) filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundFile {
+    /// Path relative to the root, normalised.
+    pub path: String,
+    /// The layer that added this version of the file: its diff_id if known, else the blob
+    /// digest. `None` for a `dir:` source.
+    pub layer: Option<Digest>,
+    /// Unix mode bits.
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// The content.
+    pub content: FileContent,
+}
+
+impl FoundFile {
+    /// The content, if it was read.
+    pub fn data(&self) -> Option<&[u8]> {
+        match &self.content {
+            FileContent::Data(d) => Some(d),
+            FileContent::Skipped { .. } => None,
+        }
+    }
+}
+
+/// The wanted files of an image, with whiteouts applied, plus every symlink so that
+/// lookups can follow them, and warnings about what could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct FileSet {
+    /// Regular files by normalised path.
+    pub files: BTreeMap<String, FoundFile>,
+    /// Symlinks by normalised path: target as written in the entry.
+    pub symlinks: BTreeMap<String, String>,
+    /// Non-fatal problems, each naming the layer and path.
+    pub warnings: Vec<String>,
+}
+
+impl FileSet {
+    /// Look up a file, following symlinks (absolute or relative, in any path component)
+    /// within the image's filesystem. A loop or more than `max_hops` links is an error
+    /// naming the path.
+    pub fn resolve(&self, path: &str, max_hops: u32) -> Result<Option<&FoundFile>> {
+        let mut hops = 0u32;
+        let mut current = normalize_lexically(path);
+        'outer: loop {
+            if let Some(file) = self.files.get(&current) {
+                return Ok(Some(file));
+            }
+            // Find the first component that is a symlink and substitute it.
+            let components: Vec<&str> = current.split('/').collect();
+            for i in 1..=components.len() {
+                let prefix = components[..i].join("/");
+                if let Some(target) = self.symlinks.get(&prefix) {
+                    hops += 1;
+                    if hops > max_hops {
+                        return Err(Error::new(
+                            ErrorKind::InvalidLayer,
+                            format!(
+                                "resolving '{path}': too many levels of symbolic links (a symlink loop?)"
+                            ),
+                        ));
+                    }
+                    let parent = components[..i - 1].join("/");
+                    let base = if target.starts_with('/') || parent.is_empty() {
+                        target.clone()
+                    } else {
+                        format!("{parent}/{target}")
+                    };
+                    let rest = components[i..].join("/");
+                    let joined = if rest.is_empty() {
+                        base
+                    } else {
+                        format!("{base}/{rest}")
+                    };
+                    current = normalize_lexically(&joined);
+                    continue 'outer;
+                }
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Files whose path matches `patterns`, in path order (symlinks are not followed).
+    pub fn matching<'a>(
+        &'a self,
+        patterns: &'a PathPatterns,
+    ) -> impl Iterator<Item = &'a FoundFile> + 'a {
+        self.files
+            .values()
+            .filter(move |f| patterns.matches(&f.path))
+    }
+}
+
+/// Normalise a path inside the image: strip leading `/` and `./`, resolve `.` and `..`
+/// lexically without ever leaving the root.
+pub fn normalize_lexically(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            p => out.push(p),
+        }
+    }
+    out.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> FoundFile {
+        FoundFile {
+            path: path.into(),
+            layer: None,
+            mode: 0o644,
+            size: 1,
+            content: FileContent::Data(b"x".to_vec()),
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        let p = PathPatterns::new(["lib/apk/db/installed", "**/*.dist-info/METADATA"]).unwrap();
+        let e = |path| EntryInfo {
+            path,
+            size: 1,
+            mode: 0o644,
+        };
+        assert!(p.wants(&e("lib/apk/db/installed")));
+        assert!(p.wants(&e("usr/lib/python3/site-packages/a-1.dist-info/METADATA")));
+        assert!(!p.wants(&e("usr/lib/apk/db/installed")));
+        let exe = EntryInfo {
+            path: "usr/bin/x",
+            size: 1,
+            mode: 0o755,
+        };
+        assert!(!p.wants(&exe));
+        assert!(p.clone().with_executables(true).wants(&exe));
+        assert!(PathPatterns::new(["a/[b"]).is_err());
+    }
+
+    #[test]
+    fn resolves_symlinks_and_loops() {
+        let mut set = FileSet::default();
+        set.files
+            .insert("usr/lib/os-release".into(), file("usr/lib/os-release"));
+        set.symlinks
+            .insert("etc/os-release".into(), "../usr/lib/os-release".into());
+        set.symlinks.insert("lib".into(), "usr/lib".into());
+        set.symlinks.insert("a".into(), "b".into());
+        set.symlinks.insert("b".into(), "/a".into());
+        assert_eq!(
+            set.resolve("/etc/os-release", 40).unwrap().unwrap().path,
+            "usr/lib/os-release"
+        );
+        assert_eq!(
+            set.resolve("lib/os-release", 40).unwrap().unwrap().path,
+            "usr/lib/os-release"
+        );
+        assert!(set.resolve("etc/missing", 40).unwrap().is_none());
+        let err = set.resolve("a/x", 40).unwrap_err();
+        assert!(err.to_string().contains("'a/x'"), "{err}");
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_lexically("./etc//passwd"), "etc/passwd");
+        assert_eq!(normalize_lexically("/../../etc/x/../y"), "etc/y");
+    }
+}

@@ -1,0 +1,138 @@
+//! Reading container images: references, sources, registry access, and streaming layers.
+//!
+//! Open an image from any [`ImageSource`] with [`Image::open`], look at what it is with
+//! [`Image::info`], then read just the files the catalogers want with [`Image::read_files`].
+//! Layers are streamed exactly once, never unpacked to disk, and memory stays bounded by
+//! the size caps in [`Limits`].
+
+pub mod digest;
+pub mod error;
+pub mod files;
+pub mod image;
+mod layers;
+mod local;
+pub mod manifest;
+pub mod options;
+pub mod platform;
+pub mod reference;
+pub mod registry;
+pub mod source;
+
+use std::fmt;
+use std::io::Read;
+use std::path::PathBuf;
+
+pub use digest::Digest;
+pub use error::{Error, ErrorKind, Result};
+pub use files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile, PathPatterns};
+pub use image::{Healthcheck, ImageConfig, ImageInfo, LayerDescriptor, SourceKind};
+pub use options::{Credentials, ImageOptions, Limits, RegistryOptions, RetryPolicy};
+pub use platform::Platform;
+pub use reference::Reference;
+pub use source::ImageSource;
+
+/// Somewhere layer blobs can be opened for reading.
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// Open the stored (possibly compressed) bytes of `layer`. The reader verifies the
+    /// digest and size as it goes and fails at the end if they do not match.
+    fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>>;
+}
+
+/// Told how reading layers progresses; used for progress bars.
+pub trait Progress: Sync {
+    /// `bytes` more stored bytes of layer `index` were read.
+    fn layer_bytes(&self, index: usize, bytes: u64) {
+        let _ = (index, bytes);
+    }
+    /// Layer `index` was read to its end.
+    fn layer_done(&self, index: usize) {
+        let _ = index;
+    }
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug)]
+enum Backend {
+    Blobs(Box<dyn BlobStore>),
+    Directory(PathBuf),
+}
+
+/// An opened image: its metadata, and a way to read its files.
+#[derive(Debug)]
+pub struct Image {
+    info: ImageInfo,
+    backend: Backend,
+}
+
+impl Image {
+    /// Open `source`: resolve the reference, fetch and verify the manifest and config (for
+    /// registries and layouts), or index the archive or directory. Layers are not read yet.
+    pub fn open(source: &ImageSource, options: &ImageOptions) -> Result<Self> {
+        match source {
+            ImageSource::Registry(reference) => {
+                let (info, store) = registry::open(reference, options)?;
+                Ok(Self::from_blobs(info, store))
+            }
+            ImageSource::OciDir { path, tag } => {
+                let (info, store) = local::open_oci_dir(path, tag.as_deref(), options)?;
+                Ok(Self::from_blobs(info, store))
+            }
+            ImageSource::OciArchive { path, tag } => {
+                let (info, store) = local::open_oci_archive(path, tag.as_deref(), options)?;
+                Ok(Self::from_blobs(info, store))
+            }
+            ImageSource::DockerArchive { path } => {
+                let (info, store) = local::open_docker_archive(path, options)?;
+                Ok(Self::from_blobs(info, store))
+            }
+            ImageSource::Tar { path } => {
+                let (info, store) = local::open_rootfs_tar(path, options)?;
+                Ok(Self::from_blobs(info, store))
+            }
+            ImageSource::Dir { path } => {
+                let info = local::dir_info(path)?;
+                Ok(Self {
+                    info,
+                    backend: Backend::Directory(path.clone()),
+                })
+            }
+        }
+    }
+
+    fn from_blobs(info: ImageInfo, store: Box<dyn BlobStore>) -> Self {
+        Self {
+            info,
+            backend: Backend::Blobs(store),
+        }
+    }
+
+    /// What is known about the image before reading layers.
+    pub fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// Read every layer once and return the files `filter` wants, as they are in the final
+    /// filesystem (whiteouts and opaque directories applied), with all symlinks.
+    pub fn read_files(&self, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
+        self.read_files_with_progress(filter, limits, &NoProgress)
+    }
+
+    /// [`Image::read_files`], reporting progress.
+    pub fn read_files_with_progress(
+        &self,
+        filter: &dyn FileFilter,
+        limits: &Limits,
+        progress: &dyn Progress,
+    ) -> Result<FileSet> {
+        match &self.backend {
+            Backend::Blobs(store) => {
+                layers::read_layers(store.as_ref(), &self.info.layers, filter, limits, progress)
+            }
+            Backend::Directory(root) => local::read_dir_files(root, filter, limits),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Options shared by every command that reads an image.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::platform::Platform;
+
+/// How to read an image: platform choice, registry access, and size caps.
+#[derive(Debug, Clone, Default)]
+pub struct ImageOptions {
+    /// The platform to pick from a multi-platform index; `None` means the host's.
+    pub platform: Option<Platform>,
+    /// Registry access settings.
+    pub registry: RegistryOptions,
+    /// Size caps for hostile input.
+    pub limits: Limits,
+}
+
+/// Registry access: TLS, credentials, timeouts and retries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Allow plain HTTP or unverified TLS for every registry.
+    pub insecure: bool,
+    /// Registries (`host[:port]`) for which plain HTTP or unverified TLS is allowed.
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM files) trusted in addition to the system roots.
+    pub ca_certs: Vec<PathBuf>,
+    /// Explicit credentials; they take precedence over the docker config file.
+    pub credentials: Option<Credentials>,
+    /// Directory holding `config.json`; defaults to `$DOCKER_CONFIG` or `~/.docker`.
+    pub docker_config_dir: Option<PathBuf>,
+    /// Timeout to establish a connection.
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response body before giving up.
+    pub read_timeout: Duration,
+    /// Retry policy for 429, 5xx and connection failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            insecure_registries: Vec::new(),
+            ca_certs: Vec::new(),
+            credentials: None,
+            docker_config_dir: None,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Is `registry` (`host[:port]`) allowed to be plain HTTP or unverified TLS?
+    pub fn is_insecure(&self, registry: &str) -> bool {
+        self.insecure || self.insecure_registries.iter().any(|r| r == registry)
+    }
+}
+
+/// Retries with exponential backoff, bounded in count and in total time.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles each time.
+    pub initial_backoff: Duration,
+    /// Cap on one delay.
+    pub max_backoff: Duration,
+    /// Cap on the total time spent on one request, retries included.
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_total: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A username and password (or identity token). `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Size caps applied to everything read from outside.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest manifest or index document.
+    pub max_manifest_size: u64,
+    /// Largest image config document.
+    pub max_config_size: u64,
+    /// Largest file handed to a cataloger; larger ones are reported, not read.
+    pub max_file_size: u64,
+    /// Total bytes of files handed to catalogers for one image.
+    pub max_total_file_bytes: u64,
+    /// Most tar entries in one layer.
+    pub max_entries_per_layer: u64,
+    /// Most symlinks followed when resolving one path.
+    pub max_symlink_hops: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_manifest_size: 4 * 1024 * 1024,
+            max_config_size: 8 * 1024 * 1024,
+            max_file_size: 64 * 1024 * 1024,
+            max_total_file_bytes: 1024 * 1024 * 1024,
+            max_entries_per_layer: 2_000_000,
+            max_symlink_hops: 40,
+        }
+    }
+}
