@@ -1,1 +1,28 @@
-fn main() {}
+//! `portcullis`: keeps images with known vulnerabilities out of Kubernetes.
+
+mod args;
+mod commands;
+mod exit;
+mod logging;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    let result = match &cli.command {
+        Command::Image(cmd) => commands::image::run(cmd, &cli.global),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("error: {}", exit::render_error(&err));
+            exit::Code::Error.into()
+        }
+    }
+}

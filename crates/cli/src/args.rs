@@ -1,0 +1,102 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps images with known vulnerabilities out of your Kubernetes cluster.
+///
+/// Portcullis reads container images from registries, OCI layouts, docker archives and
+/// root filesystems, lists what is installed, and judges it.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Vulnerability database file [default: $XDG_CACHE_HOME/portcullis/db.sqlite].
+    #[arg(long, global = true, env = "PORTCULLIS_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look at images: their manifest, config, layers and files.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Show an image's digest, platform, config and layers.
+    ///
+    /// IMAGE is a registry reference (alpine:3.20, ghcr.io/org/app@sha256:...) or one of
+    /// oci-dir:PATH[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, dir:PATH, tar:FILE.
+    Inspect {
+        /// The image to inspect.
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[command(flatten)]
+        options: ImageArgs,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+    },
+    /// Read every layer once and list the files that match the patterns, as they are in
+    /// the final filesystem (whiteouts applied).
+    ///
+    /// Without --pattern, lists the package databases (apk, dpkg, rpm) and OS release files.
+    Files {
+        /// The image to read.
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[command(flatten)]
+        options: ImageArgs,
+        /// Glob relative to the root (`**` crosses directories); repeatable.
+        #[arg(long = "pattern", short = 'p', value_name = "GLOB")]
+        patterns: Vec<String>,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+    },
+}
+
+/// How to reach the image: the same options for every command that reads one.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Allow plain HTTP or unverified TLS for the registry.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust this CA certificate (PEM) in addition to the system roots; repeatable.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Platform to pick from a multi-platform image [default: the host's].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Registry user name (the password comes from --password-stdin).
+    #[arg(long, short = 'u', requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    /// A readable table.
+    Table,
+    /// JSON.
+    Json,
+}

@@ -1,0 +1,12 @@
+#![no_main]
+//! Manifest and index parsing (and platform selection) never panic.
+
+use libfuzzer_sys::fuzz_target;
+use portcullis_oci::manifest::Manifest;
+use portcullis_oci::Platform;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Manifest::Index(index)) = Manifest::parse(data, None, "fuzz") {
+        let _ = index.select(&Platform::host(), "fuzz");
+    }
+});

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, then every test of the workspace.
+# Installs the Debian packages the tests need first when run as root and any is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mapfile -t deps < <(grep -vE '^\s*(#|$)' scripts/test-deps.txt)
+missing=()
+for pkg in "${deps[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian packages the tests need: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "the tests need these Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 2
+  fi
+fi
+
+export PORTCULLIS_TESTDATA="${PORTCULLIS_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
+if [ ! -d "$PORTCULLIS_TESTDATA" ]; then
+  echo "real-world test data not found at $PORTCULLIS_TESTDATA (set PORTCULLIS_TESTDATA)" >&2
+  exit 2
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
