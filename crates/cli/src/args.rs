@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Portcullis reads container images from registries, OCI layouts, docker archives and
 /// root filesystems, lists what is installed, and judges it.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "portcullis",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -19,9 +19,9 @@ impl LayerProgress {
             ProgressBar::hidden()
         } else {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} reading layers {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} reading layers {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            ) {
                 bar.set_style(style);
             }
             bar

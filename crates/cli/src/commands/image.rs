@@ -3,7 +3,9 @@
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
-use portcullis_oci::{Credentials, FileContent, FileSet, Image, ImageInfo, ImageOptions, ImageSource, PathPatterns};
+use portcullis_oci::{
+    Credentials, FileContent, FileSet, Image, ImageInfo, ImageOptions, ImageSource, PathPatterns,
+};
 use serde::Serialize;
 
 use crate::args::{GlobalArgs, ImageArgs, ImageCommand, InspectFormat};
@@ -30,7 +32,11 @@ const DEFAULT_PATTERNS: &[&str] = &[
 
 pub fn run(cmd: &ImageCommand, global: &GlobalArgs) -> Result<Code> {
     match cmd {
-        ImageCommand::Inspect { image, options, format } => {
+        ImageCommand::Inspect {
+            image,
+            options,
+            format,
+        } => {
             let (_, opened) = open_image(image, options)?;
             let out = match format {
                 InspectFormat::Json => to_json(&InspectJson::from(opened.info()))?,
@@ -54,7 +60,8 @@ pub fn run(cmd: &ImageCommand, global: &GlobalArgs) -> Result<Code> {
             let progress = LayerProgress::new(opened.info(), global.quiet);
             let files = opened.read_files_with_progress(&filter, &image_options.limits, &progress);
             progress.finish();
-            let files = files.with_context(|| format!("reading the layers of {}", opened.info().reference))?;
+            let files = files
+                .with_context(|| format!("reading the layers of {}", opened.info().reference))?;
             for warning in &files.warnings {
                 tracing::warn!("{warning}");
             }
@@ -109,7 +116,10 @@ pub fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
 
 fn write_stdout(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // A closed pipe (`| head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing to standard output"),
@@ -197,35 +207,57 @@ fn inspect_table(info: &ImageInfo) -> String {
     let none = "-";
     let total: u64 = info.layers.iter().map(|l| l.size).sum();
     let _ = writeln!(s, "Reference    {}", info.reference);
-    let _ = writeln!(s, "Digest       {}", info.digest.as_ref().map_or(none, |d| d.as_str()));
+    let _ = writeln!(
+        s,
+        "Digest       {}",
+        info.digest.as_ref().map_or(none, |d| d.as_str())
+    );
     if let Some(m) = &info.manifest_digest {
         let _ = writeln!(s, "Manifest     {m}");
     }
     let _ = writeln!(
         s,
         "Platform     {}",
-        info.platform.as_ref().map_or_else(|| none.to_string(), ToString::to_string)
+        info.platform
+            .as_ref()
+            .map_or_else(|| none.to_string(), ToString::to_string)
     );
     let user = match c.user.as_deref() {
         None => "(not set: root)".to_string(),
         Some(u) => u.to_string(),
     };
     let _ = writeln!(s, "User         {user}");
-    let ports = if c.exposed_ports.is_empty() { none.to_string() } else { c.exposed_ports.join(", ") };
+    let ports = if c.exposed_ports.is_empty() {
+        none.to_string()
+    } else {
+        c.exposed_ports.join(", ")
+    };
     let _ = writeln!(s, "Ports        {ports}");
     let health = match &c.healthcheck {
         None => "(none)".to_string(),
         Some(h) => h.test.join(" "),
     };
     let _ = writeln!(s, "Healthcheck  {health}");
-    let _ = writeln!(s, "Layers       {} ({})", info.layers.len(), human_bytes(total));
+    let _ = writeln!(
+        s,
+        "Layers       {} ({})",
+        info.layers.len(),
+        human_bytes(total)
+    );
     for (i, layer) in info.layers.iter().enumerate() {
         let kind = layer
             .media_type
             .rsplit(['.', '/'])
             .next()
             .unwrap_or(&layer.media_type);
-        let _ = writeln!(s, "  {:>2}  {}  {:>9}  {}", i + 1, layer.digest, human_bytes(layer.size), kind);
+        let _ = writeln!(
+            s,
+            "  {:>2}  {}  {:>9}  {}",
+            i + 1,
+            layer.digest,
+            human_bytes(layer.size),
+            kind
+        );
     }
     s
 }
@@ -274,12 +306,22 @@ fn files_table(files: &FileSet) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     for f in files.files.values() {
-        let layer = f.layer.as_ref().map_or("-", |d| d.hex().get(..12).unwrap_or(d.hex()));
+        let layer = f
+            .layer
+            .as_ref()
+            .map_or("-", |d| d.hex().get(..12).unwrap_or(d.hex()));
         let note = match &f.content {
             FileContent::Data(_) => String::new(),
             FileContent::Skipped { reason, .. } => format!("  (not read: {reason})"),
         };
-        let _ = writeln!(s, "{:>9}  {}  {}{}", human_bytes(f.size), layer, f.path, note);
+        let _ = writeln!(
+            s,
+            "{:>9}  {}  {}{}",
+            human_bytes(f.size),
+            layer,
+            f.path,
+            note
+        );
     }
     let _ = writeln!(s, "{} files", files.files.len());
     s
@@ -294,7 +336,11 @@ fn human_bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]
