@@ -320,11 +320,9 @@ impl MavenVersion {
                 if i == start {
                     b.push(list, Item::Num("".into()));
                 } else {
-                    if !is_digit && k + 1 < chars.len() {
-                        if chars.get(k + 1).is_some_and(|&(_, n)| n.is_ascii_digit()) {
-                            is_combination = true;
-                            continue;
-                        }
+                    if !is_digit && chars.get(k + 1).is_some_and(|&(_, n)| n.is_ascii_digit()) {
+                        is_combination = true;
+                        continue;
                     }
                     b.push(list, parse_item(is_combination, is_digit, sub(start, i)));
                 }

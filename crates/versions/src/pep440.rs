@@ -22,13 +22,16 @@ enum PreKind {
     Rc,
 }
 
+/// A pre-release: its kind and where its number sits.
+type PreRelease = (PreKind, Range<usize>);
+
 /// A parsed PEP 440 version; numbers are ranges of digits in `text` (empty means 0).
 #[derive(Debug, Clone)]
 pub(crate) struct Pep440Version {
     text: Box<str>,
     epoch: Range<usize>,
     release: Vec<Range<usize>>,
-    pre: Option<(PreKind, Range<usize>)>,
+    pre: Option<PreRelease>,
     post: Option<Range<usize>>,
     dev: Option<Range<usize>>,
     local: Option<Vec<Range<usize>>>,
@@ -152,7 +155,7 @@ impl Pep440Version {
                 break;
             }
         }
-        let mut pres: Vec<(usize, Option<(PreKind, Range<usize>)>)> = labelled(b, pos, &PRE_LABELS)
+        let mut pres: Vec<(usize, Option<PreRelease>)> = labelled(b, pos, &PRE_LABELS)
             .into_iter()
             .map(|(end, li, n)| (end, Some((pre_kind(li), n))))
             .collect();

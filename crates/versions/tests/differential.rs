@@ -12,6 +12,9 @@
 //!
 //! All Python runs with Debian's `/usr/bin/python3`, which is where those packages live.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -4,6 +4,9 @@
 //! `compat/maven-artifact/.../ComparableVersionTest.java`) and `golang.org/x/mod/semver`'s
 //! `semver_test.go` (BSD-3-Clause). Fetched through the search tool; data only.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::cmp::Ordering;
 
 use portcullis_versions::{Scheme, compare, parse};
@@ -38,7 +41,6 @@ fn apk_tools_vectors() {
                     valid += 1;
                 }
             }
-            ["!"] => invalid += 1,
             [a, op, b] => {
                 let want = match *op {
                     "<" => Ordering::Less,
