@@ -26,6 +26,11 @@ if [ ! -d "$PORTCULLIS_TESTDATA" ]; then
   exit 2
 fi
 
+# node-semver, the reference for the npm/semver/go comparators (pinned by package-lock.json).
+if [ ! -d crates/versions/tests/node/node_modules/semver ]; then
+  npm ci --prefix crates/versions/tests/node --no-audit --no-fund --silent
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
