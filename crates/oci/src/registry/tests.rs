@@ -831,3 +831,31 @@ fn connection_refused_is_a_network_error_after_retries() {
         "{err}"
     );
 }
+
+/// Manual check against a real registry (not run in CI): set
+/// `PORTCULLIS_MANUAL_REGISTRY_REF` (e.g. `127.0.0.1:5000/alpine:t`, treated as insecure)
+/// and compare the printed digest with `skopeo inspect`.
+#[test]
+#[ignore = "needs a real registry; see the doc comment"]
+fn manual_real_registry() {
+    let wanted = std::env::var("PORTCULLIS_MANUAL_REGISTRY_REF")
+        .expect("set PORTCULLIS_MANUAL_REGISTRY_REF to an image in a running registry");
+    let r = Reference::parse(&wanted).unwrap();
+    let mut opts = ImageOptions::default();
+    opts.registry.insecure_registries = vec![r.registry().to_string()];
+    let (info, store) = open(&r, &opts).unwrap();
+    println!("digest {:?}", info.digest);
+    println!("manifest_digest {:?}", info.manifest_digest);
+    println!("config_digest {:?}", info.config_digest);
+    println!("platform {:?}", info.platform);
+    for layer in &info.layers {
+        let mut reader = store.open_layer(layer).unwrap();
+        let n = std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| Error::io("layer", e))
+            .unwrap();
+        println!(
+            "layer {} {} bytes read, diff_id {:?}",
+            layer.digest, n, layer.diff_id
+        );
+    }
+}
