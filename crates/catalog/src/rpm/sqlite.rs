@@ -82,7 +82,7 @@ mod tests {
     use super::*;
 
     fn database(sql: &str) -> Vec<u8> {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(sql).unwrap();
         conn.serialize(MAIN_DB).unwrap().to_vec()
     }
