@@ -268,6 +268,9 @@ impl LayerReader<'_> {
             return Ok(());
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                return Ok(()); // names nothing
+            }
             let hidden_path = join(parent, hidden);
             remove_path(self.lower, &hidden_path);
             remove_below(self.lower, &hidden_path);

@@ -160,6 +160,23 @@ fn opaque_directory_hides_lower_layers_only() {
 }
 
 #[test]
+fn whiteouts_naming_nothing_are_ignored() {
+    let l1 = tar_of(&[Ent::File("a", b"a")]);
+    let l2 = tar_of(&[Ent::File(".wh.", b""), Ent::File("x/.wh..", b"")]);
+    let set = read(vec![l1, l2], &all(), &Limits::default()).unwrap();
+    assert_eq!(paths(&set), ["a"]);
+}
+
+#[test]
+fn opaque_root_hides_all_lower_layers() {
+    let l1 = tar_of(&[Ent::File("a", b"a"), Ent::Sym("l", "a")]);
+    let l2 = tar_of(&[Ent::File("b", b"b"), Ent::File(".wh..wh..opq", b"")]);
+    let set = read(vec![l1, l2], &all(), &Limits::default()).unwrap();
+    assert_eq!(paths(&set), ["b"]);
+    assert!(set.symlinks.is_empty());
+}
+
+#[test]
 fn whiteout_does_not_hide_entries_of_its_own_layer() {
     let l1 = tar_of(&[Ent::File("a", b"old")]);
     let l2 = tar_of(&[Ent::File("a", b"new"), Ent::File(".wh.a", b"")]);

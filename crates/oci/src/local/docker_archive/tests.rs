@@ -6,6 +6,15 @@ use crate::{Image, ImageSource, Limits};
 /// Write a docker archive with the given (member name, bytes) layers and the diff_ids of
 /// the given plain tars.
 fn write_archive(path: &Path, layers: &[(&str, Vec<u8>)], plain: &[Vec<u8>]) -> Vec<u8> {
+    write_archive_with(path, layers, plain, &[])
+}
+
+fn write_archive_with(
+    path: &Path,
+    layers: &[(&str, Vec<u8>)],
+    plain: &[Vec<u8>],
+    extra: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
     let diff_ids: Vec<Digest> = plain.iter().map(|l| Digest::sha256_of(l)).collect();
     let config = config_json(&diff_ids, "arm64");
     let names: Vec<String> = layers.iter().map(|(n, _)| format!("\"{n}\"")).collect();
@@ -25,6 +34,9 @@ fn write_archive(path: &Path, layers: &[(&str, Vec<u8>)], plain: &[Vec<u8>]) -> 
         add(name, data);
     }
     add("manifest.json", manifest.as_bytes());
+    for (name, data) in extra {
+        add(name, data);
+    }
     b.into_inner().unwrap();
     config
 }
@@ -126,4 +138,36 @@ fn compressed_layers_and_diff_id_mismatch() {
             .contains("1 layers but the config lists 2 diff_ids"),
         "{err}"
     );
+}
+
+#[test]
+fn docker_25_archives_report_the_index_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("save.tar");
+    let plain = layers();
+    let manifest = br#"{"schemaVersion":2}"#.to_vec();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+        descriptor("application/vnd.oci.image.manifest.v1+json", &manifest, "")
+    );
+    let names: Vec<String> = plain
+        .iter()
+        .map(|l| format!("blobs/sha256/{}", Digest::sha256_of(l).hex()))
+        .collect();
+    write_archive_with(
+        &path,
+        &[(&names[0], plain[0].clone()), (&names[1], plain[1].clone())],
+        &plain,
+        &[
+            ("index.json", index.into_bytes()),
+            ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ],
+    );
+    let source = ImageSource::parse(&format!("docker-archive:{}", path.display())).unwrap();
+    let image = Image::open(&source, &ImageOptions::default()).unwrap();
+    assert_eq!(image.info().digest, Some(Digest::sha256_of(&manifest)));
+    let set = image
+        .read_files(&PathPatterns::new(["etc/*"]).unwrap(), &Limits::default())
+        .unwrap();
+    assert_eq!(set.files["etc/alpine-release"].data().unwrap(), b"3.21.0\n");
 }
