@@ -81,10 +81,7 @@ pub fn images() -> &'static TestImages {
 
 impl TestImages {
     fn build() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("portcullis-images-")
-            .tempdir()
-            .unwrap();
+        let dir = crate::temp_dir("images");
         let layout = OciLayout::new(dir.path().join("layout"));
         let l = layout.path().display().to_string();
         run("umoci", ["init", "--layout", &l]);

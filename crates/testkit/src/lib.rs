@@ -61,6 +61,31 @@ pub fn alpine_minirootfs(version: &str) -> PathBuf {
     path
 }
 
+/// A temporary directory `$TMPDIR/portcullis-<what>-<pid>-XXXX`. Directories of this kind
+/// left by test processes that are gone (a `static` is never dropped) are removed first.
+pub fn temp_dir(what: &str) -> tempfile::TempDir {
+    let prefix = format!("portcullis-{what}-");
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+                && !PathBuf::from("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempdir()
+        .unwrap()
+}
+
 /// The Debian package that ships each tool the harness runs.
 const TOOL_PACKAGES: &[(&str, &str)] = &[
     ("umoci", "umoci"),

@@ -80,10 +80,7 @@ impl Registry {
     /// `GET /v2/` answers. Panics with the registry's stderr if it does not come up.
     pub fn start(kind: RegistryKind) -> Self {
         let exe = require_tool("docker-registry");
-        let dir = tempfile::Builder::new()
-            .prefix("portcullis-registry-")
-            .tempdir()
-            .unwrap();
+        let dir = crate::temp_dir("registry");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let tls = (kind != RegistryKind::PlainHttp).then(|| tls::generate(dir.path()));
@@ -138,10 +135,15 @@ impl Registry {
             );
             let config_path = dir.path().join("config.yml");
             std::fs::write(&config_path, config).unwrap();
-            let child = Command::new(&exe)
-                .arg("serve")
+            // Through a small shell guard: the registry is killed as soon as our end of
+            // the guard's stdin closes, i.e. on drop or when the test process exits (a
+            // registry in a `static` is never dropped).
+            let child = Command::new("sh")
+                .arg("-c")
+                .arg(GUARD_SCRIPT)
+                .arg(&exe)
                 .arg(&config_path)
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(File::create(&stderr_path).unwrap())
                 .spawn()
@@ -165,8 +167,7 @@ impl Registry {
                     };
                 }
                 Err(message) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    stop(&mut child);
                     if !message.contains("address already in use") {
                         panic!("{message}");
                     }
@@ -304,9 +305,21 @@ fn wait_ready(
     ))
 }
 
+/// Runs `$0 serve $1`, exits when it exits, and kills it when stdin reaches end of file.
+const GUARD_SCRIPT: &str = r#"exec 3<&0
+"$0" serve "$1" </dev/null &
+pid=$!
+{ read -r _line <&3; kill "$pid" 2>/dev/null; } &
+wait "$pid""#;
+
+/// Close the guard's stdin (it kills the registry) and reap it.
+fn stop(child: &mut Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
