@@ -100,6 +100,7 @@ impl MockRegistry {
                     let stop = Arc::clone(&stop);
                     let requests = Arc::clone(&requests);
                     std::thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                         if let Some(request) = read_request(&mut stream) {
                             requests
                                 .lock()

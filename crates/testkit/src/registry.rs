@@ -107,7 +107,8 @@ impl Registry {
                 let (cert_der, cert_pem, pkcs8) = tls::token_signing_cert();
                 let bundle = dir.path().join("token-signer.pem");
                 std::fs::write(&bundle, cert_pem).unwrap();
-                let server = TokenServer::start(cert_der, &pkcs8, user, password);
+                let server_tls = tls::server_config(tls.as_ref().unwrap());
+                let server = TokenServer::start(cert_der, &pkcs8, server_tls, user, password);
                 auth = format!(
                     "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
                     server.realm(),

@@ -73,3 +73,23 @@ pub(crate) fn token_signing_cert() -> (Vec<u8>, String, Vec<u8>) {
     let cert = params.self_signed(&key).unwrap();
     (cert.der().to_vec(), cert.pem(), key.serialize_der())
 }
+
+/// A rustls server config serving the certificate and key in `files`.
+pub(crate) fn server_config(files: &TlsFiles) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.server_cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&files.server_key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    std::sync::Arc::new(config)
+}

@@ -1,10 +1,12 @@
 //! A token server for the registry's `auth: token:` mode: checks basic credentials and
 //! issues ES256 JWTs with an `x5c` header, as Docker's distribution expects.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -39,7 +41,14 @@ struct Signer {
 
 impl TokenServer {
     /// Start on a free port; `cert_der`/`pkcs8` sign the tokens.
-    pub fn start(cert_der: Vec<u8>, pkcs8: &[u8], user: &str, password: &str) -> Self {
+    /// It serves HTTPS with `tls` (clients refuse to send credentials to a plain-HTTP realm).
+    pub fn start(
+        cert_der: Vec<u8>,
+        pkcs8: &[u8],
+        tls: Arc<rustls::ServerConfig>,
+        user: &str,
+        password: &str,
+    ) -> Self {
         let rng = SystemRandom::new();
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng).unwrap();
         let signer = Signer {
@@ -61,9 +70,15 @@ impl TokenServer {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    if let Ok(mut stream) = stream {
-                        serve(&mut stream, &signer, &issued);
-                    }
+                    let Ok(stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&tls)) else {
+                        continue;
+                    };
+                    let mut tls_stream = rustls::StreamOwned::new(conn, stream);
+                    serve(&mut tls_stream, &signer, &issued);
+                    tls_stream.conn.send_close_notify();
+                    let _ = tls_stream.flush();
                 }
             })
         };
@@ -75,9 +90,9 @@ impl TokenServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT/token`.
+    /// `https://127.0.0.1:PORT/token`.
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("https://{}/token", self.addr)
     }
 
     /// How many tokens were issued so far.
@@ -96,7 +111,7 @@ impl Drop for TokenServer {
     }
 }
 
-fn serve(stream: &mut TcpStream, signer: &Signer, issued: &AtomicU64) {
+fn serve<S: Read + Write>(stream: &mut S, signer: &Signer, issued: &AtomicU64) {
     let Some(request) = read_request(stream) else {
         return;
     };

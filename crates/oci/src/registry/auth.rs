@@ -237,7 +237,9 @@ pub(crate) fn parse_token_response(bytes: &[u8], what: &str) -> Result<String> {
         .bytes()
         .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
     {
-        return Err(bad("the token endpoint sent a token with invalid characters"));
+        return Err(bad(
+            "the token endpoint sent a token with invalid characters",
+        ));
     }
     Ok(token)
 }
@@ -350,13 +352,17 @@ pub(crate) fn parse_docker_config(
     })?;
     let wanted = normalise_config_key(registry);
     // An exact key first, then the first alias in sorted order.
-    let entry = config.auths.get(registry).map(|e| (registry, e)).or_else(|| {
-        config
-            .auths
-            .iter()
-            .find(|(key, _)| normalise_config_key(key) == wanted)
-            .map(|(k, e)| (k.as_str(), e))
-    });
+    let entry = config
+        .auths
+        .get(registry)
+        .map(|e| (registry, e))
+        .or_else(|| {
+            config
+                .auths
+                .iter()
+                .find(|(key, _)| normalise_config_key(key) == wanted)
+                .map(|(k, e)| (k.as_str(), e))
+        });
     let Some((key, entry)) = entry else {
         if config.creds_store.is_some() || config.cred_helpers.contains_key(registry) {
             tracing::debug!(
@@ -513,7 +519,14 @@ mod tests {
     #[test]
     fn garbage_challenges_do_not_panic() {
         for header in [
-            "=", "\"", ",,,", "Bearer =", "Bearer a=", "Bearer a=\"\\", "é=é", "a b c d",
+            "=",
+            "\"",
+            ",,,",
+            "Bearer =",
+            "Bearer a=",
+            "Bearer a=\"\\",
+            "é=é",
+            "a b c d",
         ] {
             let _ = parse_challenges(header);
         }
@@ -557,7 +570,10 @@ mod tests {
 
     #[test]
     fn parses_token_replies() {
-        assert_eq!(parse_token_response(br#"{"token":"abc"}"#, "t").unwrap(), "abc");
+        assert_eq!(
+            parse_token_response(br#"{"token":"abc"}"#, "t").unwrap(),
+            "abc"
+        );
         assert_eq!(
             parse_token_response(br#"{"access_token":"xyz","expires_in":300}"#, "t").unwrap(),
             "xyz"
@@ -566,7 +582,12 @@ mod tests {
             parse_token_response(br#"{"token":"","access_token":"xyz"}"#, "t").unwrap(),
             "xyz"
         );
-        for bad in [&b"{}"[..], b"nope", br#"{"token":"a\nb"}"#, br#"{"token":5}"#] {
+        for bad in [
+            &b"{}"[..],
+            b"nope",
+            br#"{"token":"a\nb"}"#,
+            br#"{"token":5}"#,
+        ] {
             assert_eq!(
                 parse_token_response(bad, "t").unwrap_err().kind(),
                 ErrorKind::Registry
@@ -587,7 +608,9 @@ mod tests {
     fn docker_config_auth_base64() {
         // "alice:s3cr:et" (a password may contain ':')
         let doc = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"YWxpY2U6czNjcjpldA=="},"ghcr.io":{"username":"bob","password":"pw"}}}"#;
-        let hub = parse_docker_config(doc, "docker.io", "cfg").unwrap().unwrap();
+        let hub = parse_docker_config(doc, "docker.io", "cfg")
+            .unwrap()
+            .unwrap();
         assert_eq!(hub.username, "alice");
         assert_eq!(hub.password, "s3cr:et");
         let ghcr = parse_docker_config(doc, "ghcr.io", "cfg").unwrap().unwrap();
@@ -603,23 +626,34 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p"));
-        let c = parse_docker_config(doc, "docker.io", "cfg").unwrap().unwrap();
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("<token>", "tok"));
-        assert_eq!(parse_docker_config(doc, "localhost:5000", "cfg").unwrap(), None);
+        let c = parse_docker_config(doc, "docker.io", "cfg")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("<token>", "tok")
+        );
+        assert_eq!(
+            parse_docker_config(doc, "localhost:5000", "cfg").unwrap(),
+            None
+        );
         assert_eq!(parse_docker_config(b"{}", "x", "cfg").unwrap(), None);
     }
 
     #[test]
     fn docker_config_errors_name_the_file_not_the_secret() {
-        let err = parse_docker_config(br#"{"auths":{"r":{"auth":"!!!"}}}"#, "r", "/c.json")
-            .unwrap_err();
+        let err =
+            parse_docker_config(br#"{"auths":{"r":{"auth":"!!!"}}}"#, "r", "/c.json").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidOptions);
         assert_eq!(
             err.to_string(),
             "docker config /c.json: the entry for 'r' has an 'auth' value that is not valid base64"
         );
         let err = parse_docker_config(b"[", "r", "/c.json").unwrap_err();
-        assert!(err.to_string().starts_with("docker config /c.json is malformed"));
+        assert!(
+            err.to_string()
+                .starts_with("docker config /c.json is malformed")
+        );
     }
 
     #[test]
@@ -645,7 +679,10 @@ mod tests {
             ..options
         };
         assert_eq!(
-            find_credentials("r.io", &explicit).unwrap().unwrap().username,
+            find_credentials("r.io", &explicit)
+                .unwrap()
+                .unwrap()
+                .username,
             "x"
         );
     }

@@ -152,7 +152,9 @@ fn resolve_location(current: &str, location: &str) -> Option<String> {
         return None;
     }
     let path = loggable(rest).get(authority.len()..).unwrap_or("");
-    let dir = path.rfind('/').map_or("/", |i| path.get(..=i).unwrap_or("/"));
+    let dir = path
+        .rfind('/')
+        .map_or("/", |i| path.get(..=i).unwrap_or("/"));
     Some(format!("{scheme}://{authority}{dir}{location}"))
 }
 
@@ -172,9 +174,7 @@ fn is_tls_error(err: &ureq::Error) -> bool {
         | ureq::Error::Rustls(_)
         | ureq::Error::Pem(_)
         | ureq::Error::TlsRequired => true,
-        ureq::Error::Io(e) => e
-            .get_ref()
-            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        ureq::Error::Io(e) => e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
         _ => false,
     }
 }
@@ -281,7 +281,11 @@ impl RegistryClient {
             options.read_timeout,
         );
         let agent = if insecure {
-            build_agent(options, tls::tls_config(options, false)?, options.read_timeout)
+            build_agent(
+                options,
+                tls::tls_config(options, false)?,
+                options.read_timeout,
+            )
         } else {
             verifying_agent.clone()
         };
@@ -386,10 +390,7 @@ impl RegistryClient {
                     &bytes,
                     &format!("{described} (Docker-Content-Digest header)"),
                 )?,
-                Err(_) => tracing::debug!(
-                    what,
-                    "ignoring an invalid Docker-Content-Digest header"
-                ),
+                Err(_) => tracing::debug!(what, "ignoring an invalid Docker-Content-Digest header"),
             }
         }
         tracing::debug!(what, %digest, size = bytes.len(), "fetched manifest");
@@ -568,13 +569,18 @@ impl RegistryClient {
         })?;
         let status = response.status().as_u16();
         if status == 401 || status == 403 {
-            return Err(self.unauthorized(what, &format!("(token endpoint answered HTTP {status})")));
+            return Err(
+                self.unauthorized(what, &format!("(token endpoint answered HTTP {status})"))
+            );
         }
         if !response.status().is_success() {
             return Err(self.status_error(response, what, "token endpoint not found"));
         }
         let bytes = self.read_capped(response, MAX_SMALL_BODY, what, "token reply")?;
-        auth::parse_token_response(&bytes, &format!("{what}: token for registry {}", self.registry))
+        auth::parse_token_response(
+            &bytes,
+            &format!("{what}: token for registry {}", self.registry),
+        )
     }
 
     /// The agent for a URL's origin: the registry's own (possibly unverified) one for the
@@ -661,7 +667,11 @@ impl RegistryClient {
                         ),
                     ));
                 }
-                tracing::debug!(from = loggable(&url), to = loggable(&next), "following redirect");
+                tracing::debug!(
+                    from = loggable(&url),
+                    to = loggable(&next),
+                    "following redirect"
+                );
                 url = next;
                 continue;
             }
@@ -749,9 +759,7 @@ impl RegistryClient {
             )),
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => Attempt::Fail(Error::new(
                 ErrorKind::Registry,
-                format!(
-                    "{what}: could not build a request to {host} (invalid URL or header)"
-                ),
+                format!("{what}: could not build a request to {host} (invalid URL or header)"),
             )),
             other => Attempt::Fail(network(other.to_string())),
         }
@@ -815,7 +823,8 @@ impl RegistryClient {
                 format!("{what}: the {kind_of_document} is larger than the {max_size}-byte limit"),
             )
         };
-        let declared = header(&response, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let declared =
+            header(&response, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|len| len > max_size) {
             return Err(too_large());
         }
@@ -825,9 +834,7 @@ impl RegistryClient {
             .into_reader()
             .take(max_size.saturating_add(1))
             .read_to_end(&mut bytes)
-            .map_err(|e| {
-                network_read_error(what, e)
-            })?;
+            .map_err(|e| network_read_error(what, e))?;
         if bytes.len() as u64 > max_size {
             return Err(too_large());
         }
@@ -861,11 +868,13 @@ impl RegistryClient {
         let errors = parse_registry_errors(&body);
         let detail = errors
             .iter()
-            .map(|(code, message)| match (code.is_empty(), message.is_empty()) {
-                (false, false) => format!("{code}: {message}"),
-                (false, true) => code.clone(),
-                _ => message.clone(),
-            })
+            .map(
+                |(code, message)| match (code.is_empty(), message.is_empty()) {
+                    (false, false) => format!("{code}: {message}"),
+                    (false, true) => code.clone(),
+                    _ => message.clone(),
+                },
+            )
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
@@ -879,7 +888,10 @@ impl RegistryClient {
         if status == 404 || code_is(&["MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"]) {
             return Error::new(
                 ErrorKind::NotFound,
-                format!("{what}: {not_found} in registry {} ({detail})", self.registry),
+                format!(
+                    "{what}: {not_found} in registry {} ({detail})",
+                    self.registry
+                ),
             );
         }
         if status == 401 || status == 403 {
@@ -915,10 +927,7 @@ impl RegistryClient {
 }
 
 fn network_read_error(what: &str, err: io::Error) -> Error {
-    if err
-        .get_ref()
-        .is_some_and(|inner| inner.is::<Error>())
-    {
+    if err.get_ref().is_some_and(|inner| inner.is::<Error>()) {
         return Error::io(what, err);
     }
     Error::new(
@@ -949,7 +958,10 @@ mod tests {
     #[test]
     fn origins() {
         let o = Origin::parse("https://Example.com/v2/").unwrap();
-        assert_eq!((o.scheme.as_str(), o.host.as_str(), o.port), ("https", "example.com", 443));
+        assert_eq!(
+            (o.scheme.as_str(), o.host.as_str(), o.port),
+            ("https", "example.com", 443)
+        );
         let o = Origin::parse("http://127.0.0.1:5000").unwrap();
         assert_eq!(o.port, 5000);
         assert_eq!(o.host_port(), "127.0.0.1:5000");
@@ -961,7 +973,13 @@ mod tests {
             Origin::parse("https://a.b/y?z")
         );
         assert_ne!(Origin::parse("http://a.b/"), Origin::parse("https://a.b/"));
-        for bad in ["ftp://x", "https://", "https://h:port/", "nothing", "https://[::1"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://h:port/",
+            "nothing",
+            "https://[::1",
+        ] {
             assert_eq!(Origin::parse(bad), None, "{bad}");
         }
     }

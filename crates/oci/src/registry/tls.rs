@@ -18,7 +18,10 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
         for error in &loaded.errors {
             tracing::debug!(%error, "could not load some system root certificates");
         }
-        tracing::debug!(count = loaded.certs.len(), "loaded system root certificates");
+        tracing::debug!(
+            count = loaded.certs.len(),
+            "loaded system root certificates"
+        );
         loaded.certs
     })
 }
