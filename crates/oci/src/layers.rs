@@ -93,6 +93,7 @@ pub(crate) fn read_layers(
             lower: &mut merged,
             delta: FileSet::default(),
             budget: &mut budget,
+            absolute_reported: false,
         };
         reader.read(store, index, progress)?;
         let delta = reader.delta;
@@ -113,6 +114,8 @@ struct LayerReader<'a> {
     lower: &'a mut FileSet,
     delta: FileSet,
     budget: &'a mut u64,
+    /// Whether an absolute entry path was already reported for this layer.
+    absolute_reported: bool,
 }
 
 /// Counts stored bytes for progress and tags errors of the store with our error type.
@@ -253,6 +256,14 @@ impl LayerReader<'_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw_path = entry.path_bytes().into_owned();
         let path = self.normalize(&raw_path, &raw_path)?;
+        if raw_path.first() == Some(&b'/') && !self.absolute_reported {
+            self.absolute_reported = true;
+            self.delta.warnings.push(format!(
+                "layer {}: entry '{}' has an absolute path; read as '{path}' under the image root, as container runtimes do (later absolute entries of this layer are not reported)",
+                self.digest(),
+                String::from_utf8_lossy(&raw_path)
+            ));
+        }
         if path.is_empty() {
             return Ok(()); // the root directory itself
         }

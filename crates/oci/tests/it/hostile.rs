@@ -91,7 +91,8 @@ fn parent_dir_entry() {
 }
 
 /// An absolute entry names the same file under the image root, as container runtimes
-/// extract it (the layer reader's documented decision): it replaces the lower `etc/shadow`.
+/// extract it (the layer reader's documented decision): it replaces the lower `etc/shadow`,
+/// with a warning that names the layer and the entry.
 #[test]
 fn absolute_entry() {
     for (source, options) in sources(HostileImage::AbsolutePath) {
@@ -107,6 +108,16 @@ fn absolute_entry() {
         let shadow = &files.files["etc/shadow"];
         assert_eq!(shadow.data(), Some(ESCAPE_CONTENT), "{source}");
         assert_eq!(shadow.layer, image.info().layers[1].diff_id, "{source}");
+        // ...and says so, naming the layer and the entry.
+        assert_eq!(files.warnings.len(), 1, "{source}: {:?}", files.warnings);
+        assert!(
+            files.warnings[0].starts_with(&format!(
+                "layer {}: entry '/etc/shadow' has an absolute path",
+                image.info().layers[1].digest
+            )),
+            "{source}: {}",
+            files.warnings[0]
+        );
     }
 }
 

@@ -8,5 +8,6 @@ mod common;
 mod config;
 mod hostile;
 mod layered;
+mod local_sources;
 mod multiarch;
 mod sources;

@@ -1,8 +1,6 @@
 //! Local sources against images made by real tools (umoci, skopeo) from the Alpine mini
 //! root filesystem in the shared test data.
 
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
