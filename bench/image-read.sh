@@ -21,7 +21,8 @@ done
 
 # 1. Debian 12 minbase root filesystem (cached).
 rootfs_tar="$work/bookworm-minbase.tar"
-if [[ ! -f "$rootfs_tar" ]]; then
+layout="$work/layout"
+if [[ ! -f "$rootfs_tar" && ! -f "$layout/index.json" ]]; then
   rm -rf "$work/rootfs"
   debootstrap --variant=minbase bookworm "$work/rootfs"
   tar -C "$work/rootfs" -cf "$rootfs_tar.tmp" .
@@ -30,7 +31,6 @@ if [[ ! -f "$rootfs_tar" ]]; then
 fi
 
 # 2. OCI image with umoci (cached).
-layout="$work/layout"
 if [[ ! -f "$layout/index.json" ]]; then
   rm -rf "$layout" "$work/bundle"
   umoci init --layout "$layout"
@@ -66,11 +66,13 @@ portcullis="$root/target/release/portcullis"
 
 floor_cmd="rm -rf $work/pulled && skopeo --insecure-policy copy --src-tls-verify=false docker://$ref oci:$work/pulled:x"
 ours_cmd="$portcullis image files --insecure $ref >/dev/null"
+inspect_cmd="$portcullis image inspect --insecure $ref >/dev/null"
 
 # 5. Time both.
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs "$runs" \
     --command-name "skopeo copy (floor)" "$floor_cmd" \
+    --command-name "portcullis image inspect" "$inspect_cmd" \
     --command-name "portcullis image files" "$ours_cmd" \
     --export-markdown "$work/image-read.md"
   cat "$work/image-read.md"
@@ -89,7 +91,9 @@ measure() {
   echo "$best_wall $best_rss"
 }
 read -r fw fr < <(measure "$floor_cmd")
+read -r iw ir < <(measure "$inspect_cmd")
 read -r ow orr < <(measure "$ours_cmd")
 printf '\n%-28s %12s %16s\n' "tool" "best wall s" "peak RSS MiB"
 printf '%-28s %12s %16.1f\n' "skopeo copy (floor)" "$fw" "$(echo "$fr / 1024" | bc -l)"
+printf '%-28s %12s %16.1f\n' "portcullis image inspect" "$iw" "$(echo "$ir / 1024" | bc -l)"
 printf '%-28s %12s %16.1f\n' "portcullis image files" "$ow" "$(echo "$orr / 1024" | bc -l)"

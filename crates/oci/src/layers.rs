@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read};
+use std::sync::mpsc;
 
 use flate2::bufread::MultiGzDecoder;
 
@@ -118,6 +119,63 @@ struct LayerReader<'a> {
     absolute_reported: bool,
 }
 
+/// Chunks of stored bytes in flight between the fetching thread and the reading one.
+const PREFETCH_CHUNKS: usize = 4;
+
+/// Read `source` in chunks and send them on, until its end, an error, or the receiver
+/// hangs up (the reader stopped early).
+fn pump(mut source: Box<dyn Read + Send + '_>, sender: &mpsc::SyncSender<io::Result<Vec<u8>>>) {
+    loop {
+        let mut chunk = vec![0u8; BUFFER_SIZE];
+        match read_prefix(&mut source, &mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                chunk.truncate(n);
+                if sender.send(Ok(chunk)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = sender.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// The reading end of [`pump`]: a `Read` over the chunks received.
+struct ChannelReader {
+    receiver: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    offset: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(rest) = self.chunk.get(self.offset..) {
+                if !rest.is_empty() {
+                    let n = rest.len().min(buf.len());
+                    if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+                        to.copy_from_slice(from);
+                    }
+                    self.offset += n;
+                    return Ok(n);
+                }
+            }
+            match self.receiver.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.offset = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender is gone: the end of the stream.
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
 /// Counts stored bytes for progress and tags errors of the store with our error type.
 struct CountingReader<'a, R: ?Sized> {
     inner: &'a mut R,
@@ -180,10 +238,26 @@ impl LayerReader<'_> {
     }
 
     fn read(&mut self, store: &dyn BlobStore, index: usize, progress: &dyn Progress) -> Result<()> {
-        let mut raw = store.open_layer(self.layer)?;
+        let raw = store.open_layer(self.layer)?;
+        // Fetching and digest verification run on a second thread, decompression and the
+        // tar walk on this one: on two cores the stages overlap. The channel is bounded, so
+        // at most PREFETCH_CHUNKS chunks are in flight.
+        std::thread::scope(|scope| {
+            let (sender, receiver) = mpsc::sync_channel(PREFETCH_CHUNKS);
+            scope.spawn(move || pump(raw, &sender));
+            let mut prefetched = ChannelReader {
+                receiver,
+                chunk: Vec::new(),
+                offset: 0,
+            };
+            self.read_stream(&mut prefetched, index, progress)
+        })
+    }
+
+    fn read_stream(&mut self, raw: &mut dyn Read, index: usize, progress: &dyn Progress) -> Result<()> {
         let what = self.layer.digest.clone();
         let mut counted = CountingReader {
-            inner: raw.as_mut(),
+            inner: raw,
             index,
             progress,
             what: &what,
