@@ -254,7 +254,12 @@ impl LayerReader<'_> {
         })
     }
 
-    fn read_stream(&mut self, raw: &mut dyn Read, index: usize, progress: &dyn Progress) -> Result<()> {
+    fn read_stream(
+        &mut self,
+        raw: &mut dyn Read,
+        index: usize,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let what = self.layer.digest.clone();
         let mut counted = CountingReader {
             inner: raw,
