@@ -21,7 +21,9 @@ impl Timestamp {
 
     /// From seconds since the epoch; `None` outside 1970..=9999.
     pub fn from_unix(seconds: i64) -> Option<Self> {
-        (0..=MAX_SECONDS).contains(&seconds).then_some(Self(seconds))
+        (0..=MAX_SECONDS)
+            .contains(&seconds)
+            .then_some(Self(seconds))
     }
 
     /// Seconds since the epoch.
@@ -92,11 +94,9 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let seconds = days_from_civil(year, month, day) * 86_400
-            + hour * 3600
-            + minute * 60
-            + second.min(59)
-            - offset * 60;
+        let seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
+                - offset * 60;
         Self::from_unix(seconds)
     }
 

@@ -159,7 +159,7 @@ fn packages() -> Vec<Package> {
             "1:3.0.7-27.el9",
             Some(("openssl", Some("3.0.7-27.el9"))),
             &["ASL 2.0"],
-            "pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rhel-9.4",
+            "pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=rhel-9.4&epoch=1",
             "var/lib/rpm/rpmdb.sqlite",
             Some("x86_64"),
         ),
@@ -334,12 +334,18 @@ fn cyclonedx_is_valid_1_6() {
         )
     );
     // An expression alone; invalid licences as names.
-    let musl_utils = components.iter().find(|c| c["name"] == "musl-utils").unwrap();
+    let musl_utils = components
+        .iter()
+        .find(|c| c["name"] == "musl-utils")
+        .unwrap();
     assert_eq!(
         musl_utils["licenses"],
         serde_json::json!([{"expression": "MIT AND BSD-2-Clause AND GPL-2.0-or-later"}])
     );
-    let rpm = components.iter().find(|c| c["name"] == "openssl-libs").unwrap();
+    let rpm = components
+        .iter()
+        .find(|c| c["name"] == "openssl-libs")
+        .unwrap();
     assert_eq!(
         rpm["licenses"],
         serde_json::json!([{"license": {"name": "ASL 2.0"}}])
@@ -367,10 +373,7 @@ fn spdx_is_valid_2_3() {
     assert!(declared.contains(&("openssl-libs", "LicenseRef-ASL-2.0")));
     assert!(declared.contains(&("requests", "LicenseRef-Apache-2.0")));
     assert!(declared.contains(&("bsdutils", "NOASSERTION")));
-    assert!(declared.contains(&(
-        "libstdc++",
-        "GPL-3.0-or-later WITH GCC-exception-3.1"
-    )));
+    assert!(declared.contains(&("libstdc++", "GPL-3.0-or-later WITH GCC-exception-3.1")));
     assert_eq!(doc["packages"].as_array().unwrap().len(), 10);
 }
 
@@ -399,7 +402,11 @@ fn check_spdx_references(doc: &Value) {
         .map(|a| a.iter().map(|l| l["licenseId"].as_str().unwrap()).collect())
         .unwrap_or_default();
     for p in doc["packages"].as_array().unwrap() {
-        for word in p["licenseDeclared"].as_str().unwrap().split([' ', '(', ')']) {
+        for word in p["licenseDeclared"]
+            .as_str()
+            .unwrap()
+            .split([' ', '(', ')'])
+        {
             if word.starts_with("LicenseRef-") {
                 assert!(defined.contains(word), "undefined {word}");
             }
@@ -421,12 +428,16 @@ fn output_is_deterministic_and_order_independent() {
     }
     // Different content, different serial number and namespace.
     let fewer = &packages[1..];
-    let bom_a: Value =
-        serde_json::from_str(&rendered(&sbom(&image, Some(&os), &packages), SbomFormat::CycloneDx))
-            .unwrap();
-    let bom_b: Value =
-        serde_json::from_str(&rendered(&sbom(&image, Some(&os), fewer), SbomFormat::CycloneDx))
-            .unwrap();
+    let bom_a: Value = serde_json::from_str(&rendered(
+        &sbom(&image, Some(&os), &packages),
+        SbomFormat::CycloneDx,
+    ))
+    .unwrap();
+    let bom_b: Value = serde_json::from_str(&rendered(
+        &sbom(&image, Some(&os), fewer),
+        SbomFormat::CycloneDx,
+    ))
+    .unwrap();
     assert_ne!(bom_a["serialNumber"], bom_b["serialNumber"]);
 }
 
@@ -448,7 +459,10 @@ fn special_characters_survive_every_format() {
     for format in [SbomFormat::Json, SbomFormat::CycloneDx, SbomFormat::Spdx] {
         let doc: Value = serde_json::from_str(&rendered(&sbom, format)).unwrap();
         let text = doc.to_string();
-        assert!(text.contains(r#"we\"ird\\name\u001b[31m"#), "{format}: {text}");
+        assert!(
+            text.contains(r#"we\"ird\\name\u001b[31m"#),
+            "{format}: {text}"
+        );
     }
     let table = rendered(&sbom, SbomFormat::Table);
     assert!(!table.contains('\u{1b}'));

@@ -152,7 +152,10 @@ pub struct Dependency {
 /// (CycloneDX allows an expression only as the sole entry), else ids and names (an
 /// expression among several becomes a name).
 fn licenses(recorded: &[String]) -> Vec<LicenseChoice> {
-    let classified: Vec<License> = recorded.iter().filter_map(|l| license::classify(l)).collect();
+    let classified: Vec<License> = recorded
+        .iter()
+        .filter_map(|l| license::classify(l))
+        .collect();
     if let [License::Expression(expression)] = classified.as_slice() {
         return vec![LicenseChoice::Expression {
             expression: expression.clone(),

@@ -14,10 +14,10 @@ use std::str::FromStr;
 use portcullis_catalog::{Os, Package};
 use portcullis_oci::ImageInfo;
 
+use crate::ToolInfo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::timestamp::Timestamp;
-use crate::ToolInfo;
 
 /// Everything an SBOM is made from.
 #[derive(Debug, Clone)]
@@ -154,7 +154,10 @@ mod tests {
             assert_eq!(format.to_string(), name);
             assert_eq!(name.parse::<SbomFormat>().unwrap(), format);
         }
-        assert_eq!("CycloneDX".parse::<SbomFormat>().unwrap(), SbomFormat::CycloneDx);
+        assert_eq!(
+            "CycloneDX".parse::<SbomFormat>().unwrap(),
+            SbomFormat::CycloneDx
+        );
         let err = "xml".parse::<SbomFormat>().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnknownFormat);
         assert!(err.to_string().contains("'xml'"));

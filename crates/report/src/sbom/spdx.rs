@@ -143,7 +143,9 @@ pub struct Relationship {
 /// `LicenseRef-`s (not defined in this document) count as names.
 fn classify(recorded: &str) -> Option<License> {
     match license::classify(recorded)? {
-        License::Expression(e) if e.contains("Ref-") => Some(License::Name(recorded.trim().to_string())),
+        License::Expression(e) if e.contains("Ref-") => {
+            Some(License::Name(recorded.trim().to_string()))
+        }
         other => Some(other),
     }
 }
@@ -288,7 +290,10 @@ pub fn document(sbom: &Sbom<'_>) -> Result<Document> {
         license_declared: NOASSERTION.to_string(),
         source_info: None,
         comment: None,
-        external_refs: image::oci_purl(sbom.image).into_iter().map(purl_ref).collect(),
+        external_refs: image::oci_purl(sbom.image)
+            .into_iter()
+            .map(purl_ref)
+            .collect(),
         primary_package_purpose: "CONTAINER",
     }];
     let mut relationships = vec![Relationship {

@@ -55,7 +55,10 @@ fn source(p: &Package) -> String {
 pub fn render(sbom: &Sbom<'_>, out: &mut dyn Write) -> Result<()> {
     let packages = sbom.sorted_packages();
     let mut text = String::new();
-    text.push_str(&format!("Image:    {}\n", fit(&sbom.image.reference, WIDTH - 10)));
+    text.push_str(&format!(
+        "Image:    {}\n",
+        fit(&sbom.image.reference, WIDTH - 10)
+    ));
     if let Some(digest) = &sbom.image.digest {
         text.push_str(&format!("Digest:   {digest}\n"));
     }
@@ -99,7 +102,9 @@ pub fn render(sbom: &Sbom<'_>, out: &mut dyn Write) -> Result<()> {
         let version_w = width(1, "VERSION");
         let type_w = width(2, "TYPE").max(TYPE_WIDTH);
         let has_source = rows.iter().any(|r| !r[3].is_empty());
-        let source_w = WIDTH.saturating_sub(name_w + version_w + type_w + 6).max(10);
+        let source_w = WIDTH
+            .saturating_sub(name_w + version_w + type_w + 6)
+            .max(10);
         text.push('\n');
         let mut line = |cells: [&str; 4]| {
             let mut row = format!(
