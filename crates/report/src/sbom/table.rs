@@ -75,10 +75,7 @@ pub fn render(sbom: &Sbom<'_>, out: &mut dyn Write) -> Result<()> {
     };
     text.push_str(&format!("OS:       {}\n", fit(&os, WIDTH - 10)));
     let count = packages.len();
-    text.push_str(&format!(
-        "Packages: {count} package{}\n",
-        if count == 1 { "" } else { "s" }
-    ));
+    text.push_str(&format!("Packages: {count}\n"));
     if count > 0 {
         let rows: Vec<[String; 4]> = packages
             .iter()
