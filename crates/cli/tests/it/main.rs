@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod image;
+mod sbom;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -19,8 +20,14 @@ pub struct Run {
 /// Run `portcullis ARGS` with `stdin` as standard input, an empty docker config, and no
 /// colours or progress.
 pub fn portcullis(args: &[&str], stdin: &[u8]) -> Run {
+    portcullis_in(&std::env::current_dir().unwrap(), args, stdin)
+}
+
+/// [`portcullis`], run in the directory `cwd`.
+pub fn portcullis_in(cwd: &std::path::Path, args: &[&str], stdin: &[u8]) -> Run {
     let docker_config = portcullis_testkit::temp_dir("cli-docker-config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .current_dir(cwd)
         .args(args)
         .env("DOCKER_CONFIG", docker_config.path())
         .env_remove("RUST_LOG")
