@@ -340,6 +340,16 @@ fn go_package(
     }
 }
 
+/// A replacement by a directory (`./x`, `../x`, `/x`; Go writes its version as empty or
+/// `(devel)`) rather than by another module version.
+fn is_local_replacement(replacement: &Module) -> bool {
+    replacement.version.is_empty()
+        || replacement.version == DEVEL
+        || replacement.path.starts_with("./")
+        || replacement.path.starts_with("../")
+        || replacement.path.starts_with('/')
+}
+
 /// The toolchain version as a module version: `go1.19.8 X:boringcrypto` -> `1.19.8`.
 pub fn stdlib_version(go_version: &str) -> Option<&str> {
     let first = go_version.split_whitespace().next()?;
@@ -368,7 +378,7 @@ impl BuildInfo {
             let original = format!("{}@{}", dep.path, dep.version);
             out.push(match dep.replace.as_deref() {
                 None => go_package(&dep.path, &dep.version, &dep.sum, location, go, false, None),
-                Some(r) if r.version.is_empty() => {
+                Some(r) if is_local_replacement(r) => {
                     go_package(&dep.path, DEVEL, "", location, go, false, Some(original))
                 }
                 Some(r) => go_package(
