@@ -1,9 +1,11 @@
 //! Java archives: jar, war, ear (and Jenkins plugins, jpi and hpi), nested ones included.
 //!
 //! One package per `META-INF/maven/**/pom.properties` (groupId, artifactId, version). An
-//! archive without one falls back to `META-INF/MANIFEST.MF` (`Implementation-Title` and
-//! `-Version`, else `Bundle-SymbolicName` and `Bundle-Version`), then to the file name
-//! (`name-1.2.3.jar`); an archive with no version anywhere gives no package. Archives inside
+//! archive without one falls back to the file name (`name-1.2.3.jar`) and `META-INF/MANIFEST.MF`:
+//! the name from the file name (as syft does), else `Implementation-Title`, else
+//! `Bundle-SymbolicName`; the version from `Implementation-Version`, else `Bundle-Version`,
+//! else the file name. An archive with no version anywhere gives no package (syft also
+//! leaves out an archive with neither pom.properties nor manifest; we use the file name). Archives inside
 //! archives (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`, `lib/*.jar`, any entry with an
 //! archive extension) are read recursively up to [`Limits::max_depth`]; their location is
 //! `outer.jar:BOOT-INF/lib/inner.jar`.
@@ -337,15 +339,13 @@ fn fallback_package(manifest: &[(String, String)], location: &str) -> Option<Pac
     };
     let file_name = location.rsplit(['/', ':']).next().unwrap_or(location);
     let (file_stem, file_version) = split_file_name(file_name);
+    // The name comes from the file name first (as syft does), then from the manifest.
     let symbolic = get("Bundle-SymbolicName").and_then(|s| s.split(';').next().map(str::trim));
-    let pairs = [
-        (get("Implementation-Title"), get("Implementation-Version")),
-        (symbolic, get("Bundle-Version")),
-    ];
-    if let Some((name, version)) = pairs.iter().find_map(|(n, v)| n.zip(*v)).or_else(|| {
-        let version = get("Implementation-Version").or(get("Bundle-Version"))?;
-        Some((file_stem.as_str(), version))
-    }) {
+    let name = Some(file_stem.as_str())
+        .filter(|n| !n.is_empty())
+        .or(get("Implementation-Title"))
+        .or(symbolic)?;
+    if let Some(version) = get("Implementation-Version").or(get("Bundle-Version")) {
         return Some(maven_package(None, name, version, location, "MANIFEST.MF"));
     }
     let version = file_version?;

