@@ -82,6 +82,43 @@ pub fn path_patterns() -> Result<PathPatterns> {
         .map_err(|e| Error::new(ErrorKind::InvalidPattern, format!("catalog patterns: {e}")))
 }
 
+/// The file filter for the image reader: the catalogers' patterns and every executable,
+/// with each executable reduced to its Go/Rust build information as soon as it is read
+/// (non-Go, non-Rust executables to nothing), so memory stays small on images full of
+/// binaries.
+#[derive(Debug, Clone)]
+pub struct CatalogFilter {
+    patterns: PathPatterns,
+    executables: bool,
+}
+
+impl CatalogFilter {
+    /// The filter for the default catalogers.
+    pub fn new() -> Result<Self> {
+        let executables = default_catalogers().iter().any(|c| c.wants_executables());
+        let patterns = PathPatterns::new(all_patterns())
+            .map_err(|e| Error::new(ErrorKind::InvalidPattern, format!("catalog patterns: {e}")))?;
+        Ok(Self {
+            patterns,
+            executables,
+        })
+    }
+}
+
+impl portcullis_oci::FileFilter for CatalogFilter {
+    fn wants(&self, entry: &portcullis_oci::EntryInfo<'_>) -> bool {
+        self.patterns.matches(entry.path) || (self.executables && entry.mode & 0o111 != 0)
+    }
+
+    fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
+        if self.patterns.matches(entry.path) {
+            data
+        } else {
+            lang::binary::summarize_executable(&data, entry.path)
+        }
+    }
+}
+
 /// Detect the OS and run the default catalogers over `files`.
 pub fn catalog_all(files: &FileSet) -> Catalog {
     catalog_with(files, &default_catalogers())

@@ -1,10 +1,10 @@
 //! The [`Package`] type shared by every cataloger.
 
 use portcullis_oci::Digest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The packaging ecosystem a package belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
     /// Alpine (and Wolfi, Chainguard) apk packages.
@@ -62,7 +62,7 @@ impl std::fmt::Display for Ecosystem {
 }
 
 /// Format-specific facts about a package.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum Extra {
     /// Nothing beyond the common fields.
@@ -127,7 +127,7 @@ pub enum Extra {
 /// One installed package.
 ///
 /// The derived order (ecosystem, name, version, arch, location, ...) is the output order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Package {
     /// The ecosystem.
     #[serde(rename = "type")]

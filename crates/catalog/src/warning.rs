@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// A problem with one input: the file (and where useful the record) plus what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Warning {
     /// The file the problem is in, relative to the image root.
     pub location: String,

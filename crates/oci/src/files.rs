@@ -25,6 +25,15 @@ pub struct EntryInfo<'a> {
 pub trait FileFilter: Sync {
     /// Should this regular file's content be read?
     fn wants(&self, entry: &EntryInfo<'_>) -> bool;
+
+    /// Called with each wanted file's content as soon as it is read; the bytes returned are
+    /// kept in its place ([`FoundFile::size`] stays the original size). The default keeps
+    /// the content. A filter can reduce big files (executables) to the little it needs, so
+    /// memory holds one big file at a time instead of all of them.
+    fn reduce(&self, entry: &EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
+        let _ = entry;
+        data
+    }
 }
 
 /// A [`FileFilter`] from glob patterns (`**` crosses directories, `*` does not),

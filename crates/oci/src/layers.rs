@@ -459,7 +459,8 @@ impl LayerReader<'_> {
                     ),
                 ));
             }
-            *self.budget = self.budget.saturating_sub(size);
+            let data = self.filter.reduce(&info, data);
+            *self.budget = self.budget.saturating_sub(data.len() as u64);
             FileContent::Data(data)
         };
         let layer = Some(self.layer_id());

@@ -42,13 +42,51 @@ impl Cataloger for BinaryCataloger {
                 ));
                 continue;
             };
-            let (mut found, warnings) = parse_executable(data, &file.path);
+            let (mut found, warnings) = match decode_summary(data, &file.path) {
+                Some(summary) => summary,
+                None => parse_executable(data, &file.path),
+            };
             stamp(&mut found, file);
             packages.extend(found);
             report.extend(warnings);
         }
         packages
     }
+}
+
+/// Marks a summary made by [`summarize_executable`] (a byte sequence no executable starts with).
+const SUMMARY_MAGIC: &[u8] = b"\0portcullis-executable-summary-v1\0";
+
+/// Reduce an executable's content to what this cataloger needs: the packages and warnings
+/// [`parse_executable`] finds, encoded compactly; empty for files that are not Go or
+/// auditable Rust binaries. The image reader calls this as each executable is read, so
+/// memory holds one executable at a time, not all of them.
+pub fn summarize_executable(data: &[u8], location: &str) -> Vec<u8> {
+    let (packages, warnings) = parse_executable(data, location);
+    if packages.is_empty() && warnings.is_empty() {
+        return Vec::new();
+    }
+    let mut out = SUMMARY_MAGIC.to_vec();
+    match serde_json::to_writer(&mut out, &(packages, warnings)) {
+        Ok(()) => out,
+        // Serialising our own plain types does not fail; keep the binary if it ever does.
+        Err(_) => data.to_vec(),
+    }
+}
+
+/// The packages and warnings of a [`summarize_executable`] summary, or `None` if `data` is
+/// not one (then it is the executable itself).
+fn decode_summary(data: &[u8], location: &str) -> Option<(Vec<Package>, Vec<Warning>)> {
+    let json = data.strip_prefix(SUMMARY_MAGIC)?;
+    Some(serde_json::from_slice(json).unwrap_or_else(|e| {
+        (
+            Vec::new(),
+            vec![Warning::new(
+                location,
+                format!("unreadable executable summary: {e}"),
+            )],
+        )
+    }))
 }
 
 fn stamp(packages: &mut [Package], file: &FoundFile) {

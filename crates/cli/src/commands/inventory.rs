@@ -12,7 +12,7 @@ use crate::progress::LayerProgress;
 /// catalog them. Warnings about unreadable files are logged, not fatal.
 pub fn inventory(image: &str, args: &ImageArgs, global: &GlobalArgs) -> Result<(Image, Catalog)> {
     let (options, opened) = open_image(image, args)?;
-    let filter = portcullis_catalog::path_patterns()?;
+    let filter = portcullis_catalog::CatalogFilter::new()?;
     let progress = LayerProgress::new(opened.info(), global.quiet);
     let files = opened.read_files_with_progress(&filter, &options.limits, &progress);
     progress.finish();

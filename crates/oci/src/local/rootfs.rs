@@ -229,6 +229,7 @@ impl Walk<'_> {
             let read = File::open(path).and_then(|f| f.take(size).read_to_end(&mut data));
             match read {
                 Ok(_) => {
+                    let data = self.filter.reduce(&info, data);
                     self.budget = self.budget.saturating_sub(data.len() as u64);
                     FileContent::Data(data)
                 }
