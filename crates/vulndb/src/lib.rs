@@ -12,11 +12,11 @@
 
 pub mod cvss2;
 pub mod error;
-// pub mod export;
-// pub mod fetch;
+pub mod export;
+pub mod fetch;
 pub mod import;
 pub mod model;
-// pub mod schedule;
+pub mod schedule;
 mod schema;
 mod store;
 pub mod time;

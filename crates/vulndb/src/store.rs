@@ -644,7 +644,7 @@ fn build_into<T>(
 
 /// Check a freshly built database: SQLite's integrity check, and every source's recorded
 /// record count against the rows present.
-fn verify(conn: &Connection, label: &str) -> Result<()> {
+pub(crate) fn verify(conn: &Connection, label: &str) -> Result<()> {
     let err = |e| Error::store(format!("{label}: verifying"), e);
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
