@@ -242,6 +242,24 @@ impl Database {
         content_hash(&self.conn, &self.label())
     }
 
+    /// Affected entries per (source, ecosystem), sorted.
+    pub fn affected_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        let err = |e| Error::store(format!("{}: counting", self.label()), e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source, ecosystem, COUNT(*) FROM affected \
+                 GROUP BY source, ecosystem ORDER BY source, ecosystem",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?.max(0) as u64))
+            })
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
