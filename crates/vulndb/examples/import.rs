@@ -17,6 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", serde_json::to_string_pretty(&summary)?);
     println!("{}", serde_json::to_string_pretty(&status)?);
     let size = std::fs::metadata(&db)?.len();
-    println!("imported in {:.2} s; database {} bytes", elapsed.as_secs_f64(), size);
+    println!(
+        "imported in {:.2} s; database {} bytes",
+        elapsed.as_secs_f64(),
+        size
+    );
     Ok(())
 }

@@ -103,7 +103,8 @@ impl Database {
         let writer = encoder.finish().map_err(io)?;
         writer.sync_all().map_err(io)?;
         drop(writer);
-        fs::rename(&temp, out).map_err(|e| Error::io(format!("{}: replacing", out.display()), e))?;
+        fs::rename(&temp, out)
+            .map_err(|e| Error::io(format!("{}: replacing", out.display()), e))?;
         Ok(header)
     }
 
@@ -134,7 +135,12 @@ impl Database {
     }
 }
 
-fn read_line_capped(reader: &mut impl BufRead, cap: u64, label: &str, what: &str) -> Result<String> {
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    cap: u64,
+    label: &str,
+    what: &str,
+) -> Result<String> {
     let mut line = Vec::new();
     reader
         .take(cap)
@@ -167,7 +173,10 @@ fn unpack(file: &Path, temp: &Path) -> Result<()> {
     }
     let header_line = read_line_capped(&mut reader, 4096, &label, "header")?;
     let header: ExportHeader = serde_json::from_str(&header_line).map_err(|e| {
-        Error::new(ErrorKind::InvalidInput, format!("{label}: bad export header: {e}"))
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{label}: bad export header: {e}"),
+        )
     })?;
     if header.schema_version != SCHEMA_VERSION {
         return Err(Error::new(
@@ -185,14 +194,20 @@ fn unpack(file: &Path, temp: &Path) -> Result<()> {
         ));
     }
     let temp_label = temp.display().to_string();
-    let out = fs::File::create(temp).map_err(|e| Error::io(format!("{temp_label}: creating"), e))?;
+    let out =
+        fs::File::create(temp).map_err(|e| Error::io(format!("{temp_label}: creating"), e))?;
     let mut writer = HashingWriter {
         inner: out,
         hasher: Sha256::new(),
         written: 0,
     };
-    let decoder = zstd::Decoder::with_buffer(reader).map_err(|e| Error::io(format!("{label}: payload"), e))?;
-    std::io::copy(&mut decoder.take(header.size.saturating_add(1)), &mut writer).map_err(|e| {
+    let decoder = zstd::Decoder::with_buffer(reader)
+        .map_err(|e| Error::io(format!("{label}: payload"), e))?;
+    std::io::copy(
+        &mut decoder.take(header.size.saturating_add(1)),
+        &mut writer,
+    )
+    .map_err(|e| {
         Error::new(
             ErrorKind::ChecksumMismatch,
             format!("{label}: corrupt or truncated payload: {e}"),

@@ -58,11 +58,7 @@ impl Fetcher for HttpFetcher {
             Error::new(kind, format!("{url}: {e}"))
         };
         let mut response = self.agent.get(url).call().map_err(network)?;
-        let mut reader = response
-            .body_mut()
-            .with_config()
-            .limit(max_bytes)
-            .reader();
+        let mut reader = response.body_mut().with_config().limit(max_bytes).reader();
         std::io::copy(&mut reader, dest).map_err(|e| {
             let kind = if e.to_string().contains("limit") {
                 ErrorKind::TooLarge
@@ -165,7 +161,11 @@ impl NetworkSource {
         let base = |b: &str| b.trim_end_matches('/').to_owned();
         match self {
             Self::Osv { ecosystem } => {
-                format!("{}/{}/all.zip", base(&mirrors.osv), encode_path_segment(ecosystem))
+                format!(
+                    "{}/{}/all.zip",
+                    base(&mirrors.osv),
+                    encode_path_segment(ecosystem)
+                )
             }
             Self::AlpineSecdb { branch, repo } => format!(
                 "{}/{}/{}.json",
@@ -299,7 +299,10 @@ mod tests {
             branch: "v3.20".into(),
             repo: "main".into(),
         };
-        assert_eq!(alpine.url(&m), "https://secdb.alpinelinux.org/v3.20/main.json");
+        assert_eq!(
+            alpine.url(&m),
+            "https://secdb.alpinelinux.org/v3.20/main.json"
+        );
         assert_eq!(
             NetworkSource::DebianOval {
                 codename: "bookworm".into()

@@ -23,6 +23,11 @@ pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
 pub use import::{ImportOptions, ImportSummary};
-pub use model::{AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind, Vulnerability};
+pub use model::{
+    AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,
+    Vulnerability,
+};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Builder, Database, SourceMode, SourceStatus, Status, default_path, update_atomically};
+pub use store::{
+    Builder, Database, SourceMode, SourceStatus, Status, default_path, update_atomically,
+};

@@ -387,7 +387,10 @@ mod tests {
 
     #[test]
     fn pypi_names_normalise() {
-        assert_eq!(package_key("PyPI", "Django_REST.framework"), "django-rest-framework");
+        assert_eq!(
+            package_key("PyPI", "Django_REST.framework"),
+            "django-rest-framework"
+        );
         assert_eq!(package_key("PyPI", "a--b"), "a-b");
         assert_eq!(package_key("Go", "GitHub.com/X"), "GitHub.com/X");
     }
@@ -409,9 +412,10 @@ mod tests {
 
     #[test]
     fn events_use_osv_json() {
-        let r: Range =
-            serde_json::from_str(r#"{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.3"}]}"#)
-                .unwrap();
+        let r: Range = serde_json::from_str(
+            r#"{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.3"}]}"#,
+        )
+        .unwrap();
         assert_eq!(r.kind, RangeType::Semver);
         assert_eq!(r.events[1], Event::Fixed("1.2.3".into()));
     }

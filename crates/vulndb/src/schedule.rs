@@ -49,9 +49,7 @@ pub fn next_delay(config: &ScheduleConfig, last_succeeded: bool, random: u64) ->
     }
     let jitter_ms = config.jitter.as_millis().min(u128::from(u64::MAX)) as u64;
     let extra = random.checked_rem(jitter_ms.saturating_add(1)).unwrap_or(0);
-    config
-        .interval
-        .saturating_add(Duration::from_millis(extra))
+    config.interval.saturating_add(Duration::from_millis(extra))
 }
 
 fn random_u64() -> u64 {
@@ -171,7 +169,10 @@ mod tests {
             jitter: Duration::ZERO,
             ..config
         };
-        assert_eq!(next_delay(&no_jitter, true, u64::MAX), Duration::from_secs(3600));
+        assert_eq!(
+            next_delay(&no_jitter, true, u64::MAX),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]

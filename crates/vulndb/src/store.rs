@@ -126,7 +126,9 @@ impl Database {
         inputs: &[PathBuf],
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
-        update_atomically(path.as_ref(), |builder| builder.import_paths(inputs, options))
+        update_atomically(path.as_ref(), |builder| {
+            builder.import_paths(inputs, options)
+        })
     }
 
     /// The file this handle reads.
@@ -254,7 +256,11 @@ impl Database {
             .map_err(err)?;
         let rows = stmt
             .query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?.max(0) as u64))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get::<_, i64>(2)?.max(0) as u64,
+                ))
             })
             .map_err(err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)

@@ -2,6 +2,9 @@
 //! Python count, idempotency, lookups, export/import, bad input, kill -9, network updates
 //! from 127.0.0.1.
 
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -92,7 +95,11 @@ fn counts_match_an_independent_python_count() {
         .map(|s| (s.name.as_str(), s.records))
         .collect();
     for (ecosystem, count) in &expected.osv {
-        assert_eq!(records[format!("osv:{ecosystem}").as_str()], *count, "{ecosystem}");
+        assert_eq!(
+            records[format!("osv:{ecosystem}").as_str()],
+            *count,
+            "{ecosystem}"
+        );
     }
     let mut alpine: BTreeMap<String, u64> = BTreeMap::new();
     let mut oval = 0;
@@ -126,7 +133,13 @@ fn status_json_has_the_documented_shape() {
     let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["affected", "built_at", "schema_version", "sources", "vulnerabilities"]
+        [
+            "affected",
+            "built_at",
+            "schema_version",
+            "sources",
+            "vulnerabilities"
+        ]
     );
     let source = &json["sources"][0];
     let keys: Vec<&String> = source.as_object().unwrap().keys().collect();
@@ -162,7 +175,11 @@ fn lookups_give_the_known_facts() {
     let entry = glibc.iter().find(|e| e.vuln_id == "CVE-1999-0199").unwrap();
     assert_eq!(entry.fixed_version.as_deref(), Some("2.2-1"));
     assert_eq!(entry.source, "debian-oval:12");
-    assert!(db.lookup("Debian:12", "no-such-package").unwrap().is_empty());
+    assert!(
+        db.lookup("Debian:12", "no-such-package")
+            .unwrap()
+            .is_empty()
+    );
 
     // NVD enrichment by canonical id.
     let records = db.records_for("CVE-2020-28928").unwrap();
@@ -185,7 +202,10 @@ fn osv_lookups_keep_ranges_and_aliases() {
     let db = Database::open(&fixture().db).unwrap();
     // Go modification times are placeholders, stored as unknown.
     let go = db.records_for("GO-2020-0001").unwrap();
-    assert!(go.is_empty(), "GO-2020-0001 has a CVE alias, so it is grouped under it");
+    assert!(
+        go.is_empty(),
+        "GO-2020-0001 has a CVE alias, so it is grouped under it"
+    );
     let stdlib = db.lookup("Go", "stdlib").unwrap();
     assert!(!stdlib.is_empty());
     assert!(stdlib.iter().all(|e| !e.ranges.is_empty()));
@@ -241,7 +261,10 @@ fn export_and_import_round_trip_with_checksum() {
     let status = Database::import_export_file(&target, &export).unwrap();
     assert_eq!(status.affected, source.status().unwrap().affected);
     let hash = source.content_hash().unwrap();
-    assert_eq!(Database::open(&target).unwrap().content_hash().unwrap(), hash);
+    assert_eq!(
+        Database::open(&target).unwrap().content_hash().unwrap(),
+        hash
+    );
 
     // A flipped byte in the payload is caught and the target is left alone.
     let mut bytes = std::fs::read(&export).unwrap();
@@ -260,7 +283,10 @@ fn export_and_import_round_trip_with_checksum() {
     // Not an export at all.
     let err = Database::import_export_file(&target, fx.db.as_path()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-    assert_eq!(Database::open(&target).unwrap().content_hash().unwrap(), hash);
+    assert_eq!(
+        Database::open(&target).unwrap().content_hash().unwrap(),
+        hash
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("other"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -280,8 +306,8 @@ fn small_db(dir: &Path) -> (PathBuf, String) {
 fn write_zip(path: &Path, entries: &[(&str, &str)]) {
     let file = std::fs::File::create(path).unwrap();
     let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, content) in entries {
         zip.start_file(*name, options).unwrap();
         zip.write_all(content.as_bytes()).unwrap();
@@ -310,10 +336,13 @@ fn malformed_json_inside_a_zip() {
     let zip_path = dir.path().join("all.zip");
     write_zip(
         &zip_path,
-        &[("GO-2099-0001.json", GOOD_RECORD), ("GO-2099-0003.json", "{\"id\": \"GO-2099-0003\", ")],
+        &[
+            ("GO-2099-0001.json", GOOD_RECORD),
+            ("GO-2099-0003.json", "{\"id\": \"GO-2099-0003\", "),
+        ],
     );
-    let err = Database::import_paths(&db, &[zip_path.clone()], &ImportOptions::default())
-        .unwrap_err();
+    let err =
+        Database::import_paths(&db, std::slice::from_ref(&zip_path), &ImportOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let message = err.to_string();
     assert!(message.contains("all.zip!GO-2099-0003.json"), "{message}");
@@ -330,7 +359,10 @@ fn malformed_json_inside_a_zip() {
     assert_eq!(summary.problems[0].record.as_deref(), Some("GO-2099-0003"));
     assert_eq!(summary.sources[0].name, "osv:Go");
     assert_eq!(summary.sources[0].records, 1);
-    let found = Database::open(&db).unwrap().lookup("Go", "example.com/m").unwrap();
+    let found = Database::open(&db)
+        .unwrap()
+        .lookup("Go", "example.com/m")
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].canonical_id, "CVE-2099-1");
 }
@@ -342,13 +374,18 @@ fn zip_with_parent_dir_entry() {
     let zip_path = dir.path().join("evil.zip");
     write_zip(
         &zip_path,
-        &[("GO-2099-0001.json", GOOD_RECORD), ("../escape.json", GOOD_RECORD)],
+        &[
+            ("GO-2099-0001.json", GOOD_RECORD),
+            ("../escape.json", GOOD_RECORD),
+        ],
     );
-    let err =
-        Database::import_paths(&db, &[zip_path], &ImportOptions::default()).unwrap_err();
+    let err = Database::import_paths(&db, &[zip_path], &ImportOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnsafePath);
     let message = err.to_string();
-    assert!(message.contains("evil.zip") && message.contains("../escape.json"), "{message}");
+    assert!(
+        message.contains("evil.zip") && message.contains("../escape.json"),
+        "{message}"
+    );
     assert_untouched(&db, &hash);
 }
 
@@ -375,7 +412,10 @@ fn oval_cut_in_half() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     let message = err.to_string();
     assert!(message.contains("oval-cut.xml"), "{message}");
-    assert!(message.contains("truncated") || message.contains("malformed"), "{message}");
+    assert!(
+        message.contains("truncated") || message.contains("malformed"),
+        "{message}"
+    );
     assert_untouched(&db, &hash);
 }
 
@@ -387,8 +427,12 @@ fn unknown_range_type() {
     std::fs::write(&file, BAD_RANGE_RECORD).unwrap();
     let good = dir.path().join("GO-2099-0001.json");
     std::fs::write(&good, GOOD_RECORD).unwrap();
-    let err = Database::import_paths(&db, &[good.clone(), file.clone()], &ImportOptions::default())
-        .unwrap_err();
+    let err = Database::import_paths(
+        &db,
+        &[good.clone(), file.clone()],
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let message = err.to_string();
     assert!(message.contains("GO-2099-0002.json"), "{message}");
@@ -429,7 +473,10 @@ fn child_import_for_kill_test() {
 fn kill_9_during_import_leaves_the_old_database() {
     let dir = tempfile::tempdir().unwrap();
     let (db, hash) = small_db(dir.path());
-    let before = Database::open(&db).unwrap().lookup("Alpine:v3.9", "musl").unwrap();
+    let before = Database::open(&db)
+        .unwrap()
+        .lookup("Alpine:v3.9", "musl")
+        .unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_import_for_kill_test", "--test-threads=1"])
         .env(CHILD_ENV, &db)
@@ -440,7 +487,10 @@ fn kill_9_during_import_leaves_the_old_database() {
     let temp = db.with_file_name(format!("db.sqlite.tmp-{}", child.id()));
     let deadline = Instant::now() + Duration::from_secs(120);
     while !temp.exists() {
-        assert!(Instant::now() < deadline, "the child never started building");
+        assert!(
+            Instant::now() < deadline,
+            "the child never started building"
+        );
         assert!(child.try_wait().unwrap().is_none(), "the child ended early");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -475,7 +525,9 @@ fn serve(routes: Vec<(String, Vec<u8>)>, requests: usize) -> (String, std::threa
     let handle = std::thread::spawn(move || {
         for _ in 0..requests {
             let (mut stream, _) = listener.accept().unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
             let mut request = Vec::new();
             let mut buf = [0u8; 1024];
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -514,7 +566,10 @@ fn network_update_from_a_local_mirror() {
     let secdb = std::fs::read(advisories().join("alpine-secdb/v3.9/main.json")).unwrap();
     let (base, server) = serve(
         vec![
-            ("/osv/Go/all.zip".to_owned(), std::fs::read(&zip_path).unwrap()),
+            (
+                "/osv/Go/all.zip".to_owned(),
+                std::fs::read(&zip_path).unwrap(),
+            ),
             ("/alpine/v3.9/main.json".to_owned(), secdb),
         ],
         3,

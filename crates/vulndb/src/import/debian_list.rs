@@ -133,13 +133,18 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
             if *source.get_or_insert(this_source) != this_source {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    format!("{label}: line {line_no}: {} in a list of other advisories", header.id),
+                    format!(
+                        "{label}: line {line_no}: {} in a list of other advisories",
+                        header.id
+                    ),
                 ));
             }
-            let record = records.entry(header.id.to_owned()).or_insert_with(|| Record {
-                vuln: Vulnerability::new(header.id, this_source),
-                affected: Vec::new(),
-            });
+            let record = records
+                .entry(header.id.to_owned())
+                .or_insert_with(|| Record {
+                    vuln: Vulnerability::new(header.id, this_source),
+                    affected: Vec::new(),
+                });
             record.vuln.published = header.date;
             record.vuln.summary = Some(if header.title.is_empty() {
                 header.package.to_owned()
@@ -216,7 +221,7 @@ fn parse_release_line(body: &str, vuln: &Vulnerability) -> Result<AffectedEntry,
         "<unfixed>" | "<postponed>" => (FixStatus::NotFixed, None),
         "<end-of-life>" | "<no-dsa>" | "<ignored>" => (FixStatus::WontFix, None),
         v if v.starts_with('<') => return Err(format!("unknown status {v}")),
-        v if v.is_empty() => return Err(format!("missing version in {body:?}")),
+        "" => return Err(format!("missing version in {body:?}")),
         v => (FixStatus::Fixed, Some(v.to_owned())),
     };
     let ecosystem = match debian_release(codename) {
@@ -251,7 +256,11 @@ mod tests {
         let batch = &parsed.batches[0];
         assert_eq!(batch.source, "debian-dsa");
         assert_eq!(batch.records.len(), 3);
-        let xen = batch.records.iter().find(|r| r.vuln.id == "DSA-5378-1").unwrap();
+        let xen = batch
+            .records
+            .iter()
+            .find(|r| r.vuln.id == "DSA-5378-1")
+            .unwrap();
         assert_eq!(xen.vuln.canonical_id, "DSA-5378-1");
         assert_eq!(xen.vuln.published.as_deref(), Some("2023-03-25"));
         assert_eq!(xen.affected.len(), 2);
@@ -265,10 +274,18 @@ mod tests {
             xen.affected[1].notes.as_deref(),
             Some("(Vulnerable code not present)")
         );
-        let xorg = batch.records.iter().find(|r| r.vuln.id == "DSA-5380-1").unwrap();
+        let xorg = batch
+            .records
+            .iter()
+            .find(|r| r.vuln.id == "DSA-5380-1")
+            .unwrap();
         assert_eq!(xorg.vuln.canonical_id, "CVE-2023-1393");
         assert_eq!(xorg.affected[0].canonical_id, "CVE-2023-1393");
-        let sox = batch.records.iter().find(|r| r.vuln.id == "DSA-5356-2").unwrap();
+        let sox = batch
+            .records
+            .iter()
+            .find(|r| r.vuln.id == "DSA-5356-2")
+            .unwrap();
         assert_eq!(sox.affected[0].status, FixStatus::WontFix);
     }
 }

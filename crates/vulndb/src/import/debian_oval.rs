@@ -120,7 +120,8 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                         }
                     }
                     b"criterion" => {
-                        if let (Some(def), Some(test_ref)) = (current.as_mut(), attr(e, b"test_ref"))
+                        if let (Some(def), Some(test_ref)) =
+                            (current.as_mut(), attr(e, b"test_ref"))
                         {
                             def.test_refs.push(test_ref);
                         }
@@ -151,35 +152,36 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                 if capture.is_some() {
                     text.clear();
                     if is_empty {
-                        finish_capture(&mut capture, &mut text, &mut current, &object_id, &state_id, &mut doc);
+                        finish_capture(
+                            &mut capture,
+                            &mut text,
+                            &mut current,
+                            &object_id,
+                            &state_id,
+                            &mut doc,
+                        );
                     }
                 }
             }
-            Event::Text(ref t) => {
-                if capture.is_some() {
-                    let raw = t.decode().map_err(|e| {
-                        Error::new(ErrorKind::InvalidInput, format!("{label}: bad text: {e}"))
-                    })?;
-                    text.push_str(&raw);
-                }
+            Event::Text(ref t) if capture.is_some() => {
+                let raw = t.decode().map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad text: {e}"))
+                })?;
+                text.push_str(&raw);
             }
-            Event::CData(ref t) => {
-                if capture.is_some() {
-                    text.push_str(&String::from_utf8_lossy(t));
-                }
+            Event::CData(ref t) if capture.is_some() => {
+                text.push_str(&String::from_utf8_lossy(t));
             }
-            Event::GeneralRef(ref r) => {
-                if capture.is_some() {
-                    let name = r.decode().map_err(|e| {
-                        Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
-                    })?;
-                    match resolve_entity(&name) {
-                        Some(c) => text.push(c),
-                        None => {
-                            text.push('&');
-                            text.push_str(&name);
-                            text.push(';');
-                        }
+            Event::GeneralRef(ref r) if capture.is_some() => {
+                let name = r.decode().map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
+                })?;
+                match resolve_entity(&name) {
+                    Some(c) => text.push(c),
+                    None => {
+                        text.push('&');
+                        text.push_str(&name);
+                        text.push(';');
                     }
                 }
             }
@@ -198,7 +200,14 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                 b"dpkginfo_state" => state_id = None,
                 b"oval_definitions" => closed = true,
                 b"title" | b"platform" | b"product" | b"description" | b"name" | b"evr" => {
-                    finish_capture(&mut capture, &mut text, &mut current, &object_id, &state_id, &mut doc);
+                    finish_capture(
+                        &mut capture,
+                        &mut text,
+                        &mut current,
+                        &object_id,
+                        &state_id,
+                        &mut doc,
+                    );
                 }
                 _ => {}
             },
@@ -307,9 +316,9 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
             .filter_map(|(object, state)| Some((doc.objects.get(object)?, doc.states.get(state)?)))
             .collect();
         if packages.is_empty() {
-            parsed
-                .problems
-                .push(problem("no dpkginfo test with a package and version".to_owned()));
+            parsed.problems.push(problem(
+                "no dpkginfo test with a package and version".to_owned(),
+            ));
             continue;
         }
         let source = format!("debian-oval:{release}");

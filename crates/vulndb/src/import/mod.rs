@@ -147,8 +147,8 @@ pub(crate) fn import_paths(
 ) -> Result<ImportSummary> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = fs::metadata(path)
-            .map_err(|e| Error::io(format!("{}: reading", path.display()), e))?;
+        let meta =
+            fs::metadata(path).map_err(|e| Error::io(format!("{}: reading", path.display()), e))?;
         if meta.is_dir() {
             walk(path, &mut files)?;
         } else {

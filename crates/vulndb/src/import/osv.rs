@@ -157,7 +157,10 @@ pub(crate) fn parse_zip(
         if content.len() as u64 > options.max_entry_size {
             return Err(Error::new(
                 ErrorKind::TooLarge,
-                format!("{entry_label}: over the {}-byte entry cap", options.max_entry_size),
+                format!(
+                    "{entry_label}: over the {}-byte entry cap",
+                    options.max_entry_size
+                ),
             ));
         }
         match serde_json::from_slice::<OsvRecord>(&content) {
@@ -202,12 +205,13 @@ fn check_entry_name(label: &str, name: &str) -> Result<()> {
         || name.starts_with('\\')
         || name.contains('\0')
         || name.get(1..2) == Some(":")
-        || name
-            .split(['/', '\\'])
-            .any(|part| part == "..")
-        || Path::new(name)
-            .components()
-            .any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)));
+        || name.split(['/', '\\']).any(|part| part == "..")
+        || Path::new(name).components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        });
     if unsafe_name {
         return Err(Error::new(
             ErrorKind::UnsafePath,
@@ -431,12 +435,21 @@ mod tests {
         let parsed = parse_single("x.json", json.as_bytes()).unwrap();
         let record = &parsed.batches[0].records[0];
         assert!(record.affected.is_empty());
-        assert_eq!(record.vuln.withdrawn.as_deref(), Some("2024-02-01T00:00:00Z"));
+        assert_eq!(
+            record.vuln.withdrawn.as_deref(),
+            Some("2024-02-01T00:00:00Z")
+        );
     }
 
     #[test]
     fn unsafe_entry_names() {
-        for bad in ["../x.json", "/etc/x.json", "a/../../x.json", "C:/x.json", "..\\x.json"] {
+        for bad in [
+            "../x.json",
+            "/etc/x.json",
+            "a/../../x.json",
+            "C:/x.json",
+            "..\\x.json",
+        ] {
             let err = check_entry_name("z.zip", bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::UnsafePath, "{bad}");
             assert!(err.to_string().contains("z.zip"));
