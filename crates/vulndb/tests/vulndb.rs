@@ -341,8 +341,12 @@ fn malformed_json_inside_a_zip() {
             ("GO-2099-0003.json", "{\"id\": \"GO-2099-0003\", "),
         ],
     );
-    let err =
-        Database::import_paths(&db, std::slice::from_ref(&zip_path), &ImportOptions::default()).unwrap_err();
+    let err = Database::import_paths(
+        &db,
+        std::slice::from_ref(&zip_path),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let message = err.to_string();
     assert!(message.contains("all.zip!GO-2099-0003.json"), "{message}");
