@@ -41,6 +41,37 @@ pub enum Command {
     /// Look at images: their manifest, config, layers and files.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// List every package installed in an image (a software bill of materials).
+    ///
+    /// OS packages (apk, dpkg, rpm) and language packages, each with its purl, the file it
+    /// was found in and the layer that added it. Output is sorted and byte-for-byte stable;
+    /// timestamps come from SOURCE_DATE_EPOCH or the image's creation time, never the clock.
+    Sbom {
+        /// The image: a registry reference or oci-dir:, oci-archive:, docker-archive:, dir:, tar:.
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[command(flatten)]
+        options: ImageArgs,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = SbomFormatArg::Table)]
+        format: SbomFormatArg,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// SBOM output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormatArg {
+    /// A readable table.
+    Table,
+    /// Portcullis JSON: {"image", "os", "packages": [...]}.
+    Json,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
 }
 
 #[derive(Debug, Subcommand)]

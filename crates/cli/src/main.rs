@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod exit;
 mod logging;
+mod output;
 mod progress;
 
 use std::process::ExitCode;
@@ -17,6 +18,12 @@ fn main() -> ExitCode {
     logging::init(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Image(cmd) => commands::image::run(cmd, &cli.global),
+        Command::Sbom {
+            image,
+            options,
+            format,
+            output,
+        } => commands::sbom::run(image, options, *format, output.as_deref(), &cli.global),
     };
     match result {
         Ok(code) => code.into(),

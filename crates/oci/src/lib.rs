@@ -136,3 +136,51 @@ impl Image {
         }
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::io::Read;
+    use std::sync::Mutex;
+
+    use crate::{
+        BlobStore, Digest, FileFilter, FileSet, LayerDescriptor, Limits, NoProgress, Result,
+    };
+
+    #[derive(Debug)]
+    struct OneLayer(Mutex<Option<Vec<u8>>>);
+
+    impl BlobStore for OneLayer {
+        fn open_layer(&self, _layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>> {
+            let bytes = self
+                .0
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .unwrap_or_default();
+            Ok(Box::new(std::io::Cursor::new(bytes)))
+        }
+    }
+
+    /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image.
+    pub fn read_layer_bytes(
+        data: &[u8],
+        filter: &dyn FileFilter,
+        limits: &Limits,
+    ) -> Result<FileSet> {
+        let layer = LayerDescriptor {
+            digest: Digest::sha256_of(data),
+            size: data.len() as u64,
+            media_type: String::new(),
+            diff_id: None,
+        };
+        let store = OneLayer(Mutex::new(Some(data.to_vec())));
+        crate::layers::read_layers(
+            &store,
+            std::slice::from_ref(&layer),
+            filter,
+            limits,
+            &NoProgress,
+        )
+    }
+}

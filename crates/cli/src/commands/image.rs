@@ -1,6 +1,6 @@
 //! `portcullis image inspect` and `portcullis image files`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use portcullis_oci::{
@@ -115,15 +115,7 @@ pub fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
 }
 
 fn write_stdout(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // A closed pipe (`| head`) is not an error worth reporting.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
-    }
+    crate::output::write_output(text.as_bytes(), None)
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {

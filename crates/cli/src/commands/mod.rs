@@ -1,3 +1,5 @@
 //! One module per command group.
 
 pub mod image;
+pub mod inventory;
+pub mod sbom;

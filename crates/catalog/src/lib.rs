@@ -1,0 +1,126 @@
+//! What is installed in an image: OS detection and one cataloger per package format.
+//!
+//! The image reader ([`portcullis_oci`]) hands over the files matching [`all_patterns`];
+//! [`catalog_all`] detects the OS and runs every [`Cataloger`] over them. Catalogers never
+//! fail as a whole: bad input becomes a [`Warning`] naming the file, and the packages that
+//! could be read are kept.
+
+pub mod apk;
+pub mod dpkg;
+pub mod error;
+pub mod os;
+pub mod package;
+pub mod purl;
+pub mod rpm;
+pub mod warning;
+
+use portcullis_oci::{FileSet, FoundFile, PathPatterns};
+
+pub use error::{Error, ErrorKind, Result};
+pub use os::{Os, OsFamily};
+pub use package::{Ecosystem, Extra, Package};
+pub use warning::{Warning, Warnings};
+
+/// A package cataloger: declares the files it wants and turns them into packages.
+pub trait Cataloger: Send + Sync + std::fmt::Debug {
+    /// A short stable name, e.g. `apk`.
+    fn name(&self) -> &'static str;
+    /// Glob patterns (relative to the root, `**` crosses directories) of the files it reads.
+    fn patterns(&self) -> &[&'static str];
+    /// The packages found in `files`. Problems go to `report`; never panics, never gives up
+    /// on the other files because one is bad.
+    fn catalog(&self, files: &FileSet, os: Option<&Os>, report: &mut Warnings) -> Vec<Package>;
+}
+
+/// The result of cataloging one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Catalog {
+    /// The detected operating system, if any.
+    pub os: Option<Os>,
+    /// Every package found, sorted.
+    pub packages: Vec<Package>,
+    /// What could not be read, each naming its file.
+    pub warnings: Vec<Warning>,
+}
+
+/// The catalogers run by [`catalog_all`], in order.
+pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
+    vec![
+        Box::new(apk::ApkCataloger),
+        Box::new(dpkg::DpkgCataloger),
+        Box::new(rpm::RpmCataloger),
+    ]
+}
+
+/// Every path pattern needed by OS detection and the default catalogers (deduplicated).
+pub fn all_patterns() -> Vec<&'static str> {
+    let mut patterns: Vec<&'static str> = os::PATTERNS.to_vec();
+    for cataloger in default_catalogers() {
+        patterns.extend_from_slice(cataloger.patterns());
+    }
+    patterns.sort_unstable();
+    patterns.dedup();
+    patterns
+}
+
+/// [`all_patterns`] as a file filter for the image reader.
+pub fn path_patterns() -> Result<PathPatterns> {
+    PathPatterns::new(all_patterns())
+        .map_err(|e| Error::new(ErrorKind::InvalidPattern, format!("catalog patterns: {e}")))
+}
+
+/// Detect the OS and run the default catalogers over `files`.
+pub fn catalog_all(files: &FileSet) -> Catalog {
+    catalog_with(files, &default_catalogers())
+}
+
+/// Detect the OS and run `catalogers` over `files`. Packages come out sorted and
+/// deduplicated; warnings keep their order.
+pub fn catalog_with(files: &FileSet, catalogers: &[Box<dyn Cataloger>]) -> Catalog {
+    let mut warnings = Vec::new();
+    let os = os::detect(files, &mut warnings);
+    let mut packages = Vec::new();
+    for cataloger in catalogers {
+        let found = cataloger.catalog(files, os.as_ref(), &mut warnings);
+        tracing::debug!(
+            cataloger = cataloger.name(),
+            packages = found.len(),
+            "cataloged"
+        );
+        packages.extend(found);
+    }
+    packages.sort();
+    packages.dedup();
+    Catalog {
+        os,
+        packages,
+        warnings,
+    }
+}
+
+/// The files of `files` matching `patterns` (symlinks not followed, so each stored file is
+/// read once), with their data. Files that were too large to read become warnings.
+pub fn files_matching<'a>(
+    files: &'a FileSet,
+    patterns: &[&'static str],
+    report: &mut Warnings,
+) -> Vec<(&'a FoundFile, &'a [u8])> {
+    let matcher = match PathPatterns::new(patterns.iter().copied()) {
+        Ok(m) => m,
+        Err(e) => {
+            report.push(Warning::new("catalog", format!("bad patterns: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for file in files.files.values().filter(|f| matcher.matches(&f.path)) {
+        match file.data() {
+            Some(data) => out.push((file, data)),
+            None => report.push(Warning::new(
+                &file.path,
+                "file was not read (too large or over the total cap); its packages are missing",
+            )),
+        }
+    }
+    out
+}

@@ -1,0 +1,451 @@
+//! Operating system detection from `os-release` and the distributions' own release files.
+
+use portcullis_oci::FileSet;
+use serde::Serialize;
+
+use crate::warning::{Warning, Warnings};
+
+/// The files OS detection reads.
+pub const PATTERNS: &[&str] = &[
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/alpine-release",
+    "etc/debian_version",
+    "etc/redhat-release",
+    "etc/system-release",
+];
+
+/// Symlink hops followed when resolving a release file.
+const MAX_HOPS: u32 = 40;
+/// Release files larger than this are not parsed.
+const MAX_RELEASE_FILE: usize = 64 * 1024;
+
+/// The distribution family, from `ID` (and `ID_LIKE` as a fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OsFamily {
+    /// Alpine Linux.
+    Alpine,
+    /// Wolfi.
+    Wolfi,
+    /// Chainguard OS.
+    Chainguard,
+    /// Debian.
+    Debian,
+    /// Ubuntu.
+    Ubuntu,
+    /// Red Hat Enterprise Linux (and UBI).
+    Rhel,
+    /// CentOS (Linux and Stream).
+    Centos,
+    /// Rocky Linux.
+    Rocky,
+    /// AlmaLinux.
+    Almalinux,
+    /// Oracle Linux.
+    Oracle,
+    /// Fedora.
+    Fedora,
+    /// Amazon Linux.
+    Amazon,
+    /// SUSE Linux Enterprise Server (and SLE Micro, BCI).
+    Sles,
+    /// openSUSE Leap.
+    OpensuseLeap,
+    /// openSUSE Tumbleweed.
+    OpensuseTumbleweed,
+    /// CBL-Mariner.
+    Mariner,
+    /// Azure Linux (Mariner 3 and later).
+    Azurelinux,
+    /// Photon OS.
+    Photon,
+    /// Something else; see [`Os::id`].
+    Other,
+}
+
+impl OsFamily {
+    fn from_id(id: &str) -> Self {
+        match id {
+            "alpine" => Self::Alpine,
+            "wolfi" => Self::Wolfi,
+            "chainguard" => Self::Chainguard,
+            "debian" => Self::Debian,
+            "ubuntu" => Self::Ubuntu,
+            "rhel" | "redhat" => Self::Rhel,
+            "centos" => Self::Centos,
+            "rocky" => Self::Rocky,
+            "almalinux" => Self::Almalinux,
+            "ol" | "oracle" => Self::Oracle,
+            "fedora" => Self::Fedora,
+            "amzn" | "amazon" => Self::Amazon,
+            "sles" | "sled" | "sle-micro" | "sles_sap" | "suse" => Self::Sles,
+            "opensuse-leap" | "opensuse" => Self::OpensuseLeap,
+            "opensuse-tumbleweed" => Self::OpensuseTumbleweed,
+            "mariner" => Self::Mariner,
+            "azurelinux" => Self::Azurelinux,
+            "photon" => Self::Photon,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A detected operating system.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Os {
+    /// The lowercase `ID` (`alpine`, `debian`, `rhel`, `sles`, ...).
+    pub id: String,
+    /// The family `id` belongs to.
+    pub family: OsFamily,
+    /// `ID_LIKE` entries.
+    pub id_like: Vec<String>,
+    /// `NAME`, e.g. `Alpine Linux`.
+    pub name: Option<String>,
+    /// `VERSION`, e.g. `12 (bookworm)`; for Debian the point release from
+    /// `etc/debian_version` when that is more precise.
+    pub version: Option<String>,
+    /// `VERSION_ID`, e.g. `3.20.3`, `12`, `15.5`.
+    pub version_id: Option<String>,
+    /// `VERSION_CODENAME`, or derived (Debian numbers map to their codenames).
+    pub codename: Option<String>,
+    /// `PRETTY_NAME`.
+    pub pretty_name: Option<String>,
+    /// The file the facts came from.
+    pub source_file: String,
+}
+
+/// Debian release numbers and their codenames.
+const DEBIAN_CODENAMES: &[(&str, &str)] = &[
+    ("7", "wheezy"),
+    ("8", "jessie"),
+    ("9", "stretch"),
+    ("10", "buster"),
+    ("11", "bullseye"),
+    ("12", "bookworm"),
+    ("13", "trixie"),
+    ("14", "forky"),
+];
+
+/// The codename of a Debian major release (`12` or `12.5` -> `bookworm`; `sid` -> `sid`).
+pub fn debian_codename(version: &str) -> Option<&'static str> {
+    let version = version.trim();
+    if version.starts_with("sid") || version == "unstable" {
+        return Some("sid");
+    }
+    let major = version.split('.').next().unwrap_or(version);
+    DEBIAN_CODENAMES
+        .iter()
+        .find(|(number, _)| *number == major)
+        .map(|(_, name)| *name)
+}
+
+impl Os {
+    fn new(id: &str, source_file: &str) -> Self {
+        let id = id.trim().to_ascii_lowercase();
+        Self {
+            family: OsFamily::from_id(&id),
+            id,
+            id_like: Vec::new(),
+            name: None,
+            version: None,
+            version_id: None,
+            codename: None,
+            pretty_name: None,
+            source_file: source_file.to_string(),
+        }
+    }
+
+    /// The Alpine secdb branch: `3.20.3` -> `v3.20`; edge (and `_alpha` versions) -> `edge`.
+    /// `None` for other distributions or without a version.
+    pub fn alpine_branch(&self) -> Option<String> {
+        if self.family != OsFamily::Alpine {
+            return None;
+        }
+        let pretty_edge = self
+            .pretty_name
+            .as_deref()
+            .is_some_and(|p| p.contains("edge"));
+        let version = self.version_id.as_deref()?;
+        if pretty_edge || version.contains("_alpha") || version == "edge" {
+            return Some("edge".to_string());
+        }
+        let mut parts = version.split('.');
+        let major = parts.next().filter(|p| is_number(p))?;
+        let minor = parts.next().filter(|p| is_number(p))?;
+        Some(format!("v{major}.{minor}"))
+    }
+
+    /// The first component of `version_id` (`12`, `8`, `15`).
+    pub fn major_version(&self) -> Option<&str> {
+        self.version_id
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+            .filter(|m| !m.is_empty())
+    }
+
+    /// `id-version_id` as used in purl `distro` qualifiers (`debian-12`, `rhel-9.4`).
+    pub fn distro_qualifier(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("{}-{v}", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Read a release file (following symlinks). Problems become warnings.
+fn read_text(files: &FileSet, path: &str, report: &mut Warnings) -> Option<(String, String)> {
+    match files.resolve(path, MAX_HOPS) {
+        Ok(Some(file)) => match file.data() {
+            Some(data) if data.len() <= MAX_RELEASE_FILE => Some((
+                file.path.clone(),
+                String::from_utf8_lossy(data).into_owned(),
+            )),
+            _ => {
+                report.push(Warning::new(path, "release file too large or not read"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            report.push(Warning::new(path, e.to_string()));
+            None
+        }
+    }
+}
+
+/// Parse os-release `KEY=value` lines (values may be quoted with `"` or `'`).
+pub fn parse_os_release(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        out.push((key.trim().to_string(), unquote(value.trim())));
+    }
+    out
+}
+
+fn unquote(value: &str) -> String {
+    let bytes = value.as_bytes();
+    if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) {
+        if value.len() >= 2 && first == last && (first == b'"' || first == b'\'') {
+            let inner = value.get(1..value.len() - 1).unwrap_or("");
+            if first == b'\'' {
+                return inner.to_string();
+            }
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    if let Some(next) = chars.next() {
+                        out.push(next);
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            return out;
+        }
+    }
+    value.to_string()
+}
+
+fn non_empty(value: String) -> Option<String> {
+    if value.is_empty() { None } else { Some(value) }
+}
+
+/// Build an [`Os`] from os-release content.
+pub fn from_os_release(text: &str, source_file: &str) -> Option<Os> {
+    let fields = parse_os_release(text);
+    let get = |key: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| non_empty(v.clone()))
+    };
+    let id = get("ID")?;
+    let mut os = Os::new(&id, source_file);
+    os.id_like = get("ID_LIKE")
+        .map(|l| {
+            l.split_whitespace()
+                .map(|s| s.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    os.name = get("NAME");
+    os.version = get("VERSION");
+    os.version_id = get("VERSION_ID");
+    os.codename = get("VERSION_CODENAME");
+    os.pretty_name = get("PRETTY_NAME");
+    Some(os)
+}
+
+/// Parse a `redhat-release` / `system-release` line such as
+/// `Rocky Linux release 8.9 (Green Obsidian)`.
+pub fn from_redhat_release(text: &str, source_file: &str) -> Option<Os> {
+    let line = text.lines().next()?.trim();
+    let lower = line.to_ascii_lowercase();
+    let id = if lower.starts_with("red hat") {
+        "rhel"
+    } else if lower.starts_with("centos") {
+        "centos"
+    } else if lower.starts_with("rocky") {
+        "rocky"
+    } else if lower.starts_with("almalinux") {
+        "almalinux"
+    } else if lower.starts_with("oracle") {
+        "ol"
+    } else if lower.starts_with("fedora") {
+        "fedora"
+    } else if lower.starts_with("amazon") {
+        "amzn"
+    } else {
+        return None;
+    };
+    let mut os = Os::new(id, source_file);
+    let (before, after) = lower.split_once(" release ")?;
+    let _ = before;
+    let version = after.split_whitespace().next()?.to_string();
+    os.version_id = Some(version.clone());
+    os.version = Some(version);
+    if let (Some(open), Some(close)) = (line.find('('), line.rfind(')')) {
+        if open < close {
+            os.codename = line.get(open + 1..close).map(str::to_string);
+        }
+    }
+    os.pretty_name = Some(line.to_string());
+    os.name = line.split(" release ").next().map(str::to_string);
+    Some(os)
+}
+
+/// Detect the OS of the files: `os-release` first, then the distributions' own files.
+pub fn detect(files: &FileSet, report: &mut Warnings) -> Option<Os> {
+    let os_release = read_text(files, "etc/os-release", report)
+        .or_else(|| read_text(files, "usr/lib/os-release", report));
+    let mut os = os_release.and_then(|(path, text)| {
+        let found = from_os_release(&text, &path);
+        if found.is_none() {
+            report.push(Warning::new(&path, "os-release has no ID"));
+        }
+        found
+    });
+    if os.is_none() {
+        if let Some((path, text)) = read_text(files, "etc/alpine-release", report) {
+            let mut alpine = Os::new("alpine", &path);
+            alpine.version_id = non_empty(text.trim().to_string());
+            alpine.name = Some("Alpine Linux".into());
+            os = Some(alpine);
+        }
+    }
+    let debian_version = read_text(files, "etc/debian_version", report);
+    if os.is_none() {
+        if let Some((path, text)) = &debian_version {
+            let mut debian = Os::new("debian", path);
+            debian.name = Some("Debian GNU/Linux".into());
+            let v = text.trim();
+            if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+                debian.version_id = v.split('.').next().map(str::to_string);
+            }
+            os = Some(debian);
+        }
+    }
+    if os.is_none() {
+        for path in ["etc/redhat-release", "etc/system-release"] {
+            if let Some((path, text)) = read_text(files, path, report) {
+                if let Some(found) = from_redhat_release(&text, &path) {
+                    os = Some(found);
+                    break;
+                }
+            }
+        }
+    }
+    let mut os = os?;
+    if os.family == OsFamily::Debian {
+        if let Some((_, text)) = &debian_version {
+            let v = text.trim();
+            // A point release (`12.5`) is more precise than os-release's `12`.
+            if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) && v.contains('.') {
+                os.version = Some(v.to_string());
+            }
+            if os.codename.is_none() {
+                // `bookworm/sid` on testing.
+                if let Some((name, _)) = v.split_once('/') {
+                    os.codename = non_empty(name.to_string());
+                }
+            }
+        }
+        if os.codename.is_none() {
+            let from_number = os
+                .version_id
+                .as_deref()
+                .and_then(debian_codename)
+                .map(str::to_string);
+            os.codename = from_number;
+        }
+    }
+    tracing::debug!(id = %os.id, version_id = ?os.version_id, "detected OS");
+    Some(os)
+}
+
+#[cfg(test)]
+impl Os {
+    /// An OS with just an id and version id, for tests.
+    pub(crate) fn new_for_test(id: &str, version_id: &str) -> Self {
+        let mut os = Self::new(id, "etc/os-release");
+        os.version_id = Some(version_id.to_string());
+        os
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codenames_and_branches() {
+        assert_eq!(debian_codename("12"), Some("bookworm"));
+        assert_eq!(debian_codename("12.5"), Some("bookworm"));
+        assert_eq!(debian_codename("7"), Some("wheezy"));
+        assert_eq!(debian_codename("14"), Some("forky"));
+        assert_eq!(debian_codename("sid"), Some("sid"));
+        assert_eq!(debian_codename("6"), None);
+        let mut os = Os::new("alpine", "etc/os-release");
+        os.version_id = Some("3.20.3".into());
+        assert_eq!(os.alpine_branch().as_deref(), Some("v3.20"));
+        os.version_id = Some("3.21_alpha20240923".into());
+        assert_eq!(os.alpine_branch().as_deref(), Some("edge"));
+        os.version_id = Some("garbage".into());
+        assert_eq!(os.alpine_branch(), None);
+    }
+
+    #[test]
+    fn unquotes() {
+        let f = parse_os_release("A=\"x \\\"y\\\"\"\nB='z'\n# c\nC=plain\nbad\n");
+        assert_eq!(
+            f,
+            vec![
+                ("A".into(), "x \"y\"".into()),
+                ("B".into(), "z".into()),
+                ("C".into(), "plain".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn redhat_release() {
+        let os = from_redhat_release("Rocky Linux release 8.9 (Green Obsidian)\n", "x").unwrap();
+        assert_eq!(os.id, "rocky");
+        assert_eq!(os.version_id.as_deref(), Some("8.9"));
+        assert_eq!(os.codename.as_deref(), Some("Green Obsidian"));
+        assert!(from_redhat_release("Something else", "x").is_none());
+    }
+}

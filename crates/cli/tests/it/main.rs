@@ -1,0 +1,46 @@
+//! End-to-end tests of the `portcullis` binary against real registries (Debian's
+//! `docker-registry`), images built with `umoci`/`skopeo`, and the shared test data.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod image;
+mod sbom;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `portcullis ARGS` with `stdin` as standard input, an empty docker config, and no
+/// colours or progress.
+pub fn portcullis(args: &[&str], stdin: &[u8]) -> Run {
+    portcullis_in(&std::env::current_dir().unwrap(), args, stdin)
+}
+
+/// [`portcullis`], run in the directory `cwd`.
+pub fn portcullis_in(cwd: &std::path::Path, args: &[&str], stdin: &[u8]) -> Run {
+    let docker_config = portcullis_testkit::temp_dir("cli-docker-config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .current_dir(cwd)
+        .args(args)
+        .env("DOCKER_CONFIG", docker_config.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
