@@ -1,0 +1,315 @@
+//! Network sources: what to download, from which (configurable) base URL, and the
+//! [`Updater`] that downloads them and imports them atomically.
+//!
+//! Downloading goes through the [`Fetcher`] trait so updates can be tested without a network
+//! (tests serve files from 127.0.0.1); [`HttpFetcher`] is the production implementation
+//! (ureq with rustls). Every download lands in a temporary directory next to the database
+//! and is imported by content like a local file, in lenient mode by default so that one bad
+//! upstream record does not block every update (it is listed in the summary).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::import::{ImportOptions, ImportSummary};
+use crate::store::Database;
+
+/// Downloads one URL into `dest`, at most `max_bytes`; returns the bytes written.
+pub trait Fetcher: Send + Sync + std::fmt::Debug {
+    /// Fetch `url` into `dest`.
+    fn fetch(&self, url: &str, dest: &mut dyn Write, max_bytes: u64) -> Result<u64>;
+}
+
+/// The production [`Fetcher`]: HTTPS (rustls) with a global timeout per request.
+#[derive(Debug, Clone)]
+pub struct HttpFetcher {
+    agent: ureq::Agent,
+}
+
+impl HttpFetcher {
+    /// A fetcher whose requests time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Self {
+            agent: config.into(),
+        }
+    }
+}
+
+impl Default for HttpFetcher {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(300))
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    fn fetch(&self, url: &str, dest: &mut dyn Write, max_bytes: u64) -> Result<u64> {
+        let network = |e: ureq::Error| {
+            let kind = match e {
+                ureq::Error::BodyExceedsLimit(_) => ErrorKind::TooLarge,
+                _ => ErrorKind::Network,
+            };
+            Error::new(kind, format!("{url}: {e}"))
+        };
+        let mut response = self.agent.get(url).call().map_err(network)?;
+        let mut reader = response.body_mut().with_config().limit(max_bytes).reader();
+        std::io::copy(&mut reader, dest).map_err(|e| {
+            let kind = if e.to_string().contains("limit") {
+                ErrorKind::TooLarge
+            } else {
+                ErrorKind::Network
+            };
+            Error::new(kind, format!("{url}: {e}"))
+        })
+    }
+}
+
+/// Base URLs of the upstream sources; point them at a mirror for clusters without
+/// internet access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirrors {
+    /// OSV's bucket: `<osv>/<ecosystem>/all.zip`.
+    pub osv: String,
+    /// Alpine secdb: `<alpine>/<branch>/<repo>.json`.
+    pub alpine: String,
+    /// Debian OVAL: `<debian_oval>/oval-definitions-<codename>.xml.bz2`.
+    pub debian_oval: String,
+    /// Debian security tracker data: `<debian_tracker>/DSA/list`, `<debian_tracker>/DLA/list`.
+    pub debian_tracker: String,
+    /// NVD JSON 2.0 feeds: `<nvd>/nvdcve-2.0-<feed>.json.gz`.
+    pub nvd: String,
+}
+
+impl Default for Mirrors {
+    fn default() -> Self {
+        Self {
+            osv: "https://osv-vulnerabilities.storage.googleapis.com".to_owned(),
+            alpine: "https://secdb.alpinelinux.org".to_owned(),
+            debian_oval: "https://www.debian.org/security/oval".to_owned(),
+            debian_tracker:
+                "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data"
+                    .to_owned(),
+            nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
+        }
+    }
+}
+
+/// One upstream source to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkSource {
+    /// An OSV ecosystem export (`Go`, `PyPI`, `Alpine`, `Debian`, `Rocky Linux`, …).
+    Osv {
+        /// The OSV ecosystem name.
+        ecosystem: String,
+    },
+    /// One Alpine secdb file.
+    AlpineSecdb {
+        /// The branch (`v3.20`, `edge`).
+        branch: String,
+        /// The repository (`main`, `community`).
+        repo: String,
+    },
+    /// Debian OVAL definitions of one release.
+    DebianOval {
+        /// The code name (`bookworm`).
+        codename: String,
+    },
+    /// The Debian Security Advisory list.
+    DebianDsa,
+    /// The Debian LTS Advisory list.
+    DebianDla,
+    /// One NVD JSON 2.0 feed (`modified`, `recent`, `2024`, …).
+    Nvd {
+        /// The feed name.
+        feed: String,
+    },
+}
+
+fn encode_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl NetworkSource {
+    /// A short name for messages and `--source` selection (`osv:Go`, `alpine:v3.20/main`).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Osv { ecosystem } => format!("osv:{ecosystem}"),
+            Self::AlpineSecdb { branch, repo } => format!("alpine-secdb:{branch}/{repo}"),
+            Self::DebianOval { codename } => format!("debian-oval:{codename}"),
+            Self::DebianDsa => "debian-dsa".to_owned(),
+            Self::DebianDla => "debian-dla".to_owned(),
+            Self::Nvd { feed } => format!("nvd:{feed}"),
+        }
+    }
+
+    /// The URL to fetch under `mirrors`.
+    pub fn url(&self, mirrors: &Mirrors) -> String {
+        let base = |b: &str| b.trim_end_matches('/').to_owned();
+        match self {
+            Self::Osv { ecosystem } => {
+                format!(
+                    "{}/{}/all.zip",
+                    base(&mirrors.osv),
+                    encode_path_segment(ecosystem)
+                )
+            }
+            Self::AlpineSecdb { branch, repo } => format!(
+                "{}/{}/{}.json",
+                base(&mirrors.alpine),
+                encode_path_segment(branch),
+                encode_path_segment(repo)
+            ),
+            Self::DebianOval { codename } => format!(
+                "{}/oval-definitions-{}.xml.bz2",
+                base(&mirrors.debian_oval),
+                encode_path_segment(codename)
+            ),
+            Self::DebianDsa => format!("{}/DSA/list", base(&mirrors.debian_tracker)),
+            Self::DebianDla => format!("{}/DLA/list", base(&mirrors.debian_tracker)),
+            Self::Nvd { feed } => format!(
+                "{}/nvdcve-2.0-{}.json.gz",
+                base(&mirrors.nvd),
+                encode_path_segment(feed)
+            ),
+        }
+    }
+
+    fn file_name(&self, index: usize) -> String {
+        let name: String = self
+            .name()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("{index:03}-{name}")
+    }
+}
+
+/// Fetches configured sources and imports them into one database atomically.
+#[derive(Debug, Clone)]
+pub struct Updater {
+    /// The database to update.
+    pub db_path: PathBuf,
+    /// What to fetch.
+    pub sources: Vec<NetworkSource>,
+    /// Where from.
+    pub mirrors: Mirrors,
+    /// How.
+    pub fetcher: Arc<dyn Fetcher>,
+    /// Import policy (lenient by default for unattended updates).
+    pub options: ImportOptions,
+    /// The largest download accepted per source, in bytes (default 1 GiB).
+    pub max_download: u64,
+}
+
+impl Updater {
+    /// An updater for `db_path` with default mirrors, the HTTP fetcher and lenient imports.
+    pub fn new(db_path: impl Into<PathBuf>, sources: Vec<NetworkSource>) -> Self {
+        Self {
+            db_path: db_path.into(),
+            sources,
+            mirrors: Mirrors::default(),
+            fetcher: Arc::new(HttpFetcher::default()),
+            options: ImportOptions {
+                strict: false,
+                ..ImportOptions::default()
+            },
+            max_download: 1 << 30,
+        }
+    }
+
+    /// Fetch every source, then import them all in one atomic update. If any download
+    /// fails, nothing is imported and the database is untouched.
+    pub fn update(&self) -> Result<ImportSummary> {
+        if self.sources.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidOptions,
+                format!("{}: no sources to update", self.db_path.display()),
+            ));
+        }
+        let dir = download_dir(&self.db_path);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("{}: creating", dir.display()), e))?;
+        let result = self.fetch_and_import(&dir);
+        let _ = fs::remove_dir_all(&dir);
+        result
+    }
+
+    fn fetch_and_import(&self, dir: &Path) -> Result<ImportSummary> {
+        let mut files = Vec::with_capacity(self.sources.len());
+        for (index, source) in self.sources.iter().enumerate() {
+            let url = source.url(&self.mirrors);
+            let path = dir.join(source.file_name(index));
+            let mut file = fs::File::create(&path)
+                .map_err(|e| Error::io(format!("{}: creating", path.display()), e))?;
+            tracing::info!(source = %source.name(), %url, "fetching");
+            let bytes = self.fetcher.fetch(&url, &mut file, self.max_download)?;
+            tracing::info!(source = %source.name(), bytes, "fetched");
+            files.push(path);
+        }
+        Database::import_paths(&self.db_path, &files, &self.options)
+    }
+}
+
+fn download_dir(db_path: &Path) -> PathBuf {
+    let name = db_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db.sqlite".to_owned());
+    db_path.with_file_name(format!("{name}.download-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let m = Mirrors::default();
+        let osv = NetworkSource::Osv {
+            ecosystem: "Rocky Linux".into(),
+        };
+        assert_eq!(
+            osv.url(&m),
+            "https://osv-vulnerabilities.storage.googleapis.com/Rocky%20Linux/all.zip"
+        );
+        let mirror = Mirrors {
+            osv: "http://127.0.0.1:8080/osv/".into(),
+            ..Mirrors::default()
+        };
+        let go = NetworkSource::Osv {
+            ecosystem: "Go".into(),
+        };
+        assert_eq!(go.url(&mirror), "http://127.0.0.1:8080/osv/Go/all.zip");
+        let alpine = NetworkSource::AlpineSecdb {
+            branch: "v3.20".into(),
+            repo: "main".into(),
+        };
+        assert_eq!(
+            alpine.url(&m),
+            "https://secdb.alpinelinux.org/v3.20/main.json"
+        );
+        assert_eq!(
+            NetworkSource::DebianOval {
+                codename: "bookworm".into()
+            }
+            .url(&m),
+            "https://www.debian.org/security/oval/oval-definitions-bookworm.xml.bz2"
+        );
+        assert!(NetworkSource::DebianDsa.url(&m).ends_with("/data/DSA/list"));
+    }
+}

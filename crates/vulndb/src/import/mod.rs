@@ -1,0 +1,425 @@
+//! Importers: detect an input's format by its content and turn it into [`Record`]s.
+//!
+//! Formats: OSV (`all.zip` exports, single JSON records, directories of them), Alpine secdb
+//! (`v3.X/{main,community}.json`), Debian OVAL (XML, optionally bz2- or gzip-compressed),
+//! the Debian security tracker's DSA/DLA lists, and NVD API 2.0 JSON (single CVE records or
+//! API/feed responses wrapping many).
+//!
+//! # Errors and atomicity
+//!
+//! An input that cannot be read as a whole (empty, truncated, unknown format, an unsafe zip
+//! entry name, over a size cap) fails the import. A single bad record (malformed JSON inside
+//! a zip, an unknown range type) fails the import too in strict mode, the default, after
+//! every file has been read so the error lists all of them; in lenient mode
+//! ([`ImportOptions::strict`] `false`, for unattended updates) the record is skipped and
+//! listed in [`ImportSummary::problems`]. Imports run inside
+//! [`update_atomically`](crate::update_atomically), so a failed import changes nothing.
+
+mod alpine;
+mod debian_list;
+mod debian_oval;
+mod nvd;
+mod osv;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Record;
+use crate::store::{Builder, SourceMode};
+
+/// Caps and policy of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Fail the whole import on a single bad record (default `true`).
+    pub strict: bool,
+    /// The largest input file read, in bytes (default 512 MiB).
+    pub max_file_size: u64,
+    /// The largest decompressed content (a bz2/gzip stream, one zip entry), in bytes
+    /// (default 1 GiB for streams, see [`ImportOptions::max_entry_size`] for zip entries).
+    pub max_decompressed_size: u64,
+    /// The largest zip entry, in bytes (default 16 MiB).
+    pub max_entry_size: u64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            strict: true,
+            max_file_size: 512 << 20,
+            max_decompressed_size: 1 << 30,
+            max_entry_size: 16 << 20,
+        }
+    }
+}
+
+/// The formats recognised by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// An OSV `all.zip` export.
+    OsvZip,
+    /// One OSV JSON record.
+    OsvJson,
+    /// An Alpine secdb branch file.
+    AlpineSecdb,
+    /// Debian OVAL definitions.
+    DebianOval,
+    /// The Debian security tracker's DSA or DLA list.
+    DebianAdvisoryList,
+    /// NVD API 2.0 JSON (one CVE, or a response/feed with many).
+    Nvd,
+}
+
+/// One record (or file) that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file (and archive entry, as `file!entry`).
+    pub file: String,
+    /// The record id, when known.
+    pub record: Option<String>,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.record {
+            Some(id) => write!(f, "{}: record {id}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// What one source received in an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    /// Source name.
+    pub name: String,
+    /// Records written in this import.
+    pub records: u64,
+    /// Affected entries written in this import.
+    pub affected: u64,
+    /// Input files that fed it.
+    pub files: u64,
+}
+
+/// The outcome of an import: per source counts, and the records skipped (lenient mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Input files read.
+    pub files: u64,
+    /// Files in directories skipped because their format was not recognised.
+    pub skipped_files: Vec<String>,
+    /// Per source, sorted by name.
+    pub sources: Vec<SourceSummary>,
+    /// Records that could not be imported (only non-empty in lenient mode).
+    pub problems: Vec<Problem>,
+}
+
+/// What a parser returns for one input file.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    /// Records per (source, mode).
+    pub batches: Vec<Batch>,
+    /// Bad records.
+    pub problems: Vec<Problem>,
+}
+
+/// Records of one source from one file.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub source: String,
+    pub mode: SourceMode,
+    pub records: Vec<Record>,
+}
+
+/// Import `paths` into `builder` (formats detected by content; directories walked in
+/// name order).
+pub(crate) fn import_paths(
+    builder: &mut Builder<'_>,
+    paths: &[PathBuf],
+    options: &ImportOptions,
+) -> Result<ImportSummary> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta =
+            fs::metadata(path).map_err(|e| Error::io(format!("{}: reading", path.display()), e))?;
+        if meta.is_dir() {
+            walk(path, &mut files)?;
+        } else {
+            files.push((path.clone(), true));
+        }
+    }
+    let mut summary = ImportSummary::default();
+    let mut parsed_files = Vec::new();
+    for (file, explicit) in files {
+        let bytes = read_capped(&file, options.max_file_size)?;
+        let label = file.display().to_string();
+        match parse_bytes(&label, &file, bytes, options) {
+            Ok(parsed) => parsed_files.push(parsed),
+            Err(err) if !explicit && err.kind() == ErrorKind::UnknownFormat => {
+                tracing::warn!(file = %label, "skipping a file of unknown format");
+                summary.skipped_files.push(label);
+                continue;
+            }
+            Err(err) => return Err(err),
+        }
+        summary.files += 1;
+    }
+    let problems: Vec<Problem> = parsed_files
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.problems))
+        .collect();
+    if options.strict && !problems.is_empty() {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{}{more}; nothing was imported", problems[0]),
+        ));
+    }
+    let mut per_source: BTreeMap<String, SourceSummary> = BTreeMap::new();
+    for parsed in parsed_files {
+        for batch in parsed.batches {
+            builder.begin_source(&batch.source, batch.mode)?;
+            let entry = per_source
+                .entry(batch.source.clone())
+                .or_insert_with(|| SourceSummary {
+                    name: batch.source.clone(),
+                    records: 0,
+                    affected: 0,
+                    files: 0,
+                });
+            entry.files += 1;
+            for record in &batch.records {
+                builder.put(record)?;
+                entry.records += 1;
+                entry.affected += record.affected.len() as u64;
+            }
+        }
+    }
+    summary.sources = per_source.into_values().collect();
+    summary.problems = problems;
+    Ok(summary)
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("{}: listing", dir.display()), e))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(format!("{}: listing", dir.display()), e))?;
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        let meta = fs::metadata(&path)
+            .map_err(|e| Error::io(format!("{}: reading", path.display()), e))?;
+        if meta.is_dir() {
+            walk(&path, out)?;
+        } else if meta.is_file() {
+            out.push((path, false));
+        }
+    }
+    Ok(())
+}
+
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let label = path.display().to_string();
+    let file = fs::File::open(path).map_err(|e| Error::io(format!("{label}: opening"), e))?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("{label}: reading"), e))?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("{label}: larger than the {cap}-byte cap"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Decompress a whole stream with a cap on the output.
+pub(crate) fn read_all_capped(reader: impl Read, cap: u64, label: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{label}: corrupt or truncated compressed data: {e}"),
+            )
+        })?;
+    if out.len() as u64 > cap {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("{label}: decompresses to more than {cap} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Detect the format of `bytes` (already decompressed).
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    let text = trim_start(bytes);
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Some(Format::OsvZip);
+    }
+    if text.starts_with(b"<") {
+        let head = &text[..text.len().min(8192)];
+        return contains(head, b"oval_definitions").then_some(Format::DebianOval);
+    }
+    if text.starts_with(b"[") && debian_list::looks_like_list(text) {
+        return Some(Format::DebianAdvisoryList);
+    }
+    if text.starts_with(b"{") {
+        let value: serde_json::Value = serde_json::from_slice(text).ok()?;
+        return detect_json(&value);
+    }
+    None
+}
+
+fn detect_json(value: &serde_json::Value) -> Option<Format> {
+    let object = value.as_object()?;
+    if object.contains_key("packages") && object.contains_key("distroversion") {
+        return Some(Format::AlpineSecdb);
+    }
+    if object.get("vulnerabilities").is_some_and(|v| v.is_array())
+        && (object.get("format").and_then(|f| f.as_str()) == Some("NVD_CVE")
+            || object.contains_key("resultsPerPage")
+            || object.contains_key("totalResults"))
+    {
+        return Some(Format::Nvd);
+    }
+    if object.contains_key("id")
+        && (object.contains_key("sourceIdentifier")
+            || object.contains_key("vulnStatus")
+            || object.contains_key("descriptions"))
+    {
+        return Some(Format::Nvd);
+    }
+    if object.contains_key("id")
+        && (object.contains_key("affected")
+            || object.contains_key("modified")
+            || object.contains_key("schema_version"))
+    {
+        return Some(Format::OsvJson);
+    }
+    None
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Parse one input file's bytes (any supported format, optionally compressed).
+pub(crate) fn parse_bytes(
+    label: &str,
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &ImportOptions,
+) -> Result<Parsed> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{label}: empty file"),
+        ));
+    }
+    let bytes = if bytes.starts_with(b"BZh") {
+        read_all_capped(
+            bzip2::read::MultiBzDecoder::new(bytes.as_slice()),
+            options.max_decompressed_size,
+            label,
+        )?
+    } else if bytes.starts_with(b"\x1f\x8b") {
+        read_all_capped(
+            flate2::read::MultiGzDecoder::new(bytes.as_slice()),
+            options.max_decompressed_size,
+            label,
+        )?
+    } else {
+        bytes
+    };
+    let format = detect(&bytes).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UnknownFormat,
+            format!(
+                "{label}: unrecognised format (expected an OSV zip or JSON record, Alpine secdb JSON, \
+                 Debian OVAL XML, a DSA/DLA list or NVD JSON)"
+            ),
+        )
+    })?;
+    match format {
+        Format::OsvZip => osv::parse_zip(label, path, &bytes, options),
+        Format::OsvJson => osv::parse_single(label, &bytes),
+        Format::AlpineSecdb => alpine::parse(label, &bytes),
+        Format::DebianOval => debian_oval::parse(label, &bytes),
+        Format::DebianAdvisoryList => debian_list::parse(label, &bytes),
+        Format::Nvd => nvd::parse(label, &bytes),
+    }
+}
+
+/// The first line of `text`, trimmed and capped at 400 characters.
+pub(crate) fn first_line(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(400).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(detect(b"PK\x03\x04rest"), Some(Format::OsvZip));
+        assert_eq!(
+            detect(b"  <?xml version='1.0'?><oval_definitions>"),
+            Some(Format::DebianOval)
+        );
+        assert_eq!(detect(b"<html></html>"), None);
+        assert_eq!(
+            detect(b"[29 Mar 2023] DSA-5380-1 xorg-server - security update\n"),
+            Some(Format::DebianAdvisoryList)
+        );
+        assert_eq!(
+            detect(br#"{"distroversion":"v3.9","packages":[]}"#),
+            Some(Format::AlpineSecdb)
+        );
+        assert_eq!(
+            detect(br#"{"id":"GO-1","modified":"x","affected":[]}"#),
+            Some(Format::OsvJson)
+        );
+        assert_eq!(
+            detect(br#"{"id":"CVE-1","sourceIdentifier":"x"}"#),
+            Some(Format::Nvd)
+        );
+        assert_eq!(
+            detect(br#"{"resultsPerPage":1,"vulnerabilities":[]}"#),
+            Some(Format::Nvd)
+        );
+        assert_eq!(detect(br#"{"hello":1}"#), None);
+        assert_eq!(detect(b"hello"), None);
+    }
+}

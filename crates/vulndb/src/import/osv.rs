@@ -1,0 +1,460 @@
+//! OSV records: `all.zip` exports and single JSON files.
+//!
+//! Withdrawn records are kept (with their `withdrawn` time) but get no affected entries, so
+//! a lookup never returns them. GIT ranges are kept; they never match a package version.
+//! `modified` values that are placeholders (Go's `0001-01-01T00:00:00Z`) are stored as
+//! unknown. Severities come from `severity` (CVSS v2/v3/v4 vectors, scored; other types as
+//! vendor ratings), `database_specific.severity` (GHSA-style ratings) and the per-package
+//! `database_specific.cvss` of RustSec.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+use std::path::{Component, Path};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Batch, ImportOptions, Parsed, Problem, first_line};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, Vulnerability,
+};
+use crate::store::SourceMode;
+
+#[derive(Debug, Deserialize)]
+struct OsvRecord {
+    id: String,
+    #[serde(default)]
+    aliases: Option<Vec<String>>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+    #[serde(default)]
+    published: Option<String>,
+    #[serde(default)]
+    modified: Option<String>,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    severity: Option<Vec<OsvSeverity>>,
+    #[serde(default)]
+    affected: Option<Vec<OsvAffected>>,
+    #[serde(default)]
+    references: Option<Vec<OsvReference>>,
+    #[serde(default)]
+    database_specific: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvSeverity {
+    #[serde(rename = "type")]
+    kind: String,
+    score: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvAffected {
+    #[serde(default)]
+    package: Option<OsvPackage>,
+    #[serde(default)]
+    ranges: Option<Vec<OsvRange>>,
+    #[serde(default)]
+    versions: Option<Vec<String>>,
+    #[serde(default)]
+    severity: Option<Vec<OsvSeverity>>,
+    #[serde(default)]
+    database_specific: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvPackage {
+    ecosystem: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvRange {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    events: Vec<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvReference {
+    url: String,
+}
+
+/// The source name of OSV records of `ecosystem` (`osv:Go`, `osv:Alpine`).
+fn source_for(ecosystem: &str) -> String {
+    let base = ecosystem.split(':').next().unwrap_or(ecosystem).trim();
+    if base.is_empty() {
+        "osv:unknown".to_owned()
+    } else {
+        format!("osv:{base}")
+    }
+}
+
+fn record_ecosystem(value: &OsvRecord) -> Option<&str> {
+    value
+        .affected
+        .as_ref()?
+        .iter()
+        .find_map(|a| a.package.as_ref().map(|p| p.ecosystem.as_str()))
+}
+
+/// Parse an OSV `all.zip` export: a snapshot of one source.
+pub(crate) fn parse_zip(
+    label: &str,
+    path: &Path,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Parsed> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{label}: not a readable zip archive: {e}"),
+        )
+    })?;
+    let mut parsed = Parsed::default();
+    let mut raw = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{label}: zip entry #{index}: {e}"),
+            )
+        })?;
+        let name = entry.name().to_owned();
+        check_entry_name(label, &name)?;
+        if entry.is_dir() || !name.ends_with(".json") {
+            continue;
+        }
+        let entry_label = format!("{label}!{name}");
+        if entry.size() > options.max_entry_size {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "{entry_label}: {} bytes, over the {}-byte entry cap",
+                    entry.size(),
+                    options.max_entry_size
+                ),
+            ));
+        }
+        let mut content = Vec::new();
+        (&mut entry)
+            .take(options.max_entry_size.saturating_add(1))
+            .read_to_end(&mut content)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{entry_label}: corrupt entry: {e}"),
+                )
+            })?;
+        if content.len() as u64 > options.max_entry_size {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "{entry_label}: over the {}-byte entry cap",
+                    options.max_entry_size
+                ),
+            ));
+        }
+        match serde_json::from_slice::<OsvRecord>(&content) {
+            Ok(record) => raw.push((entry_label, record)),
+            Err(e) => parsed.problems.push(Problem {
+                file: entry_label,
+                record: Some(name.trim_end_matches(".json").to_owned()),
+                message: format!("malformed OSV JSON: {e}"),
+            }),
+        }
+    }
+    // The source is named after the ecosystem of the records (they share one in an export);
+    // an export with no readable record is named after its directory.
+    let source = raw
+        .iter()
+        .find_map(|(_, r)| record_ecosystem(r))
+        .map(source_for)
+        .or_else(|| {
+            path.parent()
+                .and_then(|p| p.file_name())
+                .map(|n| source_for(&n.to_string_lossy()))
+        })
+        .unwrap_or_else(|| "osv:unknown".to_owned());
+    let mut records = Vec::with_capacity(raw.len());
+    for (entry_label, record) in raw {
+        match convert(&entry_label, record, &source) {
+            Ok(record) => records.push(record),
+            Err(problem) => parsed.problems.push(problem),
+        }
+    }
+    parsed.batches.push(Batch {
+        source,
+        mode: SourceMode::Replace,
+        records,
+    });
+    Ok(parsed)
+}
+
+/// Reject absolute entry names and names that climb out with `..`.
+fn check_entry_name(label: &str, name: &str) -> Result<()> {
+    let unsafe_name = name.starts_with('/')
+        || name.starts_with('\\')
+        || name.contains('\0')
+        || name.get(1..2) == Some(":")
+        || name.split(['/', '\\']).any(|part| part == "..")
+        || Path::new(name).components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        });
+    if unsafe_name {
+        return Err(Error::new(
+            ErrorKind::UnsafePath,
+            format!("{label}: unsafe zip entry name {name:?} (absolute or containing ..)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parse one OSV JSON record: an upsert into its ecosystem's source.
+pub(crate) fn parse_single(label: &str, bytes: &[u8]) -> Result<Parsed> {
+    let record: OsvRecord = serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{label}: malformed OSV JSON: {e}"),
+        )
+    })?;
+    let source = record_ecosystem(&record)
+        .map(source_for)
+        .unwrap_or_else(|| "osv:unknown".to_owned());
+    let mut parsed = Parsed::default();
+    match convert(label, record, &source) {
+        Ok(record) => parsed.batches.push(Batch {
+            source,
+            mode: SourceMode::Upsert,
+            records: vec![record],
+        }),
+        Err(problem) => parsed.problems.push(problem),
+    }
+    Ok(parsed)
+}
+
+fn is_placeholder_time(value: &str) -> bool {
+    value.trim().is_empty() || value.starts_with("0001-01-01")
+}
+
+fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem> {
+    let problem = |message: String| Problem {
+        file: label.to_owned(),
+        record: Some(raw.id.clone()),
+        message,
+    };
+    if raw.id.trim().is_empty() {
+        return Err(problem("empty id".to_owned()));
+    }
+    let mut vuln = Vulnerability::new(raw.id.clone(), source);
+    vuln.aliases = raw.aliases.clone().unwrap_or_default();
+    vuln.refresh_canonical_id();
+    vuln.summary = raw
+        .summary
+        .as_deref()
+        .and_then(first_line)
+        .or_else(|| raw.details.as_deref().and_then(first_line));
+    vuln.published = raw.published.clone().filter(|t| !is_placeholder_time(t));
+    vuln.modified = raw.modified.clone().filter(|t| !is_placeholder_time(t));
+    vuln.withdrawn = raw.withdrawn.clone().filter(|t| !t.trim().is_empty());
+    vuln.references = raw
+        .references
+        .iter()
+        .flatten()
+        .map(|r| r.url.clone())
+        .collect();
+    for severity in raw.severity.iter().flatten() {
+        vuln.severities.push(osv_severity(source, severity));
+    }
+    if let Some(rating) = raw
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+    {
+        vuln.severities.push(Severity::vendor(source, rating));
+    }
+    let mut affected = Vec::new();
+    for item in raw.affected.iter().flatten() {
+        for severity in item.severity.iter().flatten() {
+            let severity = osv_severity(source, severity);
+            if !vuln.severities.contains(&severity) {
+                vuln.severities.push(severity);
+            }
+        }
+        if let Some(vector) = item
+            .database_specific
+            .as_ref()
+            .and_then(|d| d.get("cvss"))
+            .and_then(Value::as_str)
+        {
+            let severity = Severity::from_vector(source, vector);
+            if !vuln
+                .severities
+                .iter()
+                .any(|s| s.vector.as_deref() == Some(vector.trim()))
+            {
+                vuln.severities.push(severity);
+            }
+        }
+        let Some(package) = &item.package else {
+            continue;
+        };
+        let mut ranges = Vec::new();
+        for range in item.ranges.iter().flatten() {
+            let kind = match range.kind.as_str() {
+                "ECOSYSTEM" => RangeType::Ecosystem,
+                "SEMVER" => RangeType::Semver,
+                "GIT" => RangeType::Git,
+                other => {
+                    return Err(problem(format!(
+                        "unknown range type {other:?} for package {}",
+                        package.name
+                    )));
+                }
+            };
+            let mut events = Vec::new();
+            for event in &range.events {
+                for (name, version) in event {
+                    events.push(match name.as_str() {
+                        "introduced" => Event::Introduced(version.clone()),
+                        "fixed" => Event::Fixed(version.clone()),
+                        "last_affected" => Event::LastAffected(version.clone()),
+                        "limit" => Event::Limit(version.clone()),
+                        other => {
+                            return Err(problem(format!(
+                                "unknown range event {other:?} for package {}",
+                                package.name
+                            )));
+                        }
+                    });
+                }
+            }
+            ranges.push(Range {
+                kind,
+                repo: range.repo.clone(),
+                events,
+            });
+        }
+        let mut fixed: Vec<&str> = Vec::new();
+        for range in ranges.iter().filter(|r| r.kind != RangeType::Git) {
+            for event in &range.events {
+                if let Event::Fixed(v) = event
+                    && !fixed.contains(&v.as_str())
+                {
+                    fixed.push(v);
+                }
+            }
+        }
+        let status = if fixed.is_empty() {
+            FixStatus::NotFixed
+        } else {
+            FixStatus::Fixed
+        };
+        let fixed_version = (!fixed.is_empty()).then(|| fixed.join(", "));
+        affected.push(AffectedEntry {
+            vuln_id: vuln.id.clone(),
+            canonical_id: vuln.canonical_id.clone(),
+            source: source.to_owned(),
+            ecosystem: package.ecosystem.clone(),
+            package: package.name.clone(),
+            ranges,
+            versions: item.versions.clone().unwrap_or_default(),
+            status,
+            fixed_version,
+            notes: None,
+        });
+    }
+    if vuln.withdrawn.is_some() {
+        affected.clear();
+    }
+    Ok(Record { vuln, affected })
+}
+
+fn osv_severity(source: &str, severity: &OsvSeverity) -> Severity {
+    match severity.kind.as_str() {
+        "CVSS_V2" | "CVSS_V3" | "CVSS_V4" => Severity::from_vector(source, &severity.score),
+        other => Severity::vendor(format!("{source}/{other}"), severity.score.trim()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_a_record() {
+        let json = r#"{"id":"GHSA-1","aliases":["CVE-2024-1"],"modified":"0001-01-01T00:00:00Z",
+            "summary":"bad thing","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "database_specific":{"severity":"HIGH"},
+            "affected":[{"package":{"ecosystem":"PyPI","name":"Foo_Bar"},
+              "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.2"}]},
+                        {"type":"GIT","repo":"https://x","events":[{"introduced":"abc"},{"fixed":"def"}]}],
+              "versions":["1.0","1.1"]}]}"#;
+        let parsed = parse_single("f.json", json.as_bytes()).unwrap();
+        let record = &parsed.batches[0].records[0];
+        assert_eq!(parsed.batches[0].source, "osv:PyPI");
+        assert_eq!(record.vuln.canonical_id, "CVE-2024-1");
+        assert_eq!(record.vuln.modified, None);
+        assert_eq!(record.vuln.severities.len(), 2);
+        assert_eq!(record.vuln.severities[0].score, Some(9.8));
+        assert_eq!(record.vuln.severities[1].rating.as_deref(), Some("HIGH"));
+        let entry = &record.affected[0];
+        assert_eq!(entry.fixed_version.as_deref(), Some("1.2"));
+        assert_eq!(entry.status, FixStatus::Fixed);
+        assert_eq!(entry.ranges.len(), 2);
+        assert_eq!(entry.versions, vec!["1.0", "1.1"]);
+    }
+
+    #[test]
+    fn unknown_range_type_names_file_and_record() {
+        let json = r#"{"id":"X-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"WEIRD","events":[]}]}]}"#;
+        let parsed = parse_single("dir/x.json", json.as_bytes()).unwrap();
+        assert!(parsed.batches.is_empty());
+        let problem = &parsed.problems[0];
+        assert_eq!(problem.file, "dir/x.json");
+        assert_eq!(problem.record.as_deref(), Some("X-1"));
+        assert!(problem.message.contains("WEIRD"), "{}", problem.message);
+    }
+
+    #[test]
+    fn withdrawn_records_have_no_affected_entries() {
+        let json = r#"{"id":"X-2","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"m"}}]}"#;
+        let parsed = parse_single("x.json", json.as_bytes()).unwrap();
+        let record = &parsed.batches[0].records[0];
+        assert!(record.affected.is_empty());
+        assert_eq!(
+            record.vuln.withdrawn.as_deref(),
+            Some("2024-02-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn unsafe_entry_names() {
+        for bad in [
+            "../x.json",
+            "/etc/x.json",
+            "a/../../x.json",
+            "C:/x.json",
+            "..\\x.json",
+        ] {
+            let err = check_entry_name("z.zip", bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnsafePath, "{bad}");
+            assert!(err.to_string().contains("z.zip"));
+        }
+        check_entry_name("z.zip", "GO-2020-0001.json").unwrap();
+        check_entry_name("z.zip", "a/b..c.json").unwrap();
+    }
+}

@@ -1,0 +1,33 @@
+//! The Portcullis vulnerability database.
+//!
+//! - [`model`]: vulnerabilities, severities, affected entries, canonical ids.
+//! - [`Database`]: the embedded SQLite store, read-only handle with [`Database::lookup`],
+//!   [`Database::status`] and [`Database::records_for`].
+//! - [`update_atomically`] and [`Builder`]: every change builds a new file next to the old
+//!   one and renames it into place; [`Database::import_paths`] imports local files with
+//!   formats detected by content ([`import`]).
+//! - [`export`]: one checksummed file moving a whole database between machines.
+//! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
+//!   trait; [`schedule`]: the periodic updater.
+
+pub mod cvss2;
+pub mod error;
+pub mod export;
+pub mod fetch;
+pub mod import;
+pub mod model;
+pub mod schedule;
+mod schema;
+mod store;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};
+pub use import::{ImportOptions, ImportSummary};
+pub use model::{
+    AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,
+    Vulnerability,
+};
+pub use schema::SCHEMA_VERSION;
+pub use store::{
+    Builder, Database, SourceMode, SourceStatus, Status, default_path, update_atomically,
+};

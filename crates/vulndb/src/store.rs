@@ -1,0 +1,711 @@
+//! The embedded SQLite store: reading ([`Database`]) and atomic writing ([`Builder`]).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::import::{ImportOptions, ImportSummary};
+use crate::model::{
+    AffectedEntry, FixStatus, Range, Record, Severity, Vulnerability, distro_ranges, package_key,
+};
+use crate::schema::{self, SCHEMA_VERSION};
+use crate::time::now_rfc3339;
+
+/// The default database location: `$PORTCULLIS_DB` if set, else
+/// `$XDG_CACHE_HOME/portcullis/db.sqlite`, else `~/.cache/portcullis/db.sqlite`.
+/// `None` when none of `PORTCULLIS_DB`, `XDG_CACHE_HOME` and `HOME` is set.
+pub fn default_path() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(path) = non_empty("PORTCULLIS_DB") {
+        return Some(PathBuf::from(path));
+    }
+    let cache = match non_empty("XDG_CACHE_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(non_empty("HOME")?).join(".cache"),
+    };
+    Some(cache.join("portcullis").join("db.sqlite"))
+}
+
+/// The state of a database, as `portcullis db status --format json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// The schema version of the file.
+    pub schema_version: u32,
+    /// When the file was last built (RFC 3339, UTC).
+    pub built_at: Option<String>,
+    /// Every source, sorted by name.
+    pub sources: Vec<SourceStatus>,
+    /// Distinct vulnerabilities (distinct canonical ids over all sources).
+    pub vulnerabilities: u64,
+    /// Affected entries over all sources.
+    pub affected: u64,
+}
+
+/// One source in a [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// Source name (`osv:Go`, `alpine-secdb:v3.20/main`, `debian-oval:12`, `nvd`, …).
+    pub name: String,
+    /// Vulnerability records from this source.
+    pub records: u64,
+    /// When this source was last updated successfully (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// A read-only handle on a vulnerability database file.
+///
+/// Readers never see a half-written database: writers build a new file and rename it over the
+/// old one, so an open handle keeps reading the file it opened. One handle serves one thread
+/// at a time (it is `Send`, not `Sync`); open one per worker thread.
+#[derive(Debug)]
+pub struct Database {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const LOOKUP_SQL: &str = "SELECT vuln_id, canonical_id, source, package, status, fixed_version, \
+     ranges, versions, notes, seq FROM affected WHERE ecosystem = ?1 AND package_key = ?2";
+
+impl Database {
+    /// Open an existing database read-only. Fails with [`ErrorKind::Schema`] when the file
+    /// has another schema version (rebuild it with an update).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let label = path.display().to_string();
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("{label}: no vulnerability database here (run an import or update)"),
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::store(format!("{label}: opening"), e))?;
+        let version = schema::current_version(&conn, &label)?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorKind::Schema,
+                format!(
+                    "{label}: schema version {version}, this build reads {SCHEMA_VERSION} (rebuild the database)"
+                ),
+            ));
+        }
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Self { conn, path })
+    }
+
+    /// Create an empty database at `path` if none exists (atomically), then open it.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            update_atomically(path, |_| Ok(()))?;
+        }
+        Self::open(path)
+    }
+
+    /// Build a new version of the database at `path` and swap it in atomically; see
+    /// [`update_atomically`].
+    pub fn update_atomically<T>(
+        path: impl AsRef<Path>,
+        build: impl FnOnce(&mut Builder<'_>) -> Result<T>,
+    ) -> Result<T> {
+        update_atomically(path.as_ref(), build)
+    }
+
+    /// Import `paths` (files or directories, formats detected by content) into the database
+    /// at `path`, atomically: on any error the old database is left untouched.
+    pub fn import_paths(
+        path: impl AsRef<Path>,
+        inputs: &[PathBuf],
+        options: &ImportOptions,
+    ) -> Result<ImportSummary> {
+        update_atomically(path.as_ref(), |builder| {
+            builder.import_paths(inputs, options)
+        })
+    }
+
+    /// The file this handle reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn label(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Every affected entry for `package` in `ecosystem` (`Alpine:v3.20`, `Debian:12`, `Go`,
+    /// `PyPI`, …), in one indexed query, sorted by canonical id, record id and source.
+    /// PyPI names are normalised before the lookup.
+    pub fn lookup(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedEntry>> {
+        let key = package_key(ecosystem, package);
+        let err = |e| Error::store(format!("{}: lookup {ecosystem}/{package}", self.label()), e);
+        let mut stmt = self.conn.prepare_cached(LOOKUP_SQL).map_err(err)?;
+        let mut rows = stmt.query(params![ecosystem, key]).map_err(err)?;
+        let mut out = Vec::new();
+        let mut seqs = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let vuln_id: String = row.get(0).map_err(err)?;
+            let status_code: i64 = row.get(4).map_err(err)?;
+            let status = FixStatus::from_code(status_code).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Store,
+                    format!("{}: {vuln_id}: bad status code {status_code}", self.label()),
+                )
+            })?;
+            let fixed_version: Option<String> = row.get(5).map_err(err)?;
+            let ranges_json: Option<String> = row.get(6).map_err(err)?;
+            let versions_json: Option<String> = row.get(7).map_err(err)?;
+            let ranges = match ranges_json {
+                Some(json) => decode_json::<Vec<Range>>(&json, &self.label(), &vuln_id)?,
+                None => distro_ranges(status, fixed_version.as_deref()),
+            };
+            let versions = match versions_json {
+                Some(json) => decode_json::<Vec<String>>(&json, &self.label(), &vuln_id)?,
+                None => Vec::new(),
+            };
+            seqs.push(row.get::<_, i64>(9).map_err(err)?);
+            out.push(AffectedEntry {
+                vuln_id,
+                canonical_id: row.get(1).map_err(err)?,
+                source: row.get(2).map_err(err)?,
+                ecosystem: ecosystem.to_owned(),
+                package: row.get(3).map_err(err)?,
+                ranges,
+                versions,
+                status,
+                fixed_version,
+                notes: row.get(8).map_err(err)?,
+            });
+        }
+        let mut indexed: Vec<(i64, AffectedEntry)> = seqs.into_iter().zip(out).collect();
+        indexed.sort_by(|(sa, a), (sb, b)| {
+            (&a.canonical_id, &a.vuln_id, &a.source, sa).cmp(&(
+                &b.canonical_id,
+                &b.vuln_id,
+                &b.source,
+                sb,
+            ))
+        });
+        Ok(indexed.into_iter().map(|(_, entry)| entry).collect())
+    }
+
+    /// Every record (from any source) whose canonical id is `canonical_id`, sorted by source:
+    /// the place to find severities (e.g. NVD's) for a finding.
+    pub fn records_for(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
+        let err = |e| Error::store(format!("{}: records for {canonical_id}", self.label()), e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT source, id, canonical_id, summary, published, modified, withdrawn, \
+                 aliases, severities, refs FROM vulnerabilities WHERE canonical_id = ?1 \
+                 ORDER BY source, id",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query([canonical_id]).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let id: String = row.get(1).map_err(err)?;
+            let label = self.label();
+            let aliases: String = row.get(7).map_err(err)?;
+            let severities: String = row.get(8).map_err(err)?;
+            let refs: String = row.get(9).map_err(err)?;
+            out.push(Vulnerability {
+                source: row.get(0).map_err(err)?,
+                canonical_id: row.get(2).map_err(err)?,
+                summary: row.get(3).map_err(err)?,
+                published: row.get(4).map_err(err)?,
+                modified: row.get(5).map_err(err)?,
+                withdrawn: row.get(6).map_err(err)?,
+                aliases: decode_json(&aliases, &label, &id)?,
+                severities: decode_json::<Vec<Severity>>(&severities, &label, &id)?,
+                references: decode_json(&refs, &label, &id)?,
+                id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The schema version, build time, sources and counts.
+    pub fn status(&self) -> Result<Status> {
+        status_of(&self.conn, &self.label())
+    }
+
+    /// A SHA-256 over a canonical dump of the content (every record, affected entry and
+    /// source record count, in key order), excluding timestamps and internal row ids: equal
+    /// hashes mean equal answers.
+    pub fn content_hash(&self) -> Result<String> {
+        content_hash(&self.conn, &self.label())
+    }
+
+    /// Affected entries per (source, ecosystem), sorted.
+    pub fn affected_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        let err = |e| Error::store(format!("{}: counting", self.label()), e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source, ecosystem, COUNT(*) FROM affected \
+                 GROUP BY source, ecosystem ORDER BY source, ecosystem",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get::<_, i64>(2)?.max(0) as u64,
+                ))
+            })
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(json: &str, label: &str, id: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::new(
+            ErrorKind::Store,
+            format!("{label}: record {id}: corrupt stored JSON: {e}"),
+        )
+    })
+}
+
+fn status_of(conn: &Connection, label: &str) -> Result<Status> {
+    let err = |e| Error::store(format!("{label}: status"), e);
+    let built_at: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'built_at'", [], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(err)?;
+    let mut stmt = conn
+        .prepare("SELECT name, records, updated_at FROM sources ORDER BY name")
+        .map_err(err)?;
+    let sources = stmt
+        .query_map([], |row| {
+            Ok(SourceStatus {
+                name: row.get(0)?,
+                records: row.get::<_, i64>(1)?.max(0) as u64,
+                updated_at: row.get(2)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(err)?;
+    let count = |sql: &str| -> Result<u64> {
+        conn.query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(err)
+    };
+    Ok(Status {
+        schema_version: schema::current_version(conn, label)?,
+        built_at,
+        sources,
+        vulnerabilities: count("SELECT COUNT(DISTINCT canonical_id) FROM vulnerabilities")?,
+        affected: count("SELECT COUNT(*) FROM affected")?,
+    })
+}
+
+fn content_hash(conn: &Connection, label: &str) -> Result<String> {
+    let err = |e| Error::store(format!("{label}: content hash"), e);
+    let mut hasher = Sha256::new();
+    let queries = [
+        "SELECT name, records FROM sources ORDER BY name",
+        "SELECT source, id, canonical_id, summary, published, modified, withdrawn, aliases, \
+         severities, refs FROM vulnerabilities ORDER BY source, id",
+        "SELECT ecosystem, package_key, source, vuln_id, seq, package, canonical_id, status, \
+         fixed_version, ranges, versions, notes FROM affected \
+         ORDER BY ecosystem, package_key, source, vuln_id, seq",
+    ];
+    for sql in queries {
+        let mut stmt = conn.prepare(sql).map_err(err)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            for i in 0..columns {
+                let value: rusqlite::types::Value = row.get(i).map_err(err)?;
+                let text = match value {
+                    rusqlite::types::Value::Null => "\u{0}N".to_owned(),
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    rusqlite::types::Value::Real(f) => f.to_string(),
+                    rusqlite::types::Value::Text(s) => s,
+                    rusqlite::types::Value::Blob(b) => hex::encode(b),
+                };
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+        }
+        hasher.update(b"\x1e");
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// How an import replaces what a source had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceMode {
+    /// The input is a full snapshot of the source: every old record of it is dropped first.
+    Replace,
+    /// The input holds some records of the source: records with the same id are replaced,
+    /// others kept.
+    Upsert,
+}
+
+/// Writes into the new version of a database inside [`update_atomically`]. All writes happen
+/// in one transaction on a temporary file.
+#[derive(Debug)]
+pub struct Builder<'a> {
+    conn: &'a Connection,
+    label: String,
+    touched: BTreeSet<String>,
+}
+
+impl<'a> Builder<'a> {
+    /// The label (temporary file path) used in error messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Start writing `source`. With [`SourceMode::Replace`] every old record of it is
+    /// dropped. A source is listed in the status (with its new record count and update
+    /// time) once the build succeeds.
+    pub fn begin_source(&mut self, source: &str, mode: SourceMode) -> Result<()> {
+        if mode == SourceMode::Replace {
+            let err = |e| Error::store(format!("{}: clearing source {source}", self.label), e);
+            self.conn
+                .execute(
+                    "DELETE FROM affected WHERE vuln IN \
+                     (SELECT pk FROM vulnerabilities WHERE source = ?1)",
+                    [source],
+                )
+                .map_err(err)?;
+            self.conn
+                .execute("DELETE FROM vulnerabilities WHERE source = ?1", [source])
+                .map_err(err)?;
+        }
+        self.touched.insert(source.to_owned());
+        Ok(())
+    }
+
+    /// Insert `record`, replacing a record with the same source and id.
+    pub fn put(&mut self, record: &Record) -> Result<()> {
+        let vuln = &record.vuln;
+        let err = |e| {
+            Error::store(
+                format!("{}: writing {} from {}", self.label, vuln.id, vuln.source),
+                e,
+            )
+        };
+        if !self.touched.contains(&vuln.source) {
+            self.touched.insert(vuln.source.clone());
+        }
+        let existing: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT pk FROM vulnerabilities WHERE source = ?1 AND id = ?2")
+            .map_err(err)?
+            .query_row(params![vuln.source, vuln.id], |row| row.get(0))
+            .optional()
+            .map_err(err)?;
+        if let Some(pk) = existing {
+            self.conn
+                .prepare_cached("DELETE FROM affected WHERE vuln = ?1")
+                .map_err(err)?
+                .execute([pk])
+                .map_err(err)?;
+            self.conn
+                .prepare_cached("DELETE FROM vulnerabilities WHERE pk = ?1")
+                .map_err(err)?
+                .execute([pk])
+                .map_err(err)?;
+        }
+        let json = |value: &dyn erased::Json| value.to_json();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO vulnerabilities (source, id, canonical_id, summary, published, \
+                 modified, withdrawn, aliases, severities, refs) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(err)?
+            .execute(params![
+                vuln.source,
+                vuln.id,
+                vuln.canonical_id,
+                vuln.summary,
+                vuln.published,
+                vuln.modified,
+                vuln.withdrawn,
+                json(&vuln.aliases),
+                json(&vuln.severities),
+                json(&vuln.references),
+            ])
+            .map_err(err)?;
+        let pk = self.conn.last_insert_rowid();
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO affected (ecosystem, package_key, vuln, seq, package, vuln_id, \
+                 canonical_id, source, status, fixed_version, ranges, versions, notes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(err)?;
+        for (seq, entry) in record.affected.iter().enumerate() {
+            let ranges = (!entry.has_derived_ranges()).then(|| json(&entry.ranges));
+            let versions = (!entry.versions.is_empty()).then(|| json(&entry.versions));
+            insert
+                .execute(params![
+                    entry.ecosystem,
+                    package_key(&entry.ecosystem, &entry.package),
+                    pk,
+                    seq as i64,
+                    entry.package,
+                    vuln.id,
+                    vuln.canonical_id,
+                    vuln.source,
+                    entry.status.code(),
+                    entry.fixed_version,
+                    ranges,
+                    versions,
+                    entry.notes,
+                ])
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Import `paths` (files or directories; formats detected by content) into this build.
+    pub fn import_paths(
+        &mut self,
+        paths: &[PathBuf],
+        options: &ImportOptions,
+    ) -> Result<ImportSummary> {
+        crate::import::import_paths(self, paths, options)
+    }
+
+    /// Record counts of `source` in this build so far.
+    pub fn records(&self, source: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM vulnerabilities WHERE source = ?1",
+                [source],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| Error::store(format!("{}: counting {source}", self.label), e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let now = now_rfc3339();
+        let err = |e| Error::store(format!("{}: writing source metadata", self.label), e);
+        for source in &self.touched {
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO sources (name, records, updated_at) VALUES \
+                     (?1, (SELECT COUNT(*) FROM vulnerabilities WHERE source = ?1), ?2)",
+                    params![source, now],
+                )
+                .map_err(err)?;
+        }
+        // A replaced source that is now empty stays listed with 0 records: the update ran.
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?1)",
+                [&now],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+mod erased {
+    /// Object-safe JSON encoding for the small serialisable values we store.
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            // Serialising plain data (strings, numbers, enums) into a String cannot fail.
+            serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned())
+        }
+    }
+}
+
+/// The temporary file a build of `path` by this process writes.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db.sqlite".to_owned());
+    path.with_file_name(format!("{name}.tmp-{}", std::process::id()))
+}
+
+/// Remove temporary files of builds of `path` whose process is gone (Linux: `/proc/<pid>`).
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_err() || !Path::new("/proc/self").exists() {
+            continue;
+        }
+        if !Path::new("/proc").join(pid).exists() {
+            tracing::debug!(file = %entry.path().display(), "removing stale temporary database");
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Build a new version of the database at `path` and swap it in atomically.
+///
+/// The new version is built in `<path>.tmp-<pid>` in the same directory: a copy of the
+/// current database (if any), migrated to [`SCHEMA_VERSION`], changed by `build` in one
+/// transaction, then verified (`PRAGMA integrity_check`, every source's record count),
+/// fsynced and renamed over `path` (and the directory fsynced). On any error, or if the
+/// process is killed, `path` is untouched; the temporary file is removed on error, and a
+/// later update removes one left by a killed process.
+pub fn update_atomically<T>(
+    path: &Path,
+    build: impl FnOnce(&mut Builder<'_>) -> Result<T>,
+) -> Result<T> {
+    let label = path.display().to_string();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
+    }
+    remove_stale_temps(path);
+    let temp = temp_path(path);
+    let _ = fs::remove_file(&temp);
+    let result = build_into(path, &temp, build);
+    match result {
+        Ok(value) => {
+            fs::rename(&temp, path).map_err(|e| {
+                let _ = fs::remove_file(&temp);
+                Error::io(format!("{label}: replacing with {}", temp.display()), e)
+            })?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                // Make the rename durable; not every platform can open a directory.
+                if let Ok(handle) = fs::File::open(dir) {
+                    let _ = handle.sync_all();
+                }
+            }
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = fs::remove_file(&temp);
+            Err(err)
+        }
+    }
+}
+
+fn build_into<T>(
+    path: &Path,
+    temp: &Path,
+    build: impl FnOnce(&mut Builder<'_>) -> Result<T>,
+) -> Result<T> {
+    let label = temp.display().to_string();
+    if path.exists() {
+        fs::copy(path, temp)
+            .map_err(|e| Error::io(format!("{}: copying to {label}", path.display()), e))?;
+    }
+    let value = {
+        let mut conn =
+            Connection::open(temp).map_err(|e| Error::store(format!("{label}: creating"), e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(|e| Error::store(format!("{label}: configuring"), e))?;
+        schema::migrate(&conn, &label)?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| Error::store(format!("{label}: beginning"), e))?;
+        let value = {
+            let mut builder = Builder {
+                conn: &tx,
+                label: label.clone(),
+                touched: BTreeSet::new(),
+            };
+            let value = build(&mut builder)?;
+            builder.finish()?;
+            value
+        };
+        tx.commit()
+            .map_err(|e| Error::store(format!("{label}: committing"), e))?;
+        verify(&conn, &label)?;
+        conn.execute_batch("PRAGMA journal_mode = DELETE;")
+            .map_err(|e| Error::store(format!("{label}: finalising"), e))?;
+        conn.close()
+            .map_err(|(_, e)| Error::store(format!("{label}: closing"), e))?;
+        value
+    };
+    fs::File::open(temp)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| Error::io(format!("{label}: syncing"), e))?;
+    Ok(value)
+}
+
+/// Check a freshly built database: SQLite's integrity check, and every source's recorded
+/// record count against the rows present.
+pub(crate) fn verify(conn: &Connection, label: &str) -> Result<()> {
+    let err = |e| Error::store(format!("{label}: verifying"), e);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .map_err(err)?;
+    if check != "ok" {
+        return Err(Error::new(
+            ErrorKind::Store,
+            format!("{label}: integrity check failed: {check}"),
+        ));
+    }
+    let mismatched: Option<String> = conn
+        .query_row(
+            "SELECT s.name FROM sources s WHERE s.records != \
+             (SELECT COUNT(*) FROM vulnerabilities v WHERE v.source = s.name) LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(err)?;
+    if let Some(source) = mismatched {
+        return Err(Error::new(
+            ErrorKind::Store,
+            format!("{label}: record count of source {source} does not match its rows"),
+        ));
+    }
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM affected WHERE vuln NOT IN (SELECT pk FROM vulnerabilities)",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(err)?;
+    if orphans != 0 {
+        return Err(Error::new(
+            ErrorKind::Store,
+            format!("{label}: {orphans} affected entries without a record"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,616 @@
+//! Integration tests: real testdata imports, exact counts checked against an independent
+//! Python count, idempotency, lookups, export/import, bad input, kill -9, network updates
+//! from 127.0.0.1.
+
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use portcullis_vulndb::fetch::{HttpFetcher, Mirrors, NetworkSource, Updater};
+use portcullis_vulndb::{Database, ErrorKind, FixStatus, ImportOptions, SeverityKind};
+
+fn testdata() -> PathBuf {
+    let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+    };
+    assert!(
+        dir.join("advisories").is_dir(),
+        "testdata not found at {} (set PORTCULLIS_TESTDATA)",
+        dir.display()
+    );
+    dir
+}
+
+fn advisories() -> PathBuf {
+    testdata().join("advisories")
+}
+
+/// One full import of the testdata advisories, shared by the tests that only read it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    summary: portcullis_vulndb::ImportSummary,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let summary =
+            Database::import_paths(&db, &[advisories()], &ImportOptions::default()).unwrap();
+        Fixture {
+            _dir: dir,
+            db,
+            summary,
+        }
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct PythonCounts {
+    osv: BTreeMap<String, u64>,
+    alpine: BTreeMap<String, u64>,
+    oval_definitions: u64,
+}
+
+fn python_counts() -> PythonCounts {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/count_testdata.py");
+    let output = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(advisories())
+        .output()
+        .expect("running /usr/bin/python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn counts_match_an_independent_python_count() {
+    let expected = python_counts();
+    // The numbers the issue states, so the Python count itself is checked too.
+    assert_eq!(expected.osv["Go"], 4291);
+    assert_eq!(expected.osv["crates.io"], 1206);
+    assert_eq!(expected.osv["PyPI"], 2661);
+    assert_eq!(expected.oval_definitions, 25_932);
+
+    let fx = fixture();
+    let db = Database::open(&fx.db).unwrap();
+    let status = db.status().unwrap();
+    let records: BTreeMap<&str, u64> = status
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.records))
+        .collect();
+    for (ecosystem, count) in &expected.osv {
+        assert_eq!(
+            records[format!("osv:{ecosystem}").as_str()],
+            *count,
+            "{ecosystem}"
+        );
+    }
+    let mut alpine: BTreeMap<String, u64> = BTreeMap::new();
+    let mut oval = 0;
+    for (source, ecosystem, count) in db.affected_counts().unwrap() {
+        if source.starts_with("alpine-secdb:") {
+            let branch = ecosystem.strip_prefix("Alpine:").unwrap().to_owned();
+            *alpine.entry(branch).or_default() += count;
+        }
+        if source == "debian-oval:12" {
+            assert_eq!(ecosystem, "Debian:12");
+            oval += count;
+        }
+    }
+    assert_eq!(alpine, expected.alpine);
+    assert_eq!(oval, expected.oval_definitions);
+    assert_eq!(records["nvd"], 8);
+    assert_eq!(status.schema_version, portcullis_vulndb::SCHEMA_VERSION);
+    assert!(fx.summary.problems.is_empty());
+    assert!(fx.summary.skipped_files.is_empty());
+    assert_eq!(fx.summary.files, 3 + 41 + 3 + 8);
+    assert_eq!(
+        status.affected,
+        fx.summary.sources.iter().map(|s| s.affected).sum::<u64>()
+    );
+}
+
+#[test]
+fn status_json_has_the_documented_shape() {
+    let status = Database::open(&fixture().db).unwrap().status().unwrap();
+    let json = serde_json::to_value(&status).unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "affected",
+            "built_at",
+            "schema_version",
+            "sources",
+            "vulnerabilities"
+        ]
+    );
+    let source = &json["sources"][0];
+    let keys: Vec<&String> = source.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["name", "records", "updated_at"]);
+}
+
+#[test]
+fn lookups_give_the_known_facts() {
+    let db = Database::open(&fixture().db).unwrap();
+    let musl = db.lookup("Alpine:v3.9", "musl").unwrap();
+    let entry = musl
+        .iter()
+        .find(|e| e.vuln_id == "CVE-2020-28928")
+        .expect("CVE-2020-28928 for musl in v3.9");
+    assert_eq!(entry.fixed_version.as_deref(), Some("1.1.20-r6"));
+    assert_eq!(entry.status, FixStatus::Fixed);
+    assert_eq!(entry.source, "alpine-secdb:v3.9/main");
+    assert_eq!(entry.package, "musl");
+
+    let openssl = db.lookup("Alpine:v3.20", "openssl").unwrap();
+    let entry = openssl
+        .iter()
+        .find(|e| e.vuln_id == "CVE-2024-9143")
+        .expect("CVE-2024-9143 for openssl in v3.20");
+    assert_eq!(entry.fixed_version.as_deref(), Some("3.3.2-r1"));
+    // Sorted by canonical id and unique per record.
+    let ids: Vec<&str> = openssl.iter().map(|e| e.canonical_id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+
+    let glibc = db.lookup("Debian:12", "glibc").unwrap();
+    let entry = glibc.iter().find(|e| e.vuln_id == "CVE-1999-0199").unwrap();
+    assert_eq!(entry.fixed_version.as_deref(), Some("2.2-1"));
+    assert_eq!(entry.source, "debian-oval:12");
+    assert!(
+        db.lookup("Debian:12", "no-such-package")
+            .unwrap()
+            .is_empty()
+    );
+
+    // NVD enrichment by canonical id.
+    let records = db.records_for("CVE-2020-28928").unwrap();
+    let nvd = records.iter().find(|r| r.source == "nvd").unwrap();
+    let v31 = nvd
+        .severities
+        .iter()
+        .find(|s| s.kind == SeverityKind::CvssV3)
+        .unwrap();
+    assert_eq!(v31.score, Some(5.5));
+    assert_eq!(
+        v31.vector.as_deref(),
+        Some("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:H")
+    );
+    assert!(records.iter().any(|r| r.source == "alpine-secdb:v3.9/main"));
+}
+
+#[test]
+fn osv_lookups_keep_ranges_and_aliases() {
+    let db = Database::open(&fixture().db).unwrap();
+    // Go modification times are placeholders, stored as unknown.
+    let go = db.records_for("GO-2020-0001").unwrap();
+    assert!(
+        go.is_empty(),
+        "GO-2020-0001 has a CVE alias, so it is grouped under it"
+    );
+    let stdlib = db.lookup("Go", "stdlib").unwrap();
+    assert!(!stdlib.is_empty());
+    assert!(stdlib.iter().all(|e| !e.ranges.is_empty()));
+    let record = db.records_for(&stdlib[0].canonical_id).unwrap();
+    let go_record = record.iter().find(|r| r.source == "osv:Go").unwrap();
+    assert_eq!(go_record.modified, None);
+    // PyPI names are normalised for lookup.
+    let a = db.lookup("PyPI", "Django").unwrap();
+    let b = db.lookup("PyPI", "django").unwrap();
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    // GIT ranges are kept.
+    assert!(
+        a.iter()
+            .flat_map(|e| &e.ranges)
+            .any(|r| r.kind == portcullis_vulndb::RangeType::Git)
+    );
+}
+
+#[test]
+fn second_import_changes_nothing() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    std::fs::copy(&fx.db, &db).unwrap();
+    let before = Database::open(&db).unwrap();
+    let (hash, status) = (before.content_hash().unwrap(), before.status().unwrap());
+    drop(before);
+    Database::import_paths(&db, &[advisories()], &ImportOptions::default()).unwrap();
+    let after = Database::open(&db).unwrap();
+    assert_eq!(after.content_hash().unwrap(), hash);
+    let status_after = after.status().unwrap();
+    assert_eq!(status_after.vulnerabilities, status.vulnerabilities);
+    assert_eq!(status_after.affected, status.affected);
+    let counts = |s: &portcullis_vulndb::Status| {
+        s.sources
+            .iter()
+            .map(|x| (x.name.clone(), x.records))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&status_after), counts(&status));
+}
+
+#[test]
+fn export_and_import_round_trip_with_checksum() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("db.export");
+    let source = Database::open(&fx.db).unwrap();
+    let header = source.export(&export).unwrap();
+    assert_eq!(header.schema_version, portcullis_vulndb::SCHEMA_VERSION);
+    let target = dir.path().join("other/db.sqlite");
+    let status = Database::import_export_file(&target, &export).unwrap();
+    assert_eq!(status.affected, source.status().unwrap().affected);
+    let hash = source.content_hash().unwrap();
+    assert_eq!(
+        Database::open(&target).unwrap().content_hash().unwrap(),
+        hash
+    );
+
+    // A flipped byte in the payload is caught and the target is left alone.
+    let mut bytes = std::fs::read(&export).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0x55;
+    let corrupt = dir.path().join("corrupt.export");
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let err = Database::import_export_file(&target, &corrupt).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChecksumMismatch, "{err}");
+    assert!(err.to_string().contains("corrupt.export"), "{err}");
+    // Truncated.
+    let truncated = dir.path().join("truncated.export");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Database::import_export_file(&target, &truncated).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChecksumMismatch, "{err}");
+    // Not an export at all.
+    let err = Database::import_export_file(&target, fx.db.as_path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(
+        Database::open(&target).unwrap().content_hash().unwrap(),
+        hash
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("other"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, vec![std::ffi::OsString::from("db.sqlite")]);
+}
+
+/// A small database to damage: one Alpine branch.
+fn small_db(dir: &Path) -> (PathBuf, String) {
+    let db = dir.join("db.sqlite");
+    let input = advisories().join("alpine-secdb/v3.9/main.json");
+    Database::import_paths(&db, &[input], &ImportOptions::default()).unwrap();
+    let hash = Database::open(&db).unwrap().content_hash().unwrap();
+    (db, hash)
+}
+
+fn write_zip(path: &Path, entries: &[(&str, &str)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, content) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+const GOOD_RECORD: &str = r#"{"id":"GO-2099-0001","modified":"2099-01-01T00:00:00Z","aliases":["CVE-2099-1"],
+  "affected":[{"package":{"ecosystem":"Go","name":"example.com/m"},
+  "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.3"}]}]}]}"#;
+const BAD_RANGE_RECORD: &str = r#"{"id":"GO-2099-0002","modified":"2099-01-01T00:00:00Z",
+  "affected":[{"package":{"ecosystem":"Go","name":"example.com/n"},
+  "ranges":[{"type":"CALVER","events":[{"introduced":"0"}]}]}]}"#;
+
+fn assert_untouched(db: &Path, hash: &str) {
+    let database = Database::open(db).unwrap();
+    assert_eq!(database.content_hash().unwrap(), hash);
+    let musl = database.lookup("Alpine:v3.9", "musl").unwrap();
+    assert!(musl.iter().any(|e| e.vuln_id == "CVE-2020-28928"));
+}
+
+#[test]
+fn malformed_json_inside_a_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let zip_path = dir.path().join("all.zip");
+    write_zip(
+        &zip_path,
+        &[
+            ("GO-2099-0001.json", GOOD_RECORD),
+            ("GO-2099-0003.json", "{\"id\": \"GO-2099-0003\", "),
+        ],
+    );
+    let err = Database::import_paths(
+        &db,
+        std::slice::from_ref(&zip_path),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let message = err.to_string();
+    assert!(message.contains("all.zip!GO-2099-0003.json"), "{message}");
+    assert!(message.contains("GO-2099-0003"), "{message}");
+    assert_untouched(&db, &hash);
+
+    // Lenient mode imports the good record and reports the bad one.
+    let lenient = ImportOptions {
+        strict: false,
+        ..ImportOptions::default()
+    };
+    let summary = Database::import_paths(&db, &[zip_path], &lenient).unwrap();
+    assert_eq!(summary.problems.len(), 1);
+    assert_eq!(summary.problems[0].record.as_deref(), Some("GO-2099-0003"));
+    assert_eq!(summary.sources[0].name, "osv:Go");
+    assert_eq!(summary.sources[0].records, 1);
+    let found = Database::open(&db)
+        .unwrap()
+        .lookup("Go", "example.com/m")
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].canonical_id, "CVE-2099-1");
+}
+
+#[test]
+fn zip_with_parent_dir_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let zip_path = dir.path().join("evil.zip");
+    write_zip(
+        &zip_path,
+        &[
+            ("GO-2099-0001.json", GOOD_RECORD),
+            ("../escape.json", GOOD_RECORD),
+        ],
+    );
+    let err = Database::import_paths(&db, &[zip_path], &ImportOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnsafePath);
+    let message = err.to_string();
+    assert!(
+        message.contains("evil.zip") && message.contains("../escape.json"),
+        "{message}"
+    );
+    assert_untouched(&db, &hash);
+}
+
+#[test]
+fn oval_cut_in_half() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    // The real compressed file cut in half: a truncated bz2 stream.
+    let bz2 = std::fs::read(advisories().join("debian/oval-definitions-bookworm.xml.bz2")).unwrap();
+    let cut_bz2 = dir.path().join("oval-cut.xml.bz2");
+    std::fs::write(&cut_bz2, &bz2[..bz2.len() / 2]).unwrap();
+    let err = Database::import_paths(&db, &[cut_bz2], &ImportOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("oval-cut.xml.bz2"), "{err}");
+    // The XML itself cut in half: well-formed so far, but no closing element.
+    let mut xml = Vec::new();
+    bzip2::read::MultiBzDecoder::new(bz2.as_slice())
+        .take(20 << 20)
+        .read_to_end(&mut xml)
+        .unwrap();
+    let cut_xml = dir.path().join("oval-cut.xml");
+    std::fs::write(&cut_xml, &xml[..xml.len() / 2]).unwrap();
+    let err = Database::import_paths(&db, &[cut_xml], &ImportOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("oval-cut.xml"), "{message}");
+    assert!(
+        message.contains("truncated") || message.contains("malformed"),
+        "{message}"
+    );
+    assert_untouched(&db, &hash);
+}
+
+#[test]
+fn unknown_range_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let file = dir.path().join("GO-2099-0002.json");
+    std::fs::write(&file, BAD_RANGE_RECORD).unwrap();
+    let good = dir.path().join("GO-2099-0001.json");
+    std::fs::write(&good, GOOD_RECORD).unwrap();
+    let err = Database::import_paths(
+        &db,
+        &[good.clone(), file.clone()],
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let message = err.to_string();
+    assert!(message.contains("GO-2099-0002.json"), "{message}");
+    assert!(message.contains("record GO-2099-0002"), "{message}");
+    assert!(message.contains("CALVER"), "{message}");
+    assert_untouched(&db, &hash);
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let file = dir.path().join("empty.json");
+    std::fs::write(&file, "").unwrap();
+    let err = Database::import_paths(&db, &[file], &ImportOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("empty.json: empty file"), "{err}");
+    let unknown = dir.path().join("notes.txt");
+    std::fs::write(&unknown, "hello").unwrap();
+    let err = Database::import_paths(&db, &[unknown], &ImportOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+    assert_untouched(&db, &hash);
+}
+
+const CHILD_ENV: &str = "PORTCULLIS_VULNDB_KILL_TEST_DB";
+
+/// Runs only as the child of `kill_9_during_import_leaves_the_old_database`.
+#[test]
+fn child_import_for_kill_test() {
+    let Some(db) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    Database::import_paths(Path::new(&db), &[advisories()], &ImportOptions::default()).unwrap();
+}
+
+#[test]
+fn kill_9_during_import_leaves_the_old_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let before = Database::open(&db)
+        .unwrap()
+        .lookup("Alpine:v3.9", "musl")
+        .unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_import_for_kill_test", "--test-threads=1"])
+        .env(CHILD_ENV, &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let temp = db.with_file_name(format!("db.sqlite.tmp-{}", child.id()));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !temp.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the child never started building"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the child finished before it could be killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let database = Database::open(&db).unwrap();
+    assert_eq!(database.content_hash().unwrap(), hash);
+    assert_eq!(database.lookup("Alpine:v3.9", "musl").unwrap(), before);
+    drop(database);
+    // The next update removes the dead process's temporary file.
+    assert!(temp.exists());
+    Database::import_paths(
+        &db,
+        &[advisories().join("alpine-secdb/v3.9/main.json")],
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert!(!temp.exists());
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+}
+
+/// Serve `routes` (path -> body) over HTTP on 127.0.0.1 for `requests` requests.
+fn serve(routes: Vec<(String, Vec<u8>)>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        for _ in 0..requests {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&request);
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let response = match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            stream.write_all(&response).unwrap();
+        }
+    });
+    (base, handle)
+}
+
+#[test]
+fn network_update_from_a_local_mirror() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("all.zip");
+    write_zip(&zip_path, &[("GO-2099-0001.json", GOOD_RECORD)]);
+    let secdb = std::fs::read(advisories().join("alpine-secdb/v3.9/main.json")).unwrap();
+    let (base, server) = serve(
+        vec![
+            (
+                "/osv/Go/all.zip".to_owned(),
+                std::fs::read(&zip_path).unwrap(),
+            ),
+            ("/alpine/v3.9/main.json".to_owned(), secdb),
+        ],
+        3,
+    );
+    let db = dir.path().join("db.sqlite");
+    let mut updater = Updater::new(
+        &db,
+        vec![
+            NetworkSource::Osv {
+                ecosystem: "Go".into(),
+            },
+            NetworkSource::AlpineSecdb {
+                branch: "v3.9".into(),
+                repo: "main".into(),
+            },
+        ],
+    );
+    updater.mirrors = Mirrors {
+        osv: format!("{base}/osv"),
+        alpine: format!("{base}/alpine"),
+        ..Mirrors::default()
+    };
+    updater.fetcher = Arc::new(HttpFetcher::new(Duration::from_secs(30)));
+    let summary = updater.update().unwrap();
+    let names: Vec<&str> = summary.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["alpine-secdb:v3.9/main", "osv:Go"]);
+    let database = Database::open(&db).unwrap();
+    assert_eq!(database.lookup("Go", "example.com/m").unwrap().len(), 1);
+    let hash = database.content_hash().unwrap();
+    drop(database);
+
+    // A missing file on the mirror fails the update and leaves the database alone.
+    updater.sources = vec![NetworkSource::DebianDsa];
+    updater.mirrors.debian_tracker = format!("{base}/nothing");
+    let err = updater.update().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    assert!(err.to_string().contains("/nothing/DSA/list"), "{err}");
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+    server.join().unwrap();
+}
