@@ -41,6 +41,9 @@ pub enum Command {
     /// Look at images: their manifest, config, layers and files.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage the vulnerability database.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// List every package installed in an image (a software bill of materials).
     ///
     /// OS packages (apk, dpkg, rpm) and language packages, each with its purl, the file it
@@ -58,6 +61,55 @@ pub enum Command {
         /// Write to FILE instead of standard output.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Import advisories from local files (air-gapped use), or a whole database exported
+    /// with `db export`.
+    ///
+    /// Formats are detected by content: OSV `all.zip` exports or JSON files and directories,
+    /// Alpine secdb JSON, Debian OVAL XML (optionally .bz2), Debian DSA/DLA lists, NVD 2.0
+    /// JSON. The import is atomic: on any error the database is left as it was.
+    Import {
+        /// Files or directories to import.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+        /// Skip bad records (listing them) instead of failing the whole import.
+        #[arg(long)]
+        lenient: bool,
+    },
+    /// Fetch the configured network sources and import them in one atomic update.
+    Update {
+        /// Only sources whose name starts with this (e.g. `osv:Go`, `alpine-secdb`, `debian`); repeatable.
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// Base URL of an OSV mirror (`<url>/<ecosystem>/all.zip`).
+        #[arg(long, value_name = "URL", env = "PORTCULLIS_OSV_MIRROR")]
+        osv_mirror: Option<String>,
+        /// Base URL of an Alpine secdb mirror (`<url>/<branch>/<repo>.json`).
+        #[arg(long, value_name = "URL", env = "PORTCULLIS_ALPINE_MIRROR")]
+        alpine_mirror: Option<String>,
+        /// Base URL of a Debian OVAL mirror (`<url>/oval-definitions-<codename>.xml.bz2`).
+        #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_OVAL_MIRROR")]
+        debian_oval_mirror: Option<String>,
+        /// List the sources that would be fetched, and their URLs, without fetching.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the schema version, build time, and records per source.
+    Status {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+    },
+    /// Write the whole database to FILE as one checksummed file, for `db import FILE` on
+    /// another (air-gapped) machine.
+    Export {
+        /// The export file to write.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     logging::init(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Image(cmd) => commands::image::run(cmd, &cli.global),
+        Command::Db(cmd) => commands::db::run(cmd, &cli.global),
         Command::Sbom {
             image,
             options,

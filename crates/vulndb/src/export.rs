@@ -18,7 +18,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, SCHEMA_VERSION};
 use crate::store::{Database, Status, temp_path, verify};
 
-const MAGIC: &str = "PORTCULLIS-VULNDB-EXPORT 1";
+/// The first line of every export file.
+pub const EXPORT_MAGIC: &str = "PORTCULLIS-VULNDB-EXPORT 1";
+const MAGIC: &str = EXPORT_MAGIC;
 /// The largest database an export may unpack to (8 GiB).
 const MAX_DB_SIZE: u64 = 8 << 30;
 

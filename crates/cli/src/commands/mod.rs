@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod db;
 pub mod image;
 pub mod inventory;
 pub mod sbom;

@@ -1,0 +1,251 @@
+//! `portcullis db import|update|status|export`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::portcullis;
+
+fn advisories() -> std::path::PathBuf {
+    portcullis_testkit::testdata_dir().join("advisories")
+}
+
+fn status_json(db: &str) -> Value {
+    let run = portcullis(&["--db", db, "db", "status", "--format", "json"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn records(status: &Value, source: &str) -> u64 {
+    status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == source)
+        .unwrap_or_else(|| panic!("no source {source} in {status}"))["records"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn import_status_export_and_import_again() {
+    let dir = portcullis_testkit::temp_dir("cli-db");
+    let db = dir.path().join("db.sqlite");
+    let db = db.to_str().unwrap();
+    let advisories = advisories();
+    let run = portcullis(
+        &["--db", db, "db", "import", advisories.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("imported 115476 records from 55 files"),
+        "{}",
+        run.stdout
+    );
+
+    let status = status_json(db);
+    let keys: Vec<&str> = status
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "affected",
+            "built_at",
+            "schema_version",
+            "sources",
+            "vulnerabilities"
+        ]
+    );
+    assert_eq!(records(&status, "osv:Go"), 4291);
+    assert_eq!(records(&status, "osv:crates.io"), 1206);
+    assert_eq!(records(&status, "osv:PyPI"), 2661);
+    assert_eq!(status["affected"], 131_388);
+    assert_eq!(status["vulnerabilities"], 38_204);
+
+    // A bad input fails the whole import and leaves the database as it was.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, b"").unwrap();
+    let bad = portcullis(&["--db", db, "db", "import", empty.to_str().unwrap()], b"");
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("empty.json"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("the database is unchanged"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(status_json(db), status);
+
+    // Export, then import the export into a new file: the same database.
+    let export = dir.path().join("db.export");
+    let run = portcullis(&["--db", db, "db", "export", export.to_str().unwrap()], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let copy = dir.path().join("copy.sqlite");
+    let copy = copy.to_str().unwrap();
+    let run = portcullis(
+        &["--db", copy, "db", "import", export.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(status_json(copy), status);
+
+    // A damaged export is refused, and the target is untouched.
+    let mut bytes = std::fs::read(&export).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0xff;
+    std::fs::write(&export, &bytes).unwrap();
+    let run = portcullis(
+        &["--db", copy, "db", "import", export.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(status_json(copy), status);
+}
+
+#[test]
+fn status_without_a_database_says_how_to_get_one() {
+    let dir = portcullis_testkit::temp_dir("cli-db-none");
+    let db = dir.path().join("missing.sqlite");
+    let run = portcullis(&["--db", db.to_str().unwrap(), "db", "status"], b"");
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!(
+            "error: no vulnerability database at {}: run `portcullis db update`, or `portcullis db import PATH...` with local advisory files",
+            db.display()
+        )
+    );
+}
+
+/// A static file server on 127.0.0.1 (Python's http.server), stopped on drop.
+struct Mirror(Child, u16);
+
+impl Mirror {
+    fn serve(dir: &std::path::Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the mirror did not start on port {port}");
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn update_from_a_local_osv_mirror() {
+    let dir = portcullis_testkit::temp_dir("cli-db-update");
+    let db = dir.path().join("db.sqlite");
+    let db = db.to_str().unwrap();
+    let mirror = Mirror::serve(&advisories().join("osv"));
+    let url = format!("http://127.0.0.1:{}", mirror.1);
+
+    let dry = portcullis(
+        &[
+            "--db",
+            db,
+            "db",
+            "update",
+            "--source",
+            "osv:Go",
+            "--osv-mirror",
+            &url,
+            "--dry-run",
+        ],
+        b"",
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        dry.stdout.trim_end(),
+        format!("osv:Go                       {url}/Go/all.zip")
+    );
+
+    let run = portcullis(
+        &[
+            "--db",
+            db,
+            "db",
+            "update",
+            "--source",
+            "osv:Go",
+            "--source",
+            "osv:crates.io",
+            "--osv-mirror",
+            &url,
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = status_json(db);
+    assert_eq!(records(&status, "osv:Go"), 4291);
+    assert_eq!(records(&status, "osv:crates.io"), 1206);
+    assert_eq!(status["sources"].as_array().unwrap().len(), 2);
+
+    // A source the mirror does not have: the update fails and changes nothing.
+    let run = portcullis(
+        &[
+            "--db",
+            db,
+            "db",
+            "update",
+            "--source",
+            "osv:npm",
+            "--osv-mirror",
+            &url,
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("npm/all.zip"), "{}", run.stderr);
+    assert_eq!(status_json(db), status);
+
+    let none = portcullis(
+        &[
+            "--db",
+            db,
+            "db",
+            "update",
+            "--source",
+            "nothing",
+            "--dry-run",
+        ],
+        b"",
+    );
+    assert_eq!(none.code, 2);
+    assert!(
+        none.stderr
+            .contains("--source nothing: matches none of the sources"),
+        "{}",
+        none.stderr
+    );
+}
