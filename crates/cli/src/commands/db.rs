@@ -265,7 +265,7 @@ fn status_table(path: &Path, status: &Status) -> String {
     );
     let _ = writeln!(s, "Vulnerabilities  {}", status.vulnerabilities);
     let _ = writeln!(s, "Affected entries {}", status.affected);
-    let _ = writeln!(s, "\n{:<32} {:>10}  {}", "SOURCE", "RECORDS", "UPDATED");
+    let _ = writeln!(s, "\n{:<32} {:>10}  UPDATED", "SOURCE", "RECORDS");
     for source in &status.sources {
         let _ = writeln!(
             s,
