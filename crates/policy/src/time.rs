@@ -46,8 +46,8 @@ pub fn parse_date(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * DAY)
 }
 
-/// Parse an RFC 3339 timestamp (`2024-11-19T07:06:40Z`, fractions and offsets allowed) or a
-/// bare `YYYY-MM-DD` date into seconds since the epoch (UTC).
+/// Parse an RFC 3339 timestamp (`2024-11-19T07:06:40Z`, fractions and offsets allowed; no
+/// zone, as NVD writes them, means UTC) or a bare `YYYY-MM-DD` date into seconds since the epoch (UTC).
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.len() == 10 {
@@ -77,7 +77,8 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         zone = fraction.get(end..)?;
     }
     let offset = match zone {
-        "Z" | "z" => 0,
+        // NVD writes local-less timestamps; they are UTC.
+        "Z" | "z" | "" => 0,
         _ => {
             let sign = match zone.get(..1)? {
                 "+" => 1,
