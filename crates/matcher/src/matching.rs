@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::ecosystem::{os_ecosystem, query_for};
 use crate::error::Result;
 use crate::finding::{Finding, FindingPackage, FindingStatus, sort_findings};
-use crate::range::{Verdict, evaluate};
+use crate::range::{Installed, Verdict, evaluate};
 use crate::severity::choose;
 use crate::source::AdvisorySource;
 
@@ -94,6 +94,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         if entries.is_empty() {
             continue;
         }
+        let installed = Installed::new(&query.version, scheme);
         let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
         for entry in entries.iter() {
             groups
@@ -109,7 +110,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             let mut entry_warnings = Vec::new();
             for entry in group {
                 if let Verdict::Affected { fixed } =
-                    evaluate(entry, &query.version, scheme, &mut entry_warnings)
+                    evaluate(entry, &installed, &mut entry_warnings)
                 {
                     affected.push((entry, fixed));
                 }

@@ -59,21 +59,50 @@ fn range_scheme(kind: RangeType, ecosystem_scheme: Scheme) -> Option<Scheme> {
     }
 }
 
-/// Evaluate `installed` (a string of the ecosystem's `scheme`) against `entry`. Problems go to
-/// `warnings`, each naming the entry.
+/// The installed version: its text, and its parse in the ecosystem's scheme (parsed once
+/// per package, not once per range).
+pub(crate) struct Installed<'a> {
+    pub text: &'a str,
+    pub scheme: Scheme,
+    pub parsed: std::result::Result<Version, portcullis_versions::Error>,
+}
+
+impl<'a> Installed<'a> {
+    pub(crate) fn new(text: &'a str, scheme: Scheme) -> Self {
+        Self {
+            text,
+            scheme,
+            parsed: parse(scheme, text),
+        }
+    }
+
+    fn in_scheme(
+        &self,
+        scheme: Scheme,
+    ) -> std::result::Result<Version, portcullis_versions::Error> {
+        if scheme == self.scheme {
+            self.parsed.clone()
+        } else {
+            parse(scheme, self.text)
+        }
+    }
+}
+
+/// Evaluate the installed version against `entry`. Problems go to `warnings`, each naming
+/// the entry.
 pub(crate) fn evaluate(
     entry: &AffectedEntry,
-    installed: &str,
-    scheme: Scheme,
+    installed: &Installed<'_>,
     warnings: &mut Vec<String>,
 ) -> Verdict {
+    let scheme = installed.scheme;
     let mut affected_fix: Option<Option<String>> = None;
     let mut all_fixes: Vec<(Version, &str)> = Vec::new();
     for range in &entry.ranges {
         let Some(range_scheme) = range_scheme(range.kind, scheme) else {
             continue;
         };
-        let version = match parse(range_scheme, installed) {
+        let version = match installed.in_scheme(range_scheme) {
             Ok(v) => v,
             Err(e) => {
                 warnings.push(format!(
@@ -134,12 +163,11 @@ pub(crate) fn evaluate(
     if let Some(fixed) = affected_fix {
         return Verdict::Affected { fixed };
     }
-    if in_versions_list(entry, installed, scheme) {
-        let installed = parse(scheme, installed).ok();
-        let fixed = installed.and_then(|v| {
+    if in_versions_list(entry, installed) {
+        let fixed = installed.parsed.as_ref().ok().and_then(|v| {
             all_fixes
                 .iter()
-                .filter(|(f, _)| *f > v)
+                .filter(|(f, _)| f > v)
                 .min_by(|a, b| a.0.cmp(&b.0))
                 .map(|(_, text)| text.to_string())
         });
@@ -178,20 +206,20 @@ fn walk(events: &[Parsed<'_>], version: &Version) -> Option<Option<String>> {
     })
 }
 
-fn in_versions_list(entry: &AffectedEntry, installed: &str, scheme: Scheme) -> bool {
+fn in_versions_list(entry: &AffectedEntry, installed: &Installed<'_>) -> bool {
     if entry.versions.is_empty() {
         return false;
     }
-    if entry.versions.iter().any(|v| v == installed) {
+    if entry.versions.iter().any(|v| v == installed.text) {
         return true;
     }
-    let Ok(version) = parse(scheme, installed) else {
+    let Ok(version) = &installed.parsed else {
         return false;
     };
     entry
         .versions
         .iter()
-        .any(|v| parse(scheme, v).is_ok_and(|listed| listed == version))
+        .any(|v| parse(installed.scheme, v).is_ok_and(|listed| listed == *version))
 }
 
 #[cfg(test)]
@@ -232,7 +260,7 @@ mod tests {
 
     fn check(e: &AffectedEntry, scheme: Scheme, version: &str) -> (Verdict, usize) {
         let mut warnings = Vec::new();
-        let v = evaluate(e, version, scheme, &mut warnings);
+        let v = evaluate(e, &Installed::new(version, scheme), &mut warnings);
         (v, warnings.len())
     }
 
