@@ -123,11 +123,17 @@ mod tests {
             Some(1_732_000_000)
         );
         assert_eq!(parse_timestamp("2024-11-19"), Some(1_731_974_400));
+        // NVD's zone-less timestamps are UTC.
+        assert_eq!(
+            parse_timestamp("2024-11-19T07:06:40.730"),
+            Some(1_732_000_000)
+        );
         for bad in [
             "",
             "2024-11-19T",
             "2024-11-19T07:06",
-            "2024-11-19T07:06:40",
+            "2024-11-19T07:06:40+2",
+            "2024-11-19T07:06:40.Z",
             "x",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
