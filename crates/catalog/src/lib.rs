@@ -8,6 +8,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod error;
+pub mod lang;
 pub mod os;
 pub mod package;
 pub mod purl;
@@ -30,6 +31,10 @@ pub trait Cataloger: Send + Sync + std::fmt::Debug {
     /// The packages found in `files`. Problems go to `report`; never panics, never gives up
     /// on the other files because one is bad.
     fn catalog(&self, files: &FileSet, os: Option<&Os>, report: &mut Warnings) -> Vec<Package>;
+    /// Does it also need every executable file (Go and Rust binaries)? Default: no.
+    fn wants_executables(&self) -> bool {
+        false
+    }
 }
 
 /// The result of cataloging one image.
@@ -49,6 +54,11 @@ pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(apk::ApkCataloger),
         Box::new(dpkg::DpkgCataloger),
         Box::new(rpm::RpmCataloger),
+        Box::new(lang::python::PythonCataloger),
+        Box::new(lang::npm::NpmCataloger),
+        Box::new(lang::rust::CargoLockCataloger),
+        Box::new(lang::java::JavaCataloger),
+        Box::new(lang::binary::BinaryCataloger),
     ]
 }
 
@@ -63,9 +73,12 @@ pub fn all_patterns() -> Vec<&'static str> {
     patterns
 }
 
-/// [`all_patterns`] as a file filter for the image reader.
+/// [`all_patterns`] as a file filter for the image reader; it also takes every executable
+/// when a default cataloger [wants them](Cataloger::wants_executables).
 pub fn path_patterns() -> Result<PathPatterns> {
+    let executables = default_catalogers().iter().any(|c| c.wants_executables());
     PathPatterns::new(all_patterns())
+        .map(|p| p.with_executables(executables))
         .map_err(|e| Error::new(ErrorKind::InvalidPattern, format!("catalog patterns: {e}")))
 }
 

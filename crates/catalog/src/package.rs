@@ -89,6 +89,39 @@ pub enum Extra {
         /// SOURCERPM as written (`name-version-release.src.rpm`).
         source_rpm: Option<String>,
     },
+    /// Python: the project name exactly as `Name:` spells it (the package name is the
+    /// PEP 503-normalised form).
+    Python {
+        /// `Name:` as written.
+        name: String,
+    },
+    /// Rust crates (from `Cargo.lock` or a cargo-auditable binary).
+    Cargo {
+        /// Where the crate came from (`registry+https://...`, `git+...`, or for auditable
+        /// data `crates.io`, `git`, `local`, ...); `None` for path and workspace crates of a
+        /// lock file.
+        source: Option<String>,
+        /// The lock file checksum, when recorded.
+        checksum: Option<String>,
+    },
+    /// Go modules from a binary's build info.
+    Go {
+        /// The Go toolchain that built the binary (`go1.19.8`).
+        go_version: String,
+        /// The binary's main module (its version is often `(devel)`).
+        main_module: bool,
+        /// The `h1:` module sum, when recorded.
+        sum: Option<String>,
+        /// For a replaced module, the original `path@version` (the package is the replacement).
+        replaces: Option<String>,
+    },
+    /// Java archives.
+    Java {
+        /// The Maven groupId, when known.
+        group_id: Option<String>,
+        /// Where name and version came from: `pom.properties`, `MANIFEST.MF` or `file name`.
+        evidence: String,
+    },
 }
 
 /// One installed package.

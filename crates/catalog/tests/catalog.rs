@@ -14,6 +14,10 @@ use portcullis_catalog::{
 };
 use portcullis_oci::{Digest, FileContent, FileSet, FoundFile};
 
+/// Language catalogers (in `tests/catalog/lang.rs`).
+#[path = "catalog/lang.rs"]
+mod lang;
+
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),

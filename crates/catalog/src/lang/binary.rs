@@ -1,0 +1,111 @@
+//! The executable cataloger: opens each executable once, by its magic number first, and
+//! reads the Go build info ([`golang`](super::golang)) and the cargo-auditable dependency
+//! list ([`rust`](super::rust)) from it.
+
+use object::{Object, ObjectSection};
+use portcullis_oci::{FileSet, FoundFile};
+
+use super::{golang, rust};
+use crate::Cataloger;
+use crate::os::Os;
+use crate::package::Package;
+use crate::warning::{Warning, Warnings};
+
+/// The cargo-auditable section name (ELF, PE; `__DATA,.dep-v0` on Mach-O).
+pub const DEP_V0: &str = ".dep-v0";
+
+/// Catalogs Go and cargo-auditable Rust binaries among the executable files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BinaryCataloger;
+
+impl Cataloger for BinaryCataloger {
+    fn name(&self) -> &'static str {
+        "binary"
+    }
+
+    fn patterns(&self) -> &[&'static str] {
+        &[]
+    }
+
+    fn wants_executables(&self) -> bool {
+        true
+    }
+
+    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
+        let mut packages = Vec::new();
+        for file in files.files.values().filter(|f| f.mode & 0o111 != 0) {
+            let Some(data) = file.data() else {
+                report.push(Warning::new(
+                    &file.path,
+                    "executable was not read (too large or over the total cap); Go and Rust \
+                     build information not checked",
+                ));
+                continue;
+            };
+            let (mut found, warnings) = parse_executable(data, &file.path);
+            stamp(&mut found, file);
+            packages.extend(found);
+            report.extend(warnings);
+        }
+        packages
+    }
+}
+
+fn stamp(packages: &mut [Package], file: &FoundFile) {
+    for package in packages {
+        package.layer.clone_from(&file.layer);
+    }
+}
+
+/// The Go modules and auditable Rust crates of one executable file. Files that are not ELF,
+/// PE or Mach-O are ignored without a warning; unreadable binaries and malformed build data
+/// give warnings naming `location`.
+pub fn parse_executable(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warning>) {
+    let mut packages = Vec::new();
+    let mut warnings = Vec::new();
+    if !golang::is_executable_format(data) {
+        return (packages, warnings);
+    }
+    let file = match object::File::parse(data) {
+        Ok(file) => file,
+        Err(e) => {
+            // `MZ` alone is a weak signal (DOS stubs, data files): only ELF and Mach-O warn.
+            if !data.starts_with(b"MZ") {
+                warnings.push(Warning::new(
+                    location,
+                    format!("not a readable executable: {e}"),
+                ));
+            }
+            return (packages, warnings);
+        }
+    };
+    match golang::from_object(&file) {
+        Ok(Some(info)) => {
+            if info.bad_lines > 0 {
+                warnings.push(Warning::new(
+                    location,
+                    format!(
+                        "Go build info: {} unreadable module line(s) skipped",
+                        info.bad_lines
+                    ),
+                ));
+            }
+            packages.extend(info.packages(location));
+        }
+        Ok(None) => {}
+        Err(e) => warnings.push(Warning::new(location, format!("Go build info: {e}"))),
+    }
+    if let Some(section) = file.section_by_name(DEP_V0) {
+        match section.data() {
+            Ok(bytes) => match rust::parse_dep_v0(bytes, location) {
+                Ok(found) => packages.extend(found),
+                Err(warning) => warnings.push(warning),
+            },
+            Err(e) => warnings.push(Warning::new(
+                location,
+                format!("{DEP_V0} section unreadable: {e}"),
+            )),
+        }
+    }
+    (packages, warnings)
+}

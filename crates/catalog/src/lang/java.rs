@@ -1,0 +1,403 @@
+//! Java archives: jar, war, ear (and Jenkins plugins, jpi and hpi), nested ones included.
+//!
+//! One package per `META-INF/maven/**/pom.properties` (groupId, artifactId, version). An
+//! archive without one falls back to the file name (`name-1.2.3.jar`) and `META-INF/MANIFEST.MF`:
+//! the name from the file name (as syft does), else `Implementation-Title`, else
+//! `Bundle-SymbolicName`; the version from `Implementation-Version`, else `Bundle-Version`,
+//! else the file name. An archive with no version anywhere gives no package (syft also
+//! leaves out an archive with neither pom.properties nor manifest; we use the file name). Archives inside
+//! archives (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`, `lib/*.jar`, any entry with an
+//! archive extension) are read recursively up to [`Limits::max_depth`]; their location is
+//! `outer.jar:BOOT-INF/lib/inner.jar`.
+//!
+//! Zip bombs: entries are decompressed through a reader that stops one byte past the cap
+//! (the declared sizes are never trusted), each entry to [`Limits::max_entry`] and all the
+//! entries of one outer archive, nested ones included, to [`Limits::max_total`].
+
+use std::io::{Cursor, Read};
+
+use portcullis_oci::FileSet;
+
+use super::catalog_files;
+use crate::Cataloger;
+use crate::os::Os;
+use crate::package::{Ecosystem, Extra, Package};
+use crate::purl;
+use crate::warning::{Warning, Warnings};
+
+/// The files read.
+pub const PATTERNS: &[&str] = &["**/*.jar", "**/*.war", "**/*.ear", "**/*.jpi", "**/*.hpi"];
+
+const ARCHIVE_EXTENSIONS: &[&str] = &[".jar", ".war", ".ear", ".jpi", ".hpi"];
+
+/// Bounds on reading one outer archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How deep archives inside archives are opened (the outer archive is depth 0).
+    pub max_depth: usize,
+    /// The most bytes one entry may decompress to.
+    pub max_entry: u64,
+    /// The most bytes all entries of one outer archive may decompress to.
+    pub max_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 4,
+            max_entry: 64 * 1024 * 1024,
+            max_total: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Catalogs Java archives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JavaCataloger;
+
+impl Cataloger for JavaCataloger {
+    fn name(&self) -> &'static str {
+        "java"
+    }
+
+    fn patterns(&self) -> &[&'static str] {
+        PATTERNS
+    }
+
+    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
+        catalog_files(self, files, report, parse_archive)
+    }
+}
+
+/// Read a Java archive (and the archives inside it) with the default [`Limits`].
+pub fn parse_archive(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warning>) {
+    parse_archive_with(data, location, Limits::default())
+}
+
+/// Read a Java archive with explicit limits. `location` names the archive in packages and
+/// warnings.
+pub fn parse_archive_with(
+    data: &[u8],
+    location: &str,
+    limits: Limits,
+) -> (Vec<Package>, Vec<Warning>) {
+    let mut walk = Walk {
+        limits,
+        budget: limits.max_total,
+        packages: Vec::new(),
+        warnings: Vec::new(),
+    };
+    walk.archive(data, location, 0);
+    (walk.packages, walk.warnings)
+}
+
+struct Walk {
+    limits: Limits,
+    budget: u64,
+    packages: Vec<Package>,
+    warnings: Vec<Warning>,
+}
+
+fn is_archive_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ARCHIVE_EXTENSIONS.iter().any(|ext| lower.ends_with(ext))
+}
+
+impl Walk {
+    fn warn(&mut self, location: &str, message: impl Into<String>) {
+        self.warnings.push(Warning::new(location, message));
+    }
+
+    /// Decompress one entry, bounded by the per-entry cap and the remaining budget.
+    fn read_entry<R: Read + std::io::Seek>(
+        &mut self,
+        archive: &mut zip::ZipArchive<R>,
+        index: usize,
+    ) -> Result<Vec<u8>, String> {
+        let entry = archive.by_index(index).map_err(|e| e.to_string())?;
+        let cap = self.limits.max_entry.min(self.budget);
+        let mut out = Vec::new();
+        entry
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        let read = out.len() as u64;
+        if read > cap {
+            return Err(if cap == self.limits.max_entry {
+                format!(
+                    "decompresses to more than {} bytes (a zip bomb?); skipped",
+                    self.limits.max_entry
+                )
+            } else {
+                format!(
+                    "over the {}-byte total decompression cap of the archive; skipped",
+                    self.limits.max_total
+                )
+            });
+        }
+        self.budget = self.budget.saturating_sub(read);
+        Ok(out)
+    }
+
+    fn archive(&mut self, data: &[u8], location: &str, depth: usize) {
+        let mut archive = match zip::ZipArchive::new(Cursor::new(data)) {
+            Ok(a) => a,
+            Err(e) => {
+                self.warn(location, format!("not a readable zip archive: {e}"));
+                return;
+            }
+        };
+        let mut poms = Vec::new();
+        let mut manifest = None;
+        let mut nested = Vec::new();
+        for index in 0..archive.len() {
+            let Some(name) = archive.name_for_index(index) else {
+                continue;
+            };
+            if name.ends_with('/') {
+                continue;
+            }
+            if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
+                poms.push((index, name.to_string()));
+            } else if name.eq_ignore_ascii_case("META-INF/MANIFEST.MF") {
+                manifest = Some(index);
+            } else if is_archive_name(name) {
+                nested.push((index, name.to_string()));
+            }
+        }
+        let before = self.packages.len();
+        for (index, name) in poms {
+            match self.read_entry(&mut archive, index) {
+                Ok(bytes) => match pom_package(&bytes, location) {
+                    Some(p) => self.packages.push(p),
+                    None => self.warn(
+                        location,
+                        format!("{name}: no artifactId or version; skipped"),
+                    ),
+                },
+                Err(e) => self.warn(location, format!("{name}: {e}")),
+            }
+        }
+        if self.packages.len() == before {
+            let manifest = match manifest.map(|index| self.read_entry(&mut archive, index)) {
+                Some(Ok(bytes)) => parse_manifest(&bytes),
+                Some(Err(e)) => {
+                    self.warn(location, format!("META-INF/MANIFEST.MF: {e}"));
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            if let Some(p) = fallback_package(&manifest, location) {
+                self.packages.push(p);
+            }
+        }
+        for (index, name) in nested {
+            let inner = format!("{location}:{name}");
+            if depth + 1 > self.limits.max_depth {
+                self.warn(
+                    &inner,
+                    format!(
+                        "archive nested deeper than {}; not opened",
+                        self.limits.max_depth
+                    ),
+                );
+                continue;
+            }
+            match self.read_entry(&mut archive, index) {
+                Ok(bytes) => self.archive(&bytes, &inner, depth + 1),
+                Err(e) => self.warn(&inner, e),
+            }
+        }
+    }
+}
+
+/// Parse Java `.properties` text: `key=value`, `key: value` or `key value`; `#` and `!`
+/// comments. (Line continuations and unicode escapes are not needed for `pom.properties`.)
+pub fn parse_properties(data: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(data);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with(['#', '!']) {
+            continue;
+        }
+        let split = line
+            .char_indices()
+            .find(|(_, c)| matches!(c, '=' | ':') || c.is_whitespace());
+        let (key, value) = match split {
+            Some((at, _)) => {
+                let key = line.get(..at).unwrap_or("");
+                let rest = line.get(at..).unwrap_or("").trim_start();
+                let rest = rest.strip_prefix(['=', ':']).map_or(rest, str::trim_start);
+                (key, rest)
+            }
+            None => (line, ""),
+        };
+        out.push((key.to_string(), value.trim_end().to_string()));
+    }
+    out
+}
+
+fn maven_package(
+    group: Option<&str>,
+    name: &str,
+    version: &str,
+    location: &str,
+    evidence: &str,
+) -> Package {
+    Package {
+        ecosystem: Ecosystem::Java,
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: None,
+        location: location.to_string(),
+        source_name: None,
+        source_version: None,
+        licenses: Vec::new(),
+        purl: purl::build("maven", group, name, Some(version), &[]),
+        layer: None,
+        extra: Extra::Java {
+            group_id: group.map(String::from),
+            evidence: evidence.to_string(),
+        },
+    }
+}
+
+/// The package of one `pom.properties` (needs artifactId and version).
+pub fn pom_package(data: &[u8], location: &str) -> Option<Package> {
+    let props = parse_properties(data);
+    let get = |key: &str| {
+        props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let artifact = get("artifactId")?;
+    let version = get("version")?;
+    Some(maven_package(
+        get("groupId"),
+        artifact,
+        version,
+        location,
+        "pom.properties",
+    ))
+}
+
+/// The main section of a `MANIFEST.MF`: `Key: value` pairs with continuation lines (a line
+/// starting with one space continues the previous value) joined.
+pub fn parse_manifest(data: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(data);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if let Some(more) = line.strip_prefix(' ') {
+            if let Some((_, value)) = out.last_mut() {
+                value.push_str(more);
+            }
+        } else if let Some((key, value)) = line.split_once(':') {
+            out.push((key.trim().to_string(), value.trim_start().to_string()));
+        }
+    }
+    for (_, value) in &mut out {
+        let trimmed = value.trim_end();
+        if trimmed.len() != value.len() {
+            *value = trimmed.to_string();
+        }
+    }
+    out
+}
+
+/// `commons-lang3-3.12.0.jar` -> (`commons-lang3`, `3.12.0`): the version starts at the
+/// first `-` followed by a digit.
+pub fn split_file_name(file_name: &str) -> (String, Option<String>) {
+    let stem = match file_name.rfind('.') {
+        Some(dot) if is_archive_name(file_name) => file_name.get(..dot).unwrap_or(file_name),
+        _ => file_name,
+    };
+    let bytes = stem.as_bytes();
+    for (at, _) in stem.match_indices('-') {
+        if bytes.get(at + 1).is_some_and(u8::is_ascii_digit) {
+            let name = stem.get(..at).unwrap_or(stem);
+            let version = stem.get(at + 1..).unwrap_or("");
+            return (name.to_string(), Some(version.to_string()));
+        }
+    }
+    (stem.to_string(), None)
+}
+
+fn fallback_package(manifest: &[(String, String)], location: &str) -> Option<Package> {
+    let get = |key: &str| {
+        manifest
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let file_name = location.rsplit(['/', ':']).next().unwrap_or(location);
+    let (file_stem, file_version) = split_file_name(file_name);
+    // The name comes from the file name first (as syft does), then from the manifest.
+    let symbolic = get("Bundle-SymbolicName").and_then(|s| s.split(';').next().map(str::trim));
+    let name = Some(file_stem.as_str())
+        .filter(|n| !n.is_empty())
+        .or(get("Implementation-Title"))
+        .or(symbolic)?;
+    if let Some(version) = get("Implementation-Version").or(get("Bundle-Version")) {
+        return Some(maven_package(None, name, version, location, "MANIFEST.MF"));
+    }
+    let version = file_version?;
+    Some(maven_package(
+        None,
+        &file_stem,
+        &version,
+        location,
+        "file name",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_and_manifest() {
+        let props = parse_properties(
+            b"#Generated by Maven\n#Tue\nversion=3.12.0\ngroupId = org.apache.commons\nartifactId: commons-lang3\n",
+        );
+        assert_eq!(props[0], ("version".into(), "3.12.0".into()));
+        assert_eq!(props[1], ("groupId".into(), "org.apache.commons".into()));
+        assert_eq!(props[2], ("artifactId".into(), "commons-lang3".into()));
+        let manifest = parse_manifest(
+            b"Manifest-Version: 1.0\r\nImplementation-Title: a-very-long-\r\n title\r\nImplementation-Version: 1.0\r\n\r\nName: x\r\n",
+        );
+        assert_eq!(
+            manifest[1],
+            ("Implementation-Title".into(), "a-very-long-title".into())
+        );
+        assert_eq!(manifest.len(), 3);
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(
+            split_file_name("commons-lang3-3.12.0.jar"),
+            ("commons-lang3".into(), Some("3.12.0".into()))
+        );
+        assert_eq!(
+            split_file_name("guava-31.1-jre.jar"),
+            ("guava".into(), Some("31.1-jre".into()))
+        );
+        assert_eq!(split_file_name("app.jar"), ("app".into(), None));
+    }
+
+    #[test]
+    fn not_a_zip() {
+        let (p, w) = parse_archive(b"PK\x03\x04 but not really", "opt/app.jar");
+        assert!(p.is_empty());
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].location, "opt/app.jar");
+    }
+}

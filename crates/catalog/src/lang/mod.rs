@@ -1,0 +1,55 @@
+//! Language package catalogers: one module per ecosystem.
+//!
+//! - [`python`]: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and `*.egg-info` files;
+//! - [`npm`]: `node_modules/**/package.json` and `package-lock.json` (v1 to v3);
+//! - [`rust`]: `Cargo.lock`, and the cargo-auditable `.dep-v0` section of binaries;
+//! - [`golang`]: the `.go.buildinfo` of Go binaries;
+//! - [`java`]: jar, war, ear (and Jenkins jpi/hpi) archives, nested ones included;
+//! - [`binary`]: the one cataloger that opens executables, once each, for Go and Rust.
+//!
+//! Every parser is a public function on bytes, so it can be fuzzed on its own.
+
+pub mod binary;
+pub mod golang;
+pub mod java;
+pub mod npm;
+pub mod python;
+pub mod rust;
+
+use portcullis_oci::FileSet;
+
+use crate::package::Package;
+use crate::warning::{Warning, Warnings};
+use crate::{Cataloger, files_matching};
+
+/// Run `parse(data, location)` over every file of `files` matching `cataloger`'s patterns,
+/// stamping each package with the file's layer.
+fn catalog_files<C, F>(
+    cataloger: &C,
+    files: &FileSet,
+    report: &mut Warnings,
+    parse: F,
+) -> Vec<Package>
+where
+    C: Cataloger + ?Sized,
+    F: Fn(&[u8], &str) -> (Vec<Package>, Vec<Warning>),
+{
+    let mut packages = Vec::new();
+    for (file, data) in files_matching(files, cataloger.patterns(), report) {
+        let (mut found, warnings) = parse(data, &file.path);
+        for package in &mut found {
+            package.layer.clone_from(&file.layer);
+        }
+        packages.extend(found);
+        report.extend(warnings);
+    }
+    packages
+}
+
+/// A trimmed, non-empty string.
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
