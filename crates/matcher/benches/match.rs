@@ -1,0 +1,165 @@
+//! Matching speed: 1,000 Alpine packages against a database of the v3.20 secdb, NVD and the
+//! PyPI, crates.io and Go OSV exports from `PORTCULLIS_TESTDATA`. Prints the median of 30
+//! runs (each on a freshly opened database, so no lookup is cached between runs).
+//!
+//! `PORTCULLIS_TESTDATA=/path cargo bench -p portcullis-matcher --bench match`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use portcullis_catalog::{Ecosystem, Extra, Os, Package};
+use std::cell::Cell;
+
+use portcullis_matcher::{AdvisorySource, match_packages};
+use portcullis_versions::{Scheme, compare, parse};
+use portcullis_vulndb::{AffectedEntry, Database, ImportOptions, Vulnerability};
+
+/// Times the database calls, to show where matching spends its time.
+struct Timed<'a> {
+    db: &'a Database,
+    affected: Cell<Duration>,
+    records: Cell<Duration>,
+}
+
+impl AdvisorySource for Timed<'_> {
+    fn affected(&self, e: &str, p: &str) -> portcullis_matcher::Result<Vec<AffectedEntry>> {
+        let start = Instant::now();
+        let out = self.db.affected(e, p);
+        self.affected.set(self.affected.get() + start.elapsed());
+        out
+    }
+    fn records(&self, id: &str) -> portcullis_matcher::Result<Vec<Vulnerability>> {
+        let start = Instant::now();
+        let out = self.db.records(id);
+        self.records.set(self.records.get() + start.elapsed());
+        out
+    }
+}
+
+fn testdata() -> PathBuf {
+    let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+    };
+    assert!(
+        dir.join("advisories").is_dir(),
+        "testdata not found at {} (set PORTCULLIS_TESTDATA)",
+        dir.display()
+    );
+    dir
+}
+
+/// Every origin in the v3.20 secdb, then numbered fillers, to 1,000 packages. With
+/// `vulnerable_every = n`, every n-th package is at an old version (affected by most of its
+/// entries) and the rest at their newest secfix (affected by none): a realistic image has a
+/// few vulnerable packages among many up-to-date ones.
+fn packages(adv: &Path, vulnerable_every: usize) -> Vec<Package> {
+    let mut origins: Vec<(String, String)> = Vec::new();
+    for repo in ["main", "community"] {
+        let text = std::fs::read(adv.join(format!("alpine-secdb/v3.20/{repo}.json"))).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        for p in doc["packages"].as_array().unwrap() {
+            let name = p["pkg"]["name"].as_str().unwrap().to_string();
+            let newest = p["pkg"]["secfixes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|v| v.as_str() != "0")
+                .filter(|v| parse(Scheme::Apk, v).is_ok())
+                .max_by(|a, b| compare(Scheme::Apk, a, b).unwrap())
+                .cloned()
+                .unwrap_or_else(|| "1.0.0-r0".into());
+            origins.push((name, newest));
+        }
+    }
+    origins.sort();
+    origins.dedup_by(|a, b| a.0 == b.0);
+    let mut i = 0;
+    while origins.len() < 1000 {
+        origins.push((format!("filler-{i}"), "1.0.0-r0".into()));
+        i += 1;
+    }
+    origins.truncate(1000);
+    origins
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, newest))| {
+            let version = if i % vulnerable_every == 0 {
+                "1.0.0-r0".to_string()
+            } else {
+                newest
+            };
+            Package {
+                ecosystem: Ecosystem::Apk,
+                version: version.clone(),
+                arch: Some("x86_64".into()),
+                location: "lib/apk/db/installed".into(),
+                source_name: Some(name.clone()),
+                source_version: None,
+                licenses: vec![],
+                purl: format!("pkg:apk/alpine/{name}@{version}"),
+                layer: None,
+                extra: Extra::Apk {
+                    origin: Some(name.clone()),
+                    commit: None,
+                },
+                name,
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let adv = testdata().join("advisories");
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("db.sqlite");
+    let inputs = vec![
+        adv.join("alpine-secdb/v3.20"),
+        adv.join("nvd"),
+        adv.join("osv/PyPI/all.zip"),
+        adv.join("osv/crates.io/all.zip"),
+        adv.join("osv/Go/all.zip"),
+    ];
+    Database::import_paths(&db_path, &inputs, &ImportOptions::default()).unwrap();
+    let os =
+        portcullis_catalog::os::from_os_release("ID=alpine\nVERSION_ID=3.20.3\n", "etc/os-release")
+            .unwrap();
+    for (label, every) in [
+        ("realistic: 1 in 20 packages outdated", 20),
+        ("worst case: every package outdated", 1),
+    ] {
+        run(label, &db_path, &os, &packages(&adv, every));
+    }
+}
+
+fn run(label: &str, db_path: &Path, os: &Os, packages: &[Package]) {
+    let mut times: Vec<Duration> = Vec::new();
+    let mut findings = 0;
+    let mut db_time = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..30 {
+        let db = Database::open(db_path).unwrap();
+        let timed = Timed {
+            db: &db,
+            affected: Cell::new(Duration::ZERO),
+            records: Cell::new(Duration::ZERO),
+        };
+        let start = Instant::now();
+        let out = match_packages(Some(os), packages, &timed).unwrap();
+        times.push(start.elapsed());
+        findings = out.findings.len();
+        db_time = (timed.affected.get(), timed.records.get());
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "match {} packages ({label}): {findings} findings, median {:.2} ms (min {:.2}, max {:.2}; last run {:.2} ms in lookups, {:.2} ms in records; target < 20 ms)",
+        packages.len(),
+        median.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
+        db_time.0.as_secs_f64() * 1000.0,
+        db_time.1.as_secs_f64() * 1000.0,
+    );
+}

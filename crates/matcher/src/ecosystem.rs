@@ -1,0 +1,257 @@
+//! Which advisory ecosystem and package key an installed package is looked up under.
+//!
+//! OS packages match only their own distribution's release, by source package name:
+//! Alpine by apk origin in `Alpine:v<major>.<minor>`, Debian by source name in
+//! `Debian:<major>`, Ubuntu in `Ubuntu:<version>[:LTS]`, and the rpm distributions OSV
+//! publishes (`Rocky Linux:<major>`, `AlmaLinux:<major>`, `Mariner:<version>`, `Azure
+//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name.
+//! Nothing else: no CPEs, no name guessing across distributions. Language packages match
+//! OSV by ecosystem and name (PyPI names are PEP 503-normalised by the database, Go by
+//! module path, Maven as `group:artifact`).
+
+use portcullis_catalog::{Ecosystem, Extra, Os, OsFamily, Package};
+
+/// Where to look a package up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Query {
+    /// The advisory ecosystem (`Alpine:v3.20`, `Debian:12`, `PyPI`, ...).
+    pub ecosystem: String,
+    /// The package key (source package for distributions).
+    pub package: String,
+    /// The version to evaluate (the source version for Debian and Ubuntu).
+    pub version: String,
+}
+
+/// The advisory ecosystem of `os`'s own packages, or `None` when there is no data source
+/// for it (or not enough version information).
+pub fn os_ecosystem(os: &Os) -> Option<String> {
+    let version = os.version_id.as_deref().filter(|v| !v.is_empty());
+    let major = os.major_version();
+    match os.family {
+        OsFamily::Alpine => os.alpine_branch().map(|b| format!("Alpine:{b}")),
+        OsFamily::Wolfi => Some("Wolfi".into()),
+        OsFamily::Chainguard => Some("Chainguard".into()),
+        OsFamily::Debian => major
+            .filter(|m| m.bytes().all(|b| b.is_ascii_digit()))
+            .map(|m| format!("Debian:{m}")),
+        OsFamily::Ubuntu => version.map(|v| {
+            if is_ubuntu_lts(v) {
+                format!("Ubuntu:{v}:LTS")
+            } else {
+                format!("Ubuntu:{v}")
+            }
+        }),
+        OsFamily::Rocky => major.map(|m| format!("Rocky Linux:{m}")),
+        OsFamily::Almalinux => major.map(|m| format!("AlmaLinux:{m}")),
+        OsFamily::Mariner => version.map(|v| format!("Mariner:{v}")),
+        OsFamily::Azurelinux => version.map(|v| format!("Azure Linux:{v}")),
+        OsFamily::Photon => version.map(|v| format!("Photon OS:{v}")),
+        OsFamily::OpensuseLeap => version.map(|v| format!("openSUSE:Leap {v}")),
+        _ => None,
+    }
+}
+
+/// Ubuntu LTS releases are the `.04` releases of even years.
+fn is_ubuntu_lts(version: &str) -> bool {
+    let mut parts = version.split('.');
+    let year = parts.next().and_then(|y| y.parse::<u32>().ok());
+    matches!((year, parts.next()), (Some(y), Some("04")) if y % 2 == 0)
+}
+
+/// The package format an OS family's packages come in.
+fn os_format(family: OsFamily) -> Option<Ecosystem> {
+    match family {
+        OsFamily::Alpine | OsFamily::Wolfi | OsFamily::Chainguard => Some(Ecosystem::Apk),
+        OsFamily::Debian | OsFamily::Ubuntu => Some(Ecosystem::Deb),
+        OsFamily::Other => None,
+        _ => Some(Ecosystem::Rpm),
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Where to look `package` up, given the image's OS. `None` when it cannot be matched
+/// (an OS package with no OS, or of another distribution's format; a Maven artifact
+/// without a group).
+pub fn query_for(package: &Package, os: Option<&Os>) -> Option<Query> {
+    let name = package.name.as_str();
+    let version = package.version.clone();
+    let lang = |ecosystem: &str, package: String| {
+        Some(Query {
+            ecosystem: ecosystem.to_string(),
+            package,
+            version: version.clone(),
+        })
+    };
+    match package.ecosystem {
+        Ecosystem::Python => lang("PyPI", name.to_string()),
+        Ecosystem::Npm => lang("npm", name.to_string()),
+        Ecosystem::Cargo => lang("crates.io", name.to_string()),
+        Ecosystem::Go => lang("Go", name.to_string()),
+        Ecosystem::Java => maven_name(package).and_then(|n| lang("Maven", n)),
+        Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm => {
+            let os = os?;
+            if os_format(os.family) != Some(package.ecosystem) {
+                return None;
+            }
+            let ecosystem = os_ecosystem(os)?;
+            let (key, version) = match package.ecosystem {
+                Ecosystem::Apk => {
+                    let origin = match &package.extra {
+                        Extra::Apk { origin, .. } => non_empty(origin.as_deref()),
+                        _ => None,
+                    };
+                    let key = origin
+                        .or(non_empty(package.source_name.as_deref()))
+                        .unwrap_or(name);
+                    (key.to_string(), version)
+                }
+                Ecosystem::Deb => (
+                    non_empty(package.source_name.as_deref())
+                        .unwrap_or(name)
+                        .to_string(),
+                    non_empty(package.source_version.as_deref()).map_or(version, str::to_string),
+                ),
+                _ => (
+                    non_empty(package.source_name.as_deref())
+                        .unwrap_or(name)
+                        .to_string(),
+                    version,
+                ),
+            };
+            Some(Query {
+                ecosystem,
+                package: key,
+                version,
+            })
+        }
+    }
+}
+
+/// `group:artifact` from a Maven purl (`pkg:maven/org.example/lib@1.0`).
+fn maven_name(package: &Package) -> Option<String> {
+    let rest = package.purl.strip_prefix("pkg:maven/")?;
+    let path = rest.split(['@', '?', '#']).next()?;
+    let (group, artifact) = path.rsplit_once('/')?;
+    if group.is_empty() || artifact.is_empty() {
+        return None;
+    }
+    Some(format!("{}:{}", unescape(group), unescape(artifact)))
+}
+
+/// Undo purl percent-encoding (invalid escapes are kept as written).
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            if let Some(hex) = s.get(i + 1..i + 3) {
+                if let Ok(v) = u8::from_str_radix(hex, 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(id: &str, version: &str) -> Os {
+        let text = format!("ID={id}\nVERSION_ID={version}\n");
+        portcullis_catalog::os::from_os_release(&text, "etc/os-release").unwrap()
+    }
+
+    fn package(ecosystem: Ecosystem, name: &str, source: Option<&str>, purl: &str) -> Package {
+        Package {
+            ecosystem,
+            name: name.into(),
+            version: "1.0-1".into(),
+            arch: None,
+            location: "x".into(),
+            source_name: source.map(str::to_string),
+            source_version: Some("1.0-1+src".into()),
+            licenses: vec![],
+            purl: purl.into(),
+            layer: None,
+            extra: Extra::None,
+        }
+    }
+
+    #[test]
+    fn os_ecosystems() {
+        assert_eq!(
+            os_ecosystem(&os("alpine", "3.9.6")).as_deref(),
+            Some("Alpine:v3.9")
+        );
+        assert_eq!(
+            os_ecosystem(&os("debian", "12")).as_deref(),
+            Some("Debian:12")
+        );
+        assert_eq!(
+            os_ecosystem(&os("ubuntu", "22.04")).as_deref(),
+            Some("Ubuntu:22.04:LTS")
+        );
+        assert_eq!(
+            os_ecosystem(&os("ubuntu", "23.10")).as_deref(),
+            Some("Ubuntu:23.10")
+        );
+        assert_eq!(
+            os_ecosystem(&os("rocky", "9.3")).as_deref(),
+            Some("Rocky Linux:9")
+        );
+        assert_eq!(
+            os_ecosystem(&os("mariner", "2.0")).as_deref(),
+            Some("Mariner:2.0")
+        );
+        assert_eq!(os_ecosystem(&os("rhel", "9.4")), None);
+        assert_eq!(os_ecosystem(&os("plan9", "4")), None);
+    }
+
+    #[test]
+    fn queries() {
+        let debian = os("debian", "12");
+        let mut apk = package(Ecosystem::Apk, "musl-utils", None, "");
+        apk.extra = Extra::Apk {
+            origin: Some("musl".into()),
+            commit: None,
+        };
+        // An apk package on Debian is never matched.
+        assert_eq!(query_for(&apk, Some(&debian)), None);
+        assert_eq!(query_for(&apk, None), None);
+        let q = query_for(&apk, Some(&os("alpine", "3.20.3"))).unwrap();
+        assert_eq!(
+            (q.ecosystem.as_str(), q.package.as_str(), q.version.as_str()),
+            ("Alpine:v3.20", "musl", "1.0-1")
+        );
+        let deb = package(Ecosystem::Deb, "libssl3", Some("openssl"), "");
+        let q = query_for(&deb, Some(&debian)).unwrap();
+        assert_eq!(
+            (q.ecosystem.as_str(), q.package.as_str(), q.version.as_str()),
+            ("Debian:12", "openssl", "1.0-1+src")
+        );
+        let jar = package(
+            Ecosystem::Java,
+            "log4j-core",
+            None,
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+        );
+        assert_eq!(
+            query_for(&jar, None).unwrap().package,
+            "org.apache.logging.log4j:log4j-core"
+        );
+        let bare = package(Ecosystem::Java, "x", None, "pkg:maven/x@1");
+        assert_eq!(query_for(&bare, None), None);
+        let py = package(Ecosystem::Python, "jinja2", None, "pkg:pypi/jinja2@1");
+        assert_eq!(query_for(&py, Some(&debian)).unwrap().ecosystem, "PyPI");
+    }
+}

@@ -1,0 +1,30 @@
+//! Matching installed packages against the vulnerability database.
+//!
+//! [`match_packages`] takes the packages of one image (and its OS) and an
+//! [`AdvisorySource`] (the SQLite [`portcullis_vulndb::Database`], or a [`MemorySource`])
+//! and returns one [`Finding`] per (package, vulnerability):
+//!
+//! - OS packages match only their own distribution release, by source package
+//!   ([`ecosystem`]); language packages match OSV by ecosystem and normalised name.
+//! - Versions are compared with the ecosystem's comparator, with OSV range semantics
+//!   (introduced, fixed, last_affected, limit, explicit versions); GIT ranges never match;
+//!   unparseable versions skip the range with a warning.
+//! - Records of one flaw share a canonical id (the CVE when the flaw has exactly one, else
+//!   the record's own id; see [`portcullis_vulndb::model`]). The finding's `id` is that
+//!   canonical id and every other id (GHSA, PYSEC, GO, RUSTSEC, the distro's) is an alias.
+//! - Severity: the distribution's rating, else the best CVSS score, else a vendor rating
+//!   (see [`severity`](crate::severity) for the exact order), with its source.
+
+pub mod ecosystem;
+pub mod error;
+pub mod finding;
+mod matching;
+mod range;
+mod severity;
+pub mod source;
+
+pub use ecosystem::{Query, os_ecosystem, query_for};
+pub use error::{Error, ErrorKind, Result};
+pub use finding::{Finding, FindingPackage, FindingStatus, Severity, sort_findings};
+pub use matching::{MatchOutput, match_packages};
+pub use source::{AdvisorySource, MemorySource};

@@ -1,0 +1,230 @@
+//! [`match_packages`]: packages and affected entries to findings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use portcullis_catalog::{Ecosystem, Os, Package};
+use portcullis_versions::Scheme;
+use portcullis_vulndb::{AffectedEntry, FixStatus, Vulnerability};
+use serde::Serialize;
+
+use crate::ecosystem::{os_ecosystem, query_for};
+use crate::error::Result;
+use crate::finding::{Finding, FindingPackage, FindingStatus, sort_findings};
+use crate::range::{Installed, Verdict, evaluate};
+use crate::severity::choose;
+use crate::source::AdvisorySource;
+
+/// The result of matching one image's packages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchOutput {
+    /// One finding per (package, vulnerability), sorted (see [`Finding::output_cmp`]).
+    pub findings: Vec<Finding>,
+    /// What could not be evaluated (unparseable versions, unknown ecosystems), each naming
+    /// the package or record.
+    pub warnings: Vec<String>,
+    /// The advisory ecosystem of the image's OS packages (`Alpine:v3.9`), or `None` when the
+    /// OS is unknown or has no supported data source.
+    pub os_ecosystem: Option<String>,
+}
+
+#[derive(Default)]
+struct Caches {
+    affected: HashMap<(String, String), Rc<Vec<AffectedEntry>>>,
+    records: HashMap<String, Rc<Vec<Vulnerability>>>,
+}
+
+impl Caches {
+    fn affected<S: AdvisorySource + ?Sized>(
+        &mut self,
+        db: &S,
+        ecosystem: &str,
+        package: &str,
+    ) -> Result<Rc<Vec<AffectedEntry>>> {
+        let key = (ecosystem.to_string(), package.to_string());
+        if let Some(found) = self.affected.get(&key) {
+            return Ok(Rc::clone(found));
+        }
+        let found = Rc::new(db.affected(ecosystem, package)?);
+        self.affected.insert(key, Rc::clone(&found));
+        Ok(found)
+    }
+
+    fn records<S: AdvisorySource + ?Sized>(
+        &mut self,
+        db: &S,
+        canonical_id: &str,
+    ) -> Result<Rc<Vec<Vulnerability>>> {
+        if let Some(found) = self.records.get(canonical_id) {
+            return Ok(Rc::clone(found));
+        }
+        let found = Rc::new(db.records(canonical_id)?);
+        self.records
+            .insert(canonical_id.to_string(), Rc::clone(&found));
+        Ok(found)
+    }
+}
+
+/// Match `packages` (of an image whose OS is `os`) against `db`.
+///
+/// OS packages are looked up only in their own distribution release (see
+/// [`crate::ecosystem`]); language packages in OSV's ecosystems. Entries of one flaw (same
+/// canonical id) for one package become one finding; a distribution's "not affected"
+/// statement for the package suppresses the flaw; withdrawn records are ignored.
+pub fn match_packages<S: AdvisorySource + ?Sized>(
+    os: Option<&Os>,
+    packages: &[Package],
+    db: &S,
+) -> Result<MatchOutput> {
+    let mut caches = Caches::default();
+    let mut findings = Vec::new();
+    let mut warnings = Vec::new();
+    for package in packages {
+        let Some(query) = query_for(package, os) else {
+            continue;
+        };
+        let Some(scheme) = Scheme::for_ecosystem(&query.ecosystem) else {
+            warnings.push(format!(
+                "{} {}: no version comparator for ecosystem {}",
+                package.name, package.version, query.ecosystem
+            ));
+            continue;
+        };
+        let entries = caches.affected(db, &query.ecosystem, &query.package)?;
+        if entries.is_empty() {
+            continue;
+        }
+        let installed = Installed::new(&query.version, scheme);
+        let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
+        for entry in entries.iter() {
+            groups
+                .entry(entry.canonical_id.as_str())
+                .or_default()
+                .push(entry);
+        }
+        for (canonical_id, group) in groups {
+            if group.iter().any(|e| e.status == FixStatus::NotAffected) {
+                continue;
+            }
+            let mut affected: Vec<(&AffectedEntry, Option<String>)> = Vec::new();
+            let mut entry_warnings = Vec::new();
+            for entry in group {
+                if let Verdict::Affected { fixed } =
+                    evaluate(entry, &installed, &mut entry_warnings)
+                {
+                    affected.push((entry, fixed));
+                }
+            }
+            for w in entry_warnings {
+                warnings.push(format!("{} {}: {w}", package.name, package.version));
+            }
+            if affected.is_empty() {
+                continue;
+            }
+            let records = caches.records(db, canonical_id)?;
+            let withdrawn = |e: &AffectedEntry| {
+                records
+                    .iter()
+                    .any(|r| r.id == e.vuln_id && r.source == e.source && r.withdrawn.is_some())
+            };
+            affected.retain(|(e, _)| !withdrawn(e));
+            if affected.is_empty() {
+                continue;
+            }
+            findings.push(make_finding(
+                package,
+                &query.ecosystem,
+                canonical_id,
+                &affected,
+                &records,
+            ));
+        }
+    }
+    sort_findings(&mut findings);
+    warnings.sort();
+    warnings.dedup();
+    Ok(MatchOutput {
+        findings,
+        warnings,
+        os_ecosystem: os.and_then(os_ecosystem),
+    })
+}
+
+fn make_finding(
+    package: &Package,
+    advisory_ecosystem: &str,
+    canonical_id: &str,
+    affected: &[(&AffectedEntry, Option<String>)],
+    records: &[Vulnerability],
+) -> Finding {
+    let fixes: BTreeSet<&str> = affected.iter().filter_map(|(_, f)| f.as_deref()).collect();
+    let (status, fixed_version) = if fixes.is_empty() {
+        let wont = affected.iter().any(|(e, _)| e.status == FixStatus::WontFix);
+        let status = if wont {
+            FindingStatus::WontFix
+        } else {
+            FindingStatus::NotFixed
+        };
+        (status, None)
+    } else {
+        let list: Vec<&str> = fixes.into_iter().collect();
+        (FindingStatus::Fixed, Some(list.join(", ")))
+    };
+    let matched = |r: &Vulnerability| {
+        affected
+            .iter()
+            .any(|(e, _)| e.vuln_id == r.id && e.source == r.source)
+    };
+    let mut aliases: BTreeSet<&str> = BTreeSet::new();
+    for (entry, _) in affected {
+        aliases.insert(&entry.vuln_id);
+    }
+    for record in records.iter().filter(|r| r.withdrawn.is_none()) {
+        aliases.insert(&record.id);
+        aliases.extend(record.aliases.iter().map(String::as_str));
+    }
+    aliases.remove(canonical_id);
+    let sources: BTreeSet<&str> = affected.iter().map(|(e, _)| e.source.as_str()).collect();
+    let is_distro = matches!(
+        package.ecosystem,
+        Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm
+    );
+    let distro_sources = if is_distro {
+        sources.clone()
+    } else {
+        BTreeSet::new()
+    };
+    let chosen = choose(records, &distro_sources);
+    let summary = records
+        .iter()
+        .filter(|r| matched(r))
+        .chain(records.iter())
+        .find_map(|r| r.summary.clone().filter(|s| !s.trim().is_empty()));
+    let published = records
+        .iter()
+        .filter_map(|r| r.published.as_deref())
+        .filter(|p| !p.is_empty())
+        .min()
+        .map(str::to_string);
+    Finding {
+        id: canonical_id.to_string(),
+        aliases: aliases.into_iter().map(str::to_string).collect(),
+        package: FindingPackage {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            ecosystem: package.ecosystem,
+            source_name: package.source_name.clone(),
+            location: package.location.clone(),
+            purl: package.purl.clone(),
+        },
+        fixed_version,
+        status,
+        severity: chosen.severity,
+        severity_source: chosen.source,
+        cvss_score: chosen.cvss_score,
+        summary,
+        published,
+        advisory_ecosystem: advisory_ecosystem.to_string(),
+        sources: sources.into_iter().map(str::to_string).collect(),
+    }
+}

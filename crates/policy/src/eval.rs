@@ -1,0 +1,321 @@
+//! Evaluating a policy against an image and its findings.
+
+use portcullis_matcher::{Finding, FindingStatus};
+use portcullis_oci::ImageInfo;
+use serde::Serialize;
+
+use crate::model::{Action, Comparison, Policy, Rule, Trigger, WhitelistEntry};
+use crate::time::{self, DAY};
+use crate::user::is_root_user;
+
+/// When one vulnerability source was last updated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceFreshness {
+    /// The source name (`alpine-secdb:v3.20/main`, `osv:PyPI`, ...).
+    pub name: String,
+    /// When it was last updated (RFC 3339).
+    pub updated_at: String,
+}
+
+/// How fresh the vulnerability database is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DbFreshness {
+    /// When the database file was built (RFC 3339).
+    pub built_at: Option<String>,
+    /// Every source with its update time.
+    pub sources: Vec<SourceFreshness>,
+}
+
+/// Everything a policy looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInput<'a> {
+    /// The image (its config: user, exposed ports, health check).
+    pub image: &'a ImageInfo,
+    /// The findings of the scan.
+    pub findings: &'a [Finding],
+    /// The database freshness; `None` when no database was used.
+    pub database: Option<&'a DbFreshness>,
+    /// Whether the database has vulnerability data for the image's OS (true for images
+    /// with no OS packages to match).
+    pub os_supported: bool,
+    /// The evaluation time, in seconds since the Unix epoch.
+    pub now: i64,
+}
+
+/// One triggered rule (or one rule that could not be evaluated).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RuleResult {
+    /// The gate (`dockerfile`, `vulnerabilities`, `always`).
+    pub gate: String,
+    /// The trigger.
+    pub trigger: String,
+    /// The rule's action (WARN when the rule could not be evaluated).
+    pub action: Action,
+    /// What triggered it, or why it could not be evaluated.
+    pub message: String,
+}
+
+/// The outcome of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The policy's id.
+    #[serde(rename = "id")]
+    pub policy_id: String,
+    /// The most severe action of the results; `go` when there are none.
+    pub final_action: Action,
+    /// The results: STOP first, then WARN, then GO; within one action by gate, trigger and
+    /// message.
+    pub results: Vec<RuleResult>,
+}
+
+struct Results<'r> {
+    rule: &'r Rule,
+    out: Vec<RuleResult>,
+}
+
+impl Results<'_> {
+    fn hit(&mut self, message: impl Into<String>) {
+        self.push(self.rule.action, message.into());
+    }
+
+    fn cannot_evaluate(&mut self, why: impl std::fmt::Display) {
+        self.push(Action::Warn, format!("cannot be evaluated: {why}"));
+    }
+
+    fn push(&mut self, action: Action, message: String) {
+        self.out.push(RuleResult {
+            gate: self.rule.trigger.gate().to_string(),
+            trigger: self.rule.trigger.name().to_string(),
+            action,
+            message,
+        });
+    }
+}
+
+/// Evaluate `policy` against `input`.
+pub fn evaluate(policy: &Policy, input: &PolicyInput<'_>) -> Decision {
+    let mut results = Vec::new();
+    for rule in &policy.rules {
+        let mut r = Results {
+            rule,
+            out: Vec::new(),
+        };
+        evaluate_rule(policy, rule, input, &mut r);
+        results.append(&mut r.out);
+    }
+    results.sort_by(|a, b| {
+        b.action
+            .cmp(&a.action)
+            .then_with(|| a.gate.cmp(&b.gate))
+            .then_with(|| a.trigger.cmp(&b.trigger))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    results.dedup();
+    let final_action = results.iter().map(|r| r.action).max().unwrap_or(Action::Go);
+    Decision {
+        policy_id: policy.id.clone(),
+        final_action,
+        results,
+    }
+}
+
+fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut Results<'_>) {
+    let image = input.image;
+    let has_config = image.config_digest.is_some();
+    let config = &image.config;
+    match &rule.trigger {
+        Trigger::ExposedPorts { ports } => {
+            if !has_config {
+                r.cannot_evaluate("the image has no config (root filesystem source)");
+                return;
+            }
+            for exposed in &config.exposed_ports {
+                if ports.iter().any(|p| p.matches(exposed)) {
+                    r.hit(format!("the image exposes port {exposed}"));
+                }
+            }
+        }
+        Trigger::NoHealthcheck => {
+            if !has_config {
+                r.cannot_evaluate("the image has no config (root filesystem source)");
+                return;
+            }
+            match &config.healthcheck {
+                None => r.hit("the image has no HEALTHCHECK"),
+                Some(h) if h.test.first().is_some_and(|t| t == "NONE") => {
+                    r.hit("the image's HEALTHCHECK is disabled (NONE)");
+                }
+                Some(h) if h.test.is_empty() => r.hit("the image's HEALTHCHECK has no test"),
+                Some(_) => {}
+            }
+        }
+        Trigger::EffectiveUserRoot => {
+            if !has_config {
+                r.cannot_evaluate("the image has no config (root filesystem source)");
+                return;
+            }
+            let user = config.user.as_deref();
+            if is_root_user(user) {
+                match user.map(str::trim).filter(|u| !u.is_empty()) {
+                    Some(u) => r.hit(format!("the container runs as root (User '{u}')")),
+                    None => r.hit("the container runs as root (no User is set)"),
+                }
+            }
+        }
+        Trigger::VulnerablePackage {
+            severity,
+            comparison,
+            fix_available,
+            max_days_since_fix,
+        } => {
+            for finding in input.findings {
+                vulnerable_package(
+                    policy,
+                    finding,
+                    (*severity, *comparison),
+                    *fix_available,
+                    *max_days_since_fix,
+                    input.now,
+                    r,
+                );
+            }
+        }
+        Trigger::StaleFeedData { max_days } => stale_feed(*max_days, input, r),
+        Trigger::VulnerabilityDataUnavailable => {
+            if !input.os_supported {
+                r.hit("no vulnerability data is available for the image's operating system");
+            }
+        }
+        Trigger::Always => r.hit("this policy stops every image"),
+    }
+}
+
+fn package_label(finding: &Finding) -> String {
+    format!("{} {}", finding.package.name, finding.package.version)
+}
+
+/// What the whitelist says about a finding.
+enum Listed<'w> {
+    /// An entry in force covers it.
+    Yes,
+    /// Only expired entries cover it.
+    Expired(&'w WhitelistEntry),
+    /// No entry covers it.
+    No,
+}
+
+fn whitelisted<'w>(policy: &'w Policy, finding: &Finding, now: i64) -> Listed<'w> {
+    let mut expired = None;
+    for entry in &policy.whitelist {
+        if !finding.has_id(&entry.id) {
+            continue;
+        }
+        if let Some(package) = &entry.package {
+            let p = &finding.package;
+            if p.name != *package && p.source_name.as_deref() != Some(package.as_str()) {
+                continue;
+            }
+        }
+        // An unparseable date cannot pass validation; treat it as expired to be safe.
+        match entry.expires.as_deref().map(time::parse_timestamp) {
+            None => return Listed::Yes,
+            Some(Some(until)) if now < until => return Listed::Yes,
+            Some(_) => expired = expired.or(Some(entry)),
+        }
+    }
+    expired.map_or(Listed::No, Listed::Expired)
+}
+
+fn vulnerable_package(
+    policy: &Policy,
+    finding: &Finding,
+    (threshold, comparison): (portcullis_matcher::Severity, Comparison),
+    fix_available: Option<bool>,
+    max_days_since_fix: Option<u32>,
+    now: i64,
+    r: &mut Results<'_>,
+) {
+    if !comparison.holds(finding.severity, threshold) {
+        return;
+    }
+    let fixed = finding.status == FindingStatus::Fixed;
+    if fix_available.is_some_and(|want| want != fixed) {
+        return;
+    }
+    let note = match whitelisted(policy, finding, now) {
+        Listed::Yes => return,
+        Listed::Expired(entry) => format!(
+            " (whitelist entry for {} expired {})",
+            entry.id,
+            entry.expires.as_deref().unwrap_or("")
+        ),
+        Listed::No => String::new(),
+    };
+    let what = format!(
+        "{} in {}: severity {} {} {}",
+        finding.id,
+        package_label(finding),
+        finding.severity,
+        comparison.as_str(),
+        threshold
+    );
+    if let (Some(days), true) = (max_days_since_fix, fixed) {
+        let published = finding.published.as_deref().and_then(time::parse_timestamp);
+        let Some(published) = published else {
+            r.cannot_evaluate(format!(
+                "{what}: the date of the fix is unknown, so max_days_since_fix {days} cannot be checked{note}"
+            ));
+            return;
+        };
+        let age_days = now.saturating_sub(published) / DAY;
+        if age_days < i64::from(days) {
+            return;
+        }
+    }
+    let fix = match finding.status {
+        FindingStatus::Fixed => match &finding.fixed_version {
+            Some(v) => format!("fixed in {v}"),
+            None => "fixed".to_string(),
+        },
+        FindingStatus::NotFixed => "no fix available".to_string(),
+        FindingStatus::WontFix => "the distribution will not fix it".to_string(),
+    };
+    r.hit(format!("{what}; {fix}{note}"));
+}
+
+fn stale_feed(max_days: u32, input: &PolicyInput<'_>, r: &mut Results<'_>) {
+    let Some(db) = input.database else {
+        r.cannot_evaluate("no vulnerability database was used");
+        return;
+    };
+    let mut dated: Vec<(&str, &str)> = db
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.updated_at.as_str()))
+        .collect();
+    if dated.is_empty() {
+        match &db.built_at {
+            Some(built) => dated.push(("database", built.as_str())),
+            None => {
+                r.cannot_evaluate("the database records no update time");
+                return;
+            }
+        }
+    }
+    let limit = i64::from(max_days).saturating_mul(DAY);
+    for (name, when) in dated {
+        let Some(at) = time::parse_timestamp(when) else {
+            r.cannot_evaluate(format!(
+                "source {name} has an unreadable update time '{when}'"
+            ));
+            continue;
+        };
+        let age = input.now.saturating_sub(at);
+        if age > limit {
+            r.hit(format!(
+                "vulnerability data from {name} is {} days old (updated {when}; the limit is {max_days} days)",
+                age / DAY
+            ));
+        }
+    }
+}
