@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::PathBuf;
 
 use portcullis_catalog::os::{self, OsFamily};
@@ -13,6 +12,7 @@ use portcullis_catalog::{
     Ecosystem, Extra, Os, Package, all_patterns, apk, catalog_all, dpkg, path_patterns, rpm,
 };
 use portcullis_oci::{Digest, FileContent, FileSet, FoundFile};
+use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 
 /// Language catalogers (in `tests/catalog/lang.rs`).
 #[path = "catalog/lang.rs"]
@@ -57,28 +57,12 @@ fn set_of(files: &[(&str, &[u8])]) -> FileSet {
 /// Read the files the catalogers want (and every symlink) out of a root filesystem tar.gz,
 /// the way the image reader would hand them over.
 fn fileset_from_rootfs(rel: &str) -> FileSet {
-    let bytes = read(rel);
-    let layer = Digest::sha256_of(&bytes);
-    let patterns = path_patterns().unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    let mut set = FileSet::default();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path =
-            portcullis_oci::files::normalize_lexically(&entry.path().unwrap().to_string_lossy());
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() {
-            let target = entry.link_name().unwrap().unwrap();
-            set.symlinks
-                .insert(path, target.to_string_lossy().into_owned());
-        } else if kind.is_file() && patterns.matches(&path) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            set.files
-                .insert(path.clone(), found(&path, &data, Some(layer.clone())));
-        }
-    }
-    set
+    let source = ImageSource::Tar {
+        path: testdata().join(rel),
+    };
+    let image = Image::open(&source, &ImageOptions::default()).unwrap();
+    let patterns = PathPatterns::new(all_patterns()).unwrap();
+    image.read_files(&patterns, &Limits::default()).unwrap()
 }
 
 /// Independent reading of an apk database: the `P:`/`V:` pairs by a plain line scan.

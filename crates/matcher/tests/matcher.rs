@@ -3,13 +3,13 @@
 // Test helpers outside `#[test]` functions fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use portcullis_catalog::{Catalog, Ecosystem, Extra, Package, catalog_all, path_patterns};
+use portcullis_catalog::all_patterns;
+use portcullis_catalog::{Catalog, Ecosystem, Extra, Package, catalog_all};
 use portcullis_matcher::{FindingStatus, MatchOutput, Severity, match_packages};
-use portcullis_oci::{Digest, FileContent, FileSet, FoundFile};
+use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 use portcullis_vulndb::{Database, ImportOptions};
 
 fn testdata() -> PathBuf {
@@ -49,37 +49,12 @@ fn db_path() -> &'static Path {
 
 /// Read the files the catalogers want out of a root filesystem tar.gz.
 fn catalog_rootfs(name: &str) -> Catalog {
-    let path = testdata().join("images/alpine").join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let layer = Digest::sha256_of(&bytes);
-    let patterns = path_patterns().unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    let mut set = FileSet::default();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path =
-            portcullis_oci::files::normalize_lexically(&entry.path().unwrap().to_string_lossy());
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() {
-            let target = entry.link_name().unwrap().unwrap();
-            set.symlinks
-                .insert(path, target.to_string_lossy().into_owned());
-        } else if kind.is_file() && patterns.matches(&path) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            set.files.insert(
-                path.clone(),
-                FoundFile {
-                    path,
-                    layer: Some(layer.clone()),
-                    mode: 0o644,
-                    size: data.len() as u64,
-                    content: FileContent::Data(data),
-                },
-            );
-        }
-    }
-    catalog_all(&set)
+    let source = ImageSource::Tar {
+        path: testdata().join("images/alpine").join(name),
+    };
+    let image = Image::open(&source, &ImageOptions::default()).unwrap();
+    let patterns = PathPatterns::new(all_patterns()).unwrap();
+    catalog_all(&image.read_files(&patterns, &Limits::default()).unwrap())
 }
 
 fn scan(name: &str) -> MatchOutput {

@@ -11,15 +11,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use portcullis_catalog::{Ecosystem, Extra, Os, OsFamily, Package, catalog_all, path_patterns};
+use portcullis_catalog::all_patterns;
+use portcullis_catalog::{Ecosystem, Extra, Os, OsFamily, Package, catalog_all};
 use portcullis_oci::{
-    Digest, FileContent, FileSet, FoundFile, ImageConfig, ImageInfo, LayerDescriptor, Platform,
-    SourceKind,
+    Digest, FileSet, ImageConfig, ImageInfo, LayerDescriptor, Platform, SourceKind,
 };
+use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 use portcullis_report::{Sbom, SbomFormat, Timestamp, ToolInfo, render};
 use serde_json::Value;
 
@@ -538,37 +539,12 @@ fn testdata() -> PathBuf {
 /// The files the catalogers want out of a root filesystem tar.gz, as the reader would
 /// hand them over.
 fn fileset_from_rootfs(rel: &str) -> FileSet {
-    let path = testdata().join(rel);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let layer = Digest::sha256_of(&bytes);
-    let patterns = path_patterns().unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    let mut set = FileSet::default();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path =
-            portcullis_oci::files::normalize_lexically(&entry.path().unwrap().to_string_lossy());
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() {
-            let target = entry.link_name().unwrap().unwrap();
-            set.symlinks
-                .insert(path, target.to_string_lossy().into_owned());
-        } else if kind.is_file() && patterns.matches(&path) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            set.files.insert(
-                path.clone(),
-                FoundFile {
-                    path,
-                    layer: Some(layer.clone()),
-                    mode: 0o644,
-                    size: data.len() as u64,
-                    content: FileContent::Data(data),
-                },
-            );
-        }
-    }
-    set
+    let source = ImageSource::Tar {
+        path: testdata().join(rel),
+    };
+    let image = Image::open(&source, &ImageOptions::default()).unwrap();
+    let patterns = PathPatterns::new(all_patterns()).unwrap();
+    image.read_files(&patterns, &Limits::default()).unwrap()
 }
 
 #[test]
