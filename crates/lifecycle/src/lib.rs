@@ -2,10 +2,19 @@
 //!
 //! - [`spec`]: the activation spec (JSON or YAML, the shape of the product it replaces).
 //! - [`validate`]: every rule of the spec, all problems reported at once, each naming its field.
+//! - [`manifests`]: every object of an install, as typed Kubernetes objects and as YAML.
+//! - [`cert`]: the webhook's CA and serving certificate.
+//! - [`wizard`]: the interactive questions of `activate` on a terminal.
+//! - [`cluster`]: `activate`, `deactivate` and `status` through the Kubernetes API.
 
+pub mod cert;
+pub mod cluster;
 pub mod error;
+pub mod manifests;
+pub mod resources;
 pub mod spec;
 pub mod validate;
+pub mod wizard;
 
 pub use error::{Error, ErrorKind, Result};
 pub use spec::{

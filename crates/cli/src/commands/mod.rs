@@ -1,6 +1,10 @@
 //! One module per command group.
 
+pub mod activate;
 pub mod db;
+pub mod deactivate;
 pub mod image;
 pub mod inventory;
+pub mod manifests;
 pub mod sbom;
+pub mod status;
