@@ -13,6 +13,9 @@
 //! written as `v1/secrets`. A write that leaves an object as it was changes nothing: its
 //! `resourceVersion` stays and no watch event is sent (as the real server does).
 //!
+//! Fixed answers for other paths (a service proxy, discovery) come from
+//! [`KubeMock::respond_raw`].
+//!
 //! Not modelled: JSON patch, `DELETE` of collections, field selectors, admission, and
 //! garbage collection (except that deleting a CRD deletes its custom objects).
 
@@ -91,6 +94,7 @@ struct State {
     uid: u64,
     requests: Vec<KubeRequest>,
     status_hooks: BTreeMap<String, StatusHook>,
+    raw: BTreeMap<String, (u16, String, Vec<u8>)>,
 }
 
 struct Shared {
@@ -272,6 +276,15 @@ impl KubeMock {
             .insert(resource.to_string(), Arc::new(hook));
     }
 
+    /// Answer `GET path` (exact, without query) with `status`, `content_type` and `body`
+    /// instead of the object store: for proxy and discovery paths.
+    pub fn respond_raw(&self, path: &str, status: u16, content_type: &str, body: &[u8]) {
+        self.shared.lock().raw.insert(
+            path.to_string(),
+            (status, content_type.to_string(), body.to_vec()),
+        );
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<KubeRequest> {
         self.shared.lock().requests.clone()
@@ -351,14 +364,13 @@ impl State {
         for field in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
             object["metadata"][field] = old["metadata"][field].clone();
         }
-        let object = self.apply_status_hook(&key.resource, object);
-        if object == old {
-            return old;
-        }
-        let mut object = object;
         if without_status(&object) != without_status(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             object["metadata"]["generation"] = json!(generation);
+        }
+        let mut object = self.apply_status_hook(&key.resource, object);
+        if object == old {
+            return old;
         }
         let rv = self.next_rv();
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -552,7 +564,21 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         content_type: request.header("content-type").map(str::to_string),
         body: parsed_body.clone(),
     };
-    shared.lock().requests.push(recorded.clone());
+    let raw = {
+        let mut state = shared.lock();
+        state.requests.push(recorded.clone());
+        state.raw.get(&path).cloned()
+    };
+    if let Some((code, content_type, body)) = raw {
+        crate::http::respond(
+            &mut stream,
+            code,
+            &[("Content-Type", content_type)],
+            &body,
+            false,
+        );
+        return;
+    }
     let Some(target) = parse_target(&path) else {
         write_json(
             &mut stream,

@@ -1,6 +1,7 @@
 //! Integration tests of portcullis-lifecycle.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cluster;
 mod manifests;
 mod validate;
 
