@@ -31,12 +31,26 @@ pub struct ManifestsArgs {
     /// implies --external-tls, so no private key lands in the repository.
     #[arg(long, value_name = "DIR")]
     pub kustomize: Option<PathBuf>,
+    /// Write the Helm chart (from the default spec) into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kustomize", "file"])]
+    pub helm: Option<PathBuf>,
     /// Write to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "kustomize")]
     pub output: Option<PathBuf>,
 }
 
 pub fn run(args: &ManifestsArgs) -> Result<Code> {
+    if let Some(dir) = &args.helm {
+        for (name, content) in portcullis_lifecycle::helm::chart_files()? {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            write_output(content.as_bytes(), Some(&path))?;
+        }
+        return Ok(Code::Ok);
+    }
     let spec = read_spec(args.file.as_deref())?.unwrap_or_else(Spec::default);
     validate(&spec, &args.namespace)?;
     let tls = if args.external_tls || args.kustomize.is_some() {
