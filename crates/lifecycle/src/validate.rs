@@ -70,21 +70,21 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
             ),
         );
     }
-    match parse_duration(&spec.update_interval) {
-        None => problems.add(
+    match portcullis_config::parse_duration(&spec.update_interval).map(|d| d.get()) {
+        Err(_) => problems.add(
             "updateInterval",
             format!(
                 "'{}' is not a duration like 1h, 30m or 1h30m",
                 spec.update_interval
             ),
         ),
-        Some(d) if d < Duration::from_secs(60) || d > Duration::from_secs(7 * 24 * 3600) => {
+        Ok(d) if d < Duration::from_secs(60) || d > Duration::from_secs(7 * 24 * 3600) => {
             problems.add(
                 "updateInterval",
                 format!("'{}' is outside 1m to 168h", spec.update_interval),
             );
         }
-        Some(_) => {}
+        Ok(_) => {}
     }
     if problems.0.is_empty() {
         Ok(())
@@ -292,49 +292,9 @@ pub fn is_glob(name: &str) -> bool {
     name.contains('*')
 }
 
-/// Parse a duration like `90s`, `30m`, `1h30m`, `2d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for c in text.trim().chars() {
-        if let Some(d) = c.to_digit(10) {
-            number = Some(
-                number
-                    .unwrap_or(0)
-                    .checked_mul(10)?
-                    .checked_add(u64::from(d))?,
-            );
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return None,
-        };
-        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
-    }
-    if number.is_some() || text.trim().is_empty() {
-        return None;
-    }
-    Some(Duration::from_secs(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172_800)));
-        assert_eq!(parse_duration("1"), None);
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration(""), None);
-        assert_eq!(parse_duration("99999999999999999999h"), None);
-    }
 
     #[test]
     fn names() {
