@@ -26,7 +26,7 @@ use super::{advisory_source, cvss_score, sorted_findings};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::sbom::cyclonedx::{self as sbom_cdx, Bom};
-use crate::sbom::write_json;
+use crate::sbom::{Sbom, write_json};
 use crate::timestamp::Timestamp;
 
 /// A CycloneDX 1.6 BOM with vulnerabilities.
@@ -353,10 +353,15 @@ fn vulnerability(
     }
 }
 
-/// The BOM with vulnerabilities for `result`.
+/// The BOM with vulnerabilities for `result`, timed by [`Timestamp::for_image`].
 pub fn bom(result: &ScanResult) -> Result<VulnerabilityBom> {
-    let sbom = super::sbom(result);
-    let mut bom = sbom_cdx::bom(&sbom)?;
+    bom_with(result, &super::sbom(result))
+}
+
+/// The BOM with vulnerabilities for `result`, with the SBOM part (tool, time, packages)
+/// taken from `sbom`.
+pub fn bom_with(result: &ScanResult, sbom: &Sbom<'_>) -> Result<VulnerabilityBom> {
+    let mut bom = sbom_cdx::bom(sbom)?;
     let findings = sorted_findings(result);
     let mut by_id: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in &findings {

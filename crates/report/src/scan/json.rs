@@ -229,9 +229,8 @@ fn database(info: &DatabaseInfo) -> Database<'_> {
             updated_at: &s.updated_at,
         })
         .collect();
-    sources.sort_by(|a, b| {
-        (a.name, a.updated_at, a.records).cmp(&(b.name, b.updated_at, b.records))
-    });
+    sources
+        .sort_by(|a, b| (a.name, a.updated_at, a.records).cmp(&(b.name, b.updated_at, b.records)));
     Database {
         built_at: info.built_at.as_deref(),
         sources,

@@ -195,7 +195,10 @@ mod tests {
     fn advisory_sources() {
         assert_eq!(
             advisory_source("CVE-2024-9143"),
-            ("NVD", "https://nvd.nist.gov/vuln/detail/CVE-2024-9143".into())
+            (
+                "NVD",
+                "https://nvd.nist.gov/vuln/detail/CVE-2024-9143".into()
+            )
         );
         assert_eq!(
             advisory_source("GHSA-jfh8-c2jp-5v3q").1,
@@ -203,7 +206,10 @@ mod tests {
         );
         assert_eq!(
             advisory_source("PYSEC-2023/74 x"),
-            ("OSV", "https://osv.dev/vulnerability/PYSEC-2023%2F74%20x".into())
+            (
+                "OSV",
+                "https://osv.dev/vulnerability/PYSEC-2023%2F74%20x".into()
+            )
         );
     }
 }

@@ -22,11 +22,16 @@ use super::{advisory_source, cvss_score, fix_phrase, sorted_findings};
 use crate::ToolInfo;
 use crate::error::Result;
 use crate::ids;
+use crate::sbom::table::fit;
 use crate::sbom::write_json;
 
 /// The schema URL for `$schema`.
 pub const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+/// The longest short description, in characters (longer summaries are cut with `…`).
+const MAX_SHORT: usize = 200;
+/// The longest full description, in characters.
+const MAX_FULL: usize = 1000;
 /// The `partialFingerprints` key of our fingerprint.
 pub const FINGERPRINT_KEY: &str = "portcullisPackageVulnerability/v1";
 
@@ -335,12 +340,15 @@ fn rule(id: &str, findings: &[&Finding]) -> Rule {
         id: id.to_string(),
         name,
         short_description: Text {
-            text: summary.map_or_else(|| id.to_string(), str::to_string),
+            text: fit(summary.unwrap_or(id), MAX_SHORT),
         },
         full_description: Text {
-            text: format!(
-                "{id} ({worst}): {}",
-                summary.unwrap_or("no summary is available")
+            text: fit(
+                &format!(
+                    "{id} ({worst}): {}",
+                    summary.unwrap_or("no summary is available")
+                ),
+                MAX_FULL,
             ),
         },
         help_uri: url,
@@ -377,7 +385,9 @@ fn markdown_cell(text: &str) -> String {
 }
 
 fn result_of(f: &Finding, rule_index: usize) -> SarifResult {
-    let score = cvss_score(f).map(|s| format!(", CVSS {s:.1}")).unwrap_or_default();
+    let score = cvss_score(f)
+        .map(|s| format!(", CVSS {s:.1}"))
+        .unwrap_or_default();
     SarifResult {
         rule_id: f.id.clone(),
         rule_index,
@@ -455,7 +465,10 @@ mod tests {
 
     #[test]
     fn uris_are_relative_and_encoded() {
-        assert_eq!(relative_uri("/lib/apk/db/installed"), "lib/apk/db/installed");
+        assert_eq!(
+            relative_uri("/lib/apk/db/installed"),
+            "lib/apk/db/installed"
+        );
         assert_eq!(
             relative_uri("app/a b:c%/ü.jar"),
             "app/a%20b%3Ac%25/%C3%BC.jar"

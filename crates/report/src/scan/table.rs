@@ -43,7 +43,10 @@ fn package_line(f: &Finding) -> String {
         line.push_str(&format!(", source {source}"));
     }
     line.push(')');
-    if !matches!(p.ecosystem, Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm) {
+    if !matches!(
+        p.ecosystem,
+        Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm
+    ) {
         line.push_str(&format!(" in {}", p.location));
     }
     fit(&line, WIDTH)
@@ -56,8 +59,13 @@ fn row(f: &Finding) -> [String; 5] {
         f.severity.as_str().to_string(),
         status_word(f.status).to_string(),
         fit(f.fixed_version.as_deref().unwrap_or("-"), MAX_FIXED),
-        clean(f.summary.as_deref().unwrap_or("")),
+        one_line(f.summary.as_deref().unwrap_or("")),
     ]
+}
+
+/// `text` on one line: runs of white space (tabs, line breaks) become one space.
+fn one_line(text: &str) -> String {
+    clean(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Split `text` into lines of at most `width` characters, at spaces where possible.
@@ -187,6 +195,7 @@ fn policy(result: &ScanResult, text: &mut String) {
     let Some(decision) = &result.decision else {
         return;
     };
+    text.push('\n');
     text.push_str(&fit(
         &format!(
             "Policy {}: {}",
@@ -212,7 +221,7 @@ fn warnings(result: &ScanResult, text: &mut String) {
     if result.warnings.is_empty() {
         return;
     }
-    text.push_str(&format!("Warnings: {}\n", result.warnings.len()));
+    text.push_str(&format!("\nWarnings: {}\n", result.warnings.len()));
     for w in &result.warnings {
         for (i, part) in wrap(w, WIDTH - 4).iter().enumerate() {
             let lead = if i == 0 { "  - " } else { "    " };
