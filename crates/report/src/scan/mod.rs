@@ -137,7 +137,7 @@ pub fn severity_counts(findings: &[&Finding]) -> [(Severity, usize); 6] {
 /// Who publishes a vulnerability id, and the page describing it: NVD for `CVE-`, the
 /// GitHub Advisory Database for `GHSA-`, OSV for everything else.
 pub fn advisory_source(id: &str) -> (&'static str, String) {
-    let encoded = encode_path_segment(id);
+    let encoded = percent_encode(id, b"-._~");
     if id.starts_with("CVE-") {
         ("NVD", format!("https://nvd.nist.gov/vuln/detail/{encoded}"))
     } else if id.starts_with("GHSA-") {
@@ -150,11 +150,11 @@ pub fn advisory_source(id: &str) -> (&'static str, String) {
     }
 }
 
-/// Percent-encode everything but ASCII letters, digits and `-._~`.
-fn encode_path_segment(text: &str) -> String {
+/// Percent-encode every byte of `text` but ASCII letters, digits and the bytes in `keep`.
+pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -18,7 +18,7 @@ use portcullis_matcher::{Finding, Severity};
 use portcullis_scan::ScanResult;
 use serde::Serialize;
 
-use super::{advisory_source, cvss_score, fix_phrase, sorted_findings};
+use super::{advisory_source, cvss_score, fix_phrase, percent_encode, sorted_findings};
 use crate::ToolInfo;
 use crate::error::Result;
 use crate::ids;
@@ -235,16 +235,7 @@ fn is_os_package(ecosystem: Ecosystem) -> bool {
 /// letters, digits, `-._~/!$&'()*+,;=@` percent-encoded (`:` too, so the first segment
 /// never looks like a scheme).
 pub fn relative_uri(location: &str) -> String {
-    let trimmed = location.trim_start_matches('/');
-    let mut out = String::with_capacity(trimmed.len());
-    for b in trimmed.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encode(location.trim_start_matches('/'), b"-._~/!$&'()*+,;=@")
 }
 
 fn fingerprint(f: &Finding) -> String {
