@@ -62,10 +62,7 @@ pub fn parse_review(body: &[u8]) -> Result<Review> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("body: not JSON: {e}")))?;
     let Value::Object(mut review) = value else {
-        return Err(Error::bad_request(format!(
-            "body: expected a JSON object, got {}",
-            type_name(&value)
-        )));
+        return Err(unexpected("body", "a JSON object", &value));
     };
     let kind = string_at(&review, "", "kind")?;
     if kind != REVIEW_KIND {
@@ -85,10 +82,7 @@ pub fn parse_review(body: &[u8]) -> Result<Review> {
         None | Some(Value::Null) => return Err(Error::bad_request("request: missing")),
         Some(Value::Object(request)) => request,
         Some(other) => {
-            return Err(Error::bad_request(format!(
-                "request: expected an object, got {}",
-                type_name(&other)
-            )));
+            return Err(unexpected("request", "an object", &other));
         }
     };
     check_request(&mut request)?;
@@ -129,10 +123,7 @@ fn check_request(request: &mut Map<String, Value>) -> Result<()> {
         }
         Some(Value::Object(_)) => {}
         Some(other) => {
-            return Err(Error::bad_request(format!(
-                "request.userInfo: expected an object, got {}",
-                type_name(other)
-            )));
+            return Err(unexpected("request.userInfo", "an object", other));
         }
     }
     for key in ["object", "oldObject"] {
@@ -147,30 +138,25 @@ fn check_object(object: Option<&Value>, path: &str) -> Result<()> {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(object)) => object,
         Some(other) => {
-            return Err(Error::bad_request(format!(
-                "{path}: expected an object, got {}",
-                type_name(other)
-            )));
+            return Err(unexpected(path, "an object", other));
         }
     };
     let metadata = match object.get("metadata") {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(metadata)) => metadata,
         Some(other) => {
-            return Err(Error::bad_request(format!(
-                "{path}.metadata: expected an object, got {}",
-                type_name(other)
-            )));
+            return Err(unexpected(&format!("{path}.metadata"), "an object", other));
         }
     };
     for key in ["name", "generateName", "namespace"] {
         match metadata.get(key) {
             None | Some(Value::Null | Value::String(_)) => {}
             Some(other) => {
-                return Err(Error::bad_request(format!(
-                    "{path}.metadata.{key}: expected a string, got {}",
-                    type_name(other)
-                )));
+                return Err(unexpected(
+                    &format!("{path}.metadata.{key}"),
+                    "a string",
+                    other,
+                ));
             }
         }
     }
@@ -179,17 +165,19 @@ fn check_object(object: Option<&Value>, path: &str) -> Result<()> {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
                 if let Some((name, value)) = map.iter().find(|(_, v)| !v.is_string()) {
-                    return Err(Error::bad_request(format!(
-                        "{path}.metadata.{key}.{name}: expected a string, got {}",
-                        type_name(value)
-                    )));
+                    return Err(unexpected(
+                        &format!("{path}.metadata.{key}.{name}"),
+                        "a string",
+                        value,
+                    ));
                 }
             }
             Some(other) => {
-                return Err(Error::bad_request(format!(
-                    "{path}.metadata.{key}: expected an object, got {}",
-                    type_name(other)
-                )));
+                return Err(unexpected(
+                    &format!("{path}.metadata.{key}"),
+                    "an object",
+                    other,
+                ));
             }
         }
     }
@@ -205,10 +193,7 @@ pub(crate) fn string_at<'a>(
     match map.get(key) {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(Error::bad_request(format!("{prefix}{key}: missing"))),
-        Some(other) => Err(Error::bad_request(format!(
-            "{prefix}{key}: expected a string, got {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(unexpected(&format!("{prefix}{key}"), "a string", other)),
     }
 }
 
@@ -221,15 +206,20 @@ pub(crate) fn object_at<'a>(
     match map.get(key) {
         Some(Value::Object(object)) => Ok(object),
         None | Some(Value::Null) => Err(Error::bad_request(format!("{prefix}{key}: missing"))),
-        Some(other) => Err(Error::bad_request(format!(
-            "{prefix}{key}: expected an object, got {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(unexpected(&format!("{prefix}{key}"), "an object", other)),
     }
 }
 
+/// `<path>: expected <expected>, got <the JSON type of value>`.
+pub(crate) fn unexpected(path: &str, expected: &str, value: &Value) -> Error {
+    Error::bad_request(format!(
+        "{path}: expected {expected}, got {}",
+        type_name(value)
+    ))
+}
+
 /// The JSON type of `value`, for messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
+fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

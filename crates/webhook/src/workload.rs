@@ -7,7 +7,7 @@ use kube::core::admission::Operation;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::review::{Review, object_at, string_at, type_name};
+use crate::review::{Review, object_at, string_at, unexpected};
 
 /// The label that asks Portcullis to leave a pod alone, and its value.
 pub const SKIP_LABEL: (&str, &str) = ("portcullis.dev/validate", "skip");
@@ -227,10 +227,7 @@ struct PodSpec<'a> {
 
 fn pod_spec<'a>(object: &'a DynamicObject, kind: JudgedKind, root: &str) -> Result<PodSpec<'a>> {
     let Value::Object(data) = &object.data else {
-        return Err(Error::bad_request(format!(
-            "{root}: expected an object, got {}",
-            type_name(&object.data)
-        )));
+        return Err(unexpected(root, "an object", &object.data));
     };
     let mut map = data;
     let mut path = root.to_string();
@@ -256,10 +253,7 @@ fn containers(spec: &Map<String, Value>, path: &str) -> Result<Vec<ContainerImag
             None | Some(Value::Null) => continue,
             Some(Value::Array(list)) => list,
             Some(other) => {
-                return Err(Error::bad_request(format!(
-                    "{path}.{field}: expected an array, got {}",
-                    type_name(other)
-                )));
+                return Err(unexpected(&format!("{path}.{field}"), "an array", other));
             }
         };
         for (index, container) in list.iter().enumerate() {
@@ -270,10 +264,7 @@ fn containers(spec: &Map<String, Value>, path: &str) -> Result<Vec<ContainerImag
             }
             let here = format!("{path}.{field}[{index}]");
             let Value::Object(container) = container else {
-                return Err(Error::bad_request(format!(
-                    "{here}: expected an object, got {}",
-                    type_name(container)
-                )));
+                return Err(unexpected(&here, "an object", container));
             };
             let prefix = format!("{here}.");
             let name = string_at(container, &prefix, "name")?;
