@@ -10,6 +10,7 @@
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
 
+mod codec;
 pub mod cvss2;
 pub mod error;
 pub mod export;

@@ -614,3 +614,42 @@ fn network_update_from_a_local_mirror() {
     assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
     server.join().unwrap();
 }
+
+#[test]
+fn batch_lookups_and_probes_on_the_testdata() {
+    let db = Database::open(&fixture().db).unwrap();
+    let queries = [
+        ("Alpine:v3.9", "musl"),
+        ("Alpine:v3.20", "openssl"),
+        ("Debian:12", "glibc"),
+        ("Go", "stdlib"),
+        ("PyPI", "Django"),
+        ("crates.io", "no-such-crate"),
+    ];
+    let found = db.lookup_many(&queries).unwrap();
+    assert_eq!(found.len(), queries.len());
+    for (ecosystem, package) in queries {
+        let single = db.lookup(ecosystem, package).unwrap();
+        assert_eq!(found[&(ecosystem.to_owned(), package.to_owned())], single);
+    }
+    let records = db
+        .records_for_many(&["CVE-2020-28928", "CVE-2024-9143"])
+        .unwrap();
+    assert_eq!(
+        records["CVE-2020-28928"],
+        db.records_for("CVE-2020-28928").unwrap()
+    );
+    assert!(
+        records["CVE-2024-9143"]
+            .iter()
+            .any(|r| r.source == "alpine-secdb:v3.20/main")
+    );
+    assert!(db.has_ecosystem("Alpine:v3.9").unwrap());
+    assert!(db.has_ecosystem("Debian:12").unwrap());
+    assert!(!db.has_ecosystem("Alpine:v3.1").unwrap());
+    assert!(!db.has_ecosystem("Ubuntu:22.04").unwrap());
+    assert_eq!(
+        db.version().unwrap(),
+        format!("sha256:{}", db.content_hash().unwrap())
+    );
+}
