@@ -23,7 +23,7 @@ mod store;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
-pub use import::{ImportOptions, ImportSummary};
+pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use model::{
     AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,
     Vulnerability,

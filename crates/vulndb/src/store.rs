@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
-use crate::import::{ImportOptions, ImportSummary};
+use crate::import::{ImportOptions, ImportProgress, ImportSummary};
 use crate::model::{AffectedEntry, Record, Severity, Vulnerability, package_key};
 use crate::schema::{self, SCHEMA_VERSION};
 use crate::time::now_rfc3339;
@@ -139,8 +139,18 @@ impl Database {
         inputs: &[PathBuf],
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
+        Self::import_paths_with_progress(path, inputs, options, &())
+    }
+
+    /// [`Database::import_paths`], telling `progress` how it advances.
+    pub fn import_paths_with_progress(
+        path: impl AsRef<Path>,
+        inputs: &[PathBuf],
+        options: &ImportOptions,
+        progress: &dyn ImportProgress,
+    ) -> Result<ImportSummary> {
         update_atomically(path.as_ref(), |builder| {
-            builder.import_paths(inputs, options)
+            crate::import::import_paths(builder, inputs, options, progress)
         })
     }
 
@@ -651,7 +661,7 @@ impl<'a> Builder<'a> {
         paths: &[PathBuf],
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
-        crate::import::import_paths(self, paths, options)
+        crate::import::import_paths(self, paths, options, &())
     }
 
     /// Record counts of `source` in this build so far.

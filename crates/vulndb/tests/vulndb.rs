@@ -653,3 +653,71 @@ fn batch_lookups_and_probes_on_the_testdata() {
         format!("sha256:{}", db.content_hash().unwrap())
     );
 }
+
+#[derive(Default)]
+struct RecordedProgress(std::sync::Mutex<Vec<String>>);
+
+impl portcullis_vulndb::ImportProgress for RecordedProgress {
+    fn files(&self, total: u64) {
+        self.0.lock().unwrap().push(format!("files {total}"));
+    }
+    fn file_started(&self, file: &Path) {
+        let name = file.file_name().unwrap().to_string_lossy();
+        self.0.lock().unwrap().push(format!("start {name}"));
+    }
+    fn file_done(&self, file: &Path) {
+        let name = file.file_name().unwrap().to_string_lossy();
+        self.0.lock().unwrap().push(format!("done {name}"));
+    }
+    fn writing(&self, records: u64) {
+        self.0.lock().unwrap().push(format!("writing {records}"));
+    }
+    fn record_written(&self) {
+        self.0.lock().unwrap().push("written".into());
+    }
+    fn finishing(&self) {
+        self.0.lock().unwrap().push("finishing".into());
+    }
+}
+
+#[test]
+fn import_reports_progress_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::write(inputs.join("a.json"), GOOD_RECORD).unwrap();
+    std::fs::write(inputs.join("b.txt"), "not an advisory").unwrap();
+    std::fs::write(
+        inputs.join("c.json"),
+        GOOD_RECORD
+            .replace("GO-2099-0001", "GO-2099-0003")
+            .replace("CVE-2099-1", "CVE-2099-3"),
+    )
+    .unwrap();
+    let progress = RecordedProgress::default();
+    let summary = Database::import_paths_with_progress(
+        dir.path().join("db.sqlite"),
+        &[inputs],
+        &ImportOptions::default(),
+        &progress,
+    )
+    .unwrap();
+    assert_eq!(summary.files, 2);
+    assert_eq!(summary.skipped_files.len(), 1);
+    assert_eq!(
+        progress.0.into_inner().unwrap(),
+        [
+            "files 3",
+            "start a.json",
+            "done a.json",
+            "start b.txt",
+            "done b.txt",
+            "start c.json",
+            "done c.json",
+            "writing 2",
+            "written",
+            "written",
+            "finishing"
+        ]
+    );
+}
