@@ -364,12 +364,16 @@ impl Database {
 
     /// One `vulnerabilities` row selected with [`RECORD_COLUMNS`].
     fn record_from_row(&self, row: &rusqlite::Row<'_>) -> Result<Vulnerability> {
-        let label = self.label();
-        let err = |e| Error::store(format!("{label}: reading a record"), e);
+        let err = |e| Error::store(format!("{}: reading a record", self.label()), e);
         let id: String = row.get(1).map_err(err)?;
-        let aliases: String = row.get(7).map_err(err)?;
-        let severities: String = row.get(8).map_err(err)?;
-        let refs: String = row.get(9).map_err(err)?;
+        let json = |i: usize| -> Result<&str> {
+            row.get_ref(i)
+                .map_err(err)?
+                .as_str()
+                .map_err(|e| err(rusqlite::Error::from(e)))
+        };
+        let (aliases, severities, refs) = (json(7)?, json(8)?, json(9)?);
+        let label = self.path.display();
         Ok(Vulnerability {
             source: row.get(0).map_err(err)?,
             canonical_id: row.get(2).map_err(err)?,
@@ -377,9 +381,9 @@ impl Database {
             published: row.get(4).map_err(err)?,
             modified: row.get(5).map_err(err)?,
             withdrawn: row.get(6).map_err(err)?,
-            aliases: decode_json(&aliases, &label, &id)?,
-            severities: decode_json::<Vec<Severity>>(&severities, &label, &id)?,
-            references: decode_json(&refs, &label, &id)?,
+            aliases: decode_json(aliases, &label, &id)?,
+            severities: decode_json::<Vec<Severity>>(severities, &label, &id)?,
+            references: decode_json(refs, &label, &id)?,
             id,
         })
     }
@@ -423,7 +427,11 @@ impl Database {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(json: &str, label: &str, id: &str) -> Result<T> {
+fn decode_json<T: serde::de::DeserializeOwned>(
+    json: &str,
+    label: &dyn std::fmt::Display,
+    id: &str,
+) -> Result<T> {
     serde_json::from_str(json).map_err(|e| {
         Error::new(
             ErrorKind::Store,
