@@ -143,7 +143,12 @@ fn main() {
     let adv = testdata().join("advisories");
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("db.sqlite");
-    Database::import_paths(&db_path, &[adv.clone()], &ImportOptions::default()).unwrap();
+    Database::import_paths(
+        &db_path,
+        std::slice::from_ref(&adv),
+        &ImportOptions::default(),
+    )
+    .unwrap();
     let alpine =
         portcullis_catalog::os::from_os_release("ID=alpine\nVERSION_ID=3.20.3\n", "etc/os-release")
             .unwrap();

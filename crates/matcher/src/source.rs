@@ -1,6 +1,7 @@
 //! Where affected entries and vulnerability records come from.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use portcullis_vulndb::model::package_key;
 use portcullis_vulndb::{AffectedEntry, Database, Record, Vulnerability};
@@ -30,10 +31,8 @@ pub trait AdvisorySource {
     fn affected_many(&self, queries: &[(String, String)]) -> Result<AffectedMap> {
         let mut out = AffectedMap::with_capacity(queries.len());
         for (ecosystem, package) in queries {
-            let key = (ecosystem.clone(), package.clone());
-            if !out.contains_key(&key) {
-                let entries = self.affected(ecosystem, package)?;
-                out.insert(key, entries);
+            if let Entry::Vacant(slot) = out.entry((ecosystem.clone(), package.clone())) {
+                slot.insert(self.affected(ecosystem, package)?);
             }
         }
         Ok(out)
@@ -43,8 +42,8 @@ pub trait AdvisorySource {
     fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
         let mut out = RecordMap::with_capacity(canonical_ids.len());
         for id in canonical_ids {
-            if !out.contains_key(id) {
-                out.insert(id.clone(), self.records(id)?);
+            if let Entry::Vacant(slot) = out.entry(id.clone()) {
+                slot.insert(self.records(id)?);
             }
         }
         Ok(out)

@@ -32,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
     let start = Instant::now();
-    Database::import_paths(&path, &[advisories.clone()], &ImportOptions::default())?;
+    Database::import_paths(
+        &path,
+        std::slice::from_ref(&advisories),
+        &ImportOptions::default(),
+    )?;
     let import = start.elapsed();
     let size = std::fs::metadata(&path)?.len();
     println!(
