@@ -1,0 +1,284 @@
+//! The configuration of `portcullis serve` (YAML).
+//!
+//! The installer (`portcullis activate`/`manifests`) writes it into a ConfigMap; the server
+//! reads it. Every field has a default, so an empty file is a valid configuration.
+
+mod duration;
+
+pub use duration::{Duration, parse_duration};
+
+use serde::{Deserialize, Serialize};
+
+/// The largest configuration file accepted.
+pub const MAX_CONFIG_LEN: usize = 1024 * 1024;
+
+/// What `portcullis serve` reads from `--config FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The address to listen on (`0.0.0.0:8443`).
+    pub listen: String,
+    /// The TLS certificate and key; required unless `plain_http` is set.
+    pub tls: Option<TlsConfig>,
+    /// Serve plain HTTP instead of HTTPS (for tests and sidecar TLS only).
+    pub plain_http: bool,
+    /// The namespace Portcullis runs in; never judged.
+    pub namespace: String,
+    /// The vulnerability database.
+    pub database: DatabaseConfig,
+    /// The policy that judges images.
+    pub policy: PolicyConfig,
+    /// Which workloads the admission webhook judges.
+    pub webhook: WebhookConfig,
+    /// What happens to an image that cannot be judged within the budget.
+    pub unknown_image_action: UnknownImageAction,
+    /// The time allowed for an inline scan of an unknown image (`8s`).
+    pub scan_budget: Duration,
+    /// Registries and the Kubernetes Secrets holding their credentials.
+    pub registries: Vec<RegistryConfig>,
+    /// Releases allowed regardless of their images (besides `WhiteListItem` resources).
+    pub whitelist: Vec<WhitelistConfig>,
+    /// Bearer tokens accepted by the REST API. Empty means the REST API is disabled.
+    pub api_tokens: Vec<String>,
+    /// Whether to watch `WhiteListItem`s and write `Audit`s through the Kubernetes API.
+    pub kubernetes: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8443".to_string(),
+            tls: None,
+            plain_http: false,
+            namespace: "portcullis-system".to_string(),
+            database: DatabaseConfig::default(),
+            policy: PolicyConfig::default(),
+            webhook: WebhookConfig::default(),
+            unknown_image_action: UnknownImageAction::Reject,
+            scan_budget: Duration::from_secs(8),
+            registries: Vec::new(),
+            whitelist: Vec::new(),
+            api_tokens: Vec::new(),
+            kubernetes: false,
+        }
+    }
+}
+
+/// Certificate and key files (PEM); both are reloaded when they change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain file.
+    pub cert: String,
+    /// The private key file.
+    pub key: String,
+}
+
+/// The vulnerability database and its updates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// The SQLite file; `None` means the default location.
+    pub path: Option<String>,
+    /// How often to update from the network sources (`1h`); `0s` disables updates.
+    pub update_interval: Duration,
+    /// The network sources to update from (names as `portcullis db update --source`);
+    /// empty means all.
+    pub sources: Vec<String>,
+    /// A mirror base URL replacing the public sources' hosts.
+    pub mirror: Option<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            update_interval: Duration::from_secs(3600),
+            sources: Vec::new(),
+            mirror: None,
+        }
+    }
+}
+
+/// The policy: a built-in id, a file, or an inline document (YAML or JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// A built-in bundle id (`reject_critical`).
+    pub id: Option<String>,
+    /// A policy file.
+    pub file: Option<String>,
+    /// A policy document, inline.
+    pub inline: Option<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            id: Some("allow_all_and_warn".to_string()),
+            file: None,
+            inline: None,
+        }
+    }
+}
+
+/// Namespace selection of the admission webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Whether admission requests are judged at all (false: every request is allowed).
+    pub enabled: bool,
+    /// Whether `namespaces` lists the namespaces judged or the ones left alone.
+    pub selector: Selector,
+    /// Namespace names or globs (`*`, `team-*`).
+    pub namespaces: Vec<String>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            selector: Selector::Include,
+            namespaces: vec!["*".to_string()],
+        }
+    }
+}
+
+/// How `namespaces` is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Selector {
+    /// Judge only the listed namespaces.
+    Include,
+    /// Judge every namespace but the listed ones.
+    Exclude,
+}
+
+/// What to do with an image that could not be judged in time or at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownImageAction {
+    /// Deny the request (the scan goes on in the background).
+    Reject,
+    /// Allow it with a warning (the scan goes on in the background).
+    Allow,
+}
+
+/// One registry and where its credentials are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The registry host (`ghcr.io`, `registry.local:5000`).
+    pub registry: String,
+    /// A Secret in Portcullis's namespace, of type dockerconfigjson or basic-auth.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Plain HTTP or unverified TLS.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// One whitelisted release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WhitelistConfig {
+    /// The release name matched exactly.
+    pub name: String,
+    /// Why it is allowed.
+    pub reason: String,
+    /// An anchored regular expression matched against release names.
+    #[serde(default)]
+    pub regexp: Option<String>,
+    /// Who added it.
+    #[serde(default)]
+    pub creator: Option<String>,
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {message}")]
+pub struct Error {
+    source_name: String,
+    message: String,
+}
+
+impl Error {
+    /// The file (or `-`) the error is about.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+}
+
+impl ServerConfig {
+    /// Parse YAML (or JSON) text; `source_name` names it in errors.
+    pub fn from_yaml(text: &str, source_name: &str) -> Result<Self, Error> {
+        let error = |message: String| Error {
+            source_name: source_name.to_string(),
+            message,
+        };
+        if text.len() > MAX_CONFIG_LEN {
+            return Err(error(format!(
+                "larger than {MAX_CONFIG_LEN} bytes ({} bytes)",
+                text.len()
+            )));
+        }
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        yaml_serde::from_str(text).map_err(|e| error(e.to_string()))
+    }
+
+    /// The configuration as YAML.
+    pub fn to_yaml(&self) -> String {
+        yaml_serde::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_default() {
+        assert_eq!(
+            ServerConfig::from_yaml("", "x").unwrap(),
+            ServerConfig::default()
+        );
+    }
+
+    #[test]
+    fn round_trips_through_yaml() {
+        let mut config = ServerConfig::default();
+        config.registries.push(RegistryConfig {
+            registry: "ghcr.io".to_string(),
+            secret: Some("ghcr-pull".to_string()),
+            insecure: false,
+        });
+        config.scan_budget = Duration::from_secs(5);
+        let text = config.to_yaml();
+        assert!(text.contains("scanBudget: 5s"), "{text}");
+        assert_eq!(ServerConfig::from_yaml(&text, "x").unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file() {
+        let err =
+            ServerConfig::from_yaml("listen: ':1'\nlisten_typo: 2\n", "/etc/p.yaml").unwrap_err();
+        assert!(err.to_string().starts_with("/etc/p.yaml: "), "{err}");
+        assert!(err.to_string().contains("listen_typo"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_full_file() {
+        let config = ServerConfig::from_yaml(
+            "listen: 127.0.0.1:9443\ntls: {cert: /t/tls.crt, key: /t/tls.key}\nunknownImageAction: allow\nscanBudget: 2500ms\nwebhook: {selector: exclude, namespaces: [team-*]}\ndatabase: {updateInterval: 30m}\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.unknown_image_action, UnknownImageAction::Allow);
+        assert_eq!(config.scan_budget, Duration::from_millis(2500));
+        assert_eq!(config.webhook.selector, Selector::Exclude);
+        assert!(config.webhook.enabled);
+        assert_eq!(config.database.update_interval, Duration::from_secs(1800));
+    }
+}

@@ -1,0 +1,101 @@
+//! One scan, the same from the CLI and the server.
+//!
+//! [`scan_image`] reads an opened image's layers once, catalogs its packages, matches them
+//! against the vulnerability database and returns a [`ScanResult`]; [`judge`] then runs a
+//! policy over it. Filters that drop findings (severity, unfixed, ignore files, VEX) run
+//! between the two, so the policy sees what the user asked to see.
+
+mod error;
+mod result;
+
+pub use error::{Error, ErrorKind, Result};
+pub use result::{DatabaseInfo, DatabaseSource, ScanResult};
+
+use portcullis_catalog::{Catalog, CatalogFilter};
+use portcullis_matcher::match_packages;
+use portcullis_oci::{Image, ImageInfo, Limits, Progress};
+use portcullis_policy::{Policy, PolicyInput};
+use portcullis_vulndb::Database;
+
+/// Read `image` (every layer once, only the files the catalogers want), catalog it and
+/// match its packages against `db`. Unreadable files and unevaluable entries become
+/// warnings in the result, not errors.
+pub fn scan_image(
+    image: &Image,
+    limits: &Limits,
+    db: &Database,
+    progress: &dyn Progress,
+) -> Result<ScanResult> {
+    let catalog = catalog_image(image, limits, progress)?;
+    scan_catalog(image.info(), catalog, db)
+}
+
+/// Read `image`'s layers and catalog them (the first half of [`scan_image`]).
+pub fn catalog_image(image: &Image, limits: &Limits, progress: &dyn Progress) -> Result<Catalog> {
+    let filter = CatalogFilter::new().map_err(|e| Error::image(&image.info().reference, e))?;
+    let files = image
+        .read_files_with_progress(&filter, limits, progress)
+        .map_err(|e| Error::image(&image.info().reference, e))?;
+    let mut catalog = portcullis_catalog::catalog_all(&files);
+    let mut warnings: Vec<_> = files.warnings.iter().map(ToString::to_string).collect();
+    warnings.extend(catalog.warnings.iter().map(ToString::to_string));
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    catalog.packages.sort();
+    Ok(catalog)
+}
+
+/// Match an already catalogued image against `db` (the second half of [`scan_image`]).
+pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result<ScanResult> {
+    let matched = match_packages(catalog.os.as_ref(), &catalog.packages, db)
+        .map_err(|e| Error::database(db, e))?;
+    let os_supported = match &matched.os_ecosystem {
+        Some(ecosystem) => has_ecosystem(db, ecosystem)?,
+        // No OS packages to match (scratch, distroless static) counts as supported; an OS
+        // we know nothing about does not.
+        None => catalog.os.is_none(),
+    };
+    let status = db.status().map_err(|e| Error::database(db, e))?;
+    let mut warnings: Vec<String> = catalog.warnings.iter().map(ToString::to_string).collect();
+    warnings.extend(matched.warnings);
+    tracing::info!(
+        packages = catalog.packages.len(),
+        findings = matched.findings.len(),
+        "scanned {}",
+        info.reference
+    );
+    Ok(ScanResult {
+        image: info.clone(),
+        os: catalog.os,
+        os_ecosystem: matched.os_ecosystem,
+        os_supported,
+        packages: catalog.packages,
+        findings: matched.findings,
+        warnings,
+        decision: None,
+        database: DatabaseInfo::from_status(&status),
+    })
+}
+
+/// Run `policy` over `result` (its findings as they are now) and store the decision.
+pub fn judge(result: &mut ScanResult, policy: &Policy, now: i64) {
+    let freshness = result.database.freshness();
+    let decision = portcullis_policy::evaluate(
+        policy,
+        &PolicyInput {
+            image: &result.image,
+            findings: &result.findings,
+            database: Some(&freshness),
+            os_supported: result.os_supported,
+            now,
+        },
+    );
+    result.decision = Some(decision);
+}
+
+/// Whether `db` has any affected entry in `ecosystem`.
+fn has_ecosystem(db: &Database, ecosystem: &str) -> Result<bool> {
+    let counts = db.affected_counts().map_err(|e| Error::database(db, e))?;
+    Ok(counts.iter().any(|(_, eco, n)| eco == ecosystem && *n > 0))
+}
