@@ -142,13 +142,17 @@ fn debian_packages(os: &Os) -> Vec<Package> {
 fn main() {
     let adv = testdata().join("advisories");
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("db.sqlite");
-    Database::import_paths(
-        &db_path,
-        std::slice::from_ref(&adv),
-        &ImportOptions::default(),
-    )
-    .unwrap();
+    // PORTCULLIS_BENCH_DB: an existing import of all the testdata advisories, to skip the
+    // import (e.g. to profile the matching alone).
+    let db_path = match std::env::var_os("PORTCULLIS_BENCH_DB") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let path = dir.path().join("db.sqlite");
+            let inputs = std::slice::from_ref(&adv);
+            Database::import_paths(&path, inputs, &ImportOptions::default()).unwrap();
+            path
+        }
+    };
     let alpine =
         portcullis_catalog::os::from_os_release("ID=alpine\nVERSION_ID=3.20.3\n", "etc/os-release")
             .unwrap();
