@@ -61,7 +61,8 @@ pub struct SourceStatus {
 ///
 /// Readers never see a half-written database: writers build a new file and rename it over the
 /// old one, so an open handle keeps reading the file it opened. One handle serves one thread
-/// at a time (it is `Send`, not `Sync`); open one per worker thread.
+/// at a time: it is `Send`, not `Sync` (SQLite connection), so a server opens one per worker
+/// thread or shares one behind a `Mutex`.
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
