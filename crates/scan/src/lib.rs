@@ -5,11 +5,22 @@
 //! policy over it. Filters that drop findings (severity, unfixed, ignore files, VEX) run
 //! between the two, so the policy sees what the user asked to see.
 
+mod doc;
 mod error;
+pub mod filter;
+pub mod ignore;
+mod purl;
 mod result;
+pub mod vex;
 
+pub use doc::{MAX_FILTER_DOCUMENT_LEN, MAX_FILTER_ITEMS};
 pub use error::{Error, ErrorKind, Result};
+pub use filter::{
+    FilterSummary, Filters, SuppressedBy, Suppression, apply_filters, parse_severity_list,
+};
+pub use ignore::{IgnoreEntry, IgnoreFile};
 pub use result::{DatabaseInfo, DatabaseSource, ScanResult};
+pub use vex::{VexDocument, VexStatement, VexStatus};
 
 use portcullis_catalog::{Catalog, CatalogFilter};
 use portcullis_matcher::match_packages;
