@@ -25,6 +25,8 @@ fn main() -> ExitCode {
             format,
             output,
         } => commands::sbom::run(image, options, *format, output.as_deref(), &cli.global),
+        Command::Scan(args) => commands::scan::run(args, &cli.global),
+        Command::Policy(cmd) => commands::policy::run(cmd, &cli.global),
     };
     match result {
         Ok(code) => code.into(),

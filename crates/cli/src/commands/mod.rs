@@ -3,4 +3,6 @@
 pub mod db;
 pub mod image;
 pub mod inventory;
+pub mod policy;
 pub mod sbom;
+pub mod scan;
