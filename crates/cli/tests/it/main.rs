@@ -5,7 +5,9 @@
 
 mod db;
 mod image;
+mod policy;
 mod sbom;
+mod scan;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
