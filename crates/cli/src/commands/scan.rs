@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use portcullis_oci::ImageSource;
 use portcullis_policy::{Action, Decision, Format, Policy};
+use portcullis_report::scan::ScanFormat;
 use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocument};
 
 use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg};
@@ -148,34 +149,18 @@ pub fn decision_code(decision: &Decision, fail_on_warn: bool) -> Code {
     }
 }
 
-/// Render `result` in `format`.
+/// Render `result` in `format` (the report crate's scan renderings).
 fn render(result: &ScanResult, format: ScanFormatArg, out: &mut Vec<u8>) -> Result<()> {
-    // TEMPORARY: until portcullis_report::scan lands on main.
-    match format {
-        ScanFormatArg::Json => {
-            let value = serde_json::json!({
-                "image": {"reference": result.image.reference, "digest": result.image.digest.as_ref().map(ToString::to_string)},
-                "os": result.os,
-                "packages": result.packages,
-                "vulnerabilities": result.findings,
-                "policy": result.decision,
-                "database": result.database,
-            });
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-        }
-        ScanFormatArg::Table => {
-            use std::fmt::Write as _;
-            let mut s = String::new();
-            for f in &result.findings {
-                let _ = writeln!(
-                    s,
-                    "{} {} {} {}",
-                    f.package.name, f.package.version, f.id, f.severity
-                );
-            }
-            out.extend_from_slice(s.as_bytes());
-        }
-        ScanFormatArg::Sarif | ScanFormatArg::Cyclonedx => bail!("not yet"),
-    }
-    Ok(())
+    let format = match format {
+        ScanFormatArg::Table => ScanFormat::Table,
+        ScanFormatArg::Json => ScanFormat::Json,
+        ScanFormatArg::Sarif => ScanFormat::Sarif,
+        ScanFormatArg::Cyclonedx => ScanFormat::CycloneDx,
+    };
+    portcullis_report::scan::render(result, format, out).with_context(|| {
+        format!(
+            "rendering the scan of {} as {format}",
+            result.image.reference
+        )
+    })
 }
