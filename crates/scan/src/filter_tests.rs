@@ -503,3 +503,15 @@ fn first_filter_wins_and_summary_counts_each() {
         "1 finding ignored (ignore file), 1 finding suppressed by VEX, 2 findings hidden by --severity"
     );
 }
+
+#[test]
+fn yaml_alias_bomb_is_refused_quickly() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = format!("*a{}", i - 1);
+        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+    }
+    bomb.push_str("ignore: *a9\n");
+    let err = IgnoreFile::parse("bomb.yaml", bomb.as_bytes()).unwrap_err();
+    assert!(err.to_string().starts_with("bomb.yaml: "), "{err}");
+}
