@@ -62,7 +62,15 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
     let matched = match_packages(catalog.os.as_ref(), &catalog.packages, db)
         .map_err(|e| Error::database(db, e))?;
     let os_supported = match &matched.os_ecosystem {
-        Some(ecosystem) => has_ecosystem(db, ecosystem)?,
+        // A finding made in the OS ecosystem proves there is data for it; only otherwise ask
+        // the database (a count over every affected entry).
+        Some(ecosystem) => {
+            matched
+                .findings
+                .iter()
+                .any(|f| f.advisory_ecosystem == *ecosystem)
+                || has_ecosystem(db, ecosystem)?
+        }
         // No OS packages to match (scratch, distroless static) counts as supported; an OS
         // we know nothing about does not.
         None => catalog.os.is_none(),
