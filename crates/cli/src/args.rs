@@ -71,6 +71,121 @@ pub enum Command {
     Status(crate::commands::status::StatusArgs),
     /// Print the objects `activate` would apply, as multi-document YAML (for GitOps).
     Manifests(crate::commands::manifests::ManifestsArgs),
+    /// Scan an image for known vulnerabilities, and optionally judge it with a policy.
+    ///
+    /// Lists every vulnerable package with its fix, after the filters (--severity,
+    /// --ignore-unfixed, --ignore-file, --vex). Exit codes: 0 when the policy says go (or
+    /// warn without --fail-on-warn), 1 when it says stop, 2 on usage or runtime errors;
+    /// without --policy, --exit-code N when findings remain.
+    Scan(Box<ScanArgs>),
+    /// Built-in and custom policies: list them, print one, or evaluate one on an image.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `portcullis scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The image: a registry reference or oci-dir:, oci-archive:, docker-archive:, dir:, tar:.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    #[command(flatten)]
+    pub options: ImageArgs,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormatArg::Table)]
+    pub format: ScanFormatArg,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with N when findings remain after filtering (only without --policy).
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "policy")]
+    pub exit_code: u8,
+    /// Judge the image with a built-in policy (see `portcullis policy list`) or a YAML/JSON
+    /// policy or policy set file.
+    #[arg(long, value_name = "ID|FILE")]
+    pub policy: Option<String>,
+    /// Exit with 1 when the policy says warn.
+    #[arg(long, requires = "policy")]
+    pub fail_on_warn: bool,
+}
+
+/// The filters `scan` and `policy eval` share.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Keep only these severities: a comma-separated list of critical, high, medium, low,
+    /// negligible, unknown.
+    #[arg(long, value_name = "LIST")]
+    pub severity: Option<String>,
+    /// Hide findings that have no fixed version.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Ignore the findings listed in this YAML file (id, optional package and expiry date,
+    /// and a reason); repeatable.
+    #[arg(long = "ignore-file", value_name = "FILE")]
+    pub ignore_files: Vec<PathBuf>,
+    /// Suppress findings an OpenVEX document says are not_affected or fixed; repeatable.
+    #[arg(long = "vex", value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+}
+
+/// Scan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormatArg {
+    /// A readable table, grouped by package.
+    Table,
+    /// Portcullis JSON (documented in the README).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// CycloneDX 1.6 JSON with the vulnerabilities in the BOM.
+    Cyclonedx,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List the built-in policies.
+    List,
+    /// Print a built-in policy as a document to start a custom one from.
+    Show {
+        /// The built-in policy id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Document format.
+        #[arg(long, short = 'f', value_enum, default_value_t = PolicyFormatArg::Yaml)]
+        format: PolicyFormatArg,
+    },
+    /// Scan an image and judge it with a policy; prints the decision.
+    ///
+    /// Exit codes: 0 for go (and warn without --fail-on-warn), 1 for stop, 2 for errors.
+    Eval {
+        /// A built-in policy id or a YAML/JSON policy or policy set file.
+        #[arg(long, value_name = "ID|FILE")]
+        policy: String,
+        /// The image to judge.
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[command(flatten)]
+        options: ImageArgs,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+        /// Exit with 1 when the policy says warn.
+        #[arg(long)]
+        fail_on_warn: bool,
+    },
+}
+
+/// Policy document formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFormatArg {
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

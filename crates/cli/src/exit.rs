@@ -7,16 +7,29 @@ use std::process::ExitCode;
 pub enum Code {
     /// Success (and policy "go", or "warn" without `--fail-on-warn`).
     Ok,
+    /// The policy said stop (or warn with `--fail-on-warn`).
+    Stop,
     /// Usage or runtime error (clap uses 2 for usage errors too).
     Error,
+    /// `scan --exit-code N` when findings remain and no policy was given.
+    Findings(u8),
+}
+
+impl Code {
+    /// The numeric exit status.
+    pub fn value(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Stop => 1,
+            Self::Error => 2,
+            Self::Findings(n) => n,
+        }
+    }
 }
 
 impl From<Code> for ExitCode {
     fn from(code: Code) -> Self {
-        match code {
-            Code::Ok => ExitCode::SUCCESS,
-            Code::Error => ExitCode::from(2),
-        }
+        ExitCode::from(code.value())
     }
 }
 

@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Deactivate(args) => commands::deactivate::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::Manifests(args) => commands::manifests::run(args),
+        Command::Scan(args) => commands::scan::run(args, &cli.global),
+        Command::Policy(cmd) => commands::policy::run(cmd, &cli.global),
     };
     match result {
         Ok(code) => code.into(),

@@ -5,11 +5,22 @@
 //! policy over it. Filters that drop findings (severity, unfixed, ignore files, VEX) run
 //! between the two, so the policy sees what the user asked to see.
 
+mod doc;
 mod error;
+pub mod filter;
+pub mod ignore;
+mod purl;
 mod result;
+pub mod vex;
 
+pub use doc::{MAX_FILTER_DOCUMENT_LEN, MAX_FILTER_ITEMS};
 pub use error::{Error, ErrorKind, Result};
+pub use filter::{
+    FilterSummary, Filters, SuppressedBy, Suppression, apply_filters, parse_severity_list,
+};
+pub use ignore::{IgnoreEntry, IgnoreFile};
 pub use result::{DatabaseInfo, DatabaseSource, ScanResult};
+pub use vex::{VexDocument, VexStatement, VexStatus};
 
 use portcullis_catalog::{Catalog, CatalogFilter};
 use portcullis_matcher::match_packages;
@@ -51,7 +62,9 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
     let matched = match_packages(catalog.os.as_ref(), &catalog.packages, db)
         .map_err(|e| Error::database(db, e))?;
     let os_supported = match &matched.os_ecosystem {
-        Some(ecosystem) => has_ecosystem(db, ecosystem)?,
+        Some(ecosystem) => db
+            .has_ecosystem(ecosystem)
+            .map_err(|e| Error::database(db, e))?,
         // No OS packages to match (scratch, distroless static) counts as supported; an OS
         // we know nothing about does not.
         None => catalog.os.is_none(),
@@ -92,10 +105,4 @@ pub fn judge(result: &mut ScanResult, policy: &Policy, now: i64) {
         },
     );
     result.decision = Some(decision);
-}
-
-/// Whether `db` has any affected entry in `ecosystem`.
-fn has_ecosystem(db: &Database, ecosystem: &str) -> Result<bool> {
-    let counts = db.affected_counts().map_err(|e| Error::database(db, e))?;
-    Ok(counts.iter().any(|(_, eco, n)| eco == ecosystem && *n > 0))
 }

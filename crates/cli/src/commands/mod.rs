@@ -6,5 +6,7 @@ pub mod deactivate;
 pub mod image;
 pub mod inventory;
 pub mod manifests;
+pub mod policy;
 pub mod sbom;
+pub mod scan;
 pub mod status;

@@ -6,7 +6,9 @@
 mod db;
 mod image;
 mod lifecycle;
+mod policy;
 mod sbom;
+mod scan;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

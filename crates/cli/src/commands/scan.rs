@@ -1,0 +1,166 @@
+//! `portcullis scan`: image → packages → findings → filters → (policy) → report.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use portcullis_oci::ImageSource;
+use portcullis_policy::{Action, Decision, Format, Policy};
+use portcullis_report::scan::ScanFormat;
+use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocument};
+
+use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg};
+use crate::commands::db::{db_path, open_existing};
+use crate::commands::inventory::inventory;
+use crate::exit::Code;
+use crate::output::write_output;
+
+pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<Code> {
+    let policy = args
+        .policy
+        .as_deref()
+        .map(|spec| resolve_policy(spec, &args.image))
+        .transpose()?;
+    let (mut result, _summary) = scan_filtered(&args.image, &args.options, &args.filters, global)?;
+    if let Some(policy) = &policy {
+        portcullis_scan::judge(&mut result, policy, portcullis_policy::time::now());
+    }
+    let mut rendered = Vec::new();
+    render(&result, args.format, &mut rendered)?;
+    if !rendered.ends_with(b"\n") {
+        rendered.push(b'\n');
+    }
+    write_output(&rendered, args.output.as_deref())?;
+    Ok(match &result.decision {
+        Some(decision) => decision_code(decision, args.fail_on_warn),
+        None if !result.findings.is_empty() => Code::Findings(args.exit_code),
+        None => Code::Ok,
+    })
+}
+
+/// Load the filters, open the database (or say how to get one), scan the image and apply
+/// the filters. The filter summary goes to standard error unless `--quiet`.
+pub fn scan_filtered(
+    image: &str,
+    image_args: &ImageArgs,
+    filter_args: &FilterArgs,
+    global: &GlobalArgs,
+) -> Result<(ScanResult, FilterSummary)> {
+    let filters = load_filters(filter_args)?;
+    let db = open_existing(&db_path(global)?)?;
+    let (opened, catalog) = inventory(image, image_args, global)?;
+    let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
+    let summary =
+        portcullis_scan::apply_filters(&mut result, &filters, portcullis_policy::time::now());
+    if !global.quiet {
+        if let Some(line) = summary.describe() {
+            eprintln!("{line}");
+        }
+    }
+    Ok((result, summary))
+}
+
+/// Read `--severity`, `--ignore-unfixed`, `--ignore-file` and `--vex`.
+pub fn load_filters(args: &FilterArgs) -> Result<Filters> {
+    let severities = args
+        .severity
+        .as_deref()
+        .map(|list| portcullis_scan::parse_severity_list(list).context("--severity"))
+        .transpose()?;
+    let ignore_files = args
+        .ignore_files
+        .iter()
+        .map(|path| IgnoreFile::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let vex = args
+        .vex
+        .iter()
+        .map(|path| VexDocument::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Filters {
+        severities,
+        ignore_unfixed: args.ignore_unfixed,
+        ignore_files,
+        vex,
+    })
+}
+
+/// `--policy ID|FILE`: a built-in id, or a policy (set) document whose mappings choose the
+/// policy for `image` by registry, repository and tag (sources other than registries have
+/// neither, so only mappings of `*` globs apply to them).
+pub fn resolve_policy(spec: &str, image: &str) -> Result<Policy> {
+    if let Some(policy) = portcullis_policy::builtin(spec) {
+        return Ok(policy);
+    }
+    let path = Path::new(spec);
+    if !path.is_file() {
+        bail!(
+            "--policy {spec}: neither a built-in policy ({}) nor a policy file",
+            portcullis_policy::BUILTIN_IDS.join(", ")
+        );
+    }
+    let text = read_policy_file(path)?;
+    let format = Format::from_path(path).unwrap_or_else(|| Format::detect(&text));
+    let set = portcullis_policy::parse_document(&text, format)
+        .with_context(|| format!("--policy {}", path.display()))?
+        .into_set();
+    let (registry, repository, tag) = match ImageSource::parse(image) {
+        Ok(ImageSource::Registry(reference)) => (
+            reference.registry().to_string(),
+            reference.repository().to_string(),
+            reference.tag().map(str::to_string),
+        ),
+        _ => (String::new(), String::new(), None),
+    };
+    let id = set
+        .select_id(&registry, &repository, tag.as_deref())
+        .to_string();
+    set.policy(&id).with_context(|| {
+        format!(
+            "--policy {}: the policy '{id}' chosen for {image} is not defined",
+            path.display()
+        )
+    })
+}
+
+fn read_policy_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("--policy {}", path.display()))?;
+    let cap = u64::try_from(portcullis_policy::MAX_DOCUMENT_LEN).unwrap_or(u64::MAX);
+    let mut text = String::new();
+    file.take(cap.saturating_add(1))
+        .read_to_string(&mut text)
+        .with_context(|| format!("--policy {}: reading it as UTF-8 text", path.display()))?;
+    if text.len() > portcullis_policy::MAX_DOCUMENT_LEN {
+        bail!(
+            "--policy {}: larger than the {} bytes allowed",
+            path.display(),
+            portcullis_policy::MAX_DOCUMENT_LEN
+        );
+    }
+    Ok(text)
+}
+
+/// The exit code of a decision: stop is 1, warn is 1 only with `--fail-on-warn`.
+pub fn decision_code(decision: &Decision, fail_on_warn: bool) -> Code {
+    match decision.final_action {
+        Action::Stop => Code::Stop,
+        Action::Warn if fail_on_warn => Code::Stop,
+        Action::Warn | Action::Go => Code::Ok,
+    }
+}
+
+/// Render `result` in `format` (the report crate's scan renderings).
+fn render(result: &ScanResult, format: ScanFormatArg, out: &mut Vec<u8>) -> Result<()> {
+    let format = match format {
+        ScanFormatArg::Table => ScanFormat::Table,
+        ScanFormatArg::Json => ScanFormat::Json,
+        ScanFormatArg::Sarif => ScanFormat::Sarif,
+        ScanFormatArg::Cyclonedx => ScanFormat::CycloneDx,
+    };
+    portcullis_report::scan::render(result, format, out).with_context(|| {
+        format!(
+            "rendering the scan of {} as {format}",
+            result.image.reference
+        )
+    })
+}
