@@ -72,6 +72,15 @@ pub enum Command {
     /// Built-in and custom policies: list them, print one, or evaluate one on an image.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Install Portcullis in the cluster, or update it, from a spec (stdin, -f, or a wizard).
+    Activate(crate::commands::activate::ActivateArgs),
+    /// Remove Portcullis from the cluster: the webhook first, then the rest.
+    Deactivate(crate::commands::deactivate::DeactivateArgs),
+    /// Show whether Portcullis is active, the spec in force, replicas, database age and
+    /// certificate expiry.
+    Status(crate::commands::status::StatusArgs),
+    /// Print the objects `activate` would apply, as multi-document YAML (for GitOps).
+    Manifests(crate::commands::manifests::ManifestsArgs),
 }
 
 /// `portcullis scan`.

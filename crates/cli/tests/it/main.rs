@@ -5,6 +5,7 @@
 
 mod db;
 mod image;
+mod lifecycle;
 mod policy;
 mod sbom;
 mod scan;
