@@ -38,28 +38,6 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             self.map.remove(&oldest);
         }
     }
-
-    /// Remove `key`.
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        let value = self.map.remove(key)?;
-        self.order.retain(|k| k != key);
-        Some(value)
-    }
-
-    /// Entries, oldest first.
-    pub fn values_oldest_first(&self) -> impl Iterator<Item = &V> {
-        self.order.iter().filter_map(|k| self.map.get(k))
-    }
-
-    /// How many entries there are.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -74,8 +52,7 @@ mod tests {
         m.insert("a", 3);
         m.insert("c", 4);
         assert_eq!(m.get(&"a"), None);
-        assert_eq!(m.values_oldest_first().copied().collect::<Vec<_>>(), vec![2, 4]);
-        assert_eq!(m.remove(&"b"), Some(2));
-        assert_eq!(m.len(), 1);
+        assert_eq!(m.get(&"b"), Some(&2));
+        assert_eq!(m.get(&"c"), Some(&4));
     }
 }

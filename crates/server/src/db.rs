@@ -37,11 +37,7 @@ impl Generation {
             .map_err(|_| Error::new(ErrorKind::Database, "database closed"))?;
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let handle = this
-                .handles
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop();
+            let handle = this.handles.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some(handle) = handle else {
                 return Err(Error::new(ErrorKind::Database, "no database handle free"));
             };

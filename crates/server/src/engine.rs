@@ -114,12 +114,22 @@ impl Engine {
 
     /// The policy for `reference`.
     pub fn policy_for(&self, reference: &Reference) -> Option<Policy> {
-        self.policies.select(reference.registry(), reference.repository(), reference.tag())
+        self.policies.select(
+            reference.registry(),
+            reference.repository(),
+            reference.tag(),
+        )
     }
 
     /// Judge `image` for a workload in `namespace` with `pull_secrets`. Past `deadline`
     /// (`None`: no limit) the answer is an unknown outcome while the work goes on.
-    pub async fn check(self: &Arc<Self>, image: &str, namespace: &str, pull_secrets: &[String], deadline: Option<Instant>) -> ImageCheck {
+    pub async fn check(
+        self: &Arc<Self>,
+        image: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+        deadline: Option<Instant>,
+    ) -> ImageCheck {
         let mut check = ImageCheck {
             image: image.to_string(),
             digest: None,
@@ -145,7 +155,10 @@ impl Engine {
         let digest = match cached_digest {
             Some(digest) => digest,
             None => {
-                let creds = self.credentials.find(reference.registry(), namespace, pull_secrets).await;
+                let creds = self
+                    .credentials
+                    .find(reference.registry(), namespace, pull_secrets)
+                    .await;
                 credentials = Some(creds.clone());
                 match self.resolve(&reference, creds, deadline).await {
                     Ok(digest) => digest,
@@ -163,14 +176,24 @@ impl Engine {
             database: generation.version.clone(),
         };
         if let Some(hit) = self.cached_verdict(&key) {
-            self.metrics.cache_lookups.get_or_create(&label("result", "hit")).inc();
+            self.metrics
+                .cache_lookups
+                .get_or_create(&label("result", "hit"))
+                .inc();
             check.outcome = Ok(hit);
             return check;
         }
-        self.metrics.cache_lookups.get_or_create(&label("result", "miss")).inc();
+        self.metrics
+            .cache_lookups
+            .get_or_create(&label("result", "miss"))
+            .inc();
         let creds = match credentials {
             Some(c) => c,
-            None => self.credentials.find(reference.registry(), namespace, pull_secrets).await,
+            None => {
+                self.credentials
+                    .find(reference.registry(), namespace, pull_secrets)
+                    .await
+            }
         };
         let pinned = match digest.parse() {
             Ok(d) => reference.with_digest(d),
@@ -207,7 +230,12 @@ impl Engine {
             .cloned()
     }
 
-    async fn resolve(self: &Arc<Self>, reference: &Reference, creds: Option<Credentials>, deadline: Option<Instant>) -> Result<String, String> {
+    async fn resolve(
+        self: &Arc<Self>,
+        reference: &Reference,
+        creds: Option<Credentials>,
+        deadline: Option<Instant>,
+    ) -> Result<String, String> {
         let this = Arc::clone(self);
         let owned = reference.clone();
         let key = reference.to_string();
@@ -231,7 +259,14 @@ impl Engine {
         }
     }
 
-    async fn scan(self: Arc<Self>, key: VerdictKey, pinned: Reference, policy: Policy, creds: Option<Credentials>, generation: Arc<crate::db::Generation>) -> Landing<Arc<ScanResult>> {
+    async fn scan(
+        self: Arc<Self>,
+        key: VerdictKey,
+        pinned: Reference,
+        policy: Policy,
+        creds: Option<Credentials>,
+        generation: Arc<crate::db::Generation>,
+    ) -> Landing<Arc<ScanResult>> {
         if let Some(hit) = self.cached_verdict(&key) {
             return Ok(hit);
         }
@@ -255,7 +290,10 @@ impl Engine {
                 match pulled {
                     Ok(pulled) => pulled,
                     Err(e) => {
-                        self.metrics.scans.get_or_create(&label("result", "error")).inc();
+                        self.metrics
+                            .scans
+                            .get_or_create(&label("result", "error"))
+                            .inc();
                         return Err(e);
                     }
                 }
@@ -263,7 +301,8 @@ impl Engine {
         };
         let matched = generation
             .run(move |db| {
-                let mut result = portcullis_scan::scan_catalog(&info, catalog, db).map_err(|e| e.to_string())?;
+                let mut result =
+                    portcullis_scan::scan_catalog(&info, catalog, db).map_err(|e| e.to_string())?;
                 portcullis_scan::judge(&mut result, &policy, unix_now());
                 Ok::<_, String>(result)
             })
@@ -272,12 +311,20 @@ impl Engine {
         let result = match matched {
             Ok(result) => Arc::new(result),
             Err(e) => {
-                self.metrics.scans.get_or_create(&label("result", "error")).inc();
+                self.metrics
+                    .scans
+                    .get_or_create(&label("result", "error"))
+                    .inc();
                 return Err(e);
             }
         };
-        self.metrics.scans.get_or_create(&label("result", "ok")).inc();
-        self.metrics.scan_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .scans
+            .get_or_create(&label("result", "ok"))
+            .inc();
+        self.metrics
+            .scan_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.latest
             .lock()
             .unwrap_or_else(|e| e.into_inner())

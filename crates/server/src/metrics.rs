@@ -50,15 +50,47 @@ impl Default for Metrics {
         let db_updates = Family::<Labels, Counter>::default();
         let db_loaded = Gauge::default();
         let refused = Family::<Labels, Counter>::default();
-        registry.register("admission_requests", "Admission requests by action", admissions.clone());
-        registry.register("admission_duration_seconds", "Time to answer an admission request", admission_seconds.clone());
+        registry.register(
+            "admission_requests",
+            "Admission requests by action",
+            admissions.clone(),
+        );
+        registry.register(
+            "admission_duration_seconds",
+            "Time to answer an admission request",
+            admission_seconds.clone(),
+        );
         registry.register("scans", "Image scans by result", scans.clone());
-        registry.register("scan_duration_seconds", "Time of one image scan", scan_seconds.clone());
-        registry.register("verdict_cache_lookups", "Verdict cache lookups by result", cache_lookups.clone());
-        registry.register("audit_write_failures", "Audit writes that failed", audit_failures.clone());
-        registry.register("database_updates", "Database loads and updates by result", db_updates.clone());
-        registry.register("database_loaded", "1 once a vulnerability database is loaded", db_loaded.clone());
-        registry.register("http_refused", "HTTP requests refused by reason", refused.clone());
+        registry.register(
+            "scan_duration_seconds",
+            "Time of one image scan",
+            scan_seconds.clone(),
+        );
+        registry.register(
+            "verdict_cache_lookups",
+            "Verdict cache lookups by result",
+            cache_lookups.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Audit writes that failed",
+            audit_failures.clone(),
+        );
+        registry.register(
+            "database_updates",
+            "Database loads and updates by result",
+            db_updates.clone(),
+        );
+        registry.register(
+            "database_loaded",
+            "1 once a vulnerability database is loaded",
+            db_loaded.clone(),
+        );
+        registry.register(
+            "http_refused",
+            "HTTP requests refused by reason",
+            refused.clone(),
+        );
         Self {
             registry,
             admissions,

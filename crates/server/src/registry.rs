@@ -10,7 +10,10 @@ use portcullis_catalog::Catalog;
 use portcullis_config::RegistryConfig;
 use portcullis_k8s::credentials::{self, RegistryCredential};
 use portcullis_oci::registry::RegistryClient;
-use portcullis_oci::{Credentials, Digest, Image, ImageInfo, ImageOptions, ImageSource, NoProgress, Reference, RegistryOptions};
+use portcullis_oci::{
+    Credentials, Digest, Image, ImageInfo, ImageOptions, ImageSource, NoProgress, Reference,
+    RegistryOptions,
+};
 
 /// How long Secrets read from the API are reused.
 const SECRET_TTL: Duration = Duration::from_secs(60);
@@ -36,7 +39,11 @@ impl std::fmt::Debug for CredentialSource {
 impl CredentialSource {
     /// Credentials come from `client` (none without one): pull secrets in the workload's
     /// namespace, and the `registries` Secrets in `own_namespace`.
-    pub fn new(client: Option<kube::Client>, own_namespace: &str, registries: Vec<RegistryConfig>) -> Self {
+    pub fn new(
+        client: Option<kube::Client>,
+        own_namespace: &str,
+        registries: Vec<RegistryConfig>,
+    ) -> Self {
         Self {
             client,
             own_namespace: own_namespace.to_string(),
@@ -47,7 +54,12 @@ impl CredentialSource {
 
     /// The credential for `registry`: the first pull secret of the pod that has one, else
     /// the configured Secret of that registry. Unreadable Secrets are logged and skipped.
-    pub async fn find(&self, registry: &str, namespace: &str, pull_secrets: &[String]) -> Option<Credentials> {
+    pub async fn find(
+        &self,
+        registry: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+    ) -> Option<Credentials> {
         let client = self.client.as_ref()?;
         for name in pull_secrets {
             let creds = self.secret(client, namespace, name, None).await;
@@ -60,8 +72,12 @@ impl CredentialSource {
             if credentials::normalize_registry(&entry.registry) != wanted {
                 continue;
             }
-            let Some(secret) = &entry.secret else { continue };
-            let creds = self.secret(client, &self.own_namespace, secret, Some(&entry.registry)).await;
+            let Some(secret) = &entry.secret else {
+                continue;
+            };
+            let creds = self
+                .secret(client, &self.own_namespace, secret, Some(&entry.registry))
+                .await;
             if let Some(found) = credentials::find(&creds, registry) {
                 return Some(to_oci(found));
             }
@@ -69,9 +85,20 @@ impl CredentialSource {
         None
     }
 
-    async fn secret(&self, client: &kube::Client, namespace: &str, name: &str, registry: Option<&str>) -> Vec<RegistryCredential> {
+    async fn secret(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        name: &str,
+        registry: Option<&str>,
+    ) -> Vec<RegistryCredential> {
         let key = (namespace.to_string(), name.to_string());
-        if let Some((at, creds)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some((at, creds)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             if at.elapsed() < SECRET_TTL {
                 return creds.clone();
             }
@@ -137,16 +164,27 @@ pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<D
     if let Some(digest) = reference.digest() {
         return Ok(digest.clone());
     }
-    let client = RegistryClient::connect(reference, &options.registry).map_err(|e| e.to_string())?;
+    let client =
+        RegistryClient::connect(reference, &options.registry).map_err(|e| e.to_string())?;
     let fetched = client
-        .fetch_manifest(&reference.manifest_reference(), None, options.limits.max_manifest_size, &reference.to_string())
+        .fetch_manifest(
+            &reference.manifest_reference(),
+            None,
+            options.limits.max_manifest_size,
+            &reference.to_string(),
+        )
         .map_err(|e| e.to_string())?;
     Ok(fetched.digest)
 }
 
 /// Pull `reference` (pinned to a digest) and catalog its packages (blocking).
-pub fn pull_catalog(reference: &Reference, options: &ImageOptions) -> Result<(ImageInfo, Catalog), String> {
-    let image = Image::open(&ImageSource::Registry(reference.clone()), options).map_err(|e| e.to_string())?;
-    let catalog = portcullis_scan::catalog_image(&image, &options.limits, &NoProgress).map_err(|e| e.to_string())?;
+pub fn pull_catalog(
+    reference: &Reference,
+    options: &ImageOptions,
+) -> Result<(ImageInfo, Catalog), String> {
+    let image = Image::open(&ImageSource::Registry(reference.clone()), options)
+        .map_err(|e| e.to_string())?;
+    let catalog = portcullis_scan::catalog_image(&image, &options.limits, &NoProgress)
+        .map_err(|e| e.to_string())?;
     Ok((image.info().clone(), catalog))
 }

@@ -37,7 +37,10 @@ impl fmt::Debug for CertReloader {
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let error = |e: std::io::Error| {
-        Error::new(ErrorKind::Config, format!("{}: reading: {e}", path.display()))
+        Error::new(
+            ErrorKind::Config,
+            format!("{}: reading: {e}", path.display()),
+        )
     };
     let file = std::fs::File::open(path).map_err(error)?;
     let mut bytes = Vec::new();
@@ -73,10 +76,7 @@ impl CertReloader {
     /// Returns whether it was swapped. On error the current certificate stays.
     pub fn reload(&self) -> Result<bool> {
         let (loaded, fingerprint) = load(&self.cert, &self.key, &self.provider)?;
-        let mut current = self
-            .fingerprint
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut current = self.fingerprint.lock().unwrap_or_else(|e| e.into_inner());
         if *current == fingerprint {
             return Ok(false);
         }
