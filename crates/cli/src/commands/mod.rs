@@ -4,3 +4,4 @@ pub mod db;
 pub mod image;
 pub mod inventory;
 pub mod sbom;
+pub mod serve;
