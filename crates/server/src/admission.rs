@@ -6,13 +6,13 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 
-use crate::http::{HttpResponse, error};
+use crate::http::{HttpResponse, error, read_body};
 use crate::server::App;
 
 /// Answer one AdmissionReview.
-pub async fn handle(_app: &Arc<App>, _request: Request<Incoming>) -> HttpResponse {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "admission is not wired yet",
-    )
+pub async fn handle(_app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    if let Err(e) = read_body(request).await {
+        return e.response();
+    }
+    error(StatusCode::SERVICE_UNAVAILABLE, "admission is not wired yet")
 }

@@ -1,0 +1,5 @@
+//! `portcullis serve` over real TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod http;
