@@ -1,5 +1,6 @@
-//! Renderings of what Portcullis found: SBOMs now ([`sbom`]: table, our JSON, CycloneDX 1.6,
-//! SPDX 2.3), scan results later (a `scan` module beside it).
+//! Renderings of what Portcullis found: SBOMs ([`sbom`]: table, our JSON, CycloneDX 1.6,
+//! SPDX 2.3) and scan results ([`scan`]: table, our JSON, SARIF 2.1.0, CycloneDX 1.6 with
+//! vulnerabilities).
 //!
 //! Every rendering is deterministic: the same input gives byte-identical output. Nothing
 //! random and no wall-clock time goes in; see [`Timestamp::for_image`] for the time used.
@@ -8,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod license;
 pub mod sbom;
+pub mod scan;
 pub mod timestamp;
 
 pub use error::{Error, ErrorKind, Result};

@@ -24,6 +24,8 @@ use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 use portcullis_report::{Sbom, SbomFormat, Timestamp, ToolInfo, render};
 use serde_json::Value;
 
+mod scan;
+
 // ---------------------------------------------------------------------------------------
 // Fixtures
 

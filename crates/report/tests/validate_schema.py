@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validate a JSON document against a committed schema.
 
-Usage: validate_schema.py cyclonedx|spdx FILE   (FILE `-` reads standard input)
+Usage: validate_schema.py cyclonedx|spdx|sarif FILE   (FILE `-` reads standard input)
 
 Exit 0 when valid, 1 when invalid (errors on stderr), 3 when the Python `jsonschema`
 package is missing (Debian: python3-jsonschema).
@@ -31,6 +31,9 @@ def validator(kind):
         extra = [load("spdx.schema.json"), load("jsf-0.82.schema.json")]
     elif kind == "spdx":
         schema = load("spdx-2.3.schema.json")
+        extra = []
+    elif kind == "sarif":
+        schema = load("sarif-schema-2.1.0.json")
         extra = []
     else:
         raise SystemExit(f"unknown schema kind {kind!r}")

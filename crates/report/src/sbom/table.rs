@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use portcullis_catalog::Package;
+use portcullis_catalog::{Os, Package};
 
 use super::Sbom;
 use crate::error::{Error, Result};
@@ -17,14 +17,14 @@ const MAX_VERSION: usize = 28;
 const TYPE_WIDTH: usize = 6;
 
 /// Replace control characters, so output is one safe line per value.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
 
 /// `text` cut to `width` characters, ending in `…` when cut.
-fn fit(text: &str, width: usize) -> String {
+pub(crate) fn fit(text: &str, width: usize) -> String {
     let text = clean(text);
     if text.chars().count() <= width {
         return text;
@@ -34,7 +34,7 @@ fn fit(text: &str, width: usize) -> String {
     cut
 }
 
-fn pad(text: &str, width: usize) -> String {
+pub(crate) fn pad(text: &str, width: usize) -> String {
     let len = text.chars().count();
     format!("{text}{}", " ".repeat(width.saturating_sub(len)))
 }
@@ -51,6 +51,21 @@ fn source(p: &Package) -> String {
     }
 }
 
+/// The OS for people: `Alpine Linux v3.20 (alpine 3.20.3)`, or `unknown`.
+pub(crate) fn os_description(os: Option<&Os>) -> String {
+    match os {
+        Some(os) => {
+            let name = os.pretty_name.clone().or_else(|| os.name.clone());
+            let version = os.version_id.as_deref().unwrap_or("unknown version");
+            match name {
+                Some(name) => format!("{name} ({} {version})", os.id),
+                None => format!("{} {version}", os.id),
+            }
+        }
+        None => "unknown".to_string(),
+    }
+}
+
 /// Write the table for `sbom`.
 pub fn render(sbom: &Sbom<'_>, out: &mut dyn Write) -> Result<()> {
     let packages = sbom.sorted_packages();
@@ -62,18 +77,10 @@ pub fn render(sbom: &Sbom<'_>, out: &mut dyn Write) -> Result<()> {
     if let Some(digest) = &sbom.image.digest {
         text.push_str(&format!("Digest:   {digest}\n"));
     }
-    let os = match sbom.os {
-        Some(os) => {
-            let name = os.pretty_name.clone().or_else(|| os.name.clone());
-            let version = os.version_id.as_deref().unwrap_or("unknown version");
-            match name {
-                Some(name) => format!("{name} ({} {version})", os.id),
-                None => format!("{} {version}", os.id),
-            }
-        }
-        None => "unknown".to_string(),
-    };
-    text.push_str(&format!("OS:       {}\n", fit(&os, WIDTH - 10)));
+    text.push_str(&format!(
+        "OS:       {}\n",
+        fit(&os_description(sbom.os), WIDTH - 10)
+    ));
     let count = packages.len();
     text.push_str(&format!("Packages: {count}\n"));
     if count > 0 {

@@ -1,0 +1,215 @@
+//! Renderings of one scan result ([`ScanResult`]): [`ScanFormat::Table`] for people,
+//! [`ScanFormat::Json`] (our own, stable, documented in the README), [`ScanFormat::Sarif`]
+//! (SARIF 2.1.0 for GitHub code scanning) and [`ScanFormat::CycloneDx`] (1.6, the SBOM with
+//! its `vulnerabilities`).
+//!
+//! Every rendering is deterministic: packages and findings are sorted (findings in
+//! [`Finding::output_cmp`] order), and nothing random or wall-clock goes in.
+
+pub mod cyclonedx;
+pub mod json;
+pub mod sarif;
+pub mod table;
+
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+
+use portcullis_matcher::{Finding, Severity};
+use portcullis_scan::ScanResult;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::sbom::Sbom;
+
+/// The scan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanFormat {
+    /// A table for people, readable at 100 columns.
+    Table,
+    /// Portcullis's own JSON (see [`json`]).
+    Json,
+    /// SARIF 2.1.0, as GitHub code scanning accepts it.
+    Sarif,
+    /// CycloneDX 1.6 JSON with `vulnerabilities`.
+    CycloneDx,
+}
+
+impl ScanFormat {
+    /// Every format, in the order of [`ScanFormat::NAMES`].
+    pub const ALL: [Self; 4] = [Self::Table, Self::Json, Self::Sarif, Self::CycloneDx];
+    /// The names accepted by [`FromStr`] (and shown by `--help`).
+    pub const NAMES: [&'static str; 4] = ["table", "json", "sarif", "cyclonedx"];
+
+    /// The format's name, as accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Json => "json",
+            Self::Sarif => "sarif",
+            Self::CycloneDx => "cyclonedx",
+        }
+    }
+}
+
+impl fmt::Display for ScanFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ScanFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownFormat,
+                    format!(
+                        "unknown scan format '{s}' (expected one of: {})",
+                        Self::NAMES.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Render `result` as `format` to `out`.
+pub fn render(result: &ScanResult, format: ScanFormat, out: &mut dyn Write) -> Result<()> {
+    match format {
+        ScanFormat::Table => table::render(result, out),
+        ScanFormat::Json => json::render(result, out),
+        ScanFormat::Sarif => sarif::render(result, out),
+        ScanFormat::CycloneDx => cyclonedx::render(result, out),
+    }
+}
+
+/// The stable JSON document of `result` (see [`json`]), as a value. Its keys are the same
+/// as [`ScanFormat::Json`] writes; their order inside objects depends on `serde_json`.
+pub fn to_json_value(result: &ScanResult) -> serde_json::Value {
+    // Serialising our own structs to a value cannot fail: every map key is a string and
+    // non-finite scores were already dropped.
+    serde_json::to_value(json::document(result)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The findings in output order ([`Finding::output_cmp`]), exact duplicates removed.
+pub fn sorted_findings(result: &ScanResult) -> Vec<&Finding> {
+    let mut sorted: Vec<&Finding> = result.findings.iter().collect();
+    sorted.sort_by(|a, b| a.output_cmp(b));
+    sorted.dedup_by(|a, b| a == b);
+    sorted
+}
+
+/// The SBOM part of `result`: image, OS and packages.
+pub fn sbom(result: &ScanResult) -> Sbom<'_> {
+    Sbom::new(&result.image, result.os.as_ref(), &result.packages)
+}
+
+/// The finding's CVSS base score, when it is a number in 0..=10.
+pub fn cvss_score(finding: &Finding) -> Option<f64> {
+    finding
+        .cvss_score
+        .filter(|s| s.is_finite() && (0.0..=10.0).contains(s))
+}
+
+/// How many findings there are of each severity, highest first.
+pub fn severity_counts(findings: &[&Finding]) -> [(Severity, usize); 6] {
+    let mut counts = [
+        (Severity::Critical, 0),
+        (Severity::High, 0),
+        (Severity::Medium, 0),
+        (Severity::Low, 0),
+        (Severity::Negligible, 0),
+        (Severity::Unknown, 0),
+    ];
+    for f in findings {
+        for (severity, count) in &mut counts {
+            if *severity == f.severity {
+                *count += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Who publishes a vulnerability id, and the page describing it: NVD for `CVE-`, the
+/// GitHub Advisory Database for `GHSA-`, OSV for everything else.
+pub fn advisory_source(id: &str) -> (&'static str, String) {
+    let encoded = percent_encode(id, b"-._~");
+    if id.starts_with("CVE-") {
+        ("NVD", format!("https://nvd.nist.gov/vuln/detail/{encoded}"))
+    } else if id.starts_with("GHSA-") {
+        (
+            "GitHub Advisory Database",
+            format!("https://github.com/advisories/{encoded}"),
+        )
+    } else {
+        ("OSV", format!("https://osv.dev/vulnerability/{encoded}"))
+    }
+}
+
+/// Percent-encode every byte of `text` but ASCII letters, digits and the bytes in `keep`.
+pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
+/// `will not be fixed`.
+pub fn fix_phrase(finding: &Finding) -> String {
+    use portcullis_matcher::FindingStatus;
+    match (finding.status, finding.fixed_version.as_deref()) {
+        (FindingStatus::Fixed, Some(v)) => format!("fixed in {v}"),
+        (FindingStatus::Fixed, None) => "fixed (version unknown)".to_string(),
+        (FindingStatus::NotFixed, _) => "no fix yet".to_string(),
+        (FindingStatus::WontFix, _) => "will not be fixed".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for (format, name) in ScanFormat::ALL.into_iter().zip(ScanFormat::NAMES) {
+            assert_eq!(format.to_string(), name);
+            assert_eq!(name.parse::<ScanFormat>().unwrap(), format);
+        }
+        assert_eq!(" SARIF ".parse::<ScanFormat>().unwrap(), ScanFormat::Sarif);
+        let err = "spdx".parse::<ScanFormat>().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+        assert!(err.to_string().contains("'spdx'"));
+    }
+
+    #[test]
+    fn advisory_sources() {
+        assert_eq!(
+            advisory_source("CVE-2024-9143"),
+            (
+                "NVD",
+                "https://nvd.nist.gov/vuln/detail/CVE-2024-9143".into()
+            )
+        );
+        assert_eq!(
+            advisory_source("GHSA-jfh8-c2jp-5v3q").1,
+            "https://github.com/advisories/GHSA-jfh8-c2jp-5v3q"
+        );
+        assert_eq!(
+            advisory_source("PYSEC-2023/74 x"),
+            (
+                "OSV",
+                "https://osv.dev/vulnerability/PYSEC-2023%2F74%20x".into()
+            )
+        );
+    }
+}
