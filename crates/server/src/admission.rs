@@ -14,5 +14,8 @@ pub async fn handle(_app: &Arc<App>, request: Request<Incoming>) -> HttpResponse
     if let Err(e) = read_body(request).await {
         return e.response();
     }
-    error(StatusCode::SERVICE_UNAVAILABLE, "admission is not wired yet")
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "admission is not wired yet",
+    )
 }

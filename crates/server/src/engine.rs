@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::bounded::BoundedMap;
-use crate::db::DbPool;
+use crate::db::{DbPool, Generation};
 use crate::flight::{Flights, Landing};
 use crate::metrics::{Metrics, label};
 use crate::registry::{CredentialSource, RegistryAccess, pull_catalog, resolve_digest};
@@ -69,7 +69,7 @@ pub struct Engine {
     /// the database changed, without pulling again).
     latest: Mutex<BoundedMap<String, Arc<ScanResult>>>,
     tags: Mutex<HashMap<String, (Instant, String)>>,
-    resolving: Arc<Flights<String>>,
+    checking: Arc<Flights<(String, Arc<ScanResult>)>>,
     scanning: Arc<Flights<Arc<ScanResult>>>,
     slots: Arc<Semaphore>,
 }
@@ -87,7 +87,7 @@ impl Engine {
             verdicts: Mutex::new(BoundedMap::new(settings.cache_size)),
             latest: Mutex::new(BoundedMap::new(settings.cache_size)),
             tags: Mutex::new(HashMap::new()),
-            resolving: Arc::default(),
+            checking: Arc::default(),
             scanning: Arc::default(),
             slots: Arc::new(Semaphore::new(settings.scan_concurrency.max(1))),
         }
@@ -122,7 +122,8 @@ impl Engine {
     }
 
     /// Judge `image` for a workload in `namespace` with `pull_secrets`. Past `deadline`
-    /// (`None`: no limit) the answer is an unknown outcome while the work goes on.
+    /// (`None`: no limit) the answer is an unknown outcome while the work (resolution and
+    /// scan) goes on in the background, so a retry finds the verdict cached.
     pub async fn check(
         self: &Arc<Self>,
         image: &str,
@@ -150,67 +151,51 @@ impl Engine {
             check.outcome = Err("no policy applies to this image".to_string());
             return check;
         };
-        let cached_digest = self.cached_digest(&reference);
-        let mut credentials: Option<Option<Credentials>> = None;
-        let digest = match cached_digest {
-            Some(digest) => digest,
-            None => {
-                let creds = self
-                    .credentials
-                    .find(reference.registry(), namespace, pull_secrets)
-                    .await;
-                credentials = Some(creds.clone());
-                match self.resolve(&reference, creds, deadline).await {
-                    Ok(digest) => digest,
-                    Err(reason) => {
-                        check.outcome = Err(reason);
-                        return check;
-                    }
-                }
+        let policy_version = policy.version();
+        if let Some(digest) = self.cached_digest(&reference) {
+            let key = VerdictKey {
+                digest: digest.clone(),
+                policy: policy_version.clone(),
+                database: generation.version.clone(),
+            };
+            if let Some(hit) = self.cached_verdict(&key) {
+                self.count_lookup("hit");
+                check.digest = Some(digest);
+                check.outcome = Ok(hit);
+                return check;
             }
-        };
-        check.digest = Some(digest.clone());
-        let key = VerdictKey {
-            digest: digest.clone(),
-            policy: policy.version(),
-            database: generation.version.clone(),
-        };
-        if let Some(hit) = self.cached_verdict(&key) {
-            self.metrics
-                .cache_lookups
-                .get_or_create(&label("result", "hit"))
-                .inc();
-            check.outcome = Ok(hit);
-            return check;
         }
+        self.count_lookup("miss");
+        let flight_key = format!("{reference}|{policy_version}|{}", generation.version);
+        let this = Arc::clone(self);
+        let namespace = namespace.to_string();
+        let pull_secrets = pull_secrets.to_vec();
+        let ticket = self.checking.join(&flight_key, async move {
+            this.resolve_and_scan(reference, namespace, pull_secrets, policy, generation)
+                .await
+        });
+        match ticket.wait(deadline).await {
+            Some(Ok((digest, result))) => {
+                check.digest = Some(digest);
+                check.outcome = Ok(result);
+            }
+            Some(Err(reason)) => check.outcome = Err(reason),
+            None => {
+                check.digest = self.cached_digest_any(image);
+                check.outcome = Err(
+                    "not judged within the budget; the scan goes on and a retry will find its verdict"
+                        .to_string(),
+                );
+            }
+        }
+        check
+    }
+
+    fn count_lookup(&self, result: &str) {
         self.metrics
             .cache_lookups
-            .get_or_create(&label("result", "miss"))
+            .get_or_create(&label("result", result))
             .inc();
-        let creds = match credentials {
-            Some(c) => c,
-            None => {
-                self.credentials
-                    .find(reference.registry(), namespace, pull_secrets)
-                    .await
-            }
-        };
-        let pinned = match digest.parse() {
-            Ok(d) => reference.with_digest(d),
-            Err(_) => reference.clone(),
-        };
-        let this = Arc::clone(self);
-        let flight_key = format!("{}|{}|{}", key.digest, key.policy, key.database);
-        let ticket = self.scanning.join(&flight_key, async move {
-            this.scan(key, pinned, policy, creds, generation).await
-        });
-        check.outcome = match ticket.wait(deadline).await {
-            Some(landing) => landing,
-            None => Err(format!(
-                "not scanned within the budget; the scan goes on and a retry will find its verdict"
-            )),
-        };
-        check
     }
 
     fn cached_digest(&self, reference: &Reference) -> Option<String> {
@@ -222,6 +207,16 @@ impl Engine {
         (at.elapsed() < self.tag_ttl).then(|| digest.clone())
     }
 
+    /// The digest last resolved for `image`, however old.
+    fn cached_digest_any(&self, image: &str) -> Option<String> {
+        let reference = Reference::parse(image).ok()?;
+        if let Some(digest) = reference.digest() {
+            return Some(digest.to_string());
+        }
+        let tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        tags.get(&reference.to_string()).map(|(_, d)| d.clone())
+    }
+
     fn cached_verdict(&self, key: &VerdictKey) -> Option<Arc<ScanResult>> {
         self.verdicts
             .lock()
@@ -230,32 +225,57 @@ impl Engine {
             .cloned()
     }
 
-    async fn resolve(
-        self: &Arc<Self>,
-        reference: &Reference,
-        creds: Option<Credentials>,
-        deadline: Option<Instant>,
-    ) -> Result<String, String> {
-        let this = Arc::clone(self);
-        let owned = reference.clone();
-        let key = reference.to_string();
-        let ticket = self.resolving.join(&key, async move {
-            let options = this.registry.options(creds);
-            let what = owned.clone();
-            let digest = tokio::task::spawn_blocking(move || resolve_digest(&what, &options))
-                .await
-                .map_err(|e| format!("resolving: {e}"))??
-                .to_string();
-            this.tags
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(owned.to_string(), (Instant::now(), digest.clone()));
-            Ok(digest)
+    async fn resolve_and_scan(
+        self: Arc<Self>,
+        reference: Reference,
+        namespace: String,
+        pull_secrets: Vec<String>,
+        policy: Policy,
+        generation: Arc<Generation>,
+    ) -> Landing<(String, Arc<ScanResult>)> {
+        let creds = self
+            .credentials
+            .find(reference.registry(), &namespace, &pull_secrets)
+            .await;
+        let digest = match self.cached_digest(&reference) {
+            Some(digest) => digest,
+            None => {
+                let options = self.registry.options(creds.clone());
+                let owned = reference.clone();
+                let resolved =
+                    tokio::task::spawn_blocking(move || resolve_digest(&owned, &options))
+                        .await
+                        .map_err(|e| format!("resolving {reference}: {e}"))?
+                        .map_err(|e| format!("registry unreachable or refused: {e}"))?
+                        .to_string();
+                self.tags
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(reference.to_string(), (Instant::now(), resolved.clone()));
+                resolved
+            }
+        };
+        let key = VerdictKey {
+            digest: digest.clone(),
+            policy: policy.version(),
+            database: generation.version.clone(),
+        };
+        if let Some(hit) = self.cached_verdict(&key) {
+            return Ok((digest, hit));
+        }
+        let pinned = match digest.parse() {
+            Ok(d) => reference.with_digest(d),
+            Err(_) => reference.clone(),
+        };
+        let this = Arc::clone(&self);
+        let scan_key = format!("{}|{}|{}", key.digest, key.policy, key.database);
+        let ticket = self.scanning.join(&scan_key, async move {
+            this.scan(key, pinned, policy, creds, generation).await
         });
-        match ticket.wait(deadline).await {
-            Some(Ok(digest)) => Ok(digest),
-            Some(Err(reason)) => Err(format!("registry unreachable or refused: {reason}")),
-            None => Err("the registry did not answer within the budget".to_string()),
+        match ticket.wait(None).await {
+            Some(Ok(result)) => Ok((digest, result)),
+            Some(Err(e)) => Err(e),
+            None => Err("scan abandoned".to_string()),
         }
     }
 
@@ -265,7 +285,7 @@ impl Engine {
         pinned: Reference,
         policy: Policy,
         creds: Option<Credentials>,
-        generation: Arc<crate::db::Generation>,
+        generation: Arc<Generation>,
     ) -> Landing<Arc<ScanResult>> {
         if let Some(hit) = self.cached_verdict(&key) {
             return Ok(hit);

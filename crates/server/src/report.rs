@@ -4,5 +4,5 @@ use portcullis_scan::ScanResult;
 
 /// The stable JSON form of `result`.
 pub fn to_json(result: &ScanResult) -> serde_json::Value {
-    serde_json::to_value(result).unwrap_or(serde_json::Value::Null)
+    portcullis_report::scan::to_json_value(result)
 }

@@ -25,7 +25,9 @@ impl Ca {
     pub fn new() -> Self {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "serve test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "serve test CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let cert = params.self_signed(&key).unwrap();
         Self {
@@ -38,8 +40,7 @@ impl Ca {
     pub fn issue(&self, cn: &str, cert: &Path, key: &Path) {
         let server_key = KeyPair::generate().unwrap();
         let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         let signed = params.signed_by(&server_key, &self.issuer).unwrap();
         // Write-then-rename, as a Secret volume update does.
@@ -61,7 +62,11 @@ pub fn database() -> PathBuf {
         let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
         let inputs = vec![data.join("v3.9/main.json"), data.join("v3.20/main.json")];
         for input in &inputs {
-            assert!(input.is_file(), "test data file {} is missing", input.display());
+            assert!(
+                input.is_file(),
+                "test data file {} is missing",
+                input.display()
+            );
         }
         portcullis_vulndb::Database::import_paths(&path, &inputs, &Default::default()).unwrap();
         (dir, path)
@@ -85,11 +90,7 @@ pub struct TestServer {
 pub fn base_config(db: Option<PathBuf>) -> ServerConfig {
     let mut config = ServerConfig::default();
     config.listen = "127.0.0.1:0".to_string();
-    config.database.path = Some(
-        db.unwrap_or_else(database)
-            .display()
-            .to_string(),
-    );
+    config.database.path = Some(db.unwrap_or_else(database).display().to_string());
     config.database.update_interval = portcullis_config::Duration::from_secs(0);
     config.api_tokens = vec!["token-one".to_string(), "token-two".to_string()];
     config
@@ -116,7 +117,9 @@ impl TestServer {
             .enable_all()
             .build()
             .unwrap();
-        let server = runtime.block_on(portcullis_server::start(settings)).unwrap();
+        let server = runtime
+            .block_on(portcullis_server::start(settings))
+            .unwrap();
         Self {
             addr: server.addr,
             server: Some(server),
@@ -153,12 +156,26 @@ impl TestServer {
     }
 
     pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
-        https(self.addr, &self.ca.pem, method, path, token, Body::Bytes(body))
+        https(
+            self.addr,
+            &self.ca.pem,
+            method,
+            path,
+            token,
+            Body::Bytes(body),
+        )
     }
 
     /// A request announcing `length` bytes of body and sending none before the answer.
     pub fn announce(&self, path: &str, token: Option<&str>, length: usize) -> Answer {
-        https(self.addr, &self.ca.pem, "POST", path, token, Body::Announced(length))
+        https(
+            self.addr,
+            &self.ca.pem,
+            "POST",
+            path,
+            token,
+            Body::Announced(length),
+        )
     }
 }
 
@@ -238,7 +255,8 @@ pub fn https(
     let name = ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(client_config(ca_pem), name).unwrap();
     let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut tls = rustls::StreamOwned::new(conn, sock);
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n"

@@ -13,7 +13,11 @@ fn health_readiness_and_metrics() {
     assert_eq!((ready.status, ready.text().as_str()), (200, "ready\n"));
     let metrics = server.get("/metrics", None);
     assert_eq!(metrics.status, 200);
-    assert!(metrics.text().contains("portcullis_database_loaded 1"), "{}", metrics.text());
+    assert!(
+        metrics.text().contains("portcullis_database_loaded 1"),
+        "{}",
+        metrics.text()
+    );
 }
 
 #[test]
@@ -49,7 +53,10 @@ fn the_api_answers_401_revealing_nothing() {
     }
     bodies.dedup();
     assert_eq!(bodies, vec![r#"{"error":"unauthorized"}"#.to_string()]);
-    assert_eq!(server.get("/api/v1/policies", Some("token-two")).status, 200);
+    assert_eq!(
+        server.get("/api/v1/policies", Some("token-two")).status,
+        200
+    );
 }
 
 #[test]
@@ -58,11 +65,18 @@ fn bodies_over_3_mib_are_refused() {
     let big = 3 * 1024 * 1024 + 1;
     let answer = server.announce("/api/v1/scans", Some("token-one"), big);
     assert_eq!(answer.status, 413);
-    assert_eq!(answer.json()["error"], "request body larger than 3145728 bytes");
+    assert_eq!(
+        answer.json()["error"],
+        "request body larger than 3145728 bytes"
+    );
     let answer = server.announce("/imagecheck", None, big);
     assert_eq!(answer.status, 413);
     // Exactly 3 MiB is read (and then found not to be JSON).
-    let answer = server.post("/api/v1/scans", Some("token-one"), &vec![b' '; 3 * 1024 * 1024]);
+    let answer = server.post(
+        "/api/v1/scans",
+        Some("token-one"),
+        &vec![b' '; 3 * 1024 * 1024],
+    );
     assert_eq!(answer.status, 400);
 }
 

@@ -1,5 +1,6 @@
 //! `portcullis serve` over real TLS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod engine;
 mod harness;
 mod http;
