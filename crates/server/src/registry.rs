@@ -18,12 +18,15 @@ use portcullis_oci::{
 /// How long Secrets read from the API are reused.
 const SECRET_TTL: Duration = Duration::from_secs(60);
 
+/// A Secret by namespace and name.
+type SecretKey = (String, String);
+
 /// Reads registry credentials from Kubernetes Secrets, with a short cache.
 pub struct CredentialSource {
     client: Option<kube::Client>,
     own_namespace: String,
     registries: Vec<RegistryConfig>,
-    cache: Mutex<HashMap<(String, String), (Instant, Vec<RegistryCredential>)>>,
+    cache: Mutex<HashMap<SecretKey, (Instant, Vec<RegistryCredential>)>>,
 }
 
 impl std::fmt::Debug for CredentialSource {

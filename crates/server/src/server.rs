@@ -409,11 +409,8 @@ async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let current = Arc::clone(&reloader);
-        match tokio::task::spawn_blocking(move || current.reload()).await {
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "reloading the TLS certificate (the current one stays)")
-            }
-            Ok(Ok(_)) | Err(_) => {}
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || current.reload()).await {
+            tracing::warn!(error = %e, "reloading the TLS certificate (the current one stays)");
         }
     }
 }

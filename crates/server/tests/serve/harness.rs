@@ -88,8 +88,10 @@ pub struct TestServer {
 
 /// The configuration tests start from: TLS on 127.0.0.1:0, the test database, one token.
 pub fn base_config(db: Option<PathBuf>) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.listen = "127.0.0.1:0".to_string();
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".to_string(),
+        ..ServerConfig::default()
+    };
     config.database.path = Some(db.unwrap_or_else(database).display().to_string());
     config.database.update_interval = portcullis_config::Duration::from_secs(0);
     config.api_tokens = vec!["token-one".to_string(), "token-two".to_string()];
