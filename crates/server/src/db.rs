@@ -123,3 +123,57 @@ impl DbPool {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn secdb(branch: &str) -> PathBuf {
+        let data = std::env::var_os("PORTCULLIS_TESTDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+            });
+        let file = data.join(format!("advisories/alpine-secdb/{branch}/main.json"));
+        assert!(
+            file.is_file(),
+            "test data file {} is missing (set PORTCULLIS_TESTDATA)",
+            file.display()
+        );
+        file
+    }
+
+    fn affected(generation: &Generation) -> u64 {
+        let handle = generation.handles.lock().unwrap().pop().unwrap();
+        let n = handle.status().unwrap().affected;
+        generation.handles.lock().unwrap().push(handle);
+        n
+    }
+
+    #[test]
+    fn a_new_file_is_swapped_in_only_once_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let pool = DbPool::new(&path, 2);
+        assert!(pool.load().is_err());
+        assert!(pool.current().is_none());
+        Database::import_paths(&path, &[secdb("v3.9")], &Default::default()).unwrap();
+        assert!(pool.load().unwrap());
+        assert!(!pool.load().unwrap());
+        let old = pool.current().unwrap();
+        let old_affected = affected(&old);
+        Database::import_paths(&path, &[secdb("v3.20")], &Default::default()).unwrap();
+        assert!(pool.load().unwrap());
+        let new = pool.current().unwrap();
+        assert_ne!(new.version, old.version);
+        assert!(affected(&new) > old_affected);
+        // The old generation still reads the file it opened.
+        assert_eq!(affected(&old), old_affected);
+        // A broken file keeps the current generation.
+        std::fs::write(&path, b"not sqlite").unwrap();
+        assert!(pool.load().is_err());
+        assert_eq!(pool.current().unwrap().version, new.version);
+    }
+}
