@@ -72,12 +72,32 @@ pub struct Engine {
     checking: Arc<Flights<(String, Arc<ScanResult>)>>,
     scanning: Arc<Flights<Arc<ScanResult>>>,
     slots: Arc<Semaphore>,
+    /// Every policy of the set and every built-in, with its version, computed once.
+    versions: HashMap<String, (Arc<Policy>, String)>,
 }
 
 impl Engine {
     /// An engine reading the database in `db`.
     pub fn new(db: Arc<DbPool>, settings: EngineSettings, metrics: Arc<Metrics>) -> Self {
+        let mut versions = HashMap::new();
+        let ids = settings
+            .policies
+            .policies
+            .iter()
+            .map(|p| p.id.clone())
+            .chain(
+                portcullis_policy::BUILTIN_IDS
+                    .iter()
+                    .map(|id| (*id).to_string()),
+            );
+        for id in ids {
+            if let Some(policy) = settings.policies.policy(&id) {
+                let version = policy.version();
+                versions.insert(id, (Arc::new(policy), version));
+            }
+        }
         Self {
+            versions,
             db,
             policies: settings.policies,
             registry: settings.registry,
@@ -112,13 +132,19 @@ impl Engine {
             .cloned()
     }
 
-    /// The policy for `reference`.
-    pub fn policy_for(&self, reference: &Reference) -> Option<Policy> {
-        self.policies.select(
+    /// The policy for `reference`, with its version.
+    pub fn policy_for(&self, reference: &Reference) -> Option<(Arc<Policy>, String)> {
+        let id = self.policies.select_id(
             reference.registry(),
             reference.repository(),
             reference.tag(),
-        )
+        );
+        if let Some(known) = self.versions.get(id) {
+            return Some(known.clone());
+        }
+        let policy = self.policies.policy(id)?;
+        let version = policy.version();
+        Some((Arc::new(policy), version))
     }
 
     /// Judge `image` for a workload in `namespace` with `pull_secrets`. Past `deadline`
@@ -147,11 +173,10 @@ impl Engine {
             check.outcome = Err("no vulnerability database is loaded yet".to_string());
             return check;
         };
-        let Some(policy) = self.policy_for(&reference) else {
+        let Some((policy, policy_version)) = self.policy_for(&reference) else {
             check.outcome = Err("no policy applies to this image".to_string());
             return check;
         };
-        let policy_version = policy.version();
         if let Some(digest) = self.cached_digest(&reference) {
             let key = VerdictKey {
                 digest: digest.clone(),
@@ -171,8 +196,14 @@ impl Engine {
         let namespace = namespace.to_string();
         let pull_secrets = pull_secrets.to_vec();
         let ticket = self.checking.join(&flight_key, async move {
-            this.resolve_and_scan(reference, namespace, pull_secrets, policy, generation)
-                .await
+            this.resolve_and_scan(
+                reference,
+                namespace,
+                pull_secrets,
+                (policy, policy_version),
+                generation,
+            )
+            .await
         });
         match ticket.wait(deadline).await {
             Some(Ok((digest, result))) => {
@@ -230,7 +261,7 @@ impl Engine {
         reference: Reference,
         namespace: String,
         pull_secrets: Vec<String>,
-        policy: Policy,
+        (policy, policy_version): (Arc<Policy>, String),
         generation: Arc<Generation>,
     ) -> Landing<(String, Arc<ScanResult>)> {
         let creds = self
@@ -257,7 +288,7 @@ impl Engine {
         };
         let key = VerdictKey {
             digest: digest.clone(),
-            policy: policy.version(),
+            policy: policy_version,
             database: generation.version.clone(),
         };
         if let Some(hit) = self.cached_verdict(&key) {
@@ -283,7 +314,7 @@ impl Engine {
         self: Arc<Self>,
         key: VerdictKey,
         pinned: Reference,
-        policy: Policy,
+        policy: Arc<Policy>,
         creds: Option<Credentials>,
         generation: Arc<Generation>,
     ) -> Landing<Arc<ScanResult>> {

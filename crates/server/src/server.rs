@@ -384,7 +384,8 @@ fn schedule_updates(
         interval,
         jitter: (interval / 12).min(Duration::from_secs(300)),
         retry_after_failure: Duration::from_secs(300).min(interval),
-        run_at_start: false,
+        // A fresh install has no database yet: fetch one at once.
+        run_at_start: !db_path.exists(),
     };
     let mut updater = Updater::new(db_path, updates.sources.clone());
     updater.mirrors = updates.mirrors.clone();

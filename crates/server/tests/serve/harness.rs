@@ -53,7 +53,8 @@ impl Ca {
     }
 }
 
-/// A database built once per process from the Alpine secdb of the shared testdata.
+/// A database built once per process from the Alpine secdb (v3.9, v3.20 main) and the NVD
+/// records of the shared testdata.
 pub fn database() -> PathBuf {
     static DB: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
     DB.get_or_init(|| {
