@@ -68,6 +68,15 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Install Portcullis in the cluster, or update it, from a spec (stdin, -f, or a wizard).
+    Activate(crate::commands::activate::ActivateArgs),
+    /// Remove Portcullis from the cluster: the webhook first, then the rest.
+    Deactivate(crate::commands::deactivate::DeactivateArgs),
+    /// Show whether Portcullis is active, the spec in force, replicas, database age and
+    /// certificate expiry.
+    Status(crate::commands::status::StatusArgs),
+    /// Print the objects `activate` would apply, as multi-document YAML (for GitOps).
+    Manifests(crate::commands::manifests::ManifestsArgs),
 }
 
 /// Arguments of `portcullis serve`.

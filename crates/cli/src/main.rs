@@ -26,6 +26,10 @@ fn main() -> ExitCode {
             format,
             output,
         } => commands::sbom::run(image, options, *format, output.as_deref(), &cli.global),
+        Command::Activate(args) => commands::activate::run(args),
+        Command::Deactivate(args) => commands::deactivate::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Manifests(args) => commands::manifests::run(args),
     };
     match result {
         Ok(code) => code.into(),

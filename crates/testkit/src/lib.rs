@@ -1,5 +1,6 @@
 //! Test support for Portcullis: real registries (Debian's `docker-registry`), test images
-//! built with `umoci` and `skopeo`, hostile fixtures and an HTTP mock of the distribution API.
+//! built with `umoci` and `skopeo`, hostile fixtures, an HTTP mock of the distribution API and
+//! an HTTP mock of the Kubernetes API ([`KubeMock`]).
 //!
 //! Everything here is test support: it panics with a clear message instead of returning
 //! errors, so a broken environment shows up as a failed test that says what to install.
@@ -9,6 +10,7 @@ mod cmd;
 pub mod hostile;
 mod http;
 pub mod images;
+pub mod kube;
 pub mod layout;
 pub mod mock;
 pub mod registry;
@@ -19,6 +21,7 @@ use std::path::PathBuf;
 
 pub use cmd::{run, sha256_hex};
 pub use images::{ImageName, TestImages, images};
+pub use kube::{KubeMock, KubeRequest};
 pub use layout::OciLayout;
 pub use mock::{MockBehaviour, MockRegistry};
 pub use registry::{Registry, RegistryKind};

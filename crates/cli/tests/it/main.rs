@@ -5,6 +5,7 @@
 
 mod db;
 mod image;
+mod lifecycle;
 mod sbom;
 
 use std::io::Write;

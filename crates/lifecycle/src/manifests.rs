@@ -1,0 +1,734 @@
+//! Every object an install consists of, built from a validated [`Spec`], in the order they
+//! are applied: CRDs, Namespace, ServiceAccount and RBAC, ConfigMap, TLS Secret, Service,
+//! Deployment, PodDisruptionBudget, WhiteListItems, and last the webhook configuration (so
+//! the API server calls the webhook only once it runs).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    RuleWithOperations, ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration,
+    WebhookClientConfig,
+};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    HTTPGetAction, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::CustomResourceExt;
+use portcullis_config::{
+    DatabaseConfig, PolicyConfig, RegistryConfig, Selector, ServerConfig, TlsConfig,
+    UnknownImageAction, WebhookConfig,
+};
+use portcullis_k8s::{Audit, WhiteListItem, WhiteListItemSpec};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::cert::TlsMaterial;
+use crate::error::{Error, ErrorKind, Result};
+use crate::resources::{self, ResourceType};
+use crate::spec::Spec;
+use crate::validate::{KUBE_SYSTEM, custom_policy, is_glob};
+
+/// The name of the Deployment, Service, ServiceAccount, RBAC objects and webhook.
+pub const NAME: &str = "portcullis";
+/// The ConfigMap holding `config.yaml` (the server config) and `spec.json` (the spec).
+pub const CONFIG_MAP_NAME: &str = "portcullis-config";
+/// The TLS Secret (`tls.crt`, `tls.key`, `ca.crt`).
+pub const TLS_SECRET_NAME: &str = "portcullis-tls";
+/// The webhook's name inside the configuration.
+pub const WEBHOOK_NAME: &str = "imagecheck.security.portcullis.dev";
+/// The label marking workloads the webhook skips (value `skip`).
+pub const SKIP_LABEL: &str = "portcullis.dev/validate";
+/// The label every installed object carries.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portcullis");
+/// Where the config is mounted in the pod.
+pub const CONFIG_PATH: &str = "/etc/portcullis/config.yaml";
+/// The port the server listens on.
+pub const SERVER_PORT: i32 = 8443;
+/// The annotation on the pod template holding the hash of the config (rolls pods on change).
+pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
+
+/// The image run unless told otherwise.
+pub fn default_image() -> String {
+    format!(
+        "ghcr.io/portcullis/portcullis:v{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Where the webhook's TLS comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// Certificates made (or kept) by the installer: the Secret is emitted and the CA bundle
+    /// is set in the webhook configuration.
+    Generated(TlsMaterial),
+    /// Supplied from outside (GitOps: a secret store or cert-manager): no Secret is emitted
+    /// and `caBundle` is left for the operator to fill in.
+    External,
+}
+
+/// How to build the manifests.
+#[derive(Debug, Clone)]
+pub struct ManifestOptions {
+    /// The install namespace.
+    pub namespace: String,
+    /// The container image.
+    pub image: String,
+    /// The TLS material.
+    pub tls: TlsSource,
+}
+
+/// One object of the install.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// What kind of object it is.
+    pub resource: ResourceType,
+    /// Its name.
+    pub name: String,
+    /// Its namespace (namespaced kinds only).
+    pub namespace: Option<String>,
+    /// The object as JSON (with `apiVersion` and `kind`).
+    pub object: Value,
+}
+
+impl Manifest {
+    fn new<T: Serialize>(resource: ResourceType, object: &T) -> Result<Self> {
+        let object = serde_json::to_value(object).map_err(|e| {
+            Error::new(
+                ErrorKind::Syntax,
+                format!("serialising a {}: {e}", resource.kind),
+            )
+        })?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        Ok(Self {
+            resource,
+            name,
+            namespace,
+            object,
+        })
+    }
+
+    /// `Kind/name` (`Deployment/portcullis`).
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.resource.kind, self.name)
+    }
+}
+
+/// The common labels of every object.
+pub fn labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), NAME.to_string()),
+        ("app.kubernetes.io/part-of".to_string(), NAME.to_string()),
+        (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
+    ])
+}
+
+/// The labels selecting the server's pods.
+pub fn selector_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), NAME.to_string()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "server".to_string(),
+        ),
+    ])
+}
+
+fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(labels()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn strings(items: &[&str]) -> Option<Vec<String>> {
+    Some(items.iter().map(|s| (*s).to_string()).collect())
+}
+
+/// The server configuration the ConfigMap carries for `spec`.
+pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
+    let policy = match spec.policy.enabled_custom() {
+        Some(document) => {
+            // Validated already; re-render as JSON so the server gets one canonical form.
+            custom_policy(document).map_err(|e| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("policy.customPolicy.policy: {e}"),
+                )
+            })?;
+            PolicyConfig {
+                id: None,
+                file: None,
+                inline: Some(match document {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                }),
+            }
+        }
+        None => PolicyConfig {
+            id: spec.policy.policy_id.clone(),
+            file: None,
+            inline: None,
+        },
+    };
+    let update_interval = portcullis_config::parse_duration(&spec.update_interval)
+        .map_err(|e| Error::new(ErrorKind::Invalid, format!("updateInterval: {e}")))?;
+    Ok(ServerConfig {
+        listen: format!("0.0.0.0:{SERVER_PORT}"),
+        tls: Some(TlsConfig {
+            cert: "/etc/portcullis/tls/tls.crt".to_string(),
+            key: "/etc/portcullis/tls/tls.key".to_string(),
+        }),
+        plain_http: false,
+        namespace: namespace.to_string(),
+        database: DatabaseConfig {
+            path: Some("/var/lib/portcullis/db.sqlite".to_string()),
+            update_interval,
+            ..DatabaseConfig::default()
+        },
+        policy,
+        webhook: WebhookConfig {
+            enabled: spec.webhook_config.enabled,
+            selector: if spec.webhook_config.selector == "exclude" {
+                Selector::Exclude
+            } else {
+                Selector::Include
+            },
+            namespaces: spec.webhook_config.namespaces.clone(),
+        },
+        unknown_image_action: if spec.unknown_image_action == "allow" {
+            UnknownImageAction::Allow
+        } else {
+            UnknownImageAction::Reject
+        },
+        registries: spec
+            .all_registries()
+            .map(|r| RegistryConfig {
+                registry: r.registry.clone(),
+                secret: Some(r.secret_id.clone()),
+                insecure: r.insecure,
+            })
+            .collect(),
+        kubernetes: true,
+        ..ServerConfig::default()
+    })
+}
+
+/// Every object of the install for `spec` (validate it first), in apply order.
+pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
+    let ns = options.namespace.as_str();
+    let mut out = Vec::new();
+    for mut crd in [WhiteListItem::crd(), Audit::crd()] {
+        crd.metadata.labels = Some(labels());
+        out.push(Manifest::new(resources::CRD, &crd)?);
+    }
+    out.push(Manifest::new(resources::NAMESPACE, &namespace(ns))?);
+    out.push(Manifest::new(
+        resources::SERVICE_ACCOUNT,
+        &ServiceAccount {
+            metadata: meta(NAME, Some(ns)),
+            ..ServiceAccount::default()
+        },
+    )?);
+    let (cluster_role, cluster_binding, role, binding) = rbac(ns);
+    out.push(Manifest::new(resources::CLUSTER_ROLE, &cluster_role)?);
+    out.push(Manifest::new(
+        resources::CLUSTER_ROLE_BINDING,
+        &cluster_binding,
+    )?);
+    out.push(Manifest::new(resources::ROLE, &role)?);
+    out.push(Manifest::new(resources::ROLE_BINDING, &binding)?);
+    let config = server_config(spec, ns)?.to_yaml();
+    let config_hash = hex_sha256(config.as_bytes());
+    out.push(Manifest::new(
+        resources::CONFIG_MAP,
+        &ConfigMap {
+            metadata: meta(CONFIG_MAP_NAME, Some(ns)),
+            data: Some(BTreeMap::from([
+                ("config.yaml".to_string(), config),
+                ("spec.json".to_string(), spec.to_json()),
+            ])),
+            ..ConfigMap::default()
+        },
+    )?);
+    if let TlsSource::Generated(tls) = &options.tls {
+        out.push(Manifest::new(resources::SECRET, &tls_secret(ns, tls))?);
+    }
+    out.push(Manifest::new(resources::SERVICE, &service(ns))?);
+    out.push(Manifest::new(
+        resources::DEPLOYMENT,
+        &deployment(ns, &options.image, &config_hash),
+    )?);
+    out.push(Manifest::new(resources::PDB, &pdb(ns))?);
+    for item in &spec.release_white_list {
+        let mut object = WhiteListItem::new(
+            &item.name,
+            WhiteListItemSpec {
+                reason: item.reason.clone(),
+                creator: Some("portcullis activate".to_string()),
+                regexp: item.regexp.clone(),
+            },
+        );
+        object.metadata.labels = Some(labels());
+        out.push(Manifest::new(resources::WHITELIST_ITEM, &object)?);
+    }
+    if spec.webhook_config.enabled {
+        let ca_bundle = match &options.tls {
+            TlsSource::Generated(tls) => Some(tls.ca_bundle.as_bytes()),
+            TlsSource::External => None,
+        };
+        out.push(Manifest::new(
+            resources::WEBHOOK,
+            &webhook(spec, ns, ca_bundle),
+        )?);
+    }
+    Ok(out)
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn namespace(ns: &str) -> Namespace {
+    let mut metadata = meta(ns, None);
+    if let Some(labels) = metadata.labels.as_mut() {
+        // Restricted Pod Security: the server needs nothing more.
+        labels.insert(
+            "pod-security.kubernetes.io/enforce".to_string(),
+            "restricted".to_string(),
+        );
+    }
+    Namespace {
+        metadata,
+        ..Namespace::default()
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: strings(groups),
+        resources: strings(resources),
+        verbs: strings(verbs).unwrap_or_default(),
+        ..PolicyRule::default()
+    }
+}
+
+fn subject(ns: &str) -> Option<Vec<Subject>> {
+    Some(vec![Subject {
+        kind: "ServiceAccount".to_string(),
+        name: NAME.to_string(),
+        namespace: Some(ns.to_string()),
+        ..Subject::default()
+    }])
+}
+
+/// Least privilege: WhiteListItems read and watched, Audits written, Namespaces read,
+/// cluster-wide; Secrets read in the install namespace only.
+fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
+    let group = portcullis_k8s::GROUP;
+    let cluster_role = ClusterRole {
+        metadata: meta(NAME, None),
+        rules: Some(vec![
+            rule(&[group], &["whitelistitems"], &["get", "list", "watch"]),
+            rule(&[group], &["audits"], &["create", "update", "patch", "get"]),
+            rule(&[""], &["namespaces"], &["get", "list", "watch"]),
+        ]),
+        ..ClusterRole::default()
+    };
+    let cluster_binding = ClusterRoleBinding {
+        metadata: meta(NAME, None),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_string(),
+            kind: "ClusterRole".to_string(),
+            name: NAME.to_string(),
+        },
+        subjects: subject(ns),
+    };
+    let role = Role {
+        metadata: meta(NAME, Some(ns)),
+        rules: Some(vec![rule(&[""], &["secrets"], &["get", "list", "watch"])]),
+    };
+    let binding = RoleBinding {
+        metadata: meta(NAME, Some(ns)),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_string(),
+            kind: "Role".to_string(),
+            name: NAME.to_string(),
+        },
+        subjects: subject(ns),
+    };
+    (cluster_role, cluster_binding, role, binding)
+}
+
+fn tls_secret(ns: &str, tls: &TlsMaterial) -> Secret {
+    let bytes = |s: &str| ByteString(s.as_bytes().to_vec());
+    Secret {
+        metadata: meta(TLS_SECRET_NAME, Some(ns)),
+        type_: Some("kubernetes.io/tls".to_string()),
+        data: Some(BTreeMap::from([
+            ("ca.crt".to_string(), bytes(&tls.ca_bundle)),
+            ("tls.crt".to_string(), bytes(&tls.cert)),
+            ("tls.key".to_string(), bytes(&tls.key)),
+        ])),
+        ..Secret::default()
+    }
+}
+
+fn service(ns: &str) -> Service {
+    Service {
+        metadata: meta(NAME, Some(ns)),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels()),
+            ports: Some(vec![ServicePort {
+                name: Some("https".to_string()),
+                port: 443,
+                target_port: Some(IntOrString::String("https".to_string())),
+                protocol: Some("TCP".to_string()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String("https".to_string()),
+            scheme: Some("HTTPS".to_string()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+fn quantities(cpu: &str, memory: &str) -> Option<BTreeMap<String, Quantity>> {
+    Some(BTreeMap::from([
+        ("cpu".to_string(), Quantity(cpu.to_string())),
+        ("memory".to_string(), Quantity(memory.to_string())),
+    ]))
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    }
+}
+
+fn spread(topology_key: &str) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: topology_key.to_string(),
+        when_unsatisfiable: "ScheduleAnyway".to_string(),
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector_labels()),
+            ..LabelSelector::default()
+        }),
+        ..TopologySpreadConstraint::default()
+    }
+}
+
+fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
+    let mut pod_labels = labels();
+    pod_labels.extend(selector_labels());
+    let container = Container {
+        name: "server".to_string(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_string()),
+        args: strings(&["serve", "--config", CONFIG_PATH]),
+        ports: Some(vec![ContainerPort {
+            name: Some("https".to_string()),
+            container_port: SERVER_PORT,
+            protocol: Some("TCP".to_string()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(probe("/readyz", 5)),
+        liveness_probe: Some(probe("/healthz", 10)),
+        resources: Some(ResourceRequirements {
+            requests: quantities("100m", "128Mi"),
+            limits: quantities("1", "512Mi"),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            privileged: Some(false),
+            capabilities: Some(Capabilities {
+                drop: strings(&["ALL"]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(vec![
+            mount("config", "/etc/portcullis", true),
+            mount("tls", "/etc/portcullis/tls", true),
+            mount("data", "/var/lib/portcullis", false),
+            mount("tmp", "/tmp", false),
+        ]),
+        ..Container::default()
+    };
+    let empty_dir = |name: &str| Volume {
+        name: name.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
+    Deployment {
+        metadata: meta(NAME, Some(ns)),
+        spec: Some(DeploymentSpec {
+            replicas: Some(2),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels()),
+                ..LabelSelector::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_string(),
+                        config_hash.to_string(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(NAME.to_string()),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(65532),
+                        run_as_group: Some(65532),
+                        fs_group: Some(65532),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_string(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    containers: vec![container],
+                    topology_spread_constraints: Some(vec![
+                        spread("kubernetes.io/hostname"),
+                        spread("topology.kubernetes.io/zone"),
+                    ]),
+                    volumes: Some(vec![
+                        Volume {
+                            name: "config".to_string(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: CONFIG_MAP_NAME.to_string(),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "tls".to_string(),
+                            secret: Some(SecretVolumeSource {
+                                secret_name: Some(TLS_SECRET_NAME.to_string()),
+                                ..SecretVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        empty_dir("data"),
+                        empty_dir("tmp"),
+                    ]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn pdb(ns: &str) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(NAME, Some(ns)),
+        spec: Some(PodDisruptionBudgetSpec {
+            min_available: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels()),
+                ..LabelSelector::default()
+            }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
+
+fn webhook_rule(group: &str, operations: &[&str], resources: &[&str]) -> RuleWithOperations {
+    RuleWithOperations {
+        api_groups: strings(&[group]),
+        api_versions: strings(&["v1"]),
+        operations: strings(operations),
+        resources: strings(resources),
+        scope: Some("Namespaced".to_string()),
+    }
+}
+
+fn requirement(operator: &str, values: Vec<String>) -> LabelSelectorRequirement {
+    LabelSelectorRequirement {
+        key: "kubernetes.io/metadata.name".to_string(),
+        operator: operator.to_string(),
+        values: Some(values),
+    }
+}
+
+/// The namespace selector for `spec`: exact names are matched by the API server with the
+/// `kubernetes.io/metadata.name` label; globs can not be, so their filtering is left to the
+/// server (which reads the same list). `kube-system` and `ns` are always excluded.
+pub fn namespace_selector(spec: &Spec, ns: &str) -> LabelSelector {
+    let names = &spec.webhook_config.namespaces;
+    let mut never: Vec<String> = vec![KUBE_SYSTEM.to_string(), ns.to_string()];
+    let mut expressions = Vec::new();
+    let exact: Vec<String> = names.iter().filter(|n| !is_glob(n)).cloned().collect();
+    if spec.webhook_config.selector == "exclude" {
+        never.extend(exact);
+    } else if !exact.is_empty() && exact.len() == names.len() {
+        let mut exact = exact;
+        exact.sort();
+        exact.dedup();
+        expressions.push(requirement("In", exact));
+    }
+    never.sort();
+    never.dedup();
+    expressions.push(requirement("NotIn", never));
+    LabelSelector {
+        match_expressions: Some(expressions),
+        ..LabelSelector::default()
+    }
+}
+
+fn webhook(spec: &Spec, ns: &str, ca_bundle: Option<&[u8]>) -> ValidatingWebhookConfiguration {
+    let config = &spec.webhook_config;
+    ValidatingWebhookConfiguration {
+        metadata: meta(NAME, None),
+        webhooks: Some(vec![ValidatingWebhook {
+            name: WEBHOOK_NAME.to_string(),
+            admission_review_versions: vec!["v1".to_string(), "v1beta1".to_string()],
+            client_config: WebhookClientConfig {
+                ca_bundle: ca_bundle.map(|b| ByteString(b.to_vec())),
+                service: Some(ServiceReference {
+                    name: NAME.to_string(),
+                    namespace: ns.to_string(),
+                    path: Some("/imagecheck".to_string()),
+                    port: Some(443),
+                }),
+                url: None,
+            },
+            rules: Some(vec![
+                webhook_rule("", &["CREATE"], &["pods"]),
+                webhook_rule("", &["UPDATE"], &["pods/ephemeralcontainers"]),
+                webhook_rule(
+                    "apps",
+                    &["CREATE", "UPDATE"],
+                    &["daemonsets", "deployments", "replicasets", "statefulsets"],
+                ),
+                webhook_rule("batch", &["CREATE", "UPDATE"], &["cronjobs", "jobs"]),
+            ]),
+            failure_policy: Some(config.failure_policy.clone()),
+            timeout_seconds: Some(config.timeout_seconds),
+            side_effects: "None".to_string(),
+            match_policy: Some("Equivalent".to_string()),
+            namespace_selector: Some(namespace_selector(spec, ns)),
+            object_selector: Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: SKIP_LABEL.to_string(),
+                    operator: "NotIn".to_string(),
+                    values: strings(&["skip"]),
+                }]),
+                ..LabelSelector::default()
+            }),
+            ..ValidatingWebhook::default()
+        }]),
+    }
+}
+
+/// The objects as multi-document YAML, each introduced by `---`.
+pub fn to_yaml(manifests: &[Manifest]) -> Result<String> {
+    let mut out = String::new();
+    for manifest in manifests {
+        let text = yaml_serde::to_string(&manifest.object).map_err(|e| {
+            Error::new(
+                ErrorKind::Syntax,
+                format!("rendering {} as YAML: {e}", manifest.id()),
+            )
+        })?;
+        out.push_str("---\n");
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Every YAML document of `text` (empty documents skipped).
+pub fn parse_yaml_documents(text: &str) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for (i, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
+        let value = <Value as serde::Deserialize>::deserialize(document)
+            .map_err(|e| Error::new(ErrorKind::Syntax, format!("YAML document {}: {e}", i + 1)))?;
+        if !value.is_null() {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// The file of the kustomize base holding every object.
+pub const KUSTOMIZE_RESOURCES: &str = "portcullis.yaml";
+
+/// The files of a kustomize base (`kustomization.yaml` and [`KUSTOMIZE_RESOURCES`]) holding
+/// `manifests`, as (file name, content).
+pub fn kustomize_files(manifests: &[Manifest]) -> Result<Vec<(String, String)>> {
+    let header = "# Generated by `portcullis manifests --kustomize deploy` from the default spec: do not edit.\n\
+# Not included: the TLS Secret `portcullis-tls` (tls.crt, tls.key, ca.crt) and the webhook's\n\
+# caBundle. Supply both (a secret store, cert-manager), or install with `portcullis activate`,\n\
+# or print a complete set with `portcullis manifests -f SPEC`.\n";
+    let kustomization = format!(
+        "{header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {KUSTOMIZE_RESOURCES}\n"
+    );
+    Ok(vec![
+        ("kustomization.yaml".to_string(), kustomization),
+        (
+            KUSTOMIZE_RESOURCES.to_string(),
+            format!("{header}{}", to_yaml(manifests)?),
+        ),
+    ])
+}

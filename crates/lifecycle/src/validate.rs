@@ -1,0 +1,308 @@
+//! The rules of the activation spec. [`validate`] reports every problem at once, each naming
+//! its field (`webhookConfig.namespaces[1]`, `releaseWhiteList[0].regexp`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use portcullis_policy::{BUILTIN_IDS, Format, parse_policy};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::spec::{RegistrySpec, Spec, WhitelistItemSpec};
+
+/// The most namespaces, whitelist items or registries one spec may list (each).
+pub const MAX_ITEMS: usize = 1000;
+/// The largest compiled whitelist regexp, in bytes.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The namespace that is never judged.
+pub const KUBE_SYSTEM: &str = "kube-system";
+
+/// One broken rule: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field, as a path (`registries[0].secretId`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Check `spec` for an install into `namespace`; every problem is returned at once in an
+/// [`crate::ErrorKind::Invalid`] error.
+pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
+    let mut problems = Problems::default();
+    check_policy(spec, &mut problems);
+    check_webhook(spec, namespace, &mut problems);
+    check_whitelist(&spec.release_white_list, &mut problems);
+    if let Some(registry) = &spec.registry {
+        check_registry(registry, "registry", &mut problems);
+    }
+    if spec.registries.len() > MAX_ITEMS {
+        problems.add("registries", format!("more than {MAX_ITEMS} entries"));
+    }
+    for (i, registry) in spec.registries.iter().enumerate().take(MAX_ITEMS) {
+        check_registry(registry, &format!("registries[{i}]"), &mut problems);
+    }
+    if !matches!(spec.unknown_image_action.as_str(), "reject" | "allow") {
+        problems.add(
+            "unknownImageAction",
+            format!(
+                "'{}' is neither 'reject' nor 'allow'",
+                spec.unknown_image_action
+            ),
+        );
+    }
+    match portcullis_config::parse_duration(&spec.update_interval).map(|d| d.get()) {
+        Err(_) => problems.add(
+            "updateInterval",
+            format!(
+                "'{}' is not a duration like 1h, 30m or 1h30m",
+                spec.update_interval
+            ),
+        ),
+        Ok(d) if d < Duration::from_secs(60) || d > Duration::from_secs(7 * 24 * 3600) => {
+            problems.add(
+                "updateInterval",
+                format!("'{}' is outside 1m to 168h", spec.update_interval),
+            );
+        }
+        Ok(_) => {}
+    }
+    if problems.0.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(problems.0))
+    }
+}
+
+fn check_policy(spec: &Spec, problems: &mut Problems) {
+    let policy = &spec.policy;
+    let custom_enabled = policy.custom_policy.as_ref().is_some_and(|c| c.enabled);
+    match policy.policy_id.as_deref() {
+        None | Some("") if !custom_enabled => problems.add(
+            "policy.policyId",
+            "required unless customPolicy.enabled is set",
+        ),
+        Some(id) if !id.is_empty() && !BUILTIN_IDS.contains(&id) => problems.add(
+            "policy.policyId",
+            format!(
+                "'{id}' is not a built-in policy (one of {})",
+                BUILTIN_IDS.join(", ")
+            ),
+        ),
+        _ => {}
+    }
+    if custom_enabled {
+        match policy
+            .custom_policy
+            .as_ref()
+            .and_then(|c| c.policy.as_ref())
+        {
+            None | Some(Value::Null) => problems.add(
+                "policy.customPolicy.policy",
+                "required when customPolicy.enabled is set",
+            ),
+            Some(document) => {
+                if let Err(e) = custom_policy(document) {
+                    problems.add("policy.customPolicy.policy", e.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Parse a custom policy given as an object or as YAML/JSON text.
+pub fn custom_policy(document: &Value) -> portcullis_policy::Result<portcullis_policy::Policy> {
+    match document {
+        Value::String(text) => parse_policy(text, Format::detect(text)),
+        other => parse_policy(&other.to_string(), Format::Json),
+    }
+}
+
+fn check_webhook(spec: &Spec, namespace: &str, problems: &mut Problems) {
+    let webhook = &spec.webhook_config;
+    let exclude = match webhook.selector.as_str() {
+        "include" => false,
+        "exclude" => true,
+        other => {
+            problems.add(
+                "webhookConfig.selector",
+                format!("'{other}' is neither 'include' nor 'exclude'"),
+            );
+            false
+        }
+    };
+    if webhook.enabled && webhook.namespaces.is_empty() {
+        problems.add(
+            "webhookConfig.namespaces",
+            "must not be empty when the webhook is enabled (use [\"*\"] for every namespace)",
+        );
+    }
+    if webhook.namespaces.len() > MAX_ITEMS {
+        problems.add(
+            "webhookConfig.namespaces",
+            format!("more than {MAX_ITEMS} entries"),
+        );
+    }
+    let has_star = webhook.namespaces.iter().any(|n| n == "*");
+    if has_star && webhook.namespaces.len() > 1 {
+        problems.add(
+            "webhookConfig.namespaces",
+            "'*' cannot be combined with other names",
+        );
+    }
+    if has_star && exclude {
+        problems.add(
+            "webhookConfig.namespaces",
+            "excluding '*' would judge nothing; disable the webhook instead",
+        );
+    }
+    for (i, name) in webhook.namespaces.iter().enumerate().take(MAX_ITEMS) {
+        let field = format!("webhookConfig.namespaces[{i}]");
+        if name == KUBE_SYSTEM || name == namespace {
+            problems.add(
+                field,
+                format!("'{name}' may not be listed: it is never judged"),
+            );
+        } else if name != "*" && !is_namespace_glob(name) {
+            problems.add(
+                field,
+                format!("'{name}' is not a namespace name or glob (lower-case letters, digits, '-', '*'; at most 63)"),
+            );
+        }
+    }
+    if !matches!(webhook.failure_policy.as_str(), "Fail" | "Ignore") {
+        problems.add(
+            "webhookConfig.failurePolicy",
+            format!(
+                "'{}' is neither 'Fail' nor 'Ignore'",
+                webhook.failure_policy
+            ),
+        );
+    }
+    if !(1..=30).contains(&webhook.timeout_seconds) {
+        problems.add(
+            "webhookConfig.timeoutSeconds",
+            format!("{} is outside 1 to 30", webhook.timeout_seconds),
+        );
+    }
+}
+
+fn check_whitelist(items: &[WhitelistItemSpec], problems: &mut Problems) {
+    if items.len() > MAX_ITEMS {
+        problems.add("releaseWhiteList", format!("more than {MAX_ITEMS} entries"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, item) in items.iter().enumerate().take(MAX_ITEMS) {
+        let field = |name: &str| format!("releaseWhiteList[{i}].{name}");
+        if item.name.is_empty() {
+            problems.add(field("name"), "required");
+        } else if !is_dns_subdomain(&item.name) {
+            problems.add(
+                field("name"),
+                format!("'{}' is not a valid object name (lower-case letters, digits, '-', '.'; at most 253)", item.name),
+            );
+        } else if !seen.insert(item.name.as_str()) {
+            problems.add(field("name"), format!("'{}' is listed twice", item.name));
+        }
+        if item.reason.trim().is_empty() {
+            problems.add(field("reason"), "required");
+        }
+        if let Some(regexp) = &item.regexp
+            && let Err(e) = anchored_regex(regexp)
+        {
+            problems.add(field("regexp"), format!("does not compile: {e}"));
+        }
+    }
+}
+
+/// Compile `pattern` anchored at both ends, as the server matches release names.
+pub fn anchored_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+fn check_registry(registry: &RegistrySpec, field: &str, problems: &mut Problems) {
+    if registry.registry.is_empty() {
+        problems.add(format!("{field}.registry"), "required");
+    } else if registry.registry.contains("://") || registry.registry.contains('/') {
+        problems.add(
+            format!("{field}.registry"),
+            format!(
+                "'{}' must be host[:port], without a scheme or path",
+                registry.registry
+            ),
+        );
+    }
+    if registry.secret_id.is_empty() {
+        problems.add(
+            format!("{field}.secretId"),
+            "required: the Secret (dockerconfigjson or basic-auth) in the install namespace",
+        );
+    } else if !is_dns_subdomain(&registry.secret_id) {
+        problems.add(
+            format!("{field}.secretId"),
+            format!("'{}' is not a valid Secret name", registry.secret_id),
+        );
+    }
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain).
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn is_namespace_glob(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*')
+}
+
+/// Whether a namespace entry is a glob rather than an exact name.
+pub fn is_glob(name: &str) -> bool {
+    name.contains('*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_dns_subdomain("my-release.v2"));
+        assert!(!is_dns_subdomain("My_Release"));
+        assert!(!is_dns_subdomain("-x"));
+        assert!(!is_dns_subdomain(""));
+        assert!(is_namespace_glob("team-*"));
+        assert!(!is_namespace_glob("Team"));
+    }
+}

@@ -1,0 +1,236 @@
+//! One test per rule of the spec, starting from the documented examples.
+
+use portcullis_lifecycle::{DEFAULT_NAMESPACE, ErrorKind, Spec, parse_spec, validate};
+use serde_json::{Value, json};
+
+use crate::spec_text;
+
+fn minimal() -> Value {
+    serde_json::from_str(&spec_text("minimal.json")).unwrap()
+}
+
+fn full() -> Value {
+    let wrapped: Value = serde_json::from_str(&spec_text("full.json")).unwrap();
+    wrapped["spec"].clone()
+}
+
+fn spec(value: &Value) -> Spec {
+    parse_spec(&value.to_string()).unwrap()
+}
+
+/// The problems of `value`, as `field: message` lines.
+fn problems(value: &Value) -> Vec<String> {
+    match validate(&spec(value), DEFAULT_NAMESPACE) {
+        Ok(()) => Vec::new(),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Invalid);
+            e.problems().iter().map(ToString::to_string).collect()
+        }
+    }
+}
+
+/// The fields of the problems of `value`.
+fn fields(value: &Value) -> Vec<String> {
+    match validate(&spec(value), DEFAULT_NAMESPACE) {
+        Ok(()) => Vec::new(),
+        Err(e) => e.problems().iter().map(|p| p.field.clone()).collect(),
+    }
+}
+
+#[test]
+fn documented_examples_are_valid() {
+    assert_eq!(problems(&minimal()), Vec::<String>::new());
+    assert_eq!(problems(&full()), Vec::<String>::new());
+    let full = parse_spec(&spec_text("full.json")).unwrap();
+    assert_eq!(full.all_registries().count(), 2);
+    assert_eq!(full.webhook_config.namespaces, ["dev", "sandbox-*"]);
+}
+
+#[test]
+fn policy_id_is_required_without_a_custom_policy() {
+    let mut v = minimal();
+    v["policy"] = json!({});
+    assert_eq!(
+        problems(&v),
+        ["policy.policyId: required unless customPolicy.enabled is set"]
+    );
+    v["policy"] = json!({"customPolicy": {"enabled": true, "policy": {"id": "mine", "rules": []}}});
+    assert_eq!(problems(&v), Vec::<String>::new());
+}
+
+#[test]
+fn policy_id_must_be_built_in() {
+    let mut v = minimal();
+    v["policy"]["policyId"] = json!("reject_everything");
+    assert_eq!(
+        problems(&v),
+        [
+            "policy.policyId: 'reject_everything' is not a built-in policy (one of allow_all_and_warn, reject_critical, reject_high, block_root, deny_all)"
+        ]
+    );
+}
+
+#[test]
+fn custom_policy_must_parse() {
+    let mut v = full();
+    v["policy"]["customPolicy"] = json!({"enabled": true, "policy": {"id": "mine", "rules": [{"gate": "vulnerabilities", "trigger": "package", "params": {"severity": "hgih"}, "action": "stop"}]}});
+    let found = problems(&v);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("policy.customPolicy.policy: "),
+        "{found:?}"
+    );
+    assert!(found[0].contains("hgih"), "{found:?}");
+    // As YAML text, valid.
+    v["policy"]["customPolicy"]["policy"] = json!(
+        "id: mine\nrules:\n  - {gate: vulnerabilities, trigger: package, params: {severity: high}, action: stop}\n"
+    );
+    assert_eq!(problems(&v), Vec::<String>::new());
+    // Enabled without a document.
+    v["policy"]["customPolicy"] = json!({"enabled": true});
+    assert_eq!(
+        problems(&v),
+        ["policy.customPolicy.policy: required when customPolicy.enabled is set"]
+    );
+}
+
+#[test]
+fn selector_is_include_or_exclude() {
+    let mut v = full();
+    v["webhookConfig"]["selector"] = json!("only");
+    assert_eq!(
+        problems(&v),
+        ["webhookConfig.selector: 'only' is neither 'include' nor 'exclude'"]
+    );
+}
+
+#[test]
+fn namespaces_must_not_be_empty_when_enabled() {
+    let mut v = full();
+    v["webhookConfig"]["namespaces"] = json!([]);
+    assert_eq!(fields(&v), ["webhookConfig.namespaces"]);
+    v["webhookConfig"]["enabled"] = json!(false);
+    assert_eq!(problems(&v), Vec::<String>::new());
+}
+
+#[test]
+fn star_cannot_be_combined() {
+    let mut v = full();
+    v["webhookConfig"]["selector"] = json!("include");
+    v["webhookConfig"]["namespaces"] = json!(["*", "dev"]);
+    assert_eq!(
+        problems(&v),
+        ["webhookConfig.namespaces: '*' cannot be combined with other names"]
+    );
+}
+
+#[test]
+fn kube_system_and_the_install_namespace_may_not_be_listed() {
+    let mut v = full();
+    v["webhookConfig"]["namespaces"] = json!(["dev", "kube-system", "portcullis-system"]);
+    assert_eq!(
+        fields(&v),
+        ["webhookConfig.namespaces[1]", "webhookConfig.namespaces[2]"]
+    );
+    // Another install namespace frees the default one.
+    let s = spec(&v);
+    let err = validate(&s, "security").unwrap_err();
+    assert_eq!(err.problems().len(), 1);
+    assert_eq!(err.problems()[0].field, "webhookConfig.namespaces[1]");
+    v["webhookConfig"]["namespaces"] = json!(["Not_A_Name"]);
+    assert_eq!(fields(&v), ["webhookConfig.namespaces[0]"]);
+}
+
+#[test]
+fn whitelist_items_need_name_and_reason_and_a_compiling_regexp() {
+    let mut v = full();
+    v["releaseWhiteList"] = json!([
+        {"name": "", "reason": "x"},
+        {"name": "ok", "reason": " "},
+        {"name": "bad-re", "reason": "x", "regexp": "monitoring-(.*"},
+        {"name": "ok", "reason": "again"}
+    ]);
+    assert_eq!(
+        fields(&v),
+        [
+            "releaseWhiteList[0].name",
+            "releaseWhiteList[1].reason",
+            "releaseWhiteList[2].regexp",
+            "releaseWhiteList[3].name"
+        ]
+    );
+}
+
+#[test]
+fn registry_entries_need_registry_and_secret_id() {
+    let mut v = full();
+    v["registry"] = json!({"registry": "ghcr.io"});
+    v["registries"] =
+        json!([{"secretId": "pull"}, {"registry": "https://x.io", "secretId": "Bad_Name"}]);
+    assert_eq!(
+        fields(&v),
+        [
+            "registry.secretId",
+            "registries[0].registry",
+            "registries[1].registry",
+            "registries[1].secretId"
+        ]
+    );
+}
+
+#[test]
+fn unknown_image_action_and_update_interval_are_checked() {
+    let mut v = minimal();
+    v["unknownImageAction"] = json!("warn");
+    v["updateInterval"] = json!("hourly");
+    assert_eq!(fields(&v), ["unknownImageAction", "updateInterval"]);
+    v["unknownImageAction"] = json!("allow");
+    v["updateInterval"] = json!("10s");
+    assert_eq!(
+        problems(&v),
+        ["updateInterval: '10s' is outside 1m to 168h"]
+    );
+}
+
+#[test]
+fn webhook_failure_policy_and_timeout_are_checked() {
+    let mut v = full();
+    v["webhookConfig"]["failurePolicy"] = json!("Retry");
+    v["webhookConfig"]["timeoutSeconds"] = json!(31);
+    assert_eq!(
+        fields(&v),
+        [
+            "webhookConfig.failurePolicy",
+            "webhookConfig.timeoutSeconds"
+        ]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let v = json!({
+        "policy": {"policyId": "nope"},
+        "webhookConfig": {"enabled": true, "selector": "both", "namespaces": []},
+        "registry": {},
+        "releaseWhiteList": [{"name": "x"}],
+        "unknownImageAction": "maybe"
+    });
+    let err = validate(&spec(&v), DEFAULT_NAMESPACE).unwrap_err();
+    let fields: Vec<_> = err.problems().iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "policy.policyId",
+            "webhookConfig.selector",
+            "webhookConfig.namespaces",
+            "releaseWhiteList[0].reason",
+            "registry.registry",
+            "registry.secretId",
+            "unknownImageAction"
+        ]
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the spec has 7 problem(s):\n  policy.policyId: ")
+    );
+}
