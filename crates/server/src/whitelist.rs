@@ -87,8 +87,9 @@ impl WhitelistState {
         out
     }
 
-    /// Replace the entries that come from resources.
-    pub fn set_resources(&self, items: Vec<WhitelistItem>) {
+    /// Replace the entries that come from resources (kept sorted by name).
+    pub fn set_resources(&self, mut items: Vec<WhitelistItem>) {
+        items.sort_by(|a, b| a.name.cmp(&b.name));
         *self.resources.write().unwrap_or_else(|e| e.into_inner()) = items;
     }
 

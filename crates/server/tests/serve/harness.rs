@@ -100,7 +100,8 @@ pub fn base_config(db: Option<PathBuf>) -> ServerConfig {
 }
 
 impl TestServer {
-    /// Start with `config` (TLS files are filled in) and `adjust` for the settings.
+    /// Start with `config` (TLS files are filled in) and `adjust` for the settings (called
+    /// inside the server's runtime, so it may make a kube client).
     pub fn start(mut config: ServerConfig, adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = portcullis_testkit::temp_dir("serve");
         let ca = Ca::new();
@@ -114,12 +115,15 @@ impl TestServer {
         let mut settings = Settings::new(config);
         settings.tls_reload_interval = Duration::from_millis(100);
         settings.db_reload_interval = Duration::from_millis(200);
-        adjust(&mut settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
+        {
+            let _entered = runtime.enter();
+            adjust(&mut settings);
+        }
         let server = runtime
             .block_on(portcullis_server::start(settings))
             .unwrap();

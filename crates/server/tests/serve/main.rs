@@ -4,3 +4,4 @@
 mod engine;
 mod harness;
 mod http;
+mod kubernetes;
