@@ -73,7 +73,7 @@ impl Default for ServerConfig {
             kubernetes: false,
             tag_cache_ttl: Duration::from_secs(30),
             scan_concurrency: 2,
-            verdict_cache_size: 10_000,
+            verdict_cache_size: 1_000,
             audit_store_size: 1_000,
         }
     }
