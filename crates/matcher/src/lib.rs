@@ -27,4 +27,4 @@ pub use ecosystem::{Query, os_ecosystem, query_for};
 pub use error::{Error, ErrorKind, Result};
 pub use finding::{Finding, FindingPackage, FindingStatus, Severity, sort_findings};
 pub use matching::{MatchOutput, match_packages};
-pub use source::{AdvisorySource, MemorySource};
+pub use source::{AdvisorySource, AffectedMap, MemorySource, RecordMap};

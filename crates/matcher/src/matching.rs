@@ -1,14 +1,13 @@
 //! [`match_packages`]: packages and affected entries to findings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::rc::Rc;
+use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_catalog::{Ecosystem, Os, Package};
 use portcullis_versions::Scheme;
 use portcullis_vulndb::{AffectedEntry, FixStatus, Vulnerability};
 use serde::Serialize;
 
-use crate::ecosystem::{os_ecosystem, query_for};
+use crate::ecosystem::{Query, os_ecosystem, query_for};
 use crate::error::Result;
 use crate::finding::{Finding, FindingPackage, FindingStatus, sort_findings};
 use crate::range::{Installed, Verdict, evaluate};
@@ -28,41 +27,12 @@ pub struct MatchOutput {
     pub os_ecosystem: Option<String>,
 }
 
-#[derive(Default)]
-struct Caches {
-    affected: HashMap<(String, String), Rc<Vec<AffectedEntry>>>,
-    records: HashMap<String, Rc<Vec<Vulnerability>>>,
-}
-
-impl Caches {
-    fn affected<S: AdvisorySource + ?Sized>(
-        &mut self,
-        db: &S,
-        ecosystem: &str,
-        package: &str,
-    ) -> Result<Rc<Vec<AffectedEntry>>> {
-        let key = (ecosystem.to_string(), package.to_string());
-        if let Some(found) = self.affected.get(&key) {
-            return Ok(Rc::clone(found));
-        }
-        let found = Rc::new(db.affected(ecosystem, package)?);
-        self.affected.insert(key, Rc::clone(&found));
-        Ok(found)
-    }
-
-    fn records<S: AdvisorySource + ?Sized>(
-        &mut self,
-        db: &S,
-        canonical_id: &str,
-    ) -> Result<Rc<Vec<Vulnerability>>> {
-        if let Some(found) = self.records.get(canonical_id) {
-            return Ok(Rc::clone(found));
-        }
-        let found = Rc::new(db.records(canonical_id)?);
-        self.records
-            .insert(canonical_id.to_string(), Rc::clone(&found));
-        Ok(found)
-    }
+/// A flaw found affecting one package, waiting for its records.
+struct Candidate<'a> {
+    package: &'a Package,
+    ecosystem: &'a str,
+    canonical_id: &'a str,
+    affected: Vec<(&'a AffectedEntry, Option<String>)>,
 }
 
 /// Match `packages` (of an image whose OS is `os`) against `db`.
@@ -71,14 +41,18 @@ impl Caches {
 /// [`crate::ecosystem`]); language packages in OSV's ecosystems. Entries of one flaw (same
 /// canonical id) for one package become one finding; a distribution's "not affected"
 /// statement for the package suppresses the flaw; withdrawn records are ignored.
+///
+/// The database is queried twice, in batch: every package's affected entries
+/// ([`AdvisorySource::affected_many`]), then the records of every flaw that matched
+/// ([`AdvisorySource::records_many`]).
 pub fn match_packages<S: AdvisorySource + ?Sized>(
     os: Option<&Os>,
     packages: &[Package],
     db: &S,
 ) -> Result<MatchOutput> {
-    let mut caches = Caches::default();
-    let mut findings = Vec::new();
     let mut warnings = Vec::new();
+    // 1. Where to look each package up.
+    let mut planned: Vec<(&Package, Query, Scheme)> = Vec::new();
     for package in packages {
         let Some(query) = query_for(package, os) else {
             continue;
@@ -90,13 +64,26 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             ));
             continue;
         };
-        let entries = caches.affected(db, &query.ecosystem, &query.package)?;
-        if entries.is_empty() {
+        planned.push((package, query, scheme));
+    }
+    // 2. Every package's entries in one batch.
+    let mut keys: Vec<(String, String)> = planned
+        .iter()
+        .map(|(_, q, _)| (q.ecosystem.clone(), q.package.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let affected_map = db.affected_many(&keys)?;
+    // 3. Evaluate versions.
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+    for (package, query, scheme) in &planned {
+        let key = (query.ecosystem.clone(), query.package.clone());
+        let Some(entries) = affected_map.get(&key).filter(|e| !e.is_empty()) else {
             continue;
-        }
-        let installed = Installed::new(&query.version, scheme);
+        };
+        let installed = Installed::new(&query.version, *scheme);
         let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
-        for entry in entries.iter() {
+        for entry in entries {
             groups
                 .entry(entry.canonical_id.as_str())
                 .or_default()
@@ -118,27 +105,46 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             for w in entry_warnings {
                 warnings.push(format!("{} {}: {w}", package.name, package.version));
             }
-            if affected.is_empty() {
-                continue;
+            if !affected.is_empty() {
+                candidates.push(Candidate {
+                    package,
+                    ecosystem: &query.ecosystem,
+                    canonical_id,
+                    affected,
+                });
             }
-            let records = caches.records(db, canonical_id)?;
-            let withdrawn = |e: &AffectedEntry| {
-                records
-                    .iter()
-                    .any(|r| r.id == e.vuln_id && r.source == e.source && r.withdrawn.is_some())
-            };
-            affected.retain(|(e, _)| !withdrawn(e));
-            if affected.is_empty() {
-                continue;
-            }
-            findings.push(make_finding(
-                package,
-                &query.ecosystem,
-                canonical_id,
-                &affected,
-                &records,
-            ));
         }
+    }
+    // 4. The records of every matched flaw in one batch, then the findings.
+    let mut ids: Vec<String> = candidates
+        .iter()
+        .map(|c| c.canonical_id.to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let records_map = db.records_many(&ids)?;
+    let mut findings = Vec::new();
+    for mut candidate in candidates {
+        let records = records_map
+            .get(candidate.canonical_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let withdrawn = |e: &AffectedEntry| {
+            records
+                .iter()
+                .any(|r| r.id == e.vuln_id && r.source == e.source && r.withdrawn.is_some())
+        };
+        candidate.affected.retain(|(e, _)| !withdrawn(e));
+        if candidate.affected.is_empty() {
+            continue;
+        }
+        findings.push(make_finding(
+            candidate.package,
+            candidate.ecosystem,
+            candidate.canonical_id,
+            &candidate.affected,
+            records,
+        ));
     }
     sort_findings(&mut findings);
     warnings.sort();

@@ -1,29 +1,74 @@
 //! Where affected entries and vulnerability records come from.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use portcullis_vulndb::model::package_key;
 use portcullis_vulndb::{AffectedEntry, Database, Record, Vulnerability};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// Affected entries per `(ecosystem, package)` query, as given.
+pub type AffectedMap = HashMap<(String, String), Vec<AffectedEntry>>;
+
+/// Records per canonical id.
+pub type RecordMap = HashMap<String, Vec<Vulnerability>>;
+
 /// A store of vulnerability data the matcher can query.
+///
+/// [`match_packages`](crate::match_packages) calls only the batch methods, once each per
+/// image; their default implementations loop over the single ones, so a source need only
+/// implement those (and may override the batch ones with fewer queries, as [`Database`]
+/// does).
 pub trait AdvisorySource {
     /// Every affected entry for `package` in `ecosystem` (`Alpine:v3.20`, `PyPI`, ...).
     fn affected(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedEntry>>;
     /// Every record (any source) whose canonical id is `canonical_id`.
     fn records(&self, canonical_id: &str) -> Result<Vec<Vulnerability>>;
+
+    /// [`AdvisorySource::affected`] for each `(ecosystem, package)` query: one map key per
+    /// distinct query, as given (empty entries when nothing is affected).
+    fn affected_many(&self, queries: &[(String, String)]) -> Result<AffectedMap> {
+        let mut out = AffectedMap::with_capacity(queries.len());
+        for (ecosystem, package) in queries {
+            if let Entry::Vacant(slot) = out.entry((ecosystem.clone(), package.clone())) {
+                slot.insert(self.affected(ecosystem, package)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`AdvisorySource::records`] for each canonical id: one map key per distinct id.
+    fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
+        let mut out = RecordMap::with_capacity(canonical_ids.len());
+        for id in canonical_ids {
+            if let Entry::Vacant(slot) = out.entry(id.clone()) {
+                slot.insert(self.records(id)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn db_error(e: portcullis_vulndb::Error) -> Error {
+    Error::new(ErrorKind::Database, e.to_string()).with_source(e)
 }
 
 impl AdvisorySource for Database {
     fn affected(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedEntry>> {
-        self.lookup(ecosystem, package)
-            .map_err(|e| Error::new(ErrorKind::Database, e.to_string()).with_source(e))
+        self.lookup(ecosystem, package).map_err(db_error)
     }
 
     fn records(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
-        self.records_for(canonical_id)
-            .map_err(|e| Error::new(ErrorKind::Database, e.to_string()).with_source(e))
+        self.records_for(canonical_id).map_err(db_error)
+    }
+
+    fn affected_many(&self, queries: &[(String, String)]) -> Result<AffectedMap> {
+        self.lookup_many(queries).map_err(db_error)
+    }
+
+    fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
+        self.records_for_many(canonical_ids).map_err(db_error)
     }
 }
 

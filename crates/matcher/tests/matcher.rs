@@ -347,3 +347,109 @@ fn os_packages_of_another_distribution_never_match() {
     let out = match_packages(None, &catalog.packages, &db).unwrap();
     assert!(out.findings.is_empty());
 }
+
+/// A source that answers one query at a time (the trait's default batch methods) and
+/// counts the calls.
+struct OneByOne<'a> {
+    db: &'a Database,
+    affected: std::cell::Cell<usize>,
+    records: std::cell::Cell<usize>,
+}
+
+impl portcullis_matcher::AdvisorySource for OneByOne<'_> {
+    fn affected(
+        &self,
+        ecosystem: &str,
+        package: &str,
+    ) -> portcullis_matcher::Result<Vec<portcullis_vulndb::AffectedEntry>> {
+        self.affected.set(self.affected.get() + 1);
+        self.db.affected(ecosystem, package)
+    }
+    fn records(
+        &self,
+        id: &str,
+    ) -> portcullis_matcher::Result<Vec<portcullis_vulndb::Vulnerability>> {
+        self.records.set(self.records.get() + 1);
+        self.db.records(id)
+    }
+}
+
+/// A source that counts the batch calls the matcher makes.
+struct Batches<'a> {
+    db: &'a Database,
+    calls: std::cell::RefCell<Vec<(&'static str, usize)>>,
+}
+
+impl portcullis_matcher::AdvisorySource for Batches<'_> {
+    fn affected(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> portcullis_matcher::Result<Vec<portcullis_vulndb::AffectedEntry>> {
+        panic!("the matcher must use affected_many");
+    }
+    fn records(
+        &self,
+        _: &str,
+    ) -> portcullis_matcher::Result<Vec<portcullis_vulndb::Vulnerability>> {
+        panic!("the matcher must use records_many");
+    }
+    fn affected_many(
+        &self,
+        queries: &[(String, String)],
+    ) -> portcullis_matcher::Result<portcullis_matcher::AffectedMap> {
+        self.calls
+            .borrow_mut()
+            .push(("affected_many", queries.len()));
+        self.db.affected_many(queries)
+    }
+    fn records_many(
+        &self,
+        ids: &[String],
+    ) -> portcullis_matcher::Result<portcullis_matcher::RecordMap> {
+        self.calls.borrow_mut().push(("records_many", ids.len()));
+        self.db.records_many(ids)
+    }
+}
+
+#[test]
+fn batched_and_one_by_one_sources_agree() {
+    use portcullis_matcher::AdvisorySource;
+    let catalog = catalog_rootfs("alpine-minirootfs-3.9.6-x86_64.tar.gz");
+    let db = Database::open(db_path()).unwrap();
+    let batched = match_packages(catalog.os.as_ref(), &catalog.packages, &db).unwrap();
+    let single = OneByOne {
+        db: &db,
+        affected: 0.into(),
+        records: 0.into(),
+    };
+    let one_by_one = match_packages(catalog.os.as_ref(), &catalog.packages, &single).unwrap();
+    assert_eq!(batched, one_by_one);
+    // 14 packages from 9 origins; 7 distinct flaws (6 OpenSSL, 1 musl).
+    let origins: std::collections::BTreeSet<_> = catalog
+        .packages
+        .iter()
+        .map(|p| p.source_name.clone())
+        .collect();
+    assert_eq!(single.affected.get(), origins.len());
+    assert_eq!(single.records.get(), 7);
+    let counting = Batches {
+        db: &db,
+        calls: Vec::new().into(),
+    };
+    let counted = match_packages(catalog.os.as_ref(), &catalog.packages, &counting).unwrap();
+    assert_eq!(counted, batched);
+    assert_eq!(
+        *counting.calls.borrow(),
+        [("affected_many", origins.len()), ("records_many", 7)]
+    );
+    // The default batch methods answer every distinct query once.
+    let queries = vec![
+        ("Alpine:v3.9".to_string(), "musl".to_string()),
+        ("Alpine:v3.9".to_string(), "musl".to_string()),
+        ("Alpine:v3.9".to_string(), "nothing".to_string()),
+    ];
+    let by_default = single.affected_many(&queries).unwrap();
+    assert_eq!(by_default.len(), 2);
+    assert_eq!(by_default, db.affected_many(&queries).unwrap());
+}

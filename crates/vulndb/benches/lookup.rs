@@ -1,6 +1,10 @@
 //! Lookup latency: `cargo bench -p portcullis-vulndb` imports the testdata advisories into a
 //! temporary database, then times `Database::lookup` for a few packages and prints the
-//! median and 99th percentile (plain `Instant`, no harness).
+//! median and 99th percentile (plain `Instant`, no harness); then the batch calls the
+//! matcher makes: `lookup_many` for every package of the Alpine v3.20 secdb and
+//! `records_for_many` for every canonical id found.
+//!
+//! `PORTCULLIS_TESTDATA=/path cargo bench -p portcullis-vulndb --bench lookup`
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db.sqlite");
     let start = Instant::now();
-    Database::import_paths(&path, &[advisories], &ImportOptions::default())?;
+    Database::import_paths(
+        &path,
+        std::slice::from_ref(&advisories),
+        &ImportOptions::default(),
+    )?;
     let import = start.elapsed();
     let size = std::fs::metadata(&path)?.len();
     println!(
@@ -70,5 +78,69 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p99.as_secs_f64() * 1e6
         );
     }
+    batches(&db, &advisories)
+}
+
+/// The median of `runs` timings of `f`.
+fn median_of(
+    runs: usize,
+    mut f: impl FnMut() -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    Ok(samples[samples.len() / 2])
+}
+
+fn batches(db: &Database, advisories: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut names = Vec::new();
+    for repo in ["main", "community"] {
+        let text = std::fs::read(advisories.join(format!("alpine-secdb/v3.20/{repo}.json")))?;
+        let doc: serde_json::Value = serde_json::from_slice(&text)?;
+        for package in doc["packages"].as_array().into_iter().flatten() {
+            if let Some(name) = package["pkg"]["name"].as_str() {
+                names.push(("Alpine:v3.20".to_owned(), name.to_owned()));
+            }
+        }
+    }
+    let found = db.lookup_many(&names)?;
+    let entries: usize = found.values().map(Vec::len).sum();
+    let mut ids: Vec<String> = found
+        .values()
+        .flatten()
+        .map(|e| e.canonical_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let records: usize = db.records_for_many(&ids)?.values().map(Vec::len).sum();
+    let lookups = median_of(50, || {
+        std::hint::black_box(db.lookup_many(&names)?);
+        Ok(())
+    })?;
+    let singles = median_of(50, || {
+        for (ecosystem, name) in &names {
+            std::hint::black_box(db.lookup(ecosystem, name)?);
+        }
+        Ok(())
+    })?;
+    let by_id = median_of(20, || {
+        std::hint::black_box(db.records_for_many(&ids)?);
+        Ok(())
+    })?;
+    println!(
+        "lookup_many of {} Alpine:v3.20 packages ({entries} entries): median {:.2} ms (one by one: {:.2} ms)",
+        names.len(),
+        lookups.as_secs_f64() * 1e3,
+        singles.as_secs_f64() * 1e3
+    );
+    println!(
+        "records_for_many of {} canonical ids ({records} records): median {:.2} ms",
+        ids.len(),
+        by_id.as_secs_f64() * 1e3
+    );
     Ok(())
 }

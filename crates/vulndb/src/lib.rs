@@ -1,8 +1,10 @@
 //! The Portcullis vulnerability database.
 //!
 //! - [`model`]: vulnerabilities, severities, affected entries, canonical ids.
-//! - [`Database`]: the embedded SQLite store, read-only handle with [`Database::lookup`],
-//!   [`Database::status`] and [`Database::records_for`].
+//! - [`Database`]: the embedded SQLite store, read-only handle with [`Database::lookup`]
+//!   (and [`Database::lookup_many`]), [`Database::records_for`] (and
+//!   [`Database::records_for_many`]), [`Database::has_ecosystem`], [`Database::version`] and
+//!   [`Database::status`].
 //! - [`update_atomically`] and [`Builder`]: every change builds a new file next to the old
 //!   one and renames it into place; [`Database::import_paths`] imports local files with
 //!   formats detected by content ([`import`]).
@@ -10,6 +12,7 @@
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
 
+mod codec;
 pub mod cvss2;
 pub mod error;
 pub mod export;
@@ -22,7 +25,7 @@ mod store;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
-pub use import::{ImportOptions, ImportSummary};
+pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use model::{
     AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,
     Vulnerability,

@@ -1,18 +1,30 @@
 //! The versioned SQLite schema and its migrations.
 //!
-//! Migrations are ordered SQL scripts; the schema version of a database is the number of
-//! migrations applied to it, kept in `meta` under `schema_version`. A writer applies the
+//! Migrations are ordered steps (SQL scripts, or code where data must be converted); the
+//! schema version of a database is the number of migrations applied to it, kept in `meta`
+//! under `schema_version`. A writer applies the
 //! missing ones (on the temporary copy it builds, so a failed migration changes nothing);
 //! a reader refuses a database whose version differs from [`SCHEMA_VERSION`].
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::Range;
+
+/// One migration step.
+enum Migration {
+    /// A SQL script.
+    Sql(&'static str),
+    /// Code, for steps that convert data.
+    Code(fn(&Connection, &str) -> Result<()>),
+}
 
 /// The ordered migrations; migration `n` (1-based) brings a database to version `n`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: the initial schema.
-    "CREATE TABLE IF NOT EXISTS meta (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
@@ -53,10 +65,85 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ecosystem, package_key, vuln, seq)
     ) WITHOUT ROWID;
     CREATE INDEX affected_vuln ON affected (vuln);",
+    ),
+    // 2: ranges and versions in the compact binary encoding ([`codec`]) instead of JSON, and
+    // the `packages` table: every affected entry of one (ecosystem, package key) in one blob,
+    // in lookup order, rebuilt by every update (see `Builder`).
+    Migration::Code(binary_affected),
 ];
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The SQL of migration 2 (before its data conversion).
+const PACKAGES_TABLE: &str = "CREATE TABLE packages (
+        ecosystem TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        entries BLOB NOT NULL,
+        PRIMARY KEY (ecosystem, package_key)
+    ) WITHOUT ROWID;";
+
+/// Migration 2: convert `affected.ranges`/`affected.versions` from JSON to [`codec`]
+/// blobs, create `packages` and mark it for a full rebuild (the builder fills it).
+fn binary_affected(conn: &Connection, label: &str) -> Result<()> {
+    let err = |e| Error::store(format!("{label}: migration 2"), e);
+    conn.execute_batch(PACKAGES_TABLE).map_err(err)?;
+    // (vuln, seq, ranges, versions): one affected row, converted.
+    type Converted = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+    let mut rows: Vec<Converted> = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT vuln, seq, ranges, versions FROM affected \
+                 WHERE ranges IS NOT NULL OR versions IS NOT NULL",
+            )
+            .map_err(err)?;
+        let mut query = stmt.query([]).map_err(err)?;
+        while let Some(row) = query.next().map_err(err)? {
+            let ranges: Option<String> = row.get(2).map_err(err)?;
+            let versions: Option<String> = row.get(3).map_err(err)?;
+            let corrupt = |e: serde_json::Error| {
+                Error::new(
+                    ErrorKind::Store,
+                    format!("{label}: migration 2: corrupt stored JSON: {e}"),
+                )
+            };
+            let ranges = match ranges {
+                Some(json) => Some(codec::encode_ranges(
+                    &serde_json::from_str::<Vec<Range>>(&json).map_err(corrupt)?,
+                )),
+                None => None,
+            };
+            let versions = match versions {
+                Some(json) => Some(codec::encode_versions(
+                    &serde_json::from_str::<Vec<String>>(&json).map_err(corrupt)?,
+                )),
+                None => None,
+            };
+            rows.push((
+                row.get(0).map_err(err)?,
+                row.get(1).map_err(err)?,
+                ranges,
+                versions,
+            ));
+        }
+    }
+    let mut update = conn
+        .prepare("UPDATE affected SET ranges = ?3, versions = ?4 WHERE vuln = ?1 AND seq = ?2")
+        .map_err(err)?;
+    for (vuln, seq, ranges, versions) in &rows {
+        update
+            .execute(rusqlite::params![vuln, seq, ranges, versions])
+            .map_err(err)?;
+    }
+    // Mark every package for the rebuild at the end of this build.
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1')",
+        [],
+    )
+    .map_err(err)?;
+    Ok(())
+}
 
 /// The schema version recorded in `conn` (0 for an empty database).
 pub(crate) fn current_version(conn: &Connection, label: &str) -> Result<u32> {
@@ -91,6 +178,11 @@ pub(crate) fn current_version(conn: &Connection, label: &str) -> Result<u32> {
 
 /// Apply every missing migration to `conn`.
 pub(crate) fn migrate(conn: &Connection, label: &str) -> Result<()> {
+    migrate_to(conn, label, SCHEMA_VERSION)
+}
+
+/// Apply the missing migrations up to version `target` to `conn`.
+fn migrate_to(conn: &Connection, label: &str, target: u32) -> Result<()> {
     let current = current_version(conn, label)?;
     if current > SCHEMA_VERSION {
         return Err(Error::new(
@@ -100,10 +192,19 @@ pub(crate) fn migrate(conn: &Connection, label: &str) -> Result<()> {
             ),
         ));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let pending = MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(current as usize);
+    for (index, migration) in pending {
         let version = index + 1;
-        conn.execute_batch(sql)
-            .map_err(|e| Error::store(format!("{label}: migration {version}"), e))?;
+        match migration {
+            Migration::Sql(sql) => conn
+                .execute_batch(sql)
+                .map_err(|e| Error::store(format!("{label}: migration {version}"), e))?,
+            Migration::Code(step) => step(conn, label)?,
+        }
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
             [version.to_string()],
@@ -130,5 +231,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(migrate(&conn, "mem").unwrap_err().kind(), ErrorKind::Schema);
+    }
+
+    #[test]
+    fn version_1_json_is_converted_to_binary() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate_to(&conn, "mem", 1).unwrap();
+        assert_eq!(current_version(&conn, "mem").unwrap(), 1);
+        conn.execute_batch(
+            r#"INSERT INTO affected (ecosystem, package_key, vuln, seq, package, vuln_id,
+                 canonical_id, source, status, fixed_version, ranges, versions, notes)
+               VALUES ('PyPI', 'a', 1, 0, 'A', 'X-1', 'X-1', 'osv:PyPI', 0, '1.0',
+                 '[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0"}]}]',
+                 '["0.9"]', NULL),
+                 ('Alpine:v3.9', 'musl', 2, 0, 'musl', 'CVE-1', 'CVE-1', 'a', 0, '1-r1',
+                 NULL, NULL, NULL);"#,
+        )
+        .unwrap();
+        migrate(&conn, "mem").unwrap();
+        assert_eq!(current_version(&conn, "mem").unwrap(), 2);
+        let (ranges, versions): (Vec<u8>, Vec<u8>) = conn
+            .query_row(
+                "SELECT ranges, versions FROM affected WHERE vuln = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(versions, vec![1, 3, b'0', b'.', b'9']);
+        assert_eq!(
+            codec::decode_ranges(&ranges).unwrap(),
+            vec![Range {
+                kind: crate::model::RangeType::Ecosystem,
+                repo: None,
+                events: vec![
+                    crate::model::Event::Introduced("0".into()),
+                    crate::model::Event::Fixed("1.0".into())
+                ],
+            }]
+        );
+        let untouched: Option<Vec<u8>> = conn
+            .query_row("SELECT ranges FROM affected WHERE vuln = 2", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(untouched, None);
+        let stale: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'packages_stale'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(stale, "1");
     }
 }

@@ -1,18 +1,18 @@
 //! The embedded SQLite store: reading ([`Database`]) and atomic writing ([`Builder`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
-use crate::import::{ImportOptions, ImportSummary};
-use crate::model::{
-    AffectedEntry, FixStatus, Range, Record, Severity, Vulnerability, distro_ranges, package_key,
-};
+use crate::import::{ImportOptions, ImportProgress, ImportSummary};
+use crate::model::{AffectedEntry, Record, Severity, Vulnerability, package_key};
 use crate::schema::{self, SCHEMA_VERSION};
 use crate::time::now_rfc3339;
 
@@ -61,15 +61,24 @@ pub struct SourceStatus {
 ///
 /// Readers never see a half-written database: writers build a new file and rename it over the
 /// old one, so an open handle keeps reading the file it opened. One handle serves one thread
-/// at a time (it is `Send`, not `Sync`); open one per worker thread.
+/// at a time: it is `Send`, not `Sync` (SQLite connection), so a server opens one per worker
+/// thread or shares one behind a `Mutex`.
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
     path: PathBuf,
 }
 
-const LOOKUP_SQL: &str = "SELECT vuln_id, canonical_id, source, package, status, fixed_version, \
-     ranges, versions, notes, seq FROM affected WHERE ecosystem = ?1 AND package_key = ?2";
+const LOOKUP_SQL: &str = "SELECT entries FROM packages WHERE ecosystem = ?1 AND package_key = ?2";
+
+const LOOKUP_MANY_SQL: &str = "SELECT package_key, entries FROM packages \
+     WHERE ecosystem = ?1 AND package_key IN (SELECT value FROM json_each(?2))";
+
+const RECORD_COLUMNS: &str = "source, id, canonical_id, summary, published, modified, withdrawn, \
+     aliases, severities, refs";
+
+/// Keys per batched query.
+const BATCH: usize = 2000;
 
 impl Database {
     /// Open an existing database read-only. Fails with [`ErrorKind::Schema`] when the file
@@ -97,6 +106,11 @@ impl Database {
                 ),
             ));
         }
+        // Writers never change a database file in place (they rename a new one over it), so
+        // this handle can keep its shared lock for its lifetime: no lock, change-counter and
+        // hot-journal checks per query. Pages are read through a memory map.
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; PRAGMA mmap_size = 1073741824;")
+            .map_err(|e| Error::store(format!("{label}: configuring"), e))?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(Self { conn, path })
     }
@@ -126,8 +140,18 @@ impl Database {
         inputs: &[PathBuf],
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
+        Self::import_paths_with_progress(path, inputs, options, &())
+    }
+
+    /// [`Database::import_paths`], telling `progress` how it advances.
+    pub fn import_paths_with_progress(
+        path: impl AsRef<Path>,
+        inputs: &[PathBuf],
+        options: &ImportOptions,
+        progress: &dyn ImportProgress,
+    ) -> Result<ImportSummary> {
         update_atomically(path.as_ref(), |builder| {
-            builder.import_paths(inputs, options)
+            crate::import::import_paths(builder, inputs, options, progress)
         })
     }
 
@@ -149,51 +173,134 @@ impl Database {
         let mut stmt = self.conn.prepare_cached(LOOKUP_SQL).map_err(err)?;
         let mut rows = stmt.query(params![ecosystem, key]).map_err(err)?;
         let mut out = Vec::new();
-        let mut seqs = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
-            let vuln_id: String = row.get(0).map_err(err)?;
-            let status_code: i64 = row.get(4).map_err(err)?;
-            let status = FixStatus::from_code(status_code).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Store,
-                    format!("{}: {vuln_id}: bad status code {status_code}", self.label()),
-                )
-            })?;
-            let fixed_version: Option<String> = row.get(5).map_err(err)?;
-            let ranges_json: Option<String> = row.get(6).map_err(err)?;
-            let versions_json: Option<String> = row.get(7).map_err(err)?;
-            let ranges = match ranges_json {
-                Some(json) => decode_json::<Vec<Range>>(&json, &self.label(), &vuln_id)?,
-                None => distro_ranges(status, fixed_version.as_deref()),
-            };
-            let versions = match versions_json {
-                Some(json) => decode_json::<Vec<String>>(&json, &self.label(), &vuln_id)?,
-                None => Vec::new(),
-            };
-            seqs.push(row.get::<_, i64>(9).map_err(err)?);
-            out.push(AffectedEntry {
-                vuln_id,
-                canonical_id: row.get(1).map_err(err)?,
-                source: row.get(2).map_err(err)?,
-                ecosystem: ecosystem.to_owned(),
-                package: row.get(3).map_err(err)?,
-                ranges,
-                versions,
-                status,
-                fixed_version,
-                notes: row.get(8).map_err(err)?,
-            });
+        if let Some(row) = rows.next().map_err(err)? {
+            let blob = row.get_ref(0).map_err(err)?;
+            self.decode_package(blob, ecosystem, &key, &mut out)?;
         }
-        let mut indexed: Vec<(i64, AffectedEntry)> = seqs.into_iter().zip(out).collect();
-        indexed.sort_by(|(sa, a), (sb, b)| {
-            (&a.canonical_id, &a.vuln_id, &a.source, sa).cmp(&(
-                &b.canonical_id,
-                &b.vuln_id,
-                &b.source,
-                sb,
-            ))
-        });
-        Ok(indexed.into_iter().map(|(_, entry)| entry).collect())
+        Ok(out)
+    }
+
+    /// [`Database::lookup`] for many `(ecosystem, package)` queries at once: one indexed
+    /// query per ecosystem (per 2,000 packages). The map has one key per distinct query, as
+    /// given (empty when nothing is affected); queries that name the same package (PyPI
+    /// `Django` and `django`) get the same entries.
+    pub fn lookup_many<E: AsRef<str>, P: AsRef<str>>(
+        &self,
+        queries: &[(E, P)],
+    ) -> Result<HashMap<(String, String), Vec<AffectedEntry>>> {
+        // ecosystem -> package key -> the queries' package names.
+        let mut wanted: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+        for (ecosystem, package) in queries {
+            let (ecosystem, package) = (ecosystem.as_ref(), package.as_ref());
+            let names = wanted
+                .entry(ecosystem)
+                .or_default()
+                .entry(package_key(ecosystem, package))
+                .or_default();
+            if !names.contains(&package) {
+                names.push(package);
+            }
+        }
+        let mut out = HashMap::with_capacity(queries.len());
+        for (ecosystem, keys) in &wanted {
+            let err = |e| {
+                Error::store(
+                    format!(
+                        "{}: lookup of {} {ecosystem} packages",
+                        self.label(),
+                        keys.len()
+                    ),
+                    e,
+                )
+            };
+            let key_list: Vec<&String> = keys.keys().collect();
+            let mut found: HashMap<String, Vec<AffectedEntry>> = HashMap::new();
+            for chunk in key_list.chunks(BATCH) {
+                let json = serde_json::to_string(chunk).map_err(|e| {
+                    Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
+                })?;
+                let mut stmt = self.conn.prepare_cached(LOOKUP_MANY_SQL).map_err(err)?;
+                let mut rows = stmt.query(params![ecosystem, json]).map_err(err)?;
+                while let Some(row) = rows.next().map_err(err)? {
+                    let key: String = row.get(0).map_err(err)?;
+                    let mut entries = Vec::new();
+                    self.decode_package(
+                        row.get_ref(1).map_err(err)?,
+                        ecosystem,
+                        &key,
+                        &mut entries,
+                    )?;
+                    found.insert(key, entries);
+                }
+            }
+            for (key, names) in keys {
+                let entries = found.remove(key).unwrap_or_default();
+                if let Some((last, rest)) = names.split_last() {
+                    for name in rest {
+                        out.insert((ecosystem.to_string(), name.to_string()), entries.clone());
+                    }
+                    out.insert((ecosystem.to_string(), last.to_string()), entries);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode_package(
+        &self,
+        blob: ValueRef<'_>,
+        ecosystem: &str,
+        key: &str,
+        out: &mut Vec<AffectedEntry>,
+    ) -> Result<()> {
+        let corrupt = |what: &str| {
+            Error::new(
+                ErrorKind::Store,
+                format!(
+                    "{}: entries of {ecosystem}/{key}: corrupt stored data: {what}",
+                    self.label()
+                ),
+            )
+        };
+        let bytes = blob.as_blob().map_err(|_| corrupt("not a blob"))?;
+        codec::decode_package(bytes, ecosystem, out).map_err(|codec::Corrupt(what)| corrupt(what))
+    }
+
+    /// True when the database has any affected entry in `ecosystem` (`Alpine:v3.9`,
+    /// `Debian:12`, `Go`): false means it has no data for it, so no finding there proves
+    /// nothing. One indexed probe.
+    pub fn has_ecosystem(&self, ecosystem: &str) -> Result<bool> {
+        let err = |e| Error::store(format!("{}: probing {ecosystem}", self.label()), e);
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM packages WHERE ecosystem = ?1)")
+            .map_err(err)?
+            .query_row([ecosystem], |row| row.get(0))
+            .map_err(err)
+    }
+
+    /// A stable identifier of the database content, for caches of results computed from it:
+    /// `sha256:` and the [`Database::content_hash`] recorded when the file was built (one
+    /// indexed read, no scan). Equal versions mean equal answers; an update that changes
+    /// nothing keeps the version.
+    pub fn version(&self) -> Result<String> {
+        let err = |e| Error::store(format!("{}: reading the version", self.label()), e);
+        let hash: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'content_hash'")
+            .map_err(err)?
+            .query_row([], |row| row.get(0))
+            .optional()
+            .map_err(err)?;
+        match hash {
+            Some(hash) => Ok(format!("sha256:{hash}")),
+            None => Err(Error::new(
+                ErrorKind::Schema,
+                format!(
+                    "{}: no content hash recorded (rebuild the database)",
+                    self.label()
+                ),
+            )),
+        }
     }
 
     /// Every record (from any source) whose canonical id is `canonical_id`, sorted by source:
@@ -202,34 +309,87 @@ impl Database {
         let err = |e| Error::store(format!("{}: records for {canonical_id}", self.label()), e);
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT source, id, canonical_id, summary, published, modified, withdrawn, \
-                 aliases, severities, refs FROM vulnerabilities WHERE canonical_id = ?1 \
-                 ORDER BY source, id",
-            )
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM vulnerabilities WHERE canonical_id = ?1 \
+                 ORDER BY source, id"
+            ))
             .map_err(err)?;
         let mut rows = stmt.query([canonical_id]).map_err(err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
-            let id: String = row.get(1).map_err(err)?;
-            let label = self.label();
-            let aliases: String = row.get(7).map_err(err)?;
-            let severities: String = row.get(8).map_err(err)?;
-            let refs: String = row.get(9).map_err(err)?;
-            out.push(Vulnerability {
-                source: row.get(0).map_err(err)?,
-                canonical_id: row.get(2).map_err(err)?,
-                summary: row.get(3).map_err(err)?,
-                published: row.get(4).map_err(err)?,
-                modified: row.get(5).map_err(err)?,
-                withdrawn: row.get(6).map_err(err)?,
-                aliases: decode_json(&aliases, &label, &id)?,
-                severities: decode_json::<Vec<Severity>>(&severities, &label, &id)?,
-                references: decode_json(&refs, &label, &id)?,
-                id,
-            });
+            out.push(self.record_from_row(row)?);
         }
         Ok(out)
+    }
+
+    /// [`Database::records_for`] for many canonical ids at once, in one query per 2,000 ids.
+    /// The map has one key per distinct id asked for (empty when there is no record).
+    pub fn records_for_many<S: AsRef<str>>(
+        &self,
+        canonical_ids: &[S],
+    ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        let ids: BTreeSet<&str> = canonical_ids.iter().map(AsRef::as_ref).collect();
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let err = |e| {
+            Error::store(
+                format!("{}: records for {} ids", self.label(), ids.len()),
+                e,
+            )
+        };
+        let mut out: HashMap<String, Vec<Vulnerability>> = ids
+            .iter()
+            .map(|id| ((*id).to_owned(), Vec::new()))
+            .collect();
+        for chunk in ids.chunks(BATCH) {
+            let json = serde_json::to_string(chunk).map_err(|e| {
+                Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
+            })?;
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM vulnerabilities \
+                     WHERE canonical_id IN (SELECT value FROM json_each(?1))"
+                ))
+                .map_err(err)?;
+            let mut rows = stmt.query([json]).map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let record = self.record_from_row(row)?;
+                out.entry(record.canonical_id.clone())
+                    .or_default()
+                    .push(record);
+            }
+        }
+        // Sorted here rather than in SQL: no temporary b-tree over every row.
+        for records in out.values_mut() {
+            records.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
+        }
+        Ok(out)
+    }
+
+    /// One `vulnerabilities` row selected with [`RECORD_COLUMNS`].
+    fn record_from_row(&self, row: &rusqlite::Row<'_>) -> Result<Vulnerability> {
+        let err = |e| Error::store(format!("{}: reading a record", self.label()), e);
+        let id: String = row.get(1).map_err(err)?;
+        let json = |i: usize| -> Result<&str> {
+            row.get_ref(i)
+                .map_err(err)?
+                .as_str()
+                .map_err(|e| err(rusqlite::Error::from(e)))
+        };
+        let (aliases, severities, refs) = (json(7)?, json(8)?, json(9)?);
+        let label = self.path.display();
+        Ok(Vulnerability {
+            source: row.get(0).map_err(err)?,
+            canonical_id: row.get(2).map_err(err)?,
+            summary: row.get(3).map_err(err)?,
+            published: row.get(4).map_err(err)?,
+            modified: row.get(5).map_err(err)?,
+            withdrawn: row.get(6).map_err(err)?,
+            aliases: decode_json(aliases, &label, &id)?,
+            severities: decode_json::<Vec<Severity>>(severities, &label, &id)?,
+            references: decode_json(refs, &label, &id)?,
+            id,
+        })
     }
 
     /// The schema version, build time, sources and counts.
@@ -271,7 +431,11 @@ impl Database {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(json: &str, label: &str, id: &str) -> Result<T> {
+fn decode_json<T: serde::de::DeserializeOwned>(
+    json: &str,
+    label: &dyn std::fmt::Display,
+    id: &str,
+) -> Result<T> {
     serde_json::from_str(json).map_err(|e| {
         Error::new(
             ErrorKind::Store,
@@ -367,6 +531,8 @@ pub struct Builder<'a> {
     conn: &'a Connection,
     label: String,
     touched: BTreeSet<String>,
+    /// (ecosystem, package key) whose `packages` row must be rebuilt at the end.
+    dirty: BTreeSet<(String, String)>,
 }
 
 impl<'a> Builder<'a> {
@@ -381,6 +547,14 @@ impl<'a> Builder<'a> {
     pub fn begin_source(&mut self, source: &str, mode: SourceMode) -> Result<()> {
         if mode == SourceMode::Replace {
             let err = |e| Error::store(format!("{}: clearing source {source}", self.label), e);
+            mark_dirty(
+                self.conn,
+                &mut self.dirty,
+                "SELECT DISTINCT ecosystem, package_key FROM affected WHERE vuln IN \
+                 (SELECT pk FROM vulnerabilities WHERE source = ?1)",
+                source,
+            )
+            .map_err(err)?;
             self.conn
                 .execute(
                     "DELETE FROM affected WHERE vuln IN \
@@ -416,6 +590,13 @@ impl<'a> Builder<'a> {
             .optional()
             .map_err(err)?;
         if let Some(pk) = existing {
+            mark_dirty(
+                self.conn,
+                &mut self.dirty,
+                "SELECT ecosystem, package_key FROM affected WHERE vuln = ?1",
+                pk,
+            )
+            .map_err(err)?;
             self.conn
                 .prepare_cached("DELETE FROM affected WHERE vuln = ?1")
                 .map_err(err)?
@@ -458,12 +639,17 @@ impl<'a> Builder<'a> {
             )
             .map_err(err)?;
         for (seq, entry) in record.affected.iter().enumerate() {
-            let ranges = (!entry.has_derived_ranges()).then(|| json(&entry.ranges));
-            let versions = (!entry.versions.is_empty()).then(|| json(&entry.versions));
+            let ranges = (!entry.has_derived_ranges()).then(|| codec::encode_ranges(&entry.ranges));
+            let versions =
+                (!entry.versions.is_empty()).then(|| codec::encode_versions(&entry.versions));
+            let key = package_key(&entry.ecosystem, &entry.package);
+            if !self.dirty.contains(&(entry.ecosystem.clone(), key.clone())) {
+                self.dirty.insert((entry.ecosystem.clone(), key.clone()));
+            }
             insert
                 .execute(params![
                     entry.ecosystem,
-                    package_key(&entry.ecosystem, &entry.package),
+                    key,
                     pk,
                     seq as i64,
                     entry.package,
@@ -487,7 +673,7 @@ impl<'a> Builder<'a> {
         paths: &[PathBuf],
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
-        crate::import::import_paths(self, paths, options)
+        crate::import::import_paths(self, paths, options, &())
     }
 
     /// Record counts of `source` in this build so far.
@@ -503,6 +689,7 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(&mut self) -> Result<()> {
+        self.rebuild_packages()?;
         let now = now_rfc3339();
         let err = |e| Error::store(format!("{}: writing source metadata", self.label), e);
         for source in &self.touched {
@@ -521,7 +708,140 @@ impl<'a> Builder<'a> {
                 [&now],
             )
             .map_err(err)?;
+        let hash = content_hash(self.conn, &self.label)?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('content_hash', ?1)",
+                [&hash],
+            )
+            .map_err(err)?;
         Ok(())
+    }
+
+    /// Rewrite the `packages` rows of every changed package (of every package after the
+    /// migration that created the table) from `affected`.
+    fn rebuild_packages(&mut self) -> Result<()> {
+        let err = |e| Error::store(format!("{}: writing package entries", self.label), e);
+        let stale = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'packages_stale')",
+                [],
+                |row| row.get::<_, bool>(0),
+            )
+            .map_err(err)?;
+        if stale {
+            self.conn
+                .execute_batch(
+                    "DELETE FROM packages; DELETE FROM meta WHERE key = 'packages_stale';",
+                )
+                .map_err(err)?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT DISTINCT ecosystem, package_key FROM affected")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(err)?;
+            for row in rows {
+                self.dirty.insert(row.map_err(err)?);
+            }
+        }
+        for (ecosystem, key) in std::mem::take(&mut self.dirty) {
+            self.rebuild_package(&ecosystem, &key).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn rebuild_package(&self, ecosystem: &str, key: &str) -> rusqlite::Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT vuln_id, canonical_id, source, package, status, fixed_version, notes, \
+             ranges, versions, seq FROM affected WHERE ecosystem = ?1 AND package_key = ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![ecosystem, key], |row| {
+                Ok(OwnedEntry {
+                    vuln_id: row.get(0)?,
+                    canonical_id: row.get(1)?,
+                    source: row.get(2)?,
+                    package: row.get(3)?,
+                    status: row.get(4)?,
+                    fixed_version: row.get(5)?,
+                    notes: row.get(6)?,
+                    ranges: row.get(7)?,
+                    versions: row.get(8)?,
+                    seq: row.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            self.conn
+                .prepare_cached("DELETE FROM packages WHERE ecosystem = ?1 AND package_key = ?2")?
+                .execute(params![ecosystem, key])?;
+            return Ok(());
+        }
+        let mut rows = rows;
+        rows.sort_by(|a, b| {
+            (&a.canonical_id, &a.vuln_id, &a.source, a.seq).cmp(&(
+                &b.canonical_id,
+                &b.vuln_id,
+                &b.source,
+                b.seq,
+            ))
+        });
+        let blob = codec::encode_package(rows.iter().map(OwnedEntry::borrowed));
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO packages (ecosystem, package_key, entries) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![ecosystem, key, blob])?;
+        Ok(())
+    }
+}
+
+/// Add the (ecosystem, package key) pairs `sql` selects (with one parameter) to `dirty`.
+fn mark_dirty(
+    conn: &Connection,
+    dirty: &mut BTreeSet<(String, String)>,
+    sql: &str,
+    param: impl rusqlite::ToSql,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([param], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    for row in rows {
+        dirty.insert(row?);
+    }
+    Ok(())
+}
+
+/// One `affected` row, owned, while its package's blob is rebuilt.
+struct OwnedEntry {
+    vuln_id: String,
+    canonical_id: String,
+    source: String,
+    package: String,
+    status: i64,
+    fixed_version: Option<String>,
+    notes: Option<String>,
+    ranges: Option<Vec<u8>>,
+    versions: Option<Vec<u8>>,
+    seq: i64,
+}
+
+impl OwnedEntry {
+    fn borrowed(&self) -> codec::StoredEntry<'_> {
+        codec::StoredEntry {
+            vuln_id: &self.vuln_id,
+            canonical_id: &self.canonical_id,
+            source: &self.source,
+            package: &self.package,
+            status: self.status,
+            fixed_version: self.fixed_version.as_deref(),
+            notes: self.notes.as_deref(),
+            ranges: self.ranges.as_deref(),
+            versions: self.versions.as_deref(),
+        }
     }
 }
 
@@ -646,6 +966,7 @@ fn build_into<T>(
                 conn: &tx,
                 label: label.clone(),
                 touched: BTreeSet::new(),
+                dirty: BTreeSet::new(),
             };
             let value = build(&mut builder)?;
             builder.finish()?;
@@ -708,4 +1029,223 @@ pub(crate) fn verify(conn: &Connection, label: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, FixStatus, Range, RangeType};
+
+    fn record(id: &str, source: &str, aliases: &[&str], affected: &[(&str, &str)]) -> Record {
+        let mut vuln = Vulnerability::new(id, source);
+        vuln.aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
+        vuln.refresh_canonical_id();
+        let affected = affected
+            .iter()
+            .map(|(ecosystem, package)| {
+                if ecosystem.starts_with("Alpine") {
+                    AffectedEntry::distro(
+                        &vuln,
+                        *ecosystem,
+                        *package,
+                        FixStatus::Fixed,
+                        Some("1.2-r1".to_owned()),
+                    )
+                } else {
+                    let mut entry =
+                        AffectedEntry::distro(&vuln, *ecosystem, *package, FixStatus::Fixed, None);
+                    entry.ranges = vec![Range {
+                        kind: RangeType::Ecosystem,
+                        repo: None,
+                        events: vec![Event::Introduced("1.0".into()), Event::Fixed("1.1".into())],
+                    }];
+                    entry.versions = vec!["1.0".into(), "1.0.1".into()];
+                    entry.fixed_version = Some("1.1".into());
+                    entry
+                }
+            })
+            .collect();
+        Record { vuln, affected }
+    }
+
+    fn sample() -> Vec<Record> {
+        vec![
+            record(
+                "CVE-2024-1",
+                "s1",
+                &[],
+                &[("Alpine:v3.9", "musl"), ("PyPI", "Django")],
+            ),
+            record("GHSA-x", "s2", &["CVE-2024-1"], &[("PyPI", "django")]),
+            record("CVE-2024-3", "s1", &[], &[("Alpine:v3.9", "busybox")]),
+        ]
+    }
+
+    fn build(path: &Path, records: &[Record], mode: SourceMode) {
+        update_atomically(path, |builder| {
+            for source in ["s1", "s2"] {
+                builder.begin_source(source, mode)?;
+            }
+            for r in records {
+                builder.put(r)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn ids(entries: &[AffectedEntry]) -> Vec<(&str, &str)> {
+        entries
+            .iter()
+            .map(|e| (e.canonical_id.as_str(), e.vuln_id.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn database_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Database>();
+    }
+
+    #[test]
+    fn lookup_many_matches_single_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        let queries = [
+            ("Alpine:v3.9", "musl"),
+            ("PyPI", "Django"),
+            ("PyPI", "django"),
+            ("Alpine:v3.9", "nothing"),
+            ("Go", "x"),
+            ("Alpine:v3.9", "musl"),
+        ];
+        let found = db.lookup_many(&queries).unwrap();
+        assert_eq!(found.len(), 5);
+        for (ecosystem, package) in queries {
+            let key = (ecosystem.to_owned(), package.to_owned());
+            assert_eq!(found[&key], db.lookup(ecosystem, package).unwrap());
+        }
+        let django = &found[&("PyPI".to_owned(), "Django".to_owned())];
+        assert_eq!(
+            ids(django),
+            [("CVE-2024-1", "CVE-2024-1"), ("CVE-2024-1", "GHSA-x")]
+        );
+        assert_eq!(django[0].versions, ["1.0", "1.0.1"]);
+        assert_eq!(django[0].ecosystem, "PyPI");
+        let musl = &found[&("Alpine:v3.9".to_owned(), "musl".to_owned())];
+        assert_eq!(ids(musl), [("CVE-2024-1", "CVE-2024-1")]);
+        assert_eq!(
+            musl[0].ranges[0].events,
+            [Event::Introduced("0".into()), Event::Fixed("1.2-r1".into())]
+        );
+        assert!(found[&("Go".to_owned(), "x".to_owned())].is_empty());
+        let none: [(&str, &str); 0] = [];
+        assert!(db.lookup_many(&none).unwrap().is_empty());
+    }
+
+    #[test]
+    fn records_for_many_groups_by_canonical_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        let found = db
+            .records_for_many(&["CVE-2024-3", "CVE-2024-1", "nothing", "CVE-2024-1"])
+            .unwrap();
+        assert_eq!(found.len(), 3);
+        let one: Vec<(&str, &str)> = found["CVE-2024-1"]
+            .iter()
+            .map(|r| (r.source.as_str(), r.id.as_str()))
+            .collect();
+        assert_eq!(one, [("s1", "CVE-2024-1"), ("s2", "GHSA-x")]);
+        assert_eq!(found["CVE-2024-1"], db.records_for("CVE-2024-1").unwrap());
+        assert_eq!(found["CVE-2024-3"].len(), 1);
+        assert!(found["nothing"].is_empty());
+    }
+
+    #[test]
+    fn has_ecosystem_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        assert!(db.has_ecosystem("Alpine:v3.9").unwrap());
+        assert!(db.has_ecosystem("PyPI").unwrap());
+        assert!(!db.has_ecosystem("Alpine:v3.20").unwrap());
+        assert!(!db.has_ecosystem("Alpine").unwrap());
+        let version = db.version().unwrap();
+        assert_eq!(version, format!("sha256:{}", db.content_hash().unwrap()));
+        assert_eq!(version.len(), "sha256:".len() + 64);
+        drop(db);
+
+        // Same content built again (another file, another time): same version.
+        let other = dir.path().join("other.sqlite");
+        build(&other, &sample(), SourceMode::Replace);
+        assert_eq!(Database::open(&other).unwrap().version().unwrap(), version);
+        // Re-importing the same records changes nothing.
+        build(&path, &sample(), SourceMode::Upsert);
+        assert_eq!(Database::open(&path).unwrap().version().unwrap(), version);
+        // Changed content: a new version.
+        build(&path, &sample()[..1], SourceMode::Replace);
+        assert_ne!(Database::open(&path).unwrap().version().unwrap(), version);
+    }
+
+    #[test]
+    fn updates_rebuild_the_packages_they_touch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        // Upsert: CVE-2024-1 now affects only busybox; musl loses its only entry.
+        let moved = record("CVE-2024-1", "s1", &[], &[("Alpine:v3.9", "busybox")]);
+        build(&path, &[moved], SourceMode::Upsert);
+        let db = Database::open(&path).unwrap();
+        assert!(db.lookup("Alpine:v3.9", "musl").unwrap().is_empty());
+        assert_eq!(
+            ids(&db.lookup("Alpine:v3.9", "busybox").unwrap()),
+            [("CVE-2024-1", "CVE-2024-1"), ("CVE-2024-3", "CVE-2024-3")]
+        );
+        assert_eq!(
+            ids(&db.lookup("PyPI", "django").unwrap()),
+            [("CVE-2024-1", "GHSA-x")]
+        );
+        drop(db);
+        // Replace s2 with nothing: django is gone, and so is PyPI.
+        update_atomically(&path, |builder| {
+            builder.begin_source("s2", SourceMode::Replace)
+        })
+        .unwrap();
+        let db = Database::open(&path).unwrap();
+        assert!(db.lookup("PyPI", "django").unwrap().is_empty());
+        assert!(!db.has_ecosystem("PyPI").unwrap());
+        let rows: i64 = db
+            .connection()
+            .query_row("SELECT COUNT(*) FROM packages", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn corrupt_package_blob_is_an_error_naming_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE packages SET entries = x'05ff' WHERE package_key = 'musl'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let db = Database::open(&path).unwrap();
+        let err = db.lookup("Alpine:v3.9", "musl").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Store);
+        assert!(
+            err.to_string().ends_with(
+                "entries of Alpine:v3.9/musl: corrupt stored data: count larger than the blob"
+            ),
+            "{err}"
+        );
+    }
 }

@@ -614,3 +614,110 @@ fn network_update_from_a_local_mirror() {
     assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
     server.join().unwrap();
 }
+
+#[test]
+fn batch_lookups_and_probes_on_the_testdata() {
+    let db = Database::open(&fixture().db).unwrap();
+    let queries = [
+        ("Alpine:v3.9", "musl"),
+        ("Alpine:v3.20", "openssl"),
+        ("Debian:12", "glibc"),
+        ("Go", "stdlib"),
+        ("PyPI", "Django"),
+        ("crates.io", "no-such-crate"),
+    ];
+    let found = db.lookup_many(&queries).unwrap();
+    assert_eq!(found.len(), queries.len());
+    for (ecosystem, package) in queries {
+        let single = db.lookup(ecosystem, package).unwrap();
+        assert_eq!(found[&(ecosystem.to_owned(), package.to_owned())], single);
+    }
+    let records = db
+        .records_for_many(&["CVE-2020-28928", "CVE-2024-9143"])
+        .unwrap();
+    assert_eq!(
+        records["CVE-2020-28928"],
+        db.records_for("CVE-2020-28928").unwrap()
+    );
+    assert!(
+        records["CVE-2024-9143"]
+            .iter()
+            .any(|r| r.source == "alpine-secdb:v3.20/main")
+    );
+    assert!(db.has_ecosystem("Alpine:v3.9").unwrap());
+    assert!(db.has_ecosystem("Debian:12").unwrap());
+    assert!(!db.has_ecosystem("Alpine:v3.1").unwrap());
+    assert!(!db.has_ecosystem("Ubuntu:22.04").unwrap());
+    assert_eq!(
+        db.version().unwrap(),
+        format!("sha256:{}", db.content_hash().unwrap())
+    );
+}
+
+#[derive(Default)]
+struct RecordedProgress(std::sync::Mutex<Vec<String>>);
+
+impl portcullis_vulndb::ImportProgress for RecordedProgress {
+    fn files(&self, total: u64) {
+        self.0.lock().unwrap().push(format!("files {total}"));
+    }
+    fn file_started(&self, file: &Path) {
+        let name = file.file_name().unwrap().to_string_lossy();
+        self.0.lock().unwrap().push(format!("start {name}"));
+    }
+    fn file_done(&self, file: &Path) {
+        let name = file.file_name().unwrap().to_string_lossy();
+        self.0.lock().unwrap().push(format!("done {name}"));
+    }
+    fn writing(&self, records: u64) {
+        self.0.lock().unwrap().push(format!("writing {records}"));
+    }
+    fn record_written(&self) {
+        self.0.lock().unwrap().push("written".into());
+    }
+    fn finishing(&self) {
+        self.0.lock().unwrap().push("finishing".into());
+    }
+}
+
+#[test]
+fn import_reports_progress_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::write(inputs.join("a.json"), GOOD_RECORD).unwrap();
+    std::fs::write(inputs.join("b.txt"), "not an advisory").unwrap();
+    std::fs::write(
+        inputs.join("c.json"),
+        GOOD_RECORD
+            .replace("GO-2099-0001", "GO-2099-0003")
+            .replace("CVE-2099-1", "CVE-2099-3"),
+    )
+    .unwrap();
+    let progress = RecordedProgress::default();
+    let summary = Database::import_paths_with_progress(
+        dir.path().join("db.sqlite"),
+        &[inputs],
+        &ImportOptions::default(),
+        &progress,
+    )
+    .unwrap();
+    assert_eq!(summary.files, 2);
+    assert_eq!(summary.skipped_files.len(), 1);
+    assert_eq!(
+        progress.0.into_inner().unwrap(),
+        [
+            "files 3",
+            "start a.json",
+            "done a.json",
+            "start b.txt",
+            "done b.txt",
+            "start c.json",
+            "done c.json",
+            "writing 2",
+            "written",
+            "written",
+            "finishing"
+        ]
+    );
+}

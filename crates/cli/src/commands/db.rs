@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
-use portcullis_vulndb::{Database, ImportOptions, ImportSummary, Status};
+use portcullis_vulndb::{Database, ImportOptions, ImportProgress, ImportSummary, Status};
 
 use crate::args::{DbCommand, GlobalArgs, InspectFormat};
 use crate::exit::Code;
@@ -100,6 +100,60 @@ fn spinner(message: String, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// The progress of `db import` on a terminal: files read, then records written, then the
+/// final indexing and verification. Hidden with `-q` or when stderr is not a terminal.
+struct ImportBar {
+    bar: ProgressBar,
+}
+
+impl ImportBar {
+    fn new(quiet: bool) -> Self {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        };
+        Self { bar }
+    }
+
+    fn restyle(&self, template: &str, length: u64) {
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            self.bar.set_style(style);
+        }
+        self.bar.set_length(length);
+        self.bar.set_position(0);
+    }
+}
+
+impl ImportProgress for ImportBar {
+    fn files(&self, total: u64) {
+        self.restyle("{spinner} reading {pos}/{len} files {bar:30} {msg}", total);
+    }
+
+    fn file_started(&self, file: &Path) {
+        self.bar.set_message(file.display().to_string());
+    }
+
+    fn file_done(&self, _file: &Path) {
+        self.bar.inc(1);
+    }
+
+    fn writing(&self, records: u64) {
+        self.restyle("{spinner} writing {pos}/{len} records {bar:30}", records);
+        self.bar.set_message("");
+    }
+
+    fn record_written(&self) {
+        self.bar.inc(1);
+    }
+
+    fn finishing(&self) {
+        self.restyle("{spinner} indexing and verifying the database {elapsed}", 0);
+    }
+}
+
 fn is_export_file(path: &Path) -> bool {
     let magic = portcullis_vulndb::export::EXPORT_MAGIC.as_bytes();
     let mut head = vec![0u8; magic.len()];
@@ -131,12 +185,9 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
         strict: !lenient,
         ..ImportOptions::default()
     };
-    let bar = spinner(
-        format!("importing {} path(s) into {}", inputs.len(), path.display()),
-        global.quiet,
-    );
-    let summary = Database::import_paths(path, inputs, &options);
-    bar.finish_and_clear();
+    let progress = ImportBar::new(global.quiet);
+    let summary = Database::import_paths_with_progress(path, inputs, &options, &progress);
+    progress.bar.finish_and_clear();
     let summary = summary.with_context(|| {
         format!(
             "importing into {} (the database is unchanged)",

@@ -57,6 +57,25 @@ impl Default for ImportOptions {
     }
 }
 
+/// Told how an import advances, e.g. to draw a progress bar. Every method has an empty
+/// default; `()` is the silent implementation.
+pub trait ImportProgress {
+    /// The number of input files, once, before the first is read.
+    fn files(&self, _total: u64) {}
+    /// `file` is about to be read and parsed.
+    fn file_started(&self, _file: &Path) {}
+    /// `file` has been read and parsed (or skipped as not recognised).
+    fn file_done(&self, _file: &Path) {}
+    /// Every file is parsed; `records` records are about to be written.
+    fn writing(&self, _records: u64) {}
+    /// One record was written.
+    fn record_written(&self) {}
+    /// Every record is written; the database is being indexed and verified.
+    fn finishing(&self) {}
+}
+
+impl ImportProgress for () {}
+
 /// The formats recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -144,6 +163,7 @@ pub(crate) fn import_paths(
     builder: &mut Builder<'_>,
     paths: &[PathBuf],
     options: &ImportOptions,
+    progress: &dyn ImportProgress,
 ) -> Result<ImportSummary> {
     let mut files = Vec::new();
     for path in paths {
@@ -157,10 +177,14 @@ pub(crate) fn import_paths(
     }
     let mut summary = ImportSummary::default();
     let mut parsed_files = Vec::new();
+    progress.files(files.len() as u64);
     for (file, explicit) in files {
+        progress.file_started(&file);
         let bytes = read_capped(&file, options.max_file_size)?;
         let label = file.display().to_string();
-        match parse_bytes(&label, &file, bytes, options) {
+        let parsed = parse_bytes(&label, &file, bytes, options);
+        progress.file_done(&file);
+        match parsed {
             Ok(parsed) => parsed_files.push(parsed),
             Err(err) if !explicit && err.kind() == ErrorKind::UnknownFormat => {
                 tracing::warn!(file = %label, "skipping a file of unknown format");
@@ -186,6 +210,12 @@ pub(crate) fn import_paths(
         ));
     }
     let mut per_source: BTreeMap<String, SourceSummary> = BTreeMap::new();
+    let records: usize = parsed_files
+        .iter()
+        .flat_map(|p| &p.batches)
+        .map(|b| b.records.len())
+        .sum();
+    progress.writing(records as u64);
     for parsed in parsed_files {
         for batch in parsed.batches {
             builder.begin_source(&batch.source, batch.mode)?;
@@ -200,6 +230,7 @@ pub(crate) fn import_paths(
             entry.files += 1;
             for record in &batch.records {
                 builder.put(record)?;
+                progress.record_written();
                 entry.records += 1;
                 entry.affected += record.affected.len() as u64;
             }
@@ -207,6 +238,7 @@ pub(crate) fn import_paths(
     }
     summary.sources = per_source.into_values().collect();
     summary.problems = problems;
+    progress.finishing();
     Ok(summary)
 }
 

@@ -1,0 +1,103 @@
+//! What the server learned, and the overall outcome of one request.
+
+use portcullis_config::UnknownImageAction;
+use portcullis_matcher::{Finding, FindingStatus};
+use portcullis_policy::{Action, Decision};
+
+use crate::whitelist::WhitelistEntry;
+
+/// What the server learned about one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageVerdict {
+    /// The image reference as written in the pod spec.
+    pub image: String,
+    /// The digest it resolved to, when it did.
+    pub digest: Option<String>,
+    /// The verdict.
+    pub outcome: ImageOutcome,
+}
+
+/// One image's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageOutcome {
+    /// Scanned and judged by the policy.
+    Judged {
+        /// The policy's decision.
+        decision: Decision,
+        /// Every finding; the response shows the top ones.
+        findings: Vec<Finding>,
+    },
+    /// Not judged in time, registry unreachable, or the scan failed: why, in one line.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The overall outcome for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// [`workload`](crate::workload()) returned `None`, or the webhook is disabled.
+    NotJudged,
+    /// The namespace is not judged.
+    NamespaceSkipped {
+        /// The namespace.
+        namespace: String,
+    },
+    /// The pod (template) carries the skip label.
+    LabelSkipped,
+    /// The release is whitelisted.
+    Whitelisted {
+        /// The entry that allowed it.
+        entry: WhitelistEntry,
+    },
+    /// The images were judged (or could not be).
+    Judged {
+        /// One verdict per distinct image.
+        verdicts: Vec<ImageVerdict>,
+        /// What to do with images that could not be judged.
+        unknown_action: UnknownImageAction,
+        /// The policy that judged them.
+        policy_id: String,
+    },
+}
+
+impl ImageVerdict {
+    /// The image's own action: `go`, `warn`, `stop` or `unknown`.
+    pub fn action(&self) -> &'static str {
+        match &self.outcome {
+            ImageOutcome::Judged { decision, .. } => decision.final_action.as_str(),
+            ImageOutcome::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The policy's final action, `None` when the image was not judged.
+    pub(crate) fn final_action(&self) -> Option<Action> {
+        match &self.outcome {
+            ImageOutcome::Judged { decision, .. } => Some(decision.final_action),
+            ImageOutcome::Unknown { .. } => None,
+        }
+    }
+}
+
+/// The `count` most important findings: most severe first, then those with a fix, then
+/// the highest CVSS score, then by id.
+pub fn top_findings(findings: &[Finding], count: usize) -> Vec<&Finding> {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| {
+                (b.status == FindingStatus::Fixed).cmp(&(a.status == FindingStatus::Fixed))
+            })
+            .then_with(|| {
+                b.cvss_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.cvss_score.unwrap_or(0.0))
+            })
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.package.name.cmp(&b.package.name))
+    });
+    sorted.truncate(count);
+    sorted
+}
