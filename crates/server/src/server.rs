@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -109,6 +109,10 @@ pub struct App {
     pub namespace: String,
     /// The configuration in force.
     pub config: ServerConfig,
+    /// Which namespaces are judged.
+    pub selection: portcullis_webhook::Selection,
+    /// The whitelist compiled from [`App::whitelist`].
+    compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
 
 impl std::fmt::Debug for App {
@@ -119,14 +123,53 @@ impl std::fmt::Debug for App {
     }
 }
 
+fn to_entry(item: WhitelistItem) -> portcullis_webhook::WhitelistEntry {
+    portcullis_webhook::WhitelistEntry {
+        name: item.name,
+        reason: item.reason,
+        regexp: item.regexp,
+        creator: item.creator,
+        origin: item.origin,
+    }
+}
+
 impl App {
-    /// Why a whitelist entry cannot be added, if it cannot.
-    pub fn whitelist_problem(&self, _name: &str, _regexp: Option<&str>) -> Option<String> {
-        None
+    /// Why a whitelist entry cannot be added (a regexp that does not compile), if it cannot.
+    pub fn whitelist_problem(&self, name: &str, regexp: Option<&str>) -> Option<String> {
+        let entry = WhitelistItem {
+            name: name.to_string(),
+            reason: String::new(),
+            regexp: regexp.map(str::to_string),
+            creator: None,
+            origin: "api".to_string(),
+        };
+        let (_, warnings) = portcullis_webhook::Whitelist::new(vec![to_entry(entry)]);
+        warnings.into_iter().next()
     }
 
-    /// Recompile the whitelist after a change.
-    pub fn rebuild_whitelist(&self) {}
+    /// Recompile the whitelist after a change; bad regexps are logged and skipped.
+    pub fn rebuild_whitelist(&self) {
+        let entries = self.whitelist.items().into_iter().map(to_entry).collect();
+        let (compiled, warnings) = portcullis_webhook::Whitelist::new(entries);
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        *self
+            .compiled_whitelist
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled);
+    }
+
+    /// The whitelist entry matching `release`, if any.
+    pub fn whitelist_find(&self, release: &str) -> Option<portcullis_webhook::WhitelistEntry> {
+        let compiled = Arc::clone(
+            &self
+                .compiled_whitelist
+                .read()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        compiled.find(release).cloned()
+    }
 }
 
 /// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -194,6 +237,8 @@ pub fn load_policies(policy: &PolicyConfig) -> Result<PolicySet> {
 pub async fn start(settings: Settings) -> Result<RunningServer> {
     let config = settings.config.clone();
     let policies = load_policies(&config.policy)?;
+    let selection = portcullis_webhook::Selection::new(&config.webhook, &config.namespace)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("webhook: {e}")))?;
     let db_path = match &config.database.path {
         Some(p) => PathBuf::from(p),
         None => portcullis_vulndb::default_path().ok_or_else(|| {
@@ -243,6 +288,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         kube: kube.clone(),
         namespace: config.namespace.clone(),
         config: config.clone(),
+        selection,
+        compiled_whitelist: RwLock::new(Arc::default()),
     });
     app.rebuild_whitelist();
 
