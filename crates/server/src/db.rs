@@ -92,10 +92,7 @@ impl DbPool {
         let db_error = |e: portcullis_vulndb::Error| Error::new(ErrorKind::Database, e.to_string());
         let first = Database::open(&self.path).map_err(db_error)?;
         let status = first.status().map_err(db_error)?;
-        let version = match &status.built_at {
-            Some(built) => format!("{built}/{}", status.affected),
-            None => first.content_hash().map_err(db_error)?,
-        };
+        let version = first.version().map_err(db_error)?;
         if self.current().is_some_and(|g| g.version == version) {
             return Ok(false);
         }

@@ -8,7 +8,7 @@ use crate::harness::{Answer, TestServer, base_config};
 
 /// A policy set: `go/*` passes, `warn/*` warns about everything, `stop/*` stops any
 /// vulnerability.
-const POLICIES: &str = r#"
+pub const POLICIES: &str = r#"
 default_policy: pass
 mappings:
   - {registry: "*", repository: "warn/*", tag: "*", policy: warn_all}
@@ -144,7 +144,7 @@ fn response(answer: &Answer, version: &str) -> Value {
     response
 }
 
-fn admit(server: &TestServer, version: &str, object: &Value) -> Value {
+pub fn admit(server: &TestServer, version: &str, object: &Value) -> Value {
     let answer = server.post("/imagecheck", None, &review(version, object, "CREATE"));
     response(&answer, version)
 }

@@ -233,3 +233,92 @@ fn whitelist_items_are_watched_and_written_through_the_api() {
         ],
     );
 }
+
+fn audit_actions(mock: &KubeMock, namespace: &str, name: &str) -> Option<String> {
+    mock.get("security.portcullis.dev/v1alpha1/audits", namespace, name)
+        .map(|a| a["spec"]["action"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn admissions_write_audits_and_honour_whitelist_items() {
+    use crate::admission::{POLICIES, Registries, admit, fixture, pod};
+    let registries = Registries::start();
+    let mock = KubeMock::start();
+    mock.seed(
+        "security.portcullis.dev/v1alpha1/whitelistitems",
+        whitelist_item("vendor", Some("vendor-.*")),
+    );
+    mock.respond_raw(
+        "/apis/security.portcullis.dev/v1alpha1/namespaces/broken/audits",
+        500,
+        "application/json",
+        br#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":500}"#,
+    );
+    let mut config = base_config(None);
+    config.policy.id = None;
+    config.policy.inline = Some(POLICIES.to_string());
+    for mock in [&registries.go, &registries.warn, &registries.stop] {
+        config.registries.push(RegistryConfig {
+            registry: mock.host_port(),
+            secret: None,
+            insecure: true,
+        });
+    }
+    let server = start(config, &mock, None);
+    wait_for_whitelist(&server, &[("vendor", "WhiteListItem/vendor")]);
+    let stop = registries.stop_image();
+    let whitelisted = admit(
+        &server,
+        "v1",
+        &pod(
+            "team-a",
+            json!({"app.kubernetes.io/instance": "vendor-db"}),
+            &[&stop],
+            &[],
+        ),
+    );
+    assert_eq!(whitelisted["allowed"], true, "{whitelisted}");
+    let deployment = fixture("deployment-web.json", &|_| stop.clone());
+    assert_eq!(admit(&server, "v1", &deployment)["allowed"], false);
+    assert_eq!(admit(&server, "v1", &deployment)["allowed"], false);
+    // The second decision replaced the first Audit (create, then 409, read, replace).
+    let replaced =
+        "PUT /apis/security.portcullis.dev/v1alpha1/namespaces/team-a/audits/deployment-web";
+    for _ in 0..200 {
+        if mock.write_lines().iter().any(|l| l == replaced)
+            && audit_actions(&mock, "team-a", "pod-web").is_some()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        mock.write_lines().iter().any(|l| l == replaced),
+        "{:?}",
+        mock.write_lines()
+    );
+    assert_eq!(
+        audit_actions(&mock, "team-a", "deployment-web").as_deref(),
+        Some("stop")
+    );
+    assert_eq!(
+        audit_actions(&mock, "team-a", "pod-web").as_deref(),
+        Some("whitelisted")
+    );
+    // A failing Audit write never fails the admission; it is counted.
+    let mut broken = deployment.clone();
+    broken["metadata"]["namespace"] = json!("broken");
+    assert_eq!(admit(&server, "v1", &broken)["allowed"], false);
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = server.get("/metrics", None).text();
+        if metrics.contains("portcullis_audit_write_failures_total 1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        metrics.contains("portcullis_audit_write_failures_total 1"),
+        "{metrics}"
+    );
+}
