@@ -7,6 +7,7 @@ mod db;
 mod image;
 mod lifecycle;
 mod sbom;
+mod serve;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
