@@ -6,3 +6,4 @@ mod engine;
 mod harness;
 mod http;
 mod kubernetes;
+mod updates;
