@@ -15,10 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// One loaded version of the database.
 #[derive(Debug)]
 pub struct Generation {
-    /// The content version used in cache keys.
+    /// The content version used in cache keys ([`Database::version`]).
     pub version: String,
-    /// When the file was built (RFC 3339).
-    pub built_at: Option<String>,
     handles: Mutex<Vec<Database>>,
     permits: Semaphore,
 }
@@ -90,8 +88,9 @@ impl DbPool {
     pub fn load(&self) -> Result<bool> {
         let label = self.path.display().to_string();
         let db_error = |e: portcullis_vulndb::Error| Error::new(ErrorKind::Database, e.to_string());
+        // `version()` is one indexed read: verifying a generation must not page the whole
+        // file in (every handle maps it, and touched pages count towards resident memory).
         let first = Database::open(&self.path).map_err(db_error)?;
-        let status = first.status().map_err(db_error)?;
         let version = first.version().map_err(db_error)?;
         if self.current().is_some_and(|g| g.version == version) {
             return Ok(false);
@@ -100,8 +99,7 @@ impl DbPool {
         for _ in 1..self.size {
             let handle = Database::open(&self.path).map_err(db_error)?;
             // Every handle must see the same file (no rename in between).
-            let again = handle.status().map_err(db_error)?;
-            if again != status {
+            if handle.version().map_err(db_error)? != version {
                 return Err(Error::new(
                     ErrorKind::Database,
                     format!("{label}: changed while loading; will retry"),
@@ -111,7 +109,6 @@ impl DbPool {
         }
         let generation = Arc::new(Generation {
             version: version.clone(),
-            built_at: status.built_at.clone(),
             permits: Semaphore::new(handles.len()),
             handles: Mutex::new(handles),
         });
