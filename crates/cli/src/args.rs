@@ -38,6 +38,12 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the admission webhook, the REST API and the scan engine over HTTPS.
+    ///
+    /// Configuration comes from `--config FILE` (YAML), then `PORTCULLIS_*` environment
+    /// variables (one per key: `PORTCULLIS_SCAN_BUDGET`, `PORTCULLIS_TLS_CERT`, ...), then
+    /// these flags.
+    Serve(ServeArgs),
     /// Look at images: their manifest, config, layers and files.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -186,6 +192,32 @@ pub enum PolicyFormatArg {
     Yaml,
     /// JSON.
     Json,
+}
+
+/// Arguments of `portcullis serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The address to listen on [default: 0.0.0.0:8443].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The TLS certificate chain (PEM); reloaded when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM); reloaded when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS (only behind something that terminates TLS).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// The policy: a built-in id or a policy file.
+    #[arg(long, value_name = "ID|FILE")]
+    pub policy: Option<String>,
+    /// A registry reached over plain HTTP or unverified TLS (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
+        Command::Serve(args) => commands::serve::run(args, &cli.global),
         Command::Image(cmd) => commands::image::run(cmd, &cli.global),
         Command::Db(cmd) => commands::db::run(cmd, &cli.global),
         Command::Sbom {

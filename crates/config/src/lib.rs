@@ -4,8 +4,10 @@
 //! reads it. Every field has a default, so an empty file is a valid configuration.
 
 mod duration;
+mod env;
 
 pub use duration::{Duration, parse_duration};
+pub use env::ENV_PREFIX;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,15 @@ pub struct ServerConfig {
     pub api_tokens: Vec<String>,
     /// Whether to watch `WhiteListItem`s and write `Audit`s through the Kubernetes API.
     pub kubernetes: bool,
+    /// How long a tag's resolved digest is reused before asking the registry again (`30s`);
+    /// `0s` resolves on every request.
+    pub tag_cache_ttl: Duration,
+    /// Most image scans running at once.
+    pub scan_concurrency: usize,
+    /// Most verdicts kept in memory.
+    pub verdict_cache_size: usize,
+    /// Most audit records kept in memory for `GET /api/v1/audits`.
+    pub audit_store_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +71,10 @@ impl Default for ServerConfig {
             whitelist: Vec::new(),
             api_tokens: Vec::new(),
             kubernetes: false,
+            tag_cache_ttl: Duration::from_secs(30),
+            scan_concurrency: 2,
+            verdict_cache_size: 1_000,
+            audit_store_size: 1_000,
         }
     }
 }

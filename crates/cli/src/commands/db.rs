@@ -199,7 +199,7 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
 }
 
 /// The sources `db update` fetches by default.
-fn default_sources() -> Vec<NetworkSource> {
+pub(crate) fn default_sources() -> Vec<NetworkSource> {
     let mut sources: Vec<NetworkSource> = [
         "Go",
         "PyPI",

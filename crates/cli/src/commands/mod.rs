@@ -9,4 +9,5 @@ pub mod manifests;
 pub mod policy;
 pub mod sbom;
 pub mod scan;
+pub mod serve;
 pub mod status;

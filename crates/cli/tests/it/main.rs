@@ -9,6 +9,7 @@ mod lifecycle;
 mod policy;
 mod sbom;
 mod scan;
+mod serve;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

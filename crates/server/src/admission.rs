@@ -1,0 +1,157 @@
+//! `POST /imagecheck`: the ValidatingAdmissionWebhook endpoint. The pure decision logic is
+//! `portcullis-webhook`; this module reads the body, asks the engine about each image
+//! within the budget, answers, and records the audit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use portcullis_webhook::{ImageOutcome, ImageVerdict, Outcome, Workload};
+use tokio::time::Instant;
+
+use crate::audits::AuditRecord;
+use crate::engine::ImageCheck;
+use crate::http::{HttpResponse, error, read_body, respond};
+use crate::metrics::label;
+use crate::server::App;
+
+/// Answer one AdmissionReview.
+pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let body = match read_body(request).await {
+        Ok(b) => b,
+        Err(e) => {
+            app.metrics
+                .refused
+                .get_or_create(&label("reason", "too_large"))
+                .inc();
+            return e.response();
+        }
+    };
+    let review = match portcullis_webhook::parse_review(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(app, &e.to_string()),
+    };
+    let workload = match portcullis_webhook::workload(&review) {
+        Ok(w) => w,
+        Err(e) => return bad_request(app, &e.to_string()),
+    };
+    let outcome = decide(app, workload.as_ref()).await;
+    let answer = portcullis_webhook::respond(&review, workload.as_ref(), &outcome);
+    if let Some(workload) = &workload {
+        if !matches!(
+            outcome,
+            Outcome::NotJudged | Outcome::NamespaceSkipped { .. }
+        ) {
+            let database = app.engine.db().current().map(|g| g.version.clone());
+            let now = portcullis_vulndb::time::now_rfc3339();
+            app.audits.record(AuditRecord {
+                name: portcullis_webhook::audit_name(workload),
+                namespace: workload.namespace.clone(),
+                spec: portcullis_webhook::audit(workload, &outcome, database.as_deref(), &now),
+            });
+        }
+    }
+    app.metrics
+        .admissions
+        .get_or_create(&label("action", answer.action))
+        .inc();
+    app.metrics
+        .admission_seconds
+        .observe(started.elapsed().as_secs_f64());
+    respond(StatusCode::OK, "application/json", answer.body)
+}
+
+fn bad_request(app: &Arc<App>, message: &str) -> HttpResponse {
+    app.metrics
+        .refused
+        .get_or_create(&label("reason", "bad_request"))
+        .inc();
+    error(StatusCode::BAD_REQUEST, message)
+}
+
+/// What the webhook decides about `workload`.
+async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
+    let Some(workload) = workload else {
+        return Outcome::NotJudged;
+    };
+    if !app.config.webhook.enabled {
+        return Outcome::NotJudged;
+    }
+    if !app.selection.judges(&workload.namespace) {
+        return Outcome::NamespaceSkipped {
+            namespace: workload.namespace.clone(),
+        };
+    }
+    if portcullis_webhook::skip_requested(workload) {
+        return Outcome::LabelSkipped;
+    }
+    if let Some(release) = &workload.release {
+        if let Some(entry) = app.whitelist_find(release) {
+            return Outcome::Whitelisted { entry };
+        }
+    }
+    let deadline = Instant::now() + app.config.scan_budget.get();
+    let mut unique: Vec<&str> = workload.images.iter().map(|c| c.image.as_str()).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let checks = futures_util::future::join_all(unique.iter().map(|image| {
+        app.engine.check(
+            image,
+            &workload.namespace,
+            &workload.pull_secrets,
+            Some(deadline),
+        )
+    }))
+    .await;
+    let by_image: BTreeMap<String, ImageCheck> =
+        checks.into_iter().map(|c| (c.image.clone(), c)).collect();
+    let mut policy_ids: Vec<String> = Vec::new();
+    let verdicts = workload
+        .images
+        .iter()
+        .filter_map(|container| by_image.get(&container.image))
+        .map(|check| {
+            let outcome = match (
+                &check.outcome,
+                check
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.decision.as_ref()),
+            ) {
+                (Ok(result), Some(decision)) => {
+                    if !policy_ids.contains(&decision.policy_id) {
+                        policy_ids.push(decision.policy_id.clone());
+                    }
+                    ImageOutcome::Judged {
+                        decision: decision.clone(),
+                        findings: result.findings.clone(),
+                    }
+                }
+                (Ok(_), None) => ImageOutcome::Unknown {
+                    reason: "scanned but not judged".to_string(),
+                },
+                (Err(reason), _) => ImageOutcome::Unknown {
+                    reason: reason.clone(),
+                },
+            };
+            ImageVerdict {
+                image: check.image.clone(),
+                digest: check.digest.clone(),
+                outcome,
+            }
+        })
+        .collect();
+    let policy_id = if policy_ids.is_empty() {
+        app.engine.policies().default_policy.clone()
+    } else {
+        policy_ids.join(",")
+    };
+    Outcome::Judged {
+        verdicts,
+        unknown_action: app.config.unknown_image_action,
+        policy_id,
+    }
+}

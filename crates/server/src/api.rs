@@ -1,0 +1,252 @@
+//! REST API v1 (bearer tokens): scans, image vulnerabilities, policies, audits, whitelists.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use portcullis_k8s::{WhiteListItem, WhiteListItemSpec};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{HttpResponse, error, json, read_body, unauthorized};
+use crate::scans::ScanStatus;
+use crate::server::App;
+use crate::whitelist::WhitelistItem;
+
+/// Answer a request under `/api/v1/`.
+pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    if !app.tokens.admits(&request) {
+        app.metrics
+            .refused
+            .get_or_create(&crate::metrics::label("reason", "unauthorized"))
+            .inc();
+        return unauthorized();
+    }
+    let path = request.uri().path().trim_end_matches('/').to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let rest = path.strip_prefix("/api/v1").unwrap_or("");
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match (request.method().clone(), segments.as_slice()) {
+        (Method::POST, ["scans"]) => start_scan(app, request).await,
+        (Method::GET, ["scans", id]) => match app.scans.get(id) {
+            Some(entry) => json(StatusCode::OK, &entry),
+            None => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
+        },
+        (Method::GET, ["images", digest, "vulnerabilities"]) => vulnerabilities(app, digest),
+        (Method::GET, ["policies"]) => policies(app),
+        (Method::GET, ["audits"]) => json(StatusCode::OK, &json!({ "audits": app.audits.list() })),
+        (Method::GET, ["whitelists"]) => json(
+            StatusCode::OK,
+            &json!({ "whitelists": app.whitelist.items() }),
+        ),
+        (Method::POST, ["whitelists"]) => add_whitelist(app, request).await,
+        (Method::DELETE, ["whitelists", name]) => remove_whitelist(app, name).await,
+        (Method::DELETE, ["whitelists"]) => match query_value(&query, "name") {
+            Some(name) => remove_whitelist(app, &name).await,
+            None => error(
+                StatusCode::BAD_REQUEST,
+                "DELETE /api/v1/whitelists needs ?name=NAME or /whitelists/NAME",
+            ),
+        },
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("no such endpoint: {} {path}", request.method()),
+        ),
+    }
+}
+
+fn query_value(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    image: String,
+}
+
+async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let body = match read_body(request).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let asked: ScanRequest = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"image\": \"REFERENCE\"}}: {e}"),
+            );
+        }
+    };
+    if asked.image.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "image: empty");
+    }
+    let entry = app.scans.start(&asked.image);
+    let answer = json(StatusCode::ACCEPTED, &entry);
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let own = app.namespace.clone();
+        let check = app.engine.check(&entry.image, &own, &[], None).await;
+        let mut done = entry;
+        done.digest = check.digest;
+        match check.outcome {
+            Ok(result) => {
+                done.status = ScanStatus::Done;
+                done.report = Some(crate::report::to_json(&result));
+            }
+            Err(reason) => {
+                done.status = ScanStatus::Failed;
+                done.error = Some(reason);
+            }
+        }
+        app.scans.put(done);
+    });
+    answer
+}
+
+fn vulnerabilities(app: &Arc<App>, digest: &str) -> HttpResponse {
+    match app.engine.latest(digest) {
+        Some(result) => json(
+            StatusCode::OK,
+            &json!({
+                "digest": digest,
+                "image": result.image.reference,
+                "vulnerabilities": result.findings,
+            }),
+        ),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("{digest}: not scanned by this server"),
+        ),
+    }
+}
+
+fn policies(app: &Arc<App>) -> HttpResponse {
+    let set = app.engine.policies();
+    let mut ids: Vec<String> = set.policies.iter().map(|p| p.id.clone()).collect();
+    for id in portcullis_policy::BUILTIN_IDS {
+        if !ids.iter().any(|i| i == id) {
+            ids.push((*id).to_string());
+        }
+    }
+    let policies: Vec<_> = ids
+        .iter()
+        .filter_map(|id| set.policy(id))
+        .map(|p| json!({"id": p.id, "description": p.description, "version": p.version()}))
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({
+            "default": set.default_policy,
+            "mappings": set.mappings,
+            "policies": policies,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWhitelist {
+    name: String,
+    reason: String,
+    #[serde(default)]
+    regexp: Option<String>,
+    #[serde(default)]
+    creator: Option<String>,
+}
+
+async fn add_whitelist(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let body = match read_body(request).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let asked: NewWhitelist = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"name\", \"reason\", \"regexp\"?}}: {e}"),
+            );
+        }
+    };
+    if asked.name.trim().is_empty() || asked.reason.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "name and reason are required");
+    }
+    if let Some(message) = app.whitelist_problem(&asked.name, asked.regexp.as_deref()) {
+        return error(StatusCode::BAD_REQUEST, &message);
+    }
+    let item = WhitelistItem {
+        name: asked.name.clone(),
+        reason: asked.reason.clone(),
+        regexp: asked.regexp.clone(),
+        creator: asked.creator.clone(),
+        origin: String::new(),
+    };
+    if let Some(client) = &app.kube {
+        let api: kube::Api<WhiteListItem> = kube::Api::all(client.clone());
+        let resource = WhiteListItem {
+            metadata: ObjectMeta {
+                name: Some(asked.name.clone()),
+                ..ObjectMeta::default()
+            },
+            spec: WhiteListItemSpec {
+                reason: asked.reason,
+                creator: asked.creator,
+                regexp: asked.regexp,
+            },
+        };
+        if let Err(e) = api.create(&PostParams::default(), &resource).await {
+            return match e {
+                kube::Error::Api(status) if status.code == 409 => error(
+                    StatusCode::CONFLICT,
+                    &format!("WhiteListItem {} exists", item.name),
+                ),
+                other => error(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("creating WhiteListItem {}: {other}", item.name),
+                ),
+            };
+        }
+        let mut shown = item;
+        shown.origin = format!("WhiteListItem/{}", shown.name);
+        return json(StatusCode::CREATED, &shown);
+    }
+    app.whitelist.add_local(item.clone());
+    app.rebuild_whitelist();
+    let mut shown = item;
+    shown.origin = "api".to_string();
+    json(StatusCode::CREATED, &shown)
+}
+
+async fn remove_whitelist(app: &Arc<App>, name: &str) -> HttpResponse {
+    if app.whitelist.in_config(name) {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("{name}: defined in the configuration file; remove it there"),
+        );
+    }
+    if let Some(client) = &app.kube {
+        let api: kube::Api<WhiteListItem> = kube::Api::all(client.clone());
+        return match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => json(StatusCode::OK, &json!({"deleted": name})),
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                error(StatusCode::NOT_FOUND, &format!("no whitelist entry {name}"))
+            }
+            Err(e) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("deleting WhiteListItem {name}: {e}"),
+            ),
+        };
+    }
+    if app.whitelist.remove_local(name) {
+        app.rebuild_whitelist();
+        json(StatusCode::OK, &json!({"deleted": name}))
+    } else {
+        error(StatusCode::NOT_FOUND, &format!("no whitelist entry {name}"))
+    }
+}

@@ -1,0 +1,166 @@
+//! HTTP plumbing: responses, bounded bodies, bearer tokens.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+/// The response type of every handler.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// The largest request body accepted (AdmissionReview included): 3 MiB.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// A response with `body` of `content_type`.
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> HttpResponse {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => respond(status, "application/json", body),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("encoding the answer: {e}"),
+        ),
+    }
+}
+
+/// A JSON error `{"error": message}`.
+pub fn error(status: StatusCode, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "error": message }).to_string();
+    respond(status, "application/json", body)
+}
+
+/// Why a body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Over [`MAX_BODY`].
+    TooLarge,
+    /// The connection failed mid-body.
+    Broken(String),
+}
+
+impl BodyError {
+    /// The HTTP answer.
+    pub fn response(&self) -> HttpResponse {
+        match self {
+            Self::TooLarge => error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body larger than {MAX_BODY} bytes"),
+            ),
+            Self::Broken(e) => error(
+                StatusCode::BAD_REQUEST,
+                &format!("reading the request body: {e}"),
+            ),
+        }
+    }
+}
+
+/// Read the whole body, refusing more than [`MAX_BODY`] bytes (by `Content-Length` up
+/// front, and while reading).
+pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, BodyError> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(BodyError::TooLarge)
+        }
+        Err(e) => Err(BodyError::Broken(e.to_string())),
+    }
+}
+
+/// Accepted bearer tokens, kept as SHA-256 digests and compared in constant time.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    digests: Vec<[u8; 32]>,
+}
+
+impl Tokens {
+    /// From the configured tokens (empty ones are ignored).
+    pub fn new(tokens: &[String]) -> Self {
+        Self {
+            digests: tokens
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into())
+                .collect(),
+        }
+    }
+
+    /// Whether `request` carries an accepted `Authorization: Bearer` token.
+    pub fn admits<B>(&self, request: &Request<B>) -> bool {
+        let Some(token) = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let offered: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        let mut accepted = false;
+        for digest in &self.digests {
+            let difference = digest
+                .iter()
+                .zip(offered.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            accepted |= difference == 0;
+        }
+        accepted
+    }
+}
+
+/// The answer to an unauthenticated request: the same whatever was asked.
+pub fn unauthorized() -> HttpResponse {
+    let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
+    response.headers_mut().insert(
+        hyper::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_accept_only_listed_ones() {
+        let tokens = Tokens::new(&["alpha".into(), "beta".into(), String::new()]);
+        let with = |value: &str| {
+            Request::builder()
+                .header("Authorization", value)
+                .body(())
+                .unwrap()
+        };
+        assert!(tokens.admits(&with("Bearer beta")));
+        assert!(!tokens.admits(&with("Bearer gamma")));
+        assert!(!tokens.admits(&with("Bearer ")));
+        assert!(!tokens.admits(&with("Basic beta")));
+        assert!(!Tokens::new(&[]).admits(&with("Bearer ")));
+    }
+}

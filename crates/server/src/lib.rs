@@ -1,0 +1,27 @@
+//! `portcullis serve`: the admission webhook, the REST API and the scan engine over HTTPS.
+//!
+//! [`start`] turns a [`Settings`] (the configuration file merged with the environment and
+//! flags) into a [`RunningServer`]: HTTPS with certificates reloaded when their files
+//! change, `POST /imagecheck`, REST API v1 behind bearer tokens, `/metrics`, `/healthz`
+//! and `/readyz`, scheduled database updates that swap in a verified database, and (with
+//! the Kubernetes API enabled) a `WhiteListItem` reflector and `Audit` objects.
+
+mod admission;
+mod api;
+pub mod audits;
+mod bounded;
+pub mod db;
+pub mod engine;
+mod error;
+mod flight;
+pub mod http;
+pub mod metrics;
+pub mod registry;
+mod report;
+pub mod scans;
+mod server;
+pub mod tls;
+pub mod whitelist;
+
+pub use error::{Error, ErrorKind, Result};
+pub use server::{App, RunningServer, Settings, Updates, load_policies, start};

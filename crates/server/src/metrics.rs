@@ -1,0 +1,118 @@
+//! Prometheus metrics.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// Every metric the server exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Admission requests by action (`go`, `warn`, `stop`, `unknown`, ...).
+    pub admissions: Family<Labels, Counter>,
+    /// Time to answer an admission request.
+    pub admission_seconds: Histogram,
+    /// Image scans by result (`ok`, `error`).
+    pub scans: Family<Labels, Counter>,
+    /// Time of one image scan.
+    pub scan_seconds: Histogram,
+    /// Verdict cache lookups by result (`hit`, `miss`).
+    pub cache_lookups: Family<Labels, Counter>,
+    /// Audit writes to the Kubernetes API that failed.
+    pub audit_failures: Counter,
+    /// Database loads and updates by result.
+    pub db_updates: Family<Labels, Counter>,
+    /// 1 once a database is loaded.
+    pub db_loaded: Gauge,
+    /// HTTP requests refused (`too_large`, `bad_request`, `unauthorized`).
+    pub refused: Family<Labels, Counter>,
+}
+
+/// A label set with one label.
+pub fn label(name: &str, value: &str) -> Labels {
+    vec![(name.to_string(), value.to_string())]
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let admissions = Family::<Labels, Counter>::default();
+        let admission_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let scans = Family::<Labels, Counter>::default();
+        let scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let cache_lookups = Family::<Labels, Counter>::default();
+        let audit_failures = Counter::default();
+        let db_updates = Family::<Labels, Counter>::default();
+        let db_loaded = Gauge::default();
+        let refused = Family::<Labels, Counter>::default();
+        registry.register(
+            "admission_requests",
+            "Admission requests by action",
+            admissions.clone(),
+        );
+        registry.register(
+            "admission_duration_seconds",
+            "Time to answer an admission request",
+            admission_seconds.clone(),
+        );
+        registry.register("scans", "Image scans by result", scans.clone());
+        registry.register(
+            "scan_duration_seconds",
+            "Time of one image scan",
+            scan_seconds.clone(),
+        );
+        registry.register(
+            "verdict_cache_lookups",
+            "Verdict cache lookups by result",
+            cache_lookups.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Audit writes that failed",
+            audit_failures.clone(),
+        );
+        registry.register(
+            "database_updates",
+            "Database loads and updates by result",
+            db_updates.clone(),
+        );
+        registry.register(
+            "database_loaded",
+            "1 once a vulnerability database is loaded",
+            db_loaded.clone(),
+        );
+        registry.register(
+            "http_refused",
+            "HTTP requests refused by reason",
+            refused.clone(),
+        );
+        Self {
+            registry,
+            admissions,
+            admission_seconds,
+            scans,
+            scan_seconds,
+            cache_lookups,
+            audit_failures,
+            db_updates,
+            db_loaded,
+            refused,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,193 @@
+//! Registry access for the engine: credentials (pod pull secrets, configured registry
+//! Secrets), digest resolution, and pulling an image's catalog.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use portcullis_catalog::Catalog;
+use portcullis_config::RegistryConfig;
+use portcullis_k8s::credentials::{self, RegistryCredential};
+use portcullis_oci::registry::RegistryClient;
+use portcullis_oci::{
+    Credentials, Digest, Image, ImageInfo, ImageOptions, ImageSource, NoProgress, Reference,
+    RegistryOptions,
+};
+
+/// How long Secrets read from the API are reused.
+const SECRET_TTL: Duration = Duration::from_secs(60);
+
+/// A Secret by namespace and name.
+type SecretKey = (String, String);
+
+/// Reads registry credentials from Kubernetes Secrets, with a short cache.
+pub struct CredentialSource {
+    client: Option<kube::Client>,
+    own_namespace: String,
+    registries: Vec<RegistryConfig>,
+    cache: Mutex<HashMap<SecretKey, (Instant, Vec<RegistryCredential>)>>,
+}
+
+impl std::fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSource")
+            .field("kubernetes", &self.client.is_some())
+            .field("own_namespace", &self.own_namespace)
+            .field("registries", &self.registries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialSource {
+    /// Credentials come from `client` (none without one): pull secrets in the workload's
+    /// namespace, and the `registries` Secrets in `own_namespace`.
+    pub fn new(
+        client: Option<kube::Client>,
+        own_namespace: &str,
+        registries: Vec<RegistryConfig>,
+    ) -> Self {
+        Self {
+            client,
+            own_namespace: own_namespace.to_string(),
+            registries,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The credential for `registry`: the first pull secret of the pod that has one, else
+    /// the configured Secret of that registry. Unreadable Secrets are logged and skipped.
+    pub async fn find(
+        &self,
+        registry: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+    ) -> Option<Credentials> {
+        let client = self.client.as_ref()?;
+        for name in pull_secrets {
+            let creds = self.secret(client, namespace, name, None).await;
+            if let Some(found) = credentials::find(&creds, registry) {
+                return Some(to_oci(found));
+            }
+        }
+        let wanted = credentials::normalize_registry(registry);
+        for entry in &self.registries {
+            if credentials::normalize_registry(&entry.registry) != wanted {
+                continue;
+            }
+            let Some(secret) = &entry.secret else {
+                continue;
+            };
+            let creds = self
+                .secret(client, &self.own_namespace, secret, Some(&entry.registry))
+                .await;
+            if let Some(found) = credentials::find(&creds, registry) {
+                return Some(to_oci(found));
+            }
+        }
+        None
+    }
+
+    async fn secret(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        name: &str,
+        registry: Option<&str>,
+    ) -> Vec<RegistryCredential> {
+        let key = (namespace.to_string(), name.to_string());
+        if let Some((at, creds)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            if at.elapsed() < SECRET_TTL {
+                return creds.clone();
+            }
+        }
+        match credentials::read(client, namespace, name, registry).await {
+            Ok(creds) => {
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, (Instant::now(), creds.clone()));
+                creds
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "registry credentials");
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn to_oci(found: &RegistryCredential) -> Credentials {
+    Credentials {
+        username: found.username.clone(),
+        password: found.password.clone(),
+    }
+}
+
+/// How the engine reaches registries.
+#[derive(Debug, Clone)]
+pub struct RegistryAccess {
+    base: RegistryOptions,
+}
+
+impl RegistryAccess {
+    /// From base options (timeouts, CA certificates) plus the insecure registries listed.
+    pub fn new(mut base: RegistryOptions, registries: &[RegistryConfig]) -> Self {
+        base.insecure_registries.extend(
+            registries
+                .iter()
+                .filter(|r| r.insecure)
+                .map(|r| r.registry.clone()),
+        );
+        if base.docker_config_dir.is_none() {
+            // Never the server's own ~/.docker: credentials come from Secrets only.
+            base.docker_config_dir = Some(PathBuf::from("/nonexistent/portcullis-docker-config"));
+        }
+        Self { base }
+    }
+
+    /// Options for one image with `credentials`.
+    pub fn options(&self, credentials: Option<Credentials>) -> ImageOptions {
+        let mut registry = self.base.clone();
+        registry.credentials = credentials;
+        ImageOptions {
+            registry,
+            ..ImageOptions::default()
+        }
+    }
+}
+
+/// Ask the registry which digest `reference`'s tag points at (blocking).
+pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<Digest, String> {
+    if let Some(digest) = reference.digest() {
+        return Ok(digest.clone());
+    }
+    let client =
+        RegistryClient::connect(reference, &options.registry).map_err(|e| e.to_string())?;
+    let fetched = client
+        .fetch_manifest(
+            &reference.manifest_reference(),
+            None,
+            options.limits.max_manifest_size,
+            &reference.to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(fetched.digest)
+}
+
+/// Pull `reference` (pinned to a digest) and catalog its packages (blocking).
+pub fn pull_catalog(
+    reference: &Reference,
+    options: &ImageOptions,
+) -> Result<(ImageInfo, Catalog), String> {
+    let image = Image::open(&ImageSource::Registry(reference.clone()), options)
+        .map_err(|e| e.to_string())?;
+    let catalog = portcullis_scan::catalog_image(&image, &options.limits, &NoProgress)
+        .map_err(|e| e.to_string())?;
+    Ok((image.info().clone(), catalog))
+}

@@ -1,0 +1,546 @@
+//! Starting the server: configuration to a running HTTPS listener with its background
+//! tasks (database loads and updates, certificate reloads, the whitelist reflector).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use portcullis_config::{PolicyConfig, ServerConfig};
+use portcullis_oci::RegistryOptions;
+use portcullis_policy::{Format, PolicySet};
+use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
+use portcullis_vulndb::schedule::{ScheduleConfig, Scheduler};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::audits::AuditLog;
+use crate::db::DbPool;
+use crate::engine::{Engine, EngineSettings};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{HttpResponse, Tokens, error, respond};
+use crate::metrics::{Metrics, label};
+use crate::registry::{CredentialSource, RegistryAccess};
+use crate::scans::ScanStore;
+use crate::tls::CertReloader;
+use crate::whitelist::{WhitelistItem, WhitelistState};
+
+/// Longest TLS handshake or request head read before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Network sources and mirrors for scheduled database updates.
+#[derive(Debug, Clone)]
+pub struct Updates {
+    /// What to fetch.
+    pub sources: Vec<NetworkSource>,
+    /// Where from.
+    pub mirrors: Mirrors,
+}
+
+/// Everything `start` needs besides the configuration file.
+pub struct Settings {
+    /// The configuration (file, environment and flags already merged).
+    pub config: ServerConfig,
+    /// A Kubernetes client to use when `config.kubernetes` is set (else one is made from
+    /// the in-cluster configuration or kubeconfig).
+    pub kube: Option<kube::Client>,
+    /// Base registry options (timeouts, extra CA certificates).
+    pub registry: RegistryOptions,
+    /// Scheduled updates; `None` (or an interval of `0s`) disables them.
+    pub updates: Option<Updates>,
+    /// How often the certificate files are checked for changes.
+    pub tls_reload_interval: Duration,
+    /// How often the database file is checked for a new version (besides after updates).
+    pub db_reload_interval: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.config.listen)
+            .field("kube", &self.kube.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Settings for `config` with default registry options, no updates, a 2 s certificate
+    /// check and a 30 s database check.
+    pub fn new(config: ServerConfig) -> Self {
+        let registry = RegistryOptions {
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(30),
+            ..RegistryOptions::default()
+        };
+        Self {
+            config,
+            kube: None,
+            registry,
+            updates: None,
+            tls_reload_interval: Duration::from_secs(2),
+            db_reload_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The state every request handler shares.
+pub struct App {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Accepted API tokens.
+    pub tokens: Tokens,
+    /// Audit records.
+    pub audits: AuditLog,
+    /// Manual scans.
+    pub scans: ScanStore,
+    /// The release whitelist.
+    pub whitelist: WhitelistState,
+    /// The Kubernetes client, when enabled.
+    pub kube: Option<kube::Client>,
+    /// Portcullis's own namespace.
+    pub namespace: String,
+    /// The configuration in force.
+    pub config: ServerConfig,
+    /// Which namespaces are judged.
+    pub selection: portcullis_webhook::Selection,
+    /// The whitelist compiled from [`App::whitelist`].
+    compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_entry(item: WhitelistItem) -> portcullis_webhook::WhitelistEntry {
+    portcullis_webhook::WhitelistEntry {
+        name: item.name,
+        reason: item.reason,
+        regexp: item.regexp,
+        creator: item.creator,
+        origin: item.origin,
+    }
+}
+
+impl App {
+    /// Why a whitelist entry cannot be added (a regexp that does not compile), if it cannot.
+    pub fn whitelist_problem(&self, name: &str, regexp: Option<&str>) -> Option<String> {
+        let entry = WhitelistItem {
+            name: name.to_string(),
+            reason: String::new(),
+            regexp: regexp.map(str::to_string),
+            creator: None,
+            origin: "api".to_string(),
+        };
+        let (_, warnings) = portcullis_webhook::Whitelist::new(vec![to_entry(entry)]);
+        warnings.into_iter().next()
+    }
+
+    /// Recompile the whitelist after a change; bad regexps are logged and skipped.
+    pub fn rebuild_whitelist(&self) {
+        let entries = self.whitelist.items().into_iter().map(to_entry).collect();
+        let (compiled, warnings) = portcullis_webhook::Whitelist::new(entries);
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        *self
+            .compiled_whitelist
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled);
+    }
+
+    /// The whitelist entry matching `release`, if any.
+    pub fn whitelist_find(&self, release: &str) -> Option<portcullis_webhook::WhitelistEntry> {
+        let compiled = Arc::clone(
+            &self
+                .compiled_whitelist
+                .read()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        compiled.find(release).cloned()
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The shared state.
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+    scheduler: Option<Scheduler>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// Stop accepting connections and end the background tasks.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.accept.await;
+        for task in &self.background {
+            task.abort();
+        }
+        if let Some(scheduler) = self.scheduler {
+            let _ = tokio::task::spawn_blocking(move || scheduler.stop()).await;
+        }
+    }
+}
+
+/// Load the policy set the configuration names (inline document, else file, else id).
+pub fn load_policies(policy: &PolicyConfig) -> Result<PolicySet> {
+    let config_error = |what: String| Error::new(ErrorKind::Config, what);
+    if let Some(text) = &policy.inline {
+        return portcullis_policy::parse_document(text, Format::detect(text))
+            .map(|d| d.into_set())
+            .map_err(|e| config_error(format!("policy (inline): {e}")));
+    }
+    if let Some(file) = &policy.file {
+        let path = PathBuf::from(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| config_error(format!("policy file {file}: {e}")))?;
+        let format = Format::from_path(&path).unwrap_or_else(|| Format::detect(&text));
+        return portcullis_policy::parse_document(&text, format)
+            .map(|d| d.into_set())
+            .map_err(|e| config_error(format!("policy file {file}: {e}")));
+    }
+    let id = policy.id.as_deref().unwrap_or("allow_all_and_warn");
+    portcullis_policy::builtin_or_error(id).map_err(|e| config_error(format!("policy: {e}")))?;
+    Ok(PolicySet {
+        policies: Vec::new(),
+        mappings: Vec::new(),
+        default_policy: id.to_string(),
+    })
+}
+
+/// Start serving: bind, load the database in the background (`/readyz` says when), and
+/// accept connections until [`RunningServer::shutdown`].
+pub async fn start(settings: Settings) -> Result<RunningServer> {
+    let config = settings.config.clone();
+    let policies = load_policies(&config.policy)?;
+    let selection = portcullis_webhook::Selection::new(&config.webhook, &config.namespace)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("webhook: {e}")))?;
+    let db_path = match &config.database.path {
+        Some(p) => PathBuf::from(p),
+        None => portcullis_vulndb::default_path().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "database.path: not set and no cache directory to default to",
+            )
+        })?,
+    };
+    let kube = match (config.kubernetes, settings.kube.clone()) {
+        (false, _) => None,
+        (true, Some(client)) => Some(client),
+        (true, None) => Some(
+            portcullis_k8s::client::connect()
+                .await
+                .map_err(|e| Error::new(ErrorKind::Kubernetes, e.to_string()))?,
+        ),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let pool = Arc::new(DbPool::new(
+        db_path.clone(),
+        config.scan_concurrency.saturating_add(1),
+    ));
+    let engine = Arc::new(Engine::new(
+        Arc::clone(&pool),
+        EngineSettings {
+            policies,
+            registry: RegistryAccess::new(settings.registry.clone(), &config.registries),
+            credentials: CredentialSource::new(
+                kube.clone(),
+                &config.namespace,
+                config.registries.clone(),
+            ),
+            tag_ttl: config.tag_cache_ttl.get(),
+            scan_concurrency: config.scan_concurrency,
+            cache_size: config.verdict_cache_size,
+        },
+        Arc::clone(&metrics),
+    ));
+    let app = Arc::new(App {
+        engine,
+        metrics: Arc::clone(&metrics),
+        tokens: Tokens::new(&config.api_tokens),
+        audits: AuditLog::new(config.audit_store_size, kube.clone(), Arc::clone(&metrics)),
+        scans: ScanStore::new(config.audit_store_size),
+        whitelist: WhitelistState::new(&config.whitelist),
+        kube: kube.clone(),
+        namespace: config.namespace.clone(),
+        config: config.clone(),
+        selection,
+        compiled_whitelist: RwLock::new(Arc::default()),
+    });
+    app.rebuild_whitelist();
+
+    let acceptor = if config.plain_http {
+        None
+    } else {
+        let tls = config.tls.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "tls: a certificate and key are required (--tls-cert, --tls-key), or --plain-http",
+            )
+        })?;
+        let reloader = Arc::new(CertReloader::new(&tls.cert, &tls.key)?);
+        Some((
+            reloader.clone(),
+            tokio_rustls::TlsAcceptor::from(Arc::new(reloader.server_config()?)),
+        ))
+    };
+    let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("listening on {}: {e}", config.listen),
+        )
+    })?;
+    let addr = listener.local_addr().map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("listening on {}: {e}", config.listen),
+        )
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let mut background = Vec::new();
+
+    let db_changed = Arc::new(Notify::new());
+    background.push(tokio::spawn(keep_database_loaded(
+        Arc::clone(&pool),
+        Arc::clone(&metrics),
+        Arc::clone(&db_changed),
+        settings.db_reload_interval,
+    )));
+    let scheduler = match &settings.updates {
+        Some(updates)
+            if !config.database.update_interval.get().is_zero() && !updates.sources.is_empty() =>
+        {
+            Some(schedule_updates(
+                &db_path,
+                updates,
+                &config,
+                Arc::clone(&db_changed),
+                Arc::clone(&metrics),
+            )?)
+        }
+        _ => None,
+    };
+    if let Some((reloader, _)) = &acceptor {
+        background.push(tokio::spawn(reload_certificates(
+            Arc::clone(reloader),
+            settings.tls_reload_interval,
+        )));
+    }
+    if let Some(client) = kube {
+        let watched = Arc::clone(&app);
+        let (_store, driver) = portcullis_k8s::whitelist::reflect(client, move |items| {
+            watched.whitelist.set_resources(
+                items
+                    .iter()
+                    .filter_map(|i| WhitelistItem::from_resource(i))
+                    .collect(),
+            );
+            watched.rebuild_whitelist();
+        });
+        background.push(tokio::spawn(driver));
+    }
+    let accept = tokio::spawn(accept_loop(
+        listener,
+        acceptor.map(|(_, a)| a),
+        Arc::clone(&app),
+        stopped,
+    ));
+    tracing::info!(%addr, tls = !config.plain_http, "portcullis serve listening");
+    Ok(RunningServer {
+        addr,
+        app,
+        stop,
+        accept,
+        background,
+        scheduler,
+    })
+}
+
+async fn keep_database_loaded(
+    pool: Arc<DbPool>,
+    metrics: Arc<Metrics>,
+    changed: Arc<Notify>,
+    every: Duration,
+) {
+    loop {
+        let loader = Arc::clone(&pool);
+        match tokio::task::spawn_blocking(move || loader.load()).await {
+            Ok(Ok(swapped)) => {
+                metrics.db_loaded.set(1);
+                if swapped {
+                    metrics
+                        .db_updates
+                        .get_or_create(&label("result", "loaded"))
+                        .inc();
+                }
+            }
+            Ok(Err(e)) => {
+                metrics
+                    .db_updates
+                    .get_or_create(&label("result", "load_failed"))
+                    .inc();
+                tracing::warn!(error = %e, "loading the vulnerability database (the previous one, if any, keeps serving)");
+            }
+            Err(e) => tracing::warn!(error = %e, "loading the vulnerability database"),
+        }
+        let wait = if pool.current().is_some() {
+            every
+        } else {
+            every.min(Duration::from_secs(5))
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = changed.notified() => {}
+        }
+    }
+}
+
+fn schedule_updates(
+    db_path: &std::path::Path,
+    updates: &Updates,
+    config: &ServerConfig,
+    changed: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) -> Result<Scheduler> {
+    let interval = config.database.update_interval.get();
+    let schedule = ScheduleConfig {
+        interval,
+        jitter: (interval / 12).min(Duration::from_secs(300)),
+        retry_after_failure: Duration::from_secs(300).min(interval),
+        // A fresh install has no database yet: fetch one at once.
+        run_at_start: !db_path.exists(),
+    };
+    let mut updater = Updater::new(db_path, updates.sources.clone());
+    updater.mirrors = updates.mirrors.clone();
+    Scheduler::start(schedule, move || {
+        let outcome = updater.update();
+        let result = if outcome.is_ok() {
+            "updated"
+        } else {
+            "update_failed"
+        };
+        metrics
+            .db_updates
+            .get_or_create(&label("result", result))
+            .inc();
+        changed.notify_one();
+        outcome.map(|_| ())
+    })
+    .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
+}
+
+async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let current = Arc::clone(&reloader);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || current.reload()).await {
+            tracing::warn!(error = %e, "reloading the TLS certificate (the current one stays)");
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    app: Arc<App>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(route(&app, request).await) }
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT);
+            let served = match acceptor {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+            };
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn route(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let path = request.uri().path();
+    match (request.method(), path) {
+        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET, "/readyz") => {
+            if app.engine.db().current().is_some() {
+                respond(StatusCode::OK, "text/plain", "ready\n")
+            } else {
+                respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "no vulnerability database loaded yet\n",
+                )
+            }
+        }
+        (&Method::GET, "/metrics") => respond(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.render(),
+        ),
+        (&Method::POST, "/imagecheck") => crate::admission::handle(app, request).await,
+        (_, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
+            crate::api::handle(app, request).await
+        }
+        (_, "/imagecheck") => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST an AdmissionReview to /imagecheck",
+        ),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
