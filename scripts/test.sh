@@ -20,6 +20,18 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# kubectl renders deploy/ in a test (`kubectl kustomize`). Machines of this kind ship one (google-cloud-sdk);
+# Debian's kubernetes-client is the fallback, installed only when there is none (it would replace the other).
+if ! command -v kubectl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing kubernetes-client (kubectl) for the kustomize test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+  else
+    echo "the tests need kubectl (Debian package kubernetes-client)" >&2
+    exit 2
+  fi
+fi
+
 export PORTCULLIS_TESTDATA="${PORTCULLIS_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
 if [ ! -d "$PORTCULLIS_TESTDATA" ]; then
   echo "real-world test data not found at $PORTCULLIS_TESTDATA (set PORTCULLIS_TESTDATA)" >&2
