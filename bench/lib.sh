@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 work="$here/work"
 runs="${RUNS:-5}"
-testdata="${PORTCULLIS_TESTDATA:-$(cd "$root/.." && pwd)/shared/testdata}"
+testdata="${PORTCULLIS_TESTDATA:-$root/testdata}"
 mkdir -p "$work"
 
 for tool in debootstrap umoci skopeo docker-registry curl; do

@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 work="$here/work/webhook"
-testdata="${PORTCULLIS_TESTDATA:-$(cd "$root/.." && pwd)/shared/testdata}"
+testdata="${PORTCULLIS_TESTDATA:-$root/testdata}"
 duration="${DURATION:-15s}"
 rate="${RATE:-2000}"
 mkdir -p "$work"

@@ -32,7 +32,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
   fi
 fi
 
-export PORTCULLIS_TESTDATA="${PORTCULLIS_TESTDATA:-$(cd .. && pwd)/shared/testdata}"
+export PORTCULLIS_TESTDATA="${PORTCULLIS_TESTDATA:-$(pwd)/testdata}"
 if [ ! -d "$PORTCULLIS_TESTDATA" ]; then
   echo "real-world test data not found at $PORTCULLIS_TESTDATA (set PORTCULLIS_TESTDATA)" >&2
   exit 2

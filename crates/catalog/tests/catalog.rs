@@ -1,5 +1,5 @@
 //! Integration tests of OS detection and the OS package catalogers on real data from
-//! `PORTCULLIS_TESTDATA` (default `../shared/testdata` from the repository root).
+//! `PORTCULLIS_TESTDATA` (default `testdata/` in the repository).
 
 // Test helpers outside `#[test]` functions fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,7 +20,7 @@ mod lang;
 
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
         PathBuf::from,
     );
     assert!(

@@ -54,7 +54,7 @@ impl AdvisorySource for Timed<'_> {
 fn testdata() -> PathBuf {
     let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
     };
     assert!(
         dir.join("advisories").is_dir(),

@@ -15,7 +15,7 @@ use portcullis_vulndb::{Database, ImportOptions};
 fn testdata() -> PathBuf {
     let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
     };
     assert!(
         dir.join("advisories").is_dir() && dir.join("images").is_dir(),

@@ -527,7 +527,7 @@ fn rootfs_without_digest_os_or_time() {
 
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
         PathBuf::from,
     );
     assert!(

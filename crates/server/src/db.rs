@@ -128,7 +128,7 @@ mod tests {
         let data = std::env::var_os("PORTCULLIS_TESTDATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
             });
         let file = data.join(format!("advisories/alpine-secdb/{branch}/main.json"));
         assert!(

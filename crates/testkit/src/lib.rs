@@ -31,22 +31,22 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared real-world test data: `$PORTCULLIS_TESTDATA`, else `<repo root>/../shared/testdata`.
+/// The shared real-world test data: `$PORTCULLIS_TESTDATA`, else `<repo root>/testdata`.
 ///
 /// Panics, naming the path and the variable, when the folder is missing.
 pub fn testdata_dir() -> PathBuf {
     let (dir, from_env) = match std::env::var_os("PORTCULLIS_TESTDATA") {
         Some(v) if !v.is_empty() => (PathBuf::from(v), true),
-        _ => (repo_root().join("../shared/testdata"), false),
+        _ => (repo_root().join("testdata"), false),
     };
     if !dir.is_dir() {
         panic!(
-            "test data folder {} is missing ({}); set PORTCULLIS_TESTDATA to the shared testdata folder",
+            "test data folder {} is missing ({}); set PORTCULLIS_TESTDATA to a copy of the testdata folder",
             dir.display(),
             if from_env {
                 "taken from PORTCULLIS_TESTDATA"
             } else {
-                "default <repo root>/../shared/testdata, PORTCULLIS_TESTDATA unset"
+                "default <repo root>/testdata, PORTCULLIS_TESTDATA unset"
             }
         );
     }

@@ -33,7 +33,7 @@ fn manifest_dir() -> PathBuf {
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("../../../shared/testdata"));
+        .unwrap_or_else(|| manifest_dir().join("../../testdata"));
     assert!(
         dir.join("README.md").is_file(),
         "test data not found at {} (set PORTCULLIS_TESTDATA)",

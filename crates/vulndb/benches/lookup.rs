@@ -16,7 +16,7 @@ const ITERATIONS: usize = 20_000;
 fn testdata() -> PathBuf {
     match std::env::var_os("PORTCULLIS_TESTDATA") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
     }
 }
 

@@ -19,7 +19,7 @@ use portcullis_vulndb::{Database, ErrorKind, FixStatus, ImportOptions, SeverityK
 fn testdata() -> PathBuf {
     let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
     };
     assert!(
         dir.join("advisories").is_dir(),
@@ -60,6 +60,9 @@ struct PythonCounts {
     osv: BTreeMap<String, u64>,
     alpine: BTreeMap<String, u64>,
     oval_definitions: u64,
+    nvd_records: u64,
+    /// Files per top-level folder of `advisories/`.
+    files: BTreeMap<String, u64>,
 }
 
 fn python_counts() -> PythonCounts {
@@ -115,11 +118,25 @@ fn counts_match_an_independent_python_count() {
     }
     assert_eq!(alpine, expected.alpine);
     assert_eq!(oval, expected.oval_definitions);
-    assert_eq!(records["nvd"], 8);
+    assert_eq!(expected.nvd_records, 104);
+    assert_eq!(records["nvd"], expected.nvd_records);
     assert_eq!(status.schema_version, portcullis_vulndb::SCHEMA_VERSION);
     assert!(fx.summary.problems.is_empty());
-    assert!(fx.summary.skipped_files.is_empty());
-    assert_eq!(fx.summary.files, 3 + 41 + 3 + 8);
+    // Every advisory folder is imported; KEV and EPSS have no importer yet, so their files
+    // (the catalog, its schema and licence, the scores) are skipped as unknown formats.
+    let imported = ["alpine-secdb", "debian", "nvd", "osv"];
+    let skipped = ["epss", "kev"];
+    let folders: Vec<&str> = expected.files.keys().map(String::as_str).collect();
+    assert_eq!(folders, ["alpine-secdb", "debian", "epss", "kev", "nvd", "osv"]);
+    assert_eq!(
+        fx.summary.files,
+        imported.iter().map(|f| expected.files[*f]).sum::<u64>()
+    );
+    assert_eq!(fx.summary.files, 41 + 3 + 104 + 5);
+    assert_eq!(
+        fx.summary.skipped_files.len() as u64,
+        skipped.iter().map(|f| expected.files[*f]).sum::<u64>()
+    );
     assert_eq!(
         status.affected,
         fx.summary.sources.iter().map(|s| s.affected).sum::<u64>()

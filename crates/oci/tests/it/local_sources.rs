@@ -10,7 +10,7 @@ use portcullis_oci::{
 
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
         PathBuf::from,
     );
     assert!(
