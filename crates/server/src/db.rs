@@ -127,9 +127,7 @@ mod tests {
     fn secdb(branch: &str) -> PathBuf {
         let data = std::env::var_os("PORTCULLIS_TESTDATA")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-            });
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"));
         let file = data.join(format!("advisories/alpine-secdb/{branch}/main.json"));
         assert!(
             file.is_file(),

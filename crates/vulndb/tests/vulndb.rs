@@ -127,7 +127,10 @@ fn counts_match_an_independent_python_count() {
     let imported = ["alpine-secdb", "debian", "nvd", "osv"];
     let skipped = ["epss", "kev"];
     let folders: Vec<&str> = expected.files.keys().map(String::as_str).collect();
-    assert_eq!(folders, ["alpine-secdb", "debian", "epss", "kev", "nvd", "osv"]);
+    assert_eq!(
+        folders,
+        ["alpine-secdb", "debian", "epss", "kev", "nvd", "osv"]
+    );
     assert_eq!(
         fx.summary.files,
         imported.iter().map(|f| expected.files[*f]).sum::<u64>()

@@ -40,7 +40,10 @@ fn import_status_export_and_import_again() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("imported 115476 records from 55 files"),
+        // 115,476 records from 55 files before the NVD, AlmaLinux and Ubuntu data arrived; then
+        // 104 NVD files (8 before), 108 AlmaLinux and 6 Ubuntu records; KEV and EPSS are skipped.
+        run.stdout
+            .contains("imported 115686 records from 153 files"),
         "{}",
         run.stdout
     );
@@ -65,8 +68,15 @@ fn import_status_export_and_import_again() {
     assert_eq!(records(&status, "osv:Go"), 4291);
     assert_eq!(records(&status, "osv:crates.io"), 1206);
     assert_eq!(records(&status, "osv:PyPI"), 2661);
-    assert_eq!(status["affected"], 131_388);
-    assert_eq!(status["vulnerabilities"], 38_204);
+    assert_eq!(records(&status, "osv:AlmaLinux"), 108);
+    assert_eq!(records(&status, "osv:Ubuntu"), 6);
+    assert_eq!(records(&status, "nvd"), 104);
+    // 131,388 before, plus one entry per `affected` item of the AlmaLinux (2,488) and Ubuntu
+    // (27) records.
+    assert_eq!(status["affected"], 131_388 + 2_488 + 27);
+    // 38,204 before, plus the 108 ALSA and 5 USN ids; CVE-2024-0727 and every new NVD record
+    // name a CVE the Debian and Alpine data already know.
+    assert_eq!(status["vulnerabilities"], 38_204 + 108 + 5);
 
     // A bad input fails the whole import and leaves the database as it was.
     let empty = dir.path().join("empty.json");
