@@ -115,6 +115,12 @@ pub struct ScanArgs {
     /// Exit with 1 when the policy says warn.
     #[arg(long, requires = "policy")]
     pub fail_on_warn: bool,
+    /// Never fetch: without a database, stop and say how to get one, instead of building it
+    /// from the upstream sources first.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten, next_help_heading = "Building the database on first use")]
+    pub sources: SourceArgs,
 }
 
 /// The filters `scan` and `policy eval` share.
@@ -238,18 +244,8 @@ pub enum DbCommand {
     },
     /// Fetch the configured network sources and import them in one atomic update.
     Update {
-        /// Only sources whose name starts with this (e.g. `osv:Go`, `alpine-secdb`, `debian`); repeatable.
-        #[arg(long = "source", value_name = "NAME")]
-        sources: Vec<String>,
-        /// Base URL of an OSV mirror (`<url>/<ecosystem>/all.zip`).
-        #[arg(long, value_name = "URL", env = "PORTCULLIS_OSV_MIRROR")]
-        osv_mirror: Option<String>,
-        /// Base URL of an Alpine secdb mirror (`<url>/<branch>/<repo>.json`).
-        #[arg(long, value_name = "URL", env = "PORTCULLIS_ALPINE_MIRROR")]
-        alpine_mirror: Option<String>,
-        /// Base URL of a Debian OVAL mirror (`<url>/oval-definitions-<codename>.xml.bz2`).
-        #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_OVAL_MIRROR")]
-        debian_oval_mirror: Option<String>,
+        #[command(flatten)]
+        sources: SourceArgs,
         /// List the sources that would be fetched, and their URLs, without fetching.
         #[arg(long)]
         dry_run: bool,
@@ -343,4 +339,53 @@ pub enum InspectFormat {
     Table,
     /// JSON.
     Json,
+}
+
+/// Which upstream sources to fetch, and from where: `db update`, and `scan` when it builds the
+/// database on first use.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Only sources whose name starts with this (e.g. `osv:Go`, `alpine-secdb`, `debian`);
+    /// repeatable, or comma-separated in the variable.
+    #[arg(
+        long = "source",
+        value_name = "NAME",
+        env = "PORTCULLIS_DB_SOURCES",
+        value_delimiter = ','
+    )]
+    pub sources: Vec<String>,
+    /// Base URL of an OSV mirror (`<url>/<ecosystem>/all.zip`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_OSV_MIRROR")]
+    pub osv_mirror: Option<String>,
+    /// Base URL of an Alpine secdb mirror (`<url>/<branch>/<repo>.json`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_ALPINE_MIRROR")]
+    pub alpine_mirror: Option<String>,
+    /// Base URL of a Debian OVAL mirror (`<url>/oval-definitions-<codename>.xml.bz2`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_OVAL_MIRROR")]
+    pub debian_oval_mirror: Option<String>,
+    /// Base URL of a Debian security tracker mirror (`<url>/DSA/list`, `<url>/DLA/list`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_TRACKER_MIRROR")]
+    pub debian_tracker_mirror: Option<String>,
+    /// Base URL of an NVD feed mirror (`<url>/nvdcve-2.0-<feed>.json.gz`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_NVD_MIRROR")]
+    pub nvd_mirror: Option<String>,
+}
+
+impl SourceArgs {
+    /// The mirrors: the defaults, with each given base URL in place.
+    pub fn mirrors(&self) -> portcullis_vulndb::fetch::Mirrors {
+        let mut mirrors = portcullis_vulndb::fetch::Mirrors::default();
+        for (given, slot) in [
+            (&self.osv_mirror, &mut mirrors.osv),
+            (&self.alpine_mirror, &mut mirrors.alpine),
+            (&self.debian_oval_mirror, &mut mirrors.debian_oval),
+            (&self.debian_tracker_mirror, &mut mirrors.debian_tracker),
+            (&self.nvd_mirror, &mut mirrors.nvd),
+        ] {
+            if let Some(url) = given {
+                slot.clone_from(url);
+            }
+        }
+        mirrors
+    }
 }

@@ -198,6 +198,56 @@ impl NetworkSource {
     }
 }
 
+/// The sources fetched by default: by `portcullis db update`, by the first `portcullis scan`
+/// on a machine without a database, and by the server's scheduled updates.
+pub fn default_sources() -> Vec<NetworkSource> {
+    let mut sources: Vec<NetworkSource> = [
+        "Go",
+        "PyPI",
+        "crates.io",
+        "npm",
+        "Maven",
+        "Alpine",
+        "Debian",
+        "Ubuntu",
+    ]
+    .into_iter()
+    .map(|ecosystem| NetworkSource::Osv {
+        ecosystem: ecosystem.to_owned(),
+    })
+    .collect();
+    for minor in 16..=21 {
+        for repo in ["main", "community"] {
+            sources.push(NetworkSource::AlpineSecdb {
+                branch: format!("v3.{minor}"),
+                repo: repo.to_owned(),
+            });
+        }
+    }
+    for codename in ["bullseye", "bookworm", "trixie"] {
+        sources.push(NetworkSource::DebianOval {
+            codename: codename.to_owned(),
+        });
+    }
+    sources.push(NetworkSource::DebianDsa);
+    sources.push(NetworkSource::DebianDla);
+    sources.push(NetworkSource::Nvd {
+        feed: "modified".to_owned(),
+    });
+    sources
+}
+
+/// The [`default_sources`] whose [`NetworkSource::name`] starts with one of `prefixes`; all of
+/// them when `prefixes` is empty.
+pub fn select_sources(prefixes: &[String]) -> Vec<NetworkSource> {
+    default_sources()
+        .into_iter()
+        .filter(|s| {
+            prefixes.is_empty() || prefixes.iter().any(|p| s.name().starts_with(p.as_str()))
+        })
+        .collect()
+}
+
 /// Fetches configured sources and imports them into one database atomically.
 #[derive(Debug, Clone)]
 pub struct Updater {

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
 use portcullis_vulndb::{Database, ImportOptions, ImportProgress, ImportSummary, Status};
 
-use crate::args::{DbCommand, GlobalArgs, InspectFormat};
+use crate::args::{DbCommand, GlobalArgs, InspectFormat, SourceArgs};
 use crate::exit::Code;
 use crate::output::write_output;
 
@@ -27,24 +27,8 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
     let path = db_path(global)?;
     match cmd {
         DbCommand::Import { paths, lenient } => import(&path, paths, *lenient, global),
-        DbCommand::Update {
-            sources,
-            osv_mirror,
-            alpine_mirror,
-            debian_oval_mirror,
-            dry_run,
-        } => {
-            let mut mirrors = Mirrors::default();
-            if let Some(url) = osv_mirror {
-                mirrors.osv.clone_from(url);
-            }
-            if let Some(url) = alpine_mirror {
-                mirrors.alpine.clone_from(url);
-            }
-            if let Some(url) = debian_oval_mirror {
-                mirrors.debian_oval.clone_from(url);
-            }
-            update(&path, sources, mirrors, *dry_run, global)
+        DbCommand::Update { sources, dry_run } => {
+            update(&path, &sources.sources, sources.mirrors(), *dry_run, global)
         }
         DbCommand::Status { format } => {
             let db = open_existing(&path)?;
@@ -73,6 +57,45 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
             Ok(Code::Ok)
         }
     }
+}
+
+/// Open the database; when there is none yet and `fetch` is given, build it first from the
+/// default upstream sources (as `db update` would), telling the user on standard error.
+pub fn open_or_build(
+    path: &Path,
+    fetch: Option<&SourceArgs>,
+    global: &GlobalArgs,
+) -> Result<Database> {
+    if let (false, Some(fetch)) = (path.exists(), fetch) {
+        let sources = portcullis_vulndb::fetch::select_sources(&fetch.sources);
+        if !global.quiet {
+            eprintln!(
+                "no vulnerability database at {} yet: building it from {} upstream sources (once; `db update` refreshes it, `--offline` skips this)",
+                path.display(),
+                sources.len()
+            );
+        }
+        if sources.is_empty() {
+            bail!(
+                "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",
+                fetch.sources.join(", ")
+            );
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let summary = self::fetch(path, sources, fetch.mirrors(), global)
+            .context("building the vulnerability database on first use")?;
+        if !global.quiet {
+            let records: u64 = summary.sources.iter().map(|s| s.records).sum();
+            eprintln!(
+                "imported {records} records from {} sources into {}",
+                summary.sources.len(),
+                path.display()
+            );
+        }
+    }
+    open_existing(path)
 }
 
 /// Open the database, or explain in one sentence how to get one.
@@ -198,44 +221,6 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
     Ok(Code::Ok)
 }
 
-/// The sources `db update` fetches by default.
-pub(crate) fn default_sources() -> Vec<NetworkSource> {
-    let mut sources: Vec<NetworkSource> = [
-        "Go",
-        "PyPI",
-        "crates.io",
-        "npm",
-        "Maven",
-        "Alpine",
-        "Debian",
-        "Ubuntu",
-    ]
-    .into_iter()
-    .map(|ecosystem| NetworkSource::Osv {
-        ecosystem: ecosystem.to_string(),
-    })
-    .collect();
-    for minor in 16..=21 {
-        for repo in ["main", "community"] {
-            sources.push(NetworkSource::AlpineSecdb {
-                branch: format!("v3.{minor}"),
-                repo: repo.to_string(),
-            });
-        }
-    }
-    for codename in ["bullseye", "bookworm", "trixie"] {
-        sources.push(NetworkSource::DebianOval {
-            codename: codename.to_string(),
-        });
-    }
-    sources.push(NetworkSource::DebianDsa);
-    sources.push(NetworkSource::DebianDla);
-    sources.push(NetworkSource::Nvd {
-        feed: "modified".to_string(),
-    });
-    sources
-}
-
 fn update(
     path: &Path,
     filters: &[String],
@@ -243,10 +228,7 @@ fn update(
     dry_run: bool,
     global: &GlobalArgs,
 ) -> Result<Code> {
-    let sources: Vec<NetworkSource> = default_sources()
-        .into_iter()
-        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name().starts_with(f.as_str())))
-        .collect();
+    let sources = portcullis_vulndb::fetch::select_sources(filters);
     if sources.is_empty() {
         bail!(
             "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",
@@ -261,6 +243,18 @@ fn update(
         write_output(out.as_bytes(), None)?;
         return Ok(Code::Ok);
     }
+    let summary = fetch(path, sources, mirrors, global)?;
+    write_output(summary_table(path, &summary).as_bytes(), None)?;
+    Ok(Code::Ok)
+}
+
+/// Fetch `sources` and import them into `path` in one atomic update, with a spinner.
+fn fetch(
+    path: &Path,
+    sources: Vec<NetworkSource>,
+    mirrors: Mirrors,
+    global: &GlobalArgs,
+) -> Result<ImportSummary> {
     let mut updater = Updater::new(path, sources);
     updater.mirrors = mirrors;
     let bar = spinner(
@@ -269,10 +263,7 @@ fn update(
     );
     let summary = updater.update();
     bar.finish_and_clear();
-    let summary = summary
-        .with_context(|| format!("updating {} (the database is unchanged)", path.display()))?;
-    write_output(summary_table(path, &summary).as_bytes(), None)?;
-    Ok(Code::Ok)
+    summary.with_context(|| format!("updating {} (the database is unchanged)", path.display()))
 }
 
 fn summary_table(path: &Path, summary: &ImportSummary) -> String {

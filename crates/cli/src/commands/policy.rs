@@ -38,7 +38,7 @@ pub fn run(cmd: &PolicyCommand, global: &GlobalArgs) -> Result<Code> {
             fail_on_warn,
         } => {
             let policy = resolve_policy(policy, image)?;
-            let (mut result, _) = scan_filtered(image, options, filters, global)?;
+            let (mut result, _) = scan_filtered(image, options, filters, None, global)?;
             portcullis_scan::judge(&mut result, &policy, portcullis_policy::time::now());
             let decision = result
                 .decision

@@ -8,8 +8,8 @@ use portcullis_policy::{Action, Decision, Format, Policy};
 use portcullis_report::scan::ScanFormat;
 use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocument};
 
-use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg};
-use crate::commands::db::{db_path, open_existing};
+use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg, SourceArgs};
+use crate::commands::db::{db_path, open_or_build};
 use crate::commands::inventory::inventory;
 use crate::exit::Code;
 use crate::output::write_output;
@@ -20,7 +20,9 @@ pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<Code> {
         .as_deref()
         .map(|spec| resolve_policy(spec, &args.image))
         .transpose()?;
-    let (mut result, _summary) = scan_filtered(&args.image, &args.options, &args.filters, global)?;
+    let fetch = (!args.offline).then_some(&args.sources);
+    let (mut result, _summary) =
+        scan_filtered(&args.image, &args.options, &args.filters, fetch, global)?;
     if let Some(policy) = &policy {
         portcullis_scan::judge(&mut result, policy, portcullis_policy::time::now());
     }
@@ -37,16 +39,18 @@ pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<Code> {
     })
 }
 
-/// Load the filters, open the database (or say how to get one), scan the image and apply
-/// the filters. The filter summary goes to standard error unless `--quiet`.
+/// Load the filters, open the database (building it first when `fetch` is given and there is
+/// none, else saying how to get one), scan the image and apply the filters. The filter
+/// summary goes to standard error unless `--quiet`.
 pub fn scan_filtered(
     image: &str,
     image_args: &ImageArgs,
     filter_args: &FilterArgs,
+    fetch: Option<&SourceArgs>,
     global: &GlobalArgs,
 ) -> Result<(ScanResult, FilterSummary)> {
     let filters = load_filters(filter_args)?;
-    let db = open_existing(&db_path(global)?)?;
+    let db = open_or_build(&db_path(global)?, fetch, global)?;
     let (opened, catalog) = inventory(image, image_args, global)?;
     let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
     let summary =

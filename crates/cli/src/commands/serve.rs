@@ -89,10 +89,7 @@ fn mirrors(base: Option<&str>) -> Mirrors {
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
     let config = effective_config(args, global, std::env::vars())?;
     let filters = &config.database.sources;
-    let sources = crate::commands::db::default_sources()
-        .into_iter()
-        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name().starts_with(f.as_str())))
-        .collect();
+    let sources = portcullis_vulndb::fetch::select_sources(filters);
     let mut settings = Settings::new(config.clone());
     settings.updates = Some(Updates {
         sources,

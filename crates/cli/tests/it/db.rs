@@ -133,10 +133,10 @@ fn status_without_a_database_says_how_to_get_one() {
 }
 
 /// A static file server on 127.0.0.1 (Python's http.server), stopped on drop.
-struct Mirror(Child, u16);
+pub struct Mirror(Child, pub u16);
 
 impl Mirror {
-    fn serve(dir: &std::path::Path) -> Self {
+    pub fn serve(dir: &std::path::Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -878,11 +878,107 @@ fn formats_and_output_file() {
 }
 
 #[test]
-fn without_a_database_says_how_to_get_one() {
+fn the_first_scan_builds_the_database_from_the_sources() {
+    let dir = portcullis_testkit::temp_dir("cli-scan-first");
+    // A folder that does not exist yet, as on a fresh machine.
+    let db = dir.path().join("cache/portcullis/db.sqlite");
+    let testdata = portcullis_testkit::testdata_dir();
+    let mirror = crate::db::Mirror::serve(&testdata.join("advisories/alpine-secdb"));
+    let url = format!("http://127.0.0.1:{}", mirror.1);
+    let image = minirootfs("3.20.3");
+    let args = [
+        "--db",
+        db.to_str().unwrap(),
+        "scan",
+        "-f",
+        "json",
+        "--source",
+        "alpine-secdb:v3.20",
+        "--alpine-mirror",
+        &url,
+        &image,
+    ];
+    let run = portcullis(&args, b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "no vulnerability database at {} yet: building it from 2 upstream sources",
+            db.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let expected = secdb_expected("3.20.3", "v3.20");
+    assert_eq!(findings(&json(&run.stdout)), expected);
+    assert_eq!(expected.len(), 2);
+    let status = json(
+        &portcullis(
+            &["--db", db.to_str().unwrap(), "db", "status", "-f", "json"],
+            b"",
+        )
+        .stdout,
+    );
+    let names: Vec<&str> = status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["alpine-secdb:v3.20/community", "alpine-secdb:v3.20/main"]
+    );
+
+    // The second scan uses the database as it is: the mirror is gone, and nothing is fetched.
+    drop(mirror);
+    let again = portcullis(&args, b"");
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stderr.contains("building it"), "{}", again.stderr);
+    assert_eq!(again.stdout, run.stdout);
+}
+
+#[test]
+fn a_failed_first_build_leaves_no_database() {
+    let dir = portcullis_testkit::temp_dir("cli-scan-first-fail");
+    let db = dir.path().join("db.sqlite");
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let run = portcullis(
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "scan",
+            "--source",
+            "alpine-secdb:v3.20/main",
+            "--alpine-mirror",
+            "http://127.0.0.1:1",
+            &minirootfs("3.20.3"),
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("building the vulnerability database on first use"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("127.0.0.1:1"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(!db.exists());
+}
+
+#[test]
+fn offline_without_a_database_says_how_to_get_one() {
     let dir = portcullis_testkit::temp_dir("cli-scan-nodb");
     let db = dir.path().join("missing.sqlite");
     let run = portcullis(
-        &["--db", db.to_str().unwrap(), "scan", &minirootfs("3.9.6")],
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "scan",
+            "--offline",
+            &minirootfs("3.9.6"),
+        ],
         b"",
     );
     assert_eq!(run.code, 2);
