@@ -250,6 +250,34 @@ pub enum DbCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Build a new database from the upstream sources into FILE: the builder role, whose
+    /// output `db push` publishes (`db update` changes a database in place instead).
+    Build {
+        /// The database file to write (replaced atomically if it exists).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        sources: SourceArgs,
+    },
+    /// Push the database to a registry as an OCI artifact, for `db pull` everywhere else.
+    Push {
+        /// Where to push: `registry/repository[:tag]` (the tag defaults to `latest`).
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// When clients should expect the next build (written into the artifact).
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+        next_update: std::time::Duration,
+        #[command(flatten)]
+        registry: ImageArgs,
+    },
+    /// Pull a database artifact from a registry, verify it and install it atomically.
+    Pull {
+        /// What to pull: `registry/repository[:tag|@digest]`.
+        #[arg(value_name = "REF")]
+        reference: String,
+        #[command(flatten)]
+        registry: ImageArgs,
+    },
     /// Show the schema version, build time, and records per source.
     Status {
         /// Output format.
@@ -388,4 +416,8 @@ impl SourceArgs {
         }
         mirrors
     }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    portcullis_config::parse_duration(text).map(portcullis_config::Duration::get)
 }

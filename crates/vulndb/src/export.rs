@@ -73,7 +73,8 @@ impl Database {
         })
     }
 
-    fn export_via(&self, out: &Path, snapshot: &Path) -> Result<ExportHeader> {
+    /// Write a compact copy of this database to `snapshot` (`VACUUM INTO`) and describe it.
+    pub(crate) fn snapshot(&self, snapshot: &Path) -> Result<(ExportHeader, Status)> {
         let snapshot_str = snapshot.to_string_lossy().into_owned();
         self.connection()
             .execute("VACUUM INTO ?1", [&snapshot_str])
@@ -86,10 +87,16 @@ impl Database {
             .map_err(|e| Error::io(format!("{snapshot_str}: reading"), e))?;
         let header = ExportHeader {
             schema_version: status.schema_version,
-            built_at: status.built_at,
+            built_at: status.built_at.clone(),
             sha256: hex::encode(hasher.finalize()),
             size,
         };
+        Ok((header, status))
+    }
+
+    fn export_via(&self, out: &Path, snapshot: &Path) -> Result<ExportHeader> {
+        let snapshot_str = snapshot.to_string_lossy().into_owned();
+        let (header, _) = self.snapshot(snapshot)?;
         let temp = temp_path(out);
         let label = temp.display().to_string();
         let io = |e| Error::io(format!("{label}: writing"), e);
@@ -119,20 +126,29 @@ impl Database {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
         }
-        let temp = temp_path(db_path);
-        let result = unpack(file, &temp);
-        match result {
-            Ok(()) => {
-                fs::rename(&temp, db_path).map_err(|e| {
-                    let _ = fs::remove_file(&temp);
-                    Error::io(format!("{}: replacing", db_path.display()), e)
-                })?;
-                Database::open(db_path)?.status()
-            }
-            Err(err) => {
+        install(db_path, |temp| unpack(file, temp))
+    }
+}
+
+/// Build a new database file with `write` into a temporary path next to `db_path`, then
+/// rename it into place; on any error the temporary file is removed and `db_path` untouched.
+pub(crate) fn install(db_path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<Status> {
+    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
+    }
+    let temp = temp_path(db_path);
+    match write(&temp) {
+        Ok(()) => {
+            fs::rename(&temp, db_path).map_err(|e| {
                 let _ = fs::remove_file(&temp);
-                Err(err)
-            }
+                Error::io(format!("{}: replacing", db_path.display()), e)
+            })?;
+            Database::open(db_path)?.status()
+        }
+        Err(err) => {
+            let _ = fs::remove_file(&temp);
+            Err(err)
         }
     }
 }
@@ -189,6 +205,17 @@ fn unpack(file: &Path, temp: &Path) -> Result<()> {
             ),
         ));
     }
+    unpack_payload(reader, &header, &label, temp)
+}
+
+/// Decompress the zstd `reader` into `temp`, checking the uncompressed size and SHA-256
+/// against `header`, then the schema version and SQLite's integrity.
+pub(crate) fn unpack_payload(
+    reader: impl BufRead,
+    header: &ExportHeader,
+    label: &str,
+    temp: &Path,
+) -> Result<()> {
     if header.size > MAX_DB_SIZE {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -220,6 +247,7 @@ fn unpack(file: &Path, temp: &Path) -> Result<()> {
         hasher,
         written,
     } = writer;
+    let label = label.to_owned();
     let digest = hex::encode(hasher.finalize());
     if written != header.size || digest != header.sha256 {
         return Err(Error::new(

@@ -12,6 +12,7 @@
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
 
+pub mod artifact;
 mod codec;
 pub mod cvss2;
 pub mod error;

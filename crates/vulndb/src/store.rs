@@ -47,7 +47,7 @@ pub struct Status {
 }
 
 /// One source in a [`Status`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SourceStatus {
     /// Source name (`osv:Go`, `alpine-secdb:v3.20/main`, `debian-oval:12`, `nvd`, …).
     pub name: String,

@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
 use portcullis_vulndb::{Database, ImportOptions, ImportProgress, ImportSummary, Status};
 
-use crate::args::{DbCommand, GlobalArgs, InspectFormat, SourceArgs};
+use crate::args::{DbCommand, GlobalArgs, ImageArgs, InspectFormat, SourceArgs};
+use crate::commands::image::image_options;
 use crate::exit::Code;
 use crate::output::write_output;
 
@@ -30,6 +31,16 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
         DbCommand::Update { sources, dry_run } => {
             update(&path, &sources.sources, sources.mirrors(), *dry_run, global)
         }
+        DbCommand::Build { output, sources } => build(output, sources, global),
+        DbCommand::Push {
+            reference,
+            next_update,
+            registry,
+        } => push(&path, reference, *next_update, registry),
+        DbCommand::Pull {
+            reference,
+            registry,
+        } => pull(&path, reference, registry),
         DbCommand::Status { format } => {
             let db = open_existing(&path)?;
             let status = db
@@ -245,6 +256,82 @@ fn update(
     }
     let summary = fetch(path, sources, mirrors, global)?;
     write_output(summary_table(path, &summary).as_bytes(), None)?;
+    Ok(Code::Ok)
+}
+
+/// `db build -o FILE`: a full build from the sources into a fresh file, renamed over FILE
+/// only once it is complete and verified.
+fn build(output: &Path, args: &SourceArgs, global: &GlobalArgs) -> Result<Code> {
+    let sources = portcullis_vulndb::fetch::select_sources(&args.sources);
+    if sources.is_empty() {
+        bail!(
+            "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",
+            args.sources.join(", ")
+        );
+    }
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("-o: not a file name")?;
+    let fresh = output.with_file_name(format!("{name}.build-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    let summary = fetch(&fresh, sources, args.mirrors(), global);
+    let summary = summary.and_then(|summary| {
+        std::fs::rename(&fresh, output)
+            .with_context(|| format!("replacing {}", output.display()))?;
+        Ok(summary)
+    });
+    let _ = std::fs::remove_file(&fresh);
+    let summary = summary?;
+    write_output(summary_table(output, &summary).as_bytes(), None)?;
+    Ok(Code::Ok)
+}
+
+/// `db push REF`: publish the database as an OCI artifact.
+fn push(path: &Path, reference: &str, next_update: Duration, registry: &ImageArgs) -> Result<Code> {
+    open_existing(path)?;
+    let parsed = portcullis_oci::Reference::parse(reference)?;
+    let options = image_options(registry)?;
+    let next = portcullis_vulndb::time::format_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_add(next_update.as_secs()),
+    );
+    let pushed = portcullis_dbshare::push(path, &parsed, &options.registry, Some(next))
+        .with_context(|| format!("pushing {} to {reference}", path.display()))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "pushed {}@{}", parsed, pushed.digest);
+    let _ = writeln!(out, "content id   {}", pushed.metadata.content_id);
+    let _ = writeln!(
+        out,
+        "size         {} bytes compressed, {} bytes SQLite",
+        pushed.layer_size, pushed.metadata.size
+    );
+    write_output(out.as_bytes(), None)?;
+    Ok(Code::Ok)
+}
+
+/// `db pull REF`: fetch a database artifact, verify it and install it at `path`.
+fn pull(path: &Path, reference: &str, registry: &ImageArgs) -> Result<Code> {
+    let parsed = portcullis_oci::Reference::parse(reference)?;
+    let options = image_options(registry)?;
+    let pulled = portcullis_dbshare::pull(path, &parsed, &options.registry).with_context(|| {
+        format!(
+            "pulling {reference} into {} (the database is unchanged)",
+            path.display()
+        )
+    })?;
+    let mut out = String::new();
+    let _ = writeln!(out, "pulled {}@{}", parsed, pulled.digest);
+    let _ = writeln!(out, "content id   {}", pulled.metadata.content_id);
+    let _ = writeln!(
+        out,
+        "built        {}",
+        pulled.metadata.built_at.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "installed    {}", path.display());
+    write_output(out.as_bytes(), None)?;
     Ok(Code::Ok)
 }
 

@@ -262,3 +262,85 @@ fn update_from_a_local_osv_mirror() {
         none.stderr
     );
 }
+
+#[test]
+fn build_push_and_pull_through_a_registry() {
+    use portcullis_testkit::registry::{Registry, RegistryKind};
+    let dir = portcullis_testkit::temp_dir("cli-db-share");
+    let built = dir.path().join("built.sqlite");
+    let built = built.to_str().unwrap();
+    let mirror = Mirror::serve(&advisories().join("alpine-secdb"));
+    let url = format!("http://127.0.0.1:{}", mirror.1);
+    let run = portcullis(
+        &[
+            "db",
+            "build",
+            "-o",
+            built,
+            "--source",
+            "alpine-secdb:v3.20",
+            "--alpine-mirror",
+            &url,
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let built_status = status_json(built);
+    assert_eq!(built_status["sources"].as_array().unwrap().len(), 2);
+
+    let registry = Registry::start(RegistryKind::basic("builder", "s3cret-pass"));
+    let ca = registry.ca_cert_pem_path().unwrap().to_str().unwrap().to_owned();
+    let reference = registry.reference("portcullis/db:latest");
+    let push = portcullis(
+        &[
+            "--db",
+            built,
+            "db",
+            "push",
+            &reference,
+            "--ca-cert",
+            &ca,
+            "-u",
+            "builder",
+            "--password-stdin",
+        ],
+        b"s3cret-pass\n",
+    );
+    assert_eq!(push.code, 0, "{}", push.stderr);
+    assert!(
+        push.stdout.starts_with(&format!("pushed {reference}@sha256:")),
+        "{}",
+        push.stdout
+    );
+
+    let pulled = dir.path().join("elsewhere/db.sqlite");
+    let pulled = pulled.to_str().unwrap();
+    let pull = portcullis(
+        &[
+            "--db",
+            pulled,
+            "db",
+            "pull",
+            &reference,
+            "--ca-cert",
+            &ca,
+            "-u",
+            "builder",
+            "--password-stdin",
+        ],
+        b"s3cret-pass\n",
+    );
+    assert_eq!(pull.code, 0, "{}", pull.stderr);
+    let mut pulled_status = status_json(pulled);
+    let mut expected = built_status.clone();
+    for status in [&mut pulled_status, &mut expected] {
+        status.as_object_mut().unwrap().remove("built_at");
+    }
+    assert_eq!(pulled_status, expected);
+
+    // Without the CA the pull fails on TLS, names the registry, and changes nothing.
+    let bad = portcullis(&["--db", pulled, "db", "pull", &reference], b"");
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("TLS"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("the database is unchanged"), "{}", bad.stderr);
+}

@@ -198,8 +198,15 @@ pub(crate) fn token_url(challenge: &Challenge, repository: &str) -> Option<Strin
         url.push_str(&percent_encode(service));
         url.push('&');
     }
+    // The challenge's own scope when it names this repository (a push asks for
+    // `pull,push`), else read access.
+    let pull = format!("repository:{repository}:pull");
+    let scope = challenge
+        .param("scope")
+        .filter(|scope| scope.starts_with(&format!("repository:{repository}:")))
+        .unwrap_or(&pull);
     url.push_str("scope=");
-    url.push_str(&percent_encode(&format!("repository:{repository}:pull")));
+    url.push_str(&percent_encode(scope));
     Some(url)
 }
 

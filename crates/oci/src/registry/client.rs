@@ -18,6 +18,8 @@ use crate::manifest::MANIFEST_ACCEPT;
 use crate::options::{Credentials, RegistryOptions, RetryPolicy};
 use crate::reference::Reference;
 
+mod push;
+
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;
 /// Largest error or token reply body we read.

@@ -1,0 +1,278 @@
+//! The vulnerability database as an OCI artifact: [`push`] a built database to any registry,
+//! [`pull`] it back and install it atomically. The CLI (`portcullis db push|pull`) calls these;
+//! the layout and media types are in [`portcullis_vulndb::artifact`].
+//!
+//! Everything goes through the registry client of `portcullis-oci`: the same authentication
+//! (anonymous, basic, bearer, docker config), TLS options, retries and digest checks as image
+//! pulls.
+
+use std::fs;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use portcullis_oci::registry::RegistryClient;
+use portcullis_oci::{Digest, Reference, RegistryOptions};
+use portcullis_vulndb::Database;
+use portcullis_vulndb::artifact::{
+    ARTIFACT_TYPE, ArtifactMetadata, CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, MAX_CONFIG_SIZE,
+    install_artifact,
+};
+use sha2::{Digest as _, Sha256};
+
+/// The media type of the manifest that carries the database.
+pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The largest manifest read when pulling.
+const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// Why a push or a pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry refused, failed or sent something that does not verify.
+    #[error(transparent)]
+    Registry(#[from] portcullis_oci::Error),
+    /// The database could not be read, packed, verified or installed.
+    #[error(transparent)]
+    Database(#[from] portcullis_vulndb::Error),
+    /// The reference names something that is not a Portcullis database artifact.
+    #[error("{reference}: not a Portcullis database artifact ({why})")]
+    NotAnArtifact {
+        /// The reference pulled.
+        reference: String,
+        /// What was found instead.
+        why: String,
+    },
+    /// A local file could not be written or read.
+    #[error("{path}: {action}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a push published.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The manifest's digest: pin it with `REF@DIGEST`.
+    pub digest: Digest,
+    /// The metadata in the artifact's config.
+    pub metadata: ArtifactMetadata,
+    /// Size of the compressed layer, in bytes.
+    pub layer_size: u64,
+}
+
+/// What a pull installed.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The manifest's digest.
+    pub digest: Digest,
+    /// The metadata in the artifact's config.
+    pub metadata: ArtifactMetadata,
+    /// Size of the compressed layer, in bytes.
+    pub layer_size: u64,
+}
+
+/// Pack the database at `db_path` and push it to `reference` (its tag, `latest` if none).
+/// `next_update` goes into the metadata as given. The compressed layer is written next to
+/// the database first and streamed from there; it is removed afterwards.
+pub fn push(
+    db_path: &Path,
+    reference: &Reference,
+    options: &RegistryOptions,
+    next_update: Option<String>,
+) -> Result<Pushed> {
+    let db = Database::open(db_path)?;
+    let layer_path = scratch_path(db_path, "push");
+    let result = push_packed(&db, &layer_path, reference, options, next_update);
+    let _ = fs::remove_file(&layer_path);
+    result
+}
+
+fn push_packed(
+    db: &Database,
+    layer_path: &Path,
+    reference: &Reference,
+    options: &RegistryOptions,
+    next_update: Option<String>,
+) -> Result<Pushed> {
+    let metadata = db.pack_artifact(layer_path, next_update)?;
+    let io = |action, source| Error::Io {
+        path: layer_path.to_path_buf(),
+        action,
+        source,
+    };
+    let mut file = fs::File::open(layer_path).map_err(|e| io("reading the packed layer", e))?;
+    let mut hasher = Sha256::new();
+    let layer_size =
+        std::io::copy(&mut file, &mut hasher).map_err(|e| io("reading the packed layer", e))?;
+    let layer_digest = Digest::parse(&format!("sha256:{}", hex::encode(hasher.finalize())))?;
+    let config = serde_json::to_vec(&metadata).map_err(|e| Error::Io {
+        path: layer_path.to_path_buf(),
+        action: "encoding the artifact config",
+        source: e.into(),
+    })?;
+    let config_digest = Digest::sha256_of(&config);
+    let what = format!("database artifact {reference}");
+    let client = RegistryClient::connect(reference, options)?;
+    let owned_path = layer_path.to_path_buf();
+    client.push_blob(
+        &layer_digest,
+        layer_size,
+        &mut || {
+            let file = fs::File::open(&owned_path)?;
+            Ok(Box::new(file) as Box<dyn Read + Send>)
+        },
+        &format!("{what}: layer"),
+    )?;
+    let config_len = config.len() as u64;
+    let config_for_upload = config.clone();
+    client.push_blob(
+        &config_digest,
+        config_len,
+        &mut || {
+            Ok(Box::new(std::io::Cursor::new(config_for_upload.clone())) as Box<dyn Read + Send>)
+        },
+        &format!("{what}: config"),
+    )?;
+    let mut annotations = serde_json::Map::new();
+    if let Some(built_at) = &metadata.built_at {
+        annotations.insert(
+            "org.opencontainers.image.created".to_owned(),
+            built_at.clone().into(),
+        );
+    }
+    annotations.insert(
+        "dev.portcullis.vulndb.content-id".to_owned(),
+        metadata.content_id.clone().into(),
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": {
+            "mediaType": CONFIG_MEDIA_TYPE,
+            "digest": config_digest.to_string(),
+            "size": config_len,
+        },
+        "layers": [{
+            "mediaType": LAYER_MEDIA_TYPE,
+            "digest": layer_digest.to_string(),
+            "size": layer_size,
+            "annotations": {"org.opencontainers.image.title": "db.sqlite.zst"},
+        }],
+        "annotations": annotations,
+    });
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| Error::Io {
+        path: layer_path.to_path_buf(),
+        action: "encoding the manifest",
+        source: e.into(),
+    })?;
+    let tag = reference
+        .digest()
+        .map(ToString::to_string)
+        .or_else(|| reference.tag().map(str::to_owned))
+        .unwrap_or_else(|| "latest".to_owned());
+    let digest = client.push_manifest(&tag, MANIFEST_MEDIA_TYPE, &bytes, &what)?;
+    tracing::info!(%reference, %digest, content_id = %metadata.content_id, layer_size, "pushed the database");
+    Ok(Pushed {
+        digest,
+        metadata,
+        layer_size,
+    })
+}
+
+/// Pull the database artifact `reference` and install it at `db_path`, atomically: the
+/// manifest, config and layer digests, the uncompressed size and SHA-256, the schema
+/// version, SQLite's integrity and the content id are all checked before the rename. On any
+/// error the database in place is untouched.
+pub fn pull(db_path: &Path, reference: &Reference, options: &RegistryOptions) -> Result<Pulled> {
+    let what = format!("database artifact {reference}");
+    let client = RegistryClient::connect(reference, options)?;
+    let manifest = client.fetch_manifest(
+        &reference.manifest_reference(),
+        reference.digest(),
+        MAX_MANIFEST_SIZE,
+        &what,
+    )?;
+    let (config, layer) = artifact_parts(&manifest.bytes, reference)?;
+    let config_bytes = client.fetch_blob(
+        &config.0,
+        Some(config.1),
+        MAX_CONFIG_SIZE,
+        &format!("{what}: config"),
+    )?;
+    let metadata = ArtifactMetadata::from_json(&config_bytes, &what)?;
+    metadata.check_schema(&what)?;
+    let stream = client.open_blob(&layer.0, Some(layer.1), &format!("{what}: layer"))?;
+    install_artifact(db_path, &metadata, BufReader::new(stream), &what)?;
+    tracing::info!(%reference, digest = %manifest.digest, content_id = %metadata.content_id, "pulled the database");
+    Ok(Pulled {
+        digest: manifest.digest,
+        metadata,
+        layer_size: layer.1,
+    })
+}
+
+/// The config and layer descriptors (digest, size) of a database artifact manifest.
+fn artifact_parts(bytes: &[u8], reference: &Reference) -> Result<((Digest, u64), (Digest, u64))> {
+    let not = |why: String| Error::NotAnArtifact {
+        reference: reference.to_string(),
+        why,
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| not(format!("the manifest is not JSON: {e}")))?;
+    let config_type = manifest["config"]["mediaType"].as_str().unwrap_or_default();
+    let artifact_type = manifest["artifactType"].as_str().unwrap_or(config_type);
+    if artifact_type != ARTIFACT_TYPE && config_type != CONFIG_MEDIA_TYPE {
+        return Err(not(format!(
+            "artifact type '{}', expected '{ARTIFACT_TYPE}'",
+            if artifact_type.is_empty() {
+                "none"
+            } else {
+                artifact_type
+            }
+        )));
+    }
+    let descriptor = |value: &serde_json::Value, what: &str| -> Result<(Digest, u64)> {
+        let digest = value["digest"]
+            .as_str()
+            .ok_or_else(|| not(format!("the {what} has no digest")))?;
+        let size = value["size"]
+            .as_u64()
+            .ok_or_else(|| not(format!("the {what} has no size")))?;
+        Ok((Digest::parse(digest)?, size))
+    };
+    let config = descriptor(&manifest["config"], "config")?;
+    let layers: Vec<&serde_json::Value> = manifest["layers"]
+        .as_array()
+        .map(|layers| {
+            layers
+                .iter()
+                .filter(|l| l["mediaType"].as_str() == Some(LAYER_MEDIA_TYPE))
+                .collect()
+        })
+        .unwrap_or_default();
+    let [layer] = layers.as_slice() else {
+        return Err(not(format!(
+            "{} layers of type {LAYER_MEDIA_TYPE}, expected one",
+            layers.len()
+        )));
+    };
+    Ok((config, descriptor(layer, "layer")?))
+}
+
+/// A scratch file next to the database (same filesystem), unique to this process.
+fn scratch_path(db_path: &Path, purpose: &str) -> PathBuf {
+    let name = db_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db.sqlite".to_owned());
+    db_path.with_file_name(format!("{name}.{purpose}-{}.zst", std::process::id()))
+}
