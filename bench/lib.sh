@@ -40,21 +40,9 @@ if [[ ! -f "$layout/index.json" ]]; then
 fi
 
 # 3. A plain-HTTP registry on a free port of 127.0.0.1, stopped on exit.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-regdir="$(mktemp -d)"
-cat >"$regdir/config.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $regdir/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-YML
-docker-registry serve "$regdir/config.yml" 2>"$regdir/stderr" &
-regpid=$!
+# shellcheck source=bench/registry.sh
+source "$here/registry.sh"
 trap 'kill $regpid 2>/dev/null; rm -rf "$regdir" "$work/pulled"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
 ref="127.0.0.1:$port/bookworm:minbase"
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:bookworm" "docker://$ref" >/dev/null
 
