@@ -397,6 +397,15 @@ pub struct SourceArgs {
     /// Base URL of an NVD feed mirror (`<url>/nvdcve-2.0-<feed>.json.gz`).
     #[arg(long, value_name = "URL", env = "PORTCULLIS_NVD_MIRROR")]
     pub nvd_mirror: Option<String>,
+    /// Pull a missing database from this OCI artifact (`db push` made it) instead of building it
+    /// from the sources; repeatable, tried in order (comma-separated in the variable).
+    #[arg(
+        long = "db-repository",
+        value_name = "REF",
+        env = "PORTCULLIS_DB_REPOSITORY",
+        value_delimiter = ','
+    )]
+    pub db_repositories: Vec<String>,
 }
 
 impl SourceArgs {

@@ -70,43 +70,103 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
     }
 }
 
-/// Open the database; when there is none yet and `fetch` is given, build it first from the
-/// default upstream sources (as `db update` would), telling the user on standard error.
+/// Where a missing database comes from on first use: `--db-repository` artifacts (tried in
+/// order), else a build from the upstream sources.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstUse<'a> {
+    /// Sources, mirrors and database repositories.
+    pub sources: &'a SourceArgs,
+    /// Registry options for the database repositories.
+    pub registry: &'a portcullis_oci::RegistryOptions,
+}
+
+/// Open the database; when there is none yet and `first_use` is given, get it first: pulled
+/// from the first `--db-repository` that answers, else built from the default upstream
+/// sources (as `db update` would). Either is announced on standard error.
 pub fn open_or_build(
     path: &Path,
-    fetch: Option<&SourceArgs>,
+    first_use: Option<FirstUse<'_>>,
     global: &GlobalArgs,
 ) -> Result<Database> {
-    if let (false, Some(fetch)) = (path.exists(), fetch) {
-        let sources = portcullis_vulndb::fetch::select_sources(&fetch.sources);
+    let Some(first_use) = first_use.filter(|_| !path.exists()) else {
+        return open_existing(path);
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let repositories = &first_use.sources.db_repositories;
+    if !repositories.is_empty() {
+        pull_first_answering(path, repositories, first_use.registry, global)?;
+        return open_existing(path);
+    }
+    let fetch = first_use.sources;
+    let sources = portcullis_vulndb::fetch::select_sources(&fetch.sources);
+    if sources.is_empty() {
+        bail!(
+            "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",
+            fetch.sources.join(", ")
+        );
+    }
+    if !global.quiet {
+        eprintln!(
+            "no vulnerability database at {} yet: building it from {} upstream sources (once; `db update` refreshes it, `--offline` skips this)",
+            path.display(),
+            sources.len()
+        );
+    }
+    let summary = self::fetch(path, sources, fetch.mirrors(), global)
+        .context("building the vulnerability database on first use")?;
+    if !global.quiet {
+        let records: u64 = summary.sources.iter().map(|s| s.records).sum();
+        eprintln!(
+            "imported {records} records from {} sources into {}",
+            summary.sources.len(),
+            path.display()
+        );
+    }
+    open_existing(path)
+}
+
+/// Pull the database artifact from the first of `repositories` that gives a good one; each
+/// failure is reported and the next one tried.
+fn pull_first_answering(
+    path: &Path,
+    repositories: &[String],
+    registry: &portcullis_oci::RegistryOptions,
+    global: &GlobalArgs,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    for repository in repositories {
         if !global.quiet {
             eprintln!(
-                "no vulnerability database at {} yet: building it from {} upstream sources (once; `db update` refreshes it, `--offline` skips this)",
-                path.display(),
-                sources.len()
-            );
-        }
-        if sources.is_empty() {
-            bail!(
-                "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",
-                fetch.sources.join(", ")
-            );
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let summary = self::fetch(path, sources, fetch.mirrors(), global)
-            .context("building the vulnerability database on first use")?;
-        if !global.quiet {
-            let records: u64 = summary.sources.iter().map(|s| s.records).sum();
-            eprintln!(
-                "imported {records} records from {} sources into {}",
-                summary.sources.len(),
+                "no vulnerability database at {} yet: pulling {repository}",
                 path.display()
             );
         }
+        let pulled = portcullis_oci::Reference::parse(repository)
+            .map_err(portcullis_dbshare::Error::from)
+            .and_then(|reference| portcullis_dbshare::pull(path, &reference, registry));
+        match pulled {
+            Ok(pulled) => {
+                if !global.quiet {
+                    eprintln!(
+                        "installed {} (content id {})",
+                        path.display(),
+                        pulled.metadata.content_id
+                    );
+                }
+                return Ok(());
+            }
+            Err(err) => {
+                tracing::warn!(%repository, error = %err, "database repository failed; trying the next");
+                failures.push(format!("{repository}: {err}"));
+            }
+        }
     }
-    open_existing(path)
+    bail!(
+        "no database repository gave a database ({})",
+        failures.join("; ")
+    )
 }
 
 /// Open the database, or explain in one sentence how to get one.

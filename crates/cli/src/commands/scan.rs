@@ -9,7 +9,7 @@ use portcullis_report::scan::ScanFormat;
 use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocument};
 
 use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg, SourceArgs};
-use crate::commands::db::{db_path, open_or_build};
+use crate::commands::db::{FirstUse, db_path, open_or_build};
 use crate::commands::inventory::inventory;
 use crate::exit::Code;
 use crate::output::write_output;
@@ -50,7 +50,18 @@ pub fn scan_filtered(
     global: &GlobalArgs,
 ) -> Result<(ScanResult, FilterSummary)> {
     let filters = load_filters(filter_args)?;
-    let db = open_or_build(&db_path(global)?, fetch, global)?;
+    // The image's registry flags apply to database repositories too, except the password on
+    // standard input, which belongs to the image (credentials come from the docker config).
+    let registry = portcullis_oci::RegistryOptions {
+        insecure: image_args.insecure,
+        ca_certs: image_args.ca_certs.clone(),
+        ..portcullis_oci::RegistryOptions::default()
+    };
+    let first_use = fetch.map(|sources| FirstUse {
+        sources,
+        registry: &registry,
+    });
+    let db = open_or_build(&db_path(global)?, first_use, global)?;
     let (opened, catalog) = inventory(image, image_args, global)?;
     let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
     let summary =

@@ -289,7 +289,12 @@ fn build_push_and_pull_through_a_registry() {
     assert_eq!(built_status["sources"].as_array().unwrap().len(), 2);
 
     let registry = Registry::start(RegistryKind::basic("builder", "s3cret-pass"));
-    let ca = registry.ca_cert_pem_path().unwrap().to_str().unwrap().to_owned();
+    let ca = registry
+        .ca_cert_pem_path()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let reference = registry.reference("portcullis/db:latest");
     let push = portcullis(
         &[
@@ -308,7 +313,8 @@ fn build_push_and_pull_through_a_registry() {
     );
     assert_eq!(push.code, 0, "{}", push.stderr);
     assert!(
-        push.stdout.starts_with(&format!("pushed {reference}@sha256:")),
+        push.stdout
+            .starts_with(&format!("pushed {reference}@sha256:")),
         "{}",
         push.stdout
     );
@@ -342,5 +348,63 @@ fn build_push_and_pull_through_a_registry() {
     let bad = portcullis(&["--db", pulled, "db", "pull", &reference], b"");
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("TLS"), "{}", bad.stderr);
-    assert!(bad.stderr.contains("the database is unchanged"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("the database is unchanged"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn the_first_scan_pulls_from_the_first_database_repository_that_answers() {
+    use portcullis_testkit::registry::{Registry, RegistryKind};
+    let dir = portcullis_testkit::temp_dir("cli-db-repository");
+    let built = dir.path().join("built.sqlite");
+    let built = built.to_str().unwrap();
+    let input = advisories().join("alpine-secdb/v3.20");
+    let run = portcullis(
+        &["--db", built, "db", "import", input.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let good = registry.reference("portcullis/db:1");
+    let push = portcullis(&["--db", built, "db", "push", "--insecure", &good], b"");
+    assert_eq!(push.code, 0, "{}", push.stderr);
+
+    // The first repository has no such tag; the second one answers.
+    let missing = registry.reference("portcullis/none:1");
+    let db = dir.path().join("fresh/db.sqlite");
+    let db = db.to_str().unwrap();
+    let image = crate::scan::minirootfs("3.20.3");
+    let repositories = format!("{missing},{good}");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let out = command
+        .args(["--db", db, "scan", "--insecure", "-f", "json", &image])
+        .env("PORTCULLIS_DB_REPOSITORY", &repositories)
+        .env("DOCKER_CONFIG", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("pulling {missing}")), "{stderr}");
+    assert!(stderr.contains(&format!("pulling {good}")), "{stderr}");
+    assert!(stderr.contains("installed"), "{stderr}");
+    let mut expected = status_json(built);
+    let mut got = status_json(db);
+    for status in [&mut expected, &mut got] {
+        status.as_object_mut().unwrap().remove("built_at");
+    }
+    assert_eq!(got, expected);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        crate::scan::findings(&report),
+        [
+            ("libcrypto3", "CVE-2024-9143"),
+            ("libssl3", "CVE-2024-9143")
+        ]
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect()
+    );
 }
