@@ -34,6 +34,18 @@ pub trait FileFilter: Sync {
         let _ = entry;
         data
     }
+
+    /// Wanted paths written without any glob character (`lib/apk/db/installed`). The image
+    /// reader looks each one up through symlinked directories (`lib` -> `usr/lib`), as the
+    /// runtime would. The default is none.
+    fn literal_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Is `pattern` free of glob metacharacters?
+pub(crate) fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }
 
 /// A [`FileFilter`] from glob patterns (`**` crosses directories, `*` does not),
@@ -100,9 +112,25 @@ impl PathPatterns {
     }
 }
 
+impl PathPatterns {
+    /// The patterns that name one path each (no glob character), normalised.
+    pub fn literal_paths(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .filter(|p| is_literal(p))
+            .map(|p| normalize_lexically(p))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
 impl FileFilter for PathPatterns {
     fn wants(&self, entry: &EntryInfo<'_>) -> bool {
         self.set.is_match(entry.path) || (self.executables && entry.mode & 0o111 != 0)
+    }
+
+    fn literal_paths(&self) -> Vec<String> {
+        PathPatterns::literal_paths(self)
     }
 }
 
@@ -163,44 +191,53 @@ impl FileSet {
     /// within the image's filesystem. A loop or more than `max_hops` links is an error
     /// naming the path.
     pub fn resolve(&self, path: &str, max_hops: u32) -> Result<Option<&FoundFile>> {
+        let resolved = self.resolve_path(path, max_hops)?;
+        Ok(self.files.get(&resolved))
+    }
+
+    /// The path `path` names once every symlink in it is followed, component by component
+    /// as the kernel does (a `..` after a symlink goes up from the link's target; `..` at
+    /// the root stays at the root; an absolute target restarts at the image root). The
+    /// result need not exist. A loop or more than `max_hops` links is an error naming the
+    /// path.
+    pub fn resolve_path(&self, path: &str, max_hops: u32) -> Result<String> {
+        // Components still to walk, last one first.
+        let mut pending: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+        let mut done: Vec<String> = Vec::new();
         let mut hops = 0u32;
-        let mut current = normalize_lexically(path);
-        'outer: loop {
-            if let Some(file) = self.files.get(&current) {
-                return Ok(Some(file));
-            }
-            // Find the first component that is a symlink and substitute it.
-            let components: Vec<&str> = current.split('/').collect();
-            for i in 1..=components.len() {
-                let prefix = components[..i].join("/");
-                if let Some(target) = self.symlinks.get(&prefix) {
-                    hops += 1;
-                    if hops > max_hops {
-                        return Err(Error::new(
-                            ErrorKind::InvalidLayer,
-                            format!(
-                                "resolving '{path}': too many levels of symbolic links (a symlink loop?)"
-                            ),
-                        ));
-                    }
-                    let parent = components[..i - 1].join("/");
-                    let base = if target.starts_with('/') || parent.is_empty() {
-                        target.clone()
-                    } else {
-                        format!("{parent}/{target}")
-                    };
-                    let rest = components[i..].join("/");
-                    let joined = if rest.is_empty() {
-                        base
-                    } else {
-                        format!("{base}/{rest}")
-                    };
-                    current = normalize_lexically(&joined);
-                    continue 'outer;
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
                 }
+                _ => {}
             }
-            return Ok(None);
+            done.push(part);
+            if self.symlinks.is_empty() {
+                continue;
+            }
+            let current = done.join("/");
+            let Some(target) = self.symlinks.get(&current) else {
+                continue;
+            };
+            hops += 1;
+            if hops > max_hops {
+                return Err(Error::new(
+                    ErrorKind::InvalidLayer,
+                    format!(
+                        "resolving '{path}': too many levels of symbolic links (a symlink loop?)"
+                    ),
+                ));
+            }
+            done.pop();
+            if target.starts_with('/') {
+                done.clear();
+            }
+            pending.extend(target.split('/').rev().map(str::to_string));
         }
+        Ok(done.join("/"))
     }
 
     /// Files whose path matches `patterns`, in path order (symlinks are not followed).
@@ -284,6 +321,12 @@ mod tests {
             "usr/lib/os-release"
         );
         assert!(set.resolve("etc/missing", 40).unwrap().is_none());
+        // `..` after a symlinked directory goes up from its target.
+        set.symlinks.insert("d".into(), "usr/lib".into());
+        assert_eq!(set.resolve_path("d/../x", 40).unwrap(), "usr/x");
+        assert_eq!(set.resolve_path("../../d/os-release", 40).unwrap(), "usr/lib/os-release");
+        set.symlinks.insert("e".into(), "../../../usr/lib/os-release".into());
+        assert_eq!(set.resolve_path("e", 40).unwrap(), "usr/lib/os-release");
         let err = set.resolve("a/x", 40).unwrap_err();
         assert!(err.to_string().contains("'a/x'"), "{err}");
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod image;
 mod layers;
+pub mod links;
 mod local;
 pub mod manifest;
 pub mod options;
@@ -116,7 +117,11 @@ impl Image {
     }
 
     /// Read every layer once and return the files `filter` wants, as they are in the final
-    /// filesystem (whiteouts and opaque directories applied), with all symlinks.
+    /// filesystem (whiteouts and opaque directories applied), with all symlinks. A wanted
+    /// path that is a symlink or hard link holds its target's content, as the runtime
+    /// would see it (see [`links`]; this may read the layers up to
+    /// [`links::MAX_PASSES`] times); a link that cannot be resolved is a
+    /// [`FileContent::Skipped`] file naming the target.
     pub fn read_files(&self, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
         self.read_files_with_progress(filter, limits, &NoProgress)
     }
@@ -130,9 +135,34 @@ impl Image {
     ) -> Result<FileSet> {
         match &self.backend {
             Backend::Blobs(store) => {
-                layers::read_layers(store.as_ref(), &self.info.layers, filter, limits, progress)
+                links::read_following_links(filter, limits, &mut |wanted| {
+                    let mut seen = layers::SeenPaths::default();
+                    let files = layers::read_layers(
+                        store.as_ref(),
+                        &self.info.layers,
+                        wanted,
+                        limits,
+                        progress,
+                        &mut seen,
+                    )?;
+                    let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
+                    Ok(links::Pass {
+                        files,
+                        may_exist: Box::new(move |path| seen.may_contain(path)),
+                        missing_link_targets,
+                    })
+                })
             }
-            Backend::Directory(root) => local::read_dir_files(root, filter, limits),
+            Backend::Directory(root) => links::read_following_links(filter, limits, &mut |wanted| {
+                let files = local::read_dir_files(root, wanted, limits)?;
+                Ok(links::Pass {
+                    files,
+                    may_exist: Box::new(move |path| {
+                        std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| m.is_file())
+                    }),
+                    missing_link_targets: std::collections::BTreeSet::new(),
+                })
+            }),
         }
     }
 }
@@ -181,6 +211,7 @@ pub mod fuzzing {
             filter,
             limits,
             &NoProgress,
+            &mut crate::layers::SeenPaths::default(),
         )
     }
 }
