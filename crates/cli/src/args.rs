@@ -173,7 +173,7 @@ pub enum PolicyCommand {
         #[arg(value_name = "IMAGE")]
         image: String,
         #[command(flatten)]
-        options: ImageArgs,
+        options: Box<ImageArgs>,
         #[command(flatten)]
         filters: FilterArgs,
         /// Output format.

@@ -324,8 +324,12 @@ mod tests {
         // `..` after a symlinked directory goes up from its target.
         set.symlinks.insert("d".into(), "usr/lib".into());
         assert_eq!(set.resolve_path("d/../x", 40).unwrap(), "usr/x");
-        assert_eq!(set.resolve_path("../../d/os-release", 40).unwrap(), "usr/lib/os-release");
-        set.symlinks.insert("e".into(), "../../../usr/lib/os-release".into());
+        assert_eq!(
+            set.resolve_path("../../d/os-release", 40).unwrap(),
+            "usr/lib/os-release"
+        );
+        set.symlinks
+            .insert("e".into(), "../../../usr/lib/os-release".into());
         assert_eq!(set.resolve_path("e", 40).unwrap(), "usr/lib/os-release");
         let err = set.resolve("a/x", 40).unwrap_err();
         assert!(err.to_string().contains("'a/x'"), "{err}");

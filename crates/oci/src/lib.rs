@@ -134,35 +134,35 @@ impl Image {
         progress: &dyn Progress,
     ) -> Result<FileSet> {
         match &self.backend {
-            Backend::Blobs(store) => {
+            Backend::Blobs(store) => links::read_following_links(filter, limits, &mut |wanted| {
+                let mut seen = layers::SeenPaths::default();
+                let files = layers::read_layers(
+                    store.as_ref(),
+                    &self.info.layers,
+                    wanted,
+                    limits,
+                    progress,
+                    &mut seen,
+                )?;
+                let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
+                Ok(links::Pass {
+                    files,
+                    may_exist: Box::new(move |path| seen.may_contain(path)),
+                    missing_link_targets,
+                })
+            }),
+            Backend::Directory(root) => {
                 links::read_following_links(filter, limits, &mut |wanted| {
-                    let mut seen = layers::SeenPaths::default();
-                    let files = layers::read_layers(
-                        store.as_ref(),
-                        &self.info.layers,
-                        wanted,
-                        limits,
-                        progress,
-                        &mut seen,
-                    )?;
-                    let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
+                    let files = local::read_dir_files(root, wanted, limits)?;
                     Ok(links::Pass {
                         files,
-                        may_exist: Box::new(move |path| seen.may_contain(path)),
-                        missing_link_targets,
+                        may_exist: Box::new(move |path| {
+                            std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| m.is_file())
+                        }),
+                        missing_link_targets: std::collections::BTreeSet::new(),
                     })
                 })
             }
-            Backend::Directory(root) => links::read_following_links(filter, limits, &mut |wanted| {
-                let files = local::read_dir_files(root, wanted, limits)?;
-                Ok(links::Pass {
-                    files,
-                    may_exist: Box::new(move |path| {
-                        std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| m.is_file())
-                    }),
-                    missing_link_targets: std::collections::BTreeSet::new(),
-                })
-            }),
         }
     }
 }

@@ -63,17 +63,19 @@ fn db_entries(db_path: &str, content: &[u8], variant: Variant) -> Vec<u8> {
     let b = TarBuilder::new();
     let b = match variant {
         Variant::Plain => b.file(db_path, content),
-        Variant::SymlinkAbsolute => {
-            b.dir(STORE_DIR)
-                .file(STORE, content)
-                .symlink(db_path, &format!("/{STORE}"))
-        }
+        Variant::SymlinkAbsolute => b
+            .dir(STORE_DIR)
+            .file(STORE, content)
+            .symlink(db_path, &format!("/{STORE}")),
         Variant::SymlinkRelative => {
             let depth = db_path.matches('/').count();
             b.dir(STORE_DIR)
                 .file(STORE, content)
                 .symlink("opt/alias", "store")
-                .symlink(db_path, &format!("{}opt/alias/real-db", "../".repeat(depth + 3)))
+                .symlink(
+                    db_path,
+                    &format!("{}opt/alias/real-db", "../".repeat(depth + 3)),
+                )
         }
         Variant::Hardlink => b
             .dir(STORE_DIR)
@@ -106,7 +108,10 @@ fn alpine_base() -> &'static (Vec<u8>, Vec<u8>) {
         }
         let mut bytes = out.into_inner().unwrap();
         bytes.truncate(bytes.len() - 1024);
-        (bytes, installed.expect("the minirootfs has lib/apk/db/installed"))
+        (
+            bytes,
+            installed.expect("the minirootfs has lib/apk/db/installed"),
+        )
     })
 }
 
@@ -215,7 +220,10 @@ fn alpine_installed_through_links_reads_the_same_packages() {
     let (base, installed) = alpine_base();
     assert_eq!(apk_count(installed), 14);
     let plain = scan(
-        &rootfs(base, &db_entries("lib/apk/db/installed", installed, Variant::Plain)),
+        &rootfs(
+            base,
+            &db_entries("lib/apk/db/installed", installed, Variant::Plain),
+        ),
         &Limits::default(),
     );
     assert_eq!(plain.packages.len(), 14);
@@ -228,7 +236,10 @@ fn alpine_installed_through_links_reads_the_same_packages() {
     assert_eq!(high, 4);
     for variant in LINKS {
         let linked = scan(
-            &rootfs(base, &db_entries("lib/apk/db/installed", installed, variant)),
+            &rootfs(
+                base,
+                &db_entries("lib/apk/db/installed", installed, variant),
+            ),
             &Limits::default(),
         );
         assert_eq!(linked.packages.len(), 14, "{variant:?}");
@@ -257,7 +268,10 @@ fn alpine_installed_through_links_reads_the_same_packages() {
 #[test]
 fn alpine_installed_over_the_cap_or_corrupt_is_not_judgeable() {
     let (base, installed) = alpine_base();
-    let tar = rootfs(base, &db_entries("lib/apk/db/installed", installed, Variant::Plain));
+    let tar = rootfs(
+        base,
+        &db_entries("lib/apk/db/installed", installed, Variant::Plain),
+    );
     let limits = Limits {
         max_file_size: installed.len() as u64 - 1,
         ..Limits::default()
@@ -277,7 +291,9 @@ fn alpine_installed_over_the_cap_or_corrupt_is_not_judgeable() {
         )]
     );
     assert!(
-        others.iter().all(|e| e.contains(": executable not read (larger than the per-file cap")),
+        others
+            .iter()
+            .all(|e| e.contains(": executable not read (larger than the per-file cap")),
         "{others:?}"
     );
     assert!(!over.judgeable());
@@ -392,7 +408,10 @@ fn every_format_through_links_reads_the_same_packages() {
     assert_eq!(counts, [88, 88, 129, 35, 1, 1, 1]);
     for (path, content, expected) in formats() {
         for variant in [Variant::Plain].into_iter().chain(LINKS) {
-            let found = catalog(&rootfs(&[], &db_entries(path, &content, variant)), &Limits::default());
+            let found = catalog(
+                &rootfs(&[], &db_entries(path, &content, variant)),
+                &Limits::default(),
+            );
             assert_eq!(found.packages.len(), expected, "{path} {variant:?}");
             assert!(
                 found.packages.iter().all(|p| p.location == path),
@@ -421,7 +440,10 @@ fn every_format_over_the_cap_is_not_judgeable() {
                 errors[0]
             );
             assert!(
-                errors[0].contains(&format!("larger than the per-file cap of {} bytes", content.len() - 1)),
+                errors[0].contains(&format!(
+                    "larger than the per-file cap of {} bytes",
+                    content.len() - 1
+                )),
                 "{path} {variant:?}: {}",
                 errors[0]
             );
@@ -443,7 +465,11 @@ fn every_format_truncated_or_corrupt_is_not_judgeable() {
             &rootfs(&[], &db_entries(path, &content[..cut], Variant::Plain)),
             &Limits::default(),
         );
-        assert!(found.packages.len() < expected, "{path}: {}", found.packages.len());
+        assert!(
+            found.packages.len() < expected,
+            "{path}: {}",
+            found.packages.len()
+        );
         let errors = errors(&found);
         assert!(!errors.is_empty(), "{path}: no error");
         assert!(
@@ -468,7 +494,10 @@ fn find_nth(haystack: &[u8], needle: &[u8], n: usize) -> usize {
 fn hard_link_to_a_lower_layer_is_followed() {
     let (base, installed) = alpine_base();
     let dir = portcullis_testkit::temp_dir("scan-evasion-layout");
-    let lower = rootfs(base, &unterminated(TarBuilder::new().dir(STORE_DIR).file(STORE, installed)));
+    let lower = rootfs(
+        base,
+        &unterminated(TarBuilder::new().dir(STORE_DIR).file(STORE, installed)),
+    );
     let upper = TarBuilder::new()
         .hardlink("lib/apk/db/installed", STORE)
         .finish();

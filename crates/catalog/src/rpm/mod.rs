@@ -108,7 +108,10 @@ pub fn parse_database(
                     add(format!("record hnum={hnum}"), &blob, &mut warnings);
                 }
             }
-            Err(e) => warnings.push(Warning::error(location, format!("rpm sqlite database: {e}"))),
+            Err(e) => warnings.push(Warning::error(
+                location,
+                format!("rpm sqlite database: {e}"),
+            )),
         },
         Some(Format::Ndb) => match ndb::read_blobs(bytes) {
             Ok((blobs, problems)) => {

@@ -29,13 +29,26 @@ fn tampered(dir: &Path, edit: impl FnOnce(&Path)) -> String {
     let out = dir.join("rootfs.tar");
     portcullis_testkit::run(
         "tar",
-        ["-cf", out.to_str().unwrap(), "-C", root.to_str().unwrap(), "."],
+        [
+            "-cf",
+            out.to_str().unwrap(),
+            "-C",
+            root.to_str().unwrap(),
+            ".",
+        ],
     );
     format!("tar:{}", out.display())
 }
 
 fn scan_json(source: &str, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["scan", source, "--format", "json", "--policy", "reject_high"];
+    let mut args = vec![
+        "scan",
+        source,
+        "--format",
+        "json",
+        "--policy",
+        "reject_high",
+    ];
     args.extend_from_slice(extra);
     let run = scan_run(&args);
     (run.code, json(&run.stdout))
@@ -78,8 +91,7 @@ fn linked_installed_database_is_read_through_the_link() {
             std::fs::create_dir_all(&store).unwrap();
             std::fs::rename(root.join(INSTALLED), store.join("db")).unwrap();
             if kind == "symlink" {
-                std::os::unix::fs::symlink("../../../opt/store/db", root.join(INSTALLED))
-                    .unwrap();
+                std::os::unix::fs::symlink("../../../opt/store/db", root.join(INSTALLED)).unwrap();
             } else {
                 std::fs::hard_link(store.join("db"), root.join(INSTALLED)).unwrap();
             }

@@ -98,7 +98,14 @@ fn all() -> PathPatterns {
 
 fn read(blobs: Vec<Vec<u8>>, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
     let (store, layers) = image(blobs);
-    read_layers(&store, &layers, filter, limits, &NoProgressForTests, &mut SeenPaths::default())
+    read_layers(
+        &store,
+        &layers,
+        filter,
+        limits,
+        &NoProgressForTests,
+        &mut SeenPaths::default(),
+    )
 }
 
 struct NoProgressForTests;
@@ -513,7 +520,15 @@ fn progress_counts_stored_bytes() {
     let sizes = [l1.len() as u64, l2.len() as u64];
     let (store, layers) = image(vec![l1, l2]);
     let recorder = Recorder::default();
-    read_layers(&store, &layers, &all(), &Limits::default(), &recorder, &mut SeenPaths::default()).unwrap();
+    read_layers(
+        &store,
+        &layers,
+        &all(),
+        &Limits::default(),
+        &recorder,
+        &mut SeenPaths::default(),
+    )
+    .unwrap();
     let bytes = recorder.bytes.lock().unwrap();
     for (index, size) in sizes.iter().enumerate() {
         let total: u64 = bytes

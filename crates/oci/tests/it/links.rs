@@ -1,7 +1,9 @@
 //! Wanted files that are links are read through them, as the runtime would; the root entry
 //! of a layer is not reported.
 
-use portcullis_oci::{FileContent, FileSet, Image, ImageOptions, ImageSource, Limits, PathPatterns};
+use portcullis_oci::{
+    FileContent, FileSet, Image, ImageOptions, ImageSource, Limits, PathPatterns,
+};
 use portcullis_testkit::layout::TarBuilder;
 
 fn read(tar: Vec<u8>, patterns: &[&str], limits: &Limits) -> FileSet {
@@ -21,10 +23,7 @@ fn data<'a>(set: &'a FileSet, path: &str) -> Option<&'a [u8]> {
 #[test]
 fn root_entries_are_not_reported() {
     for root in ["/", "./", "."] {
-        let tar = TarBuilder::new()
-            .dir(root)
-            .file("./etc/x", b"x")
-            .finish();
+        let tar = TarBuilder::new().dir(root).file("./etc/x", b"x").finish();
         let set = read(tar, &["etc/x"], &Limits::default());
         assert_eq!(set.warnings, Vec::<String>::new(), "{root}");
         assert_eq!(data(&set, "etc/x"), Some(&b"x"[..]), "{root}");
@@ -33,7 +32,11 @@ fn root_entries_are_not_reported() {
     let tar = TarBuilder::new().dir("/").file("/etc/x", b"x").finish();
     let set = read(tar, &["etc/x"], &Limits::default());
     assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
-    assert!(set.warnings[0].contains("entry '/etc/x' has an absolute path"), "{}", set.warnings[0]);
+    assert!(
+        set.warnings[0].contains("entry '/etc/x' has an absolute path"),
+        "{}",
+        set.warnings[0]
+    );
 }
 
 #[test]
@@ -48,7 +51,10 @@ fn symlinks_are_followed_to_files_not_otherwise_read() {
     let set = read(tar, &["lib/apk/db/installed"], &Limits::default());
     assert_eq!(data(&set, "lib/apk/db/installed"), Some(&b"content"[..]));
     // The target was read only for the link: not a file of the result.
-    assert_eq!(set.files.keys().collect::<Vec<_>>(), ["lib/apk/db/installed"]);
+    assert_eq!(
+        set.files.keys().collect::<Vec<_>>(),
+        ["lib/apk/db/installed"]
+    );
 }
 
 #[test]
@@ -65,7 +71,10 @@ fn literal_paths_below_symlinked_directories_are_followed() {
     );
     assert_eq!(data(&set, "var/lib/rpm/Packages"), Some(&b"bdb"[..]));
     // `lib/apk/db/installed` -> `usr/lib/apk/db/installed`, which does not exist: no file.
-    assert_eq!(set.files.keys().collect::<Vec<_>>(), ["var/lib/rpm/Packages"]);
+    assert_eq!(
+        set.files.keys().collect::<Vec<_>>(),
+        ["var/lib/rpm/Packages"]
+    );
 }
 
 #[test]
@@ -95,7 +104,10 @@ fn hard_links_to_files_not_otherwise_read_are_followed() {
         .finish();
     let set = read(tar, &["lib/apk/db/installed"], &Limits::default());
     assert_eq!(data(&set, "lib/apk/db/installed"), Some(&b"first"[..]));
-    assert_eq!(set.files.keys().collect::<Vec<_>>(), ["lib/apk/db/installed"]);
+    assert_eq!(
+        set.files.keys().collect::<Vec<_>>(),
+        ["lib/apk/db/installed"]
+    );
 }
 
 #[test]
