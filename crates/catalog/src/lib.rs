@@ -125,6 +125,10 @@ impl portcullis_oci::FileFilter for CatalogFilter {
         self.patterns.literal_paths()
     }
 
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        self.patterns.literal_dirs()
+    }
+
     fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
         if self.patterns.matches(entry.path) {
             data

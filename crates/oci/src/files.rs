@@ -41,6 +41,14 @@ pub trait FileFilter: Sync {
     fn literal_paths(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Wanted glob patterns that start with a literal directory, split into that directory
+    /// and the rest (`var/lib/dpkg/status.d/*` gives `("var/lib/dpkg/status.d", "*")`).
+    /// The image reader follows a symlinked directory there, as the runtime would. The
+    /// default is none.
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Is `pattern` free of glob metacharacters?
@@ -124,6 +132,26 @@ impl PathPatterns {
     }
 }
 
+impl PathPatterns {
+    /// The glob patterns that start with a literal directory, split into the directory and
+    /// the rest (see [`FileFilter::literal_dirs`]).
+    pub fn literal_dirs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for pattern in self.patterns.iter().filter(|p| !is_literal(p)) {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            let literal = parts.iter().take_while(|p| is_literal(p)).count();
+            if literal == 0 || literal >= parts.len() {
+                continue;
+            }
+            let dir = normalize_lexically(&parts[..literal].join("/"));
+            if !dir.is_empty() {
+                out.push((dir, parts[literal..].join("/")));
+            }
+        }
+        out
+    }
+}
+
 impl FileFilter for PathPatterns {
     fn wants(&self, entry: &EntryInfo<'_>) -> bool {
         self.set.is_match(entry.path) || (self.executables && entry.mode & 0o111 != 0)
@@ -131,6 +159,10 @@ impl FileFilter for PathPatterns {
 
     fn literal_paths(&self) -> Vec<String> {
         PathPatterns::literal_paths(self)
+    }
+
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        PathPatterns::literal_dirs(self)
     }
 }
 
@@ -300,6 +332,15 @@ mod tests {
         assert!(!p.wants(&exe));
         assert!(p.clone().with_executables(true).wants(&exe));
         assert!(PathPatterns::new(["a/[b"]).is_err());
+        let p = PathPatterns::new(["var/lib/dpkg/status.d/*", "**/x", "a/b", "c/*/d"]).unwrap();
+        assert_eq!(p.literal_paths(), ["a/b"]);
+        assert_eq!(
+            p.literal_dirs(),
+            [
+                ("var/lib/dpkg/status.d".to_string(), "*".to_string()),
+                ("c".to_string(), "*/d".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -489,6 +489,23 @@ fn find_nth(haystack: &[u8], needle: &[u8], n: usize) -> usize {
         .unwrap()
 }
 
+/// The distroless `status.d` directory as a symlink to a directory elsewhere.
+#[test]
+fn dpkg_status_d_through_a_symlinked_directory() {
+    let (path, content, expected) = formats().remove(1);
+    assert_eq!(path, "var/lib/dpkg/status.d/minbase");
+    let entries = unterminated(
+        TarBuilder::new()
+            .dir("srv/status")
+            .file("srv/status/minbase", &content)
+            .symlink("var/lib/dpkg/status.d", "../../../srv/status"),
+    );
+    let found = catalog(&rootfs(&[], &entries), &Limits::default());
+    assert_eq!(found.packages.len(), expected);
+    assert!(found.packages.iter().all(|p| p.location == path));
+    assert_eq!(errors(&found), Vec::<String>::new());
+}
+
 /// A hard link to a file of a lower layer, in an OCI image of two layers.
 #[test]
 fn hard_link_to_a_lower_layer_is_followed() {

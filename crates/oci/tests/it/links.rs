@@ -144,3 +144,48 @@ fn links_to_files_over_the_cap_or_loops_are_reported_not_dropped() {
         reason("a/loop")
     );
 }
+
+#[test]
+fn globs_below_symlinked_directories_are_followed() {
+    let tar = TarBuilder::new()
+        .file("srv/dpkg/base", b"base")
+        .file("srv/dpkg/netbase", b"netbase")
+        .file("srv/dpkg/sub/deeper", b"no")
+        .symlink("var/lib/dpkg/status.d", "/srv/dpkg")
+        .symlink("a", "a2")
+        .symlink("a2", "a")
+        .finish();
+    let set = read(
+        tar,
+        &["var/lib/dpkg/status.d/*", "a/x/*"],
+        &Limits::default(),
+    );
+    assert_eq!(
+        set.files.keys().collect::<Vec<_>>(),
+        [
+            "a/x/*",
+            "var/lib/dpkg/status.d/base",
+            "var/lib/dpkg/status.d/netbase"
+        ]
+    );
+    assert_eq!(data(&set, "var/lib/dpkg/status.d/base"), Some(&b"base"[..]));
+    assert_eq!(
+        data(&set, "var/lib/dpkg/status.d/netbase"),
+        Some(&b"netbase"[..])
+    );
+    // A loop on the way is reported at the pattern's path.
+    assert!(data(&set, "a/x/*").is_none());
+}
+
+#[test]
+fn two_links_to_one_target_both_read_it() {
+    let tar = TarBuilder::new()
+        .file("srv/real", b"content")
+        .symlink("a/one", "/srv/real")
+        .symlink("a/two", "../srv/real")
+        .finish();
+    let set = read(tar, &["a/*"], &Limits::default());
+    assert_eq!(data(&set, "a/one"), Some(&b"content"[..]));
+    assert_eq!(data(&set, "a/two"), Some(&b"content"[..]));
+    assert_eq!(set.files.keys().collect::<Vec<_>>(), ["a/one", "a/two"]);
+}
