@@ -134,23 +134,9 @@ impl Image {
         progress: &dyn Progress,
     ) -> Result<FileSet> {
         match &self.backend {
-            Backend::Blobs(store) => links::read_following_links(filter, limits, &mut |wanted| {
-                let mut seen = layers::SeenPaths::default();
-                let files = layers::read_layers(
-                    store.as_ref(),
-                    &self.info.layers,
-                    wanted,
-                    limits,
-                    progress,
-                    &mut seen,
-                )?;
-                let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
-                Ok(links::Pass {
-                    files,
-                    may_exist: Box::new(move |path| seen.may_contain(path)),
-                    missing_link_targets,
-                })
-            }),
+            Backend::Blobs(store) => {
+                read_blobs(store.as_ref(), &self.info.layers, filter, limits, progress)
+            }
             Backend::Directory(root) => {
                 links::read_following_links(filter, limits, &mut |wanted| {
                     let files = local::read_dir_files(root, wanted, limits)?;
@@ -167,32 +153,47 @@ impl Image {
     }
 }
 
+/// Read the layers of a blob store, following wanted links with further passes.
+fn read_blobs(
+    store: &dyn BlobStore,
+    layers: &[LayerDescriptor],
+    filter: &dyn FileFilter,
+    limits: &Limits,
+    progress: &dyn Progress,
+) -> Result<FileSet> {
+    links::read_following_links(filter, limits, &mut |wanted| {
+        let mut seen = layers::SeenPaths::default();
+        let files = layers::read_layers(store, layers, wanted, limits, progress, &mut seen)?;
+        let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
+        Ok(links::Pass {
+            files,
+            may_exist: Box::new(move |path| seen.may_contain(path)),
+            missing_link_targets,
+        })
+    })
+}
+
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
     use std::io::Read;
-    use std::sync::Mutex;
 
     use crate::{
         BlobStore, Digest, FileFilter, FileSet, LayerDescriptor, Limits, NoProgress, Result,
     };
 
+    /// Serves the same bytes for every pass.
     #[derive(Debug)]
-    struct OneLayer(Mutex<Option<Vec<u8>>>);
+    struct OneLayer(Vec<u8>);
 
     impl BlobStore for OneLayer {
         fn open_layer(&self, _layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>> {
-            let bytes = self
-                .0
-                .lock()
-                .ok()
-                .and_then(|mut slot| slot.take())
-                .unwrap_or_default();
-            Ok(Box::new(std::io::Cursor::new(bytes)))
+            Ok(Box::new(std::io::Cursor::new(self.0.as_slice())))
         }
     }
 
-    /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image.
+    /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image,
+    /// following wanted links (with further passes) as [`crate::Image::read_files`] does.
     pub fn read_layer_bytes(
         data: &[u8],
         filter: &dyn FileFilter,
@@ -204,14 +205,13 @@ pub mod fuzzing {
             media_type: String::new(),
             diff_id: None,
         };
-        let store = OneLayer(Mutex::new(Some(data.to_vec())));
-        crate::layers::read_layers(
+        let store = OneLayer(data.to_vec());
+        crate::read_blobs(
             &store,
             std::slice::from_ref(&layer),
             filter,
             limits,
             &NoProgress,
-            &mut crate::layers::SeenPaths::default(),
         )
     }
 }
