@@ -98,6 +98,25 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
     })
 }
 
+/// The catalog behind a previous scan (its OS, packages, and the errors that made it not
+/// judgeable), to match it again against another database without reading the image.
+/// Keeps the errors: an image whose package list was incomplete stays not judgeable.
+pub fn prior_catalog(result: &ScanResult) -> Catalog {
+    let warnings = result
+        .errors
+        .iter()
+        .map(|e| match e.split_once(": ") {
+            Some((location, message)) => portcullis_catalog::Warning::error(location, message),
+            None => portcullis_catalog::Warning::error("", e.as_str()),
+        })
+        .collect();
+    Catalog {
+        os: result.os.clone(),
+        packages: result.packages.clone(),
+        warnings,
+    }
+}
+
 /// Run `policy` over `result` (its findings as they are now) and store the decision.
 pub fn judge(result: &mut ScanResult, policy: &Policy, now: i64) {
     let freshness = result.database.freshness();

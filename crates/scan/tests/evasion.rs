@@ -298,6 +298,16 @@ fn alpine_installed_over_the_cap_or_corrupt_is_not_judgeable() {
     );
     assert!(!over.judgeable());
     assert_eq!(decisions(&over), not_judgeable_decisions());
+    // Matched again from the previous result (as the server does for a new database),
+    // the image stays not judgeable.
+    let again = scan_catalog(
+        &over.image,
+        portcullis_scan::prior_catalog(&over),
+        &database(),
+    )
+    .unwrap();
+    assert_eq!(again.errors, over.errors);
+    assert_eq!(decisions(&again), not_judgeable_decisions());
 
     // Truncated just before the `V:` line of the 5th stanza: 4 whole packages, then a
     // stanza without a version.
