@@ -51,6 +51,10 @@ pub trait FileFilter: Sync {
     }
 }
 
+/// The longest path or link target followed when resolving links (Linux's `PATH_MAX`);
+/// with at most `max_symlink_hops` links per path, this bounds the work of one lookup.
+pub const MAX_PATH_LEN: usize = 4096;
+
 /// Is `pattern` free of glob metacharacters?
 pub(crate) fn is_literal(pattern: &str) -> bool {
     !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
@@ -233,24 +237,45 @@ impl FileSet {
     /// result need not exist. A loop or more than `max_hops` links is an error naming the
     /// path.
     pub fn resolve_path(&self, path: &str, max_hops: u32) -> Result<String> {
+        let too_long = || {
+            Error::new(
+                ErrorKind::InvalidLayer,
+                format!(
+                    "resolving '{path}': the path or a link target is longer than {MAX_PATH_LEN} bytes"
+                ),
+            )
+        };
+        if path.len() > MAX_PATH_LEN {
+            return Err(too_long());
+        }
         // Components still to walk, last one first.
-        let mut pending: Vec<String> = path.split('/').rev().map(str::to_string).collect();
-        let mut done: Vec<String> = Vec::new();
+        let mut pending: Vec<&str> = path.split('/').rev().collect();
+        // The path walked so far, and where each of its components starts.
+        let mut current = String::new();
+        let mut starts: Vec<usize> = Vec::new();
         let mut hops = 0u32;
         while let Some(part) = pending.pop() {
-            match part.as_str() {
+            match part {
                 "" | "." => continue,
                 ".." => {
-                    done.pop();
+                    if let Some(start) = starts.pop() {
+                        current.truncate(start.saturating_sub(1));
+                    }
                     continue;
                 }
                 _ => {}
             }
-            done.push(part);
-            if self.symlinks.is_empty() {
-                continue;
+            let start = if current.is_empty() {
+                0
+            } else {
+                current.push('/');
+                current.len()
+            };
+            current.push_str(part);
+            starts.push(start);
+            if current.len() > MAX_PATH_LEN {
+                return Err(too_long());
             }
-            let current = done.join("/");
             let Some(target) = self.symlinks.get(&current) else {
                 continue;
             };
@@ -263,13 +288,19 @@ impl FileSet {
                     ),
                 ));
             }
-            done.pop();
-            if target.starts_with('/') {
-                done.clear();
+            if target.len() > MAX_PATH_LEN {
+                return Err(too_long());
             }
-            pending.extend(target.split('/').rev().map(str::to_string));
+            // Replace the link by its target.
+            starts.pop();
+            current.truncate(start.saturating_sub(1));
+            if target.starts_with('/') {
+                current.clear();
+                starts.clear();
+            }
+            pending.extend(target.split('/').rev());
         }
-        Ok(done.join("/"))
+        Ok(current)
     }
 
     /// Files whose path matches `patterns`, in path order (symlinks are not followed).
@@ -372,6 +403,14 @@ mod tests {
         set.symlinks
             .insert("e".into(), "../../../usr/lib/os-release".into());
         assert_eq!(set.resolve_path("e", 40).unwrap(), "usr/lib/os-release");
+        assert_eq!(set.resolve_path("x/../../d/./y/", 40).unwrap(), "usr/lib/y");
+        let long = "a/".repeat(MAX_PATH_LEN);
+        assert!(
+            set.resolve_path(&long, 40)
+                .unwrap_err()
+                .to_string()
+                .contains("longer than")
+        );
         let err = set.resolve("a/x", 40).unwrap_err();
         assert!(err.to_string().contains("'a/x'"), "{err}");
     }
