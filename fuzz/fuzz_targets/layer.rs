@@ -1,5 +1,6 @@
 #![no_main]
-//! The layer reader (decompression, tar walk, whiteouts, symlink resolution) never panics.
+//! The layer reader (decompression, tar walk, whiteouts, symlink resolution, following
+//! wanted links with further passes) never panics.
 
 use libfuzzer_sys::fuzz_target;
 use portcullis_oci::{Limits, PathPatterns};
@@ -17,4 +18,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = files.resolve(path, limits.max_symlink_hops);
         }
     }
+    // Few wanted paths: links to other files need further passes.
+    let narrow = PathPatterns::new(["lib/apk/db/installed", "var/lib/dpkg/status.d/*", "a/*"])
+        .expect("valid patterns");
+    let _ = portcullis_oci::fuzzing::read_layer_bytes(data, &narrow, &limits);
 });

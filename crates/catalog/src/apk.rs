@@ -121,7 +121,7 @@ fn finish(
     let (name, version) = match (name, version) {
         (Some(n), Some(v)) => (n, v),
         (name, _) => {
-            warnings.push(Warning::new(
+            warnings.push(Warning::error(
                 location,
                 format!(
                     "stanza {index} (line {}){}: missing {}; skipped",

@@ -63,16 +63,17 @@ impl Stanza {
     }
 }
 
-/// Split control-file text into stanzas; only the first line of multi-line fields is kept
-/// in full, continuation lines are appended.
-fn stanzas(text: &str) -> Vec<Stanza> {
-    let mut out = Vec::new();
+/// Split control-file text into stanzas and hand each to `each` as soon as it ends, so
+/// memory holds one stanza at a time (a status file of a million packages is about 1 GiB).
+/// Continuation lines are appended to their field, up to 4 KiB per field.
+fn for_each_stanza(text: &str, mut each: impl FnMut(&Stanza)) {
     let mut current = Stanza::default();
     for (number, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             if !current.fields.is_empty() {
-                out.push(std::mem::take(&mut current));
+                each(&current);
+                current.fields.clear();
             }
             continue;
         }
@@ -99,9 +100,8 @@ fn stanzas(text: &str) -> Vec<Stanza> {
         }
     }
     if !current.fields.is_empty() {
-        out.push(current);
+        each(&current);
     }
-    out
 }
 
 /// Parse `var/lib/dpkg/status`: only packages whose status is installed
@@ -135,14 +135,15 @@ fn parse(
     let text = String::from_utf8_lossy(data);
     let mut packages = Vec::new();
     let mut warnings = Vec::new();
-    for (index, stanza) in stanzas(&text).iter().enumerate() {
-        let index = index + 1;
+    let mut index = 0usize;
+    for_each_stanza(&text, |stanza| {
+        index += 1;
         let name = stanza.get("Package");
         let status = stanza.get("Status");
         match status {
-            Some(s) if !is_installed(s) => continue,
+            Some(s) if !is_installed(s) => return,
             None if require_status => {
-                warnings.push(Warning::new(
+                warnings.push(Warning::error(
                     location,
                     format!(
                         "stanza {index} (line {}){}: no Status field; skipped",
@@ -150,13 +151,13 @@ fn parse(
                         name.map(|n| format!(" package '{n}'")).unwrap_or_default()
                     ),
                 ));
-                continue;
+                return;
             }
             _ => {}
         }
         let version = stanza.get("Version");
         let (Some(name), Some(version)) = (name, version) else {
-            warnings.push(Warning::new(
+            warnings.push(Warning::error(
                 location,
                 format!(
                     "stanza {index} (line {}){}: missing {}; skipped",
@@ -165,10 +166,10 @@ fn parse(
                     if name.is_none() { "Package" } else { "Version" }
                 ),
             ));
-            continue;
+            return;
         };
         packages.push(package(stanza, name, version, location, os));
-    }
+    });
     tracing::debug!(location, packages = packages.len(), "parsed dpkg status");
     (packages, warnings)
 }

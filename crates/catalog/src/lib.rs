@@ -3,7 +3,10 @@
 //! The image reader ([`portcullis_oci`]) hands over the files matching [`all_patterns`];
 //! [`catalog_all`] detects the OS and runs every [`Cataloger`] over them. Catalogers never
 //! fail as a whole: bad input becomes a [`Warning`] naming the file, and the packages that
-//! could be read are kept.
+//! could be read are kept. A package database or manifest that cannot be read completely
+//! (not read because of a cap or an unresolvable link, truncated, corrupt) is a warning of
+//! [`Level::Error`]: the package list is incomplete and the image cannot be judged
+//! ([`Catalog::errors`]).
 
 pub mod apk;
 pub mod dpkg;
@@ -15,12 +18,12 @@ pub mod purl;
 pub mod rpm;
 pub mod warning;
 
-use portcullis_oci::{FileSet, FoundFile, PathPatterns};
+use portcullis_oci::{FileContent, FileSet, FoundFile, PathPatterns};
 
 pub use error::{Error, ErrorKind, Result};
 pub use os::{Os, OsFamily};
 pub use package::{Ecosystem, Extra, Package};
-pub use warning::{Warning, Warnings};
+pub use warning::{Level, Warning, Warnings};
 
 /// A package cataloger: declares the files it wants and turns them into packages.
 pub trait Cataloger: Send + Sync + std::fmt::Debug {
@@ -44,8 +47,16 @@ pub struct Catalog {
     pub os: Option<Os>,
     /// Every package found, sorted.
     pub packages: Vec<Package>,
-    /// What could not be read, each naming its file.
+    /// What could not be read, each naming its file; those of [`Level::Error`] leave the
+    /// package list incomplete.
     pub warnings: Vec<Warning>,
+}
+
+impl Catalog {
+    /// The problems that leave the package list incomplete (see [`Level::Error`]).
+    pub fn errors(&self) -> impl Iterator<Item = &Warning> {
+        self.warnings.iter().filter(|w| w.is_error())
+    }
 }
 
 /// The catalogers run by [`catalog_all`], in order.
@@ -110,6 +121,14 @@ impl portcullis_oci::FileFilter for CatalogFilter {
         self.patterns.matches(entry.path) || (self.executables && entry.mode & 0o111 != 0)
     }
 
+    fn literal_paths(&self) -> Vec<String> {
+        self.patterns.literal_paths()
+    }
+
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        self.patterns.literal_dirs()
+    }
+
     fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
         if self.patterns.matches(entry.path) {
             data
@@ -148,8 +167,10 @@ pub fn catalog_with(files: &FileSet, catalogers: &[Box<dyn Cataloger>]) -> Catal
     }
 }
 
-/// The files of `files` matching `patterns` (symlinks not followed, so each stored file is
-/// read once), with their data. Files that were too large to read become warnings.
+/// The files of `files` matching `patterns` (the image reader already put each wanted
+/// link's target content at the link's path), with their data. Files whose content was
+/// not read (over a cap, a link that could not be followed, unreadable) become errors
+/// naming the file and the reason: their packages are unknown.
 pub fn files_matching<'a>(
     files: &'a FileSet,
     patterns: &[&'static str],
@@ -164,11 +185,11 @@ pub fn files_matching<'a>(
     };
     let mut out = Vec::new();
     for file in files.files.values().filter(|f| matcher.matches(&f.path)) {
-        match file.data() {
-            Some(data) => out.push((file, data)),
-            None => report.push(Warning::new(
+        match &file.content {
+            FileContent::Data(data) => out.push((file, data.as_slice())),
+            FileContent::Skipped { reason, .. } => report.push(Warning::error(
                 &file.path,
-                "file was not read (too large or over the total cap); its packages are missing",
+                format!("not read ({reason}); its packages are unknown"),
             )),
         }
     }

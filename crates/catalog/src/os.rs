@@ -204,14 +204,32 @@ fn read_text(files: &FileSet, path: &str, report: &mut Warnings) -> Option<(Stri
                 file.path.clone(),
                 String::from_utf8_lossy(data).into_owned(),
             )),
-            _ => {
-                report.push(Warning::new(path, "release file too large or not read"));
+            // The OS decides which advisories apply: not knowing it is an error.
+            Some(data) => {
+                report.push(Warning::error(
+                    path,
+                    format!(
+                        "release file of {} bytes, more than the {MAX_RELEASE_FILE} allowed; the OS is unknown",
+                        data.len()
+                    ),
+                ));
+                None
+            }
+            None => {
+                let why = match &file.content {
+                    portcullis_oci::FileContent::Skipped { reason, .. } => reason.as_str(),
+                    portcullis_oci::FileContent::Data(_) => "",
+                };
+                report.push(Warning::error(
+                    path,
+                    format!("release file not read ({why}); the OS is unknown"),
+                ));
                 None
             }
         },
         Ok(None) => None,
         Err(e) => {
-            report.push(Warning::new(path, e.to_string()));
+            report.push(Warning::error(path, e.to_string()));
             None
         }
     }

@@ -1,6 +1,39 @@
-//! Non-fatal problems met while cataloging.
+//! Problems met while cataloging: warnings, and errors that leave the package list
+//! incomplete.
 
 use std::fmt;
+
+/// How bad a problem is.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Something minor was skipped; the packages of the file are known.
+    #[default]
+    Warning,
+    /// A package database or manifest could not be read completely (not read, over a cap,
+    /// a link that could not be followed, truncated or corrupt): the image's packages are
+    /// not all known, so it cannot be judged on its vulnerabilities.
+    Error,
+}
+
+impl Level {
+    /// Is this [`Level::Warning`]?
+    pub fn is_warning(&self) -> bool {
+        *self == Self::Warning
+    }
+}
 
 /// A problem with one input: the file (and where useful the record) plus what was wrong.
 #[derive(
@@ -11,6 +44,9 @@ pub struct Warning {
     pub location: String,
     /// What was wrong, naming the stanza or record where there is one.
     pub message: String,
+    /// How bad it is; absent in JSON for a plain warning.
+    #[serde(default, skip_serializing_if = "Level::is_warning")]
+    pub level: Level,
 }
 
 impl Warning {
@@ -19,7 +55,21 @@ impl Warning {
         Self {
             location: location.into(),
             message: message.into(),
+            level: Level::Warning,
         }
+    }
+
+    /// An error about `location`: its packages are not all known.
+    pub fn error(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            level: Level::Error,
+            ..Self::new(location, message)
+        }
+    }
+
+    /// Is this an [`Level::Error`]?
+    pub fn is_error(&self) -> bool {
+        self.level == Level::Error
     }
 }
 
@@ -29,5 +79,5 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Where catalogers report their warnings.
+/// Where catalogers report their warnings and errors.
 pub type Warnings = Vec<Warning>;

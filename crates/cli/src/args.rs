@@ -179,7 +179,7 @@ pub enum PolicyCommand {
         #[arg(value_name = "IMAGE")]
         image: String,
         #[command(flatten)]
-        options: ImageArgs,
+        options: Box<ImageArgs>,
         #[command(flatten)]
         filters: FilterArgs,
         /// Output format.
@@ -359,6 +359,10 @@ pub struct ImageArgs {
     /// Read the registry password or token from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
+    /// Largest file read for cataloging, in bytes [default: 2 GiB]; a package database
+    /// over it makes the image not judgeable.
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

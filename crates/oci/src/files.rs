@@ -34,6 +34,30 @@ pub trait FileFilter: Sync {
         let _ = entry;
         data
     }
+
+    /// Wanted paths written without any glob character (`lib/apk/db/installed`). The image
+    /// reader looks each one up through symlinked directories (`lib` -> `usr/lib`), as the
+    /// runtime would. The default is none.
+    fn literal_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Wanted glob patterns that start with a literal directory, split into that directory
+    /// and the rest (`var/lib/dpkg/status.d/*` gives `("var/lib/dpkg/status.d", "*")`).
+    /// The image reader follows a symlinked directory there, as the runtime would. The
+    /// default is none.
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// The longest path or link target followed when resolving links (Linux's `PATH_MAX`);
+/// with at most `max_symlink_hops` links per path, this bounds the work of one lookup.
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// Is `pattern` free of glob metacharacters?
+pub(crate) fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }
 
 /// A [`FileFilter`] from glob patterns (`**` crosses directories, `*` does not),
@@ -100,9 +124,49 @@ impl PathPatterns {
     }
 }
 
+impl PathPatterns {
+    /// The patterns that name one path each (no glob character), normalised.
+    pub fn literal_paths(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .filter(|p| is_literal(p))
+            .map(|p| normalize_lexically(p))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
+impl PathPatterns {
+    /// The glob patterns that start with a literal directory, split into the directory and
+    /// the rest (see [`FileFilter::literal_dirs`]).
+    pub fn literal_dirs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for pattern in self.patterns.iter().filter(|p| !is_literal(p)) {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            let literal = parts.iter().take_while(|p| is_literal(p)).count();
+            if literal == 0 || literal >= parts.len() {
+                continue;
+            }
+            let dir = normalize_lexically(&parts[..literal].join("/"));
+            if !dir.is_empty() {
+                out.push((dir, parts[literal..].join("/")));
+            }
+        }
+        out
+    }
+}
+
 impl FileFilter for PathPatterns {
     fn wants(&self, entry: &EntryInfo<'_>) -> bool {
         self.set.is_match(entry.path) || (self.executables && entry.mode & 0o111 != 0)
+    }
+
+    fn literal_paths(&self) -> Vec<String> {
+        PathPatterns::literal_paths(self)
+    }
+
+    fn literal_dirs(&self) -> Vec<(String, String)> {
+        PathPatterns::literal_dirs(self)
     }
 }
 
@@ -163,44 +227,80 @@ impl FileSet {
     /// within the image's filesystem. A loop or more than `max_hops` links is an error
     /// naming the path.
     pub fn resolve(&self, path: &str, max_hops: u32) -> Result<Option<&FoundFile>> {
-        let mut hops = 0u32;
-        let mut current = normalize_lexically(path);
-        'outer: loop {
-            if let Some(file) = self.files.get(&current) {
-                return Ok(Some(file));
-            }
-            // Find the first component that is a symlink and substitute it.
-            let components: Vec<&str> = current.split('/').collect();
-            for i in 1..=components.len() {
-                let prefix = components[..i].join("/");
-                if let Some(target) = self.symlinks.get(&prefix) {
-                    hops += 1;
-                    if hops > max_hops {
-                        return Err(Error::new(
-                            ErrorKind::InvalidLayer,
-                            format!(
-                                "resolving '{path}': too many levels of symbolic links (a symlink loop?)"
-                            ),
-                        ));
-                    }
-                    let parent = components[..i - 1].join("/");
-                    let base = if target.starts_with('/') || parent.is_empty() {
-                        target.clone()
-                    } else {
-                        format!("{parent}/{target}")
-                    };
-                    let rest = components[i..].join("/");
-                    let joined = if rest.is_empty() {
-                        base
-                    } else {
-                        format!("{base}/{rest}")
-                    };
-                    current = normalize_lexically(&joined);
-                    continue 'outer;
-                }
-            }
-            return Ok(None);
+        let resolved = self.resolve_path(path, max_hops)?;
+        Ok(self.files.get(&resolved))
+    }
+
+    /// The path `path` names once every symlink in it is followed, component by component
+    /// as the kernel does (a `..` after a symlink goes up from the link's target; `..` at
+    /// the root stays at the root; an absolute target restarts at the image root). The
+    /// result need not exist. A loop or more than `max_hops` links is an error naming the
+    /// path.
+    pub fn resolve_path(&self, path: &str, max_hops: u32) -> Result<String> {
+        let too_long = || {
+            Error::new(
+                ErrorKind::InvalidLayer,
+                format!(
+                    "resolving '{path}': the path or a link target is longer than {MAX_PATH_LEN} bytes"
+                ),
+            )
+        };
+        if path.len() > MAX_PATH_LEN {
+            return Err(too_long());
         }
+        // Components still to walk, last one first.
+        let mut pending: Vec<&str> = path.split('/').rev().collect();
+        // The path walked so far, and where each of its components starts.
+        let mut current = String::new();
+        let mut starts: Vec<usize> = Vec::new();
+        let mut hops = 0u32;
+        while let Some(part) = pending.pop() {
+            match part {
+                "" | "." => continue,
+                ".." => {
+                    if let Some(start) = starts.pop() {
+                        current.truncate(start.saturating_sub(1));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let start = if current.is_empty() {
+                0
+            } else {
+                current.push('/');
+                current.len()
+            };
+            current.push_str(part);
+            starts.push(start);
+            if current.len() > MAX_PATH_LEN {
+                return Err(too_long());
+            }
+            let Some(target) = self.symlinks.get(&current) else {
+                continue;
+            };
+            hops += 1;
+            if hops > max_hops {
+                return Err(Error::new(
+                    ErrorKind::InvalidLayer,
+                    format!(
+                        "resolving '{path}': too many levels of symbolic links (a symlink loop?)"
+                    ),
+                ));
+            }
+            if target.len() > MAX_PATH_LEN {
+                return Err(too_long());
+            }
+            // Replace the link by its target.
+            starts.pop();
+            current.truncate(start.saturating_sub(1));
+            if target.starts_with('/') {
+                current.clear();
+                starts.clear();
+            }
+            pending.extend(target.split('/').rev());
+        }
+        Ok(current)
     }
 
     /// Files whose path matches `patterns`, in path order (symlinks are not followed).
@@ -263,6 +363,15 @@ mod tests {
         assert!(!p.wants(&exe));
         assert!(p.clone().with_executables(true).wants(&exe));
         assert!(PathPatterns::new(["a/[b"]).is_err());
+        let p = PathPatterns::new(["var/lib/dpkg/status.d/*", "**/x", "a/b", "c/*/d"]).unwrap();
+        assert_eq!(p.literal_paths(), ["a/b"]);
+        assert_eq!(
+            p.literal_dirs(),
+            [
+                ("var/lib/dpkg/status.d".to_string(), "*".to_string()),
+                ("c".to_string(), "*/d".to_string())
+            ]
+        );
     }
 
     #[test]
@@ -284,6 +393,24 @@ mod tests {
             "usr/lib/os-release"
         );
         assert!(set.resolve("etc/missing", 40).unwrap().is_none());
+        // `..` after a symlinked directory goes up from its target.
+        set.symlinks.insert("d".into(), "usr/lib".into());
+        assert_eq!(set.resolve_path("d/../x", 40).unwrap(), "usr/x");
+        assert_eq!(
+            set.resolve_path("../../d/os-release", 40).unwrap(),
+            "usr/lib/os-release"
+        );
+        set.symlinks
+            .insert("e".into(), "../../../usr/lib/os-release".into());
+        assert_eq!(set.resolve_path("e", 40).unwrap(), "usr/lib/os-release");
+        assert_eq!(set.resolve_path("x/../../d/./y/", 40).unwrap(), "usr/lib/y");
+        let long = "a/".repeat(MAX_PATH_LEN);
+        assert!(
+            set.resolve_path(&long, 40)
+                .unwrap_err()
+                .to_string()
+                .contains("longer than")
+        );
         let err = set.resolve("a/x", 40).unwrap_err();
         assert!(err.to_string().contains("'a/x'"), "{err}");
     }

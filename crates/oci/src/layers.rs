@@ -15,11 +15,15 @@
 //!   order. A directory entry replaces a lower file or symlink at the same path.
 //! - A hard link takes the content of its target if that was read (same or lower layer).
 //!   If the link is wanted but its target was not read, the file is reported as
-//!   [`FileContent::Skipped`] with a warning; there is no second pass.
+//!   [`FileContent::Skipped`] naming the target; the link resolver ([`crate::links`]) then
+//!   makes a bounded further pass that also reads the target.
+//! - The path of every regular file and hard link is remembered as a 64-bit hash
+//!   ([`SeenPaths`]), so that the link resolver knows which symlink targets may exist.
 //! - Layers are read one after the other (decompression dominates, and the machine is
 //!   small); bytes counted against `max_total_file_bytes` include files later replaced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, BufReader, Read};
 use std::sync::mpsc;
 
@@ -76,13 +80,47 @@ impl Compression {
     }
 }
 
+/// Hashes of the paths of every regular file and hard link met in any layer (never
+/// forgotten, whiteouts or not): "may this path exist as a file?". Bounded by the number of
+/// tar entries read (`max_entries_per_layer` per layer), 8 bytes (plus table overhead)
+/// each. A hash collision only costs a needless extra pass.
+///
+/// It also notes the targets of wanted hard links whose content was not read
+/// (`missing_link_targets`, at most one per wanted file), for the next pass to read.
+#[derive(Debug, Default)]
+pub(crate) struct SeenPaths {
+    hashes: HashSet<u64>,
+    /// Targets of wanted hard links whose content was not read.
+    pub(crate) missing_link_targets: std::collections::BTreeSet<String>,
+}
+
+impl SeenPaths {
+    fn hash(path: &str) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        path.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Remember `path`.
+    pub(crate) fn insert(&mut self, path: &str) {
+        self.hashes.insert(Self::hash(path));
+    }
+
+    /// May a regular file have existed at `path`?
+    pub(crate) fn may_contain(&self, path: &str) -> bool {
+        self.hashes.contains(&Self::hash(path))
+    }
+}
+
 /// Read every layer once, base first, and return the wanted files of the merged filesystem.
+/// `seen` collects the path of every regular file and hard link.
 pub(crate) fn read_layers(
     store: &dyn BlobStore,
     layers: &[LayerDescriptor],
     filter: &dyn FileFilter,
     limits: &Limits,
     progress: &dyn Progress,
+    seen: &mut SeenPaths,
 ) -> Result<FileSet> {
     let mut merged = FileSet::default();
     let mut budget = limits.max_total_file_bytes;
@@ -95,6 +133,7 @@ pub(crate) fn read_layers(
             delta: FileSet::default(),
             budget: &mut budget,
             absolute_reported: false,
+            seen: &mut *seen,
         };
         reader.read(store, index, progress)?;
         let delta = reader.delta;
@@ -117,6 +156,8 @@ struct LayerReader<'a> {
     budget: &'a mut u64,
     /// Whether an absolute entry path was already reported for this layer.
     absolute_reported: bool,
+    /// Paths of regular files and hard links seen so far.
+    seen: &'a mut SeenPaths,
 }
 
 /// Chunks of stored bytes in flight between the fetching thread and the reading one.
@@ -335,6 +376,9 @@ impl LayerReader<'_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw_path = entry.path_bytes().into_owned();
         let path = self.normalize(&raw_path, &raw_path)?;
+        if path.is_empty() {
+            return Ok(()); // the root directory itself (`/`, `./`), in most layers
+        }
         if raw_path.first() == Some(&b'/') && !self.absolute_reported {
             self.absolute_reported = true;
             self.delta.warnings.push(format!(
@@ -342,9 +386,6 @@ impl LayerReader<'_> {
                 self.digest(),
                 String::from_utf8_lossy(&raw_path)
             ));
-        }
-        if path.is_empty() {
-            return Ok(()); // the root directory itself
         }
         let (parent, name) = match path.rsplit_once('/') {
             Some((parent, name)) => (parent, name),
@@ -383,7 +424,10 @@ impl LayerReader<'_> {
                 match kind {
                     tar::EntryType::Regular
                     | tar::EntryType::Continuous
-                    | tar::EntryType::GNUSparse => self.regular(entry, path, mode, &raw_path)?,
+                    | tar::EntryType::GNUSparse => {
+                        self.seen.insert(&path);
+                        self.regular(entry, path, mode, &raw_path)?;
+                    }
                     tar::EntryType::Symlink => {
                         let target = entry
                             .link_name_bytes()
@@ -392,6 +436,7 @@ impl LayerReader<'_> {
                         self.delta.symlinks.insert(path, target);
                     }
                     tar::EntryType::Link => {
+                        self.seen.insert(&path);
                         let target = entry.link_name_bytes().map(|t| t.into_owned());
                         self.hardlink(path, mode, target.as_deref().unwrap_or(b""), &raw_path)?;
                     }
@@ -507,6 +552,7 @@ impl LayerReader<'_> {
             },
             Some(skipped @ FileContent::Skipped { .. }) => skipped.clone(),
             None => {
+                self.seen.missing_link_targets.insert(target.clone());
                 let reason = format!("hard link to '{target}', whose content was not read");
                 self.delta
                     .warnings

@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod image;
 mod layers;
+pub mod links;
 mod local;
 pub mod manifest;
 pub mod options;
@@ -116,7 +117,11 @@ impl Image {
     }
 
     /// Read every layer once and return the files `filter` wants, as they are in the final
-    /// filesystem (whiteouts and opaque directories applied), with all symlinks.
+    /// filesystem (whiteouts and opaque directories applied), with all symlinks. A wanted
+    /// path that is a symlink or hard link holds its target's content, as the runtime
+    /// would see it (see [`links`]; this may read the layers up to
+    /// [`links::MAX_PASSES`] times); a link that cannot be resolved is a
+    /// [`FileContent::Skipped`] file naming the target.
     pub fn read_files(&self, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
         self.read_files_with_progress(filter, limits, &NoProgress)
     }
@@ -130,39 +135,65 @@ impl Image {
     ) -> Result<FileSet> {
         match &self.backend {
             Backend::Blobs(store) => {
-                layers::read_layers(store.as_ref(), &self.info.layers, filter, limits, progress)
+                read_blobs(store.as_ref(), &self.info.layers, filter, limits, progress)
             }
-            Backend::Directory(root) => local::read_dir_files(root, filter, limits),
+            Backend::Directory(root) => {
+                links::read_following_links(filter, limits, &mut |wanted| {
+                    let files = local::read_dir_files(root, wanted, limits)?;
+                    Ok(links::Pass {
+                        files,
+                        may_exist: Box::new(move |path| {
+                            std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| m.is_file())
+                        }),
+                        missing_link_targets: std::collections::BTreeSet::new(),
+                    })
+                })
+            }
         }
     }
+}
+
+/// Read the layers of a blob store, following wanted links with further passes.
+fn read_blobs(
+    store: &dyn BlobStore,
+    layers: &[LayerDescriptor],
+    filter: &dyn FileFilter,
+    limits: &Limits,
+    progress: &dyn Progress,
+) -> Result<FileSet> {
+    links::read_following_links(filter, limits, &mut |wanted| {
+        let mut seen = layers::SeenPaths::default();
+        let files = layers::read_layers(store, layers, wanted, limits, progress, &mut seen)?;
+        let missing_link_targets = std::mem::take(&mut seen.missing_link_targets);
+        Ok(links::Pass {
+            files,
+            may_exist: Box::new(move |path| seen.may_contain(path)),
+            missing_link_targets,
+        })
+    })
 }
 
 /// Entry points for the fuzz targets in `fuzz/`; not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
     use std::io::Read;
-    use std::sync::Mutex;
 
     use crate::{
         BlobStore, Digest, FileFilter, FileSet, LayerDescriptor, Limits, NoProgress, Result,
     };
 
+    /// Serves the same bytes for every pass.
     #[derive(Debug)]
-    struct OneLayer(Mutex<Option<Vec<u8>>>);
+    struct OneLayer(Vec<u8>);
 
     impl BlobStore for OneLayer {
         fn open_layer(&self, _layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>> {
-            let bytes = self
-                .0
-                .lock()
-                .ok()
-                .and_then(|mut slot| slot.take())
-                .unwrap_or_default();
-            Ok(Box::new(std::io::Cursor::new(bytes)))
+            Ok(Box::new(std::io::Cursor::new(self.0.as_slice())))
         }
     }
 
-    /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image.
+    /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image,
+    /// following wanted links (with further passes) as [`crate::Image::read_files`] does.
     pub fn read_layer_bytes(
         data: &[u8],
         filter: &dyn FileFilter,
@@ -174,8 +205,8 @@ pub mod fuzzing {
             media_type: String::new(),
             diff_id: None,
         };
-        let store = OneLayer(Mutex::new(Some(data.to_vec())));
-        crate::layers::read_layers(
+        let store = OneLayer(data.to_vec());
+        crate::read_blobs(
             &store,
             std::slice::from_ref(&layer),
             filter,

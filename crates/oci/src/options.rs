@@ -102,6 +102,14 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The default per-file cap: 2 GiB. Real package databases reach about 1 GiB (a dpkg
+/// `status` of a million packages) and 100 MiB (rpm databases); the file is held in memory
+/// while it is parsed, one at a time for executables.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024 * 1024;
+
+/// The default cap on all files read for one image: 4 GiB.
+pub const DEFAULT_MAX_TOTAL_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
 /// Size caps applied to everything read from outside.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -109,9 +117,12 @@ pub struct Limits {
     pub max_manifest_size: u64,
     /// Largest image config document.
     pub max_config_size: u64,
-    /// Largest file handed to a cataloger; larger ones are reported, not read.
+    /// Largest file handed to a cataloger; larger ones are reported, not read (and a
+    /// package database not read makes the scan not judgeable). Default
+    /// [`DEFAULT_MAX_FILE_SIZE`].
     pub max_file_size: u64,
-    /// Total bytes of files handed to catalogers for one image.
+    /// Total bytes of files handed to catalogers for one image (executables count as the
+    /// little kept of them). Default [`DEFAULT_MAX_TOTAL_FILE_BYTES`].
     pub max_total_file_bytes: u64,
     /// Most tar entries in one layer.
     pub max_entries_per_layer: u64,
@@ -124,8 +135,8 @@ impl Default for Limits {
         Self {
             max_manifest_size: 4 * 1024 * 1024,
             max_config_size: 8 * 1024 * 1024,
-            max_file_size: 64 * 1024 * 1024,
-            max_total_file_bytes: 1024 * 1024 * 1024,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_total_file_bytes: DEFAULT_MAX_TOTAL_FILE_BYTES,
             max_entries_per_layer: 2_000_000,
             max_symlink_hops: 40,
         }

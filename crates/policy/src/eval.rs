@@ -38,6 +38,11 @@ pub struct PolicyInput<'a> {
     /// Whether the database has vulnerability data for the image's OS (true for images
     /// with no OS packages to match).
     pub os_supported: bool,
+    /// What leaves the image's package list incomplete (package databases not read
+    /// completely), each naming the file and the reason. When there is any, the image
+    /// cannot be judged on its vulnerabilities, so the rules on vulnerability data and on
+    /// vulnerable packages hit with their own action (fail closed).
+    pub package_errors: &'a [String],
     /// The evaluation time, in seconds since the Unix epoch.
     pub now: i64,
 }
@@ -168,6 +173,13 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             fix_available,
             max_days_since_fix,
         } => {
+            if !input.package_errors.is_empty() {
+                r.hit(format!(
+                    "the image's packages are not all known, so vulnerable packages may be \
+                     missed: {}",
+                    describe_errors(input.package_errors)
+                ));
+            }
             for finding in input.findings {
                 vulnerable_package(
                     policy,
@@ -185,8 +197,24 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             if !input.os_supported {
                 r.hit("no vulnerability data is available for the image's operating system");
             }
+            if !input.package_errors.is_empty() {
+                r.hit(format!(
+                    "a package database could not be read completely, so the image cannot be \
+                     judged: {}",
+                    describe_errors(input.package_errors)
+                ));
+            }
         }
         Trigger::Always => r.hit("this policy stops every image"),
+    }
+}
+
+/// The first error, and how many more there are.
+fn describe_errors(errors: &[String]) -> String {
+    let first = errors.first().map_or("", String::as_str);
+    match errors.len() {
+        0 | 1 => first.to_string(),
+        n => format!("{first} (and {} more)", n - 1),
     }
 }
 

@@ -155,6 +155,7 @@ fn run(policy: &Policy, case: &Case) -> Decision {
             findings: &case.findings,
             database: case.db.as_ref(),
             os_supported: case.os_supported,
+            package_errors: &[],
             now: NOW,
         },
     )
@@ -180,6 +181,59 @@ fn bundles_final_actions() {
             assert_eq!(decision.policy_id, id);
         }
     }
+}
+
+/// A package database that could not be read makes every bundle that looks at
+/// vulnerabilities refuse to say GO: STOP where data is required, WARN where vulnerabilities
+/// only warn.
+#[test]
+fn unreadable_package_database_fails_closed_in_every_bundle() {
+    use Action::{Stop, Warn};
+    let errors = vec![
+        "lib/apk/db/installed: not read (larger than the per-file cap of 1024 bytes); its packages are unknown"
+            .to_string(),
+        "var/lib/dpkg/status: stanza 3 (line 20): missing Version; skipped".to_string(),
+    ];
+    let clean = &cases()[0];
+    let expected = [
+        ("allow_all_and_warn", Warn),
+        ("reject_critical", Stop),
+        ("reject_high", Stop),
+        ("block_root", Warn),
+        ("deny_all", Stop),
+    ];
+    for (id, want) in expected {
+        let decision = evaluate(
+            &builtin(id).unwrap(),
+            &PolicyInput {
+                image: &clean.image,
+                findings: &clean.findings,
+                database: clean.db.as_ref(),
+                os_supported: true,
+                package_errors: &errors,
+                now: NOW,
+            },
+        );
+        assert_eq!(decision.final_action, want, "{id}");
+    }
+    let decision = evaluate(
+        &builtin("reject_high").unwrap(),
+        &PolicyInput {
+            image: &clean.image,
+            findings: &clean.findings,
+            database: clean.db.as_ref(),
+            os_supported: true,
+            package_errors: &errors,
+            now: NOW,
+        },
+    );
+    assert_eq!(
+        lines(&decision),
+        [
+            "stop vulnerabilities/package: the image's packages are not all known, so vulnerable packages may be missed: lib/apk/db/installed: not read (larger than the per-file cap of 1024 bytes); its packages are unknown (and 1 more)",
+            "stop vulnerabilities/vulnerability_data_unavailable: a package database could not be read completely, so the image cannot be judged: lib/apk/db/installed: not read (larger than the per-file cap of 1024 bytes); its packages are unknown (and 1 more)",
+        ]
+    );
 }
 
 fn lines(decision: &Decision) -> Vec<String> {
@@ -520,6 +574,7 @@ whitelist:
                 findings: &findings,
                 database: None,
                 os_supported: true,
+                package_errors: &[],
                 now,
             },
         ))
@@ -569,6 +624,7 @@ fn vulnerability_params() {
                 findings: &findings,
                 database: None,
                 os_supported: true,
+                package_errors: &[],
                 now: NOW,
             },
         )
@@ -603,6 +659,7 @@ fn vulnerability_params() {
             findings: &findings,
             database: None,
             os_supported: true,
+            package_errors: &[],
             now: NOW,
         },
     );
@@ -645,6 +702,7 @@ fn ports_and_stale_feed() {
             findings: &[],
             database: Some(&bad_db),
             os_supported: true,
+            package_errors: &[],
             now: NOW,
         },
     );

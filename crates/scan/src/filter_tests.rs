@@ -91,6 +91,7 @@ fn result() -> ScanResult {
             ),
         ],
         warnings: Vec::new(),
+        errors: Vec::new(),
         decision: None,
         database: DatabaseInfo::default(),
     }

@@ -29,8 +29,9 @@ use portcullis_policy::{Policy, PolicyInput};
 use portcullis_vulndb::Database;
 
 /// Read `image` (every layer once, only the files the catalogers want), catalog it and
-/// match its packages against `db`. Unreadable files and unevaluable entries become
-/// warnings in the result, not errors.
+/// match its packages against `db`. Unevaluable entries become warnings in the result;
+/// package databases that could not be read completely become
+/// [`ScanResult::errors`], which make the image not judgeable (not a scan failure).
 pub fn scan_image(
     image: &Image,
     limits: &Limits,
@@ -70,8 +71,13 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
         None => catalog.os.is_none(),
     };
     let status = db.status().map_err(|e| Error::database(db, e))?;
-    let mut warnings: Vec<String> = catalog.warnings.iter().map(ToString::to_string).collect();
+    let (errors, warnings): (Vec<_>, Vec<_>) = catalog.warnings.iter().partition(|w| w.is_error());
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     warnings.extend(matched.warnings);
+    for error in &errors {
+        tracing::error!("not judgeable: {error}");
+    }
     tracing::info!(
         packages = catalog.packages.len(),
         findings = matched.findings.len(),
@@ -86,9 +92,29 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
         packages: catalog.packages,
         findings: matched.findings,
         warnings,
+        errors,
         decision: None,
         database: DatabaseInfo::from_status(&status),
     })
+}
+
+/// The catalog behind a previous scan (its OS, packages, and the errors that made it not
+/// judgeable), to match it again against another database without reading the image.
+/// Keeps the errors: an image whose package list was incomplete stays not judgeable.
+pub fn prior_catalog(result: &ScanResult) -> Catalog {
+    let warnings = result
+        .errors
+        .iter()
+        .map(|e| match e.split_once(": ") {
+            Some((location, message)) => portcullis_catalog::Warning::error(location, message),
+            None => portcullis_catalog::Warning::error("", e.as_str()),
+        })
+        .collect();
+    Catalog {
+        os: result.os.clone(),
+        packages: result.packages.clone(),
+        warnings,
+    }
 }
 
 /// Run `policy` over `result` (its findings as they are now) and store the decision.
@@ -101,6 +127,7 @@ pub fn judge(result: &mut ScanResult, policy: &Policy, now: i64) {
             findings: &result.findings,
             database: Some(&freshness),
             os_supported: result.os_supported,
+            package_errors: &result.errors,
             now,
         },
     );

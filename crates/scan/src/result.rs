@@ -25,10 +25,22 @@ pub struct ScanResult {
     pub findings: Vec<Finding>,
     /// What could not be read or evaluated, each naming its file, package or record.
     pub warnings: Vec<String>,
+    /// What leaves the package list incomplete (a package database or manifest not read
+    /// completely: over a cap, an unresolvable link, truncated, corrupt), each naming the
+    /// file and the reason. When there is any, the image is not judgeable: every policy
+    /// rule on vulnerability data or vulnerable packages hits (see [`ScanResult::judgeable`]).
+    pub errors: Vec<String>,
     /// The policy decision, once [`crate::judge`] ran.
     pub decision: Option<Decision>,
     /// The database the findings came from.
     pub database: DatabaseInfo,
+}
+
+impl ScanResult {
+    /// Are the image's packages all known, so that its findings can be trusted?
+    pub fn judgeable(&self) -> bool {
+        self.errors.is_empty()
+    }
 }
 
 /// The database a scan used.

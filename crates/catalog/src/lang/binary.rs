@@ -34,13 +34,18 @@ impl Cataloger for BinaryCataloger {
     fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
         let mut packages = Vec::new();
         for file in files.files.values().filter(|f| f.mode & 0o111 != 0) {
-            let Some(data) = file.data() else {
-                report.push(Warning::new(
-                    &file.path,
-                    "executable was not read (too large or over the total cap); Go and Rust \
-                     build information not checked",
-                ));
-                continue;
+            let data = match &file.content {
+                portcullis_oci::FileContent::Data(data) => data.as_slice(),
+                portcullis_oci::FileContent::Skipped { reason, .. } => {
+                    report.push(Warning::error(
+                        &file.path,
+                        format!(
+                            "executable not read ({reason}); its Go and Rust build information \
+                             is unknown"
+                        ),
+                    ));
+                    continue;
+                }
             };
             let (mut found, warnings) = match decode_summary(data, &file.path) {
                 Some(summary) => summary,

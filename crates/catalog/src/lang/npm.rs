@@ -160,7 +160,7 @@ pub fn parse_package_lock(data: &[u8], location: &str) -> (Vec<Package>, Vec<War
     let lock: Value = match serde_json::from_slice(data) {
         Ok(v) => v,
         Err(e) => {
-            warnings.push(Warning::new(
+            warnings.push(Warning::error(
                 location,
                 format!("package-lock.json is not valid JSON: {e}"),
             ));

@@ -107,7 +107,7 @@ pub fn parse_metadata(data: &[u8], location: &str) -> Result<Package, Warning> {
             (None, Some(_)) => "Name",
             _ => "Version",
         };
-        return Err(Warning::new(
+        return Err(Warning::error(
             location,
             format!("Python metadata without {missing}; skipped"),
         ));

@@ -88,7 +88,7 @@ pub fn parse_cargo_lock(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warni
         Ok(lock) => lock,
         Err(e) => {
             let first_line = e.to_string().lines().next().unwrap_or("").to_string();
-            warnings.push(Warning::new(
+            warnings.push(Warning::error(
                 location,
                 format!("Cargo.lock is not valid TOML: {first_line}"),
             ));
@@ -105,7 +105,7 @@ pub fn parse_cargo_lock(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warni
                 locked.source,
                 locked.checksum,
             )),
-            (name, _) => warnings.push(Warning::new(
+            (name, _) => warnings.push(Warning::error(
                 location,
                 format!(
                     "[[package]] {} {}has no name or version; skipped",

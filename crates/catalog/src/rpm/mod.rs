@@ -99,7 +99,7 @@ pub fn parse_database(
             blob, location, os,
         ) {
             Ok(p) => packages.push(p),
-            Err(e) => warnings.push(Warning::new(location, format!("{record}: {e}"))),
+            Err(e) => warnings.push(Warning::error(location, format!("{record}: {e}"))),
         };
     match detect_format(bytes, location) {
         Some(Format::Sqlite) => match sqlite::read_blobs(bytes) {
@@ -108,7 +108,10 @@ pub fn parse_database(
                     add(format!("record hnum={hnum}"), &blob, &mut warnings);
                 }
             }
-            Err(e) => warnings.push(Warning::new(location, format!("rpm sqlite database: {e}"))),
+            Err(e) => warnings.push(Warning::error(
+                location,
+                format!("rpm sqlite database: {e}"),
+            )),
         },
         Some(Format::Ndb) => match ndb::read_blobs(bytes) {
             Ok((blobs, problems)) => {
@@ -116,13 +119,13 @@ pub fn parse_database(
                     add(format!("package index {pkg}"), blob, &mut warnings);
                 }
                 for problem in problems {
-                    warnings.push(Warning::new(
+                    warnings.push(Warning::error(
                         location,
                         format!("rpm NDB database: {problem}"),
                     ));
                 }
             }
-            Err(e) => warnings.push(Warning::new(location, format!("rpm NDB database: {e}"))),
+            Err(e) => warnings.push(Warning::error(location, format!("rpm NDB database: {e}"))),
         },
         Some(Format::Bdb) => match bdb::read_blobs(bytes) {
             Ok((blobs, problems)) => {
@@ -130,18 +133,18 @@ pub fn parse_database(
                     add(format!("value on page {page}"), &blob, &mut warnings);
                 }
                 for problem in problems {
-                    warnings.push(Warning::new(
+                    warnings.push(Warning::error(
                         location,
                         format!("rpm Berkeley DB database: {problem}"),
                     ));
                 }
             }
-            Err(e) => warnings.push(Warning::new(
+            Err(e) => warnings.push(Warning::error(
                 location,
                 format!("rpm Berkeley DB database: {e}"),
             )),
         },
-        None => warnings.push(Warning::new(location, "not a known rpm database format")),
+        None => warnings.push(Warning::error(location, "not a known rpm database format")),
     }
     tracing::debug!(location, packages = packages.len(), "parsed rpm database");
     (packages, warnings)

@@ -96,6 +96,9 @@ pub fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
     if let Some(platform) = &args.platform {
         options.platform = Some(platform.parse()?);
     }
+    if let Some(bytes) = args.max_file_size {
+        options.limits.max_file_size = bytes;
+    }
     if let (Some(username), true) = (&args.username, args.password_stdin) {
         let mut password = String::new();
         std::io::stdin()

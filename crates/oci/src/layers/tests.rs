@@ -98,7 +98,14 @@ fn all() -> PathPatterns {
 
 fn read(blobs: Vec<Vec<u8>>, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
     let (store, layers) = image(blobs);
-    read_layers(&store, &layers, filter, limits, &NoProgressForTests)
+    read_layers(
+        &store,
+        &layers,
+        filter,
+        limits,
+        &NoProgressForTests,
+        &mut SeenPaths::default(),
+    )
 }
 
 struct NoProgressForTests;
@@ -203,6 +210,7 @@ fn file_replaces_directory_and_directory_replaces_symlink() {
         &all(),
         &Limits::default(),
         &NoProgressForTests,
+        &mut SeenPaths::default(),
     )
     .unwrap();
     assert_eq!(paths(&set), ["d", "keep", "lib/x"]);
@@ -316,6 +324,7 @@ fn hardlinks_take_the_captured_content() {
         &filter,
         &Limits::default(),
         &NoProgressForTests,
+        &mut SeenPaths::default(),
     )
     .unwrap();
     assert_eq!(
@@ -392,6 +401,7 @@ fn digest_mismatch_is_reported_even_after_the_tar_end() {
             &all(),
             &Limits::default(),
             &NoProgressForTests,
+            &mut SeenPaths::default(),
         )
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DigestMismatch, "{err}");
@@ -461,6 +471,7 @@ fn zstd_and_plain_layers_and_diff_ids() {
         &all(),
         &Limits::default(),
         &NoProgressForTests,
+        &mut SeenPaths::default(),
     )
     .unwrap();
     assert_eq!(text(&set, "etc/alpine-release"), "3.20.3\n");
@@ -509,7 +520,15 @@ fn progress_counts_stored_bytes() {
     let sizes = [l1.len() as u64, l2.len() as u64];
     let (store, layers) = image(vec![l1, l2]);
     let recorder = Recorder::default();
-    read_layers(&store, &layers, &all(), &Limits::default(), &recorder).unwrap();
+    read_layers(
+        &store,
+        &layers,
+        &all(),
+        &Limits::default(),
+        &recorder,
+        &mut SeenPaths::default(),
+    )
+    .unwrap();
     let bytes = recorder.bytes.lock().unwrap();
     for (index, size) in sizes.iter().enumerate() {
         let total: u64 = bytes

@@ -8,6 +8,7 @@ mod common;
 mod config;
 mod hostile;
 mod layered;
+mod links;
 mod local_sources;
 mod multiarch;
 mod sources;

@@ -13,7 +13,8 @@
 //!  "database": {"built_at", "sources": [{"name", "records", "updated_at"}]},
 //!  "summary": {"total", "critical", "high", "medium", "low", "negligible", "unknown",
 //!              "fixable"},
-//!  "warnings": [...]}
+//!  "warnings": [...],
+//!  "errors": [...]}                         (what leaves the package list incomplete)
 //! ```
 //!
 //! Keys are always present (`null` when unknown), in this order. New keys may be added;
@@ -55,6 +56,9 @@ pub struct Document<'a> {
     pub summary: Summary,
     /// What could not be read or evaluated.
     pub warnings: &'a [String],
+    /// What leaves the package list incomplete (a package database not read completely);
+    /// when not empty the image is not judgeable.
+    pub errors: &'a [String],
 }
 
 /// One finding.
@@ -277,6 +281,7 @@ pub fn document(result: &ScanResult) -> Document<'_> {
         policy: result.decision.as_ref().map(policy),
         database: database(&result.database),
         warnings: &result.warnings,
+        errors: &result.errors,
     }
 }
 

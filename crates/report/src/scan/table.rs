@@ -5,6 +5,7 @@
 //!   STATUS, FIXED IN and SUMMARY (cut with `…`);
 //! - a summary line with the count per severity, or `No vulnerabilities found.`;
 //! - the policy decision, when one was made, with every result (long messages wrapped);
+//! - what leaves the package list incomplete (the image is then not judgeable);
 //! - the scan's warnings.
 //!
 //! Control characters are replaced so hostile names cannot drive a terminal.
@@ -217,6 +218,27 @@ fn policy(result: &ScanResult, text: &mut String) {
     }
 }
 
+fn errors(result: &ScanResult, text: &mut String) {
+    if result.errors.is_empty() {
+        return;
+    }
+    text.push_str(&format!(
+        "\nNot judgeable: the package list is incomplete ({} {}):\n",
+        result.errors.len(),
+        if result.errors.len() == 1 {
+            "error"
+        } else {
+            "errors"
+        }
+    ));
+    for e in &result.errors {
+        for (i, part) in wrap(e, WIDTH - 4).iter().enumerate() {
+            let lead = if i == 0 { "  - " } else { "    " };
+            text.push_str(&format!("{lead}{part}\n"));
+        }
+    }
+}
+
 fn warnings(result: &ScanResult, text: &mut String) {
     if result.warnings.is_empty() {
         return;
@@ -245,6 +267,7 @@ pub fn to_string(result: &ScanResult) -> String {
         text.push('\n');
     }
     policy(result, &mut text);
+    errors(result, &mut text);
     warnings(result, &mut text);
     text
 }

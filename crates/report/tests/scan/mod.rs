@@ -241,6 +241,7 @@ fn result() -> ScanResult {
         warnings: vec![
             "usr/lib/python3.12/site-packages/broken.dist-info/METADATA: no Version".into(),
         ],
+        errors: Vec::new(),
         decision: Some(decision()),
         database: database(),
     }
@@ -255,6 +256,7 @@ fn empty_result() -> ScanResult {
         packages: packages(),
         findings: Vec::new(),
         warnings: Vec::new(),
+        errors: Vec::new(),
         decision: None,
         database: database(),
     }
@@ -397,7 +399,8 @@ fn json_has_the_documented_shape() {
             "policy",
             "database",
             "summary",
-            "warnings"
+            "warnings",
+            "errors"
         ]
     );
     let doc = json(&text);
