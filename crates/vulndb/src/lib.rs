@@ -32,5 +32,6 @@ pub use model::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{
-    Builder, Database, SourceMode, SourceStatus, Status, default_path, update_atomically,
+    Builder, Database, SourceMode, SourceStatus, Status, UpdateLock, default_path, lock_path,
+    update_atomically,
 };
