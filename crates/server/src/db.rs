@@ -174,7 +174,11 @@ mod tests {
             .output()
             .unwrap();
         assert!(out.status.success(), "sqlite3: {out:?}");
-        let root: usize = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+        let root: usize = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let mut bytes = std::fs::read(path).unwrap();
         let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
             1 => 65536,

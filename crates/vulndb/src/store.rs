@@ -127,8 +127,7 @@ impl Database {
                 format!("{label}: no vulnerability database here (run an import or update)"),
             ));
         }
-        let watch =
-            fs::File::open(&path).map_err(|e| Error::io(format!("{label}: opening"), e))?;
+        let watch = fs::File::open(&path).map_err(|e| Error::io(format!("{label}: opening"), e))?;
         let stamp = FileStamp::of(
             &watch
                 .metadata()
@@ -1027,7 +1026,10 @@ impl UpdateLock {
             .write(true)
             .open(&lock)
             .map_err(|e| Error::io(format!("{}: opening the lock file", lock.display()), e))?;
-        match file.try_lock() {
+        // `File::try_lock` is stable since Rust 1.89 (the workspace's rust-version on main).
+        #[allow(clippy::incompatible_msrv)]
+        let locked = file.try_lock();
+        match locked {
             Ok(()) => Ok(Self { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(Error::new(
                 ErrorKind::Locked,
@@ -1038,10 +1040,9 @@ impl UpdateLock {
                     lock.display()
                 ),
             )),
-            Err(fs::TryLockError::Error(e)) => Err(Error::io(
-                format!("{}: locking", lock.display()),
-                e,
-            )),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(Error::io(format!("{}: locking", lock.display()), e))
+            }
         }
     }
 }
@@ -1071,8 +1072,7 @@ pub(crate) fn remove_stale_temps(path: &Path, _held: &UpdateLock) -> usize {
         if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok()
-        {
+        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok() {
             tracing::info!(file = %entry.path().display(), "removed a temporary database left by an interrupted update");
             removed += 1;
         }
@@ -1536,7 +1536,13 @@ mod tests {
             builder.begin_source("s1", SourceMode::Replace)
         })
         .unwrap();
-        assert!(Database::open(&path).unwrap().lookup("Alpine:v3.9", "musl").unwrap().is_empty());
+        assert!(
+            Database::open(&path)
+                .unwrap()
+                .lookup("Alpine:v3.9", "musl")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ fn decompressed_bytes_are_capped_per_image() {
     let err = read(&store, &layers, &small).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge);
     assert!(err.to_string().contains("more than 65536 bytes"), "{err}");
-    assert_eq!(Limits::default().max_total_layer_bytes, 8 * 1024 * 1024 * 1024);
+    assert_eq!(
+        Limits::default().max_total_layer_bytes,
+        8 * 1024 * 1024 * 1024
+    );
 }
 
 #[test]

@@ -70,10 +70,9 @@ impl<'a> Unpacked<'a> {
 impl Read for Unpacked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.over_cap {
-            return Err(self.cap_error().map_or_else(
-                || io::Error::other("over the cap"),
-                Error::into_io,
-            ));
+            return Err(self
+                .cap_error()
+                .map_or_else(|| io::Error::other("over the cap"), Error::into_io));
         }
         // Ask for at most one byte more than allowed: enough to notice the cap.
         let allowed = usize::try_from(self.remaining.saturating_add(1)).unwrap_or(usize::MAX);
@@ -85,10 +84,9 @@ impl Read for Unpacked<'_> {
         if n as u64 > self.remaining {
             self.over_cap = true;
             self.remaining = 0;
-            return Err(self.cap_error().map_or_else(
-                || io::Error::other("over the cap"),
-                Error::into_io,
-            ));
+            return Err(self
+                .cap_error()
+                .map_or_else(|| io::Error::other("over the cap"), Error::into_io));
         }
         self.remaining -= n as u64;
         if let (Some(hasher), Some(read)) = (self.hasher.as_mut(), window.get(..n)) {

@@ -22,7 +22,9 @@ fn run(program: &str, args: &[&str], cwd: &Path) {
 }
 
 fn blob_path(layout: &Path, digest: &str) -> PathBuf {
-    layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
 }
 
 /// Write `bytes` as a blob of `layout`; its descriptor fields (digest, size).
@@ -40,7 +42,10 @@ fn read_json(path: &Path) -> Value {
 /// manifest and index that point at it). Returns the layer digest.
 fn lie_about_the_diff_id(layout: &Path, lie: &str) -> String {
     let mut index = read_json(&layout.join("index.json"));
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut manifest = read_json(&blob_path(layout, &manifest_digest));
     let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
     let mut config = read_json(&blob_path(layout, &config_digest));
@@ -57,7 +62,10 @@ fn lie_about_the_diff_id(layout: &Path, lie: &str) -> String {
         serde_json::to_vec(&index).unwrap(),
     )
     .unwrap();
-    manifest["layers"][0]["digest"].as_str().unwrap().to_string()
+    manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -66,10 +74,18 @@ fn a_config_lying_about_a_diff_id_is_refused() {
     let dir = work.path();
     run("umoci", &["init", "--layout", "L"], dir);
     run("umoci", &["new", "--image", "L:t"], dir);
-    run("umoci", &["unpack", "--rootless", "--image", "L:t", "B"], dir);
+    run(
+        "umoci",
+        &["unpack", "--rootless", "--image", "L:t", "B"],
+        dir,
+    );
     let rootfs = portcullis_testkit::testdata_dir()
         .join("images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz");
-    run("tar", &["-C", "B/rootfs", "-xzf", rootfs.to_str().unwrap()], dir);
+    run(
+        "tar",
+        &["-C", "B/rootfs", "-xzf", rootfs.to_str().unwrap()],
+        dir,
+    );
     run("umoci", &["repack", "--image", "L:t", "B"], dir);
     let patterns = PathPatterns::new(["etc/alpine-release"]).unwrap();
     let source = ImageSource::parse(&format!("oci-dir:{}:t", dir.join("L").display())).unwrap();
@@ -79,13 +95,19 @@ fn a_config_lying_about_a_diff_id_is_refused() {
     let diff_id = image.info().layers[0].diff_id.clone().unwrap();
     let set = image.read_files(&patterns, &Limits::default()).unwrap();
     assert_eq!(set.files["etc/alpine-release"].data().unwrap(), b"3.20.3\n");
-    assert_eq!(set.files["etc/alpine-release"].layer.as_ref(), Some(&diff_id));
+    assert_eq!(
+        set.files["etc/alpine-release"].layer.as_ref(),
+        Some(&diff_id)
+    );
 
     // The same layer under a config that names another diff_id.
     let lie = Digest::sha256_of(b"not this layer").to_string();
     let layer = lie_about_the_diff_id(&dir.join("L"), &lie);
     let image = Image::open(&source, &ImageOptions::default()).unwrap();
-    assert_eq!(image.info().layers[0].diff_id.as_ref().unwrap().to_string(), lie);
+    assert_eq!(
+        image.info().layers[0].diff_id.as_ref().unwrap().to_string(),
+        lie
+    );
     let err = image.read_files(&patterns, &Limits::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DigestMismatch);
     assert_eq!(
