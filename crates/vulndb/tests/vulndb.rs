@@ -664,8 +664,8 @@ fn a_scheduled_update_never_runs_over_another() {
         let _ = tx.send(
             outcome
                 .as_ref()
-                .map_err(|e| (e.kind(), e.to_string()))
-                .map(|()| ()),
+                .copied()
+                .map_err(|e| (e.kind(), e.to_string())),
         );
         outcome
     })
