@@ -21,6 +21,13 @@
 //!   ([`SeenPaths`]), so that the link resolver knows which symlink targets may exist.
 //! - Layers are read one after the other (decompression dominates, and the machine is
 //!   small); bytes counted against `max_total_file_bytes` include files later replaced.
+//! - An image may have at most `max_layers` layers, and its layers may decompress to at
+//!   most `max_total_layer_bytes` in all (a layer listed twice counts twice): both are
+//!   [`ErrorKind::TooLarge`].
+//! - The decompressed stream of each layer is hashed as it is read (and drained to its end
+//!   after the tar walk) and compared with the config's `rootfs.diff_ids[i]`: a mismatch is
+//!   [`ErrorKind::DigestMismatch`] naming the layer. An uncompressed layer whose diff_id is
+//!   its blob digest is not hashed twice (the blob digest is verified anyway).
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -122,8 +129,19 @@ pub(crate) fn read_layers(
     progress: &dyn Progress,
     seen: &mut SeenPaths,
 ) -> Result<FileSet> {
+    if layers.len() > limits.max_layers {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "the image has {} layers, more than the cap of {} layers per image",
+                layers.len(),
+                limits.max_layers
+            ),
+        ));
+    }
     let mut merged = FileSet::default();
     let mut budget = limits.max_total_file_bytes;
+    let mut unpacked = limits.max_total_layer_bytes;
     for (index, layer) in layers.iter().enumerate() {
         let mut reader = LayerReader {
             layer,
@@ -132,6 +150,7 @@ pub(crate) fn read_layers(
             lower: &mut merged,
             delta: FileSet::default(),
             budget: &mut budget,
+            unpacked: &mut unpacked,
             absolute_reported: false,
             seen: &mut *seen,
         };
@@ -154,6 +173,8 @@ struct LayerReader<'a> {
     lower: &'a mut FileSet,
     delta: FileSet,
     budget: &'a mut u64,
+    /// Decompressed bytes the image's layers may still produce.
+    unpacked: &'a mut u64,
     /// Whether an absolute entry path was already reported for this layer.
     absolute_reported: bool,
     /// Paths of regular files and hard links seen so far.
@@ -308,9 +329,13 @@ impl LayerReader<'_> {
             progress,
             what: &what,
         };
-        if let Err(err) = self.read_tar(&mut counted) {
-            // A corrupt stream is better explained by a digest mismatch, if there is one.
-            if err.kind() == ErrorKind::InvalidLayer {
+        if let Err(err) = self.read_tar(&mut counted, index) {
+            // A corrupt stream (or a wrong diff_id) is better explained by a mismatch of the
+            // blob digest, if there is one.
+            if matches!(
+                err.kind(),
+                ErrorKind::InvalidLayer | ErrorKind::DigestMismatch
+            ) {
                 if let Err(e) = io::copy(&mut counted, &mut io::sink()) {
                     let drained = self.fail(e);
                     if drained.kind() == ErrorKind::DigestMismatch {
@@ -326,7 +351,7 @@ impl LayerReader<'_> {
         Ok(())
     }
 
-    fn read_tar(&mut self, source: &mut dyn Read) -> Result<()> {
+    fn read_tar(&mut self, source: &mut dyn Read, index: usize) -> Result<()> {
         let mut buffered = BufReader::with_capacity(BUFFER_SIZE, source);
         let mut prefix = [0u8; 4];
         let got = read_prefix(&mut buffered, &mut prefix).map_err(|e| self.fail(e))?;
@@ -345,11 +370,27 @@ impl LayerReader<'_> {
             }
             Compression::None => Box::new(stream),
         };
-        let mut archive = tar::Archive::new(decoded);
-        self.walk(&mut archive)?;
-        let mut rest = archive.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(|e| self.fail(e))?;
-        Ok(())
+        let layer = self.layer;
+        // An uncompressed layer is its own diff_id: the blob digest check covers it.
+        let expected = layer
+            .diff_id
+            .as_ref()
+            .filter(|d| !(compression == Compression::None && *d == &layer.digest));
+        let mut unpacked = Unpacked::new(
+            decoded,
+            expected,
+            *self.unpacked,
+            self.limits.max_total_layer_bytes,
+            &layer.digest,
+        );
+        let walked = self.walk(&mut tar::Archive::new(&mut unpacked));
+        *self.unpacked = unpacked.remaining;
+        walked.map_err(|e| unpacked.cap_error().unwrap_or(e))?;
+        // Read what follows the tar's end too, so that the hash covers the whole stream.
+        let drained = io::copy(&mut unpacked, &mut io::sink());
+        *self.unpacked = unpacked.remaining;
+        drained.map_err(|e| unpacked.cap_error().unwrap_or_else(|| self.fail(e)))?;
+        unpacked.verify(index)
     }
 
     fn walk<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<()> {
@@ -655,5 +696,11 @@ fn remove_prefixed<V>(map: &mut BTreeMap<String, V>, dir: &str) {
     }
 }
 
+mod unpacked;
+
+use unpacked::Unpacked;
+
+#[cfg(test)]
+mod integrity_tests;
 #[cfg(test)]
 mod tests;

@@ -128,6 +128,16 @@ pub struct Limits {
     pub max_entries_per_layer: u64,
     /// Most symlinks followed when resolving one path.
     pub max_symlink_hops: u32,
+    /// Most layers in one image (default 128); more is [`ErrorKind::TooLarge`] before any
+    /// layer is read.
+    ///
+    /// [`ErrorKind::TooLarge`]: crate::ErrorKind::TooLarge
+    pub max_layers: usize,
+    /// Total decompressed bytes of all layers of one image (default 8 GiB), counted as they
+    /// stream (a layer listed twice counts twice); more is [`ErrorKind::TooLarge`].
+    ///
+    /// [`ErrorKind::TooLarge`]: crate::ErrorKind::TooLarge
+    pub max_total_layer_bytes: u64,
 }
 
 impl Default for Limits {
@@ -139,6 +149,8 @@ impl Default for Limits {
             max_total_file_bytes: DEFAULT_MAX_TOTAL_FILE_BYTES,
             max_entries_per_layer: 2_000_000,
             max_symlink_hops: 40,
+            max_layers: 128,
+            max_total_layer_bytes: 8 << 30,
         }
     }
 }

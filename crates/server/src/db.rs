@@ -2,7 +2,13 @@
 //!
 //! A [`Generation`] is a fixed set of read-only handles opened on one version of the file.
 //! Updates rename a new file over the old one; handles already open keep reading the old
-//! file, so the old generation serves until the new one has opened and been verified.
+//! file, so the old generation serves until the new one has opened and been verified
+//! (`PRAGMA quick_check`: a corrupt file is refused and never makes `/readyz` true).
+//!
+//! A file changed in place instead (truncated, `cp` over it) cannot crash the server: the
+//! handles read without a memory map and refuse to answer from a changed file
+//! ([`portcullis_vulndb::ErrorKind::Changed`]); the next load opens the file again and swaps
+//! it in if it verifies, else the current generation stays.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,6 +28,13 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// False once the file this generation reads was changed in place (a free handle is
+    /// checked; if none is free, the generation is taken as intact).
+    pub fn intact(&self) -> bool {
+        let handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        handles.first().is_none_or(|h| h.check_unchanged().is_ok())
+    }
+
     /// Run `job` with a handle of this generation on a blocking thread.
     pub async fn run<T, F>(self: &Arc<Self>, job: F) -> Result<T>
     where
@@ -83,18 +96,23 @@ impl DbPool {
     }
 
     /// Open and verify the file as it is now (blocking); swap it in if its version differs
-    /// from the current one. Returns whether a new generation was swapped in. On error the
-    /// current generation keeps serving.
+    /// from the current one, or if the current generation's file was changed in place.
+    /// A new file must pass `PRAGMA quick_check` (a read of the whole file, once per new
+    /// version). Returns whether a new generation was swapped in. On error the current
+    /// generation keeps serving.
     pub fn load(&self) -> Result<bool> {
         let label = self.path.display().to_string();
         let db_error = |e: portcullis_vulndb::Error| Error::new(ErrorKind::Database, e.to_string());
-        // `version()` is one indexed read: verifying a generation must not page the whole
-        // file in (every handle maps it, and touched pages count towards resident memory).
+        // `version()` is one indexed read: an unchanged file costs next to nothing.
         let first = Database::open(&self.path).map_err(db_error)?;
         let version = first.version().map_err(db_error)?;
-        if self.current().is_some_and(|g| g.version == version) {
+        if self
+            .current()
+            .is_some_and(|g| g.version == version && g.intact())
+        {
             return Ok(false);
         }
+        first.quick_check().map_err(db_error)?;
         let mut handles = vec![first];
         for _ in 1..self.size {
             let handle = Database::open(&self.path).map_err(db_error)?;
@@ -142,6 +160,100 @@ mod tests {
         let n = handle.status().unwrap().affected;
         generation.handles.lock().unwrap().push(handle);
         n
+    }
+
+    /// Overwrite the page-type byte of the `packages` table's root page with 0 (no valid
+    /// b-tree page has it): the file still opens and has a version, but every lookup fails.
+    /// The root page comes from the `sqlite3` command-line tool.
+    fn break_packages_table(path: &std::path::Path) {
+        let out = std::process::Command::new("sqlite3")
+            .arg(path)
+            .arg("SELECT rootpage FROM sqlite_master WHERE name = 'packages'")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sqlite3: {out:?}");
+        let root: usize = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+            1 => 65536,
+            n => usize::from(n),
+        };
+        assert!(root > 1);
+        let offset = (root - 1) * page_size;
+        assert!(matches!(bytes[offset], 0x02 | 0x05 | 0x0a | 0x0d));
+        bytes[offset] = 0;
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_and_the_current_generation_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        Database::import_paths(&path, &[secdb("v3.9")], &Default::default()).unwrap();
+        let broken = dir.path().join("broken.sqlite");
+        Database::import_paths(&broken, &[secdb("v3.20")], &Default::default()).unwrap();
+        break_packages_table(&broken);
+        // The damage is real: the file opens, but a lookup fails.
+        let db = Database::open(&broken).unwrap();
+        assert!(db.version().is_ok());
+        assert!(db.lookup("Alpine:v3.20", "musl").is_err());
+        drop(db);
+
+        // Never loaded: nothing serves (so `/readyz` stays 503).
+        let fresh = DbPool::new(&broken, 2);
+        let err = fresh.load().unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{}: integrity check failed (the file is corrupt; rebuild or re-download it): ",
+                broken.display()
+            )),
+            "{err}"
+        );
+        assert!(fresh.current().is_none());
+
+        // Renamed over a served file: refused, the current generation keeps serving.
+        let pool = DbPool::new(&path, 2);
+        assert!(pool.load().unwrap());
+        let served = pool.current().unwrap();
+        std::fs::rename(&broken, &path).unwrap();
+        assert!(pool.load().is_err());
+        assert_eq!(pool.current().unwrap().version, served.version);
+        assert!(affected(&pool.current().unwrap()) > 0);
+    }
+
+    #[test]
+    fn a_file_truncated_in_place_gives_errors_until_a_good_file_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        Database::import_paths(&path, &[secdb("v3.9")], &Default::default()).unwrap();
+        let original = std::fs::read(&path).unwrap();
+        let pool = DbPool::new(&path, 2);
+        assert!(pool.load().unwrap());
+        let served = pool.current().unwrap();
+        let expected = affected(&served);
+        assert!(served.intact());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        assert!(!served.intact());
+        let handle = served.handles.lock().unwrap().pop().unwrap();
+        let err = handle.lookup("Alpine:v3.9", "musl").unwrap_err();
+        assert_eq!(err.kind(), portcullis_vulndb::ErrorKind::Changed);
+        served.handles.lock().unwrap().push(handle);
+        // The truncated file does not load; the current generation stays.
+        assert!(pool.load().is_err());
+        assert_eq!(pool.current().unwrap().version, served.version);
+        // The content is written back in place: the next load serves it again.
+        std::fs::write(&path, &original).unwrap();
+        pool.load().unwrap();
+        assert_eq!(affected(&pool.current().unwrap()), expected);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub enum ErrorKind {
     Network,
     /// The options given were inconsistent or incomplete.
     InvalidOptions,
+    /// Another update of the same database file holds its lock.
+    Locked,
+    /// The database file was changed in place while open (it must be replaced by rename).
+    Changed,
 }
 
 impl fmt::Display for ErrorKind {
@@ -41,6 +45,8 @@ impl fmt::Display for ErrorKind {
             Self::ChecksumMismatch => "checksum mismatch",
             Self::Network => "network",
             Self::InvalidOptions => "invalid options",
+            Self::Locked => "locked",
+            Self::Changed => "changed",
         };
         f.write_str(s)
     }

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, SCHEMA_VERSION};
-use crate::store::{Database, Status, temp_path, verify};
+use crate::store::{
+    Database, Status, UpdateLock, remove_stale_temps, sync_parent, temp_path, verify,
+};
 
 /// The first line of every export file.
 pub const EXPORT_MAGIC: &str = "PORTCULLIS-VULNDB-EXPORT 1";
@@ -119,24 +121,25 @@ impl Database {
 
     /// Replace the database at `db_path` with the content of the export file `file`, after
     /// verifying its checksum, size, schema version and integrity. On any error `db_path`
-    /// is untouched.
+    /// is untouched. Holds the database's [`UpdateLock`] meanwhile (failing at once with
+    /// [`ErrorKind::Locked`] if another update holds it).
     pub fn import_export_file(db_path: impl AsRef<Path>, file: impl AsRef<Path>) -> Result<Status> {
         let (db_path, file) = (db_path.as_ref(), file.as_ref());
-        if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
-        }
         install(db_path, |temp| unpack(file, temp))
     }
 }
 
 /// Build a new database file with `write` into a temporary path next to `db_path`, then
-/// rename it into place; on any error the temporary file is removed and `db_path` untouched.
+/// rename it into place, holding the database's [`UpdateLock`] (failing at once with
+/// [`ErrorKind::Locked`] if another update holds it). On any error the temporary file is
+/// removed and `db_path` is untouched.
 pub(crate) fn install(db_path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<Status> {
     if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
     }
+    let lock = UpdateLock::try_acquire(db_path)?;
+    remove_stale_temps(db_path, &lock);
     let temp = temp_path(db_path);
     match write(&temp) {
         Ok(()) => {
@@ -144,6 +147,8 @@ pub(crate) fn install(db_path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
                 let _ = fs::remove_file(&temp);
                 Error::io(format!("{}: replacing", db_path.display()), e)
             })?;
+            sync_parent(db_path);
+            drop(lock);
             Database::open(db_path)?.status()
         }
         Err(err) => {

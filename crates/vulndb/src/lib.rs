@@ -6,8 +6,11 @@
 //!   [`Database::records_for_many`]), [`Database::has_ecosystem`], [`Database::version`] and
 //!   [`Database::status`].
 //! - [`update_atomically`] and [`Builder`]: every change builds a new file next to the old
-//!   one and renames it into place; [`Database::import_paths`] imports local files with
-//!   formats detected by content ([`import`]).
+//!   one and renames it into place, holding the file's [`UpdateLock`] (`<db>.lock`; a second
+//!   update fails at once with [`ErrorKind::Locked`]); [`Database::import_paths`] imports
+//!   local files with formats detected by content ([`import`]).
+//! - Readers never memory-map the file and refuse one changed in place
+//!   ([`ErrorKind::Changed`]); [`Database::quick_check`] verifies a file before serving it.
 //! - [`export`]: one checksummed file moving a whole database between machines.
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
@@ -33,5 +36,6 @@ pub use model::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{
-    Builder, Database, SourceMode, SourceStatus, Status, default_path, update_atomically,
+    Builder, Database, SourceMode, SourceStatus, Status, UpdateLock, default_path, lock_path,
+    update_atomically,
 };

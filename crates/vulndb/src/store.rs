@@ -63,10 +63,45 @@ pub struct SourceStatus {
 /// old one, so an open handle keeps reading the file it opened. One handle serves one thread
 /// at a time: it is `Send`, not `Sync` (SQLite connection), so a server opens one per worker
 /// thread or shares one behind a `Mutex`.
+///
+/// A file changed in place (truncated, or copied over with `cp`) cannot crash the reader:
+/// pages are read with plain reads, never through a memory map, and every query first checks
+/// (one `fstat`) that the open file still has the size and modification time it had when
+/// opened; if not it fails with [`ErrorKind::Changed`].
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    /// The file as opened, to notice changes made in place.
+    watch: fs::File,
+    stamp: FileStamp,
+}
+
+/// What identifies one version of a database file: inode, size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        Self {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
 }
 
 const LOOKUP_SQL: &str = "SELECT entries FROM packages WHERE ecosystem = ?1 AND package_key = ?2";
@@ -92,6 +127,12 @@ impl Database {
                 format!("{label}: no vulnerability database here (run an import or update)"),
             ));
         }
+        let watch = fs::File::open(&path).map_err(|e| Error::io(format!("{label}: opening"), e))?;
+        let stamp = FileStamp::of(
+            &watch
+                .metadata()
+                .map_err(|e| Error::io(format!("{label}: opening"), e))?,
+        );
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -108,11 +149,81 @@ impl Database {
         }
         // Writers never change a database file in place (they rename a new one over it), so
         // this handle can keep its shared lock for its lifetime: no lock, change-counter and
-        // hot-journal checks per query. Pages are read through a memory map.
-        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; PRAGMA mmap_size = 1073741824;")
+        // hot-journal checks per query. No memory map: a file truncated under a mapping
+        // kills the process with SIGBUS, where a plain read returns an error.
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; PRAGMA mmap_size = 0;")
             .map_err(|e| Error::store(format!("{label}: configuring"), e))?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(Self { conn, path })
+        let db = Self {
+            conn,
+            path,
+            watch,
+            stamp,
+        };
+        // The connection must read the file `watch` holds (no rename in between), and that
+        // file must not have changed while the schema was read.
+        let now = fs::metadata(&db.path)
+            .map(|m| FileStamp::of(&m))
+            .map_err(|e| Error::io(format!("{label}: opening"), e))?;
+        if (now.dev, now.ino) != (db.stamp.dev, db.stamp.ino) {
+            return Err(Error::new(
+                ErrorKind::Changed,
+                format!("{label}: replaced while being opened; try again"),
+            ));
+        }
+        db.check_unchanged()?;
+        Ok(db)
+    }
+
+    /// Fail with [`ErrorKind::Changed`] if the open file was changed in place since it was
+    /// opened (its size or modification time differ): its pages can no longer be trusted.
+    /// One `fstat`; every query calls it first.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let label = self.label();
+        let now = self
+            .watch
+            .metadata()
+            .map(|m| FileStamp::of(&m))
+            .map_err(|e| Error::io(format!("{label}: checking the open file"), e))?;
+        if now == self.stamp {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Changed,
+            format!(
+                "{label}: the database file was changed in place while open ({} bytes when opened, {} now); \
+                 replace a database by writing a new file in the same directory and renaming it over the old one",
+                self.stamp.len, now.len
+            ),
+        ))
+    }
+
+    /// SQLite's `PRAGMA quick_check` (page structure, cell bounds, free list; time
+    /// proportional to the file size): the check a server runs before it serves a new file.
+    pub fn quick_check(&self) -> Result<()> {
+        self.check_unchanged()?;
+        let failed = |what: &dyn std::fmt::Display| {
+            Error::new(
+                ErrorKind::Store,
+                format!(
+                    "{}: integrity check failed (the file is corrupt; rebuild or re-download it): {what}",
+                    self.label()
+                ),
+            )
+        };
+        let problems = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            // Damage can stop the check itself (SQLITE_CORRUPT).
+            .map_err(|e| failed(&e).with_source(e))?;
+        if problems.len() == 1 && problems.first().is_some_and(|p| p == "ok") {
+            return Ok(());
+        }
+        Err(failed(&problems.join("; ")))
     }
 
     /// Create an empty database at `path` if none exists (atomically), then open it.
@@ -168,6 +279,7 @@ impl Database {
     /// `PyPI`, …), in one indexed query, sorted by canonical id, record id and source.
     /// PyPI names are normalised before the lookup.
     pub fn lookup(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedEntry>> {
+        self.check_unchanged()?;
         let key = package_key(ecosystem, package);
         let err = |e| Error::store(format!("{}: lookup {ecosystem}/{package}", self.label()), e);
         let mut stmt = self.conn.prepare_cached(LOOKUP_SQL).map_err(err)?;
@@ -188,6 +300,7 @@ impl Database {
         &self,
         queries: &[(E, P)],
     ) -> Result<HashMap<(String, String), Vec<AffectedEntry>>> {
+        self.check_unchanged()?;
         // ecosystem -> package key -> the queries' package names.
         let mut wanted: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
         for (ecosystem, package) in queries {
@@ -270,6 +383,7 @@ impl Database {
     /// `Debian:12`, `Go`): false means it has no data for it, so no finding there proves
     /// nothing. One indexed probe.
     pub fn has_ecosystem(&self, ecosystem: &str) -> Result<bool> {
+        self.check_unchanged()?;
         let err = |e| Error::store(format!("{}: probing {ecosystem}", self.label()), e);
         self.conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM packages WHERE ecosystem = ?1)")
@@ -283,6 +397,7 @@ impl Database {
     /// indexed read, no scan). Equal versions mean equal answers; an update that changes
     /// nothing keeps the version.
     pub fn version(&self) -> Result<String> {
+        self.check_unchanged()?;
         let err = |e| Error::store(format!("{}: reading the version", self.label()), e);
         let hash: Option<String> = self
             .conn
@@ -306,6 +421,7 @@ impl Database {
     /// Every record (from any source) whose canonical id is `canonical_id`, sorted by source:
     /// the place to find severities (e.g. NVD's) for a finding.
     pub fn records_for(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
+        self.check_unchanged()?;
         let err = |e| Error::store(format!("{}: records for {canonical_id}", self.label()), e);
         let mut stmt = self
             .conn
@@ -328,6 +444,7 @@ impl Database {
         &self,
         canonical_ids: &[S],
     ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        self.check_unchanged()?;
         let ids: BTreeSet<&str> = canonical_ids.iter().map(AsRef::as_ref).collect();
         let ids: Vec<&str> = ids.into_iter().collect();
         let err = |e| {
@@ -394,6 +511,7 @@ impl Database {
 
     /// The schema version, build time, sources and counts.
     pub fn status(&self) -> Result<Status> {
+        self.check_unchanged()?;
         status_of(&self.conn, &self.label())
     }
 
@@ -401,11 +519,13 @@ impl Database {
     /// source record count, in key order), excluding timestamps and internal row ids: equal
     /// hashes mean equal answers.
     pub fn content_hash(&self) -> Result<String> {
+        self.check_unchanged()?;
         content_hash(&self.conn, &self.label())
     }
 
     /// Affected entries per (source, ecosystem), sorted.
     pub fn affected_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        self.check_unchanged()?;
         let err = |e| Error::store(format!("{}: counting", self.label()), e);
         let mut stmt = self
             .conn
@@ -859,52 +979,116 @@ mod erased {
     }
 }
 
-/// The temporary file a build of `path` by this process writes.
+/// Prefix (after the database file name) of the temporary files builds of it write.
+const TEMP_INFIX: &str = ".tmp-";
+
+/// The temporary file a build of `path` by this process writes: `<name>.tmp-<pid>` in the
+/// same directory.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "db.sqlite".to_owned());
-    path.with_file_name(format!("{name}.tmp-{}", std::process::id()))
+    path.with_file_name(format!("{name}{TEMP_INFIX}{}", std::process::id()))
 }
 
-/// Remove temporary files of builds of `path` whose process is gone (Linux: `/proc/<pid>`).
-fn remove_stale_temps(path: &Path) {
+/// The lock file of the database at `path`: `<path>.lock`, next to it. It is created when
+/// first needed and never removed (removing a lock file races with its next user).
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "db.sqlite".into());
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The update lock of one database file: an exclusive advisory lock (`flock`) on
+/// [`lock_path`], held while a new version is built and renamed into place, so that two
+/// updates of one file (two `db import` processes, a scheduled update and a manual one)
+/// never run at once and none is lost. The lock is released when this value is dropped, or
+/// when the process dies.
+#[derive(Debug)]
+pub struct UpdateLock {
+    _file: fs::File,
+}
+
+impl UpdateLock {
+    /// Take the lock of the database at `path` without waiting. Fails with
+    /// [`ErrorKind::Locked`], naming the database and its lock file, if another update
+    /// (in this process or another) holds it.
+    pub fn try_acquire(path: &Path) -> Result<Self> {
+        let lock = lock_path(path);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| Error::io(format!("{}: opening the lock file", lock.display()), e))?;
+        // `File::try_lock` is stable since Rust 1.89 (the workspace's rust-version on main).
+        let locked = file.try_lock();
+        match locked {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::new(
+                ErrorKind::Locked,
+                format!(
+                    "{}: another update of this database is in progress (it holds {}); \
+                     nothing was changed, try again when it has finished",
+                    path.display(),
+                    lock.display()
+                ),
+            )),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(Error::io(format!("{}: locking", lock.display()), e))
+            }
+        }
+    }
+}
+
+/// Remove the temporary files (`<name>.tmp-<digits>`, see [`temp_path`]) that builds of
+/// `path` killed mid-way left next to it. Call only while holding the [`UpdateLock`]: then
+/// no build is running, so every such file is stale. Returns how many were removed.
+pub(crate) fn remove_stale_temps(path: &Path, _held: &UpdateLock) -> usize {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
+        return 0;
     };
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
         dir
     };
-    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let prefix = format!("{}{TEMP_INFIX}", name.to_string_lossy());
     let Ok(entries) = fs::read_dir(dir) else {
-        return;
+        return 0;
     };
+    let mut removed = 0;
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = file_name.strip_prefix(&prefix) else {
             continue;
         };
-        if pid.parse::<u32>().is_err() || !Path::new("/proc/self").exists() {
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if !Path::new("/proc").join(pid).exists() {
-            tracing::debug!(file = %entry.path().display(), "removing stale temporary database");
-            let _ = fs::remove_file(entry.path());
+        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed a temporary database left by an interrupted update");
+            removed += 1;
         }
     }
+    removed
 }
 
 /// Build a new version of the database at `path` and swap it in atomically.
 ///
-/// The new version is built in `<path>.tmp-<pid>` in the same directory: a copy of the
-/// current database (if any), migrated to [`SCHEMA_VERSION`], changed by `build` in one
-/// transaction, then verified (`PRAGMA integrity_check`, every source's record count),
-/// fsynced and renamed over `path` (and the directory fsynced). On any error, or if the
-/// process is killed, `path` is untouched; the temporary file is removed on error, and a
-/// later update removes one left by a killed process.
+/// First the [`UpdateLock`] of `path` is taken (without waiting: if another update holds
+/// it, this fails with [`ErrorKind::Locked`] and changes nothing), and temporary files
+/// left by killed updates are removed. The new version is built in `<path>.tmp-<pid>` in
+/// the same directory: a copy of the current database (if any), migrated to
+/// [`SCHEMA_VERSION`], changed by `build` in one transaction, then verified (`PRAGMA
+/// integrity_check`, every source's record count), fsynced and renamed over `path` (and
+/// the directory fsynced). On any error, or if the process is killed, `path` is untouched;
+/// the temporary file is removed on error, and by the next update if the process was killed.
 pub fn update_atomically<T>(
     path: &Path,
     build: impl FnOnce(&mut Builder<'_>) -> Result<T>,
@@ -914,9 +1098,9 @@ pub fn update_atomically<T>(
         fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("{}: creating directory", dir.display()), e))?;
     }
-    remove_stale_temps(path);
+    let lock = UpdateLock::try_acquire(path)?;
+    remove_stale_temps(path, &lock);
     let temp = temp_path(path);
-    let _ = fs::remove_file(&temp);
     let result = build_into(path, &temp, build);
     match result {
         Ok(value) => {
@@ -924,17 +1108,22 @@ pub fn update_atomically<T>(
                 let _ = fs::remove_file(&temp);
                 Error::io(format!("{label}: replacing with {}", temp.display()), e)
             })?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // Make the rename durable; not every platform can open a directory.
-                if let Ok(handle) = fs::File::open(dir) {
-                    let _ = handle.sync_all();
-                }
-            }
+            sync_parent(path);
+            drop(lock);
             Ok(value)
         }
         Err(err) => {
             let _ = fs::remove_file(&temp);
             Err(err)
+        }
+    }
+}
+
+/// Make a rename in `path`'s directory durable; not every platform can open a directory.
+pub(crate) fn sync_parent(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(handle) = fs::File::open(dir) {
+            let _ = handle.sync_all();
         }
     }
 }
@@ -1224,6 +1413,177 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM packages", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    /// Overwrite the page-type byte of `table`'s root page with 0 (no valid b-tree page
+    /// has it): the file still opens, but every query of that table fails.
+    pub(crate) fn break_root_page(path: &Path, table: &str) {
+        let conn = Connection::open(path).unwrap();
+        let root: i64 = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+                [table],
+                |row| row.get(0),
+            )
+            .unwrap();
+        drop(conn);
+        let mut bytes = fs::read(path).unwrap();
+        let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+            1 => 65536,
+            n => usize::from(n),
+        };
+        // Page 1 starts with the 100-byte file header.
+        let offset = (root as usize - 1) * page_size + if root == 1 { 100 } else { 0 };
+        assert!(matches!(bytes[offset], 0x02 | 0x05 | 0x0a | 0x0d));
+        bytes[offset] = 0;
+        fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn quick_check_finds_a_broken_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        Database::open(&path).unwrap().quick_check().unwrap();
+        break_root_page(&path, "packages");
+        let db = Database::open(&path).unwrap();
+        // Still opens and answers what lives elsewhere, but fails every lookup.
+        assert!(db.version().is_ok());
+        assert!(db.lookup("Alpine:v3.9", "musl").is_err());
+        let err = db.quick_check().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Store);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{}: integrity check failed (the file is corrupt; rebuild or re-download it): ",
+                path.display()
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_file_changed_in_place_is_an_error_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        let size = fs::metadata(&path).unwrap().len();
+        assert_eq!(db.lookup("Alpine:v3.9", "musl").unwrap().len(), 1);
+        // What `cp new old` does first: truncate the file the handle reads.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let expected = format!(
+            "{}: the database file was changed in place while open ({size} bytes when opened, 0 now); \
+             replace a database by writing a new file in the same directory and renaming it over the old one",
+            path.display()
+        );
+        for err in [
+            db.lookup("Alpine:v3.9", "busybox").unwrap_err(),
+            db.lookup_many(&[("PyPI", "django")]).unwrap_err(),
+            db.records_for("CVE-2024-1").unwrap_err(),
+            db.version().unwrap_err(),
+            db.status().unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::Changed);
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn a_renamed_over_file_leaves_open_handles_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        build(&path, &sample()[..1], SourceMode::Replace);
+        assert_eq!(
+            ids(&db.lookup("PyPI", "django").unwrap()),
+            [("CVE-2024-1", "CVE-2024-1"), ("CVE-2024-1", "GHSA-x")]
+        );
+    }
+
+    #[test]
+    fn a_held_lock_makes_an_update_fail_at_once_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let before = fs::read(&path).unwrap();
+        let held = UpdateLock::try_acquire(&path).unwrap();
+        assert_eq!(lock_path(&path), dir.path().join("db.sqlite.lock"));
+        let err = update_atomically(&path, |builder| {
+            builder.begin_source("s1", SourceMode::Replace)
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Locked);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: another update of this database is in progress (it holds {}); \
+                 nothing was changed, try again when it has finished",
+                path.display(),
+                dir.path().join("db.sqlite.lock").display()
+            )
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+        drop(held);
+        update_atomically(&path, |builder| {
+            builder.begin_source("s1", SourceMode::Replace)
+        })
+        .unwrap();
+        assert!(
+            Database::open(&path)
+                .unwrap()
+                .lookup("Alpine:v3.9", "musl")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_only_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        build(&path, &sample(), SourceMode::Replace);
+        let names = [
+            "db.sqlite.tmp-4242",
+            "db.sqlite.tmp-1",
+            "db.sqlite.tmp-x1",
+            "db.sqlite.tmp-",
+            "other.sqlite.tmp-4242",
+            "db.sqlite.lock",
+        ];
+        for name in names {
+            fs::write(dir.path().join(name), b"left over").unwrap();
+        }
+        let listing = || {
+            let mut names: Vec<String> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        // Another update holds the lock: nothing is touched.
+        let held = UpdateLock::try_acquire(&path).unwrap();
+        assert!(update_atomically(&path, |_| Ok(())).is_err());
+        assert_eq!(listing().len(), names.len() + 1);
+        drop(held);
+        update_atomically(&path, |_| Ok(())).unwrap();
+        assert_eq!(
+            listing(),
+            [
+                "db.sqlite",
+                "db.sqlite.lock",
+                "db.sqlite.tmp-",
+                "db.sqlite.tmp-x1",
+                "other.sqlite.tmp-4242"
+            ]
+        );
     }
 
     #[test]

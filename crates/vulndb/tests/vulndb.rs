@@ -307,11 +307,19 @@ fn export_and_import_round_trip_with_checksum() {
         Database::open(&target).unwrap().content_hash().unwrap(),
         hash
     );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("other"))
+    let mut leftovers: Vec<_> = std::fs::read_dir(dir.path().join("other"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(leftovers, vec![std::ffi::OsString::from("db.sqlite")]);
+    leftovers.sort();
+    // The update lock file stays (removing it would race with its next user).
+    assert_eq!(
+        leftovers,
+        vec![
+            std::ffi::OsString::from("db.sqlite"),
+            std::ffi::OsString::from("db.sqlite.lock")
+        ]
+    );
 }
 
 /// A small database to damage: one Alpine branch.
@@ -630,6 +638,77 @@ fn network_update_from_a_local_mirror() {
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert!(err.to_string().contains("/nothing/DSA/list"), "{err}");
     assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+    server.join().unwrap();
+}
+
+/// A scheduled update (as `portcullis serve` runs one) that starts while another update
+/// holds the database's lock fails at once, changing nothing; triggered again once the
+/// lock is free, it lands.
+#[test]
+fn a_scheduled_update_never_runs_over_another() {
+    use portcullis_vulndb::UpdateLock;
+    use portcullis_vulndb::schedule::{ScheduleConfig, Scheduler};
+
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("all.zip");
+    write_zip(&zip_path, &[("GO-2099-0001.json", GOOD_RECORD)]);
+    let (base, server) = serve(
+        vec![(
+            "/osv/Go/all.zip".to_owned(),
+            std::fs::read(&zip_path).unwrap(),
+        )],
+        2,
+    );
+    let db = dir.path().join("db.sqlite");
+    let mut updater = Updater::new(
+        &db,
+        vec![NetworkSource::Osv {
+            ecosystem: "Go".into(),
+        }],
+    );
+    updater.mirrors.osv = format!("{base}/osv");
+    updater.fetcher = Arc::new(HttpFetcher::new(Duration::from_secs(30)));
+    // Another update (a manual `db import`) is in progress.
+    let held = UpdateLock::try_acquire(&db).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let config = ScheduleConfig {
+        interval: Duration::from_secs(3600),
+        jitter: Duration::ZERO,
+        retry_after_failure: Duration::from_secs(3600),
+        run_at_start: true,
+    };
+    let scheduler = Scheduler::start(config, move || {
+        let outcome = updater.update().map(|_| ());
+        let _ = tx.send(
+            outcome
+                .as_ref()
+                .copied()
+                .map_err(|e| (e.kind(), e.to_string())),
+        );
+        outcome
+    })
+    .unwrap();
+    let (kind, message) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(kind, ErrorKind::Locked);
+    assert_eq!(
+        message,
+        format!(
+            "{}: another update of this database is in progress (it holds {}.lock); \
+             nothing was changed, try again when it has finished",
+            db.display(),
+            db.display()
+        )
+    );
+    assert!(!db.exists());
+    drop(held);
+    scheduler.trigger();
+    rx.recv_timeout(Duration::from_secs(60)).unwrap().unwrap();
+    let database = Database::open(&db).unwrap();
+    assert_eq!(database.lookup("Go", "example.com/m").unwrap().len(), 1);
+    scheduler.stop();
     server.join().unwrap();
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod db;
+mod db_swap;
 mod evasion;
 mod image;
 mod lifecycle;

@@ -6,6 +6,7 @@
 
 mod common;
 mod config;
+mod diff_ids;
 mod hostile;
 mod layered;
 mod links;
