@@ -214,6 +214,29 @@ mod tests {
     }
 
     #[test]
+    fn serve_help_prints_the_true_defaults() {
+        let defaults: serde_json::Value =
+            serde_json::to_value(ServerConfig::default()).unwrap();
+        let mut checked = 0;
+        for line in crate::args::SERVE_LIMITS.lines() {
+            let Some((key, rest)) = line.trim().split_once(" [") else {
+                continue;
+            };
+            if key.contains(' ') {
+                continue;
+            }
+            let (value, _) = rest.split_once(']').unwrap();
+            let expected = match &defaults[key] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(value, expected, "{key}");
+            checked += 1;
+        }
+        assert_eq!(checked, 15);
+    }
+
+    #[test]
     fn unknown_policy_ids_are_refused() {
         let (args, global) = parse(&["portcullis", "serve", "--policy", "no_such_policy"]);
         let err = effective_config(&args, &global, Vec::new()).unwrap_err();
