@@ -152,11 +152,13 @@ fn slow_clients() -> usize {
     wanted.min(limit.saturating_sub(200))
 }
 
-/// Connect (giving up after 2 s in a full backlog), announce a 3 MB body, then send one
+/// Connect (retrying while the backlog is full), announce a 3 MB body, then send one
 /// byte a second, at most 20 (a bounded loop that ends by itself), until the server hangs up.
 fn slow_client(addr: std::net::SocketAddr, connected: &std::sync::atomic::AtomicUsize) {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
-    else {
+    // A full backlog drops the handshake: try again, at most 15 times.
+    let Some(mut stream) = (0..15).find_map(|_| {
+        TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()
+    }) else {
         return;
     };
     connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
