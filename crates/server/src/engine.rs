@@ -232,7 +232,10 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.latest.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.catalogs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -244,7 +247,10 @@ impl Engine {
         let catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
         (
             self.tags.lock().unwrap_or_else(|e| e.into_inner()).len(),
-            self.verdicts.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            self.verdicts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len(),
             catalogs.len(),
             catalogs.weight(),
         )
@@ -568,7 +574,9 @@ impl Engine {
                 let what = format!("scanning {pinned}");
                 let pulled = self
                     .threads
-                    .run(&host, deadline, &what, move || pull_catalog(&pinned, &options))
+                    .run(&host, deadline, &what, move || {
+                        pull_catalog(&pinned, &options)
+                    })
                     .await;
                 match pulled {
                     Ok(pulled) => pulled,

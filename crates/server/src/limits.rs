@@ -91,7 +91,13 @@ impl RegistryThreads {
     /// running at most until `deadline`. The registry client gets the deadline too (see
     /// `portcullis_oci::registry::with_deadline`), so the thread itself ends right after it;
     /// the thread's place is freed when it does.
-    pub async fn run<T, F>(&self, host: &str, deadline: Instant, what: &str, work: F) -> Result<T, String>
+    pub async fn run<T, F>(
+        &self,
+        host: &str,
+        deadline: Instant,
+        what: &str,
+        work: F,
+    ) -> Result<T, String>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, String> + Send + 'static,
@@ -107,7 +113,9 @@ impl RegistryThreads {
         match tokio::time::timeout_at(deadline, handle).await {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => Err(format!("{what}: {e}")),
-            Err(_) => Err(format!("{what}: registry {host} did not finish before the deadline")),
+            Err(_) => Err(format!(
+                "{what}: registry {host} did not finish before the deadline"
+            )),
         }
     }
 

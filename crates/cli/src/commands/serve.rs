@@ -215,8 +215,7 @@ mod tests {
 
     #[test]
     fn serve_help_prints_the_true_defaults() {
-        let defaults: serde_json::Value =
-            serde_json::to_value(ServerConfig::default()).unwrap();
+        let defaults: serde_json::Value = serde_json::to_value(ServerConfig::default()).unwrap();
         let mut checked = 0;
         for line in crate::args::SERVE_LIMITS.lines() {
             let Some((key, rest)) = line.trim().split_once(" [") else {

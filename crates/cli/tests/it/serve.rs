@@ -156,9 +156,9 @@ fn slow_clients() -> usize {
 /// byte a second, at most 20 (a bounded loop that ends by itself), until the server hangs up.
 fn slow_client(addr: std::net::SocketAddr, connected: &std::sync::atomic::AtomicUsize) {
     // A full backlog drops the handshake: try again, at most 15 times.
-    let Some(mut stream) = (0..15).find_map(|_| {
-        TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()
-    }) else {
+    let Some(mut stream) = (0..15)
+        .find_map(|_| TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok())
+    else {
         return;
     };
     connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -224,8 +224,14 @@ fn slow_bodies_leave_the_server_small_and_are_counted_as_timeouts() {
     eprintln!(
         "{clients} slow clients ({connected} connected, {timeouts} timed out): idle {idle} KiB, peak {peak} KiB, after {after} KiB"
     );
-    assert!(peak <= idle + 50 * 1024, "peak {peak} KiB vs idle {idle} KiB");
-    assert!(after <= idle + 50 * 1024, "after {after} KiB vs idle {idle} KiB");
+    assert!(
+        peak <= idle + 50 * 1024,
+        "peak {peak} KiB vs idle {idle} KiB"
+    );
+    assert!(
+        after <= idle + 50 * 1024,
+        "after {after} KiB vs idle {idle} KiB"
+    );
 }
 
 #[test]
@@ -250,7 +256,9 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
         .unwrap();
     assert!(killed.success());
     // The listener closes: new connections are refused.
-    wait_for("the listener to close", 30, || TcpStream::connect(&addr).is_err());
+    wait_for("the listener to close", 30, || {
+        TcpStream::connect(&addr).is_err()
+    });
     stream.write_all(&body[10..]).unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();

@@ -297,9 +297,11 @@ fn a_healthy_image_is_judged_while_other_registries_hang() {
             })
             .collect();
         // Both misbehaving registries are busy before the healthy image is asked about.
-        wait_for("silent registry connections", Duration::from_secs(60), || {
-            silent.connections() >= 4
-        });
+        wait_for(
+            "silent registry connections",
+            Duration::from_secs(60),
+            || silent.connections() >= 4,
+        );
         wait_for("trickled layer requests", Duration::from_secs(60), || {
             trickle.blob_requests() >= 1
         });
@@ -310,7 +312,10 @@ fn a_healthy_image_is_judged_while_other_registries_hang() {
             server.app().engine.clear_caches();
             let answer = admit(&server, "v1", &pod("team-c", json!({}), &[&stop], &[]));
             let message = answer["status"]["message"].as_str().unwrap_or_default();
-            assert_eq!(answer["allowed"], false, "{action:?} round {round}: {answer}");
+            assert_eq!(
+                answer["allowed"], false,
+                "{action:?} round {round}: {answer}"
+            );
             assert!(
                 message.contains("CVE-2020-28928") && !message.contains("not judged"),
                 "{action:?} round {round}: {answer}"
