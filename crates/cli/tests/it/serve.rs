@@ -268,3 +268,23 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_body_cut_off_is_counted_as_aborted_not_too_large() {
+    let (mut child, addr) = spawn_serve(&[]);
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(b"POST /imagecheck HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    wait_for("the aborted body to be counted", 30, || {
+        metric(&addr, "portcullis_http_refused_total{reason=\"aborted\"}") == 1.0
+    });
+    let (_, metrics) = get(&addr, "/metrics", None);
+    assert!(!metrics.contains("reason=\"too_large\""), "{metrics}");
+    assert!(!metrics.contains("reason=\"timeout\""), "{metrics}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
