@@ -102,7 +102,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let server = portcullis_server::start(settings).await?;
         eprintln!(
             "portcullis serve: listening on {} ({})",
@@ -116,7 +116,11 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
         wait_for_signal().await;
         server.shutdown().await;
         Ok(Code::Ok)
-    })
+    });
+    // Registry work abandoned at its deadline may still hold a blocking thread (until the
+    // registry client's own deadline ends it): do not wait for it to exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 async fn wait_for_signal() {

@@ -255,6 +255,9 @@ fn a_healthy_image_is_judged_while_other_registries_hang() {
         config.policy.id = None;
         config.policy.inline = Some(POLICIES.to_string());
         config.unknown_image_action = action;
+        // A cold decision takes a few seconds in a debug build on a busy machine: a budget
+        // with room for that (the probe's starved decisions took 62 s to 235 s).
+        config.scan_budget = portcullis_config::Duration::from_secs(20);
         // Shorter than the defaults so the abandoned work ends soon after the test.
         config.resolve_timeout = portcullis_config::Duration::from_secs(10);
         config.scan_timeout = portcullis_config::Duration::from_secs(15);
