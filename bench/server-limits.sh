@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark / long run of issue 19's server limits (tests never run this):
 #   1. isolation: 50 cold decisions of a healthy image (Alpine 3.9 on a mock registry),
-#      each a real verdict within the budget, while one review names 1,000 images on a
+#      each a real verdict within the (test's 20 s) budget, while one review names 1,000 images on a
 #      registry that never answers and two name images whose layers trickle, under
 #      `reject` and `allow` (the test prints nothing on success; its run time is shown);
 #   2. slow bodies: 2,000 clients (fewer if the open-file limit is lower) each sending a
