@@ -43,6 +43,7 @@ pub enum Command {
     /// Configuration comes from `--config FILE` (YAML), then `PORTCULLIS_*` environment
     /// variables (one per key: `PORTCULLIS_SCAN_BUDGET`, `PORTCULLIS_TLS_CERT`, ...), then
     /// these flags.
+    #[command(after_help = SERVE_LIMITS)]
     Serve(ServeArgs),
     /// Look at images: their manifest, config, layers and files.
     #[command(subcommand)]
@@ -199,6 +200,26 @@ pub enum PolicyFormatArg {
     /// JSON.
     Json,
 }
+
+/// The bounds of `portcullis serve`, printed by `serve --help` (config key [default]).
+pub const SERVE_LIMITS: &str = "\
+Limits (config key [default], also PORTCULLIS_<KEY>):
+  scanConcurrency [2]             scans at once
+  scanConcurrencyPerRegistry [1]  scans at once against one registry host
+  maxInlineImages [8]             uncached images of one review judged inline; others follow unknownImageAction
+  backgroundChecks [16]           background checks of images past maxInlineImages
+  registryThreads [16]            threads doing registry I/O (not shared with database work)
+  registryThreadsPerRegistry [4]  registry I/O threads for one registry host
+  resolveTimeout [15s]            overall deadline of a tag resolution
+  scanTimeout [2m]                overall deadline of one image pull and catalogue
+  verdictCacheSize [1000]         verdicts kept (findings and decision, no package lists)
+  tagCacheSize [10000]            tag -> digest entries kept, each for at most tagCacheTtl [30s]
+  catalogCacheBytes [134217728]   estimated bytes of package catalogues kept
+  auditStoreSize [1000]           audit records and manual scans kept
+  maxConnections [256]            HTTP connections served at once; more wait in the backlog
+  requestTimeout [10s]            TLS handshake and request head each, then the whole body
+  drainTimeout [25s]              on SIGTERM, time to finish in-flight requests before exiting 0
+  request bodies                  at most 3 MiB";
 
 /// Arguments of `portcullis serve`.
 #[derive(Debug, Args)]

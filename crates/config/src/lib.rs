@@ -47,12 +47,47 @@ pub struct ServerConfig {
     /// How long a tag's resolved digest is reused before asking the registry again (`30s`);
     /// `0s` resolves on every request.
     pub tag_cache_ttl: Duration,
-    /// Most image scans running at once.
+    /// Most image scans running at once (`2`).
     pub scan_concurrency: usize,
-    /// Most verdicts kept in memory.
+    /// Most image scans running at once against one registry host (`1`); kept below
+    /// `scanConcurrency` so that no one registry can hold every scan slot. Scans past it
+    /// wait in that registry's own first-come queue.
+    pub scan_concurrency_per_registry: usize,
+    /// Most distinct images of one admission review that are not cached and get judged
+    /// inline (`8`); the others follow `unknownImageAction` and are queued for a
+    /// background check within `backgroundChecks`.
+    pub max_inline_images: usize,
+    /// Most background checks (resolution and scan) of images past `maxInlineImages`
+    /// running or waiting at once (`16`); more are not queued.
+    pub background_checks: usize,
+    /// Most threads doing blocking registry I/O at once (`16`), separate from the
+    /// database threads.
+    pub registry_threads: usize,
+    /// Most registry I/O threads for one registry host (`4`).
+    pub registry_threads_per_registry: usize,
+    /// Overall deadline to resolve one tag to a digest, waiting for a thread included
+    /// (`15s`).
+    pub resolve_timeout: Duration,
+    /// Overall deadline to pull and catalogue one image, waiting for a scan slot included
+    /// (`2m`); a stuck scan is abandoned then and its slot freed.
+    pub scan_timeout: Duration,
+    /// Most verdicts kept in memory (`1000`); a verdict holds the findings and decision,
+    /// never the package list.
     pub verdict_cache_size: usize,
+    /// Most tag → digest entries kept (`10000`), each for at most `tagCacheTtl`.
+    pub tag_cache_size: usize,
+    /// Most bytes (estimated) of package catalogues kept to re-judge an image without
+    /// pulling it again when only the policy or database changed (`128Mi` = 134217728).
+    pub catalog_cache_bytes: u64,
     /// Most audit records kept in memory for `GET /api/v1/audits`.
     pub audit_store_size: usize,
+    /// Most HTTP connections served at once (`256`); more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time allowed for a request's headers, and again for its whole body after them
+    /// (`10s`); a slower request is answered 408 and its connection closed.
+    pub request_timeout: Duration,
+    /// On SIGTERM, how long in-flight requests may take to finish before exiting (`25s`).
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,8 +108,20 @@ impl Default for ServerConfig {
             kubernetes: false,
             tag_cache_ttl: Duration::from_secs(30),
             scan_concurrency: 2,
+            scan_concurrency_per_registry: 1,
+            max_inline_images: 8,
+            background_checks: 16,
+            registry_threads: 16,
+            registry_threads_per_registry: 4,
+            resolve_timeout: Duration::from_secs(15),
+            scan_timeout: Duration::from_secs(120),
             verdict_cache_size: 1_000,
+            tag_cache_size: 10_000,
+            catalog_cache_bytes: 128 * 1024 * 1024,
             audit_store_size: 1_000,
+            max_connections: 256,
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -273,6 +320,26 @@ mod tests {
         let text = config.to_yaml();
         assert!(text.contains("scanBudget: 5s"), "{text}");
         assert_eq!(ServerConfig::from_yaml(&text, "x").unwrap(), config);
+    }
+
+    #[test]
+    fn reads_the_limits() {
+        let config = ServerConfig::from_yaml(
+            "maxInlineImages: 3\nscanConcurrencyPerRegistry: 2\nregistryThreads: 9\nresolveTimeout: 4s\nscanTimeout: 1m\ntagCacheSize: 7\ncatalogCacheBytes: 1000\nmaxConnections: 5\nrequestTimeout: 2s\ndrainTimeout: 3s\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.max_inline_images, 3);
+        assert_eq!(config.scan_concurrency_per_registry, 2);
+        assert_eq!(config.registry_threads, 9);
+        assert_eq!(config.registry_threads_per_registry, 4);
+        assert_eq!(config.resolve_timeout, Duration::from_secs(4));
+        assert_eq!(config.scan_timeout, Duration::from_secs(60));
+        assert_eq!(config.tag_cache_size, 7);
+        assert_eq!(config.catalog_cache_bytes, 1000);
+        assert_eq!(config.max_connections, 5);
+        assert_eq!(config.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.drain_timeout, Duration::from_secs(3));
     }
 
     #[test]

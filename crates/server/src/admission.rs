@@ -19,12 +19,12 @@ use crate::server::App;
 /// Answer one AdmissionReview.
 pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
     let started = std::time::Instant::now();
-    let body = match read_body(request).await {
+    let body = match read_body(request, app.config.request_timeout.get()).await {
         Ok(b) => b,
         Err(e) => {
             app.metrics
                 .refused
-                .get_or_create(&label("reason", "too_large"))
+                .get_or_create(&label("reason", e.reason()))
                 .inc();
             return e.response();
         }
@@ -96,15 +96,36 @@ async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
     let mut unique: Vec<&str> = workload.images.iter().map(|c| c.image.as_str()).collect();
     unique.sort_unstable();
     unique.dedup();
-    let checks = futures_util::future::join_all(unique.iter().map(|image| {
-        app.engine.check(
-            image,
-            &workload.namespace,
-            &workload.pull_secrets,
-            Some(deadline),
-        )
-    }))
-    .await;
+    // Cached images answer at once; of the others, only the first `maxInlineImages` are
+    // judged inline, the rest follow `unknownImageAction` (checked in the background).
+    let cap = app.config.max_inline_images;
+    let mut checks = Vec::with_capacity(unique.len());
+    let mut inline = Vec::new();
+    for image in unique {
+        if let Some(check) = app.engine.cached(image) {
+            checks.push(check);
+        } else if inline.len() < cap {
+            inline.push(image);
+        } else {
+            checks.push(app.engine.check_later(
+                image,
+                &workload.namespace,
+                &workload.pull_secrets,
+                &format!("the review names more than {cap} images without a cached verdict"),
+            ));
+        }
+    }
+    checks.extend(
+        futures_util::future::join_all(inline.iter().map(|image| {
+            app.engine.check(
+                image,
+                &workload.namespace,
+                &workload.pull_secrets,
+                Some(deadline),
+            )
+        }))
+        .await,
+    );
     let by_image: BTreeMap<String, ImageCheck> =
         checks.into_iter().map(|c| (c.image.clone(), c)).collect();
     let mut policy_ids: Vec<String> = Vec::new();

@@ -70,9 +70,15 @@ struct ScanRequest {
 }
 
 async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let body = match read_body(request).await {
+    let body = match read_body(request, app.config.request_timeout.get()).await {
         Ok(b) => b,
-        Err(e) => return e.response(),
+        Err(e) => {
+            app.metrics
+                .refused
+                .get_or_create(&crate::metrics::label("reason", e.reason()))
+                .inc();
+            return e.response();
+        }
     };
     let asked: ScanRequest = match serde_json::from_slice(&body) {
         Ok(a) => a,
@@ -96,6 +102,10 @@ async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
         done.digest = check.digest;
         match check.outcome {
             Ok(result) => {
+                let result = match &done.digest {
+                    Some(digest) => app.engine.with_packages(digest, result),
+                    None => result,
+                };
                 done.status = ScanStatus::Done;
                 done.report = Some(crate::report::to_json(&result));
             }
@@ -161,9 +171,15 @@ struct NewWhitelist {
 }
 
 async fn add_whitelist(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let body = match read_body(request).await {
+    let body = match read_body(request, app.config.request_timeout.get()).await {
         Ok(b) => b,
-        Err(e) => return e.response(),
+        Err(e) => {
+            app.metrics
+                .refused
+                .get_or_create(&crate::metrics::label("reason", e.reason()))
+                .inc();
+            return e.response();
+        }
     };
     let asked: NewWhitelist = match serde_json::from_slice(&body) {
         Ok(a) => a,

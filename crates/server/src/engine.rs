@@ -1,13 +1,22 @@
 //! The engine: image reference → digest → verdict, with a verdict cache keyed by (digest,
 //! policy version, database version), single flight for identical concurrent work, and
-//! inline scans bounded by a budget while the work itself runs to its end.
+//! inline scans bounded by a budget while the work itself runs to its end or to its
+//! overall deadline.
+//!
+//! Isolation: registry I/O runs on its own bounded threads ([`RegistryThreads`]), scans
+//! take a slot of a [`HostLimit`] (a fair queue per registry host under the global limit),
+//! and every registry operation has an overall deadline after which it is abandoned and
+//! its place freed.
+//!
+//! Memory: every cache is bounded (see [`EngineSettings`]); verdicts keep findings and the
+//! decision, never the package list, which only the byte-bounded catalogue cache keeps.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use portcullis_catalog::Catalog;
-use portcullis_oci::{Credentials, Reference};
+use portcullis_catalog::{Catalog, Os, Package};
+use portcullis_oci::{Credentials, ImageInfo, Reference};
 use portcullis_policy::{Policy, PolicySet};
 use portcullis_scan::ScanResult;
 use tokio::sync::Semaphore;
@@ -16,6 +25,7 @@ use tokio::time::Instant;
 use crate::bounded::BoundedMap;
 use crate::db::{DbPool, Generation};
 use crate::flight::{Flights, Landing};
+use crate::limits::{HostLimit, RegistryThreads};
 use crate::metrics::{Metrics, label};
 use crate::registry::{CredentialSource, RegistryAccess, pull_catalog, resolve_digest};
 
@@ -26,7 +36,7 @@ pub struct ImageCheck {
     pub image: String,
     /// The digest it resolved to.
     pub digest: Option<String>,
-    /// The judged scan, or why there is none.
+    /// The judged scan (without its package list), or why there is none.
     pub outcome: Result<Arc<ScanResult>, String>,
 }
 
@@ -36,6 +46,14 @@ struct VerdictKey {
     digest: String,
     policy: String,
     database: String,
+}
+
+/// A pulled image's catalogue, kept to re-judge it without pulling again.
+#[derive(Debug)]
+struct StoredCatalog {
+    info: ImageInfo,
+    os: Option<Os>,
+    packages: Vec<Package>,
 }
 
 /// Everything the engine needs, fixed at start.
@@ -49,10 +67,40 @@ pub struct EngineSettings {
     pub credentials: CredentialSource,
     /// How long a tag's digest is reused.
     pub tag_ttl: Duration,
+    /// Most tag → digest entries kept.
+    pub tag_cache_size: usize,
     /// Scans at once.
     pub scan_concurrency: usize,
-    /// Verdicts kept.
+    /// Scans at once against one registry host.
+    pub scan_concurrency_per_registry: usize,
+    /// Threads doing registry I/O at once.
+    pub registry_threads: usize,
+    /// Registry I/O threads for one registry host.
+    pub registry_threads_per_registry: usize,
+    /// Overall deadline of one tag resolution.
+    pub resolve_timeout: Duration,
+    /// Overall deadline of one scan (slot wait, pull, catalogue).
+    pub scan_timeout: Duration,
+    /// Background checks running or waiting at once.
+    pub background_checks: usize,
+    /// Verdicts kept (also the number of per-digest summaries kept).
     pub cache_size: usize,
+    /// Estimated bytes of package catalogues kept.
+    pub catalog_cache_bytes: u64,
+}
+
+/// The answer to a lookup that needs no registry work, or what the work needs.
+enum Prepared {
+    Done(ImageCheck),
+    Pending(Pending),
+}
+
+struct Pending {
+    check: ImageCheck,
+    reference: Reference,
+    policy: Arc<Policy>,
+    policy_version: String,
+    generation: Arc<Generation>,
 }
 
 /// Resolves, scans, judges and caches.
@@ -63,15 +111,26 @@ pub struct Engine {
     registry: RegistryAccess,
     credentials: CredentialSource,
     tag_ttl: Duration,
+    resolve_timeout: Duration,
+    scan_timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Verdicts by (digest, policy, database); bounded by `cache_size` entries.
     verdicts: Mutex<BoundedMap<VerdictKey, Arc<ScanResult>>>,
-    /// The latest scan of each digest (its catalog is re-matched when only the policy or
-    /// the database changed, without pulling again).
+    /// The latest scan summary of each digest (for the REST API); `cache_size` entries.
     latest: Mutex<BoundedMap<String, Arc<ScanResult>>>,
-    tags: Mutex<HashMap<String, (Instant, String)>>,
+    /// Package catalogues by digest, re-matched when only the policy or the database
+    /// changed; bounded by `catalog_cache_bytes` (estimated).
+    catalogs: Mutex<BoundedMap<String, Arc<StoredCatalog>>>,
+    /// Tag → (resolved at, digest); `tag_cache_size` entries, each for `tag_ttl`.
+    tags: Mutex<BoundedMap<String, (Instant, String)>>,
     checking: Arc<Flights<(String, Arc<ScanResult>)>>,
     scanning: Arc<Flights<Arc<ScanResult>>>,
-    slots: Arc<Semaphore>,
+    /// Scan slots: `scan_concurrency`, `scan_concurrency_per_registry` per host.
+    slots: HostLimit,
+    /// Blocking threads for registry I/O.
+    threads: RegistryThreads,
+    /// Background checks of images past a review's inline cap.
+    background: Arc<Semaphore>,
     /// Every policy of the set and every built-in, with its version, computed once.
     versions: HashMap<String, (Arc<Policy>, String)>,
 }
@@ -103,13 +162,27 @@ impl Engine {
             registry: settings.registry,
             credentials: settings.credentials,
             tag_ttl: settings.tag_ttl,
+            resolve_timeout: settings.resolve_timeout,
+            scan_timeout: settings.scan_timeout,
             metrics,
             verdicts: Mutex::new(BoundedMap::new(settings.cache_size)),
             latest: Mutex::new(BoundedMap::new(settings.cache_size)),
-            tags: Mutex::new(HashMap::new()),
+            catalogs: Mutex::new(BoundedMap::weighed(
+                settings.cache_size,
+                settings.catalog_cache_bytes,
+            )),
+            tags: Mutex::new(BoundedMap::new(settings.tag_cache_size)),
             checking: Arc::default(),
             scanning: Arc::default(),
-            slots: Arc::new(Semaphore::new(settings.scan_concurrency.max(1))),
+            slots: HostLimit::new(
+                settings.scan_concurrency,
+                settings.scan_concurrency_per_registry,
+            ),
+            threads: RegistryThreads::new(
+                settings.registry_threads,
+                settings.registry_threads_per_registry,
+            ),
+            background: Arc::new(Semaphore::new(settings.background_checks)),
         }
     }
 
@@ -123,13 +196,69 @@ impl Engine {
         &self.policies
     }
 
-    /// The latest scan of `digest`, if any.
+    /// The latest scan summary of `digest` (findings and decision, no package list).
     pub fn latest(&self, digest: &str) -> Option<Arc<ScanResult>> {
         self.latest
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&digest.to_string())
             .cloned()
+    }
+
+    /// `result` (of the image resolved to `digest`) with its package list, when that
+    /// catalogue is still cached.
+    pub fn with_packages(&self, digest: &str, result: Arc<ScanResult>) -> Arc<ScanResult> {
+        let stored = self
+            .catalogs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest.to_string())
+            .cloned();
+        match stored {
+            Some(stored) if result.packages.is_empty() => {
+                let mut full = (*result).clone();
+                full.packages = stored.packages.clone();
+                Arc::new(full)
+            }
+            _ => result,
+        }
+    }
+
+    /// Forget every cached tag, verdict, summary and catalogue (the next check of any image
+    /// is a cold one). Work in flight is not affected.
+    pub fn clear_caches(&self) {
+        self.tags.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.catalogs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Entries in the (tag, verdict, catalogue) caches and the catalogue bytes held.
+    pub fn cache_sizes(&self) -> (usize, usize, usize, u64) {
+        let catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            self.tags.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            self.verdicts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len(),
+            catalogs.len(),
+            catalogs.weight(),
+        )
+    }
+
+    /// Registry I/O threads free right now.
+    pub fn registry_threads_free(&self) -> usize {
+        self.threads.available()
     }
 
     /// The policy for `reference`, with its version.
@@ -147,16 +276,7 @@ impl Engine {
         Some((Arc::new(policy), version))
     }
 
-    /// Judge `image` for a workload in `namespace` with `pull_secrets`. Past `deadline`
-    /// (`None`: no limit) the answer is an unknown outcome while the work (resolution and
-    /// scan) goes on in the background, so a retry finds the verdict cached.
-    pub async fn check(
-        self: &Arc<Self>,
-        image: &str,
-        namespace: &str,
-        pull_secrets: &[String],
-        deadline: Option<Instant>,
-    ) -> ImageCheck {
+    fn prepare(&self, image: &str) -> Prepared {
         let mut check = ImageCheck {
             image: image.to_string(),
             digest: None,
@@ -166,16 +286,16 @@ impl Engine {
             Ok(r) => r,
             Err(e) => {
                 check.outcome = Err(format!("invalid image reference: {e}"));
-                return check;
+                return Prepared::Done(check);
             }
         };
         let Some(generation) = self.db.current() else {
             check.outcome = Err("no vulnerability database is loaded yet".to_string());
-            return check;
+            return Prepared::Done(check);
         };
         let Some((policy, policy_version)) = self.policy_for(&reference) else {
             check.outcome = Err("no policy applies to this image".to_string());
-            return check;
+            return Prepared::Done(check);
         };
         if let Some(digest) = self.cached_digest(&reference) {
             let key = VerdictKey {
@@ -187,15 +307,48 @@ impl Engine {
                 self.count_lookup("hit");
                 check.digest = Some(digest);
                 check.outcome = Ok(hit);
-                return check;
+                return Prepared::Done(check);
             }
         }
+        Prepared::Pending(Pending {
+            check,
+            reference,
+            policy,
+            policy_version,
+            generation,
+        })
+    }
+
+    /// The answer for `image` if it needs no registry work: a cached verdict, or an
+    /// immediate refusal (invalid reference, no database, no policy).
+    pub fn cached(&self, image: &str) -> Option<ImageCheck> {
+        match self.prepare(image) {
+            Prepared::Done(check) => Some(check),
+            Prepared::Pending(_) => None,
+        }
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        pending: Pending,
+        namespace: &str,
+        pull_secrets: &[String],
+        hold: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> crate::flight::Ticket<(String, Arc<ScanResult>)> {
         self.count_lookup("miss");
+        let Pending {
+            reference,
+            policy,
+            policy_version,
+            generation,
+            ..
+        } = pending;
         let flight_key = format!("{reference}|{policy_version}|{}", generation.version);
         let this = Arc::clone(self);
         let namespace = namespace.to_string();
         let pull_secrets = pull_secrets.to_vec();
-        let ticket = self.checking.join(&flight_key, async move {
+        self.checking.join(&flight_key, async move {
+            let _hold = hold;
             this.resolve_and_scan(
                 reference,
                 namespace,
@@ -204,7 +357,26 @@ impl Engine {
                 generation,
             )
             .await
-        });
+        })
+    }
+
+    /// Judge `image` for a workload in `namespace` with `pull_secrets`. Past `deadline`
+    /// (`None`: no limit) the answer is an unknown outcome while the work (resolution and
+    /// scan, each with its own overall deadline) goes on in the background, so a retry
+    /// finds the verdict cached.
+    pub async fn check(
+        self: &Arc<Self>,
+        image: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+        deadline: Option<Instant>,
+    ) -> ImageCheck {
+        let pending = match self.prepare(image) {
+            Prepared::Done(check) => return check,
+            Prepared::Pending(pending) => pending,
+        };
+        let mut check = pending.check.clone();
+        let ticket = self.start(pending, namespace, pull_secrets, None);
         match ticket.wait(deadline).await {
             Some(Ok((digest, result))) => {
                 check.digest = Some(digest);
@@ -219,6 +391,36 @@ impl Engine {
                 );
             }
         }
+        check
+    }
+
+    /// Answer `image` without judging it inline: a cached verdict if there is one, else an
+    /// unknown outcome, with a background check started if one of the bounded background
+    /// places is free.
+    pub fn check_later(
+        self: &Arc<Self>,
+        image: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+        why: &str,
+    ) -> ImageCheck {
+        let pending = match self.prepare(image) {
+            Prepared::Done(check) => return check,
+            Prepared::Pending(pending) => pending,
+        };
+        let mut check = pending.check.clone();
+        let queued = match Arc::clone(&self.background).try_acquire_owned() {
+            Ok(permit) => {
+                drop(self.start(pending, namespace, pull_secrets, Some(permit)));
+                "a background check is queued"
+            }
+            Err(_) => {
+                self.metrics.background_refused.inc();
+                "the background queue is full; a retry will queue it"
+            }
+        };
+        check.digest = self.cached_digest_any(image);
+        check.outcome = Err(format!("not judged inline: {why}; {queued}"));
         check
     }
 
@@ -238,7 +440,7 @@ impl Engine {
         (at.elapsed() < self.tag_ttl).then(|| digest.clone())
     }
 
-    /// The digest last resolved for `image`, however old.
+    /// The digest last resolved for `image`, if still kept.
     fn cached_digest_any(&self, image: &str) -> Option<String> {
         let reference = Reference::parse(image).ok()?;
         if let Some(digest) = reference.digest() {
@@ -246,6 +448,15 @@ impl Engine {
         }
         let tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
         tags.get(&reference.to_string()).map(|(_, d)| d.clone())
+    }
+
+    fn remember_tag(&self, reference: &Reference, digest: &str) {
+        let ttl = self.tag_ttl;
+        let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        tags.drop_oldest_while(|(at, _)| at.elapsed() >= ttl);
+        if !ttl.is_zero() {
+            tags.insert(reference.to_string(), (Instant::now(), digest.to_string()));
+        }
     }
 
     fn cached_verdict(&self, key: &VerdictKey) -> Option<Arc<ScanResult>> {
@@ -273,16 +484,21 @@ impl Engine {
             None => {
                 let options = self.registry.options(creds.clone());
                 let owned = reference.clone();
-                let resolved =
-                    tokio::task::spawn_blocking(move || resolve_digest(&owned, &options))
-                        .await
-                        .map_err(|e| format!("resolving {reference}: {e}"))?
-                        .map_err(|e| format!("registry unreachable or refused: {e}"))?
-                        .to_string();
-                self.tags
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(reference.to_string(), (Instant::now(), resolved.clone()));
+                let deadline = Instant::now() + self.resolve_timeout;
+                let resolved = self
+                    .threads
+                    .run(
+                        reference.registry(),
+                        deadline,
+                        &format!("resolving {reference}"),
+                        move || {
+                            resolve_digest(&owned, &options)
+                                .map(|d| d.to_string())
+                                .map_err(|e| format!("registry unreachable or refused: {e}"))
+                        },
+                    )
+                    .await?;
+                self.remember_tag(&reference, &resolved);
                 resolved
             }
         };
@@ -310,6 +526,14 @@ impl Engine {
         }
     }
 
+    fn scan_failed(&self, reason: String) -> Landing<Arc<ScanResult>> {
+        self.metrics
+            .scans
+            .get_or_create(&label("result", "error"))
+            .inc();
+        Err(reason)
+    }
+
     async fn scan(
         self: Arc<Self>,
         key: VerdictKey,
@@ -321,32 +545,42 @@ impl Engine {
         if let Some(hit) = self.cached_verdict(&key) {
             return Ok(hit);
         }
-        let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + self.scan_timeout;
+        let host = pinned.registry().to_string();
+        let Some(_slot) = self.slots.acquire(&host, deadline).await else {
+            return self.scan_failed(format!(
+                "no scan slot for registry {host} became free within the scan timeout ({:?})",
+                self.scan_timeout
+            ));
+        };
         let started = std::time::Instant::now();
-        let prior = self.latest(&key.digest);
-        let (info, catalog) = match prior {
-            Some(prior) => (
-                prior.image.clone(),
+        let stored = self
+            .catalogs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key.digest)
+            .cloned();
+        let (info, catalog) = match stored {
+            Some(stored) => (
+                stored.info.clone(),
                 Catalog {
-                    os: prior.os.clone(),
-                    packages: prior.packages.clone(),
+                    os: stored.os.clone(),
+                    packages: stored.packages.clone(),
                     warnings: Vec::new(),
                 },
             ),
             None => {
                 let options = self.registry.options(creds);
-                let pulled = tokio::task::spawn_blocking(move || pull_catalog(&pinned, &options))
-                    .await
-                    .map_err(|e| format!("scan: {e}"))?;
+                let what = format!("scanning {pinned}");
+                let pulled = self
+                    .threads
+                    .run(&host, deadline, &what, move || {
+                        pull_catalog(&pinned, &options)
+                    })
+                    .await;
                 match pulled {
                     Ok(pulled) => pulled,
-                    Err(e) => {
-                        self.metrics
-                            .scans
-                            .get_or_create(&label("result", "error"))
-                            .inc();
-                        return Err(e);
-                    }
+                    Err(e) => return self.scan_failed(e),
                 }
             }
         };
@@ -359,15 +593,9 @@ impl Engine {
             })
             .await
             .map_err(|e| e.to_string())?;
-        let result = match matched {
-            Ok(result) => Arc::new(result),
-            Err(e) => {
-                self.metrics
-                    .scans
-                    .get_or_create(&label("result", "error"))
-                    .inc();
-                return Err(e);
-            }
+        let mut result = match matched {
+            Ok(result) => result,
+            Err(e) => return self.scan_failed(e),
         };
         self.metrics
             .scans
@@ -376,6 +604,18 @@ impl Engine {
         self.metrics
             .scan_seconds
             .observe(started.elapsed().as_secs_f64());
+        let packages = std::mem::take(&mut result.packages);
+        let weight = catalog_bytes(&packages);
+        let stored = StoredCatalog {
+            info: result.image.clone(),
+            os: result.os.clone(),
+            packages,
+        };
+        self.catalogs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert_weighed(key.digest.clone(), Arc::new(stored), weight);
+        let result = Arc::new(result);
         self.latest
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -386,6 +626,25 @@ impl Engine {
             .insert(key, Arc::clone(&result));
         Ok(result)
     }
+}
+
+/// An estimate of the heap bytes a package list holds.
+fn catalog_bytes(packages: &[Package]) -> u64 {
+    let strings = |p: &Package| {
+        p.name.len()
+            + p.version.len()
+            + p.location.len()
+            + p.purl.len()
+            + p.arch.as_ref().map_or(0, String::len)
+            + p.source_name.as_ref().map_or(0, String::len)
+            + p.source_version.as_ref().map_or(0, String::len)
+            + p.licenses.iter().map(|l| l.len() + 24).sum::<usize>()
+    };
+    let total: usize = packages
+        .iter()
+        .map(|p| std::mem::size_of::<Package>() + strings(p) + 64)
+        .sum();
+    u64::try_from(total).unwrap_or(u64::MAX)
 }
 
 /// Seconds since the Unix epoch.

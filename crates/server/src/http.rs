@@ -50,11 +50,22 @@ pub fn error(status: StatusCode, message: &str) -> HttpResponse {
 pub enum BodyError {
     /// Over [`MAX_BODY`].
     TooLarge,
-    /// The connection failed mid-body.
+    /// Not complete within the request timeout.
+    TimedOut(std::time::Duration),
+    /// The connection failed or was closed mid-body.
     Broken(String),
 }
 
 impl BodyError {
+    /// The metric label (`too_large`, `timeout`, `aborted`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::TimedOut(_) => "timeout",
+            Self::Broken(_) => "aborted",
+        }
+    }
+
     /// The HTTP answer.
     pub fn response(&self) -> HttpResponse {
         match self {
@@ -62,6 +73,16 @@ impl BodyError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("request body larger than {MAX_BODY} bytes"),
             ),
+            Self::TimedOut(limit) => {
+                let mut response = error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!("request body not complete within {limit:?}"),
+                );
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+                response
+            }
             Self::Broken(e) => error(
                 StatusCode::BAD_REQUEST,
                 &format!("reading the request body: {e}"),
@@ -70,9 +91,14 @@ impl BodyError {
     }
 }
 
-/// Read the whole body, refusing more than [`MAX_BODY`] bytes (by `Content-Length` up
-/// front, and while reading).
-pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, BodyError> {
+/// Read the whole body within `timeout`, refusing more than [`MAX_BODY`] bytes (by
+/// `Content-Length` up front, and while reading). The bytes are collected as they arrive
+/// (no buffer is reserved for the declared length), so a slow client holds only what it
+/// sent.
+pub async fn read_body(
+    request: Request<Incoming>,
+    timeout: std::time::Duration,
+) -> Result<Bytes, BodyError> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -81,15 +107,17 @@ pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, BodyError> {
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
+    let collecting = Limited::new(request.into_body(), MAX_BODY).collect();
+    match tokio::time::timeout(timeout, collecting).await {
+        Err(_) => Err(BodyError::TimedOut(timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             Err(BodyError::TooLarge)
         }
-        Err(e) => Err(BodyError::Broken(e.to_string())),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
     }
 }
 
@@ -121,7 +149,11 @@ impl Tokens {
         else {
             return false;
         };
-        let offered: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        // The token exactly as configured: surrounding whitespace is not trimmed away.
+        if token.is_empty() || token.trim() != token {
+            return false;
+        }
+        let offered: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut accepted = false;
         for digest in &self.digests {
             let difference = digest
@@ -160,6 +192,9 @@ mod tests {
         assert!(tokens.admits(&with("Bearer beta")));
         assert!(!tokens.admits(&with("Bearer gamma")));
         assert!(!tokens.admits(&with("Bearer ")));
+        assert!(!tokens.admits(&with("Bearer  beta")));
+        assert!(!tokens.admits(&with("Bearer beta ")));
+        assert!(!tokens.admits(&with("Bearer beta\t")));
         assert!(!tokens.admits(&with("Basic beta")));
         assert!(!Tokens::new(&[]).admits(&with("Bearer ")));
     }

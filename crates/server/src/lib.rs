@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 mod flight;
 pub mod http;
+mod limits;
 pub mod metrics;
 pub mod registry;
 mod report;

@@ -29,8 +29,13 @@ pub struct Metrics {
     pub db_updates: Family<Labels, Counter>,
     /// 1 once a database is loaded.
     pub db_loaded: Gauge,
-    /// HTTP requests refused (`too_large`, `bad_request`, `unauthorized`).
+    /// HTTP requests refused (`too_large`, `aborted`, `timeout`, `bad_request`,
+    /// `unauthorized`).
     pub refused: Family<Labels, Counter>,
+    /// Images past a review's inline cap not queued because the background queue was full.
+    pub background_refused: Counter,
+    /// HTTP connections being served.
+    pub connections: Gauge,
 }
 
 /// A label set with one label.
@@ -50,6 +55,18 @@ impl Default for Metrics {
         let db_updates = Family::<Labels, Counter>::default();
         let db_loaded = Gauge::default();
         let refused = Family::<Labels, Counter>::default();
+        let background_refused = Counter::default();
+        let connections = Gauge::default();
+        registry.register(
+            "background_checks_refused",
+            "Images past a review's inline cap not queued: the background queue was full",
+            background_refused.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "HTTP connections being served",
+            connections.clone(),
+        );
         registry.register(
             "admission_requests",
             "Admission requests by action",
@@ -102,6 +119,8 @@ impl Default for Metrics {
             db_updates,
             db_loaded,
             refused,
+            background_refused,
+            connections,
         }
     }
 }

@@ -17,7 +17,7 @@ use portcullis_policy::{Format, PolicySet};
 use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
 use portcullis_vulndb::schedule::{ScheduleConfig, Scheduler};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::audits::AuditLog;
@@ -31,8 +31,9 @@ use crate::scans::ScanStore;
 use crate::tls::CertReloader;
 use crate::whitelist::{WhitelistItem, WhitelistState};
 
-/// Longest TLS handshake or request head read before the connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest read buffer of one HTTP connection (hyper's minimum is 8 KiB): a request
+/// head must fit; bodies stream through it.
+const MAX_READ_BUFFER: usize = 16 * 1024;
 
 /// Network sources and mirrors for scheduled database updates.
 #[derive(Debug, Clone)]
@@ -193,7 +194,8 @@ impl std::fmt::Debug for RunningServer {
 }
 
 impl RunningServer {
-    /// Stop accepting connections and end the background tasks.
+    /// Stop accepting connections, let the connections in use finish their requests
+    /// (at most `drainTimeout`), and end the background tasks.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.accept.await;
@@ -273,8 +275,16 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
                 config.registries.clone(),
             ),
             tag_ttl: config.tag_cache_ttl.get(),
+            tag_cache_size: config.tag_cache_size,
             scan_concurrency: config.scan_concurrency,
+            scan_concurrency_per_registry: config.scan_concurrency_per_registry,
+            registry_threads: config.registry_threads,
+            registry_threads_per_registry: config.registry_threads_per_registry,
+            resolve_timeout: config.resolve_timeout.get(),
+            scan_timeout: config.scan_timeout.get(),
+            background_checks: config.background_checks,
             cache_size: config.verdict_cache_size,
+            catalog_cache_bytes: config.catalog_cache_bytes,
         },
         Arc::clone(&metrics),
     ));
@@ -469,10 +479,22 @@ async fn accept_loop(
     app: Arc<App>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // At most `maxConnections` connections are served; further ones wait in the listen
+    // backlog until one ends.
+    let places = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
+        let place = tokio::select! {
+            place = Arc::clone(&places).acquire_owned() => match place {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stopped.changed() => break,
+        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => break,
         };
         let (stream, _peer) = match accepted {
             Ok(a) => a,
@@ -485,31 +507,94 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(route(&app, request).await) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT);
-            let served = match acceptor {
-                Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    }
-                }
-                None => http.serve_connection(TokioIo::new(stream), service).await,
-            };
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+        let stopped = stopped.clone();
+        connections.spawn(async move {
+            let _place = place;
+            app.metrics.connections.inc();
+            serve_connection(stream, acceptor, Arc::clone(&app), stopped).await;
+            app.metrics.connections.dec();
         });
+    }
+    drop(listener);
+    // Drain: connections finish the request in hand (they were told to close after it).
+    let drain = app.config.drain_timeout.get();
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "connections still busy after the drain timeout; closing them"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Serve one connection: TLS handshake and request heads within `requestTimeout`, bodies
+/// within it again (see [`crate::http::read_body`]); on shutdown, the request in hand is
+/// finished and the connection closed.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    app: Arc<App>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let timeout = app.config.request_timeout.get();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(route(&app, request).await) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(MAX_READ_BUFFER);
+    let served = match acceptor {
+        Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let connection = http.serve_connection(TokioIo::new(tls), service);
+                until_stopped(connection, &mut stopped).await
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        },
+        None => {
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            until_stopped(connection, &mut stopped).await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Drive `connection` to its end; once `stopped` fires, let it finish the request in hand
+/// and close.
+async fn until_stopped<I, S>(
+    connection: hyper::server::conn::http1::Connection<I, S>,
+    stopped: &mut watch::Receiver<bool>,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    if *stopped.borrow() {
+        connection.as_mut().graceful_shutdown();
+        return connection.await;
+    }
+    tokio::select! {
+        done = connection.as_mut() => done,
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
     }
 }
 

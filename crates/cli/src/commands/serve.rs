@@ -99,7 +99,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let server = portcullis_server::start(settings).await?;
         eprintln!(
             "portcullis serve: listening on {} ({})",
@@ -113,7 +113,11 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
         wait_for_signal().await;
         server.shutdown().await;
         Ok(Code::Ok)
-    })
+    });
+    // Registry work abandoned at its deadline may still hold a blocking thread (until the
+    // registry client's own deadline ends it): do not wait for it to exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 async fn wait_for_signal() {
@@ -208,6 +212,28 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn serve_help_prints_the_true_defaults() {
+        let defaults: serde_json::Value = serde_json::to_value(ServerConfig::default()).unwrap();
+        let mut checked = 0;
+        for line in crate::args::SERVE_LIMITS.lines() {
+            let Some((key, rest)) = line.trim().split_once(" [") else {
+                continue;
+            };
+            if key.contains(' ') {
+                continue;
+            }
+            let (value, _) = rest.split_once(']').unwrap();
+            let expected = match &defaults[key] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(value, expected, "{key}");
+            checked += 1;
+        }
+        assert_eq!(checked, 15);
     }
 
     #[test]

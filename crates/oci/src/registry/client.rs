@@ -1,6 +1,7 @@
 //! The HTTP side of registry access: one client per repository, with authentication,
 //! retries, redirects that never leak credentials, and size caps.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::Mutex;
@@ -28,6 +29,30 @@ const MAX_SMALL_BODY: u64 = 1024 * 1024;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Longest wait for a TLS handshake when probing whether an insecure registry speaks TLS.
 const PROBE_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// The deadline [`with_deadline`] set for clients connected on this thread.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Run `work` with an overall `deadline` for every [`RegistryClient`] it connects: each
+/// request (headers and body, retries and their backoff included) and every blob read of
+/// such a client fails with [`ErrorKind::Network`] once the deadline has passed, so a
+/// registry that trickles bytes cannot hold the calling thread beyond it. The deadline is
+/// captured at [`RegistryClient::connect`], so blob readers moved to other threads keep it.
+pub fn with_deadline<T>(deadline: Option<Instant>, work: impl FnOnce() -> T) -> T {
+    let previous = DEADLINE.with(|d| d.replace(deadline));
+    let out = work();
+    DEADLINE.with(|d| d.set(previous));
+    out
+}
+
+fn deadline_error(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Network,
+        format!("{what}: the overall deadline for this registry operation passed"),
+    )
+}
 
 /// A manifest document as fetched: its bytes, verified digest and declared media type.
 #[derive(Debug, Clone)]
@@ -57,6 +82,8 @@ pub struct RegistryClient {
     options: RegistryOptions,
     credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
+    /// The overall deadline set by [`with_deadline`] when the client connected.
+    deadline: Option<Instant>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -302,6 +329,7 @@ impl RegistryClient {
             options: options.clone(),
             credentials,
             authorization: Mutex::new(None),
+            deadline: DEADLINE.with(Cell::get),
         };
         if insecure && client.speaks_plain_http(options)? {
             client.base = format!("http://{host}");
@@ -442,6 +470,7 @@ impl RegistryClient {
         let body = NetworkReader {
             inner: response.into_body().into_reader(),
             what: what.to_string(),
+            deadline: self.deadline,
         };
         Ok(Box::new(digest.verifying_reader(
             body,
@@ -624,6 +653,13 @@ impl RegistryClient {
                 .agent_for(origin.as_ref())
                 .get(&url)
                 .header("Accept-Encoding", "identity");
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Attempt::Fail(deadline_error(what));
+                }
+                request = request.config().timeout_global(Some(left)).build();
+            }
             if let Some(accept) = accept {
                 request = request.header("Accept", accept);
             }
@@ -804,6 +840,15 @@ impl RegistryClient {
                     format!("{error} (gave up after {attempts} attempts{why})"),
                 ));
             }
+            if self
+                .deadline
+                .is_some_and(|d| d.saturating_duration_since(Instant::now()) <= delay)
+            {
+                return Err(Error::new(
+                    error.kind(),
+                    format!("{error} (no time left for a retry before the overall deadline)"),
+                ));
+            }
             tracing::debug!(what, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
             std::thread::sleep(delay);
             backoff = backoff.saturating_mul(2);
@@ -943,10 +988,14 @@ fn network_read_error(what: &str, err: io::Error) -> Error {
 struct NetworkReader<R> {
     inner: R,
     what: String,
+    deadline: Option<Instant>,
 }
 
 impl<R: Read> Read for NetworkReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(deadline_error(&self.what).into_io());
+        }
         self.inner
             .read(buf)
             .map_err(|e| network_read_error(&self.what, e).into_io())

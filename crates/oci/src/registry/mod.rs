@@ -17,7 +17,7 @@ mod tests;
 
 use std::io::Read;
 
-pub use client::{FetchedManifest, RegistryClient};
+pub use client::{FetchedManifest, RegistryClient, with_deadline};
 
 use crate::BlobStore;
 use crate::error::Result;

@@ -859,3 +859,33 @@ fn manual_real_registry() {
         );
     }
 }
+
+#[test]
+fn an_overall_deadline_ends_a_stalled_blob_before_the_read_timeout() {
+    let image = test_image("amd64", &[7u8; 4096]);
+    let content = Content::with_image("t", &image);
+    let layer_path = format!("/v2/{REPO}/blobs/{}", image.layer_digest);
+    let server = MockServer::start(move |r| {
+        let mut response = content.serve(r);
+        if r.path() == layer_path {
+            response.stall_after = Some(100);
+        }
+        response
+    });
+    let mut opts = options(&[&server]);
+    // The idle timeout alone would wait past the mock's 10 s stall.
+    opts.registry.read_timeout = Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    let err = super::with_deadline(Some(deadline), || {
+        let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
+        read_layer(store.as_ref(), &info).unwrap_err()
+    });
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    // ureq's whole-call timeout, set from the deadline, ends the stalled read.
+    assert!(err.to_string().contains("timeout: global"), "{err}");
+    // Past the deadline nothing new starts: the next request fails at once.
+    let late = super::with_deadline(Some(std::time::Instant::now()), || {
+        open(&reference(&server, "t"), &opts).unwrap_err()
+    });
+    assert!(late.to_string().contains("overall deadline"), "{late}");
+}

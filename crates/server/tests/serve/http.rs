@@ -44,7 +44,8 @@ fn the_api_answers_401_revealing_nothing() {
         ("GET", "/api/v1/no-such-thing"),
         ("DELETE", "/api/v1/whitelists/x"),
     ] {
-        for token in [None, Some("wrong"), Some("")] {
+        // A valid token with whitespace around it is refused too.
+        for token in [None, Some("wrong"), Some(""), Some(" token-one")] {
             let answer = server.request(method, path, token, b"");
             assert_eq!(answer.status, 401, "{method} {path} {token:?}");
             assert_eq!(answer.header("www-authenticate"), Some("Bearer"));

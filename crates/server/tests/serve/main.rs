@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admission;
+mod caches;
 mod engine;
 mod harness;
 mod http;
+mod isolation;
 mod kubernetes;
 mod updates;
