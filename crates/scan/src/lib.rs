@@ -102,19 +102,23 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
 /// judgeable), to match it again against another database without reading the image.
 /// Keeps the errors: an image whose package list was incomplete stays not judgeable.
 pub fn prior_catalog(result: &ScanResult) -> Catalog {
-    let warnings = result
-        .errors
+    Catalog {
+        os: result.os.clone(),
+        packages: result.packages.clone(),
+        warnings: error_warnings(&result.errors),
+    }
+}
+
+/// A scan result's `errors` back as error-level catalog warnings, so that re-matching a
+/// stored catalogue keeps the image not judgeable.
+pub fn error_warnings(errors: &[String]) -> Vec<portcullis_catalog::Warning> {
+    errors
         .iter()
         .map(|e| match e.split_once(": ") {
             Some((location, message)) => portcullis_catalog::Warning::error(location, message),
             None => portcullis_catalog::Warning::error("", e.as_str()),
         })
-        .collect();
-    Catalog {
-        os: result.os.clone(),
-        packages: result.packages.clone(),
-        warnings,
-    }
+        .collect()
 }
 
 /// Run `policy` over `result` (its findings as they are now) and store the decision.

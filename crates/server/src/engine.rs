@@ -54,6 +54,8 @@ struct StoredCatalog {
     info: ImageInfo,
     os: Option<Os>,
     packages: Vec<Package>,
+    /// Package databases that could not be read completely: a re-match stays not judgeable.
+    errors: Vec<String>,
 }
 
 /// Everything the engine needs, fixed at start.
@@ -566,7 +568,7 @@ impl Engine {
                 Catalog {
                     os: stored.os.clone(),
                     packages: stored.packages.clone(),
-                    warnings: Vec::new(),
+                    warnings: portcullis_scan::error_warnings(&stored.errors),
                 },
             ),
             None => {
@@ -610,6 +612,7 @@ impl Engine {
             info: result.image.clone(),
             os: result.os.clone(),
             packages,
+            errors: result.errors.clone(),
         };
         self.catalogs
             .lock()
