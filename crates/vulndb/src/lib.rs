@@ -8,6 +8,8 @@
 //! - [`update_atomically`] and [`Builder`]: every change builds a new file next to the old
 //!   one and renames it into place; [`Database::import_paths`] imports local files with
 //!   formats detected by content ([`import`]).
+//! - [`exploit`]: CISA's KEV catalog and FIRST's EPSS scores by CVE id
+//!   ([`Database::exploitation_many`]).
 //! - [`export`]: one checksummed file moving a whole database between machines.
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
@@ -15,6 +17,7 @@
 mod codec;
 pub mod cvss2;
 pub mod error;
+pub mod exploit;
 pub mod export;
 pub mod fetch;
 pub mod import;
@@ -25,6 +28,7 @@ mod store;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
+pub use exploit::{EpssScore, Exploitation, KevEntry};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use model::{
     AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,
