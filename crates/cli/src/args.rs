@@ -250,6 +250,12 @@ pub enum DbCommand {
         /// Base URL of a Debian OVAL mirror (`<url>/oval-definitions-<codename>.xml.bz2`).
         #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_OVAL_MIRROR")]
         debian_oval_mirror: Option<String>,
+        /// Base URL of a CISA KEV mirror (`<url>/known_exploited_vulnerabilities.json`).
+        #[arg(long, value_name = "URL", env = "PORTCULLIS_KEV_MIRROR")]
+        kev_mirror: Option<String>,
+        /// Base URL of a FIRST EPSS mirror (`<url>/epss_scores-current.csv.gz`).
+        #[arg(long, value_name = "URL", env = "PORTCULLIS_EPSS_MIRROR")]
+        epss_mirror: Option<String>,
         /// List the sources that would be fetched, and their URLs, without fetching.
         #[arg(long)]
         dry_run: bool,

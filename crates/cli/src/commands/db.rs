@@ -32,6 +32,8 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
             osv_mirror,
             alpine_mirror,
             debian_oval_mirror,
+            kev_mirror,
+            epss_mirror,
             dry_run,
         } => {
             let mut mirrors = Mirrors::default();
@@ -43,6 +45,12 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
             }
             if let Some(url) = debian_oval_mirror {
                 mirrors.debian_oval.clone_from(url);
+            }
+            if let Some(url) = kev_mirror {
+                mirrors.kev.clone_from(url);
+            }
+            if let Some(url) = epss_mirror {
+                mirrors.epss.clone_from(url);
             }
             update(&path, sources, mirrors, *dry_run, global)
         }
@@ -233,6 +241,8 @@ pub(crate) fn default_sources() -> Vec<NetworkSource> {
     sources.push(NetworkSource::Nvd {
         feed: "modified".to_string(),
     });
+    sources.push(NetworkSource::Kev);
+    sources.push(NetworkSource::Epss);
     sources
 }
 

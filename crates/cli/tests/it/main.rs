@@ -7,6 +7,7 @@ mod db;
 mod image;
 mod lifecycle;
 mod policy;
+mod ratings;
 mod sbom;
 mod scan;
 mod serve;
