@@ -454,6 +454,40 @@ pub(crate) fn parse_bytes(
     }
 }
 
+/// Parse a CISA KEV catalog without a database (for fuzzing and tools): its valid entries
+/// (unique CVE ids) and the problems of the others.
+pub fn parse_kev_catalog(
+    label: &str,
+    bytes: &[u8],
+) -> Result<(Vec<crate::exploit::KevEntry>, Vec<Problem>)> {
+    let parsed = kev::parse(label, bytes)?;
+    Ok((parsed.kev.unwrap_or_default(), parsed.problems))
+}
+
+/// Parse an (uncompressed) EPSS CSV without a database (for fuzzing and tools): the valid
+/// scores as `(CVE id, score, percentile)` (unique ids, values in [0, 1]), the score date,
+/// and the problems of the other lines.
+#[allow(clippy::type_complexity)]
+pub fn parse_epss_csv(
+    label: &str,
+    bytes: &[u8],
+) -> Result<(Vec<(String, f64, f64)>, Option<String>, Vec<Problem>)> {
+    let parsed = epss::parse(label, Path::new(label), bytes)?;
+    let data = parsed.epss.unwrap_or_default();
+    let scores = data
+        .scores
+        .iter()
+        .map(|(key, score, percentile)| {
+            (
+                crate::exploit::cve_from_key(*key),
+                *score as f64 / 1e9,
+                *percentile as f64 / 1e9,
+            )
+        })
+        .collect();
+    Ok((scores, data.date, parsed.problems))
+}
+
 /// The first line of `text`, trimmed and capped at 400 characters.
 pub(crate) fn first_line(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
