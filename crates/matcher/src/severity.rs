@@ -112,10 +112,10 @@ fn is_primary(statement: &Statement) -> bool {
 
 /// The CVSS statements of `records` that satisfy `keep`, newest version first (stable:
 /// the stored order within one version).
-fn cvss_in_order<'r>(
-    records: &'r [Vulnerability],
+fn cvss_in_order(
+    records: &[Vulnerability],
     keep: impl Fn(&Vulnerability, &Statement) -> bool,
-) -> Vec<(&'r Vulnerability, &'r Statement)> {
+) -> Vec<(&Vulnerability, &Statement)> {
     let mut out: Vec<(&Vulnerability, &Statement)> = records
         .iter()
         .flat_map(|r| r.severities.iter().map(move |s| (r, s)))
@@ -310,12 +310,23 @@ mod tests {
         // NVD still comes first.
         let nvd = record(
             "nvd",
-            vec![metric("nvd@nist.gov", "Primary", V31_MEDIUM, Some("MEDIUM"))],
+            vec![metric(
+                "nvd@nist.gov",
+                "Primary",
+                V31_MEDIUM,
+                Some("MEDIUM"),
+            )],
         );
         let c = choose(&[ghsa, nvd], &BTreeSet::new());
-        assert_eq!((c.severity, c.source.as_deref()), (Severity::Medium, Some("nvd")));
+        assert_eq!(
+            (c.severity, c.source.as_deref()),
+            (Severity::Medium, Some("nvd"))
+        );
         // A RustSec CVSS alone.
-        let rustsec = record("osv:crates.io", vec![Statement::from_vector("osv:crates.io", V31_HIGH)]);
+        let rustsec = record(
+            "osv:crates.io",
+            vec![Statement::from_vector("osv:crates.io", V31_HIGH)],
+        );
         let c = choose(&[rustsec], &BTreeSet::new());
         assert_eq!(
             (c.severity, c.source.as_deref()),
@@ -334,8 +345,14 @@ mod tests {
             ],
         );
         let c = choose(&[nvd], &BTreeSet::new());
-        assert_eq!((c.severity, c.source.as_deref()), (Severity::High, Some("nvd")));
+        assert_eq!(
+            (c.severity, c.source.as_deref()),
+            (Severity::High, Some("nvd"))
+        );
         let c = choose(&[], &BTreeSet::new());
-        assert_eq!((c.severity, c.source, c.cvss_score), (Severity::Unknown, None, None));
+        assert_eq!(
+            (c.severity, c.source, c.cvss_score),
+            (Severity::Unknown, None, None)
+        );
     }
 }

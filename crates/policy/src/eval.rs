@@ -198,7 +198,10 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             match unrated {
                 0 => {}
                 1 => r.push(Action::Warn, "1 finding has no severity rating".to_string()),
-                n => r.push(Action::Warn, format!("{n} findings have no severity rating")),
+                n => r.push(
+                    Action::Warn,
+                    format!("{n} findings have no severity rating"),
+                ),
             }
         }
         Trigger::Kev { fix_available } => {

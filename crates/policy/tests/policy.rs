@@ -764,7 +764,12 @@ fn judge(policy: &Policy, findings: Vec<Finding>, db: Option<DbFreshness>) -> De
 fn reject_exploited_stops_kev_and_likely_exploitation_and_warns_on_critical() {
     let policy = builtin("reject_exploited").unwrap();
     let findings = vec![
-        exploited_finding("PYSEC-2023-175", Some("CVE-2023-4863"), None, Some("10.0.1")),
+        exploited_finding(
+            "PYSEC-2023-175",
+            Some("CVE-2023-4863"),
+            None,
+            Some("10.0.1"),
+        ),
         exploited_finding("CVE-2024-0010", None, Some((0.5, 0.97)), None),
         exploited_finding("CVE-2024-0011", None, Some((0.499_999, 0.97)), None),
         finding("CVE-2024-0012", "zlib", Severity::Critical, None),
@@ -780,7 +785,12 @@ fn reject_exploited_stops_kev_and_likely_exploitation_and_warns_on_critical() {
         ]
     );
     // Nothing exploited, nothing critical: GO.
-    let clean = vec![exploited_finding("CVE-2024-0011", None, Some((0.1, 0.5)), None)];
+    let clean = vec![exploited_finding(
+        "CVE-2024-0011",
+        None,
+        Some((0.1, 0.5)),
+        None,
+    )];
     let decision = judge(&policy, clean.clone(), Some(exploitation_db()));
     assert_eq!(decision.final_action, Action::Go, "{:?}", decision.results);
     // Without KEV and EPSS data the rules say they cannot judge: never a silent GO.
@@ -921,8 +931,15 @@ fn unrated_findings_are_never_silent() {
     assert_eq!(d.results.len(), 2);
     let d = judge(&rule(", unknown_severity: ignore"), two.clone(), None);
     assert!(d.results.is_empty(), "{:?}", d.results);
-    let d = judge(&rule(", severity_comparison: '>=', unknown_severity: warn"), two.clone(), None);
-    assert_eq!(lines(&d), ["warn vulnerabilities/package: 2 findings have no severity rating"]);
+    let d = judge(
+        &rule(", severity_comparison: '>=', unknown_severity: warn"),
+        two.clone(),
+        None,
+    );
+    assert_eq!(
+        lines(&d),
+        ["warn vulnerabilities/package: 2 findings have no severity rating"]
+    );
     let catches_all = parse_policy(
         "id: p\nrules:\n- {gate: vulnerabilities, trigger: package, params: {severity: unknown}, action: warn}\n",
         Format::Yaml,
@@ -943,7 +960,12 @@ fn unrated_findings_are_never_silent() {
         ["warn vulnerabilities/package: 1 finding has no severity rating"]
     );
     // The seed bundles' documents are unchanged: no unknown_severity parameter.
-    for id in ["allow_all_and_warn", "reject_critical", "reject_high", "block_root"] {
+    for id in [
+        "allow_all_and_warn",
+        "reject_critical",
+        "reject_high",
+        "block_root",
+    ] {
         let text = show(id, Format::Yaml).unwrap();
         assert!(!text.contains("unknown_severity"), "{text}");
     }

@@ -124,7 +124,10 @@ fn counts_match_an_independent_python_count() {
     assert_eq!(records["kev"], expected.kev);
     assert_eq!(records["epss"], expected.epss);
     // The numbers the test data's README states.
-    assert_eq!((expected.nvd, expected.kev, expected.epss), (104, 1404, 360_142));
+    assert_eq!(
+        (expected.nvd, expected.kev, expected.epss),
+        (104, 1404, 360_142)
+    );
     assert_eq!(status.schema_version, portcullis_vulndb::SCHEMA_VERSION);
     assert!(fx.summary.problems.is_empty());
     // The KEV catalog's JSON schema and licence are skipped, not imported or errors.
@@ -867,7 +870,8 @@ fn hostile_kev_and_epss_inputs_are_rejected_naming_file_and_entry() {
         let err = Database::import_paths(&db, std::slice::from_ref(&path), &strict).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name}: {err}");
         assert!(
-            err.to_string().contains(&format!("{}/{message}", dir.path().display())),
+            err.to_string()
+                .contains(&format!("{}/{message}", dir.path().display())),
             "{name}: {err}"
         );
         assert_untouched(&db, &hash);
@@ -879,7 +883,11 @@ fn hostile_kev_and_epss_inputs_are_rejected_naming_file_and_entry() {
                 let found = db.exploitation_many(&["CVE-2023-4863"]).unwrap();
                 assert_eq!(
                     found.kev.len() + found.epss.len(),
-                    usize::from(!name.starts_with("absurd") && !name.starts_with("nan") && !name.starts_with("negative")),
+                    usize::from(
+                        !name.starts_with("absurd")
+                            && !name.starts_with("nan")
+                            && !name.starts_with("negative")
+                    ),
                     "{name}"
                 );
             }

@@ -91,7 +91,12 @@ fn expected(lines: &[String]) -> BTreeMap<String, Value> {
         .write_all(lines.join("\n").as_bytes())
         .unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(child.wait().unwrap().success());
     serde_json::from_str(&out).unwrap()
 }
@@ -136,7 +141,10 @@ fn every_minbase_finding_has_its_nvd_rating_kev_and_epss() {
     for (finding, line) in findings.iter().zip(&lines) {
         let want = &want[line];
         let id = &finding["id"];
-        assert_eq!(want["in_nvd"], true, "{id}: the test data has no NVD record");
+        assert_eq!(
+            want["in_nvd"], true,
+            "{id}: the test data has no NVD record"
+        );
         match &want["rating"] {
             Value::Null => {
                 unrated += 1;
@@ -169,7 +177,10 @@ fn every_minbase_finding_has_its_nvd_rating_kev_and_epss() {
         1 => Some("1 finding has no severity rating".to_string()),
         n => Some(format!("{n} findings have no severity rating")),
     };
-    assert_eq!(warnings, message.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        warnings,
+        message.iter().map(String::as_str).collect::<Vec<_>>()
+    );
 }
 
 /// The `related` ids of an OSV record in the PyPI export.
@@ -182,7 +193,11 @@ fn pypi_related(id: &str) -> Vec<String> {
     let record: Value = serde_json::from_str(&text).unwrap();
     record["related"]
         .as_array()
-        .map(|list| list.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .map(|list| {
+            list.iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -190,7 +205,14 @@ fn pypi_related(id: &str) -> Vec<String> {
 fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
     let root = pillow_root();
     let source = format!("dir:{}", root.path().display());
-    let (v, r) = scan_json(&["scan", "-f", "json", "--policy", "reject_exploited", &source]);
+    let (v, r) = scan_json(&[
+        "scan",
+        "-f",
+        "json",
+        "--policy",
+        "reject_exploited",
+        &source,
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(v["policy"]["final_action"], "stop");
     let findings = v["vulnerabilities"].as_array().unwrap();
@@ -236,10 +258,18 @@ fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
         "{results:?}"
     );
     // The critical gate meets the PyPI findings no source rates: one WARN with their count.
-    let unrated = findings.iter().filter(|f| f["severity"] == "unknown").count();
+    let unrated = findings
+        .iter()
+        .filter(|f| f["severity"] == "unknown")
+        .count();
     let no_rating: Vec<&Value> = results
         .iter()
-        .filter(|r| r["message"].as_str().unwrap().contains("no severity rating"))
+        .filter(|r| {
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("no severity rating")
+        })
         .collect();
     assert_eq!(no_rating.len(), usize::from(unrated > 0), "{results:?}");
     if unrated > 1 {
@@ -263,7 +293,14 @@ fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
     write(&clean.path().join("etc/os-release"), DEBIAN_12);
     write(&clean.path().join("var/lib/dpkg/status"), "");
     let clean_source = format!("dir:{}", clean.path().display());
-    let (v, r) = scan_json(&["scan", "-f", "json", "--policy", "reject_exploited", &clean_source]);
+    let (v, r) = scan_json(&[
+        "scan",
+        "-f",
+        "json",
+        "--policy",
+        "reject_exploited",
+        &clean_source,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(v["policy"]["final_action"], "go", "{}", v["policy"]);
 }

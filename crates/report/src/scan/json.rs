@@ -205,7 +205,10 @@ impl<'a> Vulnerability<'a> {
             advisory_ecosystem: &f.advisory_ecosystem,
             sources,
             kev: f.kev.as_ref(),
-            epss: f.epss.as_ref().filter(|e| e.score.is_finite() && e.percentile.is_finite()),
+            epss: f
+                .epss
+                .as_ref()
+                .filter(|e| e.score.is_finite() && e.percentile.is_finite()),
         }
     }
 }

@@ -70,7 +70,10 @@ pub(crate) fn parse(label: &str, path: &Path, bytes: &[u8]) -> Result<Parsed> {
         if let Some(comment) = line.strip_prefix('#') {
             if data.date.is_none() {
                 if let Some((_, rest)) = comment.split_once("score_date:") {
-                    data.date = rest.get(..10).filter(|d| super::kev::is_date(d)).map(str::to_owned);
+                    data.date = rest
+                        .get(..10)
+                        .filter(|d| super::kev::is_date(d))
+                        .map(str::to_owned);
                 }
             }
             continue;
@@ -93,7 +96,10 @@ pub(crate) fn parse(label: &str, path: &Path, bytes: &[u8]) -> Result<Parsed> {
         else {
             parsed.problems.push(problem(
                 number,
-                format!("expected 3 fields (cve,epss,percentile), found {}", line.split(',').count()),
+                format!(
+                    "expected 3 fields (cve,epss,percentile), found {}",
+                    line.split(',').count()
+                ),
             ));
             continue;
         };
@@ -182,9 +188,11 @@ mod tests {
 
     #[test]
     fn bad_lines_are_problems_naming_the_line() {
-        let parsed = run("cve,epss,percentile\nCVE-2023-4863,0.9,0.99\nCVE-2023-1,0.1,0.1\n\
+        let parsed = run(
+            "cve,epss,percentile\nCVE-2023-4863,0.9,0.99\nCVE-2023-1,0.1,0.1\n\
              CVE-2023-0002,1.5,0.1\nCVE-2023-0003,NaN,0.1\nCVE-2023-0004,0.1,-0.2\n\
-             CVE-2023-0005,0.1\nCVE-2023-4863,0.1,0.2\nCVE-2023-0006,0.1,0.2,x\n")
+             CVE-2023-0005,0.1\nCVE-2023-4863,0.1,0.2\nCVE-2023-0006,0.1,0.2,x\n",
+        )
         .unwrap();
         let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
         assert_eq!(

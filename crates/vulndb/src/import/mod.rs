@@ -538,7 +538,10 @@ mod tests {
             detect(b"#model_version:v1,score_date:2025-01-01\ncve,epss,percentile\n"),
             Some(Format::Epss)
         );
-        assert_eq!(detect(b"cve,epss,percentile\nCVE-2023-4863,0.1,0.2\n"), Some(Format::Epss));
+        assert_eq!(
+            detect(b"cve,epss,percentile\nCVE-2023-4863,0.1,0.2\n"),
+            Some(Format::Epss)
+        );
         assert_eq!(detect(b"# just a comment\n"), None);
         assert_eq!(
             detect(br#"{"$schema":"http://json-schema.org/draft-07/schema#","properties":{}}"#),
