@@ -899,3 +899,33 @@ fn hostile_kev_and_epss_inputs_are_rejected_naming_file_and_entry() {
         assert_eq!(again, hash);
     }
 }
+
+#[test]
+fn rating_coverage_counts_the_rated_cves_of_each_source() {
+    let db = Database::open(&fixture().db).unwrap();
+    let coverage = db.rating_coverage().unwrap();
+    // NVD: every record is a CVE; rated when it has a CVSS metric (read here from the files).
+    let (mut cves, mut rated) = (0, 0);
+    for entry in std::fs::read_dir(advisories().join("nvd")).unwrap() {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        cves += 1;
+        let metrics = record["metrics"].as_object().cloned().unwrap_or_default();
+        if metrics.iter().any(|(key, list)| {
+            key.starts_with("cvssMetric") && !list.as_array().unwrap().is_empty()
+        }) {
+            rated += 1;
+        }
+    }
+    let nvd = coverage.iter().find(|c| c.source == "nvd").unwrap();
+    assert_eq!((nvd.cves, nvd.rated), (cves, rated));
+    for c in &coverage {
+        assert!(c.rated <= c.cves, "{c:?}");
+    }
+    // KEV and EPSS have no records, so no line.
+    assert!(
+        coverage
+            .iter()
+            .all(|c| c.source != "kev" && c.source != "epss")
+    );
+}

@@ -73,6 +73,15 @@ fn import_status_export_and_import_again() {
     assert_eq!(records(&status, "osv:PyPI"), 2661);
     assert_eq!(records(&status, "kev"), 1404);
     assert_eq!(records(&status, "epss"), 360_142);
+    // Each source says how many of its CVE ids have a rating (exact numbers: vulndb tests).
+    let nvd = status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "nvd")
+        .unwrap();
+    assert_eq!(nvd["cves"], 104);
+    assert!(nvd["rated_cves"].as_u64().unwrap() <= 104);
     // 131,388 before the AlmaLinux (2,488) and Ubuntu (27) records; KEV and EPSS add none.
     assert_eq!(status["affected"], 133_903);
     assert_eq!(status["vulnerabilities"], 38_317);
