@@ -422,6 +422,12 @@ pub struct SourceArgs {
     /// Base URL of an NVD feed mirror (`<url>/nvdcve-2.0-<feed>.json.gz`).
     #[arg(long, value_name = "URL", env = "PORTCULLIS_NVD_MIRROR")]
     pub nvd_mirror: Option<String>,
+    /// Base URL of a CISA KEV mirror (`<url>/known_exploited_vulnerabilities.json`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_KEV_MIRROR")]
+    pub kev_mirror: Option<String>,
+    /// Base URL of a FIRST EPSS mirror (`<url>/epss_scores-current.csv.gz`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_EPSS_MIRROR")]
+    pub epss_mirror: Option<String>,
     /// Pull a missing database from this OCI artifact (`db push` made it) instead of building it
     /// from the sources; repeatable, tried in order (comma-separated in the variable).
     #[arg(
@@ -443,6 +449,8 @@ impl SourceArgs {
             (&self.debian_oval_mirror, &mut mirrors.debian_oval),
             (&self.debian_tracker_mirror, &mut mirrors.debian_tracker),
             (&self.nvd_mirror, &mut mirrors.nvd),
+            (&self.kev_mirror, &mut mirrors.kev),
+            (&self.epss_mirror, &mut mirrors.epss),
         ] {
             if let Some(url) = given {
                 slot.clone_from(url);

@@ -160,6 +160,37 @@ pub struct Finding {
     /// The vulnerability sources that reported this package affected (`alpine-secdb:v3.9/main`,
     /// `osv:PyPI`, ...), sorted.
     pub sources: Vec<String>,
+    /// The CISA KEV entry of a CVE this finding carries (its id, an alias or a CVE the
+    /// advisory lists as related), when one is known to be exploited.
+    pub kev: Option<FindingKev>,
+    /// The highest EPSS score among the CVEs this finding carries, when any is scored.
+    pub epss: Option<FindingEpss>,
+}
+
+/// A finding's entry in CISA's Known Exploited Vulnerabilities catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingKev {
+    /// The CVE id of the entry (the finding's id, an alias or a related CVE).
+    pub cve: String,
+    /// When CISA added it (`YYYY-MM-DD`).
+    pub date_added: String,
+    /// CISA's remediation due date (`YYYY-MM-DD`).
+    pub due_date: String,
+    /// `Known` or `Unknown`, as CISA writes it.
+    pub known_ransomware_use: String,
+}
+
+/// A finding's EPSS score (FIRST's probability of exploitation in the next 30 days).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingEpss {
+    /// The CVE id the score is for.
+    pub cve: String,
+    /// The probability, in [0, 1].
+    pub score: f64,
+    /// Its percentile among all scored CVEs, in [0, 1].
+    pub percentile: f64,
+    /// The date of the scores (`YYYY-MM-DD`), when known.
+    pub date: Option<String>,
 }
 
 impl Finding {

@@ -12,8 +12,11 @@
 //! - Records of one flaw share a canonical id (the CVE when the flaw has exactly one, else
 //!   the record's own id; see [`portcullis_vulndb::model`]). The finding's `id` is that
 //!   canonical id and every other id (GHSA, PYSEC, GO, RUSTSEC, the distro's) is an alias.
-//! - Severity: the distribution's rating, else the best CVSS score, else a vendor rating
-//!   (see [`severity`](crate::severity) for the exact order), with its source.
+//! - Severity: the distribution's rating, else NVD's own metric, else the CNA's, else the
+//!   advisory's (see `severity.rs` for the exact rule), with its source.
+//! - Exploitation: each finding carries the CISA KEV entry and the highest EPSS score of
+//!   the CVE ids it carries (its id, its aliases, and the CVEs its records list as
+//!   `related`), looked up in one batch per scan.
 
 pub mod ecosystem;
 pub mod error;
@@ -25,6 +28,8 @@ pub mod source;
 
 pub use ecosystem::{Query, os_ecosystem, query_for};
 pub use error::{Error, ErrorKind, Result};
-pub use finding::{Finding, FindingPackage, FindingStatus, Severity, sort_findings};
+pub use finding::{
+    Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, Severity, sort_findings,
+};
 pub use matching::{MatchOutput, match_packages};
 pub use source::{AdvisorySource, AffectedMap, MemorySource, RecordMap};

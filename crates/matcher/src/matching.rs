@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_catalog::{Ecosystem, Os, Package};
 use portcullis_versions::Scheme;
-use portcullis_vulndb::{AffectedEntry, FixStatus, Vulnerability};
+use portcullis_vulndb::{AffectedEntry, EpssScore, Exploitation, FixStatus, Vulnerability};
 use serde::Serialize;
 
 use crate::ecosystem::{Query, os_ecosystem, query_for};
 use crate::error::Result;
-use crate::finding::{Finding, FindingPackage, FindingStatus, sort_findings};
+use crate::finding::{
+    Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, sort_findings,
+};
 use crate::range::{Installed, Verdict, evaluate};
 use crate::severity::choose;
 use crate::source::AdvisorySource;
@@ -42,9 +44,10 @@ struct Candidate<'a> {
 /// canonical id) for one package become one finding; a distribution's "not affected"
 /// statement for the package suppresses the flaw; withdrawn records are ignored.
 ///
-/// The database is queried twice, in batch: every package's affected entries
-/// ([`AdvisorySource::affected_many`]), then the records of every flaw that matched
-/// ([`AdvisorySource::records_many`]).
+/// The database is queried three times, in batch: every package's affected entries
+/// ([`AdvisorySource::affected_many`]), the records of every flaw that matched
+/// ([`AdvisorySource::records_many`]), then the KEV entries and EPSS scores of every CVE id
+/// the findings carry ([`AdvisorySource::exploitation`]).
 pub fn match_packages<S: AdvisorySource + ?Sized>(
     os: Option<&Os>,
     packages: &[Package],
@@ -124,6 +127,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     ids.dedup();
     let records_map = db.records_many(&ids)?;
     let mut findings = Vec::new();
+    let mut finding_cves: Vec<Vec<String>> = Vec::new();
     for mut candidate in candidates {
         let records = records_map
             .get(candidate.canonical_id)
@@ -138,13 +142,25 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         if candidate.affected.is_empty() {
             continue;
         }
-        findings.push(make_finding(
+        let finding = make_finding(
             candidate.package,
             candidate.ecosystem,
             candidate.canonical_id,
             &candidate.affected,
             records,
-        ));
+        );
+        finding_cves.push(carried_cves(&finding, records));
+        findings.push(finding);
+    }
+    // 5. Exploitation data of every CVE id carried, in one batch.
+    let mut all_cves: Vec<String> = finding_cves.iter().flatten().cloned().collect();
+    all_cves.sort();
+    all_cves.dedup();
+    if !all_cves.is_empty() {
+        let known = db.exploitation(&all_cves)?;
+        for (finding, cves) in findings.iter_mut().zip(&finding_cves) {
+            attach_exploitation(finding, cves, &known);
+        }
     }
     sort_findings(&mut findings);
     warnings.sort();
@@ -154,6 +170,57 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         warnings,
         os_ecosystem: os.and_then(os_ecosystem),
     })
+}
+
+/// The CVE ids a finding carries, in lookup order: its id, its aliases (sorted), then the
+/// CVEs its (non-withdrawn) records list as `related` (sorted); each once.
+fn carried_cves(finding: &Finding, records: &[Vulnerability]) -> Vec<String> {
+    let is_cve = |id: &&String| id.starts_with("CVE-");
+    let mut out: Vec<String> = std::iter::once(&finding.id)
+        .chain(&finding.aliases)
+        .filter(is_cve)
+        .cloned()
+        .collect();
+    let related: BTreeSet<&String> = records
+        .iter()
+        .filter(|r| r.withdrawn.is_none())
+        .flat_map(|r| r.related.iter())
+        .filter(is_cve)
+        .collect();
+    for id in related {
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    out
+}
+
+/// Set `finding.kev` (the first of `cves` in the catalog) and `finding.epss` (the highest
+/// score of `cves`; the first on a tie).
+fn attach_exploitation(finding: &mut Finding, cves: &[String], known: &Exploitation) {
+    finding.kev = cves.iter().find_map(|cve| {
+        let entry = known.kev.get(cve)?;
+        Some(FindingKev {
+            cve: cve.clone(),
+            date_added: entry.date_added.clone(),
+            due_date: entry.due_date.clone(),
+            known_ransomware_use: entry.known_ransomware_use.clone(),
+        })
+    });
+    let mut best: Option<(&String, EpssScore)> = None;
+    for cve in cves {
+        if let Some(score) = known.epss.get(cve) {
+            if best.is_none_or(|(_, b)| score.score > b.score) {
+                best = Some((cve, *score));
+            }
+        }
+    }
+    finding.epss = best.map(|(cve, score)| FindingEpss {
+        cve: cve.clone(),
+        score: score.score,
+        percentile: score.percentile,
+        date: known.epss_date.clone(),
+    });
 }
 
 fn make_finding(
@@ -232,5 +299,7 @@ fn make_finding(
         published,
         advisory_ecosystem: advisory_ecosystem.to_string(),
         sources: sources.into_iter().map(str::to_string).collect(),
+        kev: None,
+        epss: None,
     }
 }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use portcullis_vulndb::model::package_key;
-use portcullis_vulndb::{AffectedEntry, Database, Record, Vulnerability};
+use portcullis_vulndb::{
+    AffectedEntry, Database, EpssScore, Exploitation, KevEntry, Record, Vulnerability,
+};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -36,6 +38,13 @@ pub trait AdvisorySource {
             }
         }
         Ok(out)
+    }
+
+    /// The KEV entries and EPSS scores of `cve_ids` (only those that have one). The default
+    /// knows none.
+    fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {
+        let _ = cve_ids;
+        Ok(Exploitation::default())
     }
 
     /// [`AdvisorySource::records`] for each canonical id: one map key per distinct id.
@@ -70,6 +79,10 @@ impl AdvisorySource for Database {
     fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
         self.records_for_many(canonical_ids).map_err(db_error)
     }
+
+    fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {
+        self.exploitation_many(cve_ids).map_err(db_error)
+    }
 }
 
 /// An in-memory [`AdvisorySource`], for tests, benchmarks and small tools.
@@ -77,6 +90,7 @@ impl AdvisorySource for Database {
 pub struct MemorySource {
     affected: HashMap<(String, String), Vec<AffectedEntry>>,
     records: HashMap<String, Vec<Vulnerability>>,
+    exploitation: Exploitation,
 }
 
 impl MemorySource {
@@ -99,6 +113,17 @@ impl MemorySource {
             .or_default()
             .push(record.vuln);
     }
+
+    /// Add a KEV entry.
+    pub fn add_kev(&mut self, entry: KevEntry) {
+        self.exploitation.kev.insert(entry.cve.clone(), entry);
+    }
+
+    /// Add an EPSS score for `cve`; `date` is the snapshot's date.
+    pub fn add_epss(&mut self, cve: &str, score: EpssScore, date: Option<&str>) {
+        self.exploitation.epss.insert(cve.to_owned(), score);
+        self.exploitation.epss_date = date.map(str::to_owned);
+    }
 }
 
 impl AdvisorySource for MemorySource {
@@ -109,5 +134,21 @@ impl AdvisorySource for MemorySource {
 
     fn records(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
         Ok(self.records.get(canonical_id).cloned().unwrap_or_default())
+    }
+
+    fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {
+        let kev = cve_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), self.exploitation.kev.get(id)?.clone())))
+            .collect();
+        let epss = cve_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), *self.exploitation.epss.get(id)?)))
+            .collect();
+        Ok(Exploitation {
+            kev,
+            epss,
+            epss_date: self.exploitation.epss_date.clone(),
+        })
     }
 }

@@ -136,7 +136,7 @@ fn alpine_3_9_6_exactly_14() {
     assert_eq!(out.findings.len(), 14);
     for f in &out.findings {
         assert_eq!(f.status, FindingStatus::Fixed);
-        assert_eq!(f.severity_source.as_deref(), Some("nvd@nist.gov"));
+        assert_eq!(f.severity_source.as_deref(), Some("nvd"));
         assert_eq!(f.advisory_ecosystem, "Alpine:v3.9");
         assert_eq!(f.sources, ["alpine-secdb:v3.9/main"]);
         assert_eq!(f.package.ecosystem, Ecosystem::Apk);

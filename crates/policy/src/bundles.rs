@@ -2,16 +2,22 @@
 
 use portcullis_matcher::Severity;
 
-use crate::model::{Action, Comparison, Policy, PortSpec, Rule, Trigger};
+use crate::model::{
+    Action, Comparison, Policy, PortSpec, Probability, Rule, Trigger, UnknownSeverity,
+};
 
 /// The ids of the built-in policies, in listing order.
-pub const BUILTIN_IDS: [&str; 5] = [
+pub const BUILTIN_IDS: [&str; 6] = [
     "allow_all_and_warn",
     "reject_critical",
     "reject_high",
     "block_root",
     "deny_all",
+    "reject_exploited",
 ];
+
+/// The EPSS score at which `reject_exploited` stops an image.
+pub const REJECT_EXPLOITED_MIN_EPSS: f64 = 0.5;
 
 /// The default stale-feed limit in days.
 pub const DEFAULT_MAX_FEED_AGE_DAYS: u32 = 2;
@@ -31,6 +37,7 @@ fn severity(severity: Severity, comparison: Comparison) -> Trigger {
         comparison,
         fix_available: None,
         max_days_since_fix: None,
+        unknown_severity: UnknownSeverity::Warn,
     }
 }
 
@@ -107,6 +114,30 @@ pub fn builtin(id: &str) -> Option<Policy> {
             id,
             "Stop every image.",
             vec![Rule::new(Trigger::Always, Stop)],
+        ),
+        "reject_exploited" => policy(
+            id,
+            "Stop images with a vulnerability known to be exploited (CISA KEV) or likely to be \
+             (EPSS score 0.5 or more); warn about critical vulnerabilities.",
+            vec![
+                Rule::new(
+                    Trigger::Kev {
+                        fix_available: None,
+                    },
+                    Stop,
+                ),
+                Rule::new(
+                    Trigger::Epss {
+                        min_score: Probability::new(REJECT_EXPLOITED_MIN_EPSS),
+                        min_percentile: None,
+                    },
+                    Stop,
+                ),
+                Rule::new(
+                    severity(Severity::Critical, Comparison::GreaterOrEqual),
+                    Warn,
+                ),
+            ],
         ),
         _ => return None,
     };

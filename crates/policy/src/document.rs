@@ -10,6 +10,12 @@
 //!     trigger: package
 //!     params: {severity: critical, severity_comparison: ">=", fix_available: true, max_days_since_fix: 30}
 //!     action: stop
+//!   - gate: vulnerabilities
+//!     trigger: package
+//!     params: {severity: high, unknown_severity: as_high}   # warn (default), as_critical, as_high, ignore
+//!     action: stop
+//!   - {gate: vulnerabilities, trigger: kev, params: {fix_available: true}, action: stop}
+//!   - {gate: vulnerabilities, trigger: epss, params: {min_score: 0.5}, action: stop}   # or min_percentile
 //! whitelist:
 //!   - {id: CVE-2020-28928, package: musl, expires: 2025-06-30, reason: not reachable}
 //! ```
@@ -27,8 +33,8 @@ use serde_json::{Map, Value};
 use crate::bundles;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    Action, Comparison, Mapping, Policy, PolicySet, PortSpec, Rule, Trigger, WhitelistEntry,
-    compile_glob,
+    Action, Comparison, Mapping, Policy, PolicySet, PortSpec, Probability, Rule, Trigger,
+    UnknownSeverity, WhitelistEntry, compile_glob,
 };
 use crate::time;
 
@@ -385,8 +391,11 @@ const TRIGGERS: &[(&str, &str, &[&str])] = &[
             "severity_comparison",
             "fix_available",
             "max_days_since_fix",
+            "unknown_severity",
         ],
     ),
+    ("vulnerabilities", "kev", &["fix_available"]),
+    ("vulnerabilities", "epss", &["min_score", "min_percentile"]),
     ("vulnerabilities", "stale_feed_data", &["max_days"]),
     ("vulnerabilities", "vulnerability_data_unavailable", &[]),
     ("always", "always", &[]),
@@ -500,6 +509,47 @@ fn read_rule(value: &Value, path: &str) -> Result<Rule> {
                 max_days_since_fix: param("max_days_since_fix")
                     .map(|v| number(v, &param_path("max_days_since_fix")))
                     .transpose()?,
+                unknown_severity: match param("unknown_severity") {
+                    None => UnknownSeverity::Warn,
+                    Some(v) => {
+                        let p = param_path("unknown_severity");
+                        let text = string(v, &p)?;
+                        UnknownSeverity::parse(&text).ok_or_else(|| {
+                            let names: Vec<&str> =
+                                UnknownSeverity::ALL.iter().map(|u| u.as_str()).collect();
+                            Error::invalid(
+                                &p,
+                                format!(
+                                    "unknown choice '{text}' (expected one of: {})",
+                                    names.join(", ")
+                                ),
+                            )
+                        })?
+                    }
+                },
+            }
+        }
+        "kev" => Trigger::Kev {
+            fix_available: param("fix_available")
+                .map(|v| boolean(v, &param_path("fix_available")))
+                .transpose()?,
+        },
+        "epss" => {
+            let min_score = param("min_score")
+                .map(|v| probability(v, &param_path("min_score")))
+                .transpose()?;
+            let min_percentile = param("min_percentile")
+                .map(|v| probability(v, &param_path("min_percentile")))
+                .transpose()?;
+            if min_score.is_none() && min_percentile.is_none() {
+                return Err(Error::invalid(
+                    &params_path,
+                    "trigger 'vulnerabilities/epss' needs min_score or min_percentile",
+                ));
+            }
+            Trigger::Epss {
+                min_score,
+                min_percentile,
             }
         }
         "stale_feed_data" => Trigger::StaleFeedData {
@@ -545,6 +595,23 @@ fn number(value: &Value, path: &str) -> Result<u32> {
             path,
             format!(
                 "expected a whole number of days (0 or more), found {}",
+                describe(value)
+            ),
+        )
+    })
+}
+
+fn probability(value: &Value, path: &str) -> Result<Probability> {
+    let parsed = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    parsed.and_then(Probability::new).ok_or_else(|| {
+        Error::invalid(
+            path,
+            format!(
+                "expected a number between 0 and 1, found {}",
                 describe(value)
             ),
         )

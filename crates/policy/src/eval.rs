@@ -1,10 +1,10 @@
 //! Evaluating a policy against an image and its findings.
 
-use portcullis_matcher::{Finding, FindingStatus};
+use portcullis_matcher::{Finding, FindingStatus, Severity};
 use portcullis_oci::ImageInfo;
 use serde::Serialize;
 
-use crate::model::{Action, Comparison, Policy, Rule, Trigger, WhitelistEntry};
+use crate::model::{Action, Comparison, Policy, Rule, Trigger, UnknownSeverity, WhitelistEntry};
 use crate::time::{self, DAY};
 use crate::user::is_root_user;
 
@@ -172,6 +172,7 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             comparison,
             fix_available,
             max_days_since_fix,
+            unknown_severity,
         } => {
             if !input.package_errors.is_empty() {
                 r.hit(format!(
@@ -180,16 +181,98 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
                     describe_errors(input.package_errors)
                 ));
             }
+            let mut unrated = 0usize;
             for finding in input.findings {
+                let judged_as = match (finding.severity, unknown_severity) {
+                    (Severity::Unknown, UnknownSeverity::AsCritical) => Severity::Critical,
+                    (Severity::Unknown, UnknownSeverity::AsHigh) => Severity::High,
+                    (other, _) => other,
+                };
+                if finding.severity == Severity::Unknown
+                    && *unknown_severity == UnknownSeverity::Warn
+                    && !comparison.holds(Severity::Unknown, *severity)
+                    && fix_matches(finding, *fix_available)
+                    && !matches!(whitelisted(policy, finding, input.now), Listed::Yes)
+                {
+                    unrated += 1;
+                }
                 vulnerable_package(
                     policy,
                     finding,
+                    judged_as,
                     (*severity, *comparison),
                     *fix_available,
                     *max_days_since_fix,
                     input.now,
                     r,
                 );
+            }
+            match unrated {
+                0 => {}
+                1 => r.push(Action::Warn, "1 finding has no severity rating".to_string()),
+                n => r.push(
+                    Action::Warn,
+                    format!("{n} findings have no severity rating"),
+                ),
+            }
+        }
+        Trigger::Kev { fix_available } => {
+            if !has_source(input, KEV_SOURCE, r) {
+                return;
+            }
+            for finding in input.findings {
+                let Some(kev) = &finding.kev else {
+                    continue;
+                };
+                let what = format!(
+                    "{} in {}: {} is in CISA's Known Exploited Vulnerabilities catalog \
+                     (added {}, due {}, ransomware use {})",
+                    finding.id,
+                    package_label(finding),
+                    kev.cve,
+                    kev.date_added,
+                    kev.due_date,
+                    kev.known_ransomware_use
+                );
+                exploited(policy, finding, what, *fix_available, input.now, r);
+            }
+        }
+        Trigger::Epss {
+            min_score,
+            min_percentile,
+        } => {
+            if !has_source(input, EPSS_SOURCE, r) {
+                return;
+            }
+            for finding in input.findings {
+                let Some(epss) = &finding.epss else {
+                    continue;
+                };
+                let score_ok = min_score.is_none_or(|m| m.reached_by(epss.score));
+                let percentile_ok = min_percentile.is_none_or(|m| m.reached_by(epss.percentile));
+                if !(score_ok && percentile_ok) {
+                    continue;
+                }
+                let mut limits = Vec::new();
+                if let Some(m) = min_score {
+                    limits.push(format!("score {} >= {m}", epss.score));
+                }
+                if let Some(m) = min_percentile {
+                    limits.push(format!("percentile {} >= {m}", epss.percentile));
+                }
+                let date = epss
+                    .date
+                    .as_deref()
+                    .map(|d| format!(" of {d}"))
+                    .unwrap_or_default();
+                let what = format!(
+                    "{} in {}: EPSS{date} for {}: {}",
+                    finding.id,
+                    package_label(finding),
+                    epss.cve,
+                    limits.join(", ")
+                );
+                exploited(policy, finding, what, None, input.now, r);
             }
         }
         Trigger::StaleFeedData { max_days } => stale_feed(*max_days, input, r),
@@ -216,6 +299,70 @@ fn describe_errors(errors: &[String]) -> String {
         0 | 1 => first.to_string(),
         n => format!("{first} (and {} more)", n - 1),
     }
+}
+
+/// The database source names of the exploitation data.
+const KEV_SOURCE: &str = "kev";
+const EPSS_SOURCE: &str = "epss";
+
+/// Whether the database has `source`; when it does not (or no database was used), the rule
+/// cannot be evaluated and says so: an absent catalog must not read as "nothing exploited".
+fn has_source(input: &PolicyInput<'_>, source: &str, r: &mut Results<'_>) -> bool {
+    let Some(db) = input.database else {
+        r.cannot_evaluate("no vulnerability database was used");
+        return false;
+    };
+    if db.sources.iter().any(|s| s.name == source) {
+        return true;
+    }
+    let what = match source {
+        KEV_SOURCE => "CISA's KEV catalog",
+        _ => "FIRST's EPSS scores",
+    };
+    r.cannot_evaluate(format!(
+        "the vulnerability database has no {what} (source '{source}'; run `portcullis db update`)"
+    ));
+    false
+}
+
+fn fix_matches(finding: &Finding, fix_available: Option<bool>) -> bool {
+    let fixed = finding.status == FindingStatus::Fixed;
+    fix_available.is_none_or(|want| want == fixed)
+}
+
+fn fix_words(finding: &Finding) -> String {
+    match finding.status {
+        FindingStatus::Fixed => match &finding.fixed_version {
+            Some(v) => format!("fixed in {v}"),
+            None => "fixed".to_string(),
+        },
+        FindingStatus::NotFixed => "no fix available".to_string(),
+        FindingStatus::WontFix => "the distribution will not fix it".to_string(),
+    }
+}
+
+/// A KEV or EPSS hit for `finding` (described by `what`), unless filtered or whitelisted.
+fn exploited(
+    policy: &Policy,
+    finding: &Finding,
+    what: String,
+    fix_available: Option<bool>,
+    now: i64,
+    r: &mut Results<'_>,
+) {
+    if !fix_matches(finding, fix_available) {
+        return;
+    }
+    let note = match whitelisted(policy, finding, now) {
+        Listed::Yes => return,
+        Listed::Expired(entry) => format!(
+            " (whitelist entry for {} expired {})",
+            entry.id,
+            entry.expires.as_deref().unwrap_or("")
+        ),
+        Listed::No => String::new(),
+    };
+    r.hit(format!("{what}; {}{note}", fix_words(finding)));
 }
 
 fn package_label(finding: &Finding) -> String {
@@ -254,16 +401,18 @@ fn whitelisted<'w>(policy: &'w Policy, finding: &Finding, now: i64) -> Listed<'w
     expired.map_or(Listed::No, Listed::Expired)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn vulnerable_package(
     policy: &Policy,
     finding: &Finding,
-    (threshold, comparison): (portcullis_matcher::Severity, Comparison),
+    judged_as: Severity,
+    (threshold, comparison): (Severity, Comparison),
     fix_available: Option<bool>,
     max_days_since_fix: Option<u32>,
     now: i64,
     r: &mut Results<'_>,
 ) {
-    if !comparison.holds(finding.severity, threshold) {
+    if !comparison.holds(judged_as, threshold) {
         return;
     }
     let fixed = finding.status == FindingStatus::Fixed;
@@ -279,11 +428,15 @@ fn vulnerable_package(
         ),
         Listed::No => String::new(),
     };
+    let severity = if judged_as == finding.severity {
+        finding.severity.to_string()
+    } else {
+        format!("unknown (judged as {judged_as})")
+    };
     let what = format!(
-        "{} in {}: severity {} {} {}",
+        "{} in {}: severity {severity} {} {}",
         finding.id,
         package_label(finding),
-        finding.severity,
         comparison.as_str(),
         threshold
     );
@@ -300,15 +453,7 @@ fn vulnerable_package(
             return;
         }
     }
-    let fix = match finding.status {
-        FindingStatus::Fixed => match &finding.fixed_version {
-            Some(v) => format!("fixed in {v}"),
-            None => "fixed".to_string(),
-        },
-        FindingStatus::NotFixed => "no fix available".to_string(),
-        FindingStatus::WontFix => "the distribution will not fix it".to_string(),
-    };
-    r.hit(format!("{what}; {fix}{note}"));
+    r.hit(format!("{what}; {}{note}", fix_words(finding)));
 }
 
 fn stale_feed(max_days: u32, input: &PolicyInput<'_>, r: &mut Results<'_>) {

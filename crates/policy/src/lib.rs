@@ -1,7 +1,7 @@
 //! Policies: what to do with an image, given its config and its vulnerability findings.
 //!
 //! - [`bundles`]: the built-in policies (`allow_all_and_warn`, `reject_critical`,
-//!   `reject_high`, `block_root`, `deny_all`).
+//!   `reject_high`, `block_root`, `deny_all`, `reject_exploited`).
 //! - [`document`]: custom policies and policy sets in YAML or JSON, and [`show`] to print a
 //!   built-in in that form.
 //! - [`evaluate`]: rules, whitelist and findings to a [`Decision`] whose final action is the
@@ -24,8 +24,8 @@ pub use document::{
 pub use error::{Error, ErrorKind, Result};
 pub use eval::{DbFreshness, Decision, PolicyInput, RuleResult, SourceFreshness, evaluate};
 pub use model::{
-    Action, Comparison, Mapping, ParamValue, Policy, PolicySet, PortSpec, Rule, Trigger,
-    WhitelistEntry,
+    Action, Comparison, Mapping, ParamValue, Policy, PolicySet, PortSpec, Probability, Rule,
+    Trigger, UnknownSeverity, WhitelistEntry,
 };
 pub use user::is_root_user;
 

@@ -136,6 +136,79 @@ impl fmt::Display for PortSpec {
     }
 }
 
+/// What a severity rule does with findings that have no severity rating at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UnknownSeverity {
+    /// Judge them as usual (unknown is the lowest severity) and add a WARN result with
+    /// their count (`3 findings have no severity rating`) when the rule would not catch
+    /// them: missing data is never silent. The default.
+    #[default]
+    Warn,
+    /// Judge them as critical.
+    AsCritical,
+    /// Judge them as high.
+    AsHigh,
+    /// Judge them as usual, without the WARN.
+    Ignore,
+}
+
+impl UnknownSeverity {
+    /// Every choice.
+    pub const ALL: [Self; 4] = [Self::Warn, Self::AsCritical, Self::AsHigh, Self::Ignore];
+
+    /// The document name (`warn`, `as_critical`, `as_high`, `ignore`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warn => "warn",
+            Self::AsCritical => "as_critical",
+            Self::AsHigh => "as_high",
+            Self::Ignore => "ignore",
+        }
+    }
+
+    /// Parse a document name, case-insensitively.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|u| u.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// A probability threshold in [0, 1] (EPSS score or percentile), kept exactly as
+/// billionths so policies compare, hash and print without rounding surprises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Probability(u32);
+
+impl Probability {
+    /// From a number in [0, 1]; `None` for anything else (NaN, negative, above 1).
+    pub fn new(value: f64) -> Option<Self> {
+        (value.is_finite() && (0.0..=1.0).contains(&value))
+            .then(|| Self((value * 1e9).round() as u32))
+    }
+
+    /// The value.
+    pub fn value(self) -> f64 {
+        f64::from(self.0) / 1e9
+    }
+
+    /// Whether `x >= self`.
+    pub fn reached_by(self, x: f64) -> bool {
+        x.is_finite() && (x * 1e9).round() >= f64::from(self.0)
+    }
+}
+
+impl Serialize for Probability {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.value())
+    }
+}
+
+impl fmt::Display for Probability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
 /// What a rule checks: its gate, trigger and parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Trigger {
@@ -159,6 +232,23 @@ pub enum Trigger {
         fix_available: Option<bool>,
         /// Only fixed findings whose fix has been public at least this many days trigger.
         max_days_since_fix: Option<u32>,
+        /// What findings without any severity rating count as.
+        unknown_severity: UnknownSeverity,
+    },
+    /// `vulnerabilities` / `kev`: a (non-whitelisted) finding is in CISA's Known Exploited
+    /// Vulnerabilities catalog.
+    Kev {
+        /// `Some(true)`: only findings with a fix; `Some(false)`: only those without.
+        fix_available: Option<bool>,
+    },
+    /// `vulnerabilities` / `epss`: a (non-whitelisted) finding's EPSS score reaches
+    /// `min_score` and its percentile reaches `min_percentile` (each when set; at least one
+    /// is).
+    Epss {
+        /// The lowest score that triggers.
+        min_score: Option<Probability>,
+        /// The lowest percentile that triggers.
+        min_percentile: Option<Probability>,
     },
     /// `vulnerabilities` / `stale_feed_data`: a vulnerability source is older than
     /// `max_days` days.
@@ -183,6 +273,8 @@ pub enum ParamValue {
     Number(u32),
     /// A boolean.
     Bool(bool),
+    /// A probability (EPSS thresholds).
+    Probability(Probability),
 }
 
 impl Trigger {
@@ -193,6 +285,8 @@ impl Trigger {
                 "dockerfile"
             }
             Self::VulnerablePackage { .. }
+            | Self::Kev { .. }
+            | Self::Epss { .. }
             | Self::StaleFeedData { .. }
             | Self::VulnerabilityDataUnavailable => "vulnerabilities",
             Self::Always => "always",
@@ -206,6 +300,8 @@ impl Trigger {
             Self::NoHealthcheck => "no_healthcheck",
             Self::EffectiveUserRoot => "effective_user",
             Self::VulnerablePackage { .. } => "package",
+            Self::Kev { .. } => "kev",
+            Self::Epss { .. } => "epss",
             Self::StaleFeedData { .. } => "stale_feed_data",
             Self::VulnerabilityDataUnavailable => "vulnerability_data_unavailable",
             Self::Always => "always",
@@ -225,8 +321,15 @@ impl Trigger {
                 comparison,
                 fix_available,
                 max_days_since_fix,
+                unknown_severity,
             } => {
                 out.insert("severity", ParamValue::Text(severity.as_str().into()));
+                if *unknown_severity != UnknownSeverity::Warn {
+                    out.insert(
+                        "unknown_severity",
+                        ParamValue::Text(unknown_severity.as_str().into()),
+                    );
+                }
                 out.insert(
                     "severity_comparison",
                     ParamValue::Text(comparison.as_str().into()),
@@ -240,6 +343,22 @@ impl Trigger {
             }
             Self::StaleFeedData { max_days } => {
                 out.insert("max_days", ParamValue::Number(*max_days));
+            }
+            Self::Kev { fix_available } => {
+                if let Some(fix) = fix_available {
+                    out.insert("fix_available", ParamValue::Bool(*fix));
+                }
+            }
+            Self::Epss {
+                min_score,
+                min_percentile,
+            } => {
+                if let Some(p) = min_score {
+                    out.insert("min_score", ParamValue::Probability(*p));
+                }
+                if let Some(p) = min_percentile {
+                    out.insert("min_percentile", ParamValue::Probability(*p));
+                }
             }
             Self::NoHealthcheck
             | Self::EffectiveUserRoot

@@ -67,6 +67,8 @@ fn finding(id: &str, package: &str, severity: Severity, fixed: Option<&str>) -> 
         published: Some("2024-10-01T00:00:00Z".into()),
         advisory_ecosystem: "Alpine:v3.20".into(),
         sources: vec!["alpine-secdb:v3.20/main".into()],
+        kev: None,
+        epss: None,
     }
 }
 
@@ -399,7 +401,7 @@ fn versions_are_stable_and_distinct() {
     let mut unique = versions.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), 5);
+    assert_eq!(unique.len(), BUILTIN_IDS.len());
     for v in &versions {
         assert!(v.starts_with("sha256:") && v.len() == 71, "{v}");
     }
@@ -452,7 +454,7 @@ fn errors_name_fields() {
         ),
         (
             "{gate: vulnerabilities, trigger: package, params: {severity: high, fixed: true}, action: stop}",
-            "rules[2].params.fixed: unknown parameter (expected one of: severity, severity_comparison, fix_available, max_days_since_fix)",
+            "rules[2].params.fixed: unknown parameter (expected one of: severity, severity_comparison, fix_available, max_days_since_fix, unknown_severity)",
         ),
         (
             "{gate: vulnerabilities, trigger: package, params: {severity: high, severity_comparison: '>>'}, action: stop}",
@@ -768,4 +770,261 @@ policies:
         .into_set();
     assert_eq!(single.select_id("a", "b", None), "only");
     assert!(parse_policy(text, Format::Yaml).is_err());
+}
+
+fn exploited_finding(
+    id: &str,
+    kev: Option<&str>,
+    epss: Option<(f64, f64)>,
+    fixed: Option<&str>,
+) -> Finding {
+    let mut f = finding(id, "pillow", Severity::High, fixed);
+    f.kev = kev.map(|cve| portcullis_matcher::FindingKev {
+        cve: cve.into(),
+        date_added: "2023-09-13".into(),
+        due_date: "2023-10-04".into(),
+        known_ransomware_use: "Unknown".into(),
+    });
+    f.epss = epss.map(|(score, percentile)| portcullis_matcher::FindingEpss {
+        cve: "CVE-2023-4863".into(),
+        score,
+        percentile,
+        date: Some("2026-08-16".into()),
+    });
+    f
+}
+
+fn exploitation_db() -> DbFreshness {
+    let mut db = db("2024-11-19T00:00:00Z");
+    for name in ["kev", "epss"] {
+        db.sources.push(SourceFreshness {
+            name: name.into(),
+            updated_at: "2024-11-19T00:00:00Z".into(),
+        });
+    }
+    db
+}
+
+fn judge(policy: &Policy, findings: Vec<Finding>, db: Option<DbFreshness>) -> Decision {
+    evaluate(
+        policy,
+        &PolicyInput {
+            image: &image(Some("app"), &[], Some(&["CMD", "true"])),
+            findings: &findings,
+            database: db.as_ref(),
+            os_supported: true,
+            now: NOW,
+        },
+    )
+}
+
+#[test]
+fn reject_exploited_stops_kev_and_likely_exploitation_and_warns_on_critical() {
+    let policy = builtin("reject_exploited").unwrap();
+    let findings = vec![
+        exploited_finding(
+            "PYSEC-2023-175",
+            Some("CVE-2023-4863"),
+            None,
+            Some("10.0.1"),
+        ),
+        exploited_finding("CVE-2024-0010", None, Some((0.5, 0.97)), None),
+        exploited_finding("CVE-2024-0011", None, Some((0.499_999, 0.97)), None),
+        finding("CVE-2024-0012", "zlib", Severity::Critical, None),
+    ];
+    let decision = judge(&policy, findings, Some(exploitation_db()));
+    assert_eq!(decision.final_action, Action::Stop);
+    assert_eq!(
+        lines(&decision),
+        [
+            "stop vulnerabilities/epss: CVE-2024-0010 in pillow 1.0-r0: EPSS of 2026-08-16 for CVE-2023-4863: score 0.5 >= 0.5; no fix available",
+            "stop vulnerabilities/kev: PYSEC-2023-175 in pillow 1.0-r0: CVE-2023-4863 is in CISA's Known Exploited Vulnerabilities catalog (added 2023-09-13, due 2023-10-04, ransomware use Unknown); fixed in 10.0.1",
+            "warn vulnerabilities/package: CVE-2024-0012 in zlib 1.0-r0: severity critical >= critical; no fix available",
+        ]
+    );
+    // Nothing exploited, nothing critical: GO.
+    let clean = vec![exploited_finding(
+        "CVE-2024-0011",
+        None,
+        Some((0.1, 0.5)),
+        None,
+    )];
+    let decision = judge(&policy, clean.clone(), Some(exploitation_db()));
+    assert_eq!(decision.final_action, Action::Go, "{:?}", decision.results);
+    // Without KEV and EPSS data the rules say they cannot judge: never a silent GO.
+    assert_eq!(
+        lines(&judge(&policy, clean, Some(db("2024-11-19T00:00:00Z")))),
+        [
+            "warn vulnerabilities/epss: cannot be evaluated: the vulnerability database has no FIRST's EPSS scores (source 'epss'; run `portcullis db update`)",
+            "warn vulnerabilities/kev: cannot be evaluated: the vulnerability database has no CISA's KEV catalog (source 'kev'; run `portcullis db update`)",
+        ]
+    );
+}
+
+#[test]
+fn kev_and_epss_triggers_take_their_parameters() {
+    let policy = parse_policy(
+        "id: p\nrules:\n\
+         - {gate: vulnerabilities, trigger: kev, params: {fix_available: true}, action: stop}\n\
+         - {gate: vulnerabilities, trigger: epss, params: {min_percentile: 0.95}, action: warn}\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    let findings = vec![
+        exploited_finding("CVE-2024-0020", Some("CVE-2024-0020"), None, None),
+        exploited_finding("CVE-2024-0021", Some("CVE-2024-0021"), None, Some("2.0")),
+        exploited_finding("CVE-2024-0022", None, Some((0.01, 0.95)), None),
+        exploited_finding("CVE-2024-0023", None, Some((0.9, 0.949)), None),
+    ];
+    let mut whitelisted = policy.clone();
+    whitelisted.whitelist.push(WhitelistEntry {
+        id: "CVE-2024-0021".into(),
+        package: None,
+        expires: None,
+        reason: "test".into(),
+    });
+    assert_eq!(
+        lines(&judge(&policy, findings.clone(), Some(exploitation_db()))),
+        [
+            "stop vulnerabilities/kev: CVE-2024-0021 in pillow 1.0-r0: CVE-2024-0021 is in CISA's Known Exploited Vulnerabilities catalog (added 2023-09-13, due 2023-10-04, ransomware use Unknown); fixed in 2.0",
+            "warn vulnerabilities/epss: CVE-2024-0022 in pillow 1.0-r0: EPSS of 2026-08-16 for CVE-2023-4863: percentile 0.95 >= 0.95; no fix available",
+        ]
+    );
+    assert_eq!(
+        judge(&whitelisted, findings, Some(exploitation_db())).final_action,
+        Action::Warn
+    );
+    // Round trip through the document form.
+    let text = policy_to_string(&policy, Format::Yaml).unwrap();
+    assert_eq!(parse_policy(&text, Format::Yaml).unwrap(), policy);
+    assert!(text.contains("min_percentile: 0.95"), "{text}");
+    // Bad parameters name the field.
+    for (doc, message) in [
+        (
+            "{gate: vulnerabilities, trigger: epss, action: stop}",
+            "rules[0].params: trigger 'vulnerabilities/epss' needs min_score or min_percentile",
+        ),
+        (
+            "{gate: vulnerabilities, trigger: epss, params: {min_score: 1.5}, action: stop}",
+            "rules[0].params.min_score: expected a number between 0 and 1, found 1.5",
+        ),
+        (
+            "{gate: vulnerabilities, trigger: epss, params: {min_score: -0.1}, action: stop}",
+            "rules[0].params.min_score: expected a number between 0 and 1, found -0.1",
+        ),
+        (
+            "{gate: vulnerabilities, trigger: kev, params: {severity: high}, action: stop}",
+            "rules[0].params.severity: unknown parameter (expected one of: fix_available)",
+        ),
+        (
+            "{gate: vulnerabilities, trigger: package, params: {severity: high, unknown_severity: maybe}, action: stop}",
+            "rules[0].params.unknown_severity: unknown choice 'maybe' (expected one of: warn, as_critical, as_high, ignore)",
+        ),
+    ] {
+        let err = parse_policy(&format!("id: p\nrules:\n- {doc}\n"), Format::Yaml).unwrap_err();
+        assert!(err.to_string().contains(message), "{err} / {message}");
+    }
+}
+
+#[test]
+fn unrated_findings_are_never_silent() {
+    let unknown = |id: &str| finding(id, "libfoo", Severity::Unknown, None);
+    let findings = vec![
+        unknown("CVE-2024-0030"),
+        unknown("CVE-2024-0031"),
+        unknown("CVE-2024-0032"),
+        finding("CVE-2024-0033", "zlib", Severity::Critical, None),
+    ];
+    // The seed bundles warn with the count.
+    let decision = judge(
+        &builtin("reject_critical").unwrap(),
+        findings.clone(),
+        Some(db("2024-11-19T00:00:00Z")),
+    );
+    assert_eq!(
+        lines(&decision),
+        [
+            "stop vulnerabilities/package: CVE-2024-0033 in zlib 1.0-r0: severity critical >= critical; no fix available",
+            "warn vulnerabilities/package: 3 findings have no severity rating",
+        ]
+    );
+    // One finding: singular. None: no warning.
+    let one = judge(
+        &builtin("reject_high").unwrap(),
+        vec![unknown("CVE-2024-0030")],
+        Some(db("2024-11-19T00:00:00Z")),
+    );
+    assert_eq!(
+        lines(&one),
+        ["warn vulnerabilities/package: 1 finding has no severity rating"]
+    );
+    let none = judge(
+        &builtin("reject_high").unwrap(),
+        vec![finding("CVE-2024-0034", "zlib", Severity::Low, None)],
+        Some(db("2024-11-19T00:00:00Z")),
+    );
+    assert!(none.results.is_empty(), "{:?}", none.results);
+    // Custom rules: as_critical, as_high, ignore; a rule that catches unknown anyway; a
+    // whitelisted unrated finding does not count.
+    let rule = |extra: &str| {
+        parse_policy(
+            &format!(
+                "id: p\nrules:\n- {{gate: vulnerabilities, trigger: package, params: {{severity: high{extra}}}, action: stop}}\n"
+            ),
+            Format::Yaml,
+        )
+        .unwrap()
+    };
+    let two = vec![unknown("CVE-2024-0030"), unknown("CVE-2024-0031")];
+    let d = judge(&rule(", unknown_severity: as_critical"), two.clone(), None);
+    assert_eq!(
+        lines(&d),
+        [
+            "stop vulnerabilities/package: CVE-2024-0030 in libfoo 1.0-r0: severity unknown (judged as critical) >= high; no fix available",
+            "stop vulnerabilities/package: CVE-2024-0031 in libfoo 1.0-r0: severity unknown (judged as critical) >= high; no fix available",
+        ]
+    );
+    let d = judge(&rule(", unknown_severity: as_high"), two.clone(), None);
+    assert_eq!(d.final_action, Action::Stop);
+    assert_eq!(d.results.len(), 2);
+    let d = judge(&rule(", unknown_severity: ignore"), two.clone(), None);
+    assert!(d.results.is_empty(), "{:?}", d.results);
+    let d = judge(
+        &rule(", severity_comparison: '>=', unknown_severity: warn"),
+        two.clone(),
+        None,
+    );
+    assert_eq!(
+        lines(&d),
+        ["warn vulnerabilities/package: 2 findings have no severity rating"]
+    );
+    let catches_all = parse_policy(
+        "id: p\nrules:\n- {gate: vulnerabilities, trigger: package, params: {severity: unknown}, action: warn}\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    let d = judge(&catches_all, two.clone(), None);
+    assert_eq!(d.results.len(), 2);
+    assert!(lines(&d).iter().all(|l| !l.contains("no severity rating")));
+    let mut listed = rule("");
+    listed.whitelist.push(WhitelistEntry {
+        id: "CVE-2024-0030".into(),
+        package: None,
+        expires: None,
+        reason: "test".into(),
+    });
+    assert_eq!(
+        lines(&judge(&listed, two, None)),
+        ["warn vulnerabilities/package: 1 finding has no severity rating"]
+    );
+    // The seed bundles' documents are unchanged: no unknown_severity parameter.
+    for id in [
+        "allow_all_and_warn",
+        "reject_critical",
+        "reject_high",
+        "block_root",
+    ] {
+        let text = show(id, Format::Yaml).unwrap();
+        assert!(!text.contains("unknown_severity"), "{text}");
+    }
 }

@@ -42,6 +42,8 @@ fn finding(
         published: None,
         advisory_ecosystem: "Alpine:v3.20".into(),
         sources: vec!["alpine-secdb:v3.20/main".into()],
+        kev: None,
+        epss: None,
     }
 }
 

@@ -84,6 +84,10 @@ pub struct Mirrors {
     pub debian_tracker: String,
     /// NVD JSON 2.0 feeds: `<nvd>/nvdcve-2.0-<feed>.json.gz`.
     pub nvd: String,
+    /// CISA's KEV catalog: `<kev>/known_exploited_vulnerabilities.json`.
+    pub kev: String,
+    /// FIRST's EPSS scores: `<epss>/epss_scores-current.csv.gz`.
+    pub epss: String,
 }
 
 impl Default for Mirrors {
@@ -96,6 +100,8 @@ impl Default for Mirrors {
                 "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data"
                     .to_owned(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
+            kev: "https://www.cisa.gov/sites/default/files/feeds".to_owned(),
+            epss: "https://epss.empiricalsecurity.com".to_owned(),
         }
     }
 }
@@ -129,6 +135,10 @@ pub enum NetworkSource {
         /// The feed name.
         feed: String,
     },
+    /// CISA's Known Exploited Vulnerabilities catalog.
+    Kev,
+    /// FIRST's current EPSS scores.
+    Epss,
 }
 
 fn encode_path_segment(segment: &str) -> String {
@@ -153,6 +163,8 @@ impl NetworkSource {
             Self::DebianDsa => "debian-dsa".to_owned(),
             Self::DebianDla => "debian-dla".to_owned(),
             Self::Nvd { feed } => format!("nvd:{feed}"),
+            Self::Kev => "kev".to_owned(),
+            Self::Epss => "epss".to_owned(),
         }
     }
 
@@ -185,6 +197,11 @@ impl NetworkSource {
                 base(&mirrors.nvd),
                 encode_path_segment(feed)
             ),
+            Self::Kev => format!(
+                "{}/known_exploited_vulnerabilities.json",
+                base(&mirrors.kev)
+            ),
+            Self::Epss => format!("{}/epss_scores-current.csv.gz", base(&mirrors.epss)),
         }
     }
 
@@ -234,6 +251,8 @@ pub fn default_sources() -> Vec<NetworkSource> {
     sources.push(NetworkSource::Nvd {
         feed: "modified".to_owned(),
     });
+    sources.push(NetworkSource::Kev);
+    sources.push(NetworkSource::Epss);
     sources
 }
 
@@ -361,5 +380,26 @@ mod tests {
             "https://www.debian.org/security/oval/oval-definitions-bookworm.xml.bz2"
         );
         assert!(NetworkSource::DebianDsa.url(&m).ends_with("/data/DSA/list"));
+        assert_eq!(
+            NetworkSource::Kev.url(&m),
+            "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+        );
+        assert_eq!(
+            NetworkSource::Epss.url(&m),
+            "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+        );
+        let mirror = Mirrors {
+            kev: "http://127.0.0.1:8080/kev/".into(),
+            epss: "http://127.0.0.1:8080/epss".into(),
+            ..Mirrors::default()
+        };
+        assert_eq!(
+            NetworkSource::Kev.url(&mirror),
+            "http://127.0.0.1:8080/kev/known_exploited_vulnerabilities.json"
+        );
+        assert_eq!(
+            NetworkSource::Epss.url(&mirror),
+            "http://127.0.0.1:8080/epss/epss_scores-current.csv.gz"
+        );
     }
 }

@@ -11,6 +11,8 @@
 //!   local files with formats detected by content ([`import`]).
 //! - Readers never memory-map the file and refuse one changed in place
 //!   ([`ErrorKind::Changed`]); [`Database::quick_check`] verifies a file before serving it.
+//! - [`exploit`]: CISA's KEV catalog and FIRST's EPSS scores by CVE id
+//!   ([`Database::exploitation_many`]).
 //! - [`export`]: one checksummed file moving a whole database between machines.
 //! - [`fetch`]: network sources with configurable base URLs, behind the [`fetch::Fetcher`]
 //!   trait; [`schedule`]: the periodic updater.
@@ -19,6 +21,7 @@ pub mod artifact;
 mod codec;
 pub mod cvss2;
 pub mod error;
+pub mod exploit;
 pub mod export;
 pub mod fetch;
 pub mod import;
@@ -29,6 +32,7 @@ mod store;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
+pub use exploit::{EpssScore, Exploitation, KevEntry};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use model::{
     AffectedEntry, Event, FixStatus, Range, RangeType, Record, Severity, SeverityKind,

@@ -24,6 +24,10 @@ pub struct Vulnerability {
     pub canonical_id: String,
     /// Other ids of the same flaw, as the source lists them (sorted, unique).
     pub aliases: Vec<String>,
+    /// Ids of closely related flaws (OSV `related`), e.g. the CVE of a bundled library's flaw
+    /// that a language advisory is about; not aliases, so they do not change the canonical id.
+    #[serde(default)]
+    pub related: Vec<String>,
     /// A one-line summary (or the start of the details when the source has no summary).
     pub summary: Option<String>,
     /// When it was published (as the source wrote it, RFC 3339 in practice).
@@ -48,6 +52,7 @@ impl Vulnerability {
             id,
             source: source.into(),
             aliases: Vec::new(),
+            related: Vec::new(),
             summary: None,
             published: None,
             modified: None,
@@ -162,6 +167,10 @@ pub struct Severity {
     pub score: Option<f64>,
     /// A textual rating (`HIGH`, `moderate`, …) for vendor ratings, or the one the source gave.
     pub rating: Option<String>,
+    /// NVD's metric type: `Primary` (NVD's own analysis) or `Secondary` (the CNA's or an
+    /// ADP's); `None` for other sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_type: Option<String>,
 }
 
 impl Severity {
@@ -191,6 +200,7 @@ impl Severity {
             vector: Some(vector.to_owned()),
             score,
             rating: None,
+            metric_type: None,
         }
     }
 
@@ -202,6 +212,7 @@ impl Severity {
             vector: None,
             score: None,
             rating: Some(rating.into()),
+            metric_type: None,
         }
     }
 }

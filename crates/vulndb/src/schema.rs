@@ -70,6 +70,23 @@ const MIGRATIONS: &[Migration] = &[
     // the `packages` table: every affected entry of one (ecosystem, package key) in one blob,
     // in lookup order, rebuilt by every update (see `Builder`).
     Migration::Code(binary_affected),
+    // 3: OSV `related` ids on records, and the exploitation tables: CISA's KEV catalog
+    // (keyed by CVE id) and FIRST's EPSS scores (keyed by the CVE id packed into an integer,
+    // scores in billionths; see `exploit`).
+    Migration::Sql(
+        "ALTER TABLE vulnerabilities ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE kev (
+        cve TEXT PRIMARY KEY,
+        date_added TEXT NOT NULL,
+        due_date TEXT NOT NULL,
+        ransomware TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE epss (
+        cve INTEGER PRIMARY KEY,
+        score INTEGER NOT NULL,
+        percentile INTEGER NOT NULL
+    );",
+    ),
 ];
 
 /// The schema version this build reads and writes.
@@ -249,7 +266,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn, "mem").unwrap();
-        assert_eq!(current_version(&conn, "mem").unwrap(), 2);
+        assert_eq!(current_version(&conn, "mem").unwrap(), SCHEMA_VERSION);
         let (ranges, versions): (Vec<u8>, Vec<u8>) = conn
             .query_row(
                 "SELECT ranges, versions FROM affected WHERE vuln = 1",

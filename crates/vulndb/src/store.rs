@@ -110,7 +110,7 @@ const LOOKUP_MANY_SQL: &str = "SELECT package_key, entries FROM packages \
      WHERE ecosystem = ?1 AND package_key IN (SELECT value FROM json_each(?2))";
 
 const RECORD_COLUMNS: &str = "source, id, canonical_id, summary, published, modified, withdrawn, \
-     aliases, severities, refs";
+     aliases, severities, refs, related";
 
 /// Keys per batched query.
 const BATCH: usize = 2000;
@@ -505,6 +505,7 @@ impl Database {
             aliases: decode_json(aliases, &label, &id)?,
             severities: decode_json::<Vec<Severity>>(severities, &label, &id)?,
             references: decode_json(refs, &label, &id)?,
+            related: decode_json(json(10)?, &label, &id)?,
             id,
         })
     }
@@ -606,10 +607,13 @@ fn content_hash(conn: &Connection, label: &str) -> Result<String> {
     let queries = [
         "SELECT name, records FROM sources ORDER BY name",
         "SELECT source, id, canonical_id, summary, published, modified, withdrawn, aliases, \
-         severities, refs FROM vulnerabilities ORDER BY source, id",
+         severities, refs, related FROM vulnerabilities ORDER BY source, id",
         "SELECT ecosystem, package_key, source, vuln_id, seq, package, canonical_id, status, \
          fixed_version, ranges, versions, notes FROM affected \
          ORDER BY ecosystem, package_key, source, vuln_id, seq",
+        crate::exploit::HASH_KEV_SQL,
+        crate::exploit::HASH_EPSS_SQL,
+        crate::exploit::HASH_META_SQL,
     ];
     for sql in queries {
         let mut stmt = conn.prepare(sql).map_err(err)?;
@@ -732,8 +736,8 @@ impl<'a> Builder<'a> {
         self.conn
             .prepare_cached(
                 "INSERT INTO vulnerabilities (source, id, canonical_id, summary, published, \
-                 modified, withdrawn, aliases, severities, refs) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 modified, withdrawn, aliases, severities, refs, related) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .map_err(err)?
             .execute(params![
@@ -747,6 +751,7 @@ impl<'a> Builder<'a> {
                 json(&vuln.aliases),
                 json(&vuln.severities),
                 json(&vuln.references),
+                json(&vuln.related),
             ])
             .map_err(err)?;
         let pk = self.conn.last_insert_rowid();
@@ -796,6 +801,11 @@ impl<'a> Builder<'a> {
         crate::import::import_paths(self, paths, options, &())
     }
 
+    /// The connection of this build (for the KEV and EPSS tables, see `exploit`).
+    pub(crate) fn connection(&self) -> &Connection {
+        self.conn
+    }
+
     /// Record counts of `source` in this build so far.
     pub fn records(&self, source: &str) -> Result<u64> {
         self.conn
@@ -821,6 +831,7 @@ impl<'a> Builder<'a> {
                 )
                 .map_err(err)?;
         }
+        crate::exploit::count_sources(self.conn).map_err(err)?;
         // A replaced source that is now empty stays listed with 0 records: the update ran.
         self.conn
             .execute(
@@ -1191,8 +1202,10 @@ pub(crate) fn verify(conn: &Connection, label: &str) -> Result<()> {
     }
     let mismatched: Option<String> = conn
         .query_row(
-            "SELECT s.name FROM sources s WHERE s.records != \
-             (SELECT COUNT(*) FROM vulnerabilities v WHERE v.source = s.name) LIMIT 1",
+            "SELECT s.name FROM sources s WHERE s.records != CASE s.name \
+             WHEN 'kev' THEN (SELECT COUNT(*) FROM kev) \
+             WHEN 'epss' THEN (SELECT COUNT(*) FROM epss) \
+             ELSE (SELECT COUNT(*) FROM vulnerabilities v WHERE v.source = s.name) END LIMIT 1",
             [],
             |row| row.get(0),
         )

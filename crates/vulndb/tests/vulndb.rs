@@ -60,9 +60,11 @@ struct PythonCounts {
     osv: BTreeMap<String, u64>,
     alpine: BTreeMap<String, u64>,
     oval_definitions: u64,
-    nvd_records: u64,
-    /// Files per top-level folder of `advisories/`.
-    files: BTreeMap<String, u64>,
+    nvd: u64,
+    kev: u64,
+    epss: u64,
+    files: u64,
+    skipped: Vec<String>,
 }
 
 fn python_counts() -> PythonCounts {
@@ -118,28 +120,33 @@ fn counts_match_an_independent_python_count() {
     }
     assert_eq!(alpine, expected.alpine);
     assert_eq!(oval, expected.oval_definitions);
-    assert_eq!(expected.nvd_records, 104);
-    assert_eq!(records["nvd"], expected.nvd_records);
+    assert_eq!(records["nvd"], expected.nvd);
+    assert_eq!(records["kev"], expected.kev);
+    assert_eq!(records["epss"], expected.epss);
+    // The numbers the test data's README states.
+    assert_eq!(
+        (expected.nvd, expected.kev, expected.epss),
+        (104, 1404, 360_142)
+    );
     assert_eq!(status.schema_version, portcullis_vulndb::SCHEMA_VERSION);
     assert!(fx.summary.problems.is_empty());
-    // Every advisory folder is imported; KEV and EPSS have no importer yet, so their files
-    // (the catalog, its schema and licence, the scores) are skipped as unknown formats.
-    let imported = ["alpine-secdb", "debian", "nvd", "osv"];
-    let skipped = ["epss", "kev"];
-    let folders: Vec<&str> = expected.files.keys().map(String::as_str).collect();
-    assert_eq!(
-        folders,
-        ["alpine-secdb", "debian", "epss", "kev", "nvd", "osv"]
-    );
-    assert_eq!(
-        fx.summary.files,
-        imported.iter().map(|f| expected.files[*f]).sum::<u64>()
-    );
-    assert_eq!(fx.summary.files, 41 + 3 + 104 + 5);
-    assert_eq!(
-        fx.summary.skipped_files.len() as u64,
-        skipped.iter().map(|f| expected.files[*f]).sum::<u64>()
-    );
+    // The KEV catalog's JSON schema and licence are skipped, not imported or errors.
+    let skipped: Vec<String> = fx
+        .summary
+        .skipped_files
+        .iter()
+        .map(|f| {
+            Path::new(f)
+                .strip_prefix(advisories())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(skipped, expected.skipped);
+    assert_eq!(fx.summary.files, expected.files);
+    // 41 secdb, 3 Debian, 104 NVD, 5 OSV zips, the KEV catalog and the EPSS scores.
+    assert_eq!(fx.summary.files, 41 + 3 + 104 + 5 + 1 + 1);
     assert_eq!(
         status.affected,
         fx.summary.sources.iter().map(|s| s.affected).sum::<u64>()
@@ -816,5 +823,188 @@ fn import_reports_progress_per_file() {
             "written",
             "finishing"
         ]
+    );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn kev_and_epss_answer_with_the_files_values() {
+    let fx = fixture();
+    let db = Database::open(&fx.db).unwrap();
+    // CVE-2023-4863 (libwebp) as the catalog file has it, read here with serde_json.
+    let catalog: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(advisories().join("kev/known_exploited_vulnerabilities.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = catalog["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["cveID"] == "CVE-2023-4863")
+        .unwrap();
+    let found = db
+        .exploitation_many(&["CVE-2023-4863", "GHSA-not-a-cve", "CVE-1999-0001"])
+        .unwrap();
+    let kev = &found.kev["CVE-2023-4863"];
+    assert_eq!(kev.date_added, entry["dateAdded"].as_str().unwrap());
+    assert_eq!(kev.due_date, entry["dueDate"].as_str().unwrap());
+    assert_eq!(
+        kev.known_ransomware_use,
+        entry["knownRansomwareCampaignUse"].as_str().unwrap()
+    );
+    assert_eq!(found.kev.len(), 1);
+    // The EPSS line of CVE-2023-4863, read here from the gzip file.
+    let mut csv = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(advisories().join("epss/epss_scores-2026-08-16.csv.gz")).unwrap(),
+    )
+    .read_to_string(&mut csv)
+    .unwrap();
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("CVE-2023-4863,"))
+        .unwrap();
+    let fields: Vec<&str> = line.split(',').collect();
+    let score = &found.epss["CVE-2023-4863"];
+    assert_eq!(score.score, fields[1].parse::<f64>().unwrap());
+    assert_eq!(score.percentile, fields[2].parse::<f64>().unwrap());
+    assert_eq!(found.epss_date.as_deref(), Some("2026-08-16"));
+    assert_eq!(
+        found.epss.contains_key("CVE-1999-0001"),
+        csv.lines().any(|l| l.starts_with("CVE-1999-0001,"))
+    );
+    // Records keep OSV's `related`.
+    let pysec = db.records_for("PYSEC-2023-175").unwrap();
+    assert_eq!(pysec[0].related, ["CVE-2023-4863", "CVE-2023-5129"]);
+}
+
+#[test]
+fn hostile_kev_and_epss_inputs_are_rejected_naming_file_and_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hash) = small_db(dir.path());
+    let strict = ImportOptions::default();
+    let lenient = ImportOptions {
+        strict: false,
+        ..ImportOptions::default()
+    };
+    let good = r#"{"cveID":"CVE-2023-4863","dateAdded":"2023-09-13","dueDate":"2023-10-04","knownRansomwareCampaignUse":"Unknown"}"#;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.csv.gz",
+            {
+                let real =
+                    std::fs::read(advisories().join("epss/epss_scores-2026-08-16.csv.gz")).unwrap();
+                real[..real.len() / 2].to_vec()
+            },
+            "truncated.csv.gz: corrupt or truncated compressed data",
+        ),
+        (
+            "broken.csv",
+            b"#score_date:2026-01-01\ncve,epss,percentile\nCVE-2023-4863,0.9,0.99\nCVE-2023-4864;0.1;0.2\n"
+                .to_vec(),
+            "broken.csv: line 4: expected 3 fields (cve,epss,percentile), found 1",
+        ),
+        (
+            "absurd.csv.gz",
+            gzip(b"cve,epss,percentile\nCVE-2023-4863,1.5,0.99\n"),
+            "absurd.csv.gz: line 2: CVE-2023-4863: epss \"1.5\" is not a number between 0 and 1",
+        ),
+        (
+            "nan.csv",
+            b"cve,epss,percentile\nCVE-2023-4863,0.5,NaN\n".to_vec(),
+            "nan.csv: line 2: CVE-2023-4863: percentile \"NaN\" is not a number between 0 and 1",
+        ),
+        (
+            "negative.csv",
+            b"cve,epss,percentile\nCVE-2023-4863,-0.01,0.5\n".to_vec(),
+            "negative.csv: line 2: CVE-2023-4863: epss \"-0.01\" is not a number between 0 and 1",
+        ),
+        (
+            "twice.csv",
+            b"cve,epss,percentile\nCVE-2023-4863,0.1,0.5\nCVE-2023-4863,0.2,0.6\n".to_vec(),
+            "twice.csv: line 3: CVE-2023-4863: duplicate CVE id (also on line 2)",
+        ),
+        (
+            "kev-missing.json",
+            format!(
+                r#"{{"catalogVersion":"x","vulnerabilities":[{good},{{"cveID":"CVE-2024-1111","dateAdded":"2024-01-01","knownRansomwareCampaignUse":"Known"}}]}}"#
+            )
+            .into_bytes(),
+            "kev-missing.json: record CVE-2024-1111: entry 2: missing field dueDate",
+        ),
+        (
+            "kev-twice.json",
+            format!(r#"{{"catalogVersion":"x","vulnerabilities":[{good},{good}]}}"#).into_bytes(),
+            "kev-twice.json: record CVE-2023-4863: entry 2: duplicate CVE id (also entry 1)",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Database::import_paths(&db, std::slice::from_ref(&path), &strict).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name}: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("{}/{message}", dir.path().display())),
+            "{name}: {err}"
+        );
+        assert_untouched(&db, &hash);
+        // Lenient mode skips the bad line or entry (a truncated file still fails whole).
+        match Database::import_paths(&db, &[path], &lenient) {
+            Ok(summary) => {
+                assert_eq!(summary.problems.len(), 1, "{name}");
+                let db = Database::open(&db).unwrap();
+                let found = db.exploitation_many(&["CVE-2023-4863"]).unwrap();
+                assert_eq!(
+                    found.kev.len() + found.epss.len(),
+                    usize::from(
+                        !name.starts_with("absurd")
+                            && !name.starts_with("nan")
+                            && !name.starts_with("negative")
+                    ),
+                    "{name}"
+                );
+            }
+            Err(err) => assert!(name.starts_with("truncated"), "{name}: {err}"),
+        }
+        // Back to the small database for the next case.
+        std::fs::remove_file(&db).unwrap();
+        let (_, again) = small_db(dir.path());
+        assert_eq!(again, hash);
+    }
+}
+
+#[test]
+fn rating_coverage_counts_the_rated_cves_of_each_source() {
+    let db = Database::open(&fixture().db).unwrap();
+    let coverage = db.rating_coverage().unwrap();
+    // NVD: every record is a CVE; rated when it has a CVSS metric (read here from the files).
+    let (mut cves, mut rated) = (0, 0);
+    for entry in std::fs::read_dir(advisories().join("nvd")).unwrap() {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        cves += 1;
+        let metrics = record["metrics"].as_object().cloned().unwrap_or_default();
+        if metrics.iter().any(|(key, list)| {
+            key.starts_with("cvssMetric") && !list.as_array().unwrap().is_empty()
+        }) {
+            rated += 1;
+        }
+    }
+    let nvd = coverage.iter().find(|c| c.source == "nvd").unwrap();
+    assert_eq!((nvd.cves, nvd.rated), (cves, rated));
+    for c in &coverage {
+        assert!(c.rated <= c.cves, "{c:?}");
+    }
+    // KEV and EPSS have no records, so no line.
+    assert!(
+        coverage
+            .iter()
+            .all(|c| c.source != "kev" && c.source != "epss")
     );
 }

@@ -622,6 +622,8 @@ fn finding(
         published: None,
         advisory_ecosystem: "Alpine:v3.19".to_string(),
         sources: vec!["alpine-secdb:v3.19/main".to_string()],
+        kev: None,
+        epss: None,
     }
 }
 

@@ -46,9 +46,15 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
             let status = db
                 .status()
                 .with_context(|| format!("reading {}", path.display()))?;
+            let coverage = db
+                .rating_coverage()
+                .with_context(|| format!("reading {}", path.display()))?;
             let out = match format {
-                InspectFormat::Json => format!("{}\n", serde_json::to_string_pretty(&status)?),
-                InspectFormat::Table => status_table(&path, &status),
+                InspectFormat::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&status_json(&status, &coverage)?)?
+                ),
+                InspectFormat::Table => status_table(&path, &status, &coverage),
             };
             write_output(out.as_bytes(), None)?;
             Ok(Code::Ok)
@@ -271,7 +277,10 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
             let status = Database::import_export_file(path, single);
             bar.finish_and_clear();
             let status = status.with_context(|| format!("importing {}", single.display()))?;
-            write_output(status_table(path, &status).as_bytes(), None)?;
+            let coverage = Database::open(path)
+                .and_then(|db| db.rating_coverage())
+                .with_context(|| format!("reading {}", path.display()))?;
+            write_output(status_table(path, &status, &coverage).as_bytes(), None)?;
             return Ok(Code::Ok);
         }
     }
@@ -443,7 +452,31 @@ fn summary_table(path: &Path, summary: &ImportSummary) -> String {
     s
 }
 
-fn status_table(path: &Path, status: &Status) -> String {
+/// The status as JSON, each source with `cves` and `rated_cves` (how many of its CVE ids
+/// have a severity rating; `null` for sources without CVE records, such as KEV and EPSS).
+fn status_json(
+    status: &Status,
+    coverage: &[portcullis_vulndb::exploit::RatingCoverage],
+) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(status)?;
+    if let Some(sources) = value.get_mut("sources").and_then(|s| s.as_array_mut()) {
+        for source in sources {
+            let name = source.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let found = coverage.iter().find(|c| c.source == name);
+            if let Some(object) = source.as_object_mut() {
+                object.insert("cves".into(), found.map(|c| c.cves).into());
+                object.insert("rated_cves".into(), found.map(|c| c.rated).into());
+            }
+        }
+    }
+    Ok(value)
+}
+
+fn status_table(
+    path: &Path,
+    status: &Status,
+    coverage: &[portcullis_vulndb::exploit::RatingCoverage],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Database         {}", path.display());
     let _ = writeln!(s, "Schema version   {}", status.schema_version);
@@ -454,12 +487,24 @@ fn status_table(path: &Path, status: &Status) -> String {
     );
     let _ = writeln!(s, "Vulnerabilities  {}", status.vulnerabilities);
     let _ = writeln!(s, "Affected entries {}", status.affected);
-    let _ = writeln!(s, "\n{:<32} {:>10}  UPDATED", "SOURCE", "RECORDS");
+    let _ = writeln!(
+        s,
+        "\n{:<32} {:>10} {:>8}  UPDATED",
+        "SOURCE", "RECORDS", "RATED"
+    );
     for source in &status.sources {
+        // The share of the source's CVE ids that have a severity rating.
+        let rated = coverage
+            .iter()
+            .find(|c| c.source == source.name && c.cves > 0)
+            .map_or_else(
+                || "-".to_string(),
+                |c| format!("{}%", c.rated * 100 / c.cves),
+            );
         let _ = writeln!(
             s,
-            "{:<32} {:>10}  {}",
-            source.name, source.records, source.updated_at
+            "{:<32} {:>10} {:>8}  {}",
+            source.name, source.records, rated, source.updated_at
         );
     }
     s

@@ -70,7 +70,7 @@ pub fn effective_config(
 }
 
 /// Mirrors under one base URL: `<base>/osv`, `<base>/alpine`, `<base>/debian-oval`,
-/// `<base>/debian-tracker`, `<base>/nvd`.
+/// `<base>/debian-tracker`, `<base>/nvd`, `<base>/kev`, `<base>/epss`.
 fn mirrors(base: Option<&str>) -> Mirrors {
     let Some(base) = base else {
         return Mirrors::default();
@@ -82,6 +82,8 @@ fn mirrors(base: Option<&str>) -> Mirrors {
         debian_oval: format!("{base}/debian-oval"),
         debian_tracker: format!("{base}/debian-tracker"),
         nvd: format!("{base}/nvd"),
+        kev: format!("{base}/kev"),
+        epss: format!("{base}/epss"),
     }
 }
 

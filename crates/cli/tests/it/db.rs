@@ -39,11 +39,14 @@ fn import_status_export_and_import_again() {
         b"",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // 115,686 advisory records from 153 files (OSV, Alpine secdb, Debian OVAL and DSA/DLA,
+    // 104 NVD records), plus the KEV catalog (1,404 entries, one file) and the EPSS scores
+    // (360,142 CVEs, one file); the KEV schema and licence are skipped. The per-source
+    // numbers are checked against a Python count in crates/vulndb/tests.
+    let total = 115_686 + 1_404 + 360_142;
     assert!(
-        // 115,476 records from 55 files before the NVD, AlmaLinux and Ubuntu data arrived; then
-        // 104 NVD files (8 before), 108 AlmaLinux and 6 Ubuntu records; KEV and EPSS are skipped.
         run.stdout
-            .contains("imported 115686 records from 153 files"),
+            .contains(&format!("imported {total} records from 155 files")),
         "{}",
         run.stdout
     );
@@ -71,8 +74,19 @@ fn import_status_export_and_import_again() {
     assert_eq!(records(&status, "osv:AlmaLinux"), 108);
     assert_eq!(records(&status, "osv:Ubuntu"), 6);
     assert_eq!(records(&status, "nvd"), 104);
+    assert_eq!(records(&status, "kev"), 1404);
+    assert_eq!(records(&status, "epss"), 360_142);
+    // Each source says how many of its CVE ids have a rating (exact numbers: vulndb tests).
+    let nvd = status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "nvd")
+        .unwrap();
+    assert_eq!(nvd["cves"], 104);
+    assert!(nvd["rated_cves"].as_u64().unwrap() <= 104);
     // 131,388 before, plus one entry per `affected` item of the AlmaLinux (2,488) and Ubuntu
-    // (27) records.
+    // (27) records; KEV and EPSS add none.
     assert_eq!(status["affected"], 131_388 + 2_488 + 27);
     // 38,204 before, plus the 108 ALSA and 5 USN ids; CVE-2024-0727 and every new NVD record
     // name a CVE the Debian and Alpine data already know.

@@ -69,7 +69,7 @@ fn manifests_reports_every_problem_of_a_spec_on_stdin() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "error: the spec has 4 problem(s):\n  policy.policyId: 'nope' is not a built-in policy (one of allow_all_and_warn, reject_critical, reject_high, block_root, deny_all)\n  webhookConfig.selector: 'all' is neither 'include' nor 'exclude'\n  webhookConfig.namespaces: '*' cannot be combined with other names\n  webhookConfig.namespaces[1]: 'kube-system' may not be listed: it is never judged\n"
+        "error: the spec has 4 problem(s):\n  policy.policyId: 'nope' is not a built-in policy (one of allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited)\n  webhookConfig.selector: 'all' is neither 'include' nor 'exclude'\n  webhookConfig.namespaces: '*' cannot be combined with other names\n  webhookConfig.namespaces[1]: 'kube-system' may not be listed: it is never judged\n"
     );
     assert_eq!(run.stdout, "");
 }

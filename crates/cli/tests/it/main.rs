@@ -9,6 +9,7 @@ mod evasion;
 mod image;
 mod lifecycle;
 mod policy;
+mod ratings;
 mod sbom;
 mod scan;
 mod serve;

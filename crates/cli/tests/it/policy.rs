@@ -5,20 +5,21 @@ use serde_json::Value;
 use crate::portcullis;
 use crate::scan::{json, minirootfs, scan_run};
 
-const IDS: [&str; 5] = [
+const IDS: [&str; 6] = [
     "allow_all_and_warn",
     "reject_critical",
     "reject_high",
     "block_root",
     "deny_all",
+    "reject_exploited",
 ];
 
 #[test]
-fn list_shows_the_five_built_ins() {
+fn list_shows_the_six_built_ins() {
     let run = portcullis(&["policy", "list"], b"");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{}", run.stdout);
+    assert_eq!(lines.len(), 7, "{}", run.stdout);
     assert!(lines[0].starts_with("ID"));
     for (line, id) in lines[1..].iter().zip(IDS) {
         let (first, description) = line.split_once(' ').unwrap();

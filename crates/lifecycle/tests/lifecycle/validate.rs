@@ -65,7 +65,7 @@ fn policy_id_must_be_built_in() {
     assert_eq!(
         problems(&v),
         [
-            "policy.policyId: 'reject_everything' is not a built-in policy (one of allow_all_and_warn, reject_critical, reject_high, block_root, deny_all)"
+            "policy.policyId: 'reject_everything' is not a built-in policy (one of allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited)"
         ]
     );
 }

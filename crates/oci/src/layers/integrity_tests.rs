@@ -67,7 +67,14 @@ fn image(blobs: &[&[u8]], diff_ids: &[Option<Digest>]) -> (Store, Vec<LayerDescr
 
 fn read(store: &Store, layers: &[LayerDescriptor], limits: &Limits) -> Result<FileSet> {
     let all = PathPatterns::new(["**"]).unwrap();
-    read_layers(store, layers, &all, limits, &Quiet)
+    read_layers(
+        store,
+        layers,
+        &all,
+        limits,
+        &Quiet,
+        &mut super::SeenPaths::default(),
+    )
 }
 
 #[test]

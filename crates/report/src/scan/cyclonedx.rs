@@ -10,7 +10,12 @@
 //! - `analysis` when some affected package has no fix: `will_not_fix` when the distribution
 //!   said so, and a detail naming the packages;
 //! - `affects`: each affected component by its `bom-ref`, with the installed version
-//!   `affected` and the fixed version `unaffected`.
+//!   `affected` and the fixed version `unaffected`;
+//! - `properties`: exploitation data, when known: `portcullis:kev:cve`,
+//!   `portcullis:kev:dateAdded`, `portcullis:kev:dueDate`,
+//!   `portcullis:kev:knownRansomwareCampaignUse` (CISA KEV) and `portcullis:epss:cve`,
+//!   `portcullis:epss:score`, `portcullis:epss:percentile`, `portcullis:epss:date` (FIRST
+//!   EPSS; a probability is not a severity, so it is no `rating`).
 //!
 //! The serial number is derived from the SBOM's content hash and the vulnerabilities, so the
 //! same scan always gets the same serial, different from the plain SBOM's.
@@ -25,7 +30,7 @@ use serde::Serialize;
 use super::{advisory_source, cvss_score, sorted_findings};
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::sbom::cyclonedx::{self as sbom_cdx, Bom};
+use crate::sbom::cyclonedx::{self as sbom_cdx, Bom, Property};
 use crate::sbom::{Sbom, write_json};
 use crate::timestamp::Timestamp;
 
@@ -70,6 +75,9 @@ pub struct Vulnerability {
     pub analysis: Option<Analysis>,
     /// The affected components.
     pub affects: Vec<Affect>,
+    /// KEV and EPSS data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
 }
 
 /// `source` of a vulnerability or rating.
@@ -212,6 +220,43 @@ fn ratings(findings: &[&Finding]) -> Vec<Rating> {
     out
 }
 
+fn properties(findings: &[&Finding]) -> Vec<Property> {
+    let mut out = Vec::new();
+    if let Some(kev) = findings.iter().find_map(|f| f.kev.as_ref()) {
+        out.push(property("portcullis:kev:cve", &kev.cve));
+        out.push(property("portcullis:kev:dateAdded", &kev.date_added));
+        out.push(property("portcullis:kev:dueDate", &kev.due_date));
+        out.push(property(
+            "portcullis:kev:knownRansomwareCampaignUse",
+            &kev.known_ransomware_use,
+        ));
+    }
+    let epss = findings
+        .iter()
+        .filter_map(|f| f.epss.as_ref())
+        .filter(|e| e.score.is_finite() && e.percentile.is_finite())
+        .max_by(|a, b| a.score.total_cmp(&b.score));
+    if let Some(epss) = epss {
+        out.push(property("portcullis:epss:cve", &epss.cve));
+        out.push(property("portcullis:epss:score", &epss.score.to_string()));
+        out.push(property(
+            "portcullis:epss:percentile",
+            &epss.percentile.to_string(),
+        ));
+        if let Some(date) = &epss.date {
+            out.push(property("portcullis:epss:date", date));
+        }
+    }
+    out
+}
+
+fn property(name: &'static str, value: &str) -> Property {
+    Property {
+        name,
+        value: value.to_string(),
+    }
+}
+
 fn label(f: &Finding) -> String {
     format!(
         "{} {} ({})",
@@ -350,6 +395,7 @@ fn vulnerability(
         published,
         analysis: analysis(findings),
         affects: affects(findings, refs),
+        properties: properties(findings),
     }
 }
 

@@ -7,7 +7,9 @@
 //!  "vulnerabilities": [{"id", "aliases", "package": {"name", "version", "type",
 //!                       "source_name", "location", "purl"}, "fixed_version", "status",
 //!                       "severity", "severity_source", "cvss_score", "summary",
-//!                       "published", "advisory_ecosystem", "sources"}],
+//!                       "published", "advisory_ecosystem", "sources",
+//!                       "kev": {"cve", "date_added", "due_date", "known_ransomware_use"} | null,
+//!                       "epss": {"cve", "score", "percentile", "date"} | null}],
 //!  "policy": {"id", "final_action": "go|warn|stop",
 //!             "results": [{"gate", "trigger", "action", "message"}]} | null,
 //!  "database": {"built_at", "sources": [{"name", "records", "updated_at"}]},
@@ -23,7 +25,7 @@
 use std::io::Write;
 
 use portcullis_catalog::Os;
-use portcullis_matcher::{Finding, FindingStatus};
+use portcullis_matcher::{Finding, FindingEpss, FindingKev, FindingStatus};
 use portcullis_policy::Decision;
 use portcullis_scan::{DatabaseInfo, ScanResult};
 use serde::Serialize;
@@ -88,6 +90,10 @@ pub struct Vulnerability<'a> {
     pub advisory_ecosystem: &'a str,
     /// The vulnerability sources that reported the package affected, sorted.
     pub sources: Vec<&'a str>,
+    /// The CISA KEV entry of a CVE the finding carries; `null` when none is listed.
+    pub kev: Option<&'a FindingKev>,
+    /// The highest EPSS score of the CVEs the finding carries; `null` when none is scored.
+    pub epss: Option<&'a FindingEpss>,
 }
 
 /// The package a finding is about.
@@ -202,6 +208,11 @@ impl<'a> Vulnerability<'a> {
             published: f.published.as_deref(),
             advisory_ecosystem: &f.advisory_ecosystem,
             sources,
+            kev: f.kev.as_ref(),
+            epss: f
+                .epss
+                .as_ref()
+                .filter(|e| e.score.is_finite() && e.percentile.is_finite()),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use portcullis_catalog::Ecosystem;
-use portcullis_matcher::{Finding, Severity};
+use portcullis_matcher::{Finding, FindingEpss, FindingKev, Severity};
 use portcullis_scan::ScanResult;
 use serde::Serialize;
 
@@ -193,6 +193,12 @@ pub struct ResultProperties {
     pub severity: &'static str,
     /// Package URL.
     pub purl: String,
+    /// The CISA KEV entry of a CVE the finding carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kev: Option<FindingKev>,
+    /// The highest EPSS score of the CVEs the finding carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<FindingEpss>,
 }
 
 /// The run's property bag.
@@ -407,6 +413,11 @@ fn result_of(f: &Finding, rule_index: usize) -> SarifResult {
             status: f.status.as_str(),
             severity: f.severity.as_str(),
             purl: f.package.purl.clone(),
+            kev: f.kev.clone(),
+            epss: f
+                .epss
+                .clone()
+                .filter(|e| e.score.is_finite() && e.percentile.is_finite()),
         },
     }
 }

@@ -2,7 +2,9 @@
 //! - a header naming the image, OS, package count and database;
 //! - the findings grouped by package (one line `name version (type, source X)` per package),
 //!   each group sorted by severity (critical first) then id, in columns ID, SEVERITY,
-//!   STATUS, FIXED IN and SUMMARY (cut with `…`);
+//!   EXPLOIT, STATUS, FIXED IN and SUMMARY (cut with `…`). EXPLOIT marks exploitation:
+//!   `KEV` when a CVE of the finding is in CISA's catalog, `EPSS 12%` when its EPSS score
+//!   is 10% or more (`KEV 12%` for both), `-` otherwise;
 //! - a summary line with the count per severity, or `No vulnerabilities found.`;
 //! - the policy decision, when one was made, with every result (long messages wrapped);
 //! - what leaves the package list incomplete (the image is then not judgeable);
@@ -53,11 +55,31 @@ fn package_line(f: &Finding) -> String {
     fit(&line, WIDTH)
 }
 
+/// The EPSS score from which the table marks a finding.
+const EPSS_MARK: f64 = 0.1;
+
+/// The EXPLOIT cell: `KEV`, `EPSS 12%`, `KEV 12%` or `-`.
+fn exploit_mark(f: &Finding) -> String {
+    let epss = f
+        .epss
+        .as_ref()
+        .map(|e| e.score)
+        .filter(|s| s.is_finite() && *s >= EPSS_MARK && *s <= 1.0)
+        .map(|s| format!("{:.0}%", s * 100.0));
+    match (f.kev.is_some(), epss) {
+        (true, Some(p)) => format!("KEV {p}"),
+        (true, None) => "KEV".to_string(),
+        (false, Some(p)) => format!("EPSS {p}"),
+        (false, None) => "-".to_string(),
+    }
+}
+
 /// The cells of one finding row.
-fn row(f: &Finding) -> [String; 5] {
+fn row(f: &Finding) -> [String; 6] {
     [
         fit(&f.id, MAX_ID),
         f.severity.as_str().to_string(),
+        exploit_mark(f),
         status_word(f.status).to_string(),
         fit(f.fixed_version.as_deref().unwrap_or("-"), MAX_FIXED),
         one_line(f.summary.as_deref().unwrap_or("")),
@@ -132,7 +154,7 @@ fn header(result: &ScanResult, text: &mut String) {
 }
 
 fn findings_table(findings: &[&Finding], text: &mut String) {
-    let rows: Vec<[String; 5]> = findings.iter().map(|f| row(f)).collect();
+    let rows: Vec<[String; 6]> = findings.iter().map(|f| row(f)).collect();
     let width = |i: usize, title: &str| {
         rows.iter()
             .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
@@ -143,21 +165,24 @@ fn findings_table(findings: &[&Finding], text: &mut String) {
     let widths = [
         width(0, "ID"),
         width(1, "SEVERITY"),
-        width(2, "STATUS"),
-        width(3, "FIXED IN"),
+        width(2, "EXPLOIT"),
+        width(3, "STATUS"),
+        width(4, "FIXED IN"),
     ];
     let used = INDENT.len() + widths.iter().map(|w| w + 2).sum::<usize>();
     let summary_w = WIDTH.saturating_sub(used);
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; 6]| {
         let mut out = INDENT.to_string();
         for (cell, w) in cells.iter().zip(widths) {
             out.push_str(&pad(cell, w));
             out.push_str("  ");
         }
-        out.push_str(&fit(cells[4], summary_w));
+        out.push_str(&fit(cells[5], summary_w));
         format!("{}\n", out.trim_end())
     };
-    text.push_str(&line(["ID", "SEVERITY", "STATUS", "FIXED IN", "SUMMARY"]));
+    text.push_str(&line([
+        "ID", "SEVERITY", "EXPLOIT", "STATUS", "FIXED IN", "SUMMARY",
+    ]));
     let mut previous: Option<&Finding> = None;
     for (f, r) in findings.iter().zip(&rows) {
         let same_package = previous.is_some_and(|p| p.package == f.package);
@@ -166,7 +191,7 @@ fn findings_table(findings: &[&Finding], text: &mut String) {
             text.push_str(&package_line(f));
             text.push('\n');
         }
-        text.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+        text.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]));
         previous = Some(f);
     }
 }

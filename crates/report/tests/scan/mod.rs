@@ -107,11 +107,31 @@ fn finding(
             }
             .into(),
         ],
+        kev: None,
+        epss: None,
     }
 }
 
-/// Findings of every status and several severities, deliberately out of order.
+/// Findings of every status and several severities, deliberately out of order; the first
+/// is in CISA's KEV catalog and has an EPSS score.
 fn findings() -> Vec<Finding> {
+    let mut all = findings_without_exploitation();
+    all[0].kev = Some(portcullis_matcher::FindingKev {
+        cve: "CVE-2025-26519".into(),
+        date_added: "2025-03-01".into(),
+        due_date: "2025-03-22".into(),
+        known_ransomware_use: "Unknown".into(),
+    });
+    all[0].epss = Some(portcullis_matcher::FindingEpss {
+        cve: "CVE-2025-26519".into(),
+        score: 0.2345,
+        percentile: 0.9678,
+        date: Some("2026-08-16".into()),
+    });
+    all
+}
+
+fn findings_without_exploitation() -> Vec<Finding> {
     use FindingStatus::{Fixed, NotFixed, WontFix};
     vec![
         finding(

@@ -2,8 +2,10 @@
 //!
 //! Formats: OSV (`all.zip` exports, single JSON records, directories of them), Alpine secdb
 //! (`v3.X/{main,community}.json`), Debian OVAL (XML, optionally bz2- or gzip-compressed),
-//! the Debian security tracker's DSA/DLA lists, and NVD API 2.0 JSON (single CVE records or
-//! API/feed responses wrapping many).
+//! the Debian security tracker's DSA/DLA lists, NVD API 2.0 JSON (single CVE records or
+//! API/feed responses wrapping many), CISA's KEV catalog and FIRST's EPSS scores (CSV,
+//! usually gzip-compressed). Files in a directory that match none (a JSON schema, a
+//! licence) are skipped with a warning and listed in [`ImportSummary::skipped_files`].
 //!
 //! # Errors and atomicity
 //!
@@ -18,6 +20,8 @@
 mod alpine;
 mod debian_list;
 mod debian_oval;
+mod epss;
+mod kev;
 mod nvd;
 mod osv;
 
@@ -92,6 +96,10 @@ pub enum Format {
     DebianAdvisoryList,
     /// NVD API 2.0 JSON (one CVE, or a response/feed with many).
     Nvd,
+    /// CISA's Known Exploited Vulnerabilities catalog (JSON).
+    Kev,
+    /// FIRST's EPSS scores (CSV).
+    Epss,
 }
 
 /// One record (or file) that could not be imported.
@@ -147,6 +155,10 @@ pub(crate) struct Parsed {
     pub batches: Vec<Batch>,
     /// Bad records.
     pub problems: Vec<Problem>,
+    /// A KEV catalog (replaces the `kev` table).
+    pub kev: Option<Vec<crate::exploit::KevEntry>>,
+    /// EPSS scores (replace the `epss` table).
+    pub epss: Option<epss::EpssData>,
 }
 
 /// Records of one source from one file.
@@ -217,6 +229,27 @@ pub(crate) fn import_paths(
         .sum();
     progress.writing(records as u64);
     for parsed in parsed_files {
+        let mut snapshot = |name: &str, records: usize| {
+            let entry = per_source
+                .entry(name.to_owned())
+                .or_insert_with(|| SourceSummary {
+                    name: name.to_owned(),
+                    records: 0,
+                    affected: 0,
+                    files: 0,
+                });
+            // A snapshot replaces what an earlier file of this import gave.
+            entry.files += 1;
+            entry.records = records as u64;
+        };
+        if let Some(entries) = &parsed.kev {
+            builder.replace_kev(entries)?;
+            snapshot(crate::exploit::KEV_SOURCE, entries.len());
+        }
+        if let Some(data) = &parsed.epss {
+            builder.replace_epss(&data.scores, data.date.as_deref())?;
+            snapshot(crate::exploit::EPSS_SOURCE, data.scores.len());
+        }
         for batch in parsed.batches {
             builder.begin_source(&batch.source, batch.mode)?;
             let entry = per_source
@@ -317,6 +350,9 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     if text.starts_with(b"[") && debian_list::looks_like_list(text) {
         return Some(Format::DebianAdvisoryList);
     }
+    if (text.starts_with(b"#") || text.starts_with(b"cve,")) && epss::looks_like_epss(text) {
+        return Some(Format::Epss);
+    }
     if text.starts_with(b"{") {
         let value: serde_json::Value = serde_json::from_slice(text).ok()?;
         return detect_json(&value);
@@ -326,6 +362,9 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
 
 fn detect_json(value: &serde_json::Value) -> Option<Format> {
     let object = value.as_object()?;
+    if kev::looks_like_kev(object) {
+        return Some(Format::Kev);
+    }
     if object.contains_key("packages") && object.contains_key("distroversion") {
         return Some(Format::AlpineSecdb);
     }
@@ -399,7 +438,7 @@ pub(crate) fn parse_bytes(
             ErrorKind::UnknownFormat,
             format!(
                 "{label}: unrecognised format (expected an OSV zip or JSON record, Alpine secdb JSON, \
-                 Debian OVAL XML, a DSA/DLA list or NVD JSON)"
+                 Debian OVAL XML, a DSA/DLA list, NVD JSON, the KEV catalog or an EPSS CSV)"
             ),
         )
     })?;
@@ -410,7 +449,43 @@ pub(crate) fn parse_bytes(
         Format::DebianOval => debian_oval::parse(label, &bytes),
         Format::DebianAdvisoryList => debian_list::parse(label, &bytes),
         Format::Nvd => nvd::parse(label, &bytes),
+        Format::Kev => kev::parse(label, &bytes),
+        Format::Epss => epss::parse(label, path, &bytes),
     }
+}
+
+/// Parse a CISA KEV catalog without a database (for fuzzing and tools): its valid entries
+/// (unique CVE ids) and the problems of the others.
+pub fn parse_kev_catalog(
+    label: &str,
+    bytes: &[u8],
+) -> Result<(Vec<crate::exploit::KevEntry>, Vec<Problem>)> {
+    let parsed = kev::parse(label, bytes)?;
+    Ok((parsed.kev.unwrap_or_default(), parsed.problems))
+}
+
+/// Parse an (uncompressed) EPSS CSV without a database (for fuzzing and tools): the valid
+/// scores as `(CVE id, score, percentile)` (unique ids, values in [0, 1]), the score date,
+/// and the problems of the other lines.
+#[allow(clippy::type_complexity)]
+pub fn parse_epss_csv(
+    label: &str,
+    bytes: &[u8],
+) -> Result<(Vec<(String, f64, f64)>, Option<String>, Vec<Problem>)> {
+    let parsed = epss::parse(label, Path::new(label), bytes)?;
+    let data = parsed.epss.unwrap_or_default();
+    let scores = data
+        .scores
+        .iter()
+        .map(|(key, score, percentile)| {
+            (
+                crate::exploit::cve_from_key(*key),
+                *score as f64 / 1e9,
+                *percentile as f64 / 1e9,
+            )
+        })
+        .collect();
+    Ok((scores, data.date, parsed.problems))
 }
 
 /// The first line of `text`, trimmed and capped at 400 characters.
@@ -450,6 +525,27 @@ mod tests {
         assert_eq!(
             detect(br#"{"resultsPerPage":1,"vulnerabilities":[]}"#),
             Some(Format::Nvd)
+        );
+        assert_eq!(
+            detect(br#"{"catalogVersion":"1","vulnerabilities":[]}"#),
+            Some(Format::Kev)
+        );
+        assert_eq!(
+            detect(br#"{"vulnerabilities":[{"cveID":"CVE-2023-4863"}]}"#),
+            Some(Format::Kev)
+        );
+        assert_eq!(
+            detect(b"#model_version:v1,score_date:2025-01-01\ncve,epss,percentile\n"),
+            Some(Format::Epss)
+        );
+        assert_eq!(
+            detect(b"cve,epss,percentile\nCVE-2023-4863,0.1,0.2\n"),
+            Some(Format::Epss)
+        );
+        assert_eq!(detect(b"# just a comment\n"), None);
+        assert_eq!(
+            detect(br#"{"$schema":"http://json-schema.org/draft-07/schema#","properties":{}}"#),
+            None
         );
         assert_eq!(detect(br#"{"hello":1}"#), None);
         assert_eq!(detect(b"hello"), None);

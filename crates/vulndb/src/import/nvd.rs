@@ -129,14 +129,22 @@ fn convert(cve: Cve) -> Record {
             if key == "cvssMetricV2" {
                 severity.kind = SeverityKind::CvssV2;
             }
-            if severity.score.is_none() {
-                severity.score = data
-                    .and_then(|d| d.get("baseScore"))
-                    .and_then(Value::as_f64);
+            // NVD's own base score when it gives one (the severity rule reports the
+            // metric as published), else the one computed from the vector.
+            if let Some(given) = data
+                .and_then(|d| d.get("baseScore"))
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite() && (0.0..=10.0).contains(x))
+            {
+                severity.score = Some(given);
             }
             severity.rating = data
                 .and_then(|d| d.get("baseSeverity"))
                 .or_else(|| metric.get("baseSeverity"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            severity.metric_type = metric
+                .get("type")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             vuln.severities.push(severity);

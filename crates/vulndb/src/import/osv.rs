@@ -27,6 +27,8 @@ struct OsvRecord {
     #[serde(default)]
     aliases: Option<Vec<String>>,
     #[serde(default)]
+    related: Option<Vec<String>>,
+    #[serde(default)]
     summary: Option<String>,
     #[serde(default)]
     details: Option<String>,
@@ -260,6 +262,9 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
     let mut vuln = Vulnerability::new(raw.id.clone(), source);
     vuln.aliases = raw.aliases.clone().unwrap_or_default();
     vuln.refresh_canonical_id();
+    vuln.related = raw.related.clone().unwrap_or_default();
+    vuln.related.sort();
+    vuln.related.dedup();
     vuln.summary = raw
         .summary
         .as_deref()
