@@ -813,6 +813,7 @@ fn judge(policy: &Policy, findings: Vec<Finding>, db: Option<DbFreshness>) -> De
             findings: &findings,
             database: db.as_ref(),
             os_supported: true,
+            package_errors: &[],
             now: NOW,
         },
     )
