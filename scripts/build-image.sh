@@ -6,7 +6,7 @@
 #
 # Contents: the binary (/usr/local/bin/portcullis), exactly the shared libraries `ldd` names
 # plus the dynamic loader (with the host's symlinks on the way, e.g. /lib -> usr/lib), the
-# host's CA bundle, /etc/passwd and /etc/group with the user nonroot (65532), /tmp (1777),
+# host's CA bundle and /etc/os-release, /etc/passwd and /etc/group with the user nonroot (65532), /tmp (1777),
 # and one /var/lib/dpkg/status.d/<package> stanza per Debian package owning a library.
 # Nothing else: no shell, no package manager.
 #
@@ -121,6 +121,9 @@ done | tr ', ' '\n\n' | sed '/^$/d' | sort -u | while read -r pkg; do
     dpkg-query -s "$pkg" >"$ROOTFS/var/lib/dpkg/status.d/$name" ||
         die "dpkg has no status for $pkg"
 done
+
+# The distribution's identity, so scanners match the status.d packages against its advisories.
+copy_host_path /etc/os-release
 
 mkdir -p "$ROOTFS/etc/ssl/certs"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
