@@ -286,7 +286,13 @@ fn rootfs_holds_exactly_the_binary_libraries_and_files_with_fixed_owners_and_tim
         expected.insert(format!("var/lib/dpkg/status.d/{package}"));
     }
     assert_eq!(files, expected);
-    for shell in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/dpkg", "usr/bin/apt"] {
+    for shell in [
+        "bin/sh",
+        "usr/bin/sh",
+        "bin/bash",
+        "usr/bin/dpkg",
+        "usr/bin/apt",
+    ] {
         assert!(
             std::fs::symlink_metadata(built.rootfs.join(shell)).is_err(),
             "/{shell} in the image"
