@@ -386,7 +386,7 @@ fn sbom_lists_the_debian_packages_of_the_libraries() {
 }
 
 #[test]
-fn scanning_it_under_block_root_is_never_stop() {
+fn scanning_it_under_block_root_and_reject_critical_is_never_stop() {
     let built = image();
     let dir = temp_dir("cli-container-db");
     let db = dir.path().join("db.sqlite");
@@ -440,4 +440,31 @@ fn scanning_it_under_block_root_is_never_stop() {
             .iter()
             .any(|r| r["trigger"] == "no_healthcheck")
     );
+
+    // reject_critical stops on glibc's unfixed (disputed) critical CVE in Debian's data;
+    // without the unfixed ones it warns, about the missing HEALTHCHECK only.
+    let run = portcullis(
+        &[
+            "--db",
+            db,
+            "scan",
+            &source,
+            "--policy",
+            "reject_critical",
+            "--ignore-unfixed",
+            "-f",
+            "json",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["policy"]["final_action"], "warn");
+    let triggers: Vec<&str> = report["policy"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(triggers, ["no_healthcheck"]);
 }
