@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod container;
 mod db;
 mod db_swap;
 mod evasion;
