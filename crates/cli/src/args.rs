@@ -384,6 +384,12 @@ pub struct ImageArgs {
     /// over it makes the image not judgeable.
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
+    /// Most layers an image may have [default: 128]; more is refused before any is read.
+    #[arg(long, value_name = "N")]
+    pub max_layers: Option<usize>,
+    /// Most decompressed bytes of all layers of one image [default: 8 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_image_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

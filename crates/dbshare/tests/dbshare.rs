@@ -165,11 +165,13 @@ fn wrong_credentials_are_refused_and_name_the_registry() {
     assert!(text.contains(&registry.host_port()), "{text}");
     assert!(!text.contains("wrong"), "{text}");
     // No scratch file is left beside the database.
-    let left: Vec<_> = std::fs::read_dir(dir.path())
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(left, ["built.sqlite"]);
+    left.sort();
+    // (The `.lock` file is the update lock's sidecar, which stays by design.)
+    assert_eq!(left, ["built.sqlite", "built.sqlite.lock"]);
 }
 
 /// Every way a pulled artifact can be wrong is refused, and the database in place keeps
@@ -252,7 +254,15 @@ fn bad_artifacts_are_refused_and_the_old_database_stays() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["built.sqlite", "target.sqlite"]);
+    assert_eq!(
+        left,
+        [
+            "built.sqlite",
+            "built.sqlite.lock",
+            "target.sqlite",
+            "target.sqlite.lock"
+        ]
+    );
 }
 
 fn pushed_layer_digest(registry: &Registry, repo_tag: &str) -> String {

@@ -99,6 +99,12 @@ pub fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
     if let Some(bytes) = args.max_file_size {
         options.limits.max_file_size = bytes;
     }
+    if let Some(layers) = args.max_layers {
+        options.limits.max_layers = layers;
+    }
+    if let Some(bytes) = args.max_image_bytes {
+        options.limits.max_total_layer_bytes = bytes;
+    }
     if let (Some(username), true) = (&args.username, args.password_stdin) {
         let mut password = String::new();
         std::io::stdin()

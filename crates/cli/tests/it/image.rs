@@ -268,3 +268,26 @@ fn bad_input_exits_2_with_a_clear_message() {
         usage.stderr
     );
 }
+
+#[test]
+fn layer_caps_refuse_an_image_with_a_clear_error() {
+    let imgs = images();
+    let source = imgs.oci_dir_source(ImageName::Alpine320);
+    let run = portcullis(&["image", "files", "--max-layers", "0", &source], b"");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the image has 1 layers, more than the cap of 0 layers per image"),
+        "{}",
+        run.stderr
+    );
+    // The minirootfs layer decompresses to more than 1 MiB.
+    let run = portcullis(
+        &["image", "files", "--max-image-bytes", "1048576", &source],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("1048576"), "{}", run.stderr);
+    let run = portcullis(&["image", "files", "--max-layers", "1", &source], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
