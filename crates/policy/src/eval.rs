@@ -174,13 +174,7 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             max_days_since_fix,
             unknown_severity,
         } => {
-            if !input.package_errors.is_empty() {
-                r.hit(format!(
-                    "the image's packages are not all known, so vulnerable packages may be \
-                     missed: {}",
-                    describe_errors(input.package_errors)
-                ));
-            }
+            not_all_known(input, "vulnerable", r);
             let mut unrated = 0usize;
             for finding in input.findings {
                 let judged_as = match (finding.severity, unknown_severity) {
@@ -217,6 +211,7 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             }
         }
         Trigger::Kev { fix_available } => {
+            not_all_known(input, "exploited", r);
             if !has_source(input, KEV_SOURCE, r) {
                 return;
             }
@@ -241,6 +236,7 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             min_score,
             min_percentile,
         } => {
+            not_all_known(input, "likely exploited", r);
             if !has_source(input, EPSS_SOURCE, r) {
                 return;
             }
@@ -289,6 +285,17 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             }
         }
         Trigger::Always => r.hit("this policy stops every image"),
+    }
+}
+
+/// An image whose package databases were not all read may hide `what` packages: the rule
+/// hits, so no rule that looks for packages can pass such an image.
+fn not_all_known(input: &PolicyInput<'_>, what: &str, r: &mut Results<'_>) {
+    if !input.package_errors.is_empty() {
+        r.hit(format!(
+            "the image's packages are not all known, so {what} packages may be missed: {}",
+            describe_errors(input.package_errors)
+        ));
     }
 }
 

@@ -201,6 +201,7 @@ fn not_judgeable_decisions() -> Vec<(String, Action)> {
         ("reject_high", Action::Stop),
         ("block_root", Action::Warn),
         ("deny_all", Action::Stop),
+        ("reject_exploited", Action::Stop),
     ]
     .iter()
     .map(|(id, a)| (id.to_string(), *a))

@@ -507,18 +507,22 @@ impl RegistryClient {
     fn registry_get(&self, path: &str, accept: Option<&str>, what: &str) -> Result<Response<Body>> {
         let url = format!("{}{path}", self.base);
         let origin = Origin::parse(&url);
+        self.authorized(what, |authorization| {
+            self.get_once(&url, accept, authorization, origin.as_ref(), what)
+        })
+    }
+
+    /// Run `attempt` with retries and the current `Authorization`; on a 401, authenticate
+    /// from its challenge and run it once more.
+    fn authorized(
+        &self,
+        what: &str,
+        mut attempt: impl FnMut(Option<&str>) -> Attempt,
+    ) -> Result<Response<Body>> {
         let mut reauthenticated = false;
         loop {
             let authorization = self.current_authorization();
-            let response = self.with_retries(what, || {
-                self.get_once(
-                    &url,
-                    accept,
-                    authorization.as_deref(),
-                    origin.as_ref(),
-                    what,
-                )
-            })?;
+            let response = self.with_retries(what, || attempt(authorization.as_deref()))?;
             if response.status().as_u16() == 401 && !reauthenticated {
                 reauthenticated = true;
                 if self.authenticate(&response, authorization.as_deref(), what)? {

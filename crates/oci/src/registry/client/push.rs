@@ -138,28 +138,17 @@ impl RegistryClient {
         what: &str,
     ) -> Result<Response<Body>> {
         let origin = Origin::parse(url);
-        let mut reauthenticated = false;
-        loop {
-            let authorization = self.current_authorization();
-            let response = self.with_retries(what, || {
-                self.send_once(
-                    method,
-                    url,
-                    content_type,
-                    authorization.as_deref(),
-                    origin.as_ref(),
-                    &mut *body,
-                    what,
-                )
-            })?;
-            if response.status().as_u16() == 401 && !reauthenticated {
-                reauthenticated = true;
-                if self.authenticate(&response, authorization.as_deref(), what)? {
-                    continue;
-                }
-            }
-            return Ok(response);
-        }
+        self.authorized(what, |authorization| {
+            self.send_once(
+                method,
+                url,
+                content_type,
+                authorization,
+                origin.as_ref(),
+                &mut *body,
+                what,
+            )
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
