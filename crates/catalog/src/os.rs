@@ -253,25 +253,27 @@ pub fn parse_os_release(text: &str) -> Vec<(String, String)> {
 
 fn unquote(value: &str) -> String {
     let bytes = value.as_bytes();
-    if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) {
-        if value.len() >= 2 && first == last && (first == b'"' || first == b'\'') {
-            let inner = value.get(1..value.len() - 1).unwrap_or("");
-            if first == b'\'' {
-                return inner.to_string();
-            }
-            let mut out = String::with_capacity(inner.len());
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    if let Some(next) = chars.next() {
-                        out.push(next);
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            return out;
+    if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last())
+        && value.len() >= 2
+        && first == last
+        && (first == b'"' || first == b'\'')
+    {
+        let inner = value.get(1..value.len() - 1).unwrap_or("");
+        if first == b'\'' {
+            return inner.to_string();
         }
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        return out;
     }
     value.to_string()
 }
@@ -335,10 +337,10 @@ pub fn from_redhat_release(text: &str, source_file: &str) -> Option<Os> {
     let version = after.split_whitespace().next()?.to_string();
     os.version_id = Some(version.clone());
     os.version = Some(version);
-    if let (Some(open), Some(close)) = (line.find('('), line.rfind(')')) {
-        if open < close {
-            os.codename = line.get(open + 1..close).map(str::to_string);
-        }
+    if let (Some(open), Some(close)) = (line.find('('), line.rfind(')'))
+        && open < close
+    {
+        os.codename = line.get(open + 1..close).map(str::to_string);
     }
     os.pretty_name = Some(line.to_string());
     os.name = line.split(" release ").next().map(str::to_string);
@@ -356,33 +358,33 @@ pub fn detect(files: &FileSet, report: &mut Warnings) -> Option<Os> {
         }
         found
     });
-    if os.is_none() {
-        if let Some((path, text)) = read_text(files, "etc/alpine-release", report) {
-            let mut alpine = Os::new("alpine", &path);
-            alpine.version_id = non_empty(text.trim().to_string());
-            alpine.name = Some("Alpine Linux".into());
-            os = Some(alpine);
-        }
+    if os.is_none()
+        && let Some((path, text)) = read_text(files, "etc/alpine-release", report)
+    {
+        let mut alpine = Os::new("alpine", &path);
+        alpine.version_id = non_empty(text.trim().to_string());
+        alpine.name = Some("Alpine Linux".into());
+        os = Some(alpine);
     }
     let debian_version = read_text(files, "etc/debian_version", report);
-    if os.is_none() {
-        if let Some((path, text)) = &debian_version {
-            let mut debian = Os::new("debian", path);
-            debian.name = Some("Debian GNU/Linux".into());
-            let v = text.trim();
-            if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-                debian.version_id = v.split('.').next().map(str::to_string);
-            }
-            os = Some(debian);
+    if os.is_none()
+        && let Some((path, text)) = &debian_version
+    {
+        let mut debian = Os::new("debian", path);
+        debian.name = Some("Debian GNU/Linux".into());
+        let v = text.trim();
+        if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+            debian.version_id = v.split('.').next().map(str::to_string);
         }
+        os = Some(debian);
     }
     if os.is_none() {
         for path in ["etc/redhat-release", "etc/system-release"] {
-            if let Some((path, text)) = read_text(files, path, report) {
-                if let Some(found) = from_redhat_release(&text, &path) {
-                    os = Some(found);
-                    break;
-                }
+            if let Some((path, text)) = read_text(files, path, report)
+                && let Some(found) = from_redhat_release(&text, &path)
+            {
+                os = Some(found);
+                break;
             }
         }
     }

@@ -209,10 +209,10 @@ fn attach_exploitation(finding: &mut Finding, cves: &[String], known: &Exploitat
     });
     let mut best: Option<(&String, EpssScore)> = None;
     for cve in cves {
-        if let Some(score) = known.epss.get(cve) {
-            if best.is_none_or(|(_, b)| score.score > b.score) {
-                best = Some((cve, *score));
-            }
+        if let Some(score) = known.epss.get(cve)
+            && best.is_none_or(|(_, b)| score.score > b.score)
+        {
+            best = Some((cve, *score));
         }
     }
     finding.epss = best.map(|(cve, score)| FindingEpss {

@@ -189,33 +189,33 @@ impl<R: Read> Read for VerifyingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
-        if let Some(expected) = self.expected_size {
-            if self.read > expected {
-                return Err(Error::new(
-                    ErrorKind::DigestMismatch,
-                    format!(
-                        "{}: more data than the {expected} bytes its descriptor declares",
-                        self.what
-                    ),
-                )
-                .into_io());
-            }
+        if let Some(expected) = self.expected_size
+            && self.read > expected
+        {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "{}: more data than the {expected} bytes its descriptor declares",
+                    self.what
+                ),
+            )
+            .into_io());
         }
         match self.hasher.as_mut() {
             Some(hasher) if n > 0 => hasher.update(&buf[..n]),
             Some(_) if !buf.is_empty() => {
                 // EOF: verify once.
-                if let Some(expected) = self.expected_size {
-                    if self.read != expected {
-                        return Err(Error::new(
-                            ErrorKind::DigestMismatch,
-                            format!(
-                                "{}: got {} bytes, its descriptor declares {expected}",
-                                self.what, self.read
-                            ),
-                        )
-                        .into_io());
-                    }
+                if let Some(expected) = self.expected_size
+                    && self.read != expected
+                {
+                    return Err(Error::new(
+                        ErrorKind::DigestMismatch,
+                        format!(
+                            "{}: got {} bytes, its descriptor declares {expected}",
+                            self.what, self.read
+                        ),
+                    )
+                    .into_io());
                 }
                 if let Some(hasher) = self.hasher.take() {
                     hasher.finish(&self.what).map_err(Error::into_io)?;

@@ -215,15 +215,15 @@ struct ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if let Some(rest) = self.chunk.get(self.offset..) {
-                if !rest.is_empty() {
-                    let n = rest.len().min(buf.len());
-                    if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
-                        to.copy_from_slice(from);
-                    }
-                    self.offset += n;
-                    return Ok(n);
+            if let Some(rest) = self.chunk.get(self.offset..)
+                && !rest.is_empty()
+            {
+                let n = rest.len().min(buf.len());
+                if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+                    to.copy_from_slice(from);
                 }
+                self.offset += n;
+                return Ok(n);
             }
             match self.receiver.recv() {
                 Ok(Ok(chunk)) => {
@@ -282,10 +282,10 @@ impl LayerReader<'_> {
     /// (digest mismatch, network) keep their kind; the rest is a malformed layer.
     fn fail(&self, e: io::Error) -> Error {
         if carries_our_error(&e) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(ours) = inner.downcast::<Error>() {
-                    return *ours;
-                }
+            if let Some(inner) = e.into_inner()
+                && let Ok(ours) = inner.downcast::<Error>()
+            {
+                return *ours;
             }
             return Error::new(
                 ErrorKind::InvalidLayer,
@@ -335,12 +335,11 @@ impl LayerReader<'_> {
             if matches!(
                 err.kind(),
                 ErrorKind::InvalidLayer | ErrorKind::DigestMismatch
-            ) {
-                if let Err(e) = io::copy(&mut counted, &mut io::sink()) {
-                    let drained = self.fail(e);
-                    if drained.kind() == ErrorKind::DigestMismatch {
-                        return Err(drained);
-                    }
+            ) && let Err(e) = io::copy(&mut counted, &mut io::sink())
+            {
+                let drained = self.fail(e);
+                if drained.kind() == ErrorKind::DigestMismatch {
+                    return Err(drained);
                 }
             }
             return Err(err);

@@ -174,10 +174,8 @@ pub(crate) fn read_following_links<'p>(
                     let known = dirs
                         .iter()
                         .any(|d| d.resolved == resolved && d.rest == rest);
-                    if !known {
-                        if let Some(target) = DirTarget::new(resolved.clone(), rest.clone()) {
-                            needed_dirs.push(target);
-                        }
+                    if !known && let Some(target) = DirTarget::new(resolved.clone(), rest.clone()) {
+                        needed_dirs.push(target);
                     }
                     dir_plan.push((dir, rest, Ok(resolved)));
                 }

@@ -195,10 +195,10 @@ fn validate_registry(registry: &str) -> Result<(), String> {
     if !host_ok {
         return Err(format!("'{registry}' is not a valid registry host"));
     }
-    if let Some(port) = port {
-        if port.parse::<u16>().is_err() {
-            return Err(format!("'{port}' is not a valid port"));
-        }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("'{port}' is not a valid port"));
     }
     Ok(())
 }

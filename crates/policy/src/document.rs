@@ -361,13 +361,13 @@ fn read_whitelist_entry(value: &Value, path: &str) -> Result<WhitelistEntry> {
         Some(v) => Some(id(v, &join(path, "package"))?),
     };
     let expires = optional_string(map, path, "expires")?;
-    if let Some(date) = &expires {
-        if time::parse_timestamp(date).is_none() {
-            return Err(Error::invalid(
-                &join(path, "expires"),
-                format!("invalid date '{date}' (expected YYYY-MM-DD or an RFC 3339 timestamp)"),
-            ));
-        }
+    if let Some(date) = &expires
+        && time::parse_timestamp(date).is_none()
+    {
+        return Err(Error::invalid(
+            &join(path, "expires"),
+            format!("invalid date '{date}' (expected YYYY-MM-DD or an RFC 3339 timestamp)"),
+        ));
     }
     let reason = optional_string(map, path, "reason")?.unwrap_or_default();
     Ok(WhitelistEntry {

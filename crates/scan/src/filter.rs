@@ -219,13 +219,13 @@ fn why_dropped(
             format!("no fixed version ({})", finding.status.as_str()),
         ));
     }
-    if let Some(keep) = &filters.severities {
-        if !keep.contains(&finding.severity) {
-            return Some((
-                SuppressedBy::Severity,
-                format!("severity {}", finding.severity),
-            ));
-        }
+    if let Some(keep) = &filters.severities
+        && !keep.contains(&finding.severity)
+    {
+        return Some((
+            SuppressedBy::Severity,
+            format!("severity {}", finding.severity),
+        ));
     }
     None
 }

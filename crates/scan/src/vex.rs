@@ -265,12 +265,11 @@ fn read_product(
             if let Some(id) = optional_string(map, "@id")? {
                 ids.push(id);
             }
-            if let Some(identifiers) = map.get("identifiers").and_then(Value::as_object) {
-                if let Some(purl) =
+            if let Some(identifiers) = map.get("identifiers").and_then(Value::as_object)
+                && let Some(purl) =
                     optional_string(identifiers, "purl").map_err(|e| format!("identifiers.{e}"))?
-                {
-                    ids.push(purl);
-                }
+            {
+                ids.push(purl);
             }
             let subs = match map.get("subcomponents") {
                 None | Some(Value::Null) => &[][..],

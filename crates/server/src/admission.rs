@@ -39,19 +39,19 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
     };
     let outcome = decide(app, workload.as_ref()).await;
     let answer = portcullis_webhook::respond(&review, workload.as_ref(), &outcome);
-    if let Some(workload) = &workload {
-        if !matches!(
+    if let Some(workload) = &workload
+        && !matches!(
             outcome,
             Outcome::NotJudged | Outcome::NamespaceSkipped { .. }
-        ) {
-            let database = app.engine.db().current().map(|g| g.version.clone());
-            let now = portcullis_vulndb::time::now_rfc3339();
-            app.audits.record(AuditRecord {
-                name: portcullis_webhook::audit_name(workload),
-                namespace: workload.namespace.clone(),
-                spec: portcullis_webhook::audit(workload, &outcome, database.as_deref(), &now),
-            });
-        }
+        )
+    {
+        let database = app.engine.db().current().map(|g| g.version.clone());
+        let now = portcullis_vulndb::time::now_rfc3339();
+        app.audits.record(AuditRecord {
+            name: portcullis_webhook::audit_name(workload),
+            namespace: workload.namespace.clone(),
+            spec: portcullis_webhook::audit(workload, &outcome, database.as_deref(), &now),
+        });
     }
     app.metrics
         .admissions
@@ -87,10 +87,10 @@ async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
     if portcullis_webhook::skip_requested(workload) {
         return Outcome::LabelSkipped;
     }
-    if let Some(release) = &workload.release {
-        if let Some(entry) = app.whitelist_find(release) {
-            return Outcome::Whitelisted { entry };
-        }
+    if let Some(release) = &workload.release
+        && let Some(entry) = app.whitelist_find(release)
+    {
+        return Outcome::Whitelisted { entry };
     }
     let deadline = Instant::now() + app.config.scan_budget.get();
     let mut unique: Vec<&str> = workload.images.iter().map(|c| c.image.as_str()).collect();

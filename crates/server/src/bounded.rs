@@ -80,10 +80,10 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
                 Some((v, _)) if !stale(v) => break,
                 _ => {}
             }
-            if let Some(oldest) = self.order.pop_front() {
-                if let Some((_, w)) = self.map.remove(&oldest) {
-                    self.weight = self.weight.saturating_sub(w);
-                }
+            if let Some(oldest) = self.order.pop_front()
+                && let Some((_, w)) = self.map.remove(&oldest)
+            {
+                self.weight = self.weight.saturating_sub(w);
             }
         }
     }

@@ -101,10 +101,9 @@ impl CredentialSource {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
+            && at.elapsed() < SECRET_TTL
         {
-            if at.elapsed() < SECRET_TTL {
-                return creds.clone();
-            }
+            return creds.clone();
         }
         match credentials::read(client, namespace, name, registry).await {
             Ok(creds) => {

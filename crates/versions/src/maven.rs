@@ -256,11 +256,11 @@ fn normalize(list: &mut Vec<Item>) {
             }
         }
     }
-    if list.len() == 1 {
-        if let Some(Item::List(inner)) = list.first_mut() {
-            let inner = std::mem::take(inner);
-            *list = inner;
-        }
+    if list.len() == 1
+        && let Some(Item::List(inner)) = list.first_mut()
+    {
+        let inner = std::mem::take(inner);
+        *list = inner;
     }
 }
 

@@ -104,10 +104,10 @@ fn match_tail(rest: &str) -> Option<Option<&str>> {
     if before_build.is_empty() {
         return Some(None);
     }
-    if let Some(without_dash) = before_build.strip_prefix('-') {
-        if dotted_idents(without_dash) {
-            return Some(Some(without_dash));
-        }
+    if let Some(without_dash) = before_build.strip_prefix('-')
+        && dotted_idents(without_dash)
+    {
+        return Some(Some(without_dash));
     }
     dotted_idents(before_build).then_some(Some(before_build))
 }
@@ -161,10 +161,10 @@ impl NpmVersion {
                 .map(|p| {
                     p.split('.')
                         .map(|id| {
-                            if id.bytes().all(|b| b.is_ascii_digit()) {
-                                if let Some(n) = number(id).filter(|&n| n < MAX_SAFE_INTEGER) {
-                                    return Ident::Num(n);
-                                }
+                            if id.bytes().all(|b| b.is_ascii_digit())
+                                && let Some(n) = number(id).filter(|&n| n < MAX_SAFE_INTEGER)
+                            {
+                                return Ident::Num(n);
                             }
                             Ident::Str(id.into())
                         })

@@ -276,12 +276,11 @@ fn dpkg_corpus() -> BTreeSet<String> {
     }
     for f in ["DSA.list", "DLA.list"] {
         for line in read(&td.join("advisories/debian").join(f)).lines() {
-            if line.starts_with("\t[") {
-                if let Some(v) = line.split_whitespace().nth(3) {
-                    if v.starts_with(|c: char| c.is_ascii_digit()) {
-                        set.insert(v.to_owned());
-                    }
-                }
+            if line.starts_with("\t[")
+                && let Some(v) = line.split_whitespace().nth(3)
+                && v.starts_with(|c: char| c.is_ascii_digit())
+            {
+                set.insert(v.to_owned());
             }
         }
     }

@@ -104,11 +104,9 @@ impl Scheduler {
                 let mut run_now = config.run_at_start;
                 loop {
                     let mut ok = true;
-                    if run_now {
-                        if let Err(err) = job() {
-                            tracing::warn!(error = %err, "scheduled database update failed");
-                            ok = false;
-                        }
+                    if run_now && let Err(err) = job() {
+                        tracing::warn!(error = %err, "scheduled database update failed");
+                        ok = false;
                     }
                     let delay = next_delay(&config, ok, random_u64());
                     match receiver.recv_timeout(delay) {

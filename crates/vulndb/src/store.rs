@@ -1132,10 +1132,10 @@ pub fn update_atomically<T>(
 
 /// Make a rename in `path`'s directory durable; not every platform can open a directory.
 pub(crate) fn sync_parent(path: &Path) {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(handle) = fs::File::open(dir) {
-            let _ = handle.sync_all();
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(handle) = fs::File::open(dir)
+    {
+        let _ = handle.sync_all();
     }
 }
 

@@ -1503,14 +1503,13 @@ proptest! {
         if let Some(target) = review.pointer_mut(pointer) {
             *target = replacement;
         }
-        if let Ok(parsed) = parse_review(review.to_string().as_bytes()) {
-            if let Ok(Some(w)) = workload(&parsed) {
+        if let Ok(parsed) = parse_review(review.to_string().as_bytes())
+            && let Ok(Some(w)) = workload(&parsed) {
                 let outcome = judged_outcome(vec![stop_image(), unknown_image()], UnknownImageAction::Reject);
                 let response = respond(&parsed, Some(&w), &outcome);
                 prop_assert!(!response.allowed);
                 let _ = audit(&w, &outcome, None, "t");
                 let _ = audit_name(&w);
             }
-        }
     }
 }

@@ -189,7 +189,7 @@ pub fn build(entries: &[(u32, HeaderValue<'_>)]) -> Vec<u8> {
                 (TYPE_STRING, b, 1)
             }
             HeaderValue::Int32(v) => {
-                while data.len() % 4 != 0 {
+                while !data.len().is_multiple_of(4) {
                     data.push(0);
                 }
                 (TYPE_INT32, v.to_be_bytes().to_vec(), 1)

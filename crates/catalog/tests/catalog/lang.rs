@@ -488,7 +488,7 @@ fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
         let name_at = shstrtab.len() as u32;
         shstrtab.extend_from_slice(name.as_bytes());
         shstrtab.push(0);
-        while out.len() % 16 != 0 {
+        while !out.len().is_multiple_of(16) {
             out.push(0);
         }
         let offset = out.len() as u64;
@@ -498,7 +498,7 @@ fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
     let strtab_at = out.len() as u64;
     out.extend_from_slice(&shstrtab);
     headers.push((1, 3, 0, 0, strtab_at, shstrtab.len() as u64));
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
         out.push(0);
     }
     let shoff = out.len() as u64;

@@ -268,21 +268,21 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
             bail!("{}: no such file or directory", input.display());
         }
     }
-    if let [single] = inputs {
-        if is_export_file(single) {
-            let bar = spinner(
-                format!("importing the database export {}", single.display()),
-                global.quiet,
-            );
-            let status = Database::import_export_file(path, single);
-            bar.finish_and_clear();
-            let status = status.with_context(|| format!("importing {}", single.display()))?;
-            let coverage = Database::open(path)
-                .and_then(|db| db.rating_coverage())
-                .with_context(|| format!("reading {}", path.display()))?;
-            write_output(status_table(path, &status, &coverage).as_bytes(), None)?;
-            return Ok(Code::Ok);
-        }
+    if let [single] = inputs
+        && is_export_file(single)
+    {
+        let bar = spinner(
+            format!("importing the database export {}", single.display()),
+            global.quiet,
+        );
+        let status = Database::import_export_file(path, single);
+        bar.finish_and_clear();
+        let status = status.with_context(|| format!("importing {}", single.display()))?;
+        let coverage = Database::open(path)
+            .and_then(|db| db.rating_coverage())
+            .with_context(|| format!("reading {}", path.display()))?;
+        write_output(status_table(path, &status, &coverage).as_bytes(), None)?;
+        return Ok(Code::Ok);
     }
     let options = ImportOptions {
         strict: !lenient,

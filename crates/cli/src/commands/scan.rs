@@ -66,10 +66,10 @@ pub fn scan_filtered(
     let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
     let summary =
         portcullis_scan::apply_filters(&mut result, &filters, portcullis_policy::time::now());
-    if !global.quiet {
-        if let Some(line) = summary.describe() {
-            eprintln!("{line}");
-        }
+    if !global.quiet
+        && let Some(line) = summary.describe()
+    {
+        eprintln!("{line}");
     }
     Ok((result, summary))
 }

@@ -442,16 +442,16 @@ impl RegistryClient {
     ) -> Result<Vec<u8>> {
         let response = self.blob_response(digest, what)?;
         let bytes = self.read_capped(response, max_size, what, "blob")?;
-        if let Some(size) = expected_size {
-            if bytes.len() as u64 != size {
-                return Err(Error::new(
-                    ErrorKind::DigestMismatch,
-                    format!(
-                        "{what}: got {} bytes, its descriptor declares {size}",
-                        bytes.len()
-                    ),
-                ));
-            }
+        if let Some(size) = expected_size
+            && bytes.len() as u64 != size
+        {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "{what}: got {} bytes, its descriptor declares {size}",
+                    bytes.len()
+                ),
+            ));
         }
         digest.verify(&bytes, what)?;
         Ok(bytes)

@@ -68,13 +68,13 @@ pub(crate) fn parse(label: &str, path: &Path, bytes: &[u8]) -> Result<Parsed> {
             continue;
         }
         if let Some(comment) = line.strip_prefix('#') {
-            if data.date.is_none() {
-                if let Some((_, rest)) = comment.split_once("score_date:") {
-                    data.date = rest
-                        .get(..10)
-                        .filter(|d| super::kev::is_date(d))
-                        .map(str::to_owned);
-                }
+            if data.date.is_none()
+                && let Some((_, rest)) = comment.split_once("score_date:")
+            {
+                data.date = rest
+                    .get(..10)
+                    .filter(|d| super::kev::is_date(d))
+                    .map(str::to_owned);
             }
             continue;
         }
