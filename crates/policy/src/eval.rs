@@ -116,6 +116,20 @@ pub fn evaluate(policy: &Policy, input: &PolicyInput<'_>) -> Decision {
             .then_with(|| a.message.cmp(&b.message))
     });
     results.dedup();
+    // An image whose package databases were not all read is never a GO, whatever the
+    // policy's rules: its vulnerabilities are unknown.
+    if !input.package_errors.is_empty() && results.iter().all(|r| r.action == Action::Go) {
+        results.push(RuleResult {
+            gate: "vulnerabilities".to_string(),
+            trigger: "not_judgeable".to_string(),
+            action: Action::Warn,
+            message: format!(
+                "a package database could not be read completely, so the image cannot be \
+                 judged: {}",
+                describe_errors(input.package_errors)
+            ),
+        });
+    }
     let final_action = results.iter().map(|r| r.action).max().unwrap_or(Action::Go);
     Decision {
         policy_id: policy.id.clone(),

@@ -218,6 +218,32 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
         );
         assert_eq!(decision.final_action, want, "{id}");
     }
+    // A custom policy with no vulnerability rule still never answers GO for such an image.
+    let custom = parse_document("id: ports-only\nrules: []\n", Format::Yaml)
+        .unwrap()
+        .into_set();
+    let custom = custom.policy("ports-only").unwrap();
+    let input = PolicyInput {
+        image: &clean.image,
+        findings: &clean.findings,
+        database: clean.db.as_ref(),
+        os_supported: true,
+        package_errors: &errors,
+        now: NOW,
+    };
+    let decision = evaluate(&custom, &input);
+    assert_eq!(decision.final_action, Warn);
+    assert_eq!(
+        lines(&decision),
+        [
+            "warn vulnerabilities/not_judgeable: a package database could not be read completely, so the image cannot be judged: lib/apk/db/installed: not read (larger than the per-file cap of 1024 bytes); its packages are unknown (and 1 more)"
+        ]
+    );
+    let judgeable = PolicyInput {
+        package_errors: &[],
+        ..input
+    };
+    assert_eq!(evaluate(&custom, &judgeable).final_action, Action::Go);
     let decision = evaluate(
         &builtin("reject_high").unwrap(),
         &PolicyInput {
