@@ -374,20 +374,28 @@ fn exploited(
     if !fix_matches(finding, fix_available) {
         return;
     }
-    let note = match whitelisted(policy, finding, now) {
-        Listed::Yes => return,
-        Listed::Expired(entry) => format!(
-            " (whitelist entry for {} expired {})",
-            entry.id,
-            entry.expires.as_deref().unwrap_or("")
-        ),
-        Listed::No => String::new(),
+    let Some(note) = whitelist_note(policy, finding, now) else {
+        return;
     };
     r.hit(format!("{what}; {}{note}", fix_words(finding)));
 }
 
 fn package_label(finding: &Finding) -> String {
     format!("{} {}", finding.package.name, finding.package.version)
+}
+
+/// `None` when a whitelist entry in force covers the finding; else the note for its
+/// message (naming an expired entry that covers it, or empty).
+fn whitelist_note(policy: &Policy, finding: &Finding, now: i64) -> Option<String> {
+    match whitelisted(policy, finding, now) {
+        Listed::Yes => None,
+        Listed::Expired(entry) => Some(format!(
+            " (whitelist entry for {} expired {})",
+            entry.id,
+            entry.expires.as_deref().unwrap_or("")
+        )),
+        Listed::No => Some(String::new()),
+    }
 }
 
 /// What the whitelist says about a finding.
@@ -436,18 +444,11 @@ fn vulnerable_package(
     if !comparison.holds(judged_as, threshold) {
         return;
     }
-    let fixed = finding.status == FindingStatus::Fixed;
-    if fix_available.is_some_and(|want| want != fixed) {
+    if !fix_matches(finding, fix_available) {
         return;
     }
-    let note = match whitelisted(policy, finding, now) {
-        Listed::Yes => return,
-        Listed::Expired(entry) => format!(
-            " (whitelist entry for {} expired {})",
-            entry.id,
-            entry.expires.as_deref().unwrap_or("")
-        ),
-        Listed::No => String::new(),
+    let Some(note) = whitelist_note(policy, finding, now) else {
+        return;
     };
     let severity = if judged_as == finding.severity {
         finding.severity.to_string()
@@ -461,7 +462,7 @@ fn vulnerable_package(
         comparison.as_str(),
         threshold
     );
-    if let (Some(days), true) = (max_days_since_fix, fixed) {
+    if let (Some(days), true) = (max_days_since_fix, finding.status == FindingStatus::Fixed) {
         let published = finding.published.as_deref().and_then(time::parse_timestamp);
         let Some(published) = published else {
             r.cannot_evaluate(format!(
