@@ -245,6 +245,9 @@ pub struct ServeArgs {
     /// A registry reached over plain HTTP or unverified TLS (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
+    /// An extra CA certificate (PEM) trusted for registries (repeatable; config `caCerts`).
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

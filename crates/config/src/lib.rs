@@ -88,6 +88,66 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// On SIGTERM, how long in-flight requests may take to finish before exiting (`25s`).
     pub drain_timeout: Duration,
+    /// Extra CA certificates (PEM files) trusted for registries and their token services,
+    /// besides the system roots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ca_certs: Vec<String>,
+    /// The Harbor scanner adapter.
+    pub harbor: HarborConfig,
+}
+
+/// The Harbor pluggable scanner adapter (API v1.2), served under `/harbor` of the main
+/// listener, and on a listener of its own when `listen` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct HarborConfig {
+    /// Whether the adapter is served (`true`). Requests need an API token (as
+    /// `Authorization: Bearer` or `X-ScannerAdapter-API-Key`) or the `basicAuth`
+    /// credentials; with neither configured every request is refused.
+    pub enabled: bool,
+    /// A listener of its own (`0.0.0.0:8444`), with the same TLS, that serves only the
+    /// adapter (at `/api/v1/...` and `/harbor/api/v1/...`) and `/healthz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Basic credentials accepted besides the API tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthConfig>,
+    /// Adapter scans running at once (`1`), apart from admission: with the default
+    /// `scanConcurrency` of 2, admission always keeps a scan slot of its own.
+    pub scan_concurrency: usize,
+    /// Scan requests accepted but not finished, at most (`100`); more are answered 500.
+    pub max_queued: usize,
+    /// Reports kept, at most (`1000`); the oldest go first.
+    pub max_reports: usize,
+    /// How long a report is kept (`1h`).
+    pub report_ttl: Duration,
+    /// Estimated bytes of package lists kept for SBOM reports (`64Mi` = 67108864).
+    pub report_cache_bytes: u64,
+}
+
+impl Default for HarborConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+            basic_auth: None,
+            scan_concurrency: 1,
+            max_queued: 100,
+            max_reports: 1_000,
+            report_ttl: Duration::from_secs(3600),
+            report_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A username and the file holding its password (a mounted Secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BasicAuthConfig {
+    /// The username.
+    pub username: String,
+    /// The file whose content (trailing newline removed) is the password.
+    pub password_file: String,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +182,8 @@ impl Default for ServerConfig {
             max_connections: 256,
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(25),
+            ca_certs: Vec::new(),
+            harbor: HarborConfig::default(),
         }
     }
 }

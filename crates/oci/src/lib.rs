@@ -27,7 +27,7 @@ pub use digest::Digest;
 pub use error::{Error, ErrorKind, Result};
 pub use files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile, PathPatterns};
 pub use image::{Healthcheck, ImageConfig, ImageInfo, LayerDescriptor, SourceKind};
-pub use options::{Credentials, ImageOptions, Limits, RegistryOptions, RetryPolicy};
+pub use options::{Credentials, ImageOptions, Limits, RegistryOptions, RegistryToken, RetryPolicy};
 pub use platform::Platform;
 pub use reference::Reference;
 pub use source::ImageSource;

@@ -28,6 +28,9 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Explicit credentials; they take precedence over the docker config file.
     pub credentials: Option<Credentials>,
+    /// A registry access token issued elsewhere (Harbor hands its scanners one), sent as
+    /// `Authorization: Bearer` from the first request on.
+    pub registry_token: Option<RegistryToken>,
     /// Directory holding `config.json`; defaults to `$DOCKER_CONFIG` or `~/.docker`.
     pub docker_config_dir: Option<PathBuf>,
     /// Timeout to establish a connection.
@@ -45,6 +48,7 @@ impl Default for RegistryOptions {
             insecure_registries: Vec::new(),
             ca_certs: Vec::new(),
             credentials: None,
+            registry_token: None,
             docker_config_dir: None,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
@@ -99,6 +103,28 @@ impl fmt::Debug for Credentials {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .finish()
+    }
+}
+
+/// A bearer token for a registry. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryToken(String);
+
+impl RegistryToken {
+    /// Wrap `token`.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself, for the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RegistryToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RegistryToken(<redacted>)")
     }
 }
 

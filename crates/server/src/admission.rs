@@ -12,22 +12,16 @@ use tokio::time::Instant;
 
 use crate::audits::AuditRecord;
 use crate::engine::ImageCheck;
-use crate::http::{HttpResponse, error, read_body, respond};
+use crate::http::{HttpResponse, error, respond};
 use crate::metrics::label;
 use crate::server::App;
 
 /// Answer one AdmissionReview.
 pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
     let started = std::time::Instant::now();
-    let body = match read_body(request, app.config.request_timeout.get()).await {
+    let body = match app.read_body(request).await {
         Ok(b) => b,
-        Err(e) => {
-            app.metrics
-                .refused
-                .get_or_create(&label("reason", e.reason()))
-                .inc();
-            return e.response();
-        }
+        Err(e) => return e.response(),
     };
     let review = match portcullis_webhook::parse_review(&body) {
         Ok(r) => r,

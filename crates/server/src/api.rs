@@ -9,7 +9,7 @@ use portcullis_k8s::{WhiteListItem, WhiteListItemSpec};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{HttpResponse, error, json, read_body, unauthorized};
+use crate::http::{HttpResponse, error, json, unauthorized};
 use crate::scans::ScanStatus;
 use crate::server::App;
 use crate::whitelist::WhitelistItem;
@@ -70,15 +70,9 @@ struct ScanRequest {
 }
 
 async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let body = match read_body(request, app.config.request_timeout.get()).await {
+    let body = match app.read_body(request).await {
         Ok(b) => b,
-        Err(e) => {
-            app.metrics
-                .refused
-                .get_or_create(&crate::metrics::label("reason", e.reason()))
-                .inc();
-            return e.response();
-        }
+        Err(e) => return e.response(),
     };
     let asked: ScanRequest = match serde_json::from_slice(&body) {
         Ok(a) => a,
@@ -171,15 +165,9 @@ struct NewWhitelist {
 }
 
 async fn add_whitelist(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let body = match read_body(request, app.config.request_timeout.get()).await {
+    let body = match app.read_body(request).await {
         Ok(b) => b,
-        Err(e) => {
-            app.metrics
-                .refused
-                .get_or_create(&crate::metrics::label("reason", e.reason()))
-                .inc();
-            return e.response();
-        }
+        Err(e) => return e.response(),
     };
     let asked: NewWhitelist = match serde_json::from_slice(&body) {
         Ok(a) => a,

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portcullis_catalog::{Catalog, Os, Package};
-use portcullis_oci::{Credentials, ImageInfo, Reference};
+use portcullis_oci::{Credentials, ImageInfo, ImageOptions, Reference, RegistryToken};
 use portcullis_policy::{Policy, PolicySet};
 use portcullis_scan::ScanResult;
 use tokio::sync::Semaphore;
@@ -27,7 +27,9 @@ use crate::db::{DbPool, Generation};
 use crate::flight::{Flights, Landing};
 use crate::limits::{HostLimit, RegistryThreads};
 use crate::metrics::{Metrics, label};
-use crate::registry::{CredentialSource, RegistryAccess, pull_catalog, resolve_digest};
+use crate::registry::{
+    CredentialSource, RegistryAccess, fetch_manifest_digest, pull_catalog, resolve_digest,
+};
 
 /// What the engine learned about one image.
 #[derive(Debug, Clone)]
@@ -38,6 +40,39 @@ pub struct ImageCheck {
     pub digest: Option<String>,
     /// The judged scan (without its package list), or why there is none.
     pub outcome: Result<Arc<ScanResult>, String>,
+}
+
+/// Registry access a caller brings along (Harbor's scan requests), used instead of the
+/// cluster's pull secrets. `Debug` shows no secret.
+#[derive(Clone, Default)]
+pub struct GivenAccess {
+    /// Username and password for the registry (and its token service).
+    pub credentials: Option<Credentials>,
+    /// A registry token sent as it is.
+    pub token: Option<RegistryToken>,
+    /// Whether the registry may be reached over plain HTTP.
+    pub plain_http: bool,
+}
+
+impl std::fmt::Debug for GivenAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GivenAccess")
+            .field("credentials", &self.credentials.is_some())
+            .field("token", &self.token.is_some())
+            .field("plain_http", &self.plain_http)
+            .finish()
+    }
+}
+
+/// Where the registry credentials of one check come from.
+enum Access {
+    /// A workload's pull secrets, then the configured registry Secrets.
+    Cluster {
+        namespace: String,
+        pull_secrets: Vec<String>,
+    },
+    /// The caller's.
+    Given(GivenAccess),
 }
 
 /// The cache key of a verdict.
@@ -333,8 +368,7 @@ impl Engine {
     fn start(
         self: &Arc<Self>,
         pending: Pending,
-        namespace: &str,
-        pull_secrets: &[String],
+        access: Access,
         hold: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> crate::flight::Ticket<(String, Arc<ScanResult>)> {
         self.count_lookup("miss");
@@ -347,18 +381,10 @@ impl Engine {
         } = pending;
         let flight_key = format!("{reference}|{policy_version}|{}", generation.version);
         let this = Arc::clone(self);
-        let namespace = namespace.to_string();
-        let pull_secrets = pull_secrets.to_vec();
         self.checking.join(&flight_key, async move {
             let _hold = hold;
-            this.resolve_and_scan(
-                reference,
-                namespace,
-                pull_secrets,
-                (policy, policy_version),
-                generation,
-            )
-            .await
+            this.resolve_and_scan(reference, access, (policy, policy_version), generation)
+                .await
         })
     }
 
@@ -377,8 +403,58 @@ impl Engine {
             Prepared::Done(check) => return check,
             Prepared::Pending(pending) => pending,
         };
+        let access = Access::Cluster {
+            namespace: namespace.to_string(),
+            pull_secrets: pull_secrets.to_vec(),
+        };
+        self.run(pending, access, deadline).await
+    }
+
+    /// Judge `image` with registry access given by the caller (Harbor passes its own
+    /// credentials), not found in the cluster. Otherwise as [`Engine::check`].
+    pub async fn check_with(
+        self: &Arc<Self>,
+        image: &str,
+        access: GivenAccess,
+        deadline: Option<Instant>,
+    ) -> ImageCheck {
+        let pending = match self.prepare(image) {
+            Prepared::Done(check) => return check,
+            Prepared::Pending(pending) => pending,
+        };
+        self.run(pending, Access::Given(access), deadline).await
+    }
+
+    /// Check that `access` may read `reference`'s manifest, by fetching it (one request,
+    /// on the registry threads, within the resolve timeout). A cached verdict is shared by
+    /// everyone who may read the image; this is how a caller proves it may.
+    pub async fn verify_access(
+        &self,
+        reference: &Reference,
+        access: &GivenAccess,
+    ) -> Result<String, String> {
+        let options = self.registry.given_options(access, reference.registry());
+        let owned = reference.clone();
+        let deadline = Instant::now() + self.resolve_timeout;
+        self.threads
+            .run(
+                reference.registry(),
+                deadline,
+                &format!("reading the manifest of {reference}"),
+                move || fetch_manifest_digest(&owned, &options).map(|d| d.to_string()),
+            )
+            .await
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        pending: Pending,
+        access: Access,
+        deadline: Option<Instant>,
+    ) -> ImageCheck {
+        let image = pending.check.image.clone();
         let mut check = pending.check.clone();
-        let ticket = self.start(pending, namespace, pull_secrets, None);
+        let ticket = self.start(pending, access, None);
         match ticket.wait(deadline).await {
             Some(Ok((digest, result))) => {
                 check.digest = Some(digest);
@@ -386,7 +462,7 @@ impl Engine {
             }
             Some(Err(reason)) => check.outcome = Err(reason),
             None => {
-                check.digest = self.cached_digest_any(image);
+                check.digest = self.cached_digest_any(&image);
                 check.outcome = Err(
                     "not judged within the budget; the scan goes on and a retry will find its verdict"
                         .to_string(),
@@ -413,7 +489,11 @@ impl Engine {
         let mut check = pending.check.clone();
         let queued = match Arc::clone(&self.background).try_acquire_owned() {
             Ok(permit) => {
-                drop(self.start(pending, namespace, pull_secrets, Some(permit)));
+                let access = Access::Cluster {
+                    namespace: namespace.to_string(),
+                    pull_secrets: pull_secrets.to_vec(),
+                };
+                drop(self.start(pending, access, Some(permit)));
                 "a background check is queued"
             }
             Err(_) => {
@@ -472,19 +552,27 @@ impl Engine {
     async fn resolve_and_scan(
         self: Arc<Self>,
         reference: Reference,
-        namespace: String,
-        pull_secrets: Vec<String>,
+        access: Access,
         (policy, policy_version): (Arc<Policy>, String),
         generation: Arc<Generation>,
     ) -> Landing<(String, Arc<ScanResult>)> {
-        let creds = self
-            .credentials
-            .find(reference.registry(), &namespace, &pull_secrets)
-            .await;
+        let options = match access {
+            Access::Cluster {
+                namespace,
+                pull_secrets,
+            } => {
+                let creds = self
+                    .credentials
+                    .find(reference.registry(), &namespace, &pull_secrets)
+                    .await;
+                self.registry.options(creds)
+            }
+            Access::Given(given) => self.registry.given_options(&given, reference.registry()),
+        };
         let digest = match self.cached_digest(&reference) {
             Some(digest) => digest,
             None => {
-                let options = self.registry.options(creds.clone());
+                let options = options.clone();
                 let owned = reference.clone();
                 let deadline = Instant::now() + self.resolve_timeout;
                 let resolved = self
@@ -519,7 +607,7 @@ impl Engine {
         let this = Arc::clone(&self);
         let scan_key = format!("{}|{}|{}", key.digest, key.policy, key.database);
         let ticket = self.scanning.join(&scan_key, async move {
-            this.scan(key, pinned, policy, creds, generation).await
+            this.scan(key, pinned, policy, options, generation).await
         });
         match ticket.wait(None).await {
             Some(Ok(result)) => Ok((digest, result)),
@@ -541,7 +629,7 @@ impl Engine {
         key: VerdictKey,
         pinned: Reference,
         policy: Arc<Policy>,
-        creds: Option<Credentials>,
+        options: ImageOptions,
         generation: Arc<Generation>,
     ) -> Landing<Arc<ScanResult>> {
         if let Some(hit) = self.cached_verdict(&key) {
@@ -572,7 +660,6 @@ impl Engine {
                 },
             ),
             None => {
-                let options = self.registry.options(creds);
                 let what = format!("scanning {pinned}");
                 let pulled = self
                     .threads
@@ -632,7 +719,7 @@ impl Engine {
 }
 
 /// An estimate of the heap bytes a package list holds.
-fn catalog_bytes(packages: &[Package]) -> u64 {
+pub(crate) fn catalog_bytes(packages: &[Package]) -> u64 {
     let strings = |p: &Package| {
         p.name.len()
             + p.version.len()

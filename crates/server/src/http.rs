@@ -141,29 +141,40 @@ impl Tokens {
 
     /// Whether `request` carries an accepted `Authorization: Bearer` token.
     pub fn admits<B>(&self, request: &Request<B>) -> bool {
-        let Some(token) = request
+        request
             .headers()
             .get(hyper::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        // The token exactly as configured: surrounding whitespace is not trimmed away.
+            .is_some_and(|token| self.accepts(token))
+    }
+
+    /// Whether any token is accepted at all.
+    pub fn accepts_any(&self) -> bool {
+        !self.digests.is_empty()
+    }
+
+    /// Whether `token` is one of the accepted tokens (exactly: surrounding white space is
+    /// not trimmed away), compared in constant time.
+    pub fn accepts(&self, token: &str) -> bool {
         if token.is_empty() || token.trim() != token {
             return false;
         }
         let offered: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut accepted = false;
         for digest in &self.digests {
-            let difference = digest
-                .iter()
-                .zip(offered.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            accepted |= difference == 0;
+            accepted |= constant_time_eq(digest, &offered);
         }
         accepted
     }
+}
+
+/// Whether two digests are equal, in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The answer to an unauthenticated request: the same whatever was asked.

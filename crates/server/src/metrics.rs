@@ -36,6 +36,13 @@ pub struct Metrics {
     pub background_refused: Counter,
     /// HTTP connections being served.
     pub connections: Gauge,
+    /// Harbor adapter requests by endpoint (`metadata`, `scan`, `report`, `other`) and
+    /// status code.
+    pub harbor_requests: Family<Labels, Counter>,
+    /// Harbor adapter scans by result (`ok`, `error`, `refused`).
+    pub harbor_scans: Family<Labels, Counter>,
+    /// Time of one Harbor adapter scan, queueing included.
+    pub harbor_scan_seconds: Histogram,
 }
 
 /// A label set with one label.
@@ -57,6 +64,24 @@ impl Default for Metrics {
         let refused = Family::<Labels, Counter>::default();
         let background_refused = Counter::default();
         let connections = Gauge::default();
+        let harbor_requests = Family::<Labels, Counter>::default();
+        let harbor_scans = Family::<Labels, Counter>::default();
+        let harbor_scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "harbor_requests",
+            "Harbor scanner adapter requests by endpoint and status code",
+            harbor_requests.clone(),
+        );
+        registry.register(
+            "harbor_scans",
+            "Harbor scanner adapter scans by result",
+            harbor_scans.clone(),
+        );
+        registry.register(
+            "harbor_scan_duration_seconds",
+            "Time of one Harbor scanner adapter scan, queueing included",
+            harbor_scan_seconds.clone(),
+        );
         registry.register(
             "background_checks_refused",
             "Images past a review's inline cap not queued: the background queue was full",
@@ -121,6 +146,9 @@ impl Default for Metrics {
             refused,
             background_refused,
             connections,
+            harbor_requests,
+            harbor_scans,
+            harbor_scan_seconds,
         }
     }
 }

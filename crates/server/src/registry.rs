@@ -150,6 +150,24 @@ impl RegistryAccess {
         Self { base }
     }
 
+    /// Options for one image with access given by the caller: its credentials or token,
+    /// and plain HTTP allowed for `registry` when the caller says so.
+    pub fn given_options(
+        &self,
+        access: &crate::engine::GivenAccess,
+        registry: &str,
+    ) -> ImageOptions {
+        let mut options = self.options(access.credentials.clone());
+        options.registry.registry_token.clone_from(&access.token);
+        if access.plain_http {
+            options
+                .registry
+                .insecure_registries
+                .push(registry.to_string());
+        }
+        options
+    }
+
     /// Options for one image with `credentials`.
     pub fn options(&self, credentials: Option<Credentials>) -> ImageOptions {
         let mut registry = self.base.clone();
@@ -161,11 +179,13 @@ impl RegistryAccess {
     }
 }
 
-/// Ask the registry which digest `reference`'s tag points at (blocking).
-pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<Digest, String> {
-    if let Some(digest) = reference.digest() {
-        return Ok(digest.clone());
-    }
+/// Fetch `reference`'s manifest (by digest when pinned, else by tag) and return its digest
+/// (blocking). A pinned reference must name a manifest the registry serves: this is how
+/// access is proven even when the verdict is cached.
+pub fn fetch_manifest_digest(
+    reference: &Reference,
+    options: &ImageOptions,
+) -> Result<Digest, String> {
     let client =
         RegistryClient::connect(reference, &options.registry).map_err(|e| e.to_string())?;
     let fetched = client
@@ -176,7 +196,23 @@ pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<D
             &reference.to_string(),
         )
         .map_err(|e| e.to_string())?;
+    if let Some(pinned) = reference.digest()
+        && fetched.digest != *pinned
+    {
+        return Err(format!(
+            "{reference}: the registry served a manifest of digest {}",
+            fetched.digest
+        ));
+    }
     Ok(fetched.digest)
+}
+
+/// Ask the registry which digest `reference`'s tag points at (blocking).
+pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<Digest, String> {
+    match reference.digest() {
+        Some(digest) => Ok(digest.clone()),
+        None => fetch_manifest_digest(reference, options),
+    }
 }
 
 /// Pull `reference` (pinned to a digest) and catalog its packages (blocking).

@@ -62,15 +62,7 @@ impl ScanStore {
             *counter = counter.saturating_add(1);
             *counter
         };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let mut hasher = Sha256::new();
-        hasher.update(n.to_le_bytes());
-        hasher.update(nanos.to_le_bytes());
-        hasher.update(image.as_bytes());
-        let id = hex::encode(&hasher.finalize()[..12]);
+        let id = hex::encode(&unique_id(n, image)[..12]);
         let entry = ScanEntry {
             id: id.clone(),
             image: image.to_string(),
@@ -99,4 +91,17 @@ impl ScanStore {
             .get(&id.to_string())
             .cloned()
     }
+}
+
+/// 32 bytes unique to (`n`, now, `salt`): the SHA-256 of the three.
+pub fn unique_id(n: u64, salt: &str) -> [u8; 32] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut hasher = Sha256::new();
+    hasher.update(n.to_le_bytes());
+    hasher.update(nanos.to_le_bytes());
+    hasher.update(salt.as_bytes());
+    hasher.finalize().into()
 }

@@ -112,6 +112,8 @@ pub struct App {
     pub config: ServerConfig,
     /// Which namespaces are judged.
     pub selection: portcullis_webhook::Selection,
+    /// The Harbor scanner adapter.
+    pub harbor: crate::harbor::HarborState,
     /// The whitelist compiled from [`App::whitelist`].
     compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
@@ -135,6 +137,22 @@ fn to_entry(item: WhitelistItem) -> portcullis_webhook::WhitelistEntry {
 }
 
 impl App {
+    /// Read a request body within `requestTimeout` (see [`crate::http::read_body`]),
+    /// counting a refusal in `portcullis_http_refused_total`.
+    pub async fn read_body(
+        &self,
+        request: Request<Incoming>,
+    ) -> std::result::Result<bytes::Bytes, crate::http::BodyError> {
+        let read = crate::http::read_body(request, self.config.request_timeout.get()).await;
+        if let Err(e) = &read {
+            self.metrics
+                .refused
+                .get_or_create(&label("reason", e.reason()))
+                .inc();
+        }
+        read
+    }
+
     /// Why a whitelist entry cannot be added (a regexp that does not compile), if it cannot.
     pub fn whitelist_problem(&self, name: &str, regexp: Option<&str>) -> Option<String> {
         let entry = WhitelistItem {
@@ -177,10 +195,13 @@ impl App {
 pub struct RunningServer {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The address of the Harbor adapter's own listener, when configured.
+    pub harbor_addr: Option<SocketAddr>,
     /// The shared state.
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
+    harbor_accept: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     scheduler: Option<Scheduler>,
 }
@@ -199,6 +220,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.accept.await;
+        if let Some(harbor) = self.harbor_accept {
+            let _ = harbor.await;
+        }
         for task in &self.background {
             task.abort();
         }
@@ -268,7 +292,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         Arc::clone(&pool),
         EngineSettings {
             policies,
-            registry: RegistryAccess::new(settings.registry.clone(), &config.registries),
+            registry: RegistryAccess::new(
+                {
+                    let mut base = settings.registry.clone();
+                    base.ca_certs
+                        .extend(config.ca_certs.iter().map(PathBuf::from));
+                    base
+                },
+                &config.registries,
+            ),
             credentials: CredentialSource::new(
                 kube.clone(),
                 &config.namespace,
@@ -299,8 +331,14 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         namespace: config.namespace.clone(),
         config: config.clone(),
         selection,
+        harbor: crate::harbor::HarborState::new(&config.harbor)?,
         compiled_whitelist: RwLock::new(Arc::default()),
     });
+    if config.harbor.enabled && !app.harbor.has_credentials(&app.tokens) {
+        tracing::warn!(
+            "the Harbor scanner adapter is enabled but neither apiTokens nor harbor.basicAuth is set: it refuses every request"
+        );
+    }
     app.rebuild_whitelist();
 
     let acceptor = if config.plain_http {
@@ -373,15 +411,44 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         });
         background.push(tokio::spawn(driver));
     }
+    let tls_acceptor = acceptor.map(|(_, a)| a);
+    let mut harbor_addr = None;
+    let mut harbor_accept = None;
+    if let Some(listen) = config
+        .harbor
+        .listen
+        .as_ref()
+        .filter(|_| config.harbor.enabled)
+    {
+        let bound = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Io,
+                format!("harbor.listen: listening on {listen}: {e}"),
+            )
+        };
+        let harbor_listener = TcpListener::bind(listen).await.map_err(bound)?;
+        harbor_addr = Some(harbor_listener.local_addr().map_err(bound)?);
+        harbor_accept = Some(tokio::spawn(accept_loop(
+            harbor_listener,
+            tls_acceptor.clone(),
+            Arc::clone(&app),
+            stopped.clone(),
+            Role::Harbor,
+        )));
+        tracing::info!(addr = ?harbor_addr, "Harbor scanner adapter listening");
+    }
     let accept = tokio::spawn(accept_loop(
         listener,
-        acceptor.map(|(_, a)| a),
+        tls_acceptor,
         Arc::clone(&app),
         stopped,
+        Role::Main,
     ));
     tracing::info!(%addr, tls = !config.plain_http, "portcullis serve listening");
     Ok(RunningServer {
         addr,
+        harbor_addr,
+        harbor_accept,
         app,
         stop,
         accept,
@@ -473,11 +540,21 @@ async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration) {
     }
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Everything.
+    Main,
+    /// The Harbor adapter (at `/api/v1/...` and `/harbor/api/v1/...`) and `/healthz`.
+    Harbor,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     app: Arc<App>,
     mut stopped: watch::Receiver<bool>,
+    role: Role,
 ) {
     // At most `maxConnections` connections are served; further ones wait in the listen
     // backlog until one ends.
@@ -511,7 +588,7 @@ async fn accept_loop(
         connections.spawn(async move {
             let _place = place;
             app.metrics.connections.inc();
-            serve_connection(stream, acceptor, Arc::clone(&app), stopped).await;
+            serve_connection(stream, acceptor, Arc::clone(&app), stopped, role).await;
             app.metrics.connections.dec();
         });
     }
@@ -539,11 +616,17 @@ async fn serve_connection(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     app: Arc<App>,
     mut stopped: watch::Receiver<bool>,
+    role: Role,
 ) {
     let timeout = app.config.request_timeout.get();
     let service = service_fn(move |request: Request<Incoming>| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(route(&app, request).await) }
+        async move {
+            Ok::<_, Infallible>(match role {
+                Role::Main => route(&app, request).await,
+                Role::Harbor => route_harbor(&app, request).await,
+            })
+        }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -622,10 +705,24 @@ async fn route(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
         (_, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
             crate::api::handle(app, request).await
         }
+        (_, p) if app.config.harbor.enabled && (p == "/harbor" || p.starts_with("/harbor/")) => {
+            let rest = p["/harbor".len()..].to_string();
+            crate::harbor::handle(app, request, &rest).await
+        }
         (_, "/imagecheck") => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "POST an AdmissionReview to /imagecheck",
         ),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// The Harbor adapter's own listener: the adapter at the root and under `/harbor`.
+async fn route_harbor(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let path = request.uri().path().to_string();
+    if request.method() == Method::GET && path == "/healthz" {
+        return respond(StatusCode::OK, "text/plain", "ok\n");
+    }
+    let rest = path.strip_prefix("/harbor").unwrap_or(&path).to_string();
+    crate::harbor::handle(app, request, &rest).await
 }

@@ -79,6 +79,16 @@ impl Registry {
     /// Start a registry of `kind` on a free port of 127.0.0.1 and wait (≤ 10 s) until
     /// `GET /v2/` answers. Panics with the registry's stderr if it does not come up.
     pub fn start(kind: RegistryKind) -> Self {
+        Self::start_with(kind, false)
+    }
+
+    /// [`Registry::start`] with the access log on: every request is a line of
+    /// [`Registry::stderr`] (`"GET /v2/... HTTP/1.1" 200 ...`), for counting pulls.
+    pub fn start_logged(kind: RegistryKind) -> Self {
+        Self::start_with(kind, true)
+    }
+
+    fn start_with(kind: RegistryKind, access_log: bool) -> Self {
         let exe = require_tool("docker-registry");
         let dir = crate::temp_dir("registry");
         let storage = dir.path().join("storage");
@@ -131,7 +141,8 @@ impl Registry {
                 )
             });
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: portcullis-test-secret\n{tls_section}{auth}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: portcullis-test-secret\n{tls_section}{auth}",
+                !access_log,
                 storage.display()
             );
             let config_path = dir.path().join("config.yml");
@@ -139,14 +150,20 @@ impl Registry {
             // Through a small shell guard: the registry is killed as soon as our end of
             // the guard's stdin closes, i.e. on drop or when the test process exits (a
             // registry in a `static` is never dropped).
+            // The access log goes to stdout: with it on, both streams share the file.
+            let log = File::create(&stderr_path).unwrap();
             let child = Command::new("sh")
                 .arg("-c")
                 .arg(GUARD_SCRIPT)
                 .arg(&exe)
                 .arg(&config_path)
                 .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(File::create(&stderr_path).unwrap())
+                .stdout(if access_log {
+                    Stdio::from(log.try_clone().unwrap())
+                } else {
+                    Stdio::null()
+                })
+                .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
             let mut child = child;
@@ -177,6 +194,15 @@ impl Registry {
             }
         }
         panic!("{last_error}");
+    }
+
+    /// Successful blob downloads (`GET .../blobs/...` answered 200) so far; needs
+    /// [`Registry::start_logged`].
+    pub fn blob_downloads(&self) -> usize {
+        self.stderr()
+            .lines()
+            .filter(|l| l.contains("\"GET /v2/") && l.contains("/blobs/") && l.contains("\" 200 "))
+            .count()
     }
 
     /// What the registry printed on stderr so far.

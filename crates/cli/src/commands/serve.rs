@@ -56,6 +56,9 @@ pub fn effective_config(
             config.policy.file = None;
         }
     }
+    config
+        .ca_certs
+        .extend(args.ca_cert.iter().map(|p| p.display().to_string()));
     for host in &args.insecure_registry {
         match config.registries.iter_mut().find(|r| &r.registry == host) {
             Some(entry) => entry.insecure = true,
@@ -112,6 +115,9 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
                 "HTTPS"
             }
         );
+        if let Some(addr) = server.harbor_addr {
+            eprintln!("portcullis serve: Harbor scanner adapter listening on {addr}");
+        }
         wait_for_signal().await;
         server.shutdown().await;
         Ok(Code::Ok)

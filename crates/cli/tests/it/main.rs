@@ -7,6 +7,7 @@ mod container;
 mod db;
 mod db_swap;
 mod evasion;
+mod harbor;
 mod image;
 mod lifecycle;
 mod policy;

@@ -328,7 +328,12 @@ impl RegistryClient {
             verifying_agent,
             options: options.clone(),
             credentials,
-            authorization: Mutex::new(None),
+            authorization: Mutex::new(
+                options
+                    .registry_token
+                    .as_ref()
+                    .map(|t| format!("Bearer {}", t.expose())),
+            ),
             deadline: DEADLINE.with(Cell::get),
         };
         if insecure && client.speaks_plain_http(options)? {

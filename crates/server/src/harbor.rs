@@ -1,0 +1,664 @@
+//! The Harbor scanner adapter (API v1.2): `GET /api/v1/metadata`, `POST /api/v1/scan` and
+//! `GET /api/v1/scan/{id}/report`, under `/harbor` of the main listener (and at the root
+//! of the adapter's own listener, when configured).
+//!
+//! A scan request is answered 202 at once. In the background, within
+//! `harbor.scanConcurrency` (apart from admission), the registry credentials Harbor passed
+//! are proven by reading the artifact's manifest, and the engine judges the image (the same
+//! verdict cache, single flight and scan slots as admission, so the findings are the same
+//! as at admission and 50 requests for 5 images pull 5 images). The credentials live only
+//! as long as that work: they are never logged and never stored in a report.
+//!
+//! Bounds: `harbor.maxQueued` requests waiting or running; `harbor.maxReports` reports,
+//! each kept for `harbor.reportTtl`, with the package lists of SBOM reports within
+//! `harbor.reportCacheBytes`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, StatusCode};
+use portcullis_catalog::{Os, Package};
+use portcullis_config::HarborConfig;
+use portcullis_harbor::media::{self, AcceptError};
+use portcullis_harbor::report::{Cvss, Details};
+use portcullis_harbor::request::Artifact;
+use portcullis_harbor::{ErrorBody, RegistryAuth, ReportType, RequestError, Scanner};
+use portcullis_oci::ImageInfo;
+use portcullis_scan::ScanResult;
+use portcullis_vulndb::{SeverityKind, Vulnerability};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::bounded::BoundedMap;
+use crate::engine::{GivenAccess, unix_now};
+use crate::http::{HttpResponse, Tokens, constant_time_eq, respond};
+use crate::metrics::label;
+use crate::server::App;
+
+/// Seconds Harbor is told to wait before asking for a report again.
+pub const REFRESH_AFTER_SECONDS: u64 = 5;
+
+/// Where one scan request is.
+#[derive(Debug, Clone)]
+enum JobState {
+    /// Queued or running.
+    Pending,
+    /// Finished.
+    Done(Arc<Finished>),
+    /// Failed, with the reason.
+    Failed(String),
+}
+
+/// A finished scan: what its reports are made from.
+#[derive(Debug)]
+struct Finished {
+    result: Arc<ScanResult>,
+    /// The package list, for SBOM reports (`None`: not asked for, or no longer kept).
+    inventory: Option<(ImageInfo, Option<Os>, Vec<Package>)>,
+    details: HashMap<String, Details>,
+    generated_at: String,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    created: Instant,
+    artifact: Artifact,
+    state: JobState,
+}
+
+/// The adapter's state: its jobs, its scan slots and its credentials.
+#[derive(Debug)]
+pub struct HarborState {
+    config: HarborConfig,
+    jobs: Mutex<BoundedMap<String, Job>>,
+    slots: Arc<Semaphore>,
+    queued: AtomicUsize,
+    counter: AtomicU64,
+    /// Basic credentials: the username and the SHA-256 of `username:password`.
+    basic: Option<(String, [u8; 32])>,
+    /// The database build time by content id, so metadata costs no query.
+    built_at: Mutex<Option<(String, Option<String>)>>,
+}
+
+impl HarborState {
+    /// The adapter of `config`; the Basic password is read from its file now.
+    pub fn new(config: &HarborConfig) -> crate::Result<Self> {
+        let basic = match &config.basic_auth {
+            None => None,
+            Some(auth) => {
+                let password = std::fs::read_to_string(&auth.password_file).map_err(|e| {
+                    crate::Error::new(
+                        crate::ErrorKind::Config,
+                        format!("harbor.basicAuth.passwordFile {}: {e}", auth.password_file),
+                    )
+                })?;
+                let password = password.trim_end_matches(['\r', '\n']);
+                if auth.username.is_empty() || password.is_empty() {
+                    return Err(crate::Error::new(
+                        crate::ErrorKind::Config,
+                        "harbor.basicAuth: the username and the password must not be empty",
+                    ));
+                }
+                Some((
+                    auth.username.clone(),
+                    Sha256::digest(format!("{}:{password}", auth.username).as_bytes()).into(),
+                ))
+            }
+        };
+        Ok(Self {
+            jobs: Mutex::new(BoundedMap::weighed(
+                config.max_reports.max(1),
+                config.report_cache_bytes,
+            )),
+            slots: Arc::new(Semaphore::new(config.scan_concurrency.max(1))),
+            queued: AtomicUsize::new(0),
+            counter: AtomicU64::new(0),
+            basic,
+            built_at: Mutex::new(None),
+            config: config.clone(),
+        })
+    }
+
+    /// Whether any credential can reach the adapter.
+    pub fn has_credentials(&self, tokens: &Tokens) -> bool {
+        self.basic.is_some() || tokens.accepts_any()
+    }
+
+    fn admits(&self, tokens: &Tokens, request: &Request<Incoming>) -> bool {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        if let Some(key) = header("x-scanneradapter-api-key") {
+            return tokens.accepts(key);
+        }
+        let Some(authorization) = header("authorization") else {
+            return false;
+        };
+        if let Some(token) = authorization.strip_prefix("Bearer ") {
+            return tokens.accepts(token);
+        }
+        let Some(encoded) = authorization.strip_prefix("Basic ") else {
+            return false;
+        };
+        let Some((_, expected)) = &self.basic else {
+            return false;
+        };
+        use base64::Engine as _;
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let offered: [u8; 32] = Sha256::digest(&decoded).into();
+        constant_time_eq(expected, &offered)
+    }
+
+    fn new_id(&self, artifact: &Artifact) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let salt = artifact.digest.as_deref().unwrap_or("");
+        let h = hex::encode(&crate::scans::unique_id(n, salt)[..16]);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    fn put(&self, id: &str, job: Job, weight: u64) {
+        let ttl = self.config.report_ttl.get();
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.drop_oldest_while(|j| j.created.elapsed() >= ttl);
+        jobs.insert_weighed(id.to_string(), job, weight);
+    }
+
+    fn get(&self, id: &str) -> Option<Job> {
+        let ttl = self.config.report_ttl.get();
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.drop_oldest_while(|j| j.created.elapsed() >= ttl);
+        jobs.get(&id.to_string()).cloned()
+    }
+}
+
+/// An error document with `status`.
+fn error(status: StatusCode, message: &str) -> HttpResponse {
+    respond(status, media::ERROR, ErrorBody::new(message).to_bytes())
+}
+
+fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &impl serde::Serialize,
+) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => respond(status, content_type, bytes),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("encoding the answer: {e}"),
+        ),
+    }
+}
+
+/// Answer a request for the adapter; `path` is the part after the prefix
+/// (`/api/v1/metadata`).
+pub async fn handle(app: &Arc<App>, request: Request<Incoming>, path: &str) -> HttpResponse {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let endpoint = match (request.method(), segments.as_slice()) {
+        (_, ["api", "v1", "metadata"]) => "metadata",
+        (_, ["api", "v1", "scan"]) => "scan",
+        (_, ["api", "v1", "scan", _, "report"]) => "report",
+        _ => "other",
+    };
+    let response = answer(app, request, &segments).await;
+    app.metrics
+        .harbor_requests
+        .get_or_create(&vec![
+            ("endpoint".to_string(), endpoint.to_string()),
+            ("code".to_string(), response.status().as_u16().to_string()),
+        ])
+        .inc();
+    response
+}
+
+async fn answer(app: &Arc<App>, request: Request<Incoming>, segments: &[&str]) -> HttpResponse {
+    let harbor = &app.harbor;
+    if !harbor.admits(&app.tokens, &request) {
+        let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
+        response.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer, Basic realm=\"portcullis\""),
+        );
+        return response;
+    }
+    let method = request.method().clone();
+    match (method, segments) {
+        (Method::GET, ["api", "v1", "metadata"]) => metadata(app).await,
+        (Method::POST, ["api", "v1", "scan"]) => accept_scan(app, request).await,
+        (Method::GET, ["api", "v1", "scan", id, "report"]) => {
+            let query = request.uri().query().unwrap_or("").to_string();
+            let accept = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            report(app, id, accept.as_deref(), &query)
+        }
+        (
+            _,
+            ["api", "v1", "metadata"] | ["api", "v1", "scan"] | ["api", "v1", "scan", _, "report"],
+        ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+async fn metadata(app: &Arc<App>) -> HttpResponse {
+    let (built_at, content_id) = match app.engine.db().current() {
+        None => (None, None),
+        Some(generation) => {
+            let cached = app
+                .harbor
+                .built_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .filter(|(version, _)| *version == generation.version);
+            let built_at = match cached {
+                Some((_, built_at)) => built_at,
+                None => {
+                    let built_at = generation
+                        .run(|db| db.status().ok().and_then(|s| s.built_at))
+                        .await
+                        .ok()
+                        .flatten();
+                    *app.harbor
+                        .built_at
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) =
+                        Some((generation.version.clone(), built_at.clone()));
+                    built_at
+                }
+            };
+            (built_at, Some(generation.version.clone()))
+        }
+    };
+    let doc = portcullis_harbor::metadata::metadata(
+        &Scanner::default(),
+        built_at.as_deref(),
+        content_id.as_deref(),
+    );
+    json_response(StatusCode::OK, media::METADATA, &doc)
+}
+
+/// Releases a place of the queue when dropped.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn accept_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let body = match app.read_body(request).await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = match e {
+                crate::http::BodyError::TooLarge | crate::http::BodyError::Broken(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                crate::http::BodyError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            };
+            return error(status, &format!("reading the scan request: {}", e.reason()));
+        }
+    };
+    let asked = match portcullis_harbor::request::parse(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            let status = match &e {
+                RequestError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+                RequestError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                RequestError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            };
+            return error(status, &e.to_string());
+        }
+    };
+    let harbor = &app.harbor;
+    let limit = harbor.config.max_queued.max(1);
+    if harbor
+        .queued
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_err()
+    {
+        app.metrics
+            .harbor_scans
+            .get_or_create(&label("result", "refused"))
+            .inc();
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "{limit} scan requests are already waiting or running (harbor.maxQueued); retry later"
+            ),
+        );
+    }
+    let id = harbor.new_id(&asked.artifact);
+    harbor.put(
+        &id,
+        Job {
+            created: Instant::now(),
+            artifact: asked.artifact.clone(),
+            state: JobState::Pending,
+        },
+        1,
+    );
+    tracing::info!(id = %id, image = %asked.reference, "harbor scan request accepted");
+    let app = Arc::clone(app);
+    let job_id = id.clone();
+    tokio::spawn(async move {
+        let _queued = Queued(&app.harbor.queued);
+        run_scan(&app, &job_id, asked).await;
+    });
+    json_response(
+        StatusCode::ACCEPTED,
+        media::SCAN_RESPONSE,
+        &serde_json::json!({ "id": id }),
+    )
+}
+
+async fn run_scan(app: &Arc<App>, id: &str, asked: portcullis_harbor::ScanRequest) {
+    let started = Instant::now();
+    let Ok(_slot) = Arc::clone(&app.harbor.slots).acquire_owned().await else {
+        return;
+    };
+    let portcullis_harbor::ScanRequest {
+        reference,
+        artifact,
+        auth,
+        plain_http,
+        sbom,
+        ..
+    } = asked;
+    let mut access = GivenAccess {
+        plain_http,
+        ..GivenAccess::default()
+    };
+    match auth {
+        RegistryAuth::Anonymous => {}
+        RegistryAuth::Basic(credentials) => access.credentials = Some(credentials),
+        RegistryAuth::Bearer(token) => access.token = Some(token),
+    }
+    let outcome = scan(app, &reference, access, sbom).await;
+    // The credentials went with `access`, dropped inside `scan`.
+    let (state, weight, result) = match outcome {
+        Ok(finished) => {
+            let weight = finished
+                .inventory
+                .as_ref()
+                .map_or(1, |(_, _, packages)| crate::engine::catalog_bytes(packages));
+            (JobState::Done(Arc::new(finished)), weight, "ok")
+        }
+        Err(reason) => {
+            tracing::warn!(id = %id, image = %reference, reason = %reason, "harbor scan failed");
+            (JobState::Failed(reason), 1, "error")
+        }
+    };
+    app.metrics
+        .harbor_scans
+        .get_or_create(&label("result", result))
+        .inc();
+    app.metrics
+        .harbor_scan_seconds
+        .observe(started.elapsed().as_secs_f64());
+    app.harbor.put(
+        id,
+        Job {
+            created: Instant::now(),
+            artifact,
+            state,
+        },
+        weight,
+    );
+}
+
+async fn scan(
+    app: &Arc<App>,
+    reference: &portcullis_oci::Reference,
+    access: GivenAccess,
+    sbom: bool,
+) -> Result<Finished, String> {
+    let engine = &app.engine;
+    engine
+        .verify_access(reference, &access)
+        .await
+        .map_err(|e| {
+            format!("the registry did not serve {reference} with the credentials given: {e}")
+        })?;
+    let image = reference.to_string();
+    let check = engine.check_with(&image, access, None).await;
+    let result = check.outcome?;
+    let digest = check.digest.unwrap_or_default();
+    let inventory = if sbom {
+        let full = engine.with_packages(&digest, Arc::clone(&result));
+        (!full.packages.is_empty() || full.findings.is_empty())
+            .then(|| (full.image.clone(), full.os.clone(), full.packages.clone()))
+    } else {
+        None
+    };
+    let ids: Vec<String> = result.findings.iter().map(|f| f.id.clone()).collect();
+    let details = match engine.db().current() {
+        Some(generation) => generation
+            .run(move |db| {
+                db.records_for_many(&ids)
+                    .map(|records| {
+                        records
+                            .into_iter()
+                            .map(|(id, records)| (id, details_of(&records)))
+                            .collect::<HashMap<_, _>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default(),
+        None => HashMap::new(),
+    };
+    Ok(Finished {
+        result,
+        inventory,
+        details,
+        generated_at: portcullis_report::Timestamp::from_unix(unix_now())
+            .map(portcullis_report::Timestamp::to_rfc3339)
+            .unwrap_or_default(),
+    })
+}
+
+/// Links, preferred CVSS metrics and their source from a vulnerability's records: NVD's
+/// own metrics first, then the CNA's, then any advisory's; v3.1 before v3.0.
+pub fn details_of(records: &[Vulnerability]) -> Details {
+    let mut references = Vec::new();
+    for record in records {
+        for reference in &record.references {
+            if !references.contains(reference) {
+                references.push(reference.clone());
+            }
+        }
+    }
+    // (rank, source label, statement): lower rank wins.
+    let mut candidates = Vec::new();
+    for record in records {
+        for statement in &record.severities {
+            let nvd = record.source == "nvd";
+            let primary = statement
+                .metric_type
+                .as_deref()
+                .map_or(statement.source == "nvd@nist.gov", |t| {
+                    t.eq_ignore_ascii_case("Primary")
+                });
+            let (rank, source) = match (nvd, primary) {
+                (true, true) => (0, "nvd".to_string()),
+                (true, false) => (1, format!("nvd:cna:{}", statement.source)),
+                (false, _) => (2, record.source.clone()),
+            };
+            candidates.push((rank, source, statement));
+        }
+    }
+    let version_rank = |vector: &str| u8::from(vector.starts_with("CVSS:3.0"));
+    let pick = |kind: SeverityKind| {
+        candidates
+            .iter()
+            .filter(|(_, _, s)| s.kind == kind && (s.vector.is_some() || s.score.is_some()))
+            .min_by_key(|(rank, _, s)| (*rank, version_rank(s.vector.as_deref().unwrap_or(""))))
+    };
+    let v3 = pick(SeverityKind::CvssV3);
+    let v2 = pick(SeverityKind::CvssV2);
+    let valid = |score: Option<f64>| score.filter(|s| s.is_finite() && (0.0..=10.0).contains(s));
+    let cvss = Cvss {
+        score_v3: v3.and_then(|(_, _, s)| valid(s.score)),
+        vector_v3: v3.and_then(|(_, _, s)| s.vector.clone()),
+        score_v2: v2.and_then(|(_, _, s)| valid(s.score)),
+        vector_v2: v2.and_then(|(_, _, s)| s.vector.clone()),
+    };
+    Details {
+        references,
+        cvss,
+        cwe_ids: Vec::new(),
+        cvss_source: v3.or(v2).map(|(_, source, _)| source.clone()),
+    }
+}
+
+/// Percent-decoding of a query value (`+` is kept: media types contain it).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn report(app: &Arc<App>, id: &str, accept: Option<&str>, query: &str) -> HttpResponse {
+    let wanted = match media::negotiate(accept) {
+        Ok(w) => w,
+        Err(AcceptError::NotProduced(media_type)) => {
+            return error(
+                StatusCode::NOT_IMPLEMENTED,
+                &format!(
+                    "{media_type} is not produced; ask for {}, {} or {}",
+                    media::HARBOR_VULNERABILITY_REPORT,
+                    media::SECURITY_VULNERABILITY_REPORT,
+                    media::SBOM_REPORT
+                ),
+            );
+        }
+        Err(AcceptError::Unknown(offered)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Accept: '{offered}' names no report this scanner produces"),
+            );
+        }
+    };
+    let sbom_format = if wanted == ReportType::Sbom {
+        let asked = query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == "sbom_media_type").then(|| decode(v))
+        });
+        match asked
+            .as_deref()
+            .and_then(portcullis_harbor::report::sbom_format)
+        {
+            Some(format) => Some(format),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "an SBOM report needs ?sbom_media_type={} or {}",
+                        media::SPDX_JSON,
+                        media::CYCLONEDX_JSON
+                    ),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let Some(job) = app.harbor.get(id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no scan request {}",
+                id.chars().take(80).collect::<String>()
+            ),
+        );
+    };
+    let finished = match job.state {
+        JobState::Pending => {
+            let mut response = respond(StatusCode::FOUND, media::ERROR, Vec::new());
+            response.headers_mut().remove(hyper::header::CONTENT_TYPE);
+            response
+                .headers_mut()
+                .insert("refresh-after", HeaderValue::from(REFRESH_AFTER_SECONDS));
+            return response;
+        }
+        JobState::Failed(reason) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, &reason);
+        }
+        JobState::Done(finished) => finished,
+    };
+    let scanner = Scanner::default();
+    match sbom_format {
+        None => {
+            let report = portcullis_harbor::report::vulnerability_report(
+                &finished.result,
+                &job.artifact,
+                &scanner,
+                &finished.generated_at,
+                &finished.details,
+            );
+            json_response(StatusCode::OK, wanted.media_type(), &report)
+        }
+        Some(format) => {
+            let Some((image, os, packages)) = &finished.inventory else {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the package list of this scan is not kept (the request did not enable the sbom capability, or it was evicted); request a new scan",
+                );
+            };
+            match portcullis_harbor::report::sbom_report(
+                image,
+                os.as_ref(),
+                packages,
+                format,
+                &job.artifact,
+                &scanner,
+                &finished.generated_at,
+            ) {
+                Ok(doc) => json_response(StatusCode::OK, media::SBOM_REPORT, &doc),
+                Err(e) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("rendering the SBOM: {e}"),
+                ),
+            }
+        }
+    }
+}
