@@ -51,6 +51,8 @@ impl Answer {
 struct Adapter {
     child: Child,
     addr: String,
+    /// The adapter's own listener, when configured.
+    harbor_addr: Option<String>,
     stderr: Arc<Mutex<String>>,
     recorded: Vec<Value>,
     _dir: tempfile::TempDir,
@@ -60,6 +62,11 @@ impl Adapter {
     /// `portcullis serve --plain-http` with the test database, trusting `ca`, with API
     /// token [`TOKEN`] and Basic credentials `harbor:basic-pass` for the adapter.
     fn start(ca: &Path, extra_env: &[(&str, &str)]) -> Self {
+        Self::start_with(ca, extra_env, "")
+    }
+
+    /// [`Adapter::start`] with `harbor_extra` appended to the `harbor:` section.
+    fn start_with(ca: &Path, extra_env: &[(&str, &str)], harbor_extra: &str) -> Self {
         let dir = portcullis_testkit::temp_dir("cli-harbor");
         let password_file = dir.path().join("basic-password");
         std::fs::write(&password_file, "basic-pass\n").unwrap();
@@ -67,7 +74,7 @@ impl Adapter {
         std::fs::write(
             &config,
             format!(
-                "apiTokens: [{TOKEN}]\nresolveTimeout: 3s\nharbor:\n  basicAuth:\n    username: harbor\n    passwordFile: {}\n",
+                "apiTokens: [{TOKEN}]\nresolveTimeout: 3s\nharbor:\n  basicAuth:\n    username: harbor\n    passwordFile: {}\n{harbor_extra}",
                 password_file.display()
             ),
         )
@@ -104,15 +111,29 @@ impl Adapter {
             "no listening line: {}",
             log.lock().unwrap()
         );
+        let mut harbor_addr = None;
+        if harbor_extra.contains("listen:") {
+            line.clear();
+            while stderr.read_line(&mut line).unwrap() > 0 {
+                log.lock().unwrap().push_str(&line);
+                if let Some(rest) = line
+                    .trim()
+                    .strip_prefix("portcullis serve: Harbor scanner adapter listening on ")
+                {
+                    harbor_addr = Some(rest.to_string());
+                    break;
+                }
+                line.clear();
+            }
+            assert!(harbor_addr.is_some(), "no Harbor listening line");
+        }
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
-            let mut rest = String::new();
             let mut buf = [0u8; 8192];
             loop {
                 match stderr.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        rest.push_str(&String::from_utf8_lossy(&buf[..n]));
                         sink.lock()
                             .unwrap()
                             .push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -123,6 +144,7 @@ impl Adapter {
         let adapter = Self {
             child,
             addr,
+            harbor_addr,
             stderr: log,
             recorded: Vec::new(),
             _dir: dir,
@@ -141,40 +163,7 @@ impl Adapter {
 
     /// One request; `headers` are sent as given.
     fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect();
-        Answer {
-            status,
-            headers,
-            body: body.to_string(),
-        }
+        request(&self.addr, method, path, headers, body)
     }
 
     /// A request to the adapter (under `/harbor`), recorded for the OpenAPI check.
@@ -270,6 +259,44 @@ impl Drop for Adapter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One request to `addr` over a fresh connection; `headers` are sent as given.
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
     }
 }
 
@@ -701,4 +728,40 @@ fn concurrent_requests_pull_each_image_once() {
         registry.stderr()
     );
     adapter.recorded.clear();
+}
+
+/// `harbor.listen`: a listener that serves only the adapter (at the root and under
+/// `/harbor`), never the admission endpoint or the REST API.
+#[test]
+fn the_adapter_listener_serves_only_the_adapter() {
+    let registry = Registry::start(RegistryKind::basic(ROBOT, ROBOT_PASSWORD));
+    let ca = registry.ca_cert_pem_path().unwrap().to_path_buf();
+    let adapter = Adapter::start_with(&ca, &[], "  listen: 127.0.0.1:0\n");
+    let own = adapter.harbor_addr.clone().unwrap();
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    for path in ["/api/v1/metadata", "/harbor/api/v1/metadata"] {
+        let answer = request(&own, "GET", path, &auth, b"");
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    assert_eq!(request(&own, "GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(
+        request(&own, "GET", "/api/v1/metadata", &[], b"").status,
+        401
+    );
+    for (method, path) in [
+        ("POST", "/imagecheck"),
+        ("GET", "/api/v1/policies"),
+        ("GET", "/metrics"),
+    ] {
+        let answer = request(&own, method, path, &auth, b"{}");
+        assert_eq!(answer.status, 404, "{method} {path}: {}", answer.body);
+    }
+    // The main listener still serves it under /harbor.
+    assert_eq!(
+        adapter
+            .raw("GET", "/harbor/api/v1/metadata", &auth, b"")
+            .status,
+        200
+    );
 }
