@@ -480,11 +480,17 @@ async fn scan(
     })
 }
 
-/// Links, preferred CVSS metrics and their source from a vulnerability's records: NVD's
+/// Links, CWE ids, preferred CVSS metrics and their source from a vulnerability's records: NVD's
 /// own metrics first, then the CNA's, then any advisory's; v3.1 before v3.0.
 pub fn details_of(records: &[Vulnerability]) -> Details {
     let mut references = Vec::new();
+    let mut cwe_ids: Vec<String> = Vec::new();
     for record in records {
+        for cwe in &record.cwe_ids {
+            if !cwe_ids.contains(cwe) {
+                cwe_ids.push(cwe.clone());
+            }
+        }
         for reference in &record.references {
             if !references.contains(reference) {
                 references.push(reference.clone());
@@ -529,7 +535,7 @@ pub fn details_of(records: &[Vulnerability]) -> Details {
     Details {
         references,
         cvss,
-        cwe_ids: Vec::new(),
+        cwe_ids,
         cvss_source: v3.or(v2).map(|(_, source, _)| source.clone()),
     }
 }

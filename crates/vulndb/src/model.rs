@@ -41,6 +41,10 @@ pub struct Vulnerability {
     pub severities: Vec<Severity>,
     /// Reference URLs.
     pub references: Vec<String>,
+    /// CWE ids of the weakness (`CWE-787`), from NVD's `weaknesses` or OSV's
+    /// `database_specific.cwe_ids`; sorted, unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwe_ids: Vec<String>,
 }
 
 impl Vulnerability {
@@ -58,6 +62,7 @@ impl Vulnerability {
             modified: None,
             withdrawn: None,
             severities: Vec::new(),
+            cwe_ids: Vec::new(),
             references: Vec::new(),
         }
     }
@@ -382,6 +387,24 @@ pub struct Record {
     pub affected: Vec<AffectedEntry>,
 }
 
+/// The CWE ids among `values` (`CWE-` and digits; NVD's `NVD-CWE-Other` and
+/// `NVD-CWE-noinfo` are not weaknesses), sorted and unique.
+pub fn cwe_ids<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut ids: Vec<String> = values
+        .into_iter()
+        .map(str::trim)
+        .filter(|v| {
+            v.strip_prefix("CWE-").is_some_and(|n| {
+                !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+        .map(str::to_string)
+        .collect();
+    ids.sort_by_key(|id| id[4..].parse::<u32>().unwrap_or(u32::MAX));
+    ids.dedup();
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +452,21 @@ mod tests {
         .unwrap();
         assert_eq!(r.kind, RangeType::Semver);
         assert_eq!(r.events[1], Event::Fixed("1.2.3".into()));
+    }
+
+    #[test]
+    fn cwe_ids_keep_only_weaknesses_in_numeric_order() {
+        assert_eq!(
+            cwe_ids([
+                "CWE-787",
+                "NVD-CWE-Other",
+                "CWE-20",
+                " CWE-787 ",
+                "CWE-",
+                "CWE-12a",
+                "NVD-CWE-noinfo"
+            ]),
+            ["CWE-20", "CWE-787"]
+        );
     }
 }

@@ -87,6 +87,8 @@ const MIGRATIONS: &[Migration] = &[
         percentile INTEGER NOT NULL
     );",
     ),
+    // 4: CWE ids on records.
+    Migration::Sql("ALTER TABLE vulnerabilities ADD COLUMN cwes TEXT NOT NULL DEFAULT '[]';"),
 ];
 
 /// The schema version this build reads and writes.

@@ -110,7 +110,7 @@ const LOOKUP_MANY_SQL: &str = "SELECT package_key, entries FROM packages \
      WHERE ecosystem = ?1 AND package_key IN (SELECT value FROM json_each(?2))";
 
 const RECORD_COLUMNS: &str = "source, id, canonical_id, summary, published, modified, withdrawn, \
-     aliases, severities, refs, related";
+     aliases, severities, refs, related, cwes";
 
 /// Keys per batched query.
 const BATCH: usize = 2000;
@@ -506,6 +506,7 @@ impl Database {
             severities: decode_json::<Vec<Severity>>(severities, &label, &id)?,
             references: decode_json(refs, &label, &id)?,
             related: decode_json(json(10)?, &label, &id)?,
+            cwe_ids: decode_json(json(11)?, &label, &id)?,
             id,
         })
     }
@@ -607,7 +608,7 @@ fn content_hash(conn: &Connection, label: &str) -> Result<String> {
     let queries = [
         "SELECT name, records FROM sources ORDER BY name",
         "SELECT source, id, canonical_id, summary, published, modified, withdrawn, aliases, \
-         severities, refs, related FROM vulnerabilities ORDER BY source, id",
+         severities, refs, related, cwes FROM vulnerabilities ORDER BY source, id",
         "SELECT ecosystem, package_key, source, vuln_id, seq, package, canonical_id, status, \
          fixed_version, ranges, versions, notes FROM affected \
          ORDER BY ecosystem, package_key, source, vuln_id, seq",
@@ -736,8 +737,8 @@ impl<'a> Builder<'a> {
         self.conn
             .prepare_cached(
                 "INSERT INTO vulnerabilities (source, id, canonical_id, summary, published, \
-                 modified, withdrawn, aliases, severities, refs, related) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 modified, withdrawn, aliases, severities, refs, related, cwes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .map_err(err)?
             .execute(params![
@@ -752,6 +753,7 @@ impl<'a> Builder<'a> {
                 json(&vuln.severities),
                 json(&vuln.references),
                 json(&vuln.related),
+                json(&vuln.cwe_ids),
             ])
             .map_err(err)?;
         let pk = self.conn.last_insert_rowid();

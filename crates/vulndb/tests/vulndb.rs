@@ -1008,3 +1008,39 @@ fn rating_coverage_counts_the_rated_cves_of_each_source() {
             .all(|c| c.source != "kev" && c.source != "epss")
     );
 }
+
+#[test]
+fn nvd_records_keep_their_cwe_ids() {
+    let db = Database::open(&fixture().db).unwrap();
+    let (mut with_cwe, mut checked) = (0, 0);
+    for entry in std::fs::read_dir(advisories().join("nvd")).unwrap() {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let id = record["id"].as_str().unwrap();
+        // From the file: every `CWE-<n>` of `weaknesses[].description[].value`, numeric order.
+        let mut expected: Vec<String> = record["weaknesses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|w| w["description"].as_array().cloned().unwrap_or_default())
+            .filter_map(|d| d["value"].as_str().map(str::to_string))
+            .filter(|v| v.starts_with("CWE-"))
+            .collect();
+        expected.sort_by_key(|v| v[4..].parse::<u32>().unwrap());
+        expected.dedup();
+        let records = db.records_for(id).unwrap();
+        let Some(stored) = records.iter().find(|r| r.source == "nvd" && r.id == id) else {
+            continue;
+        };
+        checked += 1;
+        if !expected.is_empty() {
+            with_cwe += 1;
+        }
+        assert_eq!(stored.cwe_ids, expected, "{id}");
+    }
+    assert_eq!(checked, 104);
+    assert!(with_cwe > 50, "{with_cwe} of 104 NVD records name a CWE");
+    let musl = db.records_for("CVE-2020-28928").unwrap();
+    let nvd = musl.iter().find(|r| r.source == "nvd").unwrap();
+    assert_eq!(nvd.cwe_ids, ["CWE-787"]);
+}

@@ -495,6 +495,8 @@ fn harbor_flow_matches_portcullis_scan_and_the_contract() {
         "https://nvd.nist.gov/vuln/detail/CVE-2020-28928"
     );
     assert_eq!(musl["vendor_attributes"]["severity_source"], "nvd");
+    // NVD's weakness of CVE-2020-28928 (`weaknesses` of its record).
+    assert_eq!(musl["cwe_ids"], json!(["CWE-787"]));
 
     // The 1.1 media type: the same document.
     let same = adapter.final_report(&id, VULN_1_1, "");
@@ -764,4 +766,92 @@ fn the_adapter_listener_serves_only_the_adapter() {
             .status,
         200
     );
+}
+
+/// A registry token service (`Bearer` challenge): Harbor may pass a registry token
+/// (`Bearer ...`) instead of robot credentials; it is sent as it is, and a scan with it
+/// matches one with the credentials.
+#[test]
+fn a_registry_token_passed_by_harbor_is_used_as_it_is() {
+    let registry = Registry::start(RegistryKind::bearer(ROBOT, ROBOT_PASSWORD));
+    registry.push(
+        &images().skopeo_ref(ImageName::Alpine320),
+        "library/alpine:3.20",
+        false,
+    );
+    let digest = registry.manifest_digest("library/alpine:3.20");
+    let ca = registry.ca_cert_pem_path().unwrap().to_path_buf();
+    let host = registry.host_port();
+    // The token service named by the registry's challenge, asked as Harbor's core would.
+    let challenge = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", "--cacert"])
+        .arg(&ca)
+        .arg(format!("https://{host}/v2/"))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&challenge.stdout).into_owned();
+    let param = |name: &str| {
+        let line = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+            .unwrap_or_else(|| panic!("no challenge in {headers}"));
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[start..].split('"').next().unwrap().to_string()
+    };
+    let token_url = format!(
+        "{}?service={}&scope=repository:library/alpine:pull",
+        param("realm"),
+        param("service")
+    );
+    let issued = Command::new("curl")
+        .args(["-fsS", "--cacert"])
+        .arg(&ca)
+        .args(["-u", &format!("{ROBOT}:{ROBOT_PASSWORD}"), &token_url])
+        .output()
+        .unwrap();
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let token: Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let before = registry.tokens_issued();
+
+    let mut adapter = Adapter::start(&ca, &[]);
+    let with_token = adapter.post_scan(&scan_request(
+        &host,
+        &format!("Bearer {token}"),
+        "library/alpine",
+        &digest,
+    ));
+    assert_eq!(with_token.status, 202, "{}", with_token.body);
+    let id = with_token.json()["id"].as_str().unwrap().to_string();
+    let report = adapter.final_report(&id, VULN, "");
+    assert_eq!(report.status, 200, "{}", report.body);
+    let findings = harbor_findings(&report.json());
+    // Alpine 3.20.3: CVE-2024-9143 in libcrypto3 and libssl3 (see scan.rs).
+    let ids: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f.1.as_str(), f.0.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("libcrypto3", "CVE-2024-9143"),
+            ("libssl3", "CVE-2024-9143")
+        ]
+    );
+    // The token was enough: the adapter asked the token service for nothing.
+    assert_eq!(registry.tokens_issued(), before);
+    // A forged token is refused by the registry: the scan fails.
+    let forged = adapter.post_scan(&scan_request(
+        &host,
+        "Bearer not.a.token",
+        "library/alpine",
+        &digest,
+    ));
+    let forged_id = forged.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(adapter.final_report(&forged_id, VULN, "").status, 500);
+    adapter.check_openapi();
 }

@@ -31,6 +31,14 @@ struct Cve {
     metrics: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     references: Vec<Reference>,
+    #[serde(default)]
+    weaknesses: Vec<Weakness>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Weakness {
+    #[serde(default)]
+    description: Vec<Description>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +105,11 @@ fn convert(cve: Cve) -> Record {
         vuln.withdrawn = vuln.modified.clone().or_else(|| Some(String::new()));
     }
     vuln.references = cve.references.into_iter().map(|r| r.url).collect();
+    vuln.cwe_ids = crate::model::cwe_ids(
+        cve.weaknesses
+            .iter()
+            .flat_map(|w| w.description.iter().map(|d| d.value.as_str())),
+    );
     // Metrics in a fixed order: v4.0, v3.1, v3.0, v2.
     let keys = [
         "cvssMetricV40",

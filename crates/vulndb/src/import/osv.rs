@@ -265,6 +265,15 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
     vuln.related = raw.related.clone().unwrap_or_default();
     vuln.related.sort();
     vuln.related.dedup();
+    vuln.cwe_ids = crate::model::cwe_ids(
+        raw.database_specific
+            .as_ref()
+            .and_then(|d| d.get("cwe_ids"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str),
+    );
     vuln.summary = raw
         .summary
         .as_deref()
@@ -403,7 +412,7 @@ mod tests {
     fn converts_a_record() {
         let json = r#"{"id":"GHSA-1","aliases":["CVE-2024-1"],"modified":"0001-01-01T00:00:00Z",
             "summary":"bad thing","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-            "database_specific":{"severity":"HIGH"},
+            "database_specific":{"severity":"HIGH","cwe_ids":["CWE-79","CWE-20","bogus"]},
             "affected":[{"package":{"ecosystem":"PyPI","name":"Foo_Bar"},
               "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.2"}]},
                         {"type":"GIT","repo":"https://x","events":[{"introduced":"abc"},{"fixed":"def"}]}],
@@ -416,6 +425,7 @@ mod tests {
         assert_eq!(record.vuln.severities.len(), 2);
         assert_eq!(record.vuln.severities[0].score, Some(9.8));
         assert_eq!(record.vuln.severities[1].rating.as_deref(), Some("HIGH"));
+        assert_eq!(record.vuln.cwe_ids, ["CWE-20", "CWE-79"]);
         let entry = &record.affected[0];
         assert_eq!(entry.fixed_version.as_deref(), Some("1.2"));
         assert_eq!(entry.status, FixStatus::Fixed);
