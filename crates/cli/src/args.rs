@@ -438,7 +438,8 @@ pub struct SourceArgs {
     #[arg(long, value_name = "URL", env = "PORTCULLIS_EPSS_MIRROR")]
     pub epss_mirror: Option<String>,
     /// Pull a missing database from this OCI artifact (`db push` made it) instead of building it
-    /// from the sources; repeatable, tried in order (comma-separated in the variable).
+    /// from the sources, and pull it again once past the artifact's `next_update`;
+    /// repeatable, tried in order (comma-separated in the variable).
     #[arg(
         long = "db-repository",
         value_name = "REF",
@@ -446,6 +447,10 @@ pub struct SourceArgs {
         value_delimiter = ','
     )]
     pub db_repositories: Vec<String>,
+    /// Keep the database as it is, even past the `next_update` its `--db-repository`
+    /// artifact named (without this, such a database is pulled again before the scan).
+    #[arg(long, env = "PORTCULLIS_SKIP_DB_UPDATE")]
+    pub skip_db_update: bool,
 }
 
 impl SourceArgs {

@@ -191,33 +191,173 @@ fn push_packed(
 /// Pull the database artifact `reference` and install it at `db_path`, atomically: the
 /// manifest, config and layer digests, the uncompressed size and SHA-256, the schema
 /// version, SQLite's integrity and the content id are all checked before the rename. On any
-/// error the database in place is untouched.
+/// error the database in place is untouched. Where it came from is recorded next to it
+/// (see [`Provenance`]).
 pub fn pull(db_path: &Path, reference: &Reference, options: &RegistryOptions) -> Result<Pulled> {
+    let found = Found::fetch(reference, options)?;
+    found.install(db_path, reference)
+}
+
+/// What [`pull_unless`] did.
+#[derive(Debug, Clone)]
+pub enum Pull {
+    /// The artifact holds the content already installed: only its manifest and config were
+    /// read.
+    Unchanged {
+        /// The manifest's digest.
+        digest: Digest,
+        /// The artifact's metadata.
+        metadata: ArtifactMetadata,
+    },
+    /// A new database was installed.
+    Installed(Pulled),
+}
+
+/// [`pull`], unless the artifact's content id is `installed` (the content id of the
+/// database at `db_path`): then nothing but its manifest and config is read.
+pub fn pull_unless(
+    db_path: &Path,
+    reference: &Reference,
+    options: &RegistryOptions,
+    installed: Option<&str>,
+) -> Result<Pull> {
+    let found = Found::fetch(reference, options)?;
+    if installed == Some(found.metadata.content_id.as_str()) {
+        write_provenance(db_path, reference, &found.digest, &found.metadata)?;
+        return Ok(Pull::Unchanged {
+            digest: found.digest,
+            metadata: found.metadata,
+        });
+    }
+    found.install(db_path, reference).map(Pull::Installed)
+}
+
+/// An artifact's manifest and config, read and checked; its layer not yet.
+struct Found {
+    client: RegistryClient,
+    what: String,
+    digest: Digest,
+    layer: (Digest, u64),
+    metadata: ArtifactMetadata,
+}
+
+impl Found {
+    fn fetch(reference: &Reference, options: &RegistryOptions) -> Result<Self> {
+        let what = format!("database artifact {reference}");
+        let client = RegistryClient::connect(reference, options)?;
+        let manifest = client.fetch_manifest(
+            &reference.manifest_reference(),
+            reference.digest(),
+            MAX_MANIFEST_SIZE,
+            &what,
+        )?;
+        let (config, layer) = artifact_parts(&manifest.bytes, reference)?;
+        let config_bytes = client.fetch_blob(
+            &config.0,
+            Some(config.1),
+            MAX_CONFIG_SIZE,
+            &format!("{what}: config"),
+        )?;
+        let metadata = ArtifactMetadata::from_json(&config_bytes, &what)?;
+        metadata.check_schema(&what)?;
+        Ok(Self {
+            client,
+            what,
+            digest: manifest.digest,
+            layer,
+            metadata,
+        })
+    }
+
+    /// Stream the layer into a verified database at `db_path`.
+    fn install(self, db_path: &Path, reference: &Reference) -> Result<Pulled> {
+        let what = &self.what;
+        let stream =
+            self.client
+                .open_blob(&self.layer.0, Some(self.layer.1), &format!("{what}: layer"))?;
+        install_artifact(db_path, &self.metadata, BufReader::new(stream), what)?;
+        write_provenance(db_path, reference, &self.digest, &self.metadata)?;
+        tracing::info!(%reference, digest = %self.digest, content_id = %self.metadata.content_id, "pulled the database");
+        Ok(Pulled {
+            digest: self.digest,
+            metadata: self.metadata,
+            layer_size: self.layer.1,
+        })
+    }
+}
+
+/// The digest `reference` names now, from one `HEAD` of its manifest (a `GET` when the
+/// registry sends no digest header): the cheap check of whether anything changed.
+pub fn current_digest(reference: &Reference, options: &RegistryOptions) -> Result<Digest> {
     let what = format!("database artifact {reference}");
     let client = RegistryClient::connect(reference, options)?;
-    let manifest = client.fetch_manifest(
-        &reference.manifest_reference(),
-        reference.digest(),
-        MAX_MANIFEST_SIZE,
-        &what,
-    )?;
-    let (config, layer) = artifact_parts(&manifest.bytes, reference)?;
-    let config_bytes = client.fetch_blob(
-        &config.0,
-        Some(config.1),
-        MAX_CONFIG_SIZE,
-        &format!("{what}: config"),
-    )?;
-    let metadata = ArtifactMetadata::from_json(&config_bytes, &what)?;
-    metadata.check_schema(&what)?;
-    let stream = client.open_blob(&layer.0, Some(layer.1), &format!("{what}: layer"))?;
-    install_artifact(db_path, &metadata, BufReader::new(stream), &what)?;
-    tracing::info!(%reference, digest = %manifest.digest, content_id = %metadata.content_id, "pulled the database");
-    Ok(Pulled {
-        digest: manifest.digest,
-        metadata,
-        layer_size: layer.1,
-    })
+    let tag = reference.manifest_reference();
+    if let Some(digest) = client.manifest_digest(&tag, &what)? {
+        return Ok(digest);
+    }
+    Ok(client
+        .fetch_manifest(&tag, reference.digest(), MAX_MANIFEST_SIZE, &what)?
+        .digest)
+}
+
+/// Where a pulled database came from, kept next to it as `<db>.artifact.json`: what
+/// `scan --db-repository` reads to know whether its database is past `next_update`, and
+/// what `serve` reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The reference pulled.
+    pub reference: String,
+    /// The manifest's digest.
+    pub digest: String,
+    /// The content id of the database.
+    pub content_id: String,
+    /// When it was built (RFC 3339).
+    pub built_at: Option<String>,
+    /// When its builder expects the next one (RFC 3339), if it said.
+    pub next_update: Option<String>,
+}
+
+/// The file holding the [`Provenance`] of the database at `db_path`.
+pub fn provenance_path(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".artifact.json");
+    db_path.with_file_name(name)
+}
+
+/// The [`Provenance`] of the database at `db_path`; `None` when it was not pulled (or the
+/// record is unreadable, which only costs an early pull).
+pub fn read_provenance(db_path: &Path) -> Option<Provenance> {
+    let bytes = fs::read(provenance_path(db_path)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn write_provenance(
+    db_path: &Path,
+    reference: &Reference,
+    digest: &Digest,
+    metadata: &ArtifactMetadata,
+) -> Result<()> {
+    let record = Provenance {
+        reference: reference.to_string(),
+        digest: digest.to_string(),
+        content_id: metadata.content_id.clone(),
+        built_at: metadata.built_at.clone(),
+        next_update: metadata.next_update.clone(),
+    };
+    let path = provenance_path(db_path);
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let io = |action: &'static str| {
+        let path = path.clone();
+        move |source| Error::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    let bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    fs::write(&temp, bytes).map_err(io("writing the provenance record"))?;
+    fs::rename(&temp, &path).map_err(io("renaming the provenance record into place"))?;
+    Ok(())
 }
 
 /// The config and layer descriptors (digest, size) of a database artifact manifest.

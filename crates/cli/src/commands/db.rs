@@ -94,9 +94,13 @@ pub fn open_or_build(
     first_use: Option<FirstUse<'_>>,
     global: &GlobalArgs,
 ) -> Result<Database> {
-    let Some(first_use) = first_use.filter(|_| !path.exists()) else {
+    let Some(first_use) = first_use else {
         return open_existing(path);
     };
+    if path.exists() {
+        refresh_if_due(path, &first_use, global);
+        return open_existing(path);
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -131,6 +135,75 @@ pub fn open_or_build(
         );
     }
     open_existing(path)
+}
+
+/// A database pulled from a `--db-repository` and past the `next_update` its artifact named is
+/// pulled again (unless `--skip-db-update`); when that fails, the scan goes on with the
+/// database in place, and says so.
+fn refresh_if_due(path: &Path, first_use: &FirstUse<'_>, global: &GlobalArgs) {
+    let repositories = &first_use.sources.db_repositories;
+    if repositories.is_empty() || first_use.sources.skip_db_update {
+        return;
+    }
+    let Some(provenance) = portcullis_dbshare::read_provenance(path) else {
+        return;
+    };
+    let now = portcullis_policy::time::now();
+    let due = provenance
+        .next_update
+        .as_deref()
+        .and_then(portcullis_report::Timestamp::parse_rfc3339)
+        .is_some_and(|at| at.unix() <= now);
+    if !due {
+        return;
+    }
+    let installed = Database::open(path).and_then(|db| db.version()).ok();
+    for repository in repositories {
+        if !global.quiet {
+            eprintln!(
+                "the vulnerability database at {} is past its next update ({}): pulling {repository}",
+                path.display(),
+                provenance.next_update.as_deref().unwrap_or("")
+            );
+        }
+        let pulled = portcullis_oci::Reference::parse(repository)
+            .map_err(portcullis_dbshare::Error::from)
+            .and_then(|reference| {
+                portcullis_dbshare::pull_unless(
+                    path,
+                    &reference,
+                    first_use.registry,
+                    installed.as_deref(),
+                )
+            });
+        match pulled {
+            Ok(portcullis_dbshare::Pull::Installed(pulled)) => {
+                if !global.quiet {
+                    eprintln!("installed content id {}", pulled.metadata.content_id);
+                }
+                return;
+            }
+            Ok(portcullis_dbshare::Pull::Unchanged { metadata, .. }) => {
+                if !global.quiet {
+                    eprintln!(
+                        "{repository} holds the same database (next update {})",
+                        metadata.next_update.as_deref().unwrap_or("not given")
+                    );
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(%repository, error = %err, "database repository failed; trying the next");
+            }
+        }
+    }
+    eprintln!(
+        "warning: no database repository answered; scanning with the database in place (built {})",
+        provenance
+            .built_at
+            .as_deref()
+            .unwrap_or("at an unknown time")
+    );
 }
 
 /// Pull the database artifact from the first of `repositories` that gives a good one; each

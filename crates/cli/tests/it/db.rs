@@ -422,3 +422,119 @@ fn the_first_scan_pulls_from_the_first_database_repository_that_answers() {
         .collect()
     );
 }
+
+/// A database pulled from a `--db-repository` is pulled again once past the `next_update`
+/// its artifact named, unless `--skip-db-update`; an unreachable repository leaves the scan
+/// on the database in place, with a warning.
+#[test]
+fn a_database_past_its_next_update_is_pulled_again() {
+    use portcullis_testkit::registry::{Registry, RegistryKind};
+    let dir = portcullis_testkit::temp_dir("cli-db-next-update");
+    let build = |name: &str, branches: &[&str]| {
+        let path = dir.path().join(name).display().to_string();
+        let mut args = vec![
+            "--db".to_string(),
+            path.clone(),
+            "db".into(),
+            "import".into(),
+        ];
+        for branch in branches {
+            let input = advisories().join(format!("alpine-secdb/{branch}"));
+            assert!(input.exists(), "test data {} is missing", input.display());
+            args.push(input.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = portcullis(&args, b"");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        path
+    };
+    let first = build("first.sqlite", &["v3.20"]);
+    let second = build("second.sqlite", &["v3.20", "v3.9"]);
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let reference = registry.reference("portcullis/db:latest");
+    // Due at once: next_update = push time + 0 s.
+    let push = |db: &str| {
+        let run = portcullis(
+            &[
+                "--db",
+                db,
+                "db",
+                "push",
+                "--insecure",
+                "--next-update",
+                "0s",
+                &reference,
+            ],
+            b"",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    push(&first);
+    let db = dir.path().join("local/db.sqlite");
+    let db = db.to_str().unwrap();
+    let image = crate::scan::minirootfs("3.20.3");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["--db", db, "scan", "--insecure", "-f", "json"];
+        args.extend_from_slice(extra);
+        args.push(&image);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        let out = command
+            .args(&args)
+            .env("PORTCULLIS_DB_REPOSITORY", &reference)
+            .env("DOCKER_CONFIG", dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        stderr
+    };
+    let content_id = |path: &str| -> String {
+        let record = std::fs::read(format!("{path}.artifact.json")).unwrap();
+        let record: Value = serde_json::from_slice(&record).unwrap();
+        record["content_id"].as_str().unwrap().to_string()
+    };
+    let version = |path: &str| {
+        format!(
+            "sha256:{}",
+            portcullis_vulndb::Database::open(path)
+                .unwrap()
+                .content_hash()
+                .unwrap()
+        )
+    };
+    let (first_id, second_id) = (version(&first), version(&second));
+    assert_ne!(first_id, second_id);
+
+    // First use: pulled, with its provenance recorded.
+    let stderr = scan(&[]);
+    assert!(stderr.contains("installed"), "{stderr}");
+    assert_eq!(content_id(db), first_id);
+    // Due, but the repository holds the same content: only its manifest and config are read.
+    let stderr = scan(&[]);
+    assert!(stderr.contains("holds the same database"), "{stderr}");
+
+    push(&second);
+    // --skip-db-update: the database stays.
+    let stderr = scan(&["--skip-db-update"]);
+    assert!(!stderr.contains("pulling"), "{stderr}");
+    assert_eq!(version(db), first_id);
+    // Past next_update: the new one is pulled before the scan.
+    let stderr = scan(&[]);
+    assert!(stderr.contains("past its next update"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("installed content id {second_id}")),
+        "{stderr}"
+    );
+    assert_eq!(version(db), second_id);
+    assert_eq!(content_id(db), second_id);
+
+    // The registry gone: a warning, and the scan goes on with the database in place.
+    drop(registry);
+    let stderr = scan(&[]);
+    assert!(
+        stderr.contains("no database repository answered"),
+        "{stderr}"
+    );
+    assert_eq!(version(db), second_id);
+}

@@ -24,6 +24,19 @@ enum Method {
 }
 
 impl RegistryClient {
+    /// The digest of manifest `reference` (a tag or digest) as the registry names it in
+    /// `Docker-Content-Digest`, from one `HEAD`; `None` when it sends no valid header (then
+    /// a [`RegistryClient::fetch_manifest`] tells).
+    pub fn manifest_digest(&self, reference: &str, what: &str) -> Result<Option<Digest>> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
+        let accept = crate::manifest::MANIFEST_ACCEPT;
+        let response = self.send(Method::Head, &url, Some(accept), &mut || Ok(None), what)?;
+        if !response.status().is_success() {
+            return Err(self.status_error(response, what, "repository or tag not found"));
+        }
+        Ok(header(&response, "docker-content-digest").and_then(|d| Digest::parse(d.trim()).ok()))
+    }
+
     /// Whether the repository already holds blob `digest` (`HEAD`), so an upload can be skipped.
     pub fn blob_exists(&self, digest: &Digest, what: &str) -> Result<bool> {
         let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.repository);
@@ -170,7 +183,14 @@ impl RegistryClient {
         };
         let agent = self.agent_for(origin);
         let result = match method {
-            Method::Head => authorize(agent.head(url), authorization).call(),
+            // For a HEAD, `content_type` is what is accepted.
+            Method::Head => {
+                let mut request = authorize(agent.head(url), authorization);
+                if let Some(accept) = content_type {
+                    request = request.header("Accept", accept);
+                }
+                request.call()
+            }
             Method::Post => authorize(agent.post(url), authorization)
                 .header("Content-Length", "0")
                 .send_empty(),
