@@ -211,6 +211,28 @@ pub struct DatabaseConfig {
     pub sources: Vec<String>,
     /// A mirror base URL replacing the public sources' hosts.
     pub mirror: Option<String>,
+    /// A database artifact to follow (`registry/repository:tag`, as `db push` published
+    /// it) instead of building from the sources: checked with one `HEAD` every `interval`,
+    /// pulled when its digest changed, swapped in once verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Artifacts tried in order when `repository` fails (network error, 429, 5xx, or a bad
+    /// artifact).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
+    /// How often `repository` is checked (`5m`).
+    pub interval: Duration,
+    /// Plain HTTP or unverified TLS for the registries of `repository` and `mirrors`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    /// A Secret in Portcullis's namespace (dockerconfigjson or basic-auth) with the
+    /// credentials of those registries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Default for DatabaseConfig {
@@ -220,6 +242,11 @@ impl Default for DatabaseConfig {
             update_interval: Duration::from_secs(3600),
             sources: Vec::new(),
             mirror: None,
+            repository: None,
+            mirrors: Vec::new(),
+            interval: Duration::from_secs(300),
+            insecure: false,
+            secret_name: None,
         }
     }
 }

@@ -205,6 +205,9 @@ pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
         database: DatabaseConfig {
             path: Some("/var/lib/portcullis/db.sqlite".to_string()),
             update_interval,
+            repository: spec.database.as_ref().map(|d| d.repository.clone()),
+            secret_name: spec.database.as_ref().and_then(|d| d.secret_id.clone()),
+            insecure: spec.database.as_ref().is_some_and(|d| d.insecure),
             ..DatabaseConfig::default()
         },
         policy,

@@ -49,6 +49,26 @@ pub struct Spec {
     /// How often the vulnerability database is updated (`1h`, `30m`, `1h30m`).
     #[serde(default = "default_update_interval")]
     pub update_interval: String,
+    /// A database artifact (`db push`) the server follows instead of building from the
+    /// upstream sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
+}
+
+/// Where the server gets its vulnerability database: an OCI artifact published by
+/// `portcullis db push` (in the cluster's own registry, for an air-gapped fleet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseSpec {
+    /// The artifact, `registry/repository[:tag]`.
+    pub repository: String,
+    /// A Secret (dockerconfigjson or basic-auth) in the install namespace with the registry's
+    /// credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    /// Plain HTTP or unverified TLS for that registry.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 impl Default for Spec {
@@ -61,6 +81,7 @@ impl Default for Spec {
             release_white_list: Vec::new(),
             unknown_image_action: default_unknown_image_action(),
             update_interval: default_update_interval(),
+            database: None,
         }
     }
 }

@@ -70,6 +70,30 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
             ),
         );
     }
+    if let Some(database) = &spec.database {
+        let repository = database.repository.as_str();
+        if repository.is_empty() {
+            problems.add("database.repository", "required");
+        } else if repository.contains("://")
+            || !repository.contains('/')
+            || repository.chars().any(char::is_whitespace)
+        {
+            problems.add(
+                "database.repository",
+                format!(
+                    "'{repository}' must be registry/repository[:tag], without a scheme (e.g. registry.local:5000/portcullis/db:latest)"
+                ),
+            );
+        }
+        if let Some(secret) = &database.secret_id
+            && !is_dns_subdomain(secret)
+        {
+            problems.add(
+                "database.secretId",
+                format!("'{secret}' is not a valid Secret name"),
+            );
+        }
+    }
     match portcullis_config::parse_duration(&spec.update_interval).map(|d| d.get()) {
         Err(_) => problems.add(
             "updateInterval",

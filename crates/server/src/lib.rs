@@ -14,6 +14,7 @@ pub mod db;
 pub mod engine;
 mod error;
 mod flight;
+pub mod follow;
 pub mod harbor;
 pub mod http;
 mod limits;

@@ -43,6 +43,16 @@ pub struct Metrics {
     pub harbor_scans: Family<Labels, Counter>,
     /// Time of one Harbor adapter scan, queueing included.
     pub harbor_scan_seconds: Histogram,
+    /// Checks of the followed database artifact by result (`unchanged`, `same_content`,
+    /// `pulled`, `failed`).
+    pub db_pulls: Family<Labels, Counter>,
+    /// 1 with the last error of following the database artifact; no series after a
+    /// success.
+    pub db_pull_error: Family<Labels, Gauge>,
+    /// 1 with the content id of the database serving.
+    pub db_content: Family<Labels, Gauge>,
+    /// When the database serving was built (Unix seconds): its age is `time() - this`.
+    pub db_built: Gauge,
 }
 
 /// A label set with one label.
@@ -64,6 +74,30 @@ impl Default for Metrics {
         let refused = Family::<Labels, Counter>::default();
         let background_refused = Counter::default();
         let connections = Gauge::default();
+        let db_pulls = Family::<Labels, Counter>::default();
+        let db_pull_error = Family::<Labels, Gauge>::default();
+        let db_content = Family::<Labels, Gauge>::default();
+        let db_built = Gauge::default();
+        registry.register(
+            "database_pulls",
+            "Checks of the followed database artifact by result",
+            db_pulls.clone(),
+        );
+        registry.register(
+            "database_pull_error",
+            "1 with the last error of following the database artifact (none after a success)",
+            db_pull_error.clone(),
+        );
+        registry.register(
+            "database_content",
+            "1 with the content id of the vulnerability database serving",
+            db_content.clone(),
+        );
+        registry.register(
+            "database_built_timestamp_seconds",
+            "When the vulnerability database serving was built (its age is time() minus this)",
+            db_built.clone(),
+        );
         let harbor_requests = Family::<Labels, Counter>::default();
         let harbor_scans = Family::<Labels, Counter>::default();
         let harbor_scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
@@ -149,6 +183,10 @@ impl Default for Metrics {
             harbor_requests,
             harbor_scans,
             harbor_scan_seconds,
+            db_pulls,
+            db_pull_error,
+            db_content,
+            db_built,
         }
     }
 }

@@ -378,9 +378,21 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         Arc::clone(&db_changed),
         settings.db_reload_interval,
     )));
+    let following = config.database.repository.is_some();
+    if following {
+        let follow = follow_settings(&config, &settings, kube.clone())?;
+        background.push(tokio::spawn(crate::follow::run(
+            follow,
+            Arc::clone(&pool),
+            Arc::clone(&db_changed),
+            Arc::clone(&metrics),
+        )));
+    }
     let scheduler = match &settings.updates {
         Some(updates)
-            if !config.database.update_interval.get().is_zero() && !updates.sources.is_empty() =>
+            if !following
+                && !config.database.update_interval.get().is_zero()
+                && !updates.sources.is_empty() =>
         {
             Some(schedule_updates(
                 &db_path,
@@ -457,6 +469,56 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     })
 }
 
+/// The artifact references to follow (`database.repository`, then `database.mirrors`), with
+/// their registry options and the credentials of `database.secretName`.
+fn follow_settings(
+    config: &ServerConfig,
+    settings: &Settings,
+    kube: Option<kube::Client>,
+) -> Result<crate::follow::Follow> {
+    let database = &config.database;
+    let mut references = Vec::new();
+    for text in database.repository.iter().chain(&database.mirrors) {
+        let reference = portcullis_oci::Reference::parse(text).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("database.repository/mirrors: {e}"),
+            )
+        })?;
+        references.push(reference);
+    }
+    let mut options = settings.registry.clone();
+    options
+        .ca_certs
+        .extend(config.ca_certs.iter().map(PathBuf::from));
+    if options.docker_config_dir.is_none() {
+        options.docker_config_dir = Some(PathBuf::from("/nonexistent/portcullis-docker-config"));
+    }
+    let mut registries = Vec::new();
+    for reference in &references {
+        let registry = reference.registry().to_string();
+        if database.insecure {
+            options.insecure_registries.push(registry.clone());
+        }
+        if !registries
+            .iter()
+            .any(|r: &portcullis_config::RegistryConfig| r.registry == registry)
+        {
+            registries.push(portcullis_config::RegistryConfig {
+                registry,
+                secret: database.secret_name.clone(),
+                insecure: database.insecure,
+            });
+        }
+    }
+    Ok(crate::follow::Follow {
+        references,
+        options,
+        credentials: CredentialSource::new(kube, &config.namespace, registries),
+        interval: database.interval.get().max(Duration::from_secs(1)),
+    })
+}
+
 async fn keep_database_loaded(
     pool: Arc<DbPool>,
     metrics: Arc<Metrics>,
@@ -473,6 +535,21 @@ async fn keep_database_loaded(
                         .db_updates
                         .get_or_create(&label("result", "loaded"))
                         .inc();
+                    if let Some(generation) = pool.current() {
+                        metrics.db_content.clear();
+                        metrics
+                            .db_content
+                            .get_or_create(&label("content_id", &generation.version))
+                            .set(1);
+                        let built = generation
+                            .run(|db| db.status().ok().and_then(|s| s.built_at))
+                            .await
+                            .ok()
+                            .flatten()
+                            .as_deref()
+                            .and_then(portcullis_report::Timestamp::parse_rfc3339);
+                        metrics.db_built.set(built.map_or(0, |t| t.unix()));
+                    }
                 }
             }
             Ok(Err(e)) => {

@@ -234,3 +234,26 @@ fn every_problem_is_reported_at_once() {
             .starts_with("the spec has 7 problem(s):\n  policy.policyId: ")
     );
 }
+
+#[test]
+fn a_database_artifact_is_followed_by_the_server() {
+    let mut v = minimal();
+    v["database"] = json!({
+        "repository": "registry.local:5000/portcullis/db:latest",
+        "secretId": "db-pull",
+        "insecure": true,
+    });
+    assert_eq!(problems(&v), Vec::<String>::new());
+    let config =
+        portcullis_lifecycle::manifests::server_config(&spec(&v), DEFAULT_NAMESPACE).unwrap();
+    assert_eq!(
+        config.database.repository.as_deref(),
+        Some("registry.local:5000/portcullis/db:latest")
+    );
+    assert_eq!(config.database.secret_name.as_deref(), Some("db-pull"));
+    assert!(config.database.insecure);
+    v["database"] = json!({"repository": "https://registry.local/db", "secretId": "Not_A_Name"});
+    assert_eq!(fields(&v), ["database.repository", "database.secretId"]);
+    v["database"] = json!({"repository": ""});
+    assert_eq!(problems(&v), ["database.repository: required"]);
+}

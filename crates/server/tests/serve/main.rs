@@ -4,6 +4,7 @@
 mod admission;
 mod caches;
 mod engine;
+mod follow;
 mod harness;
 mod http;
 mod isolation;
