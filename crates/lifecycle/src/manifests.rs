@@ -168,30 +168,7 @@ fn strings(items: &[&str]) -> Option<Vec<String>> {
 
 /// The server configuration the ConfigMap carries for `spec`.
 pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
-    let policy = match spec.policy.enabled_custom() {
-        Some(document) => {
-            // Validated already; re-render as JSON so the server gets one canonical form.
-            custom_policy(document).map_err(|e| {
-                Error::new(
-                    ErrorKind::Invalid,
-                    format!("policy.customPolicy.policy: {e}"),
-                )
-            })?;
-            PolicyConfig {
-                id: None,
-                file: None,
-                inline: Some(match document {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                }),
-            }
-        }
-        None => PolicyConfig {
-            id: spec.policy.policy_id.clone(),
-            file: None,
-            inline: None,
-        },
-    };
+    let policy = policy_config(spec)?;
     let update_interval = portcullis_config::parse_duration(&spec.update_interval)
         .map_err(|e| Error::new(ErrorKind::Invalid, format!("updateInterval: {e}")))?;
     Ok(ServerConfig {
@@ -235,6 +212,64 @@ pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
             .collect(),
         kubernetes: true,
         ..ServerConfig::default()
+    })
+}
+
+/// The policy part of the server configuration: a built-in id alone, or one policy-set
+/// document (JSON) holding every custom policy (`policies`, and the enabled
+/// `customPolicy`, which is then the default) with `policyId` as the default.
+fn policy_config(spec: &Spec) -> Result<PolicyConfig> {
+    let custom = match spec.policy.enabled_custom() {
+        Some(document) => Some(custom_policy(document).map_err(|e| {
+            Error::new(
+                ErrorKind::Invalid,
+                format!("policy.customPolicy.policy: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    if spec.policies.is_empty() {
+        // One policy at most: the id, or the custom document as it was given.
+        return Ok(match (custom, spec.policy.enabled_custom()) {
+            (Some(_), Some(document)) => PolicyConfig {
+                id: None,
+                file: None,
+                inline: Some(match document {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                }),
+            },
+            _ => PolicyConfig {
+                id: spec.policy.policy_id.clone(),
+                file: None,
+                inline: None,
+            },
+        });
+    }
+    let mut problems = crate::validate::Problems(Vec::new());
+    let mut set = crate::validate::check_policies(&spec.policies, &mut problems);
+    if !problems.0.is_empty() {
+        return Err(Error::invalid(problems.0));
+    }
+    set.default_policy = match custom {
+        Some(policy) => {
+            let id = policy.id.clone();
+            set.policies.retain(|p| p.id != id);
+            set.policies.push(policy);
+            id
+        }
+        None => spec
+            .policy
+            .policy_id
+            .clone()
+            .unwrap_or_else(|| "allow_all_and_warn".to_string()),
+    };
+    let document = portcullis_policy::set_to_string(&set, portcullis_policy::Format::Json)
+        .map_err(|e| Error::new(ErrorKind::Invalid, format!("policies: {e}")))?;
+    Ok(PolicyConfig {
+        id: None,
+        file: None,
+        inline: Some(document),
     })
 }
 

@@ -49,6 +49,10 @@ pub struct Spec {
     /// How often the vulnerability database is updated (`1h`, `30m`, `1h30m`).
     #[serde(default = "default_update_interval")]
     pub update_interval: String,
+    /// Custom policies (policy or policy-set documents as `portcullis policy show` prints
+    /// them, as objects or YAML/JSON text); `policy.policyId` may name any of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Value>,
     /// A database artifact (`db push`) the server follows instead of building from the
     /// upstream sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +85,7 @@ impl Default for Spec {
             release_white_list: Vec::new(),
             unknown_image_action: default_unknown_image_action(),
             update_interval: default_update_interval(),
+            policies: Vec::new(),
             database: None,
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-use portcullis_policy::{BUILTIN_IDS, Format, parse_policy};
+use portcullis_policy::{BUILTIN_IDS, Format, PolicySet, parse_document, parse_policy};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ impl fmt::Display for Problem {
 }
 
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(crate) struct Problems(pub(crate) Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
@@ -120,18 +120,30 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
 fn check_policy(spec: &Spec, problems: &mut Problems) {
     let policy = &spec.policy;
     let custom_enabled = policy.custom_policy.as_ref().is_some_and(|c| c.enabled);
+    let custom = check_policies(&spec.policies, problems);
+    let custom_ids: Vec<&str> = custom.policies.iter().map(|p| p.id.as_str()).collect();
     match policy.policy_id.as_deref() {
         None | Some("") if !custom_enabled => problems.add(
             "policy.policyId",
             "required unless customPolicy.enabled is set",
         ),
-        Some(id) if !id.is_empty() && !BUILTIN_IDS.contains(&id) => problems.add(
-            "policy.policyId",
-            format!(
-                "'{id}' is not a built-in policy (one of {})",
-                BUILTIN_IDS.join(", ")
-            ),
-        ),
+        Some(id) if !id.is_empty() && !BUILTIN_IDS.contains(&id) && !custom_ids.contains(&id) => {
+            problems.add(
+                "policy.policyId",
+                if custom_ids.is_empty() {
+                    format!(
+                        "'{id}' is not a built-in policy (one of {})",
+                        BUILTIN_IDS.join(", ")
+                    )
+                } else {
+                    format!(
+                        "'{id}' is neither a built-in policy ({}) nor one of `policies` ({})",
+                        BUILTIN_IDS.join(", "),
+                        custom_ids.join(", ")
+                    )
+                },
+            );
+        }
         _ => {}
     }
     if custom_enabled {
@@ -151,6 +163,59 @@ fn check_policy(spec: &Spec, problems: &mut Problems) {
             }
         }
     }
+}
+
+/// Every policy and mapping of `policies` (policy or policy-set documents) in one set, each
+/// document's problems named by its index: unparsable documents, ids given twice or taken by
+/// a built-in, and mappings to unknown policies. The set's default is left empty.
+pub(crate) fn check_policies(documents: &[Value], problems: &mut Problems) -> PolicySet {
+    let mut set = PolicySet {
+        policies: Vec::new(),
+        mappings: Vec::new(),
+        default_policy: String::new(),
+    };
+    for (i, document) in documents.iter().enumerate().take(MAX_ITEMS) {
+        let field = format!("policies[{i}]");
+        let parsed = match document {
+            Value::String(text) => parse_document(text, Format::detect(text)),
+            other => parse_document(&other.to_string(), Format::Json),
+        };
+        let parsed = match parsed {
+            Ok(parsed) => parsed.into_set(),
+            Err(e) => {
+                problems.add(field, e.to_string());
+                continue;
+            }
+        };
+        for policy in parsed.policies {
+            if BUILTIN_IDS.contains(&policy.id.as_str()) {
+                problems.add(
+                    field.clone(),
+                    format!("id '{}' is a built-in policy's; choose another", policy.id),
+                );
+            } else if set.policies.iter().any(|p| p.id == policy.id) {
+                problems.add(
+                    field.clone(),
+                    format!("id '{}' is given more than once", policy.id),
+                );
+            } else {
+                set.policies.push(policy);
+            }
+        }
+        set.mappings.extend(parsed.mappings);
+    }
+    for mapping in &set.mappings {
+        if set.policy(&mapping.policy).is_none() {
+            problems.add(
+                "policies",
+                format!(
+                    "a mapping names policy '{}', which is neither built in nor in `policies`",
+                    mapping.policy
+                ),
+            );
+        }
+    }
+    set
 }
 
 /// Parse a custom policy given as an object or as YAML/JSON text.

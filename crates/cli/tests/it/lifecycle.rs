@@ -321,3 +321,147 @@ fn wizard_on_a_terminal_builds_and_applies_a_spec() {
         "{stdout}"
     );
 }
+
+/// The seed's first example: `{"policy": {"policyId": "<UUID>"}}` with that policy among the
+/// spec's `policies`. `activate` accepts it, the ConfigMap carries it, and a server started
+/// from that ConfigMap lists it and judges with it.
+#[test]
+fn the_seeds_uuid_policy_activates_and_judges() {
+    use portcullis_testkit::images::{ImageName, images};
+    use portcullis_testkit::registry::{Registry, RegistryKind};
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    const UUID: &str = "97b33e2c-3b57-4a3f-a12b-a8c0daa472a0";
+    let mock = cluster();
+    let dir = portcullis_testkit::temp_dir("cli-uuid-policy");
+    let kubeconfig = mock.write_kubeconfig(&dir.path().join("kubeconfig"));
+    let spec = json!({
+        "policy": {"policyId": UUID},
+        "policies": [{
+            "id": UUID,
+            "description": "Stop high and critical vulnerabilities",
+            "rules": [{
+                "gate": "vulnerabilities",
+                "trigger": "package",
+                "params": {"severity": "high", "severity_comparison": ">="},
+                "action": "stop"
+            }]
+        }]
+    });
+    let run = portcullis(
+        &[
+            "activate",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--image",
+            "example/portcullis:1",
+        ],
+        spec.to_string().as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let map = mock
+        .get("v1/configmaps", "portcullis-system", "portcullis-config")
+        .expect("the ConfigMap");
+    let text = map["data"]["config.yaml"].as_str().unwrap();
+    let mut config = portcullis_config::ServerConfig::from_yaml(text, "ConfigMap").unwrap();
+    assert!(config.policy.inline.as_deref().unwrap().contains(UUID));
+
+    // The same configuration, served here: plain HTTP, the test database, no cluster.
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    registry.push(
+        &images().skopeo_ref(ImageName::Alpine39),
+        "library/alpine:3.9",
+        false,
+    );
+    config.listen = "127.0.0.1:0".into();
+    config.tls = None;
+    config.plain_http = true;
+    config.kubernetes = false;
+    config.database.path = Some(crate::scan::database().to_string());
+    config.database.update_interval = portcullis_config::Duration::from_secs(0);
+    config.api_tokens = vec!["uuid-token".into()];
+    config.registries = vec![portcullis_config::RegistryConfig {
+        registry: registry.host_port(),
+        secret: None,
+        insecure: true,
+    }];
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, config.to_yaml()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config", file.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
+            addr = rest.split(' ').next().unwrap().to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!addr.is_empty(), "no listening line");
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stderr.read_to_end(&mut sink);
+    });
+    let call = |method: &str, path: &str, body: &str| -> (u16, Value) {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer uuid-token\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    };
+    let start = Instant::now();
+    while call("GET", "/readyz", "").0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(60), "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, policies) = call("GET", "/api/v1/policies", "");
+    assert_eq!(status, 200);
+    assert_eq!(policies["default"], UUID);
+    assert!(
+        policies["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == UUID),
+        "{policies}"
+    );
+    let image = registry.reference("library/alpine:3.9");
+    let (status, started) = call("POST", "/api/v1/scans", &json!({"image": image}).to_string());
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_string();
+    let report = loop {
+        let (_, scan) = call("GET", &format!("/api/v1/scans/{id}"), "");
+        if scan["status"] != "pending" {
+            break scan;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{scan}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(report["status"], "done", "{report}");
+    let report = &report["report"];
+    assert_eq!(report["policy"]["id"], UUID, "{report}");
+    // The policy's one rule, applied to the findings as they are rated.
+    let high = report["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["severity"] == "high" || v["severity"] == "critical");
+    assert!(high, "Alpine 3.9.6 has high-rated OpenSSL flaws: {report}");
+    assert_eq!(report["policy"]["final_action"], "stop", "{report}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

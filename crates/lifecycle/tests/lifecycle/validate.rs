@@ -257,3 +257,85 @@ fn a_database_artifact_is_followed_by_the_server() {
     v["database"] = json!({"repository": ""});
     assert_eq!(problems(&v), ["database.repository: required"]);
 }
+
+/// The seed's first example: a custom policy referenced by its id, a UUID.
+fn uuid_spec() -> Value {
+    json!({
+        "policy": {"policyId": "97b33e2c-3b57-4a3f-a12b-a8c0daa472a0"},
+        "policies": [
+            {
+                "id": "97b33e2c-3b57-4a3f-a12b-a8c0daa472a0",
+                "description": "Stop critical vulnerabilities",
+                "rules": [{
+                    "gate": "vulnerabilities",
+                    "trigger": "package",
+                    "params": {"severity": "critical", "severity_comparison": ">="},
+                    "action": "stop"
+                }]
+            },
+            "default_policy: team\nmappings:\n- {registry: '*', repository: 'team/*', tag: '*', policy: team}\npolicies:\n- id: team\n  rules:\n  - {gate: vulnerabilities, trigger: package, params: {severity: high}, action: warn}\n"
+        ]
+    })
+}
+
+#[test]
+fn custom_policies_are_referenced_by_id() {
+    let v = uuid_spec();
+    assert_eq!(problems(&v), Vec::<String>::new());
+    let config =
+        portcullis_lifecycle::manifests::server_config(&spec(&v), DEFAULT_NAMESPACE).unwrap();
+    let text = config.policy.inline.unwrap();
+    let set = portcullis_policy::parse_document(&text, portcullis_policy::Format::Json)
+        .unwrap()
+        .into_set();
+    assert_eq!(set.default_policy, "97b33e2c-3b57-4a3f-a12b-a8c0daa472a0");
+    let ids: Vec<&str> = set.policies.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["97b33e2c-3b57-4a3f-a12b-a8c0daa472a0", "team"]);
+    assert_eq!(set.mappings.len(), 1);
+    assert!(config.policy.id.is_none());
+}
+
+#[test]
+fn every_problem_of_custom_policies_is_named() {
+    let mut v = uuid_spec();
+    v["policy"]["policyId"] = json!("nope");
+    v["policies"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "reject_high", "rules": []}));
+    v["policies"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "team", "rules": []}));
+    v["policies"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("{not json"));
+    v["policies"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"default_policy": "x", "mappings": [{"registry": "*", "repository": "*", "tag": "*", "policy": "ghost"}], "policies": []}));
+    let found = problems(&v);
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert!(
+        found[0].starts_with("policies[2]: id 'reject_high' is a built-in"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("policies[3]: id 'team' is given more than once"),
+        "{found:#?}"
+    );
+    assert!(found[2].starts_with("policies[4]: "), "{found:#?}");
+    assert!(
+        found[3].starts_with("policies[5]: ") && found[3].contains("unknown policy"),
+        "{found:#?}"
+    );
+    assert!(
+        found[4].starts_with("policy.policyId: 'nope' is neither a built-in policy"),
+        "{found:#?}"
+    );
+    assert!(
+        found[4].contains("97b33e2c-3b57-4a3f-a12b-a8c0daa472a0, team"),
+        "{found:#?}"
+    );
+}
