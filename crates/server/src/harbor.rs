@@ -2,9 +2,9 @@
 //! `GET /api/v1/scan/{id}/report`, under `/harbor` of the main listener (and at the root
 //! of the adapter's own listener, when configured).
 //!
-//! A scan request is answered 202 at once. In the background, within
-//! `harbor.scanConcurrency` (apart from admission), the registry credentials Harbor passed
-//! are proven by reading the artifact's manifest, and the engine judges the image (the same
+//! A scan request is answered 202 at once. In the background the registry credentials Harbor
+//! passed are proven by reading the artifact's manifest, and then, within
+//! `harbor.scanConcurrency` (apart from admission), the engine judges the image (the same
 //! verdict cache, single flight and scan slots as admission, so the findings are the same
 //! as at admission and 50 requests for 5 images pull 5 images). The credentials live only
 //! as long as that work: they are never logged and never stored in a report.
@@ -376,9 +376,6 @@ async fn accept_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse
 
 async fn run_scan(app: &Arc<App>, id: &str, asked: portcullis_harbor::ScanRequest) {
     let started = Instant::now();
-    let Ok(_slot) = Arc::clone(&app.harbor.slots).acquire_owned().await else {
-        return;
-    };
     let portcullis_harbor::ScanRequest {
         reference,
         artifact,
@@ -442,6 +439,11 @@ async fn scan(
         .map_err(|e| {
             format!("the registry did not serve {reference} with the credentials given: {e}")
         })?;
+    // Access is proven (one manifest request on the registry threads); the judging, which
+    // may pull and scan, takes one of the adapter's own slots.
+    let Ok(_slot) = Arc::clone(&app.harbor.slots).acquire_owned().await else {
+        return Err("the adapter is shutting down".to_string());
+    };
     let image = reference.to_string();
     let check = engine.check_with(&image, access, None).await;
     let result = check.outcome?;

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub db_content: Family<Labels, Gauge>,
     /// When the database serving was built (Unix seconds): its age is `time() - this`.
     pub db_built: Gauge,
+    /// Changed certificate files that could not be loaded (the current certificate stays).
+    pub tls_reload_failures: Counter,
 }
 
 /// A label set with one label.
@@ -78,6 +80,12 @@ impl Default for Metrics {
         let db_pull_error = Family::<Labels, Gauge>::default();
         let db_content = Family::<Labels, Gauge>::default();
         let db_built = Gauge::default();
+        let tls_reload_failures = Counter::default();
+        registry.register(
+            "tls_reload_failures",
+            "Changed certificate files that could not be loaded (the current certificate stays)",
+            tls_reload_failures.clone(),
+        );
         registry.register(
             "database_pulls",
             "Checks of the followed database artifact by result",
@@ -187,6 +195,7 @@ impl Default for Metrics {
             db_pull_error,
             db_content,
             db_built,
+            tls_reload_failures,
         }
     }
 }

@@ -408,6 +408,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         background.push(tokio::spawn(reload_certificates(
             Arc::clone(reloader),
             settings.tls_reload_interval,
+            Arc::clone(&metrics),
         )));
     }
     if let Some(client) = kube {
@@ -607,11 +608,12 @@ fn schedule_updates(
     .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
 }
 
-async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration) {
+async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration, metrics: Arc<Metrics>) {
     loop {
         tokio::time::sleep(every).await;
         let current = Arc::clone(&reloader);
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || current.reload()).await {
+            metrics.tls_reload_failures.inc();
             tracing::warn!(error = %e, "reloading the TLS certificate (the current one stays)");
         }
     }

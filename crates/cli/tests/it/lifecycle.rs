@@ -440,7 +440,11 @@ fn the_seeds_uuid_policy_activates_and_judges() {
         "{policies}"
     );
     let image = registry.reference("library/alpine:3.9");
-    let (status, started) = call("POST", "/api/v1/scans", &json!({"image": image}).to_string());
+    let (status, started) = call(
+        "POST",
+        "/api/v1/scans",
+        &json!({"image": image}).to_string(),
+    );
     assert_eq!(status, 202, "{started}");
     let id = started["id"].as_str().unwrap().to_string();
     let report = loop {

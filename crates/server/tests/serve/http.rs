@@ -95,8 +95,27 @@ fn certificates_reload_when_the_files_change() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(served, "second");
-    // A broken file keeps the current certificate.
+    // A broken file keeps the current certificate: once a reload of it has failed, the
+    // server still presents the second one.
     std::fs::write(&server.key, "not a key").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let failures = || -> u64 {
+        server
+            .get("/metrics", None)
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix("portcullis_tls_reload_failures_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    for _ in 0..300 {
+        if failures() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        failures() > 0,
+        "no failed reload of the broken key was counted"
+    );
     assert_eq!(server.get("/healthz", None).peer_cn, "second");
 }
