@@ -88,6 +88,65 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// On SIGTERM, how long in-flight requests may take to finish before exiting (`25s`).
     pub drain_timeout: Duration,
+    /// The inventory of what runs (Pods watched when `kubernetes` is set), and the
+    /// PolicyReports written from it.
+    pub inventory: InventoryConfig,
+    /// Background re-judging of the images that run.
+    pub rescan: RescanConfig,
+    /// Most scans kept for `GET /api/v1/scanlog` (`1000`), newest first.
+    pub scan_log_size: usize,
+}
+
+/// The inventory of running Pods (needs `kubernetes: true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct InventoryConfig {
+    /// Whether Pods are watched and their images rescanned (`true`).
+    pub enabled: bool,
+    /// Most Pods tracked (`20000`); Pods past it are left out (and counted in a warning).
+    pub max_pods: usize,
+    /// Most distinct running image digests tracked (`5000`); digests past it are left out.
+    pub max_images: usize,
+    /// Whether `wgpolicyk8s.io/v1alpha2` PolicyReports (one per namespace) and a
+    /// ClusterPolicyReport are written (`true`).
+    pub reports: bool,
+    /// Findings named in each report result's message (`5`); reports keep counts and these
+    /// only, and stay under 512 KiB.
+    pub top_findings: usize,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_pods: 20_000,
+            max_images: 5_000,
+            reports: true,
+            top_findings: 5,
+        }
+    }
+}
+
+/// Re-judging what runs: on every database change, for every new digest, and every
+/// `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RescanConfig {
+    /// Rescans running at once (`1`); kept below `scanConcurrency` so admission always
+    /// finds a scan slot.
+    pub concurrency: usize,
+    /// How often every running image is re-judged even without a database change (`6h`);
+    /// `0s` only rescans on database changes and new digests.
+    pub interval: Duration,
+}
+
+impl Default for RescanConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            interval: Duration::from_secs(6 * 3600),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -122,6 +181,9 @@ impl Default for ServerConfig {
             max_connections: 256,
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(25),
+            inventory: InventoryConfig::default(),
+            rescan: RescanConfig::default(),
+            scan_log_size: 1_000,
         }
     }
 }
@@ -340,6 +402,24 @@ mod tests {
         assert_eq!(config.max_connections, 5);
         assert_eq!(config.request_timeout, Duration::from_secs(2));
         assert_eq!(config.drain_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn reads_the_inventory_and_rescan_keys() {
+        let config = ServerConfig::from_yaml(
+            "inventory:\n  maxPods: 10\n  maxImages: 4\n  reports: false\n  topFindings: 2\nrescan:\n  concurrency: 3\n  interval: 0s\nscanLogSize: 7\n",
+            "x",
+        )
+        .unwrap();
+        assert!(config.inventory.enabled);
+        assert_eq!(config.inventory.max_pods, 10);
+        assert_eq!(config.inventory.max_images, 4);
+        assert!(!config.inventory.reports);
+        assert_eq!(config.inventory.top_findings, 2);
+        assert_eq!(config.rescan.concurrency, 3);
+        assert_eq!(config.rescan.interval, Duration::from_secs(0));
+        assert_eq!(config.scan_log_size, 7);
+        assert!(ServerConfig::from_yaml("rescan:\n  concurrency: 1\n  every: 2s\n", "x").is_err());
     }
 
     #[test]

@@ -347,7 +347,9 @@ fn subject(ns: &str) -> Option<Vec<Subject>> {
 }
 
 /// Least privilege: WhiteListItems read and watched, Audits written, Namespaces read,
-/// cluster-wide; Secrets read in the install namespace only.
+/// Pods read and watched (the inventory of what runs) with their ReplicaSet and Job owners
+/// read, PolicyReports and ClusterPolicyReports written, cluster-wide; Secrets read in the
+/// install namespace only.
 fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
     let group = portcullis_k8s::GROUP;
     let cluster_role = ClusterRole {
@@ -356,6 +358,14 @@ fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
             rule(&[group], &["whitelistitems"], &["get", "list", "watch"]),
             rule(&[group], &["audits"], &["create", "update", "patch", "get"]),
             rule(&[""], &["namespaces"], &["get", "list", "watch"]),
+            rule(&[""], &["pods"], &["get", "list", "watch"]),
+            rule(&["apps"], &["replicasets"], &["get"]),
+            rule(&["batch"], &["jobs"], &["get"]),
+            rule(
+                &["wgpolicyk8s.io"],
+                &["policyreports", "clusterpolicyreports"],
+                &["get", "create", "patch", "update"],
+            ),
         ]),
         ..ClusterRole::default()
     };

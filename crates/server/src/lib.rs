@@ -4,7 +4,9 @@
 //! flags) into a [`RunningServer`]: HTTPS with certificates reloaded when their files
 //! change, `POST /imagecheck`, REST API v1 behind bearer tokens, `/metrics`, `/healthz`
 //! and `/readyz`, scheduled database updates that swap in a verified database, and (with
-//! the Kubernetes API enabled) a `WhiteListItem` reflector and `Audit` objects.
+//! the Kubernetes API enabled) a `WhiteListItem` reflector, `Audit` objects, and the
+//! inventory of running Pods, rescanned on database changes and reported as
+//! `PolicyReport`s.
 
 mod admission;
 mod api;
@@ -15,10 +17,13 @@ pub mod engine;
 mod error;
 mod flight;
 pub mod http;
+pub mod inventory;
 mod limits;
 pub mod metrics;
+pub mod policyreport;
 pub mod registry;
 mod report;
+pub mod running;
 pub mod scans;
 mod server;
 pub mod tls;

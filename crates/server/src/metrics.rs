@@ -36,6 +36,16 @@ pub struct Metrics {
     pub background_refused: Counter,
     /// HTTP connections being served.
     pub connections: Gauge,
+    /// Distinct running image digests by their highest finding severity (`none` without
+    /// findings).
+    pub running_images: Family<Labels, Gauge>,
+    /// Running workloads by the highest finding severity of their images (only those with
+    /// findings).
+    pub running_workloads_with_findings: Family<Labels, Gauge>,
+    /// Time of one rescan pass over the running images.
+    pub rescan_seconds: Histogram,
+    /// PolicyReport writes that failed.
+    pub report_failures: Counter,
 }
 
 /// A label set with one label.
@@ -57,6 +67,30 @@ impl Default for Metrics {
         let refused = Family::<Labels, Counter>::default();
         let background_refused = Counter::default();
         let connections = Gauge::default();
+        let running_images = Family::<Labels, Gauge>::default();
+        let running_workloads_with_findings = Family::<Labels, Gauge>::default();
+        let rescan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 16));
+        let report_failures = Counter::default();
+        registry.register(
+            "running_images",
+            "Distinct running image digests by highest finding severity",
+            running_images.clone(),
+        );
+        registry.register(
+            "running_workloads_with_findings",
+            "Running workloads by the highest finding severity of their images",
+            running_workloads_with_findings.clone(),
+        );
+        registry.register(
+            "rescan_duration_seconds",
+            "Time of one rescan pass over the running images",
+            rescan_seconds.clone(),
+        );
+        registry.register(
+            "policy_report_write_failures",
+            "PolicyReport writes that failed",
+            report_failures.clone(),
+        );
         registry.register(
             "background_checks_refused",
             "Images past a review's inline cap not queued: the background queue was full",
@@ -121,6 +155,10 @@ impl Default for Metrics {
             refused,
             background_refused,
             connections,
+            running_images,
+            running_workloads_with_findings,
+            rescan_seconds,
+            report_failures,
         }
     }
 }

@@ -112,6 +112,9 @@ pub struct App {
     pub config: ServerConfig,
     /// Which namespaces are judged.
     pub selection: portcullis_webhook::Selection,
+    /// The inventory of what runs and its rescans (with `kubernetes` and
+    /// `inventory.enabled`).
+    pub running: Option<Arc<crate::running::Rescanner>>,
     /// The whitelist compiled from [`App::whitelist`].
     compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
@@ -285,10 +288,28 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             background_checks: config.background_checks,
             cache_size: config.verdict_cache_size,
             catalog_cache_bytes: config.catalog_cache_bytes,
+            scan_log_size: config.scan_log_size,
         },
         Arc::clone(&metrics),
     ));
+    let running = match (&kube, config.inventory.enabled) {
+        (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
+            inventory: Arc::new(crate::inventory::Inventory::new(
+                config.inventory.max_pods,
+                config.inventory.max_images,
+                config.inventory.top_findings,
+            )),
+            engine: Arc::clone(&engine),
+            metrics: Arc::clone(&metrics),
+            reports: config.inventory.reports.then(|| client.clone()),
+            concurrency: config.rescan.concurrency,
+            interval: config.rescan.interval.get(),
+            default_policy: engine.policies().default_policy.clone(),
+        })),
+        _ => None,
+    };
     let app = Arc::new(App {
+        running: running.clone(),
         engine,
         metrics: Arc::clone(&metrics),
         tokens: Tokens::new(&config.api_tokens),
@@ -362,7 +383,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     }
     if let Some(client) = kube {
         let watched = Arc::clone(&app);
-        let (_store, driver) = portcullis_k8s::whitelist::reflect(client, move |items| {
+        let (_store, driver) = portcullis_k8s::whitelist::reflect(client.clone(), move |items| {
             watched.whitelist.set_resources(
                 items
                     .iter()
@@ -372,6 +393,25 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             watched.rebuild_whitelist();
         });
         background.push(tokio::spawn(driver));
+        if let Some(rescanner) = &running {
+            let owners = Arc::new(crate::running::Owners::new(
+                client.clone(),
+                config.inventory.max_pods,
+            ));
+            let scope = crate::running::Scope {
+                selection: app.selection.clone(),
+                own: config.namespace.clone(),
+            };
+            background.push(tokio::spawn(crate::running::watch_pods(
+                client,
+                Arc::clone(&rescanner.inventory),
+                owners,
+                scope,
+            )));
+            background.push(tokio::spawn(crate::running::rescan_loop(Arc::clone(
+                rescanner,
+            ))));
+        }
     }
     let accept = tokio::spawn(accept_loop(
         listener,

@@ -276,7 +276,11 @@ fn rbac_is_least_privilege() {
         json!([
             {"apiGroups": ["security.portcullis.dev"], "resources": ["whitelistitems"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["security.portcullis.dev"], "resources": ["audits"], "verbs": ["create", "update", "patch", "get"]},
-            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},
+            {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"], "verbs": ["get", "create", "patch", "update"]}
         ])
     );
     let role = &objects["Role/portcullis"];

@@ -8,4 +8,5 @@ mod harness;
 mod http;
 mod isolation;
 mod kubernetes;
+mod running;
 mod updates;
