@@ -107,6 +107,22 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest of `resource` from a JSON object (`metadata.name`, maybe
+    /// `metadata.namespace`).
+    pub fn from_value(resource: ResourceType, object: Value) -> Self {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        Self {
+            resource,
+            name,
+            namespace,
+            object,
+        }
+    }
+
     fn new<T: Serialize>(resource: ResourceType, object: &T) -> Result<Self> {
         let object = serde_json::to_value(object).map_err(|e| {
             Error::new(
