@@ -95,6 +95,35 @@ pub struct ServerConfig {
     pub rescan: RescanConfig,
     /// Most scans kept for `GET /api/v1/scanlog` (`1000`), newest first.
     pub scan_log_size: usize,
+    /// With several replicas, which one rescans and writes reports.
+    pub leader_election: LeaderElectionConfig,
+}
+
+/// Leader election over a `coordination.k8s.io/v1` Lease in Portcullis's namespace: only
+/// the leader rescans running images and writes PolicyReports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LeaderElectionConfig {
+    /// Whether replicas elect a leader (`true`); `false`: every replica does the work.
+    pub enabled: bool,
+    /// The Lease's name (`portcullis-rescan`).
+    pub lease_name: String,
+    /// How long a Lease not renewed stays held (`15s`): the longest a dead leader's work
+    /// waits for a new leader.
+    pub lease_duration: Duration,
+    /// How often the leader renews, and followers try, the Lease (`5s`).
+    pub renew_interval: Duration,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease_name: "portcullis-rescan".to_string(),
+            lease_duration: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The inventory of running Pods (needs `kubernetes: true`).
@@ -184,6 +213,7 @@ impl Default for ServerConfig {
             inventory: InventoryConfig::default(),
             rescan: RescanConfig::default(),
             scan_log_size: 1_000,
+            leader_election: LeaderElectionConfig::default(),
         }
     }
 }
@@ -419,6 +449,11 @@ mod tests {
         assert_eq!(config.rescan.concurrency, 3);
         assert_eq!(config.rescan.interval, Duration::from_secs(0));
         assert_eq!(config.scan_log_size, 7);
+        assert!(config.leader_election.enabled);
+        assert_eq!(
+            config.leader_election.lease_duration,
+            Duration::from_secs(15)
+        );
         assert!(ServerConfig::from_yaml("rescan:\n  concurrency: 1\n  every: 2s\n", "x").is_err());
     }
 

@@ -364,8 +364,8 @@ fn subject(ns: &str) -> Option<Vec<Subject>> {
 
 /// Least privilege: WhiteListItems read and watched, Audits written, Namespaces read,
 /// Pods read and watched (the inventory of what runs) with their ReplicaSet and Job owners
-/// read, PolicyReports and ClusterPolicyReports written, cluster-wide; Secrets read in the
-/// install namespace only.
+/// read, PolicyReports and ClusterPolicyReports written, cluster-wide; Secrets read and the
+/// leader-election Lease written in the install namespace only.
 fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
     let group = portcullis_k8s::GROUP;
     let cluster_role = ClusterRole {
@@ -396,7 +396,14 @@ fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
     };
     let role = Role {
         metadata: meta(NAME, Some(ns)),
-        rules: Some(vec![rule(&[""], &["secrets"], &["get", "list", "watch"])]),
+        rules: Some(vec![
+            rule(&[""], &["secrets"], &["get", "list", "watch"]),
+            rule(
+                &["coordination.k8s.io"],
+                &["leases"],
+                &["get", "create", "update"],
+            ),
+        ]),
     };
     let binding = RoleBinding {
         metadata: meta(NAME, Some(ns)),

@@ -18,6 +18,7 @@ mod error;
 mod flight;
 pub mod http;
 pub mod inventory;
+pub mod leader;
 mod limits;
 pub mod metrics;
 pub mod policyreport;

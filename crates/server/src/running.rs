@@ -205,6 +205,8 @@ pub struct Rescanner {
     pub interval: Duration,
     /// The policy named in reports for images not judged.
     pub default_policy: String,
+    /// Whether this replica leads (only the leader judges and writes reports).
+    pub leading: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Rescanner {
@@ -232,9 +234,16 @@ pub async fn rescan_loop(this: Arc<Rescanner>) {
     let mut written: BTreeMap<String, String> = BTreeMap::new();
     let mut poll = tokio::time::interval(Duration::from_millis(500));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut leading = this.leading.clone();
     loop {
         tokio::select! {
             () = this.inventory.changed.notified() => {}
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    // The election ended (shutdown): no more work.
+                    return;
+                }
+            }
             _ = poll.tick() => {
                 let current = this.engine.db().current().map(|g| g.version.clone());
                 let due = !this.interval.is_zero() && last_full.elapsed() >= this.interval;
@@ -242,6 +251,12 @@ pub async fn rescan_loop(this: Arc<Rescanner>) {
                     continue;
                 }
             }
+        }
+        if !*leading.borrow() {
+            // A follower: the leader does the work; start afresh on taking over.
+            judged_with = None;
+            written.clear();
+            continue;
         }
         let Some(version) = this.engine.db().current().map(|g| g.version.clone()) else {
             continue;

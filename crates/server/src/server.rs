@@ -59,6 +59,8 @@ pub struct Settings {
     pub tls_reload_interval: Duration,
     /// How often the database file is checked for a new version (besides after updates).
     pub db_reload_interval: Duration,
+    /// This replica's identity in leader election (default: `$HOSTNAME`, the Pod name).
+    pub identity: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -86,6 +88,7 @@ impl Settings {
             updates: None,
             tls_reload_interval: Duration::from_secs(2),
             db_reload_interval: Duration::from_secs(30),
+            identity: None,
         }
     }
 }
@@ -292,8 +295,10 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         },
         Arc::clone(&metrics),
     ));
+    let (leading_tx, leading) = watch::channel(!config.leader_election.enabled);
     let running = match (&kube, config.inventory.enabled) {
         (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
+            leading,
             inventory: Arc::new(crate::inventory::Inventory::new(
                 config.inventory.max_pods,
                 config.inventory.max_images,
@@ -394,6 +399,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         });
         background.push(tokio::spawn(driver));
         if let Some(rescanner) = &running {
+            let rescanner_client = client.clone();
             let owners = Arc::new(crate::running::Owners::new(
                 client.clone(),
                 config.inventory.max_pods,
@@ -411,6 +417,29 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             background.push(tokio::spawn(crate::running::rescan_loop(Arc::clone(
                 rescanner,
             ))));
+            if config.leader_election.enabled {
+                let identity = settings
+                    .identity
+                    .clone()
+                    .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+                    .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
+                let elector = crate::leader::Elector::new(
+                    rescanner_client.clone(),
+                    crate::leader::LeaseSettings {
+                        namespace: config.namespace.clone(),
+                        name: config.leader_election.lease_name.clone(),
+                        identity,
+                        lease_duration: config.leader_election.lease_duration.get(),
+                        renew_interval: config.leader_election.renew_interval.get(),
+                    },
+                );
+                background.push(tokio::spawn(elector.run(leading_tx)));
+            } else {
+                // Keep the sender alive: the rescan loop ends when it is dropped.
+                background.push(tokio::spawn(async move {
+                    leading_tx.closed().await;
+                }));
+            }
         }
     }
     let accept = tokio::spawn(accept_loop(

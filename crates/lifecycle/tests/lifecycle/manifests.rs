@@ -287,7 +287,10 @@ fn rbac_is_least_privilege() {
     assert_eq!(role["metadata"]["namespace"], "portcullis-system");
     assert_eq!(
         role["rules"],
-        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}])
+        json!([
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+        ])
     );
     assert_eq!(
         objects["RoleBinding/portcullis"]["subjects"],

@@ -64,8 +64,39 @@ struct Cluster {
     _dir: TempDir,
 }
 
+/// A server against `mock` as replica `identity`, reading `db`.
+fn replica(
+    mock: &KubeMock,
+    registry: &Registry,
+    db: &Path,
+    identity: &str,
+    adjust: impl FnOnce(&mut portcullis_config::ServerConfig),
+) -> TestServer {
+    let mut config = base_config(Some(db.to_path_buf()));
+    config.kubernetes = true;
+    config.namespace = "portcullis-system".to_string();
+    config.rescan.concurrency = 2;
+    config.rescan.interval = portcullis_config::Duration::from_secs(0);
+    adjust(&mut config);
+    let ca = registry.ca_cert_pem_path().unwrap().to_path_buf();
+    let server = TestServer::start(config, |settings| {
+        settings.kube = Some(mock.client());
+        settings.registry.ca_certs.push(ca);
+        settings.identity = Some(identity.to_string());
+    });
+    server.wait_ready();
+    server
+}
+
 impl Cluster {
     fn start(seed: impl FnOnce(&KubeMock, &Registry)) -> Self {
+        Self::start_with(seed, |_| {})
+    }
+
+    fn start_with(
+        seed: impl FnOnce(&KubeMock, &Registry),
+        adjust: impl FnOnce(&mut portcullis_config::ServerConfig),
+    ) -> Self {
         let registry = Registry::start(RegistryKind::Tls);
         for (repo_tag, image) in IMAGES {
             registry.push(&images().skopeo_ref(image), repo_tag, false);
@@ -75,17 +106,7 @@ impl Cluster {
         let dir = portcullis_testkit::temp_dir("serve-running");
         let db = dir.path().join("db.sqlite");
         build_db(&db, &["v3.9"]);
-        let mut config = base_config(Some(db.clone()));
-        config.kubernetes = true;
-        config.namespace = "portcullis-system".to_string();
-        config.rescan.concurrency = 2;
-        config.rescan.interval = portcullis_config::Duration::from_secs(0);
-        let ca = registry.ca_cert_pem_path().unwrap().to_path_buf();
-        let server = TestServer::start(config, |settings| {
-            settings.kube = Some(mock.client());
-            settings.registry.ca_certs.push(ca);
-        });
-        server.wait_ready();
+        let server = replica(&mock, &registry, &db, "replica-a", adjust);
         Self {
             registry,
             mock,
@@ -826,4 +847,113 @@ fn validate_reports_loose(cluster: &Cluster) {
         "wgpolicyk8s.io_clusterpolicyreports.yaml",
         &of("ClusterPolicyReport"),
     );
+}
+
+fn lease_holder(mock: &KubeMock) -> (String, i64) {
+    let lease = mock
+        .get(
+            "coordination.k8s.io/v1/leases",
+            "portcullis-system",
+            "portcullis-rescan",
+        )
+        .unwrap_or_default();
+    (
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        lease["spec"]["leaseTransitions"].as_i64().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn electors_take_a_lease_only_once_it_expires() {
+    use portcullis_server::leader::{Elector, LeaseSettings};
+    let mock = KubeMock::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let settings = |identity: &str| LeaseSettings {
+            namespace: "portcullis-system".to_string(),
+            name: "portcullis-rescan".to_string(),
+            identity: identity.to_string(),
+            lease_duration: Duration::from_secs(1),
+            renew_interval: Duration::from_millis(100),
+        };
+        let a = Elector::new(mock.client(), settings("a"));
+        let b = Elector::new(mock.client(), settings("b"));
+        assert!(a.try_acquire_or_renew().await.unwrap());
+        assert!(!b.try_acquire_or_renew().await.unwrap());
+        assert!(a.try_acquire_or_renew().await.unwrap());
+        assert_eq!(lease_holder(&mock), ("a".to_string(), 0));
+        // `a` dies (stops renewing): `b` takes over once the Lease expired, not before.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !b.try_acquire_or_renew().await.unwrap() {
+            assert_eq!(lease_holder(&mock).0, "a");
+            assert!(Instant::now() < deadline, "b never took the Lease");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(lease_holder(&mock), ("b".to_string(), 1));
+        assert!(!a.try_acquire_or_renew().await.unwrap());
+    });
+    // Every write carried the resourceVersion it read (optimistic concurrency).
+    for request in mock.requests().iter().filter(|r| r.method == "PUT") {
+        let body = request.body.as_ref().unwrap();
+        assert!(body["metadata"]["resourceVersion"].is_string(), "{body}");
+    }
+}
+
+#[test]
+fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
+    let short = |config: &mut portcullis_config::ServerConfig| {
+        config.leader_election.lease_duration = portcullis_config::Duration::from_secs(2);
+        config.leader_election.renew_interval = portcullis_config::Duration::from_millis(200);
+    };
+    let mut cluster = Cluster::start_with(seed_cluster, short);
+    wait_for("replica-a leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder.0 == "replica-a", holder)
+    });
+    let follower = replica(
+        &cluster.mock,
+        &cluster.registry,
+        &cluster.db,
+        "replica-b",
+        short,
+    );
+    wait_for("the leader judged the 4 running images", || {
+        let n = cluster.scan_log().len();
+        (n == 4, n)
+    });
+    // The follower watches too (it knows what runs) but judges nothing.
+    wait_for("the follower inventoried the 10 workloads", || {
+        let answer = follower.get("/api/v1/workloads", Some("token-one")).json();
+        let n = answer["workloads"].as_array().unwrap().len();
+        (n == 10, n)
+    });
+    let follower_log = |f: &TestServer| {
+        f.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(follower_log(&follower), 0);
+    assert_eq!(lease_holder(&cluster.mock).0, "replica-a");
+
+    // The leader dies without releasing the Lease: the follower takes over once it expires.
+    let leader = cluster.server.server.take().unwrap();
+    cluster.server.runtime.block_on(leader.shutdown());
+    wait_for("replica-b leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder == ("replica-b".to_string(), 1), holder)
+    });
+    wait_for("the new leader judged the 4 running images", || {
+        let n = follower_log(&follower);
+        (n == 4, n)
+    });
+    let reports = cluster.reports();
+    assert_eq!(reports.len(), 4, "{reports:#?}");
+    validate_reports(&cluster);
 }
