@@ -226,6 +226,7 @@ Limits (config key [default], also PORTCULLIS_<KEY>):
   rescan.interval [6h]            every running image re-judged this often; always on a database change
   scanLogSize [1000]              scans kept for GET /api/v1/scanlog
   leaderElection.leaseDuration [15s]  a dead leader's Lease is taken over after this (renewInterval [5s])
+  notifications                   256 queued events per receiver, 8 attempts, dedup of 10000 keys
   request bodies                  at most 3 MiB";
 
 /// Arguments of `portcullis serve`.

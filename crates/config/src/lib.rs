@@ -97,6 +97,38 @@ pub struct ServerConfig {
     pub scan_log_size: usize,
     /// With several replicas, which one rescans and writes reports.
     pub leader_election: LeaderElectionConfig,
+    /// Webhooks told about events (new findings in running images, verdict changes,
+    /// denied admissions, a database that could not be updated).
+    pub notifications: Vec<NotificationConfig>,
+}
+
+/// One notification receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// Its name (in logs and metrics).
+    pub name: String,
+    /// Where events are POSTed (`https://…`).
+    pub url: String,
+    /// The file holding the HMAC-SHA256 key (a mounted Secret); `json` bodies are signed
+    /// with it in `X-Portcullis-Signature: sha256=HEX`. Read at each delivery.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// The events sent: `new_findings`, `verdict_changed`, `admission_denied`,
+    /// `database_stale`; empty means all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// `new_findings` only for findings at or above this severity (`low`, `medium`,
+    /// `high`, `critical`; default: any).
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    /// `json` (the versioned, signed body) or `slack` (an incoming-webhook body).
+    #[serde(default = "default_notification_format")]
+    pub format: String,
+}
+
+fn default_notification_format() -> String {
+    "json".to_string()
 }
 
 /// Leader election over a `coordination.k8s.io/v1` Lease in Portcullis's namespace: only
@@ -214,6 +246,7 @@ impl Default for ServerConfig {
             rescan: RescanConfig::default(),
             scan_log_size: 1_000,
             leader_election: LeaderElectionConfig::default(),
+            notifications: Vec::new(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod leader;
 mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod policyreport;
 pub mod registry;
 mod report;

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub rescan_seconds: Histogram,
     /// PolicyReport writes that failed.
     pub report_failures: Counter,
+    /// Notification deliveries by receiver and result (`delivered`, `retried`, `failed`,
+    /// `dropped`).
+    pub notifications: Family<Labels, Counter>,
 }
 
 /// A label set with one label.
@@ -71,6 +74,12 @@ impl Default for Metrics {
         let running_workloads_with_findings = Family::<Labels, Gauge>::default();
         let rescan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 16));
         let report_failures = Counter::default();
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification deliveries by receiver and result",
+            notifications.clone(),
+        );
         registry.register(
             "running_images",
             "Distinct running image digests by highest finding severity",
@@ -159,6 +168,7 @@ impl Default for Metrics {
             running_workloads_with_findings,
             rescan_seconds,
             report_failures,
+            notifications,
         }
     }
 }

@@ -205,6 +205,8 @@ pub struct Rescanner {
     pub interval: Duration,
     /// The policy named in reports for images not judged.
     pub default_policy: String,
+    /// Where events about running images go.
+    pub notifier: Arc<crate::notify::Notifier>,
     /// Whether this replica leads (only the leader judges and writes reports).
     pub leading: tokio::sync::watch::Receiver<bool>,
 }
@@ -379,7 +381,14 @@ impl Rescanner {
             self.inventory
                 .remember_resolution(namespace, image, &digest);
         }
-        let mut state = self.inventory.image(&digest).unwrap_or_default();
+        let previous = self.inventory.image(&digest);
+        if let (Some(before), Ok(after)) = (
+            previous.as_ref().and_then(|p| p.result.clone()),
+            check.outcome.as_ref(),
+        ) {
+            self.notify_changes(&digest, &job.image, version.as_deref(), &before, after);
+        }
+        let mut state = previous.unwrap_or_default();
         state.references.insert(job.image.clone());
         state.last_scan = Some(unix_now());
         state.database = version;
@@ -394,6 +403,87 @@ impl Rescanner {
             }
         }
         self.inventory.record(&digest, state);
+    }
+
+    /// Tell the notifier what changed between two verdicts of a running image.
+    fn notify_changes(
+        &self,
+        digest: &str,
+        image: &str,
+        database: Option<&str>,
+        before: &portcullis_scan::ScanResult,
+        after: &portcullis_scan::ScanResult,
+    ) {
+        if !self.notifier.is_active() {
+            return;
+        }
+        let workloads: Vec<WorkloadRef> = self
+            .inventory
+            .placed()
+            .into_iter()
+            .filter(|p| p.container.digest.as_deref() == Some(digest))
+            .map(|p| p.workload)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let known: BTreeSet<(&str, &str)> = before
+            .findings
+            .iter()
+            .map(|f| (f.id.as_str(), f.package.name.as_str()))
+            .collect();
+        let mut new: Vec<_> = after
+            .findings
+            .iter()
+            .filter(|f| !known.contains(&(f.id.as_str(), f.package.name.as_str())))
+            .collect();
+        new.sort_by(|a, b| {
+            severity_rank(b.severity.as_str())
+                .cmp(&severity_rank(a.severity.as_str()))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let base = crate::notify::Event {
+            at: unix_now(),
+            digest: Some(digest.to_string()),
+            database: database.map(str::to_string),
+            image: Some(image.to_string()),
+            workloads,
+            ..crate::notify::Event::default()
+        };
+        if let Some(top) = new.first() {
+            let findings: Vec<String> = new
+                .iter()
+                .take(20)
+                .map(|f| format!("{} ({}, {})", f.id, f.severity.as_str(), f.package.name))
+                .collect();
+            self.notifier.emit(crate::notify::Event {
+                event: "new_findings".to_string(),
+                severity: Some(top.severity.as_str().to_string()),
+                message: format!(
+                    "{image} ({digest}) has {} new findings: {}",
+                    new.len(),
+                    findings.join(", ")
+                ),
+                findings,
+                ..base.clone()
+            });
+        }
+        let action = |r: &portcullis_scan::ScanResult| {
+            r.decision
+                .as_ref()
+                .map_or("unknown", |d| d.final_action.as_str())
+        };
+        if action(before) != action(after) {
+            self.notifier.emit(crate::notify::Event {
+                event: "verdict_changed".to_string(),
+                message: format!(
+                    "{image} ({digest}): {} -> {}",
+                    action(before),
+                    action(after)
+                ),
+                subject: format!("{}->{}", action(before), action(after)),
+                ..base
+            });
+        }
     }
 
     /// One row per workload, container and digest (the replicas of a workload are one row;

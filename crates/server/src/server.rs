@@ -118,6 +118,8 @@ pub struct App {
     /// The inventory of what runs and its rescans (with `kubernetes` and
     /// `inventory.enabled`).
     pub running: Option<Arc<crate::running::Rescanner>>,
+    /// The notification receivers.
+    pub notifier: Arc<crate::notify::Notifier>,
     /// The whitelist compiled from [`App::whitelist`].
     compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
@@ -295,10 +297,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         },
         Arc::clone(&metrics),
     ));
+    let notifier = Arc::new(crate::notify::Notifier::start(
+        &config.notifications,
+        Arc::clone(&metrics),
+    ));
     let (leading_tx, leading) = watch::channel(!config.leader_election.enabled);
     let running = match (&kube, config.inventory.enabled) {
         (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
             leading,
+            notifier: Arc::clone(&notifier),
             inventory: Arc::new(crate::inventory::Inventory::new(
                 config.inventory.max_pods,
                 config.inventory.max_images,
@@ -314,6 +321,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         _ => None,
     };
     let app = Arc::new(App {
+        notifier: Arc::clone(&notifier),
         running: running.clone(),
         engine,
         metrics: Arc::clone(&metrics),
@@ -376,6 +384,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
                 &config,
                 Arc::clone(&db_changed),
                 Arc::clone(&metrics),
+                (Arc::clone(&notifier), Arc::clone(&pool)),
             )?)
         }
         _ => None,
@@ -504,6 +513,7 @@ fn schedule_updates(
     config: &ServerConfig,
     changed: Arc<Notify>,
     metrics: Arc<Metrics>,
+    (notifier, pool): (Arc<crate::notify::Notifier>, Arc<DbPool>),
 ) -> Result<Scheduler> {
     let interval = config.database.update_interval.get();
     let schedule = ScheduleConfig {
@@ -522,6 +532,18 @@ fn schedule_updates(
         } else {
             "update_failed"
         };
+        if let Err(e) = &outcome {
+            let database = pool.current().map(|g| g.version.clone());
+            notifier.emit(crate::notify::Event {
+                event: "database_stale".to_string(),
+                at: crate::engine::unix_now(),
+                message: format!(
+                    "the vulnerability database could not be updated (the current one keeps serving): {e}"
+                ),
+                database,
+                ..crate::notify::Event::default()
+            });
+        }
         metrics
             .db_updates
             .get_or_create(&label("result", result))

@@ -957,3 +957,248 @@ fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
     assert_eq!(reports.len(), 4, "{reports:#?}");
     validate_reports(&cluster);
 }
+
+/// One request a [`Receiver`] got: path, headers (lowercase names), body, and the status
+/// it answered.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    status: u16,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local webhook receiver: answers 500 to its very first request, 200 after.
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Received>::new()));
+    let seen = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = h.split_once(':') {
+                    headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+            let length: usize = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let status = {
+                let mut log = seen.lock().unwrap();
+                let status = if log.is_empty() { 500 } else { 200 };
+                log.push(Received {
+                    path,
+                    headers,
+                    body,
+                    status,
+                });
+                status
+            };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (url, log)
+}
+
+#[test]
+fn new_findings_are_notified_once_per_image_signed_retried_and_deduplicated() {
+    let (url, received) = receiver();
+    let keys = portcullis_testkit::temp_dir("serve-notify");
+    let key_file = keys.path().join("hmac.key");
+    std::fs::write(&key_file, "s3cret-key\n").unwrap();
+    let cluster = Cluster::start_with(seed_cluster, |config| {
+        config.notifications = vec![
+            portcullis_config::NotificationConfig {
+                name: "hook".into(),
+                url: format!("{url}/hook"),
+                secret_file: Some(key_file.display().to_string()),
+                events: vec![],
+                min_severity: None,
+                format: "json".into(),
+            },
+            portcullis_config::NotificationConfig {
+                name: "chat".into(),
+                url: format!("{url}/slack"),
+                secret_file: None,
+                events: vec!["new_findings".into()],
+                min_severity: None,
+                format: "slack".into(),
+            },
+        ];
+    });
+    let first_db = cluster
+        .server
+        .app()
+        .engine
+        .db()
+        .current()
+        .unwrap()
+        .version
+        .clone();
+    wait_for("4 running images judged", || {
+        let n = rescans_with(&cluster.scan_log(), &first_db).len();
+        (n == 4, n)
+    });
+    // A first verdict is not news.
+    assert!(received.lock().unwrap().is_empty());
+
+    build_db(&cluster.db, &["v3.9", "v3.20"]);
+    let second_db = wait_for("the new database loaded", || {
+        let v = cluster
+            .server
+            .app()
+            .engine
+            .db()
+            .current()
+            .unwrap()
+            .version
+            .clone();
+        (v != first_db, v)
+    });
+    // The same event three times is delivered once. A receiver's queue is first in, first
+    // out: once the marker queued after them is delivered, any duplicate would have been.
+    let stale = portcullis_server::notify::Event {
+        event: "database_stale".into(),
+        database: Some(second_db.clone()),
+        message: "test".into(),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        cluster.server.app().notifier.emit(stale.clone());
+    }
+    let marker = portcullis_server::notify::Event {
+        database: Some("marker".into()),
+        ..stale.clone()
+    };
+    cluster.server.app().notifier.emit(marker.clone());
+    // The three images based on Alpine 3.20 gain CVE-2024-9143; Alpine 3.9 gains nothing.
+    let expected: BTreeSet<String> = [&IMAGES[0], &IMAGES[2], &IMAGES[3]]
+        .iter()
+        .map(|(r, _)| cluster.digest(r))
+        .collect();
+    let delivered = |path: &str, event: &str| -> BTreeSet<String> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path && r.status == 200)
+            .filter(|r| event.is_empty() || r.header("x-portcullis-event") == Some(event))
+            .map(|r| r.header("x-portcullis-delivery").unwrap_or("").to_string())
+            .collect()
+    };
+    wait_for(
+        "3 new_findings and 2 database_stale delivered to both receivers",
+        || {
+            let hook = delivered("/hook", "new_findings").len();
+            let stale = delivered("/hook", "database_stale").len();
+            let chat = delivered("/slack", "new_findings").len();
+            ((hook, stale, chat) == (3, 2, 3), (hook, stale, chat))
+        },
+    );
+    let all = received.lock().unwrap().clone();
+    let ok_deliveries_of = |path: &str, id: &str| {
+        all.iter()
+            .filter(|r| r.path == path && r.status == 200)
+            .filter(|r| r.header("x-portcullis-delivery") == Some(id))
+            .count()
+    };
+    assert_eq!(ok_deliveries_of("/hook", &stale.id()), 1, "{all:#?}");
+    assert_eq!(ok_deliveries_of("/hook", &marker.id()), 1, "{all:#?}");
+    // Every new_findings event too was delivered exactly once to each receiver.
+    for id in delivered("/hook", "new_findings") {
+        assert_eq!(ok_deliveries_of("/hook", &id), 1, "{all:#?}");
+        assert_eq!(ok_deliveries_of("/slack", &id), 1, "{all:#?}");
+    }
+    let mut new_findings = BTreeSet::new();
+    for request in all.iter().filter(|r| r.path == "/hook") {
+        // Signed: HMAC-SHA256 of the exact body with the key (without its newline).
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret-key");
+        let expected_signature = format!(
+            "sha256={}",
+            hex::encode(ring::hmac::sign(&key, &request.body).as_ref())
+        );
+        assert_eq!(
+            request.header("x-portcullis-signature"),
+            Some(expected_signature.as_str())
+        );
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["id"], request.header("x-portcullis-delivery").unwrap());
+        assert!(
+            ["new_findings", "verdict_changed", "database_stale"]
+                .contains(&body["event"].as_str().unwrap()),
+            "{body}"
+        );
+        if body["event"] == "new_findings" {
+            assert_eq!(body["database"], second_db.as_str());
+            assert!(
+                body["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f.as_str().unwrap().starts_with("CVE-2024-9143 ")),
+                "{body}"
+            );
+            assert!(!body["workloads"].as_array().unwrap().is_empty(), "{body}");
+            new_findings.insert(body["digest"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(new_findings, expected);
+    // The first request got a 500 and was delivered again (same delivery id).
+    let first = &all[0];
+    assert_eq!(first.status, 500);
+    let again = all[1..]
+        .iter()
+        .filter(|r| {
+            r.path == first.path
+                && r.header("x-portcullis-delivery") == first.header("x-portcullis-delivery")
+        })
+        .count();
+    assert_eq!(again, 1, "{all:#?}");
+    for request in all.iter().filter(|r| r.path == "/slack") {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert!(
+            body["text"].as_str().unwrap().contains("new_findings"),
+            "{body}"
+        );
+        assert!(request.header("x-portcullis-signature").is_none());
+    }
+    let metrics = cluster.server.get("/metrics", None).text();
+    assert!(
+        metrics.contains(r#"portcullis_notifications_total{receiver=""#)
+            && metrics.contains(r#"result="retried"} 1"#),
+        "{metrics}"
+    );
+}
