@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admission;
+mod bench_rescan;
 mod caches;
 mod engine;
 mod harness;
