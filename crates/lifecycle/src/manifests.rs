@@ -247,6 +247,18 @@ pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
             })
             .collect(),
         kubernetes: true,
+        notifications: spec
+            .notifications
+            .iter()
+            .map(|n| portcullis_config::NotificationConfig {
+                name: n.name.clone(),
+                url: n.url.clone(),
+                secret_file: n.secret_file(),
+                events: n.events.clone(),
+                min_severity: n.min_severity.clone(),
+                format: n.format.clone(),
+            })
+            .collect(),
         ..ServerConfig::default()
     })
 }
@@ -294,7 +306,12 @@ pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
     out.push(Manifest::new(resources::SERVICE, &service(ns))?);
     out.push(Manifest::new(
         resources::DEPLOYMENT,
-        &deployment(ns, &options.image, &config_hash),
+        &deployment(
+            ns,
+            &options.image,
+            &config_hash,
+            &notification_secrets(spec),
+        ),
     )?);
     out.push(Manifest::new(resources::PDB, &pdb(ns))?);
     for item in &spec.release_white_list {
@@ -493,7 +510,17 @@ fn spread(topology_key: &str) -> TopologySpreadConstraint {
     }
 }
 
-fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
+/// The distinct Secrets of the notification receivers, sorted.
+fn notification_secrets(spec: &Spec) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = spec
+        .notifications
+        .iter()
+        .filter_map(|n| n.secret_name.clone())
+        .collect();
+    set.into_iter().collect()
+}
+
+fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> Deployment {
     let mut pod_labels = labels();
     pod_labels.extend(selector_labels());
     let container = Container {
@@ -525,12 +552,23 @@ fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![
-            mount("config", "/etc/portcullis", true),
-            mount("tls", "/etc/portcullis/tls", true),
-            mount("data", "/var/lib/portcullis", false),
-            mount("tmp", "/tmp", false),
-        ]),
+        volume_mounts: Some(
+            vec![
+                mount("config", "/etc/portcullis", true),
+                mount("tls", "/etc/portcullis/tls", true),
+                mount("data", "/var/lib/portcullis", false),
+                mount("tmp", "/tmp", false),
+            ]
+            .into_iter()
+            .chain(secrets.iter().enumerate().map(|(i, secret)| {
+                mount(
+                    &format!("notify-{i}"),
+                    &format!("{}/{secret}", crate::spec::NOTIFICATION_SECRETS_DIR),
+                    true,
+                )
+            }))
+            .collect(),
+        ),
         ..Container::default()
     };
     let empty_dir = |name: &str| Volume {
@@ -580,26 +618,38 @@ fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
                         spread("kubernetes.io/hostname"),
                         spread("topology.kubernetes.io/zone"),
                     ]),
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".to_string(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: CONFIG_MAP_NAME.to_string(),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        Volume {
-                            name: "tls".to_string(),
+                    volumes: Some(
+                        vec![
+                            Volume {
+                                name: "config".to_string(),
+                                config_map: Some(ConfigMapVolumeSource {
+                                    name: CONFIG_MAP_NAME.to_string(),
+                                    ..ConfigMapVolumeSource::default()
+                                }),
+                                ..Volume::default()
+                            },
+                            Volume {
+                                name: "tls".to_string(),
+                                secret: Some(SecretVolumeSource {
+                                    secret_name: Some(TLS_SECRET_NAME.to_string()),
+                                    ..SecretVolumeSource::default()
+                                }),
+                                ..Volume::default()
+                            },
+                            empty_dir("data"),
+                            empty_dir("tmp"),
+                        ]
+                        .into_iter()
+                        .chain(secrets.iter().enumerate().map(|(i, secret)| Volume {
+                            name: format!("notify-{i}"),
                             secret: Some(SecretVolumeSource {
-                                secret_name: Some(TLS_SECRET_NAME.to_string()),
+                                secret_name: Some(secret.clone()),
                                 ..SecretVolumeSource::default()
                             }),
                             ..Volume::default()
-                        },
-                        empty_dir("data"),
-                        empty_dir("tmp"),
-                    ]),
+                        }))
+                        .collect(),
+                    ),
                     ..PodSpec::default()
                 }),
             },

@@ -9,7 +9,10 @@
 //!   "registries": [],
 //!   "releaseWhiteList": [{"name": "monitoring", "reason": "vendor chart", "regexp": "monitoring-.*"}],
 //!   "unknownImageAction": "reject",
-//!   "updateInterval": "1h"
+//!   "updateInterval": "1h",
+//!   "notifications": [{"name": "hook", "url": "https://hooks.example/p", "secretName": "notify-hmac",
+//!                      "secretKey": "hmac-key", "events": ["new_findings"], "minSeverity": "high",
+//!                      "format": "json"}]
 //! }
 //! ```
 //!
@@ -49,7 +52,59 @@ pub struct Spec {
     /// How often the vulnerability database is updated (`1h`, `30m`, `1h30m`).
     #[serde(default = "default_update_interval")]
     pub update_interval: String,
+    /// Webhooks told about new findings, verdict changes, denied admissions and failed
+    /// database updates; each HMAC key is a Secret mounted into the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
+
+/// One notification receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationSpec {
+    /// Its name (a DNS label; unique).
+    #[serde(default)]
+    pub name: String,
+    /// Where events are POSTed (`https://…`).
+    #[serde(default)]
+    pub url: String,
+    /// A Secret in the install namespace holding the HMAC-SHA256 key under `secretKey`;
+    /// mounted read-only at `/etc/portcullis/notifications/<secretName>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The key of the Secret holding the HMAC key (`hmac-key`).
+    #[serde(default = "default_secret_key")]
+    pub secret_key: String,
+    /// `new_findings`, `verdict_changed`, `admission_denied`, `database_stale`; empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// `new_findings` only at or above this severity (`low` … `critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<String>,
+    /// `json` (signed, versioned) or `slack`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+fn default_secret_key() -> String {
+    "hmac-key".to_string()
+}
+
+fn default_format() -> String {
+    "json".to_string()
+}
+
+impl NotificationSpec {
+    /// Where the server reads the HMAC key, when there is a Secret.
+    pub fn secret_file(&self) -> Option<String> {
+        self.secret_name
+            .as_ref()
+            .map(|secret| format!("{}/{secret}/{}", NOTIFICATION_SECRETS_DIR, self.secret_key))
+    }
+}
+
+/// Where notification Secrets are mounted, one folder per Secret.
+pub const NOTIFICATION_SECRETS_DIR: &str = "/etc/portcullis/notifications";
 
 impl Default for Spec {
     fn default() -> Self {
@@ -61,6 +116,7 @@ impl Default for Spec {
             release_white_list: Vec::new(),
             unknown_image_action: default_unknown_image_action(),
             update_interval: default_update_interval(),
+            notifications: Vec::new(),
         }
     }
 }
