@@ -209,7 +209,14 @@ pub struct Rescanner {
     pub notifier: Arc<crate::notify::Notifier>,
     /// Whether this replica leads (only the leader judges and writes reports).
     pub leading: tokio::sync::watch::Receiver<bool>,
+    /// (namespace, reference) whose resolution failed → when; not retried for
+    /// [`RESOLVE_RETRY_AFTER`], so a Pod that keeps changing does not hammer a registry.
+    /// At most `inventory.maxPods` entries.
+    pub failed: Mutex<BoundedMap<(String, String), tokio::time::Instant>>,
 }
+
+/// How long a reference that could not be resolved is left alone.
+pub const RESOLVE_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for Rescanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,6 +318,15 @@ impl Rescanner {
                     }
                 }
                 None => {
+                    let failed_at = self
+                        .failed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&(p.workload.namespace.clone(), p.container.image.clone()))
+                        .copied();
+                    if failed_at.is_some_and(|at| at.elapsed() < RESOLVE_RETRY_AFTER) {
+                        continue;
+                    }
                     let key = format!("resolve {} {}", p.workload.namespace, p.container.image);
                     jobs.entry(key).or_insert_with(|| Job1 {
                         image: p.container.image.clone(),
@@ -374,6 +390,12 @@ impl Rescanner {
         let Some(digest) = check.digest.clone() else {
             if let Err(reason) = &check.outcome {
                 tracing::warn!(image = %job.image, namespace = %job.namespace, %reason, "a running image could not be resolved");
+            }
+            if let Some(key) = job.resolves {
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, tokio::time::Instant::now());
             }
             return;
         };
@@ -657,4 +679,38 @@ fn pin(image: &str, digest: &str) -> Option<String> {
         reference.registry(),
         reference.repository()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_oci::Reference;
+
+    use super::*;
+
+    #[test]
+    fn pinned_references_and_scope() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            pin("alpine:3.20", &digest),
+            Some(format!("docker.io/library/alpine@{digest}"))
+        );
+        assert_eq!(
+            pin("registry.local:5000/team/app:1@sha256:00", &digest).is_some(),
+            Reference::parse("registry.local:5000/team/app:1@sha256:00").is_ok()
+        );
+        assert_eq!(pin("UPPER CASE/!!", &digest), None);
+        let config = portcullis_config::WebhookConfig {
+            enabled: true,
+            selector: portcullis_config::Selector::Exclude,
+            namespaces: vec!["dev-*".to_string()],
+        };
+        let scope = Scope {
+            selection: portcullis_webhook::Selection::new(&config, "portcullis-system").unwrap(),
+            own: "portcullis-system".to_string(),
+        };
+        assert!(scope.includes("team-a"));
+        assert!(!scope.includes("dev-1"));
+        assert!(!scope.includes("kube-system"));
+        assert!(!scope.includes("portcullis-system"));
+    }
 }

@@ -305,6 +305,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     let running = match (&kube, config.inventory.enabled) {
         (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
             leading,
+            failed: std::sync::Mutex::new(crate::bounded::BoundedMap::new(
+                config.inventory.max_pods,
+            )),
             notifier: Arc::clone(&notifier),
             inventory: Arc::new(crate::inventory::Inventory::new(
                 config.inventory.max_pods,
