@@ -1202,3 +1202,69 @@ fn new_findings_are_notified_once_per_image_signed_retried_and_deduplicated() {
         "{metrics}"
     );
 }
+
+#[test]
+fn denied_admissions_are_notified_once() {
+    use crate::admission::{Registries, admit, pod, server_with};
+    let (url, received) = receiver();
+    let registries = Registries::start();
+    let server = server_with(&registries, |config| {
+        config.notifications = vec![portcullis_config::NotificationConfig {
+            name: "hook".into(),
+            url: format!("{url}/hook"),
+            secret_file: None,
+            events: vec!["admission_denied".into()],
+            min_severity: None,
+            format: "json".into(),
+        }];
+    });
+    let allowed = admit(
+        &server,
+        "v1",
+        &pod("team-a", json!({}), &[&registries.go_image()], &[]),
+    );
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+    let denied_pod = pod("team-a", json!({}), &[&registries.stop_image()], &[]);
+    for _ in 0..2 {
+        let denied = admit(&server, "v1", &denied_pod);
+        assert_eq!(denied["allowed"], false, "{denied}");
+    }
+    // Queued after the two denials: once it is delivered, a duplicate would have been.
+    let marker = portcullis_server::notify::Event {
+        event: "admission_denied".into(),
+        subject: "marker".into(),
+        message: "marker".into(),
+        ..Default::default()
+    };
+    server.app().notifier.emit(marker.clone());
+    let all = wait_for("the marker delivered", || {
+        let all = received.lock().unwrap().clone();
+        let done = all.iter().any(|r| {
+            r.status == 200 && r.header("x-portcullis-delivery") == Some(marker.id().as_str())
+        });
+        (done, all)
+    });
+    let denials: Vec<Value> = all
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+        .filter(|b| b["message"] != "marker")
+        .collect();
+    assert_eq!(denials.len(), 1, "{all:#?}");
+    let body = &denials[0];
+    assert_eq!(body["event"], "admission_denied");
+    assert_eq!(body["namespace"], "team-a");
+    assert_eq!(
+        body["workloads"],
+        json!([{"namespace": "team-a", "kind": "Pod", "name": "web"}])
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&registries.stop_image()),
+        "{body}"
+    );
+    // The first attempt got a 500 and was retried.
+    assert_eq!(all[0].status, 500);
+}
