@@ -6,8 +6,9 @@
 //! `leaseDurationSeconds` (the holder died), and renews it while it holds it. Writes carry
 //! the Lease's `resourceVersion`, so of two replicas racing for it one gets `409 Conflict`
 //! and stays a follower. A leader that cannot renew for a whole lease duration steps down
-//! before anyone else may take over. There is no release on shutdown: the next leader
-//! takes over when the Lease expires.
+//! before anyone else may take over. On shutdown the leader releases the Lease (empties
+//! its holder) so a follower takes over at its next round; a leader that dies without
+//! releasing is replaced once the Lease expires.
 
 use std::time::Duration;
 
@@ -152,10 +153,50 @@ impl Elector {
         }
     }
 
-    /// Run the election until dropped, publishing whether this replica leads on `leading`.
-    pub async fn run(self, leading: watch::Sender<bool>) {
+    /// Give the Lease up if this replica holds it (empty holder, so the next round of any
+    /// follower takes it). Whether it was released.
+    pub async fn release(&self) -> Result<bool, LeaseError> {
+        let Some(mut lease) = self
+            .api
+            .get_opt(&self.settings.name)
+            .await
+            .map_err(|e| self.error(e))?
+        else {
+            return Ok(false);
+        };
+        let mut spec = lease.spec.clone().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(self.settings.identity.as_str()) {
+            return Ok(false);
+        }
+        spec.holder_identity = Some(String::new());
+        lease.spec = Some(spec);
+        match self
+            .api
+            .replace(&self.settings.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Run the election until `stop` turns true (then release the Lease if held) or the
+    /// task is dropped, publishing whether this replica leads on `leading`.
+    pub async fn run(self, leading: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
         let mut last_renewed: Option<tokio::time::Instant> = None;
         loop {
+            if *stop.borrow() {
+                leading.send_replace(false);
+                match self.release().await {
+                    Ok(true) => {
+                        tracing::info!(identity = %self.settings.identity, "leader Lease released")
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "releasing the leader Lease"),
+                }
+                return;
+            }
             let outcome = self.try_acquire_or_renew().await;
             let leads = match outcome {
                 Ok(true) => {
@@ -178,7 +219,15 @@ impl Elector {
                 tracing::info!(identity = %self.settings.identity, leads, "leadership changed");
                 leading.send_replace(leads);
             }
-            tokio::time::sleep(self.settings.renew_interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.renew_interval) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        // The server was dropped without a shutdown: it keeps running.
+                        tokio::time::sleep(self.settings.renew_interval).await;
+                    }
+                }
+            }
         }
     }
 }

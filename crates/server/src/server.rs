@@ -190,6 +190,8 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// The leader election, ended (releasing the Lease) before the other tasks.
+    elector: Option<JoinHandle<()>>,
     scheduler: Option<Scheduler>,
 }
 
@@ -206,12 +208,30 @@ impl RunningServer {
     /// (at most `drainTimeout`), and end the background tasks.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(elector) = self.elector {
+            // Release the Lease (bounded: a stuck API server does not hold the shutdown).
+            let _ = tokio::time::timeout(Duration::from_secs(5), elector).await;
+        }
         let _ = self.accept.await;
         for task in &self.background {
             task.abort();
         }
         if let Some(scheduler) = self.scheduler {
             let _ = tokio::task::spawn_blocking(move || scheduler.stop()).await;
+        }
+    }
+}
+
+impl RunningServer {
+    /// Stop at once, as a crash would: no drain, no Lease release (for tests of what other
+    /// replicas do when one dies).
+    pub fn kill(self) {
+        self.accept.abort();
+        for task in self.background.iter().chain(&self.elector) {
+            task.abort();
+        }
+        if let Some(scheduler) = self.scheduler {
+            std::thread::spawn(move || scheduler.stop());
         }
     }
 }
@@ -369,6 +389,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     })?;
     let (stop, stopped) = watch::channel(false);
     let mut background = Vec::new();
+    let mut elector_task = None;
 
     let db_changed = Arc::new(Notify::new());
     background.push(tokio::spawn(keep_database_loaded(
@@ -445,7 +466,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
                         renew_interval: config.leader_election.renew_interval.get(),
                     },
                 );
-                background.push(tokio::spawn(elector.run(leading_tx)));
+                elector_task = Some(tokio::spawn(elector.run(leading_tx, stop.subscribe())));
             } else {
                 // Keep the sender alive: the rescan loop ends when it is dropped.
                 background.push(tokio::spawn(async move {
@@ -467,6 +488,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         stop,
         accept,
         background,
+        elector: elector_task,
         scheduler,
     })
 }

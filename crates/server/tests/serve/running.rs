@@ -944,7 +944,10 @@ fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
 
     // The leader dies without releasing the Lease: the follower takes over once it expires.
     let leader = cluster.server.server.take().unwrap();
-    cluster.server.runtime.block_on(leader.shutdown());
+    {
+        let _entered = cluster.server.runtime.enter();
+        leader.kill();
+    }
     wait_for("replica-b leads", || {
         let holder = lease_holder(&cluster.mock);
         (holder == ("replica-b".to_string(), 1), holder)
@@ -1267,4 +1270,42 @@ fn denied_admissions_are_notified_once() {
     );
     // The first attempt got a 500 and was retried.
     assert_eq!(all[0].status, 500);
+}
+
+#[test]
+fn a_leader_shutting_down_hands_the_lease_over_at_once() {
+    // A Lease held for 10 minutes: only a release lets the follower in within the test.
+    let long = |config: &mut portcullis_config::ServerConfig| {
+        config.leader_election.lease_duration = portcullis_config::Duration::from_secs(600);
+        config.leader_election.renew_interval = portcullis_config::Duration::from_millis(200);
+    };
+    let mut cluster = Cluster::start_with(seed_cluster, long);
+    wait_for("replica-a leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder.0 == "replica-a", holder)
+    });
+    let follower = replica(
+        &cluster.mock,
+        &cluster.registry,
+        &cluster.db,
+        "replica-b",
+        long,
+    );
+    wait_for("the leader judged the 4 running images", || {
+        let n = cluster.scan_log().len();
+        (n == 4, n)
+    });
+    let leader = cluster.server.server.take().unwrap();
+    cluster.server.runtime.block_on(leader.shutdown());
+    wait_for("replica-b leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder == ("replica-b".to_string(), 1), holder)
+    });
+    wait_for("the new leader judged the 4 running images", || {
+        let n = follower.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
+            .as_array()
+            .unwrap()
+            .len();
+        (n == 4, n)
+    });
 }
