@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
+use sha2::Digest as _;
 use tokio::sync::Semaphore;
 
 use crate::bounded::BoundedMap;
@@ -579,7 +580,8 @@ impl Rescanner {
         ));
         let params = PatchParams::apply(FIELD_MANAGER).force();
         for (namespace, report) in writes {
-            let text = report.to_string();
+            // A digest of what was written, not the report itself (up to 512 KiB each).
+            let text = hex::encode(sha2::Sha256::digest(report.to_string().as_bytes()));
             if written.get(&namespace) == Some(&text) {
                 continue;
             }
