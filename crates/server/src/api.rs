@@ -109,7 +109,10 @@ fn images(app: &Arc<App>) -> HttpResponse {
             })
         })
         .collect();
-    json(StatusCode::OK, &json!({ "images": images }))
+    json(
+        StatusCode::OK,
+        &json!({ "images": images, "leading": *running.leading.borrow() }),
+    )
 }
 
 fn image_workloads(app: &Arc<App>, digest: &str) -> HttpResponse {
@@ -196,7 +199,10 @@ fn workloads(app: &Arc<App>, query: &str) -> HttpResponse {
             })
         })
         .collect();
-    json(StatusCode::OK, &json!({ "workloads": workloads }))
+    json(
+        StatusCode::OK,
+        &json!({ "workloads": workloads, "leading": *running.leading.borrow() }),
+    )
 }
 
 fn query_value(query: &str, key: &str) -> Option<String> {

@@ -927,12 +927,14 @@ fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
         let n = cluster.scan_log().len();
         (n == 4, n)
     });
-    // The follower watches too (it knows what runs) but judges nothing.
-    wait_for("the follower inventoried the 10 workloads", || {
+    // The follower watches too (it knows what runs) but judges nothing, and says so.
+    let answer = wait_for("the follower inventoried the 10 workloads", || {
         let answer = follower.get("/api/v1/workloads", Some("token-one")).json();
         let n = answer["workloads"].as_array().unwrap().len();
-        (n == 10, n)
+        (n == 10, answer)
     });
+    assert_eq!(answer["leading"], false);
+    assert_eq!(cluster.get("/api/v1/workloads")["leading"], true);
     let follower_log = |f: &TestServer| {
         f.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
             .as_array()
