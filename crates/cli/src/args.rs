@@ -219,6 +219,14 @@ Limits (config key [default], also PORTCULLIS_<KEY>):
   maxConnections [256]            HTTP connections served at once; more wait in the backlog
   requestTimeout [10s]            TLS handshake and request head each, then the whole body
   drainTimeout [25s]              on SIGTERM, time to finish in-flight requests before exiting 0
+  inventory.maxPods [20000]       running Pods tracked (with kubernetes: true)
+  inventory.maxImages [5000]      distinct running image digests tracked
+  inventory.topFindings [5]       findings named per PolicyReport result (reports stay under 512 KiB)
+  rescan.concurrency [1]          running images re-judged at once (below scanConcurrency)
+  rescan.interval [6h]            every running image re-judged this often; always on a database change
+  scanLogSize [1000]              scans kept for GET /api/v1/scanlog
+  leaderElection.leaseDuration [15s]  a dead leader's Lease is taken over after this (renewInterval [5s])
+  notifications                   256 queued events per receiver, 8 attempts, dedup of 10000 keys
   request bodies                  at most 3 MiB";
 
 /// Arguments of `portcullis serve`.

@@ -94,6 +94,169 @@ pub struct ServerConfig {
     pub ca_certs: Vec<String>,
     /// The Harbor scanner adapter.
     pub harbor: HarborConfig,
+    /// The inventory of what runs (Pods watched when `kubernetes` is set), and the
+    /// PolicyReports written from it.
+    pub inventory: InventoryConfig,
+    /// Background re-judging of the images that run.
+    pub rescan: RescanConfig,
+    /// Most scans kept for `GET /api/v1/scanlog` (`1000`), newest first.
+    pub scan_log_size: usize,
+    /// With several replicas, which one rescans and writes reports.
+    pub leader_election: LeaderElectionConfig,
+    /// Webhooks told about events (new findings in running images, verdict changes,
+    /// denied admissions, a database that could not be updated).
+    pub notifications: Vec<NotificationConfig>,
+}
+
+/// One notification receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// Its name (in logs and metrics).
+    pub name: String,
+    /// Where events are POSTed (`https://…`).
+    pub url: String,
+    /// The file holding the HMAC-SHA256 key (a mounted Secret); `json` bodies are signed
+    /// with it in `X-Portcullis-Signature: sha256=HEX`. Read at each delivery.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// The events sent: `new_findings`, `verdict_changed`, `admission_denied`,
+    /// `database_stale`; empty means all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// `new_findings` only for findings at or above this severity (`low`, `medium`,
+    /// `high`, `critical`; default: any).
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    /// `json` (the versioned, signed body) or `slack` (an incoming-webhook body).
+    #[serde(default = "default_notification_format")]
+    pub format: String,
+}
+
+fn default_notification_format() -> String {
+    "json".to_string()
+}
+
+/// Leader election over a `coordination.k8s.io/v1` Lease in Portcullis's namespace: only
+/// the leader rescans running images and writes PolicyReports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LeaderElectionConfig {
+    /// Whether replicas elect a leader (`true`); `false`: every replica does the work.
+    pub enabled: bool,
+    /// The Lease's name (`portcullis-rescan`).
+    pub lease_name: String,
+    /// How long a Lease not renewed stays held (`15s`): the longest a dead leader's work
+    /// waits for a new leader.
+    pub lease_duration: Duration,
+    /// How often the leader renews, and followers try, the Lease (`5s`).
+    pub renew_interval: Duration,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease_name: "portcullis-rescan".to_string(),
+            lease_duration: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The inventory of running Pods (needs `kubernetes: true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct InventoryConfig {
+    /// Whether Pods are watched and their images rescanned (`true`).
+    pub enabled: bool,
+    /// Most Pods tracked (`20000`); Pods past it are left out (and counted in a warning).
+    pub max_pods: usize,
+    /// Most distinct running image digests tracked (`5000`); digests past it are left out.
+    pub max_images: usize,
+    /// Whether `wgpolicyk8s.io/v1alpha2` PolicyReports (one per namespace) and a
+    /// ClusterPolicyReport are written (`true`).
+    pub reports: bool,
+    /// Findings named in each report result's message (`5`); reports keep counts and these
+    /// only, and stay under 512 KiB.
+    pub top_findings: usize,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_pods: 20_000,
+            max_images: 5_000,
+            reports: true,
+            top_findings: 5,
+        }
+    }
+}
+
+/// Re-judging what runs: on every database change, for every new digest, and every
+/// `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RescanConfig {
+    /// Rescans running at once (`1`); kept below `scanConcurrency` so admission always
+    /// finds a scan slot.
+    pub concurrency: usize,
+    /// How often every running image is re-judged even without a database change (`6h`);
+    /// `0s` only rescans on database changes and new digests.
+    pub interval: Duration,
+}
+
+impl Default for RescanConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            interval: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8443".to_string(),
+            tls: None,
+            plain_http: false,
+            namespace: "portcullis-system".to_string(),
+            database: DatabaseConfig::default(),
+            policy: PolicyConfig::default(),
+            webhook: WebhookConfig::default(),
+            unknown_image_action: UnknownImageAction::Reject,
+            scan_budget: Duration::from_secs(8),
+            registries: Vec::new(),
+            whitelist: Vec::new(),
+            api_tokens: Vec::new(),
+            kubernetes: false,
+            tag_cache_ttl: Duration::from_secs(30),
+            scan_concurrency: 2,
+            scan_concurrency_per_registry: 1,
+            max_inline_images: 8,
+            background_checks: 16,
+            registry_threads: 16,
+            registry_threads_per_registry: 4,
+            resolve_timeout: Duration::from_secs(15),
+            scan_timeout: Duration::from_secs(120),
+            verdict_cache_size: 1_000,
+            tag_cache_size: 10_000,
+            catalog_cache_bytes: 128 * 1024 * 1024,
+            audit_store_size: 1_000,
+            max_connections: 256,
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(25),
+            ca_certs: Vec::new(),
+            harbor: HarborConfig::default(),
+            inventory: InventoryConfig::default(),
+            rescan: RescanConfig::default(),
+            scan_log_size: 1_000,
+            leader_election: LeaderElectionConfig::default(),
+            notifications: Vec::new(),
+        }
+    }
 }
 
 /// The Harbor pluggable scanner adapter (API v1.2), served under `/harbor` of the main
@@ -148,44 +311,6 @@ pub struct BasicAuthConfig {
     pub username: String,
     /// The file whose content (trailing newline removed) is the password.
     pub password_file: String,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: "0.0.0.0:8443".to_string(),
-            tls: None,
-            plain_http: false,
-            namespace: "portcullis-system".to_string(),
-            database: DatabaseConfig::default(),
-            policy: PolicyConfig::default(),
-            webhook: WebhookConfig::default(),
-            unknown_image_action: UnknownImageAction::Reject,
-            scan_budget: Duration::from_secs(8),
-            registries: Vec::new(),
-            whitelist: Vec::new(),
-            api_tokens: Vec::new(),
-            kubernetes: false,
-            tag_cache_ttl: Duration::from_secs(30),
-            scan_concurrency: 2,
-            scan_concurrency_per_registry: 1,
-            max_inline_images: 8,
-            background_checks: 16,
-            registry_threads: 16,
-            registry_threads_per_registry: 4,
-            resolve_timeout: Duration::from_secs(15),
-            scan_timeout: Duration::from_secs(120),
-            verdict_cache_size: 1_000,
-            tag_cache_size: 10_000,
-            catalog_cache_bytes: 128 * 1024 * 1024,
-            audit_store_size: 1_000,
-            max_connections: 256,
-            request_timeout: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(25),
-            ca_certs: Vec::new(),
-            harbor: HarborConfig::default(),
-        }
-    }
 }
 
 /// Certificate and key files (PEM); both are reloaded when they change.
@@ -429,6 +554,29 @@ mod tests {
         assert_eq!(config.max_connections, 5);
         assert_eq!(config.request_timeout, Duration::from_secs(2));
         assert_eq!(config.drain_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn reads_the_inventory_and_rescan_keys() {
+        let config = ServerConfig::from_yaml(
+            "inventory:\n  maxPods: 10\n  maxImages: 4\n  reports: false\n  topFindings: 2\nrescan:\n  concurrency: 3\n  interval: 0s\nscanLogSize: 7\n",
+            "x",
+        )
+        .unwrap();
+        assert!(config.inventory.enabled);
+        assert_eq!(config.inventory.max_pods, 10);
+        assert_eq!(config.inventory.max_images, 4);
+        assert!(!config.inventory.reports);
+        assert_eq!(config.inventory.top_findings, 2);
+        assert_eq!(config.rescan.concurrency, 3);
+        assert_eq!(config.rescan.interval, Duration::from_secs(0));
+        assert_eq!(config.scan_log_size, 7);
+        assert!(config.leader_election.enabled);
+        assert_eq!(
+            config.leader_election.lease_duration,
+            Duration::from_secs(15)
+        );
+        assert!(ServerConfig::from_yaml("rescan:\n  concurrency: 1\n  every: 2s\n", "x").is_err());
     }
 
     #[test]

@@ -17,6 +17,74 @@ use crate::resources::{self, ResourceType};
 use crate::spec::{Spec, parse_spec};
 use crate::validate::{Problem, validate};
 
+/// The `wgpolicyk8s.io/v1alpha2` report CRDs the server writes to: the community's own
+/// definitions (kubernetes-sigs/wg-policy-prototypes), byte for byte as in `testdata/specs/`.
+/// `activate` installs them when absent (labelled as ours) and re-applies them only when
+/// they are ours; one installed by another tool (Kyverno, Policy Reporter) is never
+/// touched, and `deactivate --purge` deletes only ours.
+pub const REPORT_CRDS: [(&str, &str); 2] = [
+    (
+        "policyreports.wgpolicyk8s.io",
+        include_str!("../../../testdata/specs/wgpolicyk8s.io_policyreports.yaml"),
+    ),
+    (
+        "clusterpolicyreports.wgpolicyk8s.io",
+        include_str!("../../../testdata/specs/wgpolicyk8s.io_clusterpolicyreports.yaml"),
+    ),
+];
+
+/// Whether a stored object carries our `managed-by` label.
+fn ours(object: &DynamicObject) -> bool {
+    object
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(manifests::MANAGED_BY.0))
+        .is_some_and(|v| v == manifests::MANAGED_BY.1)
+}
+
+/// Install the report CRDs that are absent, re-apply ours, leave other tools' alone.
+async fn ensure_report_crds(client: &Client) -> Result<Vec<ObjectChange>> {
+    let api = dynamic(client, &resources::CRD, None);
+    let mut out = Vec::new();
+    for (name, text) in REPORT_CRDS {
+        let existing = api
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(&format!("reading CustomResourceDefinition {name}"), e))?;
+        if existing.as_ref().is_some_and(|o| !ours(o)) {
+            out.push(ObjectChange {
+                object: format!("{}/{name}", resources::CRD.kind),
+                namespace: None,
+                change: Change::Unchanged,
+            });
+            continue;
+        }
+        let mut object: serde_json::Value = yaml_serde::from_str(text)
+            .map_err(|e| Error::new(ErrorKind::Syntax, format!("the {name} definition: {e}")))?;
+        object["metadata"]["labels"] = serde_json::json!(manifests::labels());
+        let manifest = Manifest::from_value(resources::CRD, object);
+        out.push(apply(client, &manifest, None).await?);
+    }
+    Ok(out)
+}
+
+/// Delete the report CRDs we installed (never another tool's).
+async fn remove_report_crds(client: &Client) -> Result<Vec<ObjectChange>> {
+    let api = dynamic(client, &resources::CRD, None);
+    let mut out = Vec::new();
+    for (name, _) in REPORT_CRDS {
+        let existing = api
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(&format!("reading CustomResourceDefinition {name}"), e))?;
+        if existing.as_ref().is_some_and(ours) {
+            out.push(delete(client, &resources::CRD, None, name).await?);
+        }
+    }
+    Ok(out)
+}
+
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "portcullis";
 /// The metric `status` reads the database age from.
@@ -188,6 +256,11 @@ pub async fn activate(
         .partition(|m| m.resource != resources::WHITELIST_ITEM && m.resource != resources::WEBHOOK);
     for manifest in early {
         objects.push(apply(client, manifest, None).await?);
+        if manifest.resource == resources::CRD
+            && manifest.name == format!("audits.{}", portcullis_k8s::GROUP)
+        {
+            objects.extend(ensure_report_crds(client).await?);
+        }
     }
     let ready_replicas = wait_ready(client, ns, options).await?;
     for manifest in late {
@@ -445,6 +518,7 @@ pub async fn deactivate(
             let name = format!("{crd}.{}", portcullis_k8s::GROUP);
             out.push(delete(client, &resources::CRD, None, &name).await?);
         }
+        out.extend(remove_report_crds(client).await?);
         out.push(delete(client, &resources::NAMESPACE, None, namespace).await?);
     }
     Ok(out)

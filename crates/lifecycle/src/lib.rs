@@ -20,7 +20,8 @@ pub mod wizard;
 
 pub use error::{Error, ErrorKind, Result};
 pub use spec::{
-    CustomPolicySpec, PolicySpec, RegistrySpec, Spec, WebhookSpec, WhitelistItemSpec, parse_spec,
+    CustomPolicySpec, NotificationSpec, PolicySpec, RegistrySpec, Spec, WebhookSpec,
+    WhitelistItemSpec, parse_spec,
 };
 pub use validate::{Problem, validate};
 

@@ -107,6 +107,22 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest of `resource` from a JSON object (`metadata.name`, maybe
+    /// `metadata.namespace`).
+    pub fn from_value(resource: ResourceType, object: Value) -> Self {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        Self {
+            resource,
+            name,
+            namespace,
+            object,
+        }
+    }
+
     fn new<T: Serialize>(resource: ResourceType, object: &T) -> Result<Self> {
         let object = serde_json::to_value(object).map_err(|e| {
             Error::new(
@@ -211,6 +227,18 @@ pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
             })
             .collect(),
         kubernetes: true,
+        notifications: spec
+            .notifications
+            .iter()
+            .map(|n| portcullis_config::NotificationConfig {
+                name: n.name.clone(),
+                url: n.url.clone(),
+                secret_file: n.secret_file(),
+                events: n.events.clone(),
+                min_severity: n.min_severity.clone(),
+                format: n.format.clone(),
+            })
+            .collect(),
         ..ServerConfig::default()
     })
 }
@@ -316,7 +344,12 @@ pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
     out.push(Manifest::new(resources::SERVICE, &service(ns))?);
     out.push(Manifest::new(
         resources::DEPLOYMENT,
-        &deployment(ns, &options.image, &config_hash),
+        &deployment(
+            ns,
+            &options.image,
+            &config_hash,
+            &notification_secrets(spec),
+        ),
     )?);
     out.push(Manifest::new(resources::PDB, &pdb(ns))?);
     for item in &spec.release_white_list {
@@ -385,7 +418,9 @@ fn subject(ns: &str) -> Option<Vec<Subject>> {
 }
 
 /// Least privilege: WhiteListItems read and watched, Audits written, Namespaces read,
-/// cluster-wide; Secrets read in the install namespace only.
+/// Pods read and watched (the inventory of what runs) with their ReplicaSet and Job owners
+/// read, PolicyReports and ClusterPolicyReports written, cluster-wide; Secrets read and the
+/// leader-election Lease written in the install namespace only.
 fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
     let group = portcullis_k8s::GROUP;
     let cluster_role = ClusterRole {
@@ -394,6 +429,14 @@ fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
             rule(&[group], &["whitelistitems"], &["get", "list", "watch"]),
             rule(&[group], &["audits"], &["create", "update", "patch", "get"]),
             rule(&[""], &["namespaces"], &["get", "list", "watch"]),
+            rule(&[""], &["pods"], &["get", "list", "watch"]),
+            rule(&["apps"], &["replicasets"], &["get"]),
+            rule(&["batch"], &["jobs"], &["get"]),
+            rule(
+                &["wgpolicyk8s.io"],
+                &["policyreports", "clusterpolicyreports"],
+                &["get", "create", "patch", "update"],
+            ),
         ]),
         ..ClusterRole::default()
     };
@@ -408,7 +451,14 @@ fn rbac(ns: &str) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
     };
     let role = Role {
         metadata: meta(NAME, Some(ns)),
-        rules: Some(vec![rule(&[""], &["secrets"], &["get", "list", "watch"])]),
+        rules: Some(vec![
+            rule(&[""], &["secrets"], &["get", "list", "watch"]),
+            rule(
+                &["coordination.k8s.io"],
+                &["leases"],
+                &["get", "create", "update"],
+            ),
+        ]),
     };
     let binding = RoleBinding {
         metadata: meta(NAME, Some(ns)),
@@ -498,7 +548,17 @@ fn spread(topology_key: &str) -> TopologySpreadConstraint {
     }
 }
 
-fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
+/// The distinct Secrets of the notification receivers, sorted.
+fn notification_secrets(spec: &Spec) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = spec
+        .notifications
+        .iter()
+        .filter_map(|n| n.secret_name.clone())
+        .collect();
+    set.into_iter().collect()
+}
+
+fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> Deployment {
     let mut pod_labels = labels();
     pod_labels.extend(selector_labels());
     let container = Container {
@@ -530,12 +590,23 @@ fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![
-            mount("config", "/etc/portcullis", true),
-            mount("tls", "/etc/portcullis/tls", true),
-            mount("data", "/var/lib/portcullis", false),
-            mount("tmp", "/tmp", false),
-        ]),
+        volume_mounts: Some(
+            vec![
+                mount("config", "/etc/portcullis", true),
+                mount("tls", "/etc/portcullis/tls", true),
+                mount("data", "/var/lib/portcullis", false),
+                mount("tmp", "/tmp", false),
+            ]
+            .into_iter()
+            .chain(secrets.iter().enumerate().map(|(i, secret)| {
+                mount(
+                    &format!("notify-{i}"),
+                    &format!("{}/{secret}", crate::spec::NOTIFICATION_SECRETS_DIR),
+                    true,
+                )
+            }))
+            .collect(),
+        ),
         ..Container::default()
     };
     let empty_dir = |name: &str| Volume {
@@ -585,26 +656,38 @@ fn deployment(ns: &str, image: &str, config_hash: &str) -> Deployment {
                         spread("kubernetes.io/hostname"),
                         spread("topology.kubernetes.io/zone"),
                     ]),
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".to_string(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: CONFIG_MAP_NAME.to_string(),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        Volume {
-                            name: "tls".to_string(),
+                    volumes: Some(
+                        vec![
+                            Volume {
+                                name: "config".to_string(),
+                                config_map: Some(ConfigMapVolumeSource {
+                                    name: CONFIG_MAP_NAME.to_string(),
+                                    ..ConfigMapVolumeSource::default()
+                                }),
+                                ..Volume::default()
+                            },
+                            Volume {
+                                name: "tls".to_string(),
+                                secret: Some(SecretVolumeSource {
+                                    secret_name: Some(TLS_SECRET_NAME.to_string()),
+                                    ..SecretVolumeSource::default()
+                                }),
+                                ..Volume::default()
+                            },
+                            empty_dir("data"),
+                            empty_dir("tmp"),
+                        ]
+                        .into_iter()
+                        .chain(secrets.iter().enumerate().map(|(i, secret)| Volume {
+                            name: format!("notify-{i}"),
                             secret: Some(SecretVolumeSource {
-                                secret_name: Some(TLS_SECRET_NAME.to_string()),
+                                secret_name: Some(secret.clone()),
                                 ..SecretVolumeSource::default()
                             }),
                             ..Volume::default()
-                        },
-                        empty_dir("data"),
-                        empty_dir("tmp"),
-                    ]),
+                        }))
+                        .collect(),
+                    ),
                     ..PodSpec::default()
                 }),
             },

@@ -9,7 +9,10 @@
 //!   "registries": [],
 //!   "releaseWhiteList": [{"name": "monitoring", "reason": "vendor chart", "regexp": "monitoring-.*"}],
 //!   "unknownImageAction": "reject",
-//!   "updateInterval": "1h"
+//!   "updateInterval": "1h",
+//!   "notifications": [{"name": "hook", "url": "https://hooks.example/p", "secretName": "notify-hmac",
+//!                      "secretKey": "hmac-key", "events": ["new_findings"], "minSeverity": "high",
+//!                      "format": "json"}]
 //! }
 //! ```
 //!
@@ -57,6 +60,10 @@ pub struct Spec {
     /// upstream sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseSpec>,
+    /// Webhooks told about new findings, verdict changes, denied admissions and failed
+    /// database updates; each HMAC key is a Secret mounted into the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
 
 /// Where the server gets its vulnerability database: an OCI artifact published by
@@ -75,6 +82,54 @@ pub struct DatabaseSpec {
     pub insecure: bool,
 }
 
+/// One notification receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationSpec {
+    /// Its name (a DNS label; unique).
+    #[serde(default)]
+    pub name: String,
+    /// Where events are POSTed (`https://…`).
+    #[serde(default)]
+    pub url: String,
+    /// A Secret in the install namespace holding the HMAC-SHA256 key under `secretKey`;
+    /// mounted read-only at `/etc/portcullis/notifications/<secretName>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The key of the Secret holding the HMAC key (`hmac-key`).
+    #[serde(default = "default_secret_key")]
+    pub secret_key: String,
+    /// `new_findings`, `verdict_changed`, `admission_denied`, `database_stale`; empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// `new_findings` only at or above this severity (`low` … `critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<String>,
+    /// `json` (signed, versioned) or `slack`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+fn default_secret_key() -> String {
+    "hmac-key".to_string()
+}
+
+fn default_format() -> String {
+    "json".to_string()
+}
+
+impl NotificationSpec {
+    /// Where the server reads the HMAC key, when there is a Secret.
+    pub fn secret_file(&self) -> Option<String> {
+        self.secret_name
+            .as_ref()
+            .map(|secret| format!("{}/{secret}/{}", NOTIFICATION_SECRETS_DIR, self.secret_key))
+    }
+}
+
+/// Where notification Secrets are mounted, one folder per Secret.
+pub const NOTIFICATION_SECRETS_DIR: &str = "/etc/portcullis/notifications";
+
 impl Default for Spec {
     fn default() -> Self {
         Self {
@@ -87,6 +142,7 @@ impl Default for Spec {
             update_interval: default_update_interval(),
             policies: Vec::new(),
             database: None,
+            notifications: Vec::new(),
         }
     }
 }

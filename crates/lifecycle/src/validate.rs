@@ -9,7 +9,7 @@ use portcullis_policy::{BUILTIN_IDS, Format, PolicySet, parse_document, parse_po
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::spec::{RegistrySpec, Spec, WhitelistItemSpec};
+use crate::spec::{NotificationSpec, RegistrySpec, Spec, WhitelistItemSpec};
 
 /// The most namespaces, whitelist items or registries one spec may list (each).
 pub const MAX_ITEMS: usize = 1000;
@@ -61,6 +61,7 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
     for (i, registry) in spec.registries.iter().enumerate().take(MAX_ITEMS) {
         check_registry(registry, &format!("registries[{i}]"), &mut problems);
     }
+    check_notifications(&spec.notifications, &mut problems);
     if !matches!(spec.unknown_image_action.as_str(), "reject" | "allow") {
         problems.add(
             "unknownImageAction",
@@ -328,6 +329,81 @@ pub fn anchored_regex(pattern: &str) -> std::result::Result<regex::Regex, regex:
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
+}
+
+fn check_notifications(list: &[NotificationSpec], problems: &mut Problems) {
+    if list.len() > MAX_ITEMS {
+        problems.add("notifications", format!("more than {MAX_ITEMS} entries"));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, n) in list.iter().enumerate().take(MAX_ITEMS) {
+        let field = format!("notifications[{i}]");
+        if n.name.is_empty() {
+            problems.add(format!("{field}.name"), "required");
+        } else if !is_dns_subdomain(&n.name) || n.name.contains('.') {
+            problems.add(
+                format!("{field}.name"),
+                format!("'{}' is not a DNS label", n.name),
+            );
+        } else if !names.insert(n.name.as_str()) {
+            problems.add(format!("{field}.name"), format!("'{}' repeated", n.name));
+        }
+        if !(n.url.starts_with("https://") || n.url.starts_with("http://")) {
+            problems.add(
+                format!("{field}.url"),
+                format!("'{}' is not an http(s) URL", n.url),
+            );
+        }
+        if let Some(secret) = &n.secret_name
+            && !is_dns_subdomain(secret)
+        {
+            problems.add(
+                format!("{field}.secretName"),
+                format!("'{secret}' is not a valid Secret name"),
+            );
+        }
+        if n.secret_key.is_empty()
+            || !n
+                .secret_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            problems.add(
+                format!("{field}.secretKey"),
+                format!("'{}' is not a valid Secret key", n.secret_key),
+            );
+        }
+        for event in &n.events {
+            if !matches!(
+                event.as_str(),
+                "new_findings" | "verdict_changed" | "admission_denied" | "database_stale"
+            ) {
+                problems.add(
+                    format!("{field}.events"),
+                    format!(
+                        "'{event}' is none of new_findings, verdict_changed, admission_denied, database_stale"
+                    ),
+                );
+            }
+        }
+        if let Some(min) = &n.min_severity
+            && !matches!(
+                min.as_str(),
+                "unknown" | "negligible" | "low" | "medium" | "high" | "critical"
+            )
+        {
+            problems.add(
+                format!("{field}.minSeverity"),
+                format!("'{min}' is not a severity (low, medium, high, critical)"),
+            );
+        }
+        if !matches!(n.format.as_str(), "json" | "slack") {
+            problems.add(
+                format!("{field}.format"),
+                format!("'{}' is neither 'json' nor 'slack'", n.format),
+            );
+        }
+    }
 }
 
 fn check_registry(registry: &RegistrySpec, field: &str, problems: &mut Problems) {

@@ -47,6 +47,38 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             spec: portcullis_webhook::audit(workload, &outcome, database.as_deref(), &now),
         });
     }
+    if !answer.allowed
+        && let Some(workload) = &workload
+    {
+        let images: Vec<&str> = workload.images.iter().map(|c| c.image.as_str()).collect();
+        app.notifier.emit(crate::notify::Event {
+            event: "admission_denied".to_string(),
+            at: crate::engine::unix_now(),
+            database: app.engine.db().current().map(|g| g.version.clone()),
+            namespace: Some(workload.namespace.clone()),
+            workloads: vec![crate::inventory::WorkloadRef {
+                namespace: workload.namespace.clone(),
+                kind: workload.kind.clone(),
+                name: workload.name.clone(),
+            }],
+            message: format!(
+                "{} {}/{} was denied ({}): {}",
+                workload.kind,
+                workload.namespace,
+                workload.name,
+                answer.action,
+                images.join(", ")
+            ),
+            subject: format!(
+                "{}/{}/{}/{}",
+                workload.namespace,
+                workload.kind,
+                workload.name,
+                images.join(",")
+            ),
+            ..crate::notify::Event::default()
+        });
+    }
     app.metrics
         .admissions
         .get_or_create(&label("action", answer.action))

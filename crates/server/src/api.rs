@@ -1,5 +1,7 @@
-//! REST API v1 (bearer tokens): scans, image vulnerabilities, policies, audits, whitelists.
+//! REST API v1 (bearer tokens): scans, image vulnerabilities, policies, audits, whitelists,
+//! and the views of what runs (workloads, images, the scan log).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -10,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::{HttpResponse, error, json, unauthorized};
+use crate::inventory::{WorkloadRef, severity_rank};
 use crate::scans::ScanStatus;
 use crate::server::App;
 use crate::whitelist::WhitelistItem;
@@ -34,6 +37,12 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             None => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
         },
         (Method::GET, ["images", digest, "vulnerabilities"]) => vulnerabilities(app, digest),
+        (Method::GET, ["images", digest, "workloads"]) => image_workloads(app, digest),
+        (Method::GET, ["images"]) => images(app),
+        (Method::GET, ["workloads"]) => workloads(app, &query),
+        (Method::GET, ["scanlog"]) => {
+            json(StatusCode::OK, &json!({ "scans": app.engine.scan_log() }))
+        }
         (Method::GET, ["policies"]) => policies(app),
         (Method::GET, ["audits"]) => json(StatusCode::OK, &json!({ "audits": app.audits.list() })),
         (Method::GET, ["whitelists"]) => json(
@@ -54,6 +63,146 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             &format!("no such endpoint: {} {path}", request.method()),
         ),
     }
+}
+
+fn no_inventory() -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        "the inventory of running workloads is off (it needs kubernetes: true and inventory.enabled)",
+    )
+}
+
+/// The views' rows grouped by digest: references and workloads.
+fn workload_json(w: &WorkloadRef) -> serde_json::Value {
+    json!({"namespace": w.namespace, "kind": w.kind, "name": w.name})
+}
+
+fn images(app: &Arc<App>) -> HttpResponse {
+    let Some(running) = &app.running else {
+        return no_inventory();
+    };
+    let top = running.inventory.top_findings;
+    let mut by_digest: BTreeMap<String, (BTreeSet<String>, BTreeSet<WorkloadRef>)> =
+        BTreeMap::new();
+    let rows = running.rows();
+    let mut states = BTreeMap::new();
+    for row in rows {
+        let Some(digest) = row.digest else { continue };
+        let entry = by_digest.entry(digest.clone()).or_default();
+        entry.0.insert(row.image);
+        entry.1.insert(row.workload);
+        if let Some(state) = row.state {
+            states.insert(digest, state);
+        }
+    }
+    let images: Vec<_> = by_digest
+        .into_iter()
+        .map(|(digest, (references, workloads))| {
+            let state = states.remove(&digest).unwrap_or_default();
+            json!({
+                "digest": digest,
+                "references": references,
+                "workloads": workloads.iter().map(workload_json).collect::<Vec<_>>(),
+                "summary": state.summary(top),
+                "lastScan": state.last_scan,
+                "database": state.database,
+            })
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({ "images": images, "leading": *running.leading.borrow() }),
+    )
+}
+
+fn image_workloads(app: &Arc<App>, digest: &str) -> HttpResponse {
+    let Some(running) = &app.running else {
+        return no_inventory();
+    };
+    let workloads: BTreeSet<WorkloadRef> = running
+        .rows()
+        .into_iter()
+        .filter(|r| r.digest.as_deref() == Some(digest))
+        .map(|r| r.workload)
+        .collect();
+    if workloads.is_empty() {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("{digest}: no running workload runs it"),
+        );
+    }
+    json(
+        StatusCode::OK,
+        &json!({
+            "digest": digest,
+            "workloads": workloads.iter().map(workload_json).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+fn workloads(app: &Arc<App>, query: &str) -> HttpResponse {
+    let Some(running) = &app.running else {
+        return no_inventory();
+    };
+    let namespace = query_value(query, "namespace");
+    let minimum = match query_value(query, "severity") {
+        None => 0,
+        Some(s) => match severity_rank(&s) {
+            0 => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "severity: one of unknown, negligible, low, medium, high, critical",
+                );
+            }
+            n => n,
+        },
+    };
+    let top = running.inventory.top_findings;
+    let mut grouped: BTreeMap<WorkloadRef, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut highest: BTreeMap<WorkloadRef, String> = BTreeMap::new();
+    for row in running.rows() {
+        if namespace
+            .as_deref()
+            .is_some_and(|ns| ns != row.workload.namespace)
+        {
+            continue;
+        }
+        let state = row.state.unwrap_or_default();
+        let summary = state.summary(top);
+        let worst = highest
+            .entry(row.workload.clone())
+            .or_insert_with(|| "none".to_string());
+        if severity_rank(&summary.highest) > severity_rank(worst) {
+            *worst = summary.highest.clone();
+        }
+        grouped.entry(row.workload).or_default().push(json!({
+            "container": row.container,
+            "image": row.image,
+            "digest": row.digest,
+            "summary": summary,
+            "lastScan": state.last_scan,
+            "database": state.database,
+        }));
+    }
+    let workloads: Vec<_> = grouped
+        .into_iter()
+        .filter(|(w, _)| {
+            minimum == 0 || highest.get(w).is_some_and(|h| severity_rank(h) >= minimum)
+        })
+        .map(|(w, containers)| {
+            json!({
+                "namespace": w.namespace,
+                "kind": w.kind,
+                "name": w.name,
+                "highest": highest.get(&w),
+                "containers": containers,
+            })
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({ "workloads": workloads, "leading": *running.leading.borrow() }),
+    )
 }
 
 fn query_value(query: &str, key: &str) -> Option<String> {
@@ -91,7 +240,10 @@ async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
     let app = Arc::clone(app);
     tokio::spawn(async move {
         let own = app.namespace.clone();
-        let check = app.engine.check(&entry.image, &own, &[], None).await;
+        let check = app
+            .engine
+            .check_for(crate::engine::Trigger::Api, &entry.image, &own, &[], None)
+            .await;
         let mut done = entry;
         done.digest = check.digest;
         match check.outcome {

@@ -11,7 +11,7 @@
 //! Memory: every cache is bounded (see [`EngineSettings`]); verdicts keep findings and the
 //! decision, never the package list, which only the byte-bounded catalogue cache keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +40,20 @@ pub struct ImageCheck {
     pub digest: Option<String>,
     /// The judged scan (without its package list), or why there is none.
     pub outcome: Result<Arc<ScanResult>, String>,
+}
+
+/// Why a scan ran: what the scan log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// An admission review.
+    Admission,
+    /// The inventory of what runs (a database change, a new digest, the rescan interval).
+    Rescan,
+    /// `POST /api/v1/scans`.
+    Api,
+    /// A Harbor scan request.
+    Harbor,
 }
 
 /// Registry access a caller brings along (Harbor's scan requests), used instead of the
@@ -73,6 +87,31 @@ enum Access {
     },
     /// The caller's.
     Given(GivenAccess),
+}
+
+/// One scan the engine did (a pull and match, or a re-match of a cached catalogue).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanLogEntry {
+    /// When it ended (seconds since the Unix epoch).
+    pub at: i64,
+    /// What asked for it (the first asker, when several joined one scan).
+    pub trigger: Trigger,
+    /// The reference scanned, pinned to its digest.
+    pub image: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// The database content id it was matched against.
+    pub database: String,
+    /// `pull` (image pulled and catalogued) or `rematch` (cached catalogue matched again).
+    pub work: &'static str,
+    /// `ok` or `error`.
+    pub result: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_seconds: f64,
 }
 
 /// The cache key of a verdict.
@@ -124,6 +163,8 @@ pub struct EngineSettings {
     pub cache_size: usize,
     /// Estimated bytes of package catalogues kept.
     pub catalog_cache_bytes: u64,
+    /// Scan log entries kept (the oldest are dropped).
+    pub scan_log_size: usize,
 }
 
 /// The answer to a lookup that needs no registry work, or what the work needs.
@@ -138,6 +179,13 @@ struct Pending {
     policy: Arc<Policy>,
     policy_version: String,
     generation: Arc<Generation>,
+}
+
+/// The scan log: at most `capacity` entries, oldest dropped first.
+#[derive(Debug)]
+struct ScanLog {
+    capacity: usize,
+    entries: VecDeque<ScanLogEntry>,
 }
 
 /// Resolves, scans, judges and caches.
@@ -170,6 +218,8 @@ pub struct Engine {
     background: Arc<Semaphore>,
     /// Every policy of the set and every built-in, with its version, computed once.
     versions: HashMap<String, (Arc<Policy>, String)>,
+    /// The scans done, newest last; `scan_log_size` entries.
+    scan_log: Mutex<ScanLog>,
 }
 
 impl Engine {
@@ -220,6 +270,30 @@ impl Engine {
                 settings.registry_threads_per_registry,
             ),
             background: Arc::new(Semaphore::new(settings.background_checks)),
+            scan_log: Mutex::new(ScanLog {
+                capacity: settings.scan_log_size.max(1),
+                entries: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// The scans done (at most `scanLogSize`), newest first.
+    pub fn scan_log(&self) -> Vec<ScanLogEntry> {
+        self.scan_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .iter()
+            .rev()
+            .cloned()
+            .collect()
+    }
+
+    fn log_scan(&self, entry: ScanLogEntry) {
+        let mut log = self.scan_log.lock().unwrap_or_else(|e| e.into_inner());
+        log.entries.push_back(entry);
+        while log.entries.len() > log.capacity {
+            log.entries.pop_front();
         }
     }
 
@@ -370,6 +444,7 @@ impl Engine {
         pending: Pending,
         access: Access,
         hold: Option<tokio::sync::OwnedSemaphorePermit>,
+        trigger: Trigger,
     ) -> crate::flight::Ticket<(String, Arc<ScanResult>)> {
         self.count_lookup("miss");
         let Pending {
@@ -383,8 +458,14 @@ impl Engine {
         let this = Arc::clone(self);
         self.checking.join(&flight_key, async move {
             let _hold = hold;
-            this.resolve_and_scan(reference, access, (policy, policy_version), generation)
-                .await
+            this.resolve_and_scan(
+                reference,
+                access,
+                (policy, policy_version),
+                generation,
+                trigger,
+            )
+            .await
         })
     }
 
@@ -399,6 +480,19 @@ impl Engine {
         pull_secrets: &[String],
         deadline: Option<Instant>,
     ) -> ImageCheck {
+        self.check_for(Trigger::Admission, image, namespace, pull_secrets, deadline)
+            .await
+    }
+
+    /// [`Engine::check`] for `trigger` (what the scan log records if a scan runs).
+    pub async fn check_for(
+        self: &Arc<Self>,
+        trigger: Trigger,
+        image: &str,
+        namespace: &str,
+        pull_secrets: &[String],
+        deadline: Option<Instant>,
+    ) -> ImageCheck {
         let pending = match self.prepare(image) {
             Prepared::Done(check) => return check,
             Prepared::Pending(pending) => pending,
@@ -407,7 +501,7 @@ impl Engine {
             namespace: namespace.to_string(),
             pull_secrets: pull_secrets.to_vec(),
         };
-        self.run(pending, access, deadline).await
+        self.run(pending, access, deadline, trigger).await
     }
 
     /// Judge `image` with registry access given by the caller (Harbor passes its own
@@ -422,7 +516,8 @@ impl Engine {
             Prepared::Done(check) => return check,
             Prepared::Pending(pending) => pending,
         };
-        self.run(pending, Access::Given(access), deadline).await
+        self.run(pending, Access::Given(access), deadline, Trigger::Harbor)
+            .await
     }
 
     /// Check that `access` may read `reference`'s manifest, by fetching it (one request,
@@ -451,10 +546,11 @@ impl Engine {
         pending: Pending,
         access: Access,
         deadline: Option<Instant>,
+        trigger: Trigger,
     ) -> ImageCheck {
         let image = pending.check.image.clone();
         let mut check = pending.check.clone();
-        let ticket = self.start(pending, access, None);
+        let ticket = self.start(pending, access, None, trigger);
         match ticket.wait(deadline).await {
             Some(Ok((digest, result))) => {
                 check.digest = Some(digest);
@@ -493,7 +589,7 @@ impl Engine {
                     namespace: namespace.to_string(),
                     pull_secrets: pull_secrets.to_vec(),
                 };
-                drop(self.start(pending, access, Some(permit)));
+                drop(self.start(pending, access, Some(permit), Trigger::Admission));
                 "a background check is queued"
             }
             Err(_) => {
@@ -555,6 +651,7 @@ impl Engine {
         access: Access,
         (policy, policy_version): (Arc<Policy>, String),
         generation: Arc<Generation>,
+        trigger: Trigger,
     ) -> Landing<(String, Arc<ScanResult>)> {
         let options = match access {
             Access::Cluster {
@@ -607,7 +704,8 @@ impl Engine {
         let this = Arc::clone(&self);
         let scan_key = format!("{}|{}|{}", key.digest, key.policy, key.database);
         let ticket = self.scanning.join(&scan_key, async move {
-            this.scan(key, pinned, policy, options, generation).await
+            this.scan(key, pinned, policy, options, generation, trigger)
+                .await
         });
         match ticket.wait(None).await {
             Some(Ok(result)) => Ok((digest, result)),
@@ -624,6 +722,7 @@ impl Engine {
         Err(reason)
     }
 
+    /// [`Engine::scan_unlogged`], recorded in the scan log when it did work.
     async fn scan(
         self: Arc<Self>,
         key: VerdictKey,
@@ -631,6 +730,41 @@ impl Engine {
         policy: Arc<Policy>,
         options: ImageOptions,
         generation: Arc<Generation>,
+        trigger: Trigger,
+    ) -> Landing<Arc<ScanResult>> {
+        let started = std::time::Instant::now();
+        let image = pinned.to_string();
+        let (digest, database) = (key.digest.clone(), key.database.clone());
+        let mut work = None;
+        let landed = Arc::clone(&self)
+            .scan_unlogged(key, pinned, policy, options, generation, &mut work)
+            .await;
+        if let Some(work) = work {
+            self.log_scan(ScanLogEntry {
+                at: unix_now(),
+                trigger,
+                image,
+                digest,
+                database,
+                work,
+                result: if landed.is_ok() { "ok" } else { "error" },
+                error: landed.as_ref().err().cloned(),
+                duration_seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        landed
+    }
+
+    /// Pull (or take the cached catalogue of) `pinned`, match and judge it; `work` tells
+    /// which was done (`None`: a cached verdict, or no scan slot).
+    async fn scan_unlogged(
+        self: Arc<Self>,
+        key: VerdictKey,
+        pinned: Reference,
+        policy: Arc<Policy>,
+        options: ImageOptions,
+        generation: Arc<Generation>,
+        work: &mut Option<&'static str>,
     ) -> Landing<Arc<ScanResult>> {
         if let Some(hit) = self.cached_verdict(&key) {
             return Ok(hit);
@@ -650,6 +784,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key.digest)
             .cloned();
+        *work = Some(if stored.is_some() { "rematch" } else { "pull" });
         let (info, catalog) = match stored {
             Some(stored) => (
                 stored.info.clone(),

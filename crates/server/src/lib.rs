@@ -4,7 +4,9 @@
 //! flags) into a [`RunningServer`]: HTTPS with certificates reloaded when their files
 //! change, `POST /imagecheck`, REST API v1 behind bearer tokens, `/metrics`, `/healthz`
 //! and `/readyz`, scheduled database updates that swap in a verified database, and (with
-//! the Kubernetes API enabled) a `WhiteListItem` reflector and `Audit` objects.
+//! the Kubernetes API enabled) a `WhiteListItem` reflector, `Audit` objects, and the
+//! inventory of running Pods, rescanned on database changes and reported as
+//! `PolicyReport`s.
 
 mod admission;
 mod api;
@@ -17,10 +19,15 @@ mod flight;
 pub mod follow;
 pub mod harbor;
 pub mod http;
+pub mod inventory;
+pub mod leader;
 mod limits;
 pub mod metrics;
+pub mod notify;
+pub mod policyreport;
 pub mod registry;
 mod report;
+pub mod running;
 pub mod scans;
 mod server;
 pub mod tls;

@@ -55,6 +55,19 @@ pub struct Metrics {
     pub db_built: Gauge,
     /// Changed certificate files that could not be loaded (the current certificate stays).
     pub tls_reload_failures: Counter,
+    /// Distinct running image digests by their highest finding severity (`none` without
+    /// findings).
+    pub running_images: Family<Labels, Gauge>,
+    /// Running workloads by the highest finding severity of their images (only those with
+    /// findings).
+    pub running_workloads_with_findings: Family<Labels, Gauge>,
+    /// Time of one rescan pass over the running images.
+    pub rescan_seconds: Histogram,
+    /// PolicyReport writes that failed.
+    pub report_failures: Counter,
+    /// Notification deliveries by receiver and result (`delivered`, `retried`, `failed`,
+    /// `dropped`).
+    pub notifications: Family<Labels, Counter>,
 }
 
 /// A label set with one label.
@@ -123,6 +136,36 @@ impl Default for Metrics {
             "harbor_scan_duration_seconds",
             "Time of one Harbor scanner adapter scan, queueing included",
             harbor_scan_seconds.clone(),
+        );
+        let running_images = Family::<Labels, Gauge>::default();
+        let running_workloads_with_findings = Family::<Labels, Gauge>::default();
+        let rescan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 16));
+        let report_failures = Counter::default();
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification deliveries by receiver and result",
+            notifications.clone(),
+        );
+        registry.register(
+            "running_images",
+            "Distinct running image digests by highest finding severity",
+            running_images.clone(),
+        );
+        registry.register(
+            "running_workloads_with_findings",
+            "Running workloads by the highest finding severity of their images",
+            running_workloads_with_findings.clone(),
+        );
+        registry.register(
+            "rescan_duration_seconds",
+            "Time of one rescan pass over the running images",
+            rescan_seconds.clone(),
+        );
+        registry.register(
+            "policy_report_write_failures",
+            "PolicyReport writes that failed",
+            report_failures.clone(),
         );
         registry.register(
             "background_checks_refused",
@@ -196,6 +239,11 @@ impl Default for Metrics {
             db_content,
             db_built,
             tls_reload_failures,
+            running_images,
+            running_workloads_with_findings,
+            rescan_seconds,
+            report_failures,
+            notifications,
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct Settings {
     pub tls_reload_interval: Duration,
     /// How often the database file is checked for a new version (besides after updates).
     pub db_reload_interval: Duration,
+    /// This replica's identity in leader election (default: `$HOSTNAME`, the Pod name).
+    pub identity: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -86,6 +88,7 @@ impl Settings {
             updates: None,
             tls_reload_interval: Duration::from_secs(2),
             db_reload_interval: Duration::from_secs(30),
+            identity: None,
         }
     }
 }
@@ -114,6 +117,11 @@ pub struct App {
     pub selection: portcullis_webhook::Selection,
     /// The Harbor scanner adapter.
     pub harbor: crate::harbor::HarborState,
+    /// The inventory of what runs and its rescans (with `kubernetes` and
+    /// `inventory.enabled`).
+    pub running: Option<Arc<crate::running::Rescanner>>,
+    /// The notification receivers.
+    pub notifier: Arc<crate::notify::Notifier>,
     /// The whitelist compiled from [`App::whitelist`].
     compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
@@ -203,6 +211,8 @@ pub struct RunningServer {
     accept: JoinHandle<()>,
     harbor_accept: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
+    /// The leader election, ended (releasing the Lease) before the other tasks.
+    elector: Option<JoinHandle<()>>,
     scheduler: Option<Scheduler>,
 }
 
@@ -219,6 +229,10 @@ impl RunningServer {
     /// (at most `drainTimeout`), and end the background tasks.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(elector) = self.elector {
+            // Release the Lease (bounded: a stuck API server does not hold the shutdown).
+            let _ = tokio::time::timeout(Duration::from_secs(5), elector).await;
+        }
         let _ = self.accept.await;
         if let Some(harbor) = self.harbor_accept {
             let _ = harbor.await;
@@ -228,6 +242,20 @@ impl RunningServer {
         }
         if let Some(scheduler) = self.scheduler {
             let _ = tokio::task::spawn_blocking(move || scheduler.stop()).await;
+        }
+    }
+}
+
+impl RunningServer {
+    /// Stop at once, as a crash would: no drain, no Lease release (for tests of what other
+    /// replicas do when one dies).
+    pub fn kill(self) {
+        self.accept.abort();
+        for task in self.background.iter().chain(&self.elector) {
+            task.abort();
+        }
+        if let Some(scheduler) = self.scheduler {
+            std::thread::spawn(move || scheduler.stop());
         }
     }
 }
@@ -317,10 +345,39 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             background_checks: config.background_checks,
             cache_size: config.verdict_cache_size,
             catalog_cache_bytes: config.catalog_cache_bytes,
+            scan_log_size: config.scan_log_size,
         },
         Arc::clone(&metrics),
     ));
+    let notifier = Arc::new(crate::notify::Notifier::start(
+        &config.notifications,
+        Arc::clone(&metrics),
+    ));
+    let (leading_tx, leading) = watch::channel(!config.leader_election.enabled);
+    let running = match (&kube, config.inventory.enabled) {
+        (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
+            leading,
+            failed: std::sync::Mutex::new(crate::bounded::BoundedMap::new(
+                config.inventory.max_pods,
+            )),
+            notifier: Arc::clone(&notifier),
+            inventory: Arc::new(crate::inventory::Inventory::new(
+                config.inventory.max_pods,
+                config.inventory.max_images,
+                config.inventory.top_findings,
+            )),
+            engine: Arc::clone(&engine),
+            metrics: Arc::clone(&metrics),
+            reports: config.inventory.reports.then(|| client.clone()),
+            concurrency: config.rescan.concurrency,
+            interval: config.rescan.interval.get(),
+            default_policy: engine.policies().default_policy.clone(),
+        })),
+        _ => None,
+    };
     let app = Arc::new(App {
+        notifier: Arc::clone(&notifier),
+        running: running.clone(),
         engine,
         metrics: Arc::clone(&metrics),
         tokens: Tokens::new(&config.api_tokens),
@@ -370,6 +427,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     })?;
     let (stop, stopped) = watch::channel(false);
     let mut background = Vec::new();
+    let mut elector_task = None;
 
     let db_changed = Arc::new(Notify::new());
     background.push(tokio::spawn(keep_database_loaded(
@@ -400,6 +458,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
                 &config,
                 Arc::clone(&db_changed),
                 Arc::clone(&metrics),
+                (Arc::clone(&notifier), Arc::clone(&pool)),
             )?)
         }
         _ => None,
@@ -413,7 +472,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     }
     if let Some(client) = kube {
         let watched = Arc::clone(&app);
-        let (_store, driver) = portcullis_k8s::whitelist::reflect(client, move |items| {
+        let (_store, driver) = portcullis_k8s::whitelist::reflect(client.clone(), move |items| {
             watched.whitelist.set_resources(
                 items
                     .iter()
@@ -423,6 +482,49 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             watched.rebuild_whitelist();
         });
         background.push(tokio::spawn(driver));
+        if let Some(rescanner) = &running {
+            let rescanner_client = client.clone();
+            let owners = Arc::new(crate::running::Owners::new(
+                client.clone(),
+                config.inventory.max_pods,
+            ));
+            let scope = crate::running::Scope {
+                selection: app.selection.clone(),
+                own: config.namespace.clone(),
+            };
+            background.push(tokio::spawn(crate::running::watch_pods(
+                client,
+                Arc::clone(&rescanner.inventory),
+                owners,
+                scope,
+            )));
+            background.push(tokio::spawn(crate::running::rescan_loop(Arc::clone(
+                rescanner,
+            ))));
+            if config.leader_election.enabled {
+                let identity = settings
+                    .identity
+                    .clone()
+                    .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+                    .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
+                let elector = crate::leader::Elector::new(
+                    rescanner_client.clone(),
+                    crate::leader::LeaseSettings {
+                        namespace: config.namespace.clone(),
+                        name: config.leader_election.lease_name.clone(),
+                        identity,
+                        lease_duration: config.leader_election.lease_duration.get(),
+                        renew_interval: config.leader_election.renew_interval.get(),
+                    },
+                );
+                elector_task = Some(tokio::spawn(elector.run(leading_tx, stop.subscribe())));
+            } else {
+                // Keep the sender alive: the rescan loop ends when it is dropped.
+                background.push(tokio::spawn(async move {
+                    leading_tx.closed().await;
+                }));
+            }
+        }
     }
     let tls_acceptor = acceptor.map(|(_, a)| a);
     let mut harbor_addr = None;
@@ -466,6 +568,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         stop,
         accept,
         background,
+        elector: elector_task,
         scheduler,
     })
 }
@@ -580,6 +683,7 @@ fn schedule_updates(
     config: &ServerConfig,
     changed: Arc<Notify>,
     metrics: Arc<Metrics>,
+    (notifier, pool): (Arc<crate::notify::Notifier>, Arc<DbPool>),
 ) -> Result<Scheduler> {
     let interval = config.database.update_interval.get();
     let schedule = ScheduleConfig {
@@ -598,6 +702,18 @@ fn schedule_updates(
         } else {
             "update_failed"
         };
+        if let Err(e) = &outcome {
+            let database = pool.current().map(|g| g.version.clone());
+            notifier.emit(crate::notify::Event {
+                event: "database_stale".to_string(),
+                at: crate::engine::unix_now(),
+                message: format!(
+                    "the vulnerability database could not be updated (the current one keeps serving): {e}"
+                ),
+                database,
+                ..crate::notify::Event::default()
+            });
+        }
         metrics
             .db_updates
             .get_or_create(&label("result", result))

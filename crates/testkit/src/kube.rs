@@ -16,6 +16,10 @@
 //! Fixed answers for other paths (a service proxy, discovery) come from
 //! [`KubeMock::respond_raw`].
 //!
+//! A watch can be made to fail the ways real ones do: [`KubeMock::drop_watches`] cuts every
+//! open stream mid-way, [`KubeMock::expire_watch_history`] answers a resume from an old
+//! resourceVersion with `410 Gone`.
+//!
 //! Not modelled: JSON patch, `DELETE` of collections, field selectors, admission, and
 //! garbage collection (except that deleting a CRD deletes its custom objects).
 
@@ -95,6 +99,11 @@ struct State {
     requests: Vec<KubeRequest>,
     status_hooks: BTreeMap<String, StatusHook>,
     raw: BTreeMap<String, (u16, String, Vec<u8>)>,
+    /// Watches from a resourceVersion below this get `410 Gone` (see
+    /// [`KubeMock::expire_watch_history`]).
+    oldest_watchable: u64,
+    /// Bumped by [`KubeMock::drop_watches`]: open watch streams end abruptly.
+    watch_epoch: u64,
 }
 
 struct Shared {
@@ -307,6 +316,52 @@ impl KubeMock {
     /// The current resource version of the store.
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().resource_version
+    }
+
+    /// Forget the event history, as etcd compaction does: a watch resuming from any
+    /// resourceVersion older than the current one gets a `410 Gone` (`Expired`) watch event,
+    /// and the client must list again.
+    pub fn expire_watch_history(&self) {
+        let mut state = self.shared.lock();
+        state.oldest_watchable = state.resource_version.saturating_add(1);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// End every open watch stream abruptly (the connection closes mid-stream, without the
+    /// final chunk), as when an API server restarts.
+    pub fn drop_watches(&self) {
+        let mut state = self.shared.lock();
+        state.watch_epoch = state.watch_epoch.wrapping_add(1);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// How many `?watch=true` requests were made on `resource` (`v1/pods`) so far.
+    pub fn watch_count(&self, resource: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| {
+                r.query_value("watch")
+                    .is_some_and(|v| v == "true" || v == "1")
+                    && parse_target(&r.path).is_some_and(|t| t.resource == resource)
+            })
+            .count()
+    }
+
+    /// Delete a stored object (a watch `DELETED` event follows); whether there was one.
+    pub fn delete(&self, resource: &str, namespace: &str, name: &str) -> bool {
+        let mut state = self.shared.lock();
+        let gone = state
+            .delete(&Key {
+                resource: resource.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })
+            .is_some();
+        drop(state);
+        self.shared.changed.notify_all();
+        gone
     }
 }
 
@@ -915,8 +970,25 @@ fn watch(
         .unwrap_or(0);
     let mut pending: Vec<Value> = Vec::new();
     let mut seen = since;
+    let epoch;
     {
         let state = shared.lock();
+        epoch = state.watch_epoch;
+        if since != 0 && since < state.oldest_watchable {
+            drop(state);
+            let gone = json!({"type": "ERROR", "object": {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "reason": "Expired", "code": 410,
+                "message": format!("too old resource version: {since}"),
+            }});
+            let mut line = serde_json::to_vec(&gone).unwrap_or_default();
+            line.push(b'\n');
+            let chunk = format!("{:x}\r\n", line.len());
+            let _ = stream.write_all(chunk.as_bytes());
+            let _ = stream.write_all(&line);
+            let _ = stream.write_all(b"\r\n0\r\n\r\n");
+            return;
+        }
         if since == 0 {
             for (k, v) in &state.objects {
                 if matches(target, params, k, v) {
@@ -947,6 +1019,11 @@ fn watch(
             .changed
             .wait_timeout(state, Duration::from_millis(200))
             .unwrap_or_else(|e| e.into_inner());
+        if state.watch_epoch != epoch {
+            // Dropped mid-stream: no final chunk.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         for event in state.events.iter().filter(|e| e.resource_version > seen) {
             if matches(target, params, &event.key, &event.object) {
                 pending.push(json!({"type": event.kind, "object": event.object}));

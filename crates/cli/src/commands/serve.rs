@@ -234,14 +234,19 @@ mod tests {
                 continue;
             }
             let (value, _) = rest.split_once(']').unwrap();
-            let expected = match &defaults[key] {
+            // Nested keys (`rescan.interval`) are paths.
+            let pointer = format!("/{}", key.replace('.', "/"));
+            let expected = match defaults
+                .pointer(&pointer)
+                .unwrap_or(&serde_json::Value::Null)
+            {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             assert_eq!(value, expected, "{key}");
             checked += 1;
         }
-        assert_eq!(checked, 15);
+        assert_eq!(checked, 22);
     }
 
     #[test]

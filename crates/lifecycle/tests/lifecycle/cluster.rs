@@ -91,9 +91,11 @@ fn changes(objects: &[ObjectChange]) -> Vec<String> {
         .collect()
 }
 
-const APPLY_ORDER: [&str; 15] = [
+const APPLY_ORDER: [&str; 17] = [
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/whitelistitems.security.portcullis.dev",
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/audits.security.portcullis.dev",
+    "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/policyreports.wgpolicyk8s.io",
+    "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterpolicyreports.wgpolicyk8s.io",
     "PATCH /api/v1/namespaces/portcullis-system",
     "PATCH /api/v1/namespaces/portcullis-system/serviceaccounts/portcullis",
     "PATCH /apis/rbac.authorization.k8s.io/v1/clusterroles/portcullis",
@@ -142,8 +144,8 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
         .iter()
         .rposition(|l| l == "GET /apis/apps/v1/namespaces/portcullis-system/deployments/portcullis")
         .unwrap();
-    let webhook = lines.iter().position(|l| l == APPLY_ORDER[14]).unwrap();
-    let pdb = lines.iter().position(|l| l == APPLY_ORDER[12]).unwrap();
+    let webhook = lines.iter().position(|l| l == APPLY_ORDER[16]).unwrap();
+    let pdb = lines.iter().position(|l| l == APPLY_ORDER[14]).unwrap();
     assert!(pdb < ready_check && ready_check < webhook, "{lines:#?}");
     // What was stored is what was built.
     let vwc = mock
@@ -386,6 +388,8 @@ fn deactivate_removes_the_webhook_first_and_keeps_crds() {
         mock.object_ids(),
         [
             "apiextensions.k8s.io/v1/customresourcedefinitions audits.security.portcullis.dev",
+            "apiextensions.k8s.io/v1/customresourcedefinitions clusterpolicyreports.wgpolicyk8s.io",
+            "apiextensions.k8s.io/v1/customresourcedefinitions policyreports.wgpolicyk8s.io",
             "apiextensions.k8s.io/v1/customresourcedefinitions whitelistitems.security.portcullis.dev",
             "security.portcullis.dev/v1alpha1/whitelistitems monitoring",
             "v1/namespaces portcullis-system",
@@ -415,6 +419,8 @@ fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
             "DELETE /apis/security.portcullis.dev/v1alpha1/whitelistitems/monitoring",
             "DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/whitelistitems.security.portcullis.dev",
             "DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/audits.security.portcullis.dev",
+            "DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/policyreports.wgpolicyk8s.io",
+            "DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterpolicyreports.wgpolicyk8s.io",
             "DELETE /api/v1/namespaces/portcullis-system",
         ]
         .map(String::from),
@@ -427,6 +433,81 @@ fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
             "v1/secrets portcullis-system/ghcr-pull",
             "v1/secrets portcullis-system/internal-basic"
         ]
+    );
+}
+
+#[test]
+fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
+    // Ours: the community's definitions byte for byte (testdata/specs), labelled as ours.
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    activate(&mock, &full(), NOW).unwrap();
+    for (name, text) in cluster::REPORT_CRDS {
+        let file = portcullis_testkit::testdata_dir()
+            .join("specs")
+            .join(format!(
+                "wgpolicyk8s.io_{}.yaml",
+                name.split('.').next().unwrap()
+            ));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        let definition: Value = yaml_serde::from_str(text).unwrap();
+        let stored = mock
+            .get(
+                "apiextensions.k8s.io/v1/customresourcedefinitions",
+                "",
+                name,
+            )
+            .unwrap();
+        assert_eq!(stored["spec"], definition["spec"]);
+        assert_eq!(
+            stored["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "portcullis"
+        );
+    }
+
+    // Another tool's (Kyverno's): never written, never deleted.
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    let theirs: Value = yaml_serde::from_str(cluster::REPORT_CRDS[0].1).unwrap();
+    let mut theirs = theirs;
+    theirs["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "kyverno"});
+    mock.seed("apiextensions.k8s.io/v1/customresourcedefinitions", theirs);
+    let report = activate(&mock, &full(), NOW).unwrap();
+    let writes = mock.write_lines();
+    assert!(
+        !writes
+            .iter()
+            .any(|w| w.ends_with("/policyreports.wgpolicyk8s.io")),
+        "{writes:?}"
+    );
+    assert!(
+        changes(&report.objects).contains(
+            &"CustomResourceDefinition/policyreports.wgpolicyk8s.io unchanged".to_string()
+        )
+    );
+    mock.clear_requests();
+    deactivate(&mock, true);
+    let writes = mock.write_lines();
+    assert!(
+        writes.contains(&"DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterpolicyreports.wgpolicyk8s.io".to_string()),
+        "{writes:?}"
+    );
+    assert!(
+        !writes
+            .iter()
+            .any(|w| w.ends_with("/policyreports.wgpolicyk8s.io")),
+        "{writes:?}"
+    );
+    let kept = mock
+        .get(
+            "apiextensions.k8s.io/v1/customresourcedefinitions",
+            "",
+            "policyreports.wgpolicyk8s.io",
+        )
+        .unwrap();
+    assert_eq!(
+        kept["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kyverno"
     );
 }
 

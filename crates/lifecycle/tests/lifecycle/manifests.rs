@@ -276,14 +276,21 @@ fn rbac_is_least_privilege() {
         json!([
             {"apiGroups": ["security.portcullis.dev"], "resources": ["whitelistitems"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["security.portcullis.dev"], "resources": ["audits"], "verbs": ["create", "update", "patch", "get"]},
-            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},
+            {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"], "verbs": ["get", "create", "patch", "update"]}
         ])
     );
     let role = &objects["Role/portcullis"];
     assert_eq!(role["metadata"]["namespace"], "portcullis-system");
     assert_eq!(
         role["rules"],
-        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}])
+        json!([
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+        ])
     );
     assert_eq!(
         objects["RoleBinding/portcullis"]["subjects"],
@@ -423,4 +430,88 @@ fn whole_numbers(value: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+#[test]
+fn notification_receivers_get_their_secrets_mounted() {
+    let mut value: Value = serde_json::from_str(&spec_text("full.json")).unwrap();
+    value["spec"]["notifications"] = json!([
+        {"name": "hook", "url": "https://hooks.example/portcullis", "secretName": "notify-hmac",
+         "events": ["new_findings"], "minSeverity": "high"},
+        {"name": "chat", "url": "https://hooks.slack.example/T0", "format": "slack"},
+        {"name": "audit", "url": "https://audit.example/in", "secretName": "notify-hmac", "secretKey": "other"}
+    ]);
+    let spec = parse_spec(&value.to_string()).unwrap();
+    validate(&spec, DEFAULT_NAMESPACE).unwrap();
+    let built = manifests::build(&spec, &options(TlsSource::External)).unwrap();
+    let objects = by_kind(&built.iter().map(|m| m.object.clone()).collect::<Vec<_>>());
+    let data = &objects["ConfigMap/portcullis-config"]["data"];
+    let config =
+        ServerConfig::from_yaml(data["config.yaml"].as_str().unwrap(), "config.yaml").unwrap();
+    let files: Vec<Option<String>> = config
+        .notifications
+        .iter()
+        .map(|n| n.secret_file.clone())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            Some("/etc/portcullis/notifications/notify-hmac/hmac-key".to_string()),
+            None,
+            Some("/etc/portcullis/notifications/notify-hmac/other".to_string()),
+        ]
+    );
+    assert_eq!(
+        config.notifications[0].min_severity.as_deref(),
+        Some("high")
+    );
+    assert_eq!(config.notifications[1].format, "slack");
+    // One read-only volume per distinct Secret, mounted where the config points.
+    let pod = &objects["Deployment/portcullis"]["spec"]["template"]["spec"];
+    let volumes: Vec<&Value> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["name"].as_str().unwrap().starts_with("notify-"))
+        .collect();
+    assert_eq!(
+        volumes,
+        [&json!({"name": "notify-0", "secret": {"secretName": "notify-hmac"}})]
+    );
+    let mounts: Vec<&Value> = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == "notify-0")
+        .collect();
+    assert_eq!(
+        mounts,
+        [
+            &json!({"name": "notify-0", "mountPath": "/etc/portcullis/notifications/notify-hmac", "readOnly": true})
+        ]
+    );
+
+    // Every problem at once.
+    value["spec"]["notifications"] = json!([
+        {"name": "Bad Name", "url": "ftp://x", "secretName": "UPPER", "secretKey": "a/b",
+         "events": ["everything"], "minSeverity": "dire", "format": "xml"},
+        {"name": "ok", "url": "https://x"},
+        {"name": "ok", "url": "https://y"}
+    ]);
+    let spec = parse_spec(&value.to_string()).unwrap();
+    let err = validate(&spec, DEFAULT_NAMESPACE).unwrap_err();
+    let fields: Vec<String> = err.problems().iter().map(|p| p.field.clone()).collect();
+    assert_eq!(
+        fields,
+        [
+            "notifications[0].name",
+            "notifications[0].url",
+            "notifications[0].secretName",
+            "notifications[0].secretKey",
+            "notifications[0].events",
+            "notifications[0].minSeverity",
+            "notifications[0].format",
+            "notifications[2].name",
+        ]
+    );
 }

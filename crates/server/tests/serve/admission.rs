@@ -69,7 +69,7 @@ impl Registries {
     }
 }
 
-fn server_with(registries: &Registries, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+pub fn server_with(registries: &Registries, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
     let mut config = base_config(None);
     config.policy.id = None;
     config.policy.inline = Some(POLICIES.to_string());

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admission;
+mod bench_rescan;
 mod caches;
 mod engine;
 mod follow;
@@ -9,4 +10,5 @@ mod harness;
 mod http;
 mod isolation;
 mod kubernetes;
+mod running;
 mod updates;
