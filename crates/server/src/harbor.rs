@@ -396,11 +396,17 @@ async fn run_scan(app: &Arc<App>, id: &str, asked: portcullis_harbor::ScanReques
     let outcome = scan(app, &reference, access, sbom).await;
     // The credentials went with `access`, dropped inside `scan`.
     let (state, weight, result) = match outcome {
-        Ok(finished) => {
-            let weight = finished
+        Ok(mut finished) => {
+            let mut weight = finished
                 .inventory
                 .as_ref()
                 .map_or(1, |(_, _, packages)| crate::engine::catalog_bytes(packages));
+            if weight > app.harbor.config.report_cache_bytes {
+                // A package list larger than the whole bound is not kept (its SBOM report
+                // answers 500 and says why); the vulnerability report is.
+                finished.inventory = None;
+                weight = 1;
+            }
             (JobState::Done(Arc::new(finished)), weight, "ok")
         }
         Err(reason) => {
