@@ -444,6 +444,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             Arc::clone(&pool),
             Arc::clone(&db_changed),
             Arc::clone(&metrics),
+            Arc::clone(&notifier),
         )));
     }
     let scheduler = match &settings.updates {
