@@ -44,7 +44,13 @@ pub enum Checked {
 }
 
 /// Check forever (the task is aborted at shutdown).
-pub async fn run(follow: Follow, pool: Arc<DbPool>, changed: Arc<Notify>, metrics: Arc<Metrics>) {
+pub async fn run(
+    follow: Follow,
+    pool: Arc<DbPool>,
+    changed: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    notifier: Arc<crate::notify::Notifier>,
+) {
     let mut followed: Option<Digest> = None;
     loop {
         match check(&follow, &pool, followed.as_ref()).await {
@@ -84,6 +90,16 @@ pub async fn run(follow: Follow, pool: Arc<DbPool>, changed: Arc<Notify>, metric
                         &message.chars().take(300).collect::<String>(),
                     ))
                     .set(1);
+                // Once per content id (the notifier deduplicates on it).
+                notifier.emit(crate::notify::Event {
+                    event: "database_stale".to_string(),
+                    at: crate::engine::unix_now(),
+                    message: format!(
+                        "the database artifact could not be followed (the current database keeps serving): {message}"
+                    ),
+                    database: pool.current().map(|g| g.version.clone()),
+                    ..crate::notify::Event::default()
+                });
             }
         }
         tokio::time::sleep(follow.interval).await;
