@@ -205,6 +205,19 @@ impl NetworkSource {
         }
     }
 
+    /// The `.meta` file of an NVD feed (`sha256`, `lastModifiedDate`, sizes): what tells
+    /// whether the feed changed without downloading it.
+    pub fn meta_url(&self, mirrors: &Mirrors) -> Option<String> {
+        match self {
+            Self::Nvd { feed } => Some(format!(
+                "{}/nvdcve-2.0-{}.meta",
+                mirrors.nvd.trim_end_matches('/'),
+                encode_path_segment(feed)
+            )),
+            _ => None,
+        }
+    }
+
     fn file_name(&self, index: usize) -> String {
         let name: String = self
             .name()
@@ -248,12 +261,101 @@ pub fn default_sources() -> Vec<NetworkSource> {
     }
     sources.push(NetworkSource::DebianDsa);
     sources.push(NetworkSource::DebianDla);
-    sources.push(NetworkSource::Nvd {
-        feed: "modified".to_owned(),
-    });
+    // Every yearly NVD feed, then `recent` and `modified` (applied last, as upserts): each
+    // is downloaded only when its `.meta` changed since the last update.
+    for year in 2002..=current_year() {
+        sources.push(NetworkSource::Nvd {
+            feed: year.to_string(),
+        });
+    }
+    for feed in ["recent", "modified"] {
+        sources.push(NetworkSource::Nvd {
+            feed: feed.to_owned(),
+        });
+    }
     sources.push(NetworkSource::Kev);
     sources.push(NetworkSource::Epss);
     sources
+}
+
+/// The current year (UTC).
+fn current_year() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::time::format_unix(now)
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(2026)
+}
+
+/// What an NVD feed's `.meta` file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMeta {
+    /// The SHA-256 of the uncompressed JSON (lower-case hex).
+    pub sha256: String,
+    /// `lastModifiedDate`, as written.
+    pub last_modified: Option<String>,
+}
+
+/// Parse an NVD `.meta` file (`key:value` lines); `label` names it in errors. The `sha256`
+/// line is required and must be 64 hex digits.
+pub fn parse_feed_meta(label: &str, text: &str) -> Result<FeedMeta> {
+    let mut sha256 = None;
+    let mut last_modified = None;
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        match key.trim() {
+            "sha256" => sha256 = Some(value.trim().to_ascii_lowercase()),
+            "lastModifiedDate" => last_modified = Some(value.trim().to_owned()),
+            _ => {}
+        }
+    }
+    let sha256 = sha256.ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{label}: no sha256 line in the feed's .meta"),
+        )
+    })?;
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{label}: sha256 '{}' is not 64 hex digits",
+                sha256.chars().take(80).collect::<String>()
+            ),
+        ));
+    }
+    Ok(FeedMeta {
+        sha256,
+        last_modified,
+    })
+}
+
+/// The SHA-256 (hex) of the gunzipped content of `path`.
+fn gunzipped_sha256(path: &Path) -> Result<String> {
+    use sha2::Digest as _;
+    let file =
+        fs::File::open(path).map_err(|e| Error::io(format!("{}: opening", path.display()), e))?;
+    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut decoder, &mut buf).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{}: not a complete gzip stream: {e}", path.display()),
+            )
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The [`default_sources`] whose [`NetworkSource::name`] starts with one of `prefixes`; all of
@@ -319,18 +421,63 @@ impl Updater {
     }
 
     fn fetch_and_import(&self, dir: &Path) -> Result<ImportSummary> {
+        // What the database in place holds of each feed with a `.meta`.
+        let known = Database::open(&self.db_path).ok();
         let mut files = Vec::with_capacity(self.sources.len());
+        let mut digests = Vec::new();
         for (index, source) in self.sources.iter().enumerate() {
+            let name = source.name();
+            let meta = match source.meta_url(&self.mirrors) {
+                Some(meta_url) => {
+                    let mut text = Vec::new();
+                    self.fetcher.fetch(&meta_url, &mut text, 64 * 1024)?;
+                    let meta = parse_feed_meta(&meta_url, &String::from_utf8_lossy(&text))?;
+                    let held = known
+                        .as_ref()
+                        .and_then(|db| db.feed_digest(&name).ok().flatten());
+                    if held.as_deref() == Some(meta.sha256.as_str()) {
+                        tracing::info!(source = %name, "unchanged since the last update (its .meta); not downloaded");
+                        continue;
+                    }
+                    Some(meta)
+                }
+                None => None,
+            };
             let url = source.url(&self.mirrors);
             let path = dir.join(source.file_name(index));
             let mut file = fs::File::create(&path)
                 .map_err(|e| Error::io(format!("{}: creating", path.display()), e))?;
-            tracing::info!(source = %source.name(), %url, "fetching");
+            tracing::info!(source = %name, %url, "fetching");
             let bytes = self.fetcher.fetch(&url, &mut file, self.max_download)?;
-            tracing::info!(source = %source.name(), bytes, "fetched");
+            drop(file);
+            tracing::info!(source = %name, bytes, "fetched");
+            if let Some(meta) = meta {
+                let actual = gunzipped_sha256(&path)?;
+                if actual != meta.sha256 {
+                    return Err(Error::new(
+                        ErrorKind::ChecksumMismatch,
+                        format!(
+                            "{url}: content SHA-256 {actual} differs from its .meta ({}); nothing was imported",
+                            meta.sha256
+                        ),
+                    ));
+                }
+                digests.push((name, meta.sha256));
+            }
             files.push(path);
         }
-        Database::import_paths(&self.db_path, &files, &self.options)
+        if files.is_empty() {
+            tracing::info!(db = %self.db_path.display(), "every source is unchanged; the database stays as it is");
+            return Ok(ImportSummary::default());
+        }
+        let options = self.options.clone();
+        Database::update_atomically(&self.db_path, move |builder| {
+            let summary = builder.import_paths(&files, &options)?;
+            for (name, sha256) in &digests {
+                builder.set_feed_digest(name, sha256)?;
+            }
+            Ok(summary)
+        })
     }
 }
 

@@ -418,6 +418,24 @@ impl Database {
         }
     }
 
+    /// The SHA-256 of the content feed `name` was last imported from (see
+    /// [`Builder::set_feed_digest`]), if it was.
+    pub fn feed_digest(&self, name: &str) -> Result<Option<String>> {
+        self.check_unchanged()?;
+        let err = |e| {
+            Error::store(
+                format!("{}: reading the digest of feed {name}", self.label()),
+                e,
+            )
+        };
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(err)?
+            .query_row([format!("feed:{name}")], |row| row.get(0))
+            .optional()
+            .map_err(err)
+    }
+
     /// Every record (from any source) whose canonical id is `canonical_id`, sorted by source:
     /// the place to find severities (e.g. NVD's) for a finding.
     pub fn records_for(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
@@ -801,6 +819,19 @@ impl<'a> Builder<'a> {
         options: &ImportOptions,
     ) -> Result<ImportSummary> {
         crate::import::import_paths(self, paths, options, &())
+    }
+
+    /// Record that feed `name` was imported from content with SHA-256 `sha256` (kept in
+    /// `meta` as `feed:<name>`, outside the content hash): the next update skips the feed
+    /// while its `.meta` says the same.
+    pub fn set_feed_digest(&mut self, name: &str, sha256: &str) -> Result<()> {
+        let err = |e| Error::store(format!("recording the digest of feed {name}"), e);
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+            .map_err(err)?
+            .execute(params![format!("feed:{name}"), sha256])
+            .map_err(err)?;
+        Ok(())
     }
 
     /// The connection of this build (for the KEV and EPSS tables, see `exploit`).

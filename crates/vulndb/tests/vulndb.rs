@@ -1044,3 +1044,213 @@ fn nvd_records_keep_their_cwe_ids() {
     let nvd = musl.iter().find(|r| r.source == "nvd").unwrap();
     assert_eq!(nvd.cwe_ids, ["CWE-787"]);
 }
+
+/// A [`portcullis_vulndb::fetch::Fetcher`] serving files from memory, recording every URL.
+#[derive(Debug, Default)]
+struct MemoryFetcher {
+    files: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    fetched: std::sync::Mutex<Vec<String>>,
+}
+
+impl MemoryFetcher {
+    fn put(&self, url: &str, bytes: Vec<u8>) {
+        self.files.lock().unwrap().insert(url.to_owned(), bytes);
+    }
+
+    fn take_fetched(&self) -> Vec<String> {
+        std::mem::take(&mut *self.fetched.lock().unwrap())
+    }
+}
+
+impl portcullis_vulndb::fetch::Fetcher for MemoryFetcher {
+    fn fetch(&self, url: &str, dest: &mut dyn Write, _max: u64) -> portcullis_vulndb::Result<u64> {
+        self.fetched.lock().unwrap().push(url.to_owned());
+        match self.files.lock().unwrap().get(url) {
+            Some(bytes) => {
+                dest.write_all(bytes).unwrap();
+                Ok(bytes.len() as u64)
+            }
+            None => Err(portcullis_vulndb::Error::new(
+                ErrorKind::Network,
+                format!("{url}: 404"),
+            )),
+        }
+    }
+}
+
+/// The real NVD records of the test data whose id starts with `prefix`, sorted by id.
+fn nvd_records(prefix: &str) -> Vec<(String, serde_json::Value)> {
+    let mut records: Vec<(String, serde_json::Value)> = std::fs::read_dir(advisories().join("nvd"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .map(|p| {
+            let record: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            (record["id"].as_str().unwrap().to_owned(), record)
+        })
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    records
+}
+
+/// An NVD JSON 2.0 feed of `records`, gzipped, and its `.meta` (as NVD writes it: CRLF,
+/// upper-case SHA-256 of the uncompressed JSON).
+fn nvd_feed(records: &[(String, serde_json::Value)]) -> (Vec<u8>, String) {
+    use sha2::Digest as _;
+    let doc = serde_json::json!({
+        "resultsPerPage": records.len(),
+        "startIndex": 0,
+        "totalResults": records.len(),
+        "format": "NVD_CVE",
+        "version": "2.0",
+        "timestamp": "2026-12-01T00:00:00.000",
+        "vulnerabilities": records.iter().map(|(_, r)| serde_json::json!({"cve": r})).collect::<Vec<_>>(),
+    });
+    let json = serde_json::to_vec(&doc).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&json).unwrap();
+    let gz = gz.finish().unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&json)).to_uppercase();
+    let meta = format!(
+        "lastModifiedDate:2026-12-01T03:00:01-05:00\r\nsize:{}\r\nzipSize:0\r\ngzSize:{}\r\nsha256:{sha}\r\n",
+        json.len(),
+        gz.len()
+    );
+    (gz, meta)
+}
+
+/// Yearly NVD feeds are downloaded only when their `.meta` changed; a `.meta` that lies
+/// about the content, or a truncated feed, fails the update and leaves the database alone.
+#[test]
+fn nvd_feeds_are_downloaded_only_when_their_meta_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let base = "http://mirror.test/nvd";
+    let fetcher = Arc::new(MemoryFetcher::default());
+    let y2020 = nvd_records("CVE-2020-");
+    let y2021 = nvd_records("CVE-2021-");
+    assert_eq!(
+        (y2020.len(), y2021.len()),
+        (12, 10),
+        "the test data's NVD records"
+    );
+    let half = &y2021[..5];
+    let serve = |feed: &str, records: &[(String, serde_json::Value)]| {
+        let (gz, meta) = nvd_feed(records);
+        fetcher.put(&format!("{base}/nvdcve-2.0-{feed}.json.gz"), gz);
+        fetcher.put(&format!("{base}/nvdcve-2.0-{feed}.meta"), meta.into_bytes());
+    };
+    serve("2020", &y2020);
+    serve("2021", half);
+    let mut updater = Updater::new(
+        &db,
+        vec![
+            NetworkSource::Nvd {
+                feed: "2020".into(),
+            },
+            NetworkSource::Nvd {
+                feed: "2021".into(),
+            },
+        ],
+    );
+    updater.mirrors = Mirrors {
+        nvd: base.to_owned(),
+        ..Mirrors::default()
+    };
+    updater.fetcher = fetcher.clone();
+    let nvd_count = |db: &Path| {
+        Database::open(db)
+            .unwrap()
+            .status()
+            .unwrap()
+            .sources
+            .iter()
+            .find(|s| s.name == "nvd")
+            .map_or(0, |s| s.records)
+    };
+
+    // First build: both feeds, every record.
+    updater.update().unwrap();
+    assert_eq!(nvd_count(&db), 17);
+    let feeds = |fetched: &[String]| fetched.iter().filter(|u| u.ends_with(".json.gz")).count();
+    assert_eq!(feeds(&fetcher.take_fetched()), 2);
+    let hash = Database::open(&db).unwrap().content_hash().unwrap();
+    assert_eq!(
+        Database::open(&db)
+            .unwrap()
+            .feed_digest("nvd:2020")
+            .unwrap()
+            .map(|d| d.len()),
+        Some(64)
+    );
+
+    // Nothing changed: two .meta reads, no feed, the same content.
+    let summary = updater.update().unwrap();
+    assert!(summary.sources.is_empty(), "{summary:?}");
+    let fetched = fetcher.take_fetched();
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
+    assert_eq!(feeds(&fetched), 0);
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+
+    // The 2021 feed grew: only it is downloaded, and applied as an upsert.
+    serve("2021", &y2021);
+    updater.update().unwrap();
+    let fetched = fetcher.take_fetched();
+    assert_eq!(
+        fetched
+            .iter()
+            .filter(|u| u.ends_with(".json.gz"))
+            .collect::<Vec<_>>(),
+        [&format!("{base}/nvdcve-2.0-2021.json.gz")]
+    );
+    assert_eq!(nvd_count(&db), 22);
+    let hash = Database::open(&db).unwrap().content_hash().unwrap();
+
+    // A .meta that lies about the content: refused, naming the feed; nothing imported.
+    let (gz, _) = nvd_feed(&y2020[..3]);
+    let (_, other_meta) = nvd_feed(&y2020[..4]);
+    fetcher.put(&format!("{base}/nvdcve-2.0-2020.json.gz"), gz.clone());
+    fetcher.put(
+        &format!("{base}/nvdcve-2.0-2020.meta"),
+        other_meta.into_bytes(),
+    );
+    let err = updater.update().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChecksumMismatch, "{err}");
+    assert!(err.to_string().contains("nvdcve-2.0-2020.json.gz"), "{err}");
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+
+    // A truncated feed: refused, naming the file; nothing imported.
+    let (full, meta) = nvd_feed(&y2020[..3]);
+    fetcher.put(
+        &format!("{base}/nvdcve-2.0-2020.json.gz"),
+        full[..full.len() / 2].to_vec(),
+    );
+    fetcher.put(&format!("{base}/nvdcve-2.0-2020.meta"), meta.into_bytes());
+    let err = updater.update().unwrap_err();
+    assert!(err.to_string().contains("gzip"), "{err}");
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+
+    // A .meta without a valid sha256 line.
+    fetcher.put(
+        &format!("{base}/nvdcve-2.0-2020.meta"),
+        b"lastModifiedDate:x\r\nsha256:zz\r\n".to_vec(),
+    );
+    let err = updater.update().unwrap_err();
+    assert!(err.to_string().contains("nvdcve-2.0-2020.meta"), "{err}");
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+}
+
+#[test]
+fn default_sources_read_every_yearly_nvd_feed_then_recent_and_modified() {
+    let nvd: Vec<String> = portcullis_vulndb::fetch::default_sources()
+        .iter()
+        .map(NetworkSource::name)
+        .filter(|n| n.starts_with("nvd:"))
+        .collect();
+    assert_eq!(nvd.first().map(String::as_str), Some("nvd:2002"));
+    let n = nvd.len();
+    assert_eq!(&nvd[n - 2..], ["nvd:recent", "nvd:modified"]);
+    // 2002 to this year, each once.
+    assert!(n >= 2 + 25, "{nvd:?}");
+}
