@@ -264,8 +264,9 @@ pub enum DbCommand {
     /// with `db export`.
     ///
     /// Formats are detected by content: OSV `all.zip` exports or JSON files and directories,
-    /// Alpine secdb JSON, Debian OVAL XML (optionally .bz2), Debian DSA/DLA lists, NVD 2.0
-    /// JSON. The import is atomic: on any error the database is left as it was.
+    /// Alpine secdb JSON, Debian OVAL XML (optionally .bz2), Debian DSA/DLA lists, the Debian
+    /// security tracker JSON, NVD 2.0 JSON. The import is atomic: on any error the database
+    /// is left as it was.
     Import {
         /// Files or directories to import.
         #[arg(value_name = "PATH", required = true)]
@@ -433,7 +434,8 @@ pub struct SourceArgs {
     /// Base URL of a Debian OVAL mirror (`<url>/oval-definitions-<codename>.xml.bz2`).
     #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_OVAL_MIRROR")]
     pub debian_oval_mirror: Option<String>,
-    /// Base URL of a Debian security tracker mirror (`<url>/DSA/list`, `<url>/DLA/list`).
+    /// Base URL of a Debian security tracker mirror (`<url>/DSA/list`, `<url>/DLA/list`,
+    /// `<url>/json`).
     #[arg(long, value_name = "URL", env = "PORTCULLIS_DEBIAN_TRACKER_MIRROR")]
     pub debian_tracker_mirror: Option<String>,
     /// Base URL of an NVD feed mirror (`<url>/nvdcve-2.0-<feed>.json.gz`).
@@ -477,6 +479,10 @@ impl SourceArgs {
             if let Some(url) = given {
                 slot.clone_from(url);
             }
+        }
+        // A tracker mirror serves the JSON beside the lists: `<url>/json`.
+        if let Some(url) = &self.debian_tracker_mirror {
+            mirrors.debian_json.clone_from(url);
         }
         mirrors
     }

@@ -82,6 +82,8 @@ pub struct Mirrors {
     pub debian_oval: String,
     /// Debian security tracker data: `<debian_tracker>/DSA/list`, `<debian_tracker>/DLA/list`.
     pub debian_tracker: String,
+    /// The Debian security tracker's JSON: `<debian_json>/json`.
+    pub debian_json: String,
     /// NVD JSON 2.0 feeds: `<nvd>/nvdcve-2.0-<feed>.json.gz`.
     pub nvd: String,
     /// CISA's KEV catalog: `<kev>/known_exploited_vulnerabilities.json`.
@@ -99,6 +101,7 @@ impl Default for Mirrors {
             debian_tracker:
                 "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data"
                     .to_owned(),
+            debian_json: "https://security-tracker.debian.org/tracker/data".to_owned(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
             kev: "https://www.cisa.gov/sites/default/files/feeds".to_owned(),
             epss: "https://epss.empiricalsecurity.com".to_owned(),
@@ -130,6 +133,8 @@ pub enum NetworkSource {
     DebianDsa,
     /// The Debian LTS Advisory list.
     DebianDla,
+    /// The Debian security tracker's JSON: statuses, urgencies and no-DSA decisions.
+    DebianTracker,
     /// One NVD JSON 2.0 feed (`modified`, `recent`, `2024`, …).
     Nvd {
         /// The feed name.
@@ -162,6 +167,7 @@ impl NetworkSource {
             Self::DebianOval { codename } => format!("debian-oval:{codename}"),
             Self::DebianDsa => "debian-dsa".to_owned(),
             Self::DebianDla => "debian-dla".to_owned(),
+            Self::DebianTracker => "debian-tracker".to_owned(),
             Self::Nvd { feed } => format!("nvd:{feed}"),
             Self::Kev => "kev".to_owned(),
             Self::Epss => "epss".to_owned(),
@@ -192,6 +198,7 @@ impl NetworkSource {
             ),
             Self::DebianDsa => format!("{}/DSA/list", base(&mirrors.debian_tracker)),
             Self::DebianDla => format!("{}/DLA/list", base(&mirrors.debian_tracker)),
+            Self::DebianTracker => format!("{}/json", base(&mirrors.debian_json)),
             Self::Nvd { feed } => format!(
                 "{}/nvdcve-2.0-{}.json.gz",
                 base(&mirrors.nvd),
@@ -261,6 +268,7 @@ pub fn default_sources() -> Vec<NetworkSource> {
     }
     sources.push(NetworkSource::DebianDsa);
     sources.push(NetworkSource::DebianDla);
+    sources.push(NetworkSource::DebianTracker);
     // Every yearly NVD feed, then `recent` and `modified` (applied last, as upserts): each
     // is downloaded only when its `.meta` changed since the last update.
     for year in 2002..=current_year() {

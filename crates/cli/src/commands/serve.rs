@@ -84,6 +84,7 @@ fn mirrors(base: Option<&str>) -> Mirrors {
         alpine: format!("{base}/alpine"),
         debian_oval: format!("{base}/debian-oval"),
         debian_tracker: format!("{base}/debian-tracker"),
+        debian_json: format!("{base}/debian-tracker"),
         nvd: format!("{base}/nvd"),
         kev: format!("{base}/kev"),
         epss: format!("{base}/epss"),

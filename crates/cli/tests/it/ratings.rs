@@ -304,3 +304,78 @@ fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(v["policy"]["final_action"], "go", "{}", v["policy"]);
 }
+
+/// With the Debian security tracker's JSON imported, Debian's own urgency rates its
+/// packages' findings before NVD does, and its no-DSA decisions become `wont_fix`. The
+/// tracker entries here copy the tracker's shape and its decisions for two glibc CVEs that
+/// NVD rates critical and medium (CVE-2019-1010022, disputed: unimportant; CVE-2010-4756:
+/// no-DSA, postponed).
+#[test]
+fn the_debian_tracker_rates_before_nvd_and_says_what_will_not_be_fixed() {
+    let dir = portcullis_testkit::temp_dir("cli-ratings-tracker");
+    let tracker = dir.path().join("tracker.json");
+    write(
+        &tracker,
+        r#"{"glibc": {
+            "CVE-2019-1010022": {"description": "GNU Libc current is affected by: Mitigation bypass.", "scope": "local",
+              "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "2.36-9+deb12u10"}, "urgency": "unimportant"}}},
+            "CVE-2010-4756": {"description": "The glob implementation in the GNU C Library allows remote authenticated users to cause a denial of service.", "scope": "remote",
+              "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "2.36-9+deb12u10"}, "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": "postponed"}}}
+        }}"#,
+    );
+    let db = dir.path().join("db.sqlite").display().to_string();
+    let inputs: Vec<String> = ["debian", "nvd"]
+        .iter()
+        .map(|p| advisories().join(p).display().to_string())
+        .chain([tracker.display().to_string()])
+        .collect();
+    let mut args = vec!["--db", db.as_str(), "db", "import"];
+    args.extend(inputs.iter().map(String::as_str));
+    let imported = portcullis(&args, b"");
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert!(
+        imported.stdout.contains("debian-tracker:12"),
+        "{}",
+        imported.stdout
+    );
+
+    let root = minbase_root();
+    let image = format!("dir:{}", root.path().display());
+    let scan = |db: &str| -> Value {
+        let r = portcullis(&["--db", db, "scan", "-f", "json", &image], b"");
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let with_tracker = scan(&db);
+    let without = scan(database());
+    let find = |report: &Value, id: &str| -> Vec<Value> {
+        report["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["id"] == id && v["package"]["source_name"] == "glibc")
+            .cloned()
+            .collect()
+    };
+    // NVD alone: its own ratings.
+    let nvd = find(&without, "CVE-2019-1010022");
+    assert!(!nvd.is_empty(), "glibc's packages carry CVE-2019-1010022");
+    assert!(
+        nvd.iter()
+            .all(|v| v["severity"] == "critical" && v["severity_source"] == "nvd")
+    );
+    // With the tracker: Debian's.
+    let disputed = find(&with_tracker, "CVE-2019-1010022");
+    assert_eq!(disputed.len(), nvd.len());
+    for v in &disputed {
+        assert_eq!(v["severity"], "negligible", "{v}");
+        assert_eq!(v["severity_source"], "debian-tracker:12", "{v}");
+    }
+    let postponed = find(&with_tracker, "CVE-2010-4756");
+    assert!(!postponed.is_empty());
+    for v in &postponed {
+        assert_eq!(v["severity"], "low", "{v}");
+        assert_eq!(v["status"], "wont_fix", "{v}");
+        assert!(v["fixed_version"].is_null(), "{v}");
+    }
+}

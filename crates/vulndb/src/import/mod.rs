@@ -20,6 +20,7 @@
 mod alpine;
 mod debian_list;
 mod debian_oval;
+mod debian_tracker;
 mod epss;
 mod kev;
 mod nvd;
@@ -94,6 +95,8 @@ pub enum Format {
     DebianOval,
     /// The Debian security tracker's DSA or DLA list.
     DebianAdvisoryList,
+    /// The Debian security tracker's JSON (statuses and urgencies per release).
+    DebianTracker,
     /// NVD API 2.0 JSON (one CVE, or a response/feed with many).
     Nvd,
     /// CISA's Known Exploited Vulnerabilities catalog (JSON).
@@ -365,6 +368,9 @@ fn detect_json(value: &serde_json::Value) -> Option<Format> {
     if kev::looks_like_kev(object) {
         return Some(Format::Kev);
     }
+    if debian_tracker::looks_like_tracker(object) {
+        return Some(Format::DebianTracker);
+    }
     if object.contains_key("packages") && object.contains_key("distroversion") {
         return Some(Format::AlpineSecdb);
     }
@@ -448,6 +454,7 @@ pub(crate) fn parse_bytes(
         Format::AlpineSecdb => alpine::parse(label, &bytes),
         Format::DebianOval => debian_oval::parse(label, &bytes),
         Format::DebianAdvisoryList => debian_list::parse(label, &bytes),
+        Format::DebianTracker => debian_tracker::parse(label, &bytes),
         Format::Nvd => nvd::parse(label, &bytes),
         Format::Kev => kev::parse(label, &bytes),
         Format::Epss => epss::parse(label, path, &bytes),
@@ -462,6 +469,26 @@ pub fn parse_kev_catalog(
 ) -> Result<(Vec<crate::exploit::KevEntry>, Vec<Problem>)> {
     let parsed = kev::parse(label, bytes)?;
     Ok((parsed.kev.unwrap_or_default(), parsed.problems))
+}
+
+/// Records per source name, as a parser gives them.
+pub type SourceRecords = Vec<(String, Vec<Record>)>;
+
+/// Parse the Debian security tracker's JSON without a database (for fuzzing and tools):
+/// its records per source (`debian-tracker:<version>`) and the problems of the rest.
+pub fn parse_debian_tracker(
+    label: &str,
+    bytes: &[u8],
+) -> Result<(SourceRecords, Vec<Problem>)> {
+    let parsed = debian_tracker::parse(label, bytes)?;
+    Ok((
+        parsed
+            .batches
+            .into_iter()
+            .map(|b| (b.source, b.records))
+            .collect(),
+        parsed.problems,
+    ))
 }
 
 /// Parse an (uncompressed) EPSS CSV without a database (for fuzzing and tools): the valid
