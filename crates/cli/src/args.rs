@@ -284,7 +284,8 @@ pub enum DbCommand {
         dry_run: bool,
     },
     /// Build a new database from the upstream sources into FILE: the builder role, whose
-    /// output `db push` publishes (`db update` changes a database in place instead).
+    /// output `db push` publishes (`db update` changes a database in place instead). A build
+    /// also reads every yearly NVD feed; updates read only `recent` and `modified`.
     Build {
         /// The database file to write (replaced atomically if it exists).
         #[arg(long, short = 'o', value_name = "FILE")]

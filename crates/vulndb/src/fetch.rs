@@ -269,13 +269,9 @@ pub fn default_sources() -> Vec<NetworkSource> {
     sources.push(NetworkSource::DebianDsa);
     sources.push(NetworkSource::DebianDla);
     sources.push(NetworkSource::DebianTracker);
-    // Every yearly NVD feed, then `recent` and `modified` (applied last, as upserts): each
-    // is downloaded only when its `.meta` changed since the last update.
-    for year in 2002..=current_year() {
-        sources.push(NetworkSource::Nvd {
-            feed: year.to_string(),
-        });
-    }
+    // NVD's `recent` and `modified` feeds, applied as upserts; each is downloaded only when
+    // its `.meta` changed since the last update. The yearly feeds are the builder's
+    // ([`build_sources`]).
     for feed in ["recent", "modified"] {
         sources.push(NetworkSource::Nvd {
             feed: feed.to_owned(),
@@ -283,6 +279,23 @@ pub fn default_sources() -> Vec<NetworkSource> {
     }
     sources.push(NetworkSource::Kev);
     sources.push(NetworkSource::Epss);
+    sources
+}
+
+/// The sources of a full build (`portcullis db build`, the builder role): every yearly NVD
+/// feed from 2002 to this year, then [`default_sources`] (whose `recent` and `modified` feeds
+/// come after the yearly ones, so the newest record of a CVE wins).
+///
+/// The yearly feeds are not in [`default_sources`]: parsing one holds it whole in memory
+/// (about 1.6 GB peak for 300,000 records in `bench/nvd-scale.sh`), more than a server pod
+/// or a first scan should spend. Servers follow the builder's artifact instead.
+pub fn build_sources() -> Vec<NetworkSource> {
+    let mut sources: Vec<NetworkSource> = (2002..=current_year())
+        .map(|year| NetworkSource::Nvd {
+            feed: year.to_string(),
+        })
+        .collect();
+    sources.extend(default_sources());
     sources
 }
 
@@ -364,6 +377,17 @@ fn gunzipped_sha256(path: &Path) -> Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// The [`build_sources`] whose [`NetworkSource::name`] starts with one of `prefixes`; all of
+/// them when `prefixes` is empty.
+pub fn select_build_sources(prefixes: &[String]) -> Vec<NetworkSource> {
+    build_sources()
+        .into_iter()
+        .filter(|s| {
+            prefixes.is_empty() || prefixes.iter().any(|p| s.name().starts_with(p.as_str()))
+        })
+        .collect()
 }
 
 /// The [`default_sources`] whose [`NetworkSource::name`] starts with one of `prefixes`; all of

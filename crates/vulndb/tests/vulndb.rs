@@ -1242,8 +1242,14 @@ fn nvd_feeds_are_downloaded_only_when_their_meta_changed() {
 }
 
 #[test]
-fn default_sources_read_every_yearly_nvd_feed_then_recent_and_modified() {
-    let nvd: Vec<String> = portcullis_vulndb::fetch::default_sources()
+fn a_full_build_reads_every_yearly_nvd_feed_then_recent_and_modified() {
+    let updates: Vec<String> = portcullis_vulndb::fetch::default_sources()
+        .iter()
+        .map(NetworkSource::name)
+        .filter(|n| n.starts_with("nvd:"))
+        .collect();
+    assert_eq!(updates, ["nvd:recent", "nvd:modified"]);
+    let nvd: Vec<String> = portcullis_vulndb::fetch::build_sources()
         .iter()
         .map(NetworkSource::name)
         .filter(|n| n.starts_with("nvd:"))

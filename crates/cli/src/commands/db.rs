@@ -404,7 +404,7 @@ fn update(
 /// `db build -o FILE`: a full build from the sources into a fresh file, renamed over FILE
 /// only once it is complete and verified.
 fn build(output: &Path, args: &SourceArgs, global: &GlobalArgs) -> Result<Code> {
-    let sources = portcullis_vulndb::fetch::select_sources(&args.sources);
+    let sources = portcullis_vulndb::fetch::select_build_sources(&args.sources);
     if sources.is_empty() {
         bail!(
             "--source {}: matches none of the sources (see `portcullis db update --dry-run`)",

@@ -476,10 +476,7 @@ pub type SourceRecords = Vec<(String, Vec<Record>)>;
 
 /// Parse the Debian security tracker's JSON without a database (for fuzzing and tools):
 /// its records per source (`debian-tracker:<version>`) and the problems of the rest.
-pub fn parse_debian_tracker(
-    label: &str,
-    bytes: &[u8],
-) -> Result<(SourceRecords, Vec<Problem>)> {
+pub fn parse_debian_tracker(label: &str, bytes: &[u8]) -> Result<(SourceRecords, Vec<Problem>)> {
     let parsed = debian_tracker::parse(label, bytes)?;
     Ok((
         parsed
