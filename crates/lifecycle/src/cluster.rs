@@ -271,6 +271,19 @@ pub async fn activate(
     if !spec.webhook_config.enabled {
         objects.push(delete(client, &resources::WEBHOOK, None, manifests::NAME).await?);
     }
+    if spec.builder.is_none() {
+        // A builder removed from the spec; reported only when there was one.
+        let removed = delete(
+            client,
+            &resources::CRON_JOB,
+            Some(ns),
+            manifests::BUILDER_NAME,
+        );
+        let removed = removed.await?;
+        if removed.change != Change::Absent {
+            objects.push(removed);
+        }
+    }
     Ok(ActivationReport {
         namespace: ns.to_string(),
         objects,
@@ -487,6 +500,7 @@ pub async fn deactivate(
     let ns = Some(namespace);
     let mut out = vec![delete(client, &resources::WEBHOOK, None, manifests::NAME).await?];
     let namespaced = [
+        (resources::CRON_JOB, manifests::BUILDER_NAME),
         (resources::DEPLOYMENT, manifests::NAME),
         (resources::PDB, manifests::NAME),
         (resources::SERVICE, manifests::NAME),
@@ -497,7 +511,12 @@ pub async fn deactivate(
         (resources::SERVICE_ACCOUNT, manifests::NAME),
     ];
     for (resource, name) in namespaced {
-        out.push(delete(client, &resource, ns, name).await?);
+        let change = delete(client, &resource, ns, name).await?;
+        // The builder is there only with `builder` in the spec: its absence is no news.
+        if resource == resources::CRON_JOB && change.change == Change::Absent {
+            continue;
+        }
+        out.push(change);
     }
     for resource in [resources::CLUSTER_ROLE_BINDING, resources::CLUSTER_ROLE] {
         out.push(delete(client, &resource, None, manifests::NAME).await?);
