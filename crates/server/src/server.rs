@@ -1082,3 +1082,61 @@ async fn route_harbor(app: &Arc<App>, request: Request<Incoming>) -> HttpRespons
     let rest = path.strip_prefix("/harbor").unwrap_or(&path).to_string();
     crate::harbor::handle(app, request, &rest).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::{PolicyChange, PolicyWatch};
+    use portcullis_config::ServerConfig;
+
+    fn write(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_watch_sees_policy_changes_policy_file_changes_and_unreadable_files_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        let policy = dir.path().join("policy.yaml");
+        write(
+            &policy,
+            "default_policy: one\npolicies: [{id: one, rules: []}]\n",
+        );
+        let text = format!("policy:\n  file: {}\n", policy.display());
+        write(&config, &text);
+        let in_force = ServerConfig::from_yaml(&text, "test").unwrap();
+        let mut watch = PolicyWatch::new(config.clone(), &in_force);
+        assert!(watch.governs);
+        assert!(matches!(watch.check(), PolicyChange::None));
+        // The policy file changed, the configuration did not.
+        write(
+            &policy,
+            "default_policy: two\npolicies: [{id: two, rules: []}]\n",
+        );
+        assert!(matches!(watch.check(), PolicyChange::Policy(p) if p.file.is_some()));
+        assert!(matches!(watch.check(), PolicyChange::None));
+        // Another section changed: the policy is loaded again (and found the same).
+        write(&config, &format!("{text}listen: 127.0.0.1:9443\n"));
+        assert!(matches!(watch.check(), PolicyChange::Policy(_)));
+        // Unreadable: reported once.
+        write(&config, "policy: [not, a, map]\n");
+        assert!(matches!(watch.check(), PolicyChange::Unreadable(_)));
+        assert!(matches!(watch.check(), PolicyChange::None));
+        write(&config, "policy:\n  id: reject_high\n");
+        assert!(
+            matches!(watch.check(), PolicyChange::Policy(p) if p.id.as_deref() == Some("reject_high"))
+        );
+    }
+
+    #[test]
+    fn a_policy_set_by_a_flag_is_not_governed_by_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        write(&config, "policy:\n  id: reject_high\n");
+        let mut in_force = ServerConfig::default();
+        in_force.policy.id = Some("reject_critical".to_string());
+        let watch = PolicyWatch::new(config, &in_force);
+        assert!(!watch.governs);
+    }
+}
