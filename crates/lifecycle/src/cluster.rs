@@ -293,7 +293,9 @@ pub async fn activate(
     })
 }
 
-/// Every registry's Secret must exist in `ns` with type dockerconfigjson or basic-auth.
+/// Every registry's Secret must exist in `ns` with type dockerconfigjson or basic-auth; with
+/// a `builder`, `database.secretId` must be a dockerconfigjson Secret (mounted as the
+/// builder's docker config).
 async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Result<()> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut problems = Vec::new();
@@ -325,6 +327,29 @@ async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Resul
             field: format!("{field}.secretId"),
             message,
         });
+    }
+    if let (Some(_), Some(name)) = (
+        &spec.builder,
+        spec.database.as_ref().and_then(|d| d.secret_id.as_ref()),
+    ) {
+        let found = secrets
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(&format!("reading Secret {ns}/{name}"), e))?;
+        let message = match found.as_ref().map(|s| s.type_.as_deref()) {
+            None => Some(format!("Secret '{name}' not found in namespace '{ns}'")),
+            Some(Some("kubernetes.io/dockerconfigjson")) => None,
+            Some(other) => Some(format!(
+                "Secret '{name}' has type '{}', not kubernetes.io/dockerconfigjson (the builder mounts it as its docker config)",
+                other.unwrap_or("Opaque")
+            )),
+        };
+        if let Some(message) = message {
+            problems.push(Problem {
+                field: "database.secretId".to_string(),
+                message,
+            });
+        }
     }
     if problems.is_empty() {
         Ok(())

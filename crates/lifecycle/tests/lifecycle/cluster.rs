@@ -651,3 +651,35 @@ fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
     );
     assert!(!mock.object_ids().iter().any(|id| id == cron));
 }
+
+#[test]
+fn a_builder_needs_a_dockerconfigjson_secret() {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    let mut spec = full();
+    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
+        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
+        secret_id: Some("internal-basic".to_string()),
+        insecure: false,
+    });
+    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
+        schedule: "0 */6 * * *".to_string(),
+    });
+    let err = activate(&mock, &spec, NOW).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        [
+            "database.secretId: Secret 'internal-basic' has type 'kubernetes.io/basic-auth', not kubernetes.io/dockerconfigjson (the builder mounts it as its docker config)"
+        ]
+    );
+    spec.database.as_mut().unwrap().secret_id = Some("missing".to_string());
+    let err = activate(&mock, &spec, NOW).unwrap_err();
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        ["database.secretId: Secret 'missing' not found in namespace 'portcullis-system'"]
+    );
+    assert_eq!(mock.write_lines(), Vec::<String>::new());
+}
