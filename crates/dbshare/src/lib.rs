@@ -194,8 +194,54 @@ fn push_packed(
 /// error the database in place is untouched. Where it came from is recorded next to it
 /// (see [`Provenance`]).
 pub fn pull(db_path: &Path, reference: &Reference, options: &RegistryOptions) -> Result<Pulled> {
+    pull_with_progress(db_path, reference, options, &NoProgress)
+}
+
+/// [`pull`], telling `progress` how much of the layer was read.
+pub fn pull_with_progress(
+    db_path: &Path,
+    reference: &Reference,
+    options: &RegistryOptions,
+    progress: &dyn PullProgress,
+) -> Result<Pulled> {
     let found = Found::fetch(reference, options)?;
-    found.install(db_path, reference)
+    found.install(db_path, reference, progress)
+}
+
+/// Told how a pull reads the artifact's layer (the database, compressed): a caller draws a
+/// progress bar with it. Calls come from the pulling thread.
+pub trait PullProgress {
+    /// The layer is about to be read: `total` bytes, from the manifest. Not called when
+    /// the layer is not read (the content is installed already).
+    fn start(&self, total: u64) {
+        let _ = total;
+    }
+    /// `bytes` more bytes of the layer were read.
+    fn advance(&self, bytes: u64) {
+        let _ = bytes;
+    }
+    /// The layer was read to its end, or the pull stopped.
+    fn finish(&self) {}
+}
+
+/// No progress reported.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl PullProgress for NoProgress {}
+
+/// A layer stream that reports what is read through it.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a dyn PullProgress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
 }
 
 /// What [`pull_unless`] did.
@@ -221,6 +267,18 @@ pub fn pull_unless(
     options: &RegistryOptions,
     installed: Option<&str>,
 ) -> Result<Pull> {
+    pull_unless_with_progress(db_path, reference, options, installed, &NoProgress)
+}
+
+/// [`pull_unless`], telling `progress` how much of the layer was read (nothing when only
+/// the manifest and config are).
+pub fn pull_unless_with_progress(
+    db_path: &Path,
+    reference: &Reference,
+    options: &RegistryOptions,
+    installed: Option<&str>,
+    progress: &dyn PullProgress,
+) -> Result<Pull> {
     let found = Found::fetch(reference, options)?;
     if installed == Some(found.metadata.content_id.as_str()) {
         write_provenance(db_path, reference, &found.digest, &found.metadata)?;
@@ -229,7 +287,9 @@ pub fn pull_unless(
             metadata: found.metadata,
         });
     }
-    found.install(db_path, reference).map(Pull::Installed)
+    found
+        .install(db_path, reference, progress)
+        .map(Pull::Installed)
 }
 
 /// An artifact's manifest and config, read and checked; its layer not yet.
@@ -270,12 +330,24 @@ impl Found {
     }
 
     /// Stream the layer into a verified database at `db_path`.
-    fn install(self, db_path: &Path, reference: &Reference) -> Result<Pulled> {
+    fn install(
+        self,
+        db_path: &Path,
+        reference: &Reference,
+        progress: &dyn PullProgress,
+    ) -> Result<Pulled> {
         let what = &self.what;
         let stream =
             self.client
                 .open_blob(&self.layer.0, Some(self.layer.1), &format!("{what}: layer"))?;
-        install_artifact(db_path, &self.metadata, BufReader::new(stream), what)?;
+        progress.start(self.layer.1);
+        let counted = Counted {
+            inner: stream,
+            progress,
+        };
+        let installed = install_artifact(db_path, &self.metadata, BufReader::new(counted), what);
+        progress.finish();
+        installed?;
         write_provenance(db_path, reference, &self.digest, &self.metadata)?;
         tracing::info!(%reference, digest = %self.digest, content_id = %self.metadata.content_id, "pulled the database");
         Ok(Pulled {

@@ -307,3 +307,60 @@ fn upload_with_config(
         )
         .unwrap();
 }
+
+/// What a pull reported through [`portcullis_dbshare::PullProgress`].
+#[derive(Default)]
+struct Recorded {
+    total: std::cell::Cell<Option<u64>>,
+    read: std::cell::Cell<u64>,
+    finished: std::cell::Cell<u32>,
+}
+
+impl portcullis_dbshare::PullProgress for Recorded {
+    fn start(&self, total: u64) {
+        self.total.set(Some(total));
+    }
+    fn advance(&self, bytes: u64) {
+        self.read.set(self.read.get() + bytes);
+    }
+    fn finish(&self) {
+        self.finished.set(self.finished.get() + 1);
+    }
+}
+
+#[test]
+fn a_pull_reports_the_layer_read_and_an_unchanged_one_reads_none() {
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let options = options_for(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let built = small_db(dir.path(), "built.sqlite", &["v3.9"]);
+    let reference = Reference::parse(&registry.reference("portcullis/db:progress")).unwrap();
+    let pushed = push(&built, &reference, &options, None).unwrap();
+
+    let target = dir.path().join("pulled.sqlite");
+    let recorded = Recorded::default();
+    let pulled =
+        portcullis_dbshare::pull_with_progress(&target, &reference, &options, &recorded).unwrap();
+    assert_eq!(pulled.layer_size, pushed.layer_size);
+    assert_eq!(recorded.total.get(), Some(pushed.layer_size));
+    assert_eq!(recorded.read.get(), pushed.layer_size);
+    assert_eq!(recorded.finished.get(), 1);
+
+    // The content is installed already: only the manifest and config are read.
+    let unchanged = Recorded::default();
+    let outcome = portcullis_dbshare::pull_unless_with_progress(
+        &target,
+        &reference,
+        &options,
+        Some(&content_id(&target)),
+        &unchanged,
+    )
+    .unwrap();
+    assert!(matches!(
+        outcome,
+        portcullis_dbshare::Pull::Unchanged { .. }
+    ));
+    assert_eq!(unchanged.total.get(), None);
+    assert_eq!(unchanged.read.get(), 0);
+    assert_eq!(unchanged.finished.get(), 0);
+}

@@ -271,6 +271,19 @@ pub async fn activate(
     if !spec.webhook_config.enabled {
         objects.push(delete(client, &resources::WEBHOOK, None, manifests::NAME).await?);
     }
+    if spec.builder.is_none() {
+        // A builder removed from the spec; reported only when there was one.
+        let removed = delete(
+            client,
+            &resources::CRON_JOB,
+            Some(ns),
+            manifests::BUILDER_NAME,
+        );
+        let removed = removed.await?;
+        if removed.change != Change::Absent {
+            objects.push(removed);
+        }
+    }
     Ok(ActivationReport {
         namespace: ns.to_string(),
         objects,
@@ -280,7 +293,9 @@ pub async fn activate(
     })
 }
 
-/// Every registry's Secret must exist in `ns` with type dockerconfigjson or basic-auth.
+/// Every registry's Secret must exist in `ns` with type dockerconfigjson or basic-auth; with
+/// a `builder`, `database.secretId` must be a dockerconfigjson Secret (mounted as the
+/// builder's docker config).
 async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Result<()> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut problems = Vec::new();
@@ -312,6 +327,29 @@ async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Resul
             field: format!("{field}.secretId"),
             message,
         });
+    }
+    if let (Some(_), Some(name)) = (
+        &spec.builder,
+        spec.database.as_ref().and_then(|d| d.secret_id.as_ref()),
+    ) {
+        let found = secrets
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(&format!("reading Secret {ns}/{name}"), e))?;
+        let message = match found.as_ref().map(|s| s.type_.as_deref()) {
+            None => Some(format!("Secret '{name}' not found in namespace '{ns}'")),
+            Some(Some("kubernetes.io/dockerconfigjson")) => None,
+            Some(other) => Some(format!(
+                "Secret '{name}' has type '{}', not kubernetes.io/dockerconfigjson (the builder mounts it as its docker config)",
+                other.unwrap_or("Opaque")
+            )),
+        };
+        if let Some(message) = message {
+            problems.push(Problem {
+                field: "database.secretId".to_string(),
+                message,
+            });
+        }
     }
     if problems.is_empty() {
         Ok(())
@@ -487,6 +525,7 @@ pub async fn deactivate(
     let ns = Some(namespace);
     let mut out = vec![delete(client, &resources::WEBHOOK, None, manifests::NAME).await?];
     let namespaced = [
+        (resources::CRON_JOB, manifests::BUILDER_NAME),
         (resources::DEPLOYMENT, manifests::NAME),
         (resources::PDB, manifests::NAME),
         (resources::SERVICE, manifests::NAME),
@@ -497,7 +536,12 @@ pub async fn deactivate(
         (resources::SERVICE_ACCOUNT, manifests::NAME),
     ];
     for (resource, name) in namespaced {
-        out.push(delete(client, &resource, ns, name).await?);
+        let change = delete(client, &resource, ns, name).await?;
+        // The builder is there only with `builder` in the spec: its absence is no news.
+        if resource == resources::CRON_JOB && change.change == Change::Absent {
+            continue;
+        }
+        out.push(change);
     }
     for resource in [resources::CLUSTER_ROLE_BINDING, resources::CLUSTER_ROLE] {
         out.push(delete(client, &resource, None, manifests::NAME).await?);

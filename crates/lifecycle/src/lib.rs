@@ -20,10 +20,10 @@ pub mod wizard;
 
 pub use error::{Error, ErrorKind, Result};
 pub use spec::{
-    CustomPolicySpec, NotificationSpec, PolicySpec, RegistrySpec, Spec, WebhookSpec,
-    WhitelistItemSpec, parse_spec,
+    BuilderSpec, CustomPolicySpec, DatabaseSpec, NotificationSpec, PolicySpec, RegistrySpec, Spec,
+    WebhookSpec, WhitelistItemSpec, parse_spec,
 };
-pub use validate::{Problem, validate};
+pub use validate::{Problem, check_cron, validate};
 
 /// The namespace Portcullis is installed in unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "portcullis-system";

@@ -1,6 +1,6 @@
 //! Every object an install consists of, built from a validated [`Spec`], in the order they
 //! are applied: CRDs, Namespace, ServiceAccount and RBAC, ConfigMap, TLS Secret, Service,
-//! Deployment, PodDisruptionBudget, WhiteListItems, and last the webhook configuration (so
+//! Deployment, PodDisruptionBudget, the database builder CronJob (with `builder`), WhiteListItems, and last the webhook configuration (so
 //! the API server calls the webhook only once it runs).
 
 use std::collections::BTreeMap;
@@ -13,11 +13,13 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVar, HTTPGetAction, KeyToPath, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext,
+    Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{
@@ -60,6 +62,11 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portculli
 pub const CONFIG_PATH: &str = "/etc/portcullis/config.yaml";
 /// The port the server listens on.
 pub const SERVER_PORT: i32 = 8443;
+/// The CronJob that builds and pushes the database (`builder` in the spec).
+pub const BUILDER_NAME: &str = "portcullis-db-builder";
+/// Where the builder's registry credentials (`database.secretId`, a dockerconfigjson
+/// Secret) are mounted: `DOCKER_CONFIG` names this folder, which holds `config.json`.
+pub const BUILDER_DOCKER_CONFIG: &str = "/etc/portcullis/docker";
 /// The annotation on the pod template holding the hash of the config (rolls pods on change).
 pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
 
@@ -352,6 +359,9 @@ pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
         ),
     )?);
     out.push(Manifest::new(resources::PDB, &pdb(ns))?);
+    if let Some(cron) = builder(spec, ns, &options.image) {
+        out.push(Manifest::new(resources::CRON_JOB, &cron)?);
+    }
     for item in &spec.release_white_list {
         let mut object = WhiteListItem::new(
             &item.name,
@@ -695,6 +705,178 @@ fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> D
         }),
         ..Deployment::default()
     }
+}
+
+/// How long clients should wait for the next build of a `schedule`: twice its interval
+/// when the expression has a simple period (every N minutes or hours, daily, weekly), else
+/// 24 h.
+pub fn builder_next_update(schedule: &str) -> String {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    let fixed = |f: &str| f.parse::<u32>().is_ok();
+    let every = |f: &str| f.strip_prefix("*/").and_then(|n| n.parse::<u64>().ok());
+    let minutes: Option<u64> = match fields.as_slice() {
+        [m, "*", "*", "*", "*"] => every(m).or_else(|| fixed(m).then_some(60)),
+        [m, h, "*", "*", "*"] if fixed(m) => every(h)
+            .map(|n| n * 60)
+            .or_else(|| fixed(h).then_some(24 * 60)),
+        [m, h, "*", "*", d] if fixed(m) && fixed(h) && fixed(d) => Some(7 * 24 * 60),
+        _ => None,
+    };
+    match minutes.filter(|m| *m > 0).map(|m| m * 2) {
+        Some(m) if m % 60 == 0 => format!("{}h", m / 60),
+        Some(m) => format!("{m}m"),
+        None => "24h".to_string(),
+    }
+}
+
+/// The CronJob of `builder`: an init container builds the database into an emptyDir, the
+/// container pushes it to `database.repository` (the image has no shell to chain them).
+fn builder(spec: &Spec, ns: &str, image: &str) -> Option<CronJob> {
+    let schedule = &spec.builder.as_ref()?.schedule;
+    let database = spec.database.as_ref()?;
+    let db_file = "/work/db.sqlite";
+    let security = SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: strings(&["ALL"]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    };
+    let env = |docker: bool| {
+        let mut vars = vec![EnvVar {
+            name: "HOME".to_string(),
+            value: Some("/work".to_string()),
+            ..EnvVar::default()
+        }];
+        if docker {
+            vars.push(EnvVar {
+                name: "DOCKER_CONFIG".to_string(),
+                value: Some(BUILDER_DOCKER_CONFIG.to_string()),
+                ..EnvVar::default()
+            });
+        }
+        Some(vars)
+    };
+    let mut push_args = vec![
+        "db".to_string(),
+        "push".to_string(),
+        database.repository.clone(),
+        "--next-update".to_string(),
+        builder_next_update(schedule),
+        "--db".to_string(),
+        db_file.to_string(),
+    ];
+    if database.insecure {
+        push_args.push("--insecure".to_string());
+    }
+    let mut push_mounts = vec![mount("work", "/work", false), mount("tmp", "/tmp", false)];
+    let mut volumes = vec![
+        Volume {
+            name: "work".to_string(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".to_string(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    if let Some(secret) = &database.secret_id {
+        push_mounts.push(mount("docker-config", BUILDER_DOCKER_CONFIG, true));
+        volumes.push(Volume {
+            name: "docker-config".to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                items: Some(vec![KeyToPath {
+                    key: ".dockerconfigjson".to_string(),
+                    path: "config.json".to_string(),
+                    ..KeyToPath::default()
+                }]),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    let container =
+        |name: &str, args: Vec<String>, mounts: Vec<VolumeMount>, docker: bool| Container {
+            name: name.to_string(),
+            image: Some(image.to_string()),
+            image_pull_policy: Some("IfNotPresent".to_string()),
+            args: Some(args),
+            env: env(docker),
+            resources: Some(ResourceRequirements {
+                requests: quantities("100m", "256Mi"),
+                limits: quantities("1", "1Gi"),
+                ..ResourceRequirements::default()
+            }),
+            security_context: Some(security.clone()),
+            volume_mounts: Some(mounts),
+            ..Container::default()
+        };
+    let build = container(
+        "build",
+        ["db", "build", "-o", db_file]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
+        vec![mount("work", "/work", false), mount("tmp", "/tmp", false)],
+        false,
+    );
+    let has_secret = database.secret_id.is_some();
+    let push = container("push", push_args, push_mounts, has_secret);
+    let mut pod_labels = labels();
+    pod_labels.insert(
+        "app.kubernetes.io/component".to_string(),
+        "db-builder".to_string(),
+    );
+    Some(CronJob {
+        metadata: meta(BUILDER_NAME, Some(ns)),
+        spec: Some(CronJobSpec {
+            schedule: schedule.clone(),
+            concurrency_policy: Some("Forbid".to_string()),
+            successful_jobs_history_limit: Some(1),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: None,
+                spec: Some(JobSpec {
+                    backoff_limit: Some(2),
+                    template: PodTemplateSpec {
+                        metadata: Some(ObjectMeta {
+                            labels: Some(pod_labels),
+                            ..ObjectMeta::default()
+                        }),
+                        spec: Some(PodSpec {
+                            restart_policy: Some("OnFailure".to_string()),
+                            automount_service_account_token: Some(false),
+                            security_context: Some(PodSecurityContext {
+                                run_as_non_root: Some(true),
+                                run_as_user: Some(65532),
+                                run_as_group: Some(65532),
+                                fs_group: Some(65532),
+                                seccomp_profile: Some(SeccompProfile {
+                                    type_: "RuntimeDefault".to_string(),
+                                    ..SeccompProfile::default()
+                                }),
+                                ..PodSecurityContext::default()
+                            }),
+                            init_containers: Some(vec![build]),
+                            containers: vec![push],
+                            volumes: Some(volumes),
+                            ..PodSpec::default()
+                        }),
+                    },
+                    ..JobSpec::default()
+                }),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    })
 }
 
 fn pdb(ns: &str) -> PodDisruptionBudget {

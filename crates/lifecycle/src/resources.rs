@@ -99,6 +99,8 @@ pub const SECRET: ResourceType = rt("", "v1", "Secret", "secrets", true);
 pub const SERVICE: ResourceType = rt("", "v1", "Service", "services", true);
 /// Deployment.
 pub const DEPLOYMENT: ResourceType = rt("apps", "v1", "Deployment", "deployments", true);
+/// CronJob.
+pub const CRON_JOB: ResourceType = rt("batch", "v1", "CronJob", "cronjobs", true);
 /// PodDisruptionBudget.
 pub const PDB: ResourceType = rt(
     "policy",

@@ -64,6 +64,18 @@ pub struct Spec {
     /// database updates; each HMAC key is a Secret mounted into the server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationSpec>,
+    /// A CronJob that builds the database from the upstream sources and pushes it to
+    /// `database.repository` (the builder of a fleet's database artifact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<BuilderSpec>,
+}
+
+/// The database builder CronJob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuilderSpec {
+    /// When it runs: a 5-field cron expression (`0 */6 * * *`).
+    pub schedule: String,
 }
 
 /// Where the server gets its vulnerability database: an OCI artifact published by
@@ -143,6 +155,7 @@ impl Default for Spec {
             policies: Vec::new(),
             database: None,
             notifications: Vec::new(),
+            builder: None,
         }
     }
 }

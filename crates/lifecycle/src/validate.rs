@@ -95,6 +95,23 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
             );
         }
     }
+    if let Some(builder) = &spec.builder {
+        if spec.database.is_none() {
+            problems.add(
+                "builder",
+                "needs database.repository (where the built database is pushed)",
+            );
+        }
+        if let Err(e) = check_cron(&builder.schedule) {
+            problems.add(
+                "builder.schedule",
+                format!(
+                    "'{}' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. '0 */6 * * *'): {e}",
+                    builder.schedule
+                ),
+            );
+        }
+    }
     match portcullis_config::parse_duration(&spec.update_interval).map(|d| d.get()) {
         Err(_) => problems.add(
             "updateInterval",
@@ -404,6 +421,69 @@ fn check_notifications(list: &[NotificationSpec], problems: &mut Problems) {
             );
         }
     }
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Check the shape of a 5-field cron expression as a CronJob takes it: each field a list of
+/// `*`, `N` or `N-M`, each maybe `/STEP`, within the field's range (month and weekday names
+/// allowed, `?` for either day field).
+pub fn check_cron(expression: &str) -> std::result::Result<(), String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("{} fields", fields.len()));
+    }
+    let limits: [(&str, u32, u32, &[&str]); 5] = [
+        ("minute", 0, 59, &[]),
+        ("hour", 0, 23, &[]),
+        ("day of month", 1, 31, &[]),
+        ("month", 1, 12, &MONTHS),
+        ("day of week", 0, 7, &DAYS),
+    ];
+    for (i, (field, (name, low, high, names))) in fields.iter().zip(limits).enumerate() {
+        let value = |text: &str| -> std::result::Result<u32, String> {
+            if let Some(at) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
+                // Month names count from 1, day names from 0.
+                return Ok(u32::try_from(at).unwrap_or(0) + u32::from(i == 3));
+            }
+            let n: u32 = text
+                .parse()
+                .map_err(|_| format!("{name}: '{text}' is not a number"))?;
+            if n < low || n > high {
+                return Err(format!("{name}: {n} is outside {low}-{high}"));
+            }
+            Ok(n)
+        };
+        for item in field.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(n) if n > 0 => {}
+                    _ => return Err(format!("{name}: '{step}' is not a step")),
+                }
+            }
+            if range == "*" || (range == "?" && (i == 2 || i == 4)) {
+                continue;
+            }
+            match range.split_once('-') {
+                Some((from, to)) => {
+                    if value(from)? > value(to)? {
+                        return Err(format!("{name}: '{range}' runs backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_registry(registry: &RegistrySpec, field: &str, problems: &mut Problems) {

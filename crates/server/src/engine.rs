@@ -12,7 +12,7 @@
 //! decision, never the package list, which only the byte-bounded catalogue cache keeps.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use portcullis_catalog::{Catalog, Os, Package};
@@ -188,11 +188,42 @@ struct ScanLog {
     entries: VecDeque<ScanLogEntry>,
 }
 
+/// A policy set with every policy of it and every built-in, with its version, computed
+/// once per set.
+#[derive(Debug)]
+struct LoadedPolicies {
+    set: Arc<PolicySet>,
+    versions: HashMap<String, (Arc<Policy>, String)>,
+}
+
+impl LoadedPolicies {
+    fn new(set: PolicySet) -> Self {
+        let mut versions = HashMap::new();
+        let ids = set.policies.iter().map(|p| p.id.clone()).chain(
+            portcullis_policy::BUILTIN_IDS
+                .iter()
+                .map(|id| (*id).to_string()),
+        );
+        for id in ids {
+            if let Some(policy) = set.policy(&id) {
+                let version = policy.version();
+                versions.insert(id, (Arc::new(policy), version));
+            }
+        }
+        Self {
+            set: Arc::new(set),
+            versions,
+        }
+    }
+}
+
 /// Resolves, scans, judges and caches.
 #[derive(Debug)]
 pub struct Engine {
     db: Arc<DbPool>,
-    policies: PolicySet,
+    /// The policy set in force with the versions of its policies, swapped whole when the
+    /// configuration file's `policy` section changes.
+    policies: RwLock<Arc<LoadedPolicies>>,
     registry: RegistryAccess,
     credentials: CredentialSource,
     tag_ttl: Duration,
@@ -216,8 +247,6 @@ pub struct Engine {
     threads: RegistryThreads,
     /// Background checks of images past a review's inline cap.
     background: Arc<Semaphore>,
-    /// Every policy of the set and every built-in, with its version, computed once.
-    versions: HashMap<String, (Arc<Policy>, String)>,
     /// The scans done, newest last; `scan_log_size` entries.
     scan_log: Mutex<ScanLog>,
 }
@@ -225,27 +254,9 @@ pub struct Engine {
 impl Engine {
     /// An engine reading the database in `db`.
     pub fn new(db: Arc<DbPool>, settings: EngineSettings, metrics: Arc<Metrics>) -> Self {
-        let mut versions = HashMap::new();
-        let ids = settings
-            .policies
-            .policies
-            .iter()
-            .map(|p| p.id.clone())
-            .chain(
-                portcullis_policy::BUILTIN_IDS
-                    .iter()
-                    .map(|id| (*id).to_string()),
-            );
-        for id in ids {
-            if let Some(policy) = settings.policies.policy(&id) {
-                let version = policy.version();
-                versions.insert(id, (Arc::new(policy), version));
-            }
-        }
         Self {
-            versions,
             db,
-            policies: settings.policies,
+            policies: RwLock::new(Arc::new(LoadedPolicies::new(settings.policies))),
             registry: settings.registry,
             credentials: settings.credentials,
             tag_ttl: settings.tag_ttl,
@@ -302,9 +313,21 @@ impl Engine {
         &self.db
     }
 
-    /// The policy set.
-    pub fn policies(&self) -> &PolicySet {
-        &self.policies
+    /// The policy set in force.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        Arc::clone(&self.loaded_policies().set)
+    }
+
+    fn loaded_policies(&self) -> Arc<LoadedPolicies> {
+        Arc::clone(&self.policies.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Judge with `set` from now on (checks already running finish with the set they
+    /// started with). Verdicts are cached by policy version, so cached verdicts of the old
+    /// set are not reused for policies that changed.
+    pub fn replace_policies(&self, set: PolicySet) {
+        let loaded = Arc::new(LoadedPolicies::new(set));
+        *self.policies.write().unwrap_or_else(|e| e.into_inner()) = loaded;
     }
 
     /// The latest scan summary of `digest` (findings and decision, no package list).
@@ -374,15 +397,16 @@ impl Engine {
 
     /// The policy for `reference`, with its version.
     pub fn policy_for(&self, reference: &Reference) -> Option<(Arc<Policy>, String)> {
-        let id = self.policies.select_id(
+        let loaded = self.loaded_policies();
+        let id = loaded.set.select_id(
             reference.registry(),
             reference.repository(),
             reference.tag(),
         );
-        if let Some(known) = self.versions.get(id) {
+        if let Some(known) = loaded.versions.get(id) {
             return Some(known.clone());
         }
-        let policy = self.policies.policy(id)?;
+        let policy = loaded.set.policy(id)?;
         let version = policy.version();
         Some((Arc::new(policy), version))
     }

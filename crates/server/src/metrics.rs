@@ -55,6 +55,10 @@ pub struct Metrics {
     pub db_built: Gauge,
     /// Changed certificate files that could not be loaded (the current certificate stays).
     pub tls_reload_failures: Counter,
+    /// Changed policies that could not be loaded (the policy set in force stays).
+    pub policy_reload_failures: Counter,
+    /// Changed policies now judging.
+    pub policy_reloads: Counter,
     /// Distinct running image digests by their highest finding severity (`none` without
     /// findings).
     pub running_images: Family<Labels, Gauge>,
@@ -94,6 +98,18 @@ impl Default for Metrics {
         let db_content = Family::<Labels, Gauge>::default();
         let db_built = Gauge::default();
         let tls_reload_failures = Counter::default();
+        let policy_reload_failures = Counter::default();
+        let policy_reloads = Counter::default();
+        registry.register(
+            "policy_reload_failures",
+            "Changed policies in the configuration file that could not be loaded (the policy set in force stays)",
+            policy_reload_failures.clone(),
+        );
+        registry.register(
+            "policy_reloads",
+            "Changed policies in the configuration file now judging",
+            policy_reloads.clone(),
+        );
         registry.register(
             "tls_reload_failures",
             "Changed certificate files that could not be loaded (the current certificate stays)",
@@ -239,6 +255,8 @@ impl Default for Metrics {
             db_content,
             db_built,
             tls_reload_failures,
+            policy_reload_failures,
+            policy_reloads,
             running_images,
             running_workloads_with_findings,
             rescan_seconds,

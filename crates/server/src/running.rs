@@ -204,8 +204,6 @@ pub struct Rescanner {
     pub concurrency: usize,
     /// How often everything is judged again without a database change (zero: never).
     pub interval: Duration,
-    /// The policy named in reports for images not judged.
-    pub default_policy: String,
     /// Where events about running images go.
     pub notifier: Arc<crate::notify::Notifier>,
     /// Whether this replica leads (only the leader judges and writes reports).
@@ -565,18 +563,20 @@ impl Rescanner {
             )
         };
         let namespaced = report_resource("PolicyReport", "policyreports");
+        // The policy named for images not judged: the default of the set in force.
+        let default_policy = self.engine.policies().default_policy.clone();
         let mut writes: Vec<(String, serde_json::Value)> = by_namespace
             .iter()
             .map(|(namespace, rows)| {
                 (
                     namespace.clone(),
-                    policyreport::namespace_report(namespace, rows, top, &self.default_policy),
+                    policyreport::namespace_report(namespace, rows, top, &default_policy),
                 )
             })
             .collect();
         writes.push((
             String::new(),
-            policyreport::cluster_report(&rows, &self.default_policy),
+            policyreport::cluster_report(&rows, &default_policy),
         ));
         let params = PatchParams::apply(FIELD_MANAGER).force();
         for (namespace, report) in writes {

@@ -61,6 +61,11 @@ pub struct Settings {
     pub db_reload_interval: Duration,
     /// This replica's identity in leader election (default: `$HOSTNAME`, the Pod name).
     pub identity: Option<String>,
+    /// The configuration file `config` was read from: watched for a changed `policy`
+    /// section (and policy file), which is loaded without a restart.
+    pub config_path: Option<PathBuf>,
+    /// How often the configuration file (and the policy file it names) is checked.
+    pub policy_reload_interval: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -74,7 +79,7 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     /// Settings for `config` with default registry options, no updates, a 2 s certificate
-    /// check and a 30 s database check.
+    /// check, a 30 s database check and no configuration file (a 5 s check once one is set).
     pub fn new(config: ServerConfig) -> Self {
         let registry = RegistryOptions {
             connect_timeout: Duration::from_secs(3),
@@ -89,6 +94,8 @@ impl Settings {
             tls_reload_interval: Duration::from_secs(2),
             db_reload_interval: Duration::from_secs(30),
             identity: None,
+            config_path: None,
+            policy_reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -371,7 +378,6 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             reports: config.inventory.reports.then(|| client.clone()),
             concurrency: config.rescan.concurrency,
             interval: config.rescan.interval.get(),
-            default_policy: engine.policies().default_policy.clone(),
         })),
         _ => None,
     };
@@ -468,6 +474,14 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         background.push(tokio::spawn(reload_certificates(
             Arc::clone(reloader),
             settings.tls_reload_interval,
+            Arc::clone(&metrics),
+        )));
+    }
+    if let Some(path) = &settings.config_path {
+        background.push(tokio::spawn(reload_policies(
+            PolicyWatch::new(path.clone(), &config),
+            Arc::clone(&app.engine),
+            settings.policy_reload_interval,
             Arc::clone(&metrics),
         )));
     }
@@ -736,6 +750,152 @@ async fn reload_certificates(reloader: Arc<CertReloader>, every: Duration, metri
     }
 }
 
+/// The configuration file as last read: what changed in it since.
+#[derive(Debug)]
+struct PolicyWatch {
+    path: PathBuf,
+    /// The hash of the file and of the policy file it names.
+    hash: Option<[u8; 32]>,
+    /// The file as last read (with the `PORTCULLIS_*` variables applied).
+    read: Option<ServerConfig>,
+    /// The policy in force came from the file (not from `--policy`).
+    governs: bool,
+}
+
+/// What a changed configuration file asks for.
+#[derive(Debug)]
+enum PolicyChange {
+    /// Nothing (or nothing readable) changed.
+    None,
+    /// The policy changed: load this.
+    Policy(PolicyConfig),
+    /// The file cannot be read as a configuration.
+    Unreadable(String),
+}
+
+impl PolicyWatch {
+    fn new(path: PathBuf, in_force: &ServerConfig) -> Self {
+        let mut watch = Self {
+            path,
+            hash: None,
+            read: None,
+            governs: true,
+        };
+        // The baseline: what the file says now.
+        let _ = watch.check();
+        watch.governs = watch
+            .read
+            .as_ref()
+            .is_none_or(|read| read.policy == in_force.policy);
+        if !watch.governs {
+            tracing::info!(
+                path = %watch.path.display(),
+                "the policy is set by a flag: changes to the configuration file's policy are not loaded"
+            );
+        }
+        watch
+    }
+
+    fn read_config(&self) -> std::result::Result<(ServerConfig, [u8; 32]), String> {
+        use sha2::Digest;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(text.as_bytes());
+        let mut config = ServerConfig::from_yaml(&text, &self.path.display().to_string())
+            .map_err(|e| e.to_string())?;
+        config
+            .apply_env(std::env::vars())
+            .map_err(|e| e.to_string())?;
+        if let Some(file) = &config.policy.file {
+            // A missing policy file is reported when it is loaded.
+            hasher.update([0]);
+            hasher.update(std::fs::read(file).unwrap_or_default());
+        }
+        Ok((config, hasher.finalize().into()))
+    }
+
+    /// Read the file if it changed since the last check.
+    fn check(&mut self) -> PolicyChange {
+        let (config, hash) = match self.read_config() {
+            Ok(read) => read,
+            Err(e) => {
+                // Reported once per content.
+                use sha2::Digest;
+                let hash: [u8; 32] = sha2::Sha256::digest(e.as_bytes()).into();
+                if self.hash == Some(hash) {
+                    return PolicyChange::None;
+                }
+                self.hash = Some(hash);
+                return PolicyChange::Unreadable(e);
+            }
+        };
+        if self.hash == Some(hash) {
+            return PolicyChange::None;
+        }
+        self.hash = Some(hash);
+        let previous = self.read.replace(config.clone());
+        let Some(previous) = previous else {
+            return PolicyChange::Policy(config.policy);
+        };
+        let mut rest = config.clone();
+        rest.policy = previous.policy.clone();
+        if rest != previous {
+            tracing::warn!(
+                path = %self.path.display(),
+                "the configuration file changed beyond its policy: those changes take effect at the next restart"
+            );
+        }
+        // A changed policy file counts as a change of the policy section.
+        PolicyChange::Policy(config.policy)
+    }
+}
+
+async fn reload_policies(
+    mut watch: PolicyWatch,
+    engine: Arc<Engine>,
+    every: Duration,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let (back, change) = match tokio::task::spawn_blocking(move || {
+            let change = watch.check();
+            (watch, change)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(_) => return,
+        };
+        watch = back;
+        match change {
+            PolicyChange::None => {}
+            PolicyChange::Unreadable(e) => {
+                metrics.policy_reload_failures.inc();
+                tracing::warn!(error = %e, "reading the changed configuration file (the policy in force stays)");
+            }
+            PolicyChange::Policy(_) if !watch.governs => {}
+            PolicyChange::Policy(policy) => {
+                match tokio::task::spawn_blocking(move || load_policies(&policy)).await {
+                    Ok(Ok(set)) => {
+                        if *engine.policies() != set {
+                            tracing::info!(default = %set.default_policy, "the changed policy now judges");
+                            engine.replace_policies(set);
+                            metrics.policy_reloads.inc();
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        metrics.policy_reload_failures.inc();
+                        tracing::warn!(error = %e, "loading the changed policy (the policy in force stays)");
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -921,4 +1081,62 @@ async fn route_harbor(app: &Arc<App>, request: Request<Incoming>) -> HttpRespons
     }
     let rest = path.strip_prefix("/harbor").unwrap_or(&path).to_string();
     crate::harbor::handle(app, request, &rest).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::{PolicyChange, PolicyWatch};
+    use portcullis_config::ServerConfig;
+
+    fn write(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_watch_sees_policy_changes_policy_file_changes_and_unreadable_files_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        let policy = dir.path().join("policy.yaml");
+        write(
+            &policy,
+            "default_policy: one\npolicies: [{id: one, rules: []}]\n",
+        );
+        let text = format!("policy:\n  file: {}\n", policy.display());
+        write(&config, &text);
+        let in_force = ServerConfig::from_yaml(&text, "test").unwrap();
+        let mut watch = PolicyWatch::new(config.clone(), &in_force);
+        assert!(watch.governs);
+        assert!(matches!(watch.check(), PolicyChange::None));
+        // The policy file changed, the configuration did not.
+        write(
+            &policy,
+            "default_policy: two\npolicies: [{id: two, rules: []}]\n",
+        );
+        assert!(matches!(watch.check(), PolicyChange::Policy(p) if p.file.is_some()));
+        assert!(matches!(watch.check(), PolicyChange::None));
+        // Another section changed: the policy is loaded again (and found the same).
+        write(&config, &format!("{text}listen: 127.0.0.1:9443\n"));
+        assert!(matches!(watch.check(), PolicyChange::Policy(_)));
+        // Unreadable: reported once.
+        write(&config, "policy: [not, a, map]\n");
+        assert!(matches!(watch.check(), PolicyChange::Unreadable(_)));
+        assert!(matches!(watch.check(), PolicyChange::None));
+        write(&config, "policy:\n  id: reject_high\n");
+        assert!(
+            matches!(watch.check(), PolicyChange::Policy(p) if p.id.as_deref() == Some("reject_high"))
+        );
+    }
+
+    #[test]
+    fn a_policy_set_by_a_flag_is_not_governed_by_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        write(&config, "policy:\n  id: reject_high\n");
+        let mut in_force = ServerConfig::default();
+        in_force.policy.id = Some("reject_critical".to_string());
+        let watch = PolicyWatch::new(config, &in_force);
+        assert!(!watch.governs);
+    }
 }

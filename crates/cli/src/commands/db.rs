@@ -14,6 +14,7 @@ use crate::args::{DbCommand, GlobalArgs, ImageArgs, InspectFormat, SourceArgs};
 use crate::commands::image::image_options;
 use crate::exit::Code;
 use crate::output::write_output;
+use crate::progress::PullBar;
 
 /// The database file: `--db`/`PORTCULLIS_DB`, else the cache default.
 pub fn db_path(global: &GlobalArgs) -> Result<PathBuf> {
@@ -40,7 +41,7 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
         DbCommand::Pull {
             reference,
             registry,
-        } => pull(&path, reference, registry),
+        } => pull(&path, reference, registry, global),
         DbCommand::Status { format } => {
             let db = open_existing(&path)?;
             let status = db
@@ -169,11 +170,12 @@ fn refresh_if_due(path: &Path, first_use: &FirstUse<'_>, global: &GlobalArgs) {
         let pulled = portcullis_oci::Reference::parse(repository)
             .map_err(portcullis_dbshare::Error::from)
             .and_then(|reference| {
-                portcullis_dbshare::pull_unless(
+                portcullis_dbshare::pull_unless_with_progress(
                     path,
                     &reference,
                     first_use.registry,
                     installed.as_deref(),
+                    &PullBar::new(global.quiet),
                 )
             });
         match pulled {
@@ -224,7 +226,14 @@ fn pull_first_answering(
         }
         let pulled = portcullis_oci::Reference::parse(repository)
             .map_err(portcullis_dbshare::Error::from)
-            .and_then(|reference| portcullis_dbshare::pull(path, &reference, registry));
+            .and_then(|reference| {
+                portcullis_dbshare::pull_with_progress(
+                    path,
+                    &reference,
+                    registry,
+                    &PullBar::new(global.quiet),
+                )
+            });
         match pulled {
             Ok(pulled) => {
                 if !global.quiet {
@@ -455,15 +464,17 @@ fn push(path: &Path, reference: &str, next_update: Duration, registry: &ImageArg
 }
 
 /// `db pull REF`: fetch a database artifact, verify it and install it at `path`.
-fn pull(path: &Path, reference: &str, registry: &ImageArgs) -> Result<Code> {
+fn pull(path: &Path, reference: &str, registry: &ImageArgs, global: &GlobalArgs) -> Result<Code> {
     let parsed = portcullis_oci::Reference::parse(reference)?;
     let options = image_options(registry)?;
-    let pulled = portcullis_dbshare::pull(path, &parsed, &options.registry).with_context(|| {
-        format!(
-            "pulling {reference} into {} (the database is unchanged)",
-            path.display()
-        )
-    })?;
+    let bar = PullBar::new(global.quiet);
+    let pulled = portcullis_dbshare::pull_with_progress(path, &parsed, &options.registry, &bar)
+        .with_context(|| {
+            format!(
+                "pulling {reference} into {} (the database is unchanged)",
+                path.display()
+            )
+        })?;
     let mut out = String::new();
     let _ = writeln!(out, "pulled {}@{}", parsed, pulled.digest);
     let _ = writeln!(out, "content id   {}", pulled.metadata.content_id);

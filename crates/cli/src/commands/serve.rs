@@ -97,6 +97,8 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
     let filters = &config.database.sources;
     let sources = portcullis_vulndb::fetch::select_sources(filters);
     let mut settings = Settings::new(config.clone());
+    // A changed policy in the file is loaded without a restart.
+    settings.config_path.clone_from(&args.config);
     settings.updates = Some(Updates {
         sources,
         mirrors: mirrors(config.database.mirror.as_deref()),

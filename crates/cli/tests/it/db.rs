@@ -538,3 +538,75 @@ fn a_database_past_its_next_update_is_pulled_again() {
     );
     assert_eq!(version(db), second_id);
 }
+
+/// `db pull` draws a byte progress bar over the artifact's layer on a terminal (a pty from
+/// util-linux `script`), and nothing when stderr is not one.
+#[test]
+fn db_pull_shows_progress_only_on_a_terminal() {
+    use portcullis_testkit::registry::{Registry, RegistryKind};
+    let Some(script) = which_script() else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    let dir = portcullis_testkit::temp_dir("cli-db-pull-progress");
+    let built = dir.path().join("built.sqlite");
+    let built = built.to_str().unwrap();
+    let input = advisories().join("alpine-secdb/v3.9/main.json");
+    let import = portcullis(
+        &["--db", built, "db", "import", input.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let reference = registry.reference("portcullis/db:latest");
+    let push = portcullis(
+        &["--db", built, "db", "push", &reference, "--insecure"],
+        b"",
+    );
+    assert_eq!(push.code, 0, "{}", push.stderr);
+
+    let piped = dir.path().join("piped.sqlite");
+    let pull = portcullis(
+        &[
+            "--db",
+            piped.to_str().unwrap(),
+            "db",
+            "pull",
+            &reference,
+            "--insecure",
+        ],
+        b"",
+    );
+    assert_eq!(pull.code, 0, "{}", pull.stderr);
+    assert!(
+        !pull.stderr.contains("pulling the database"),
+        "{}",
+        pull.stderr
+    );
+
+    let on_tty = dir.path().join("tty.sqlite");
+    let command = format!(
+        "{} --db {} db pull {reference} --insecure",
+        env!("CARGO_BIN_EXE_portcullis"),
+        on_tty.display()
+    );
+    let docker_config = portcullis_testkit::temp_dir("cli-docker-config");
+    let out = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .env("DOCKER_CONFIG", docker_config.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pulling the database"), "{shown}");
+    assert!(on_tty.is_file());
+}
+
+fn which_script() -> Option<std::path::PathBuf> {
+    ["/usr/bin/script", "/bin/script"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}

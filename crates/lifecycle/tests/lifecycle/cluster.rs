@@ -91,7 +91,7 @@ fn changes(objects: &[ObjectChange]) -> Vec<String> {
         .collect()
 }
 
-const APPLY_ORDER: [&str; 17] = [
+const APPLY_ORDER: [&str; 18] = [
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/whitelistitems.security.portcullis.dev",
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/audits.security.portcullis.dev",
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/policyreports.wgpolicyk8s.io",
@@ -109,6 +109,8 @@ const APPLY_ORDER: [&str; 17] = [
     "PATCH /apis/policy/v1/namespaces/portcullis-system/poddisruptionbudgets/portcullis",
     "PATCH /apis/security.portcullis.dev/v1alpha1/whitelistitems/monitoring",
     "PATCH /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/portcullis",
+    // No `builder` in the spec: a database builder left from an earlier spec is removed.
+    "DELETE /apis/batch/v1/namespaces/portcullis-system/cronjobs/portcullis-db-builder",
 ];
 
 #[test]
@@ -127,7 +129,11 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
         report.certificate_expires,
         cert::rfc3339(NOW - NOW % DAY + 365 * DAY)
     );
-    for request in mock.requests().iter().filter(|r| r.is_write()) {
+    for request in mock
+        .requests()
+        .iter()
+        .filter(|r| r.is_write() && r.method != "DELETE")
+    {
         assert_eq!(
             request.content_type.as_deref(),
             Some("application/apply-patch+yaml")
@@ -184,7 +190,8 @@ fn a_second_activate_changes_nothing() {
         "{:?}",
         changes(&report.objects)
     );
-    // Only applies: nothing created, replaced or deleted by other means.
+    // Only applies (and the removal of a builder there is none of): nothing created,
+    // replaced or deleted by other means.
     assert_eq!(mock.write_lines(), APPLY_ORDER);
 }
 
@@ -361,8 +368,9 @@ fn disabling_the_webhook_removes_its_configuration() {
     );
 }
 
-const DELETE_ORDER: [&str; 11] = [
+const DELETE_ORDER: [&str; 12] = [
     "DELETE /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/portcullis",
+    "DELETE /apis/batch/v1/namespaces/portcullis-system/cronjobs/portcullis-db-builder",
     "DELETE /apis/apps/v1/namespaces/portcullis-system/deployments/portcullis",
     "DELETE /apis/policy/v1/namespaces/portcullis-system/poddisruptionbudgets/portcullis",
     "DELETE /api/v1/namespaces/portcullis-system/services/portcullis",
@@ -597,4 +605,81 @@ fn the_mock_serves_a_kube_rs_reflector() {
         watch.path,
         "/apis/security.portcullis.dev/v1alpha1/whitelistitems"
     );
+}
+
+#[test]
+fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    let mut spec = full();
+    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
+        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
+        secret_id: Some("ghcr-pull".to_string()),
+        insecure: false,
+    });
+    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
+        schedule: "0 */6 * * *".to_string(),
+    });
+    let cron = "batch/v1/cronjobs portcullis-system/portcullis-db-builder";
+    let report = activate(&mock, &spec, NOW).unwrap();
+    assert!(
+        changes(&report.objects).contains(&"CronJob/portcullis-db-builder created".to_string()),
+        "{:?}",
+        changes(&report.objects)
+    );
+    assert!(mock.object_ids().iter().any(|id| id == cron));
+    // Without `builder` the CronJob goes.
+    spec.builder = None;
+    let report = activate(&mock, &spec, NOW).unwrap();
+    assert!(
+        changes(&report.objects).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
+        "{:?}",
+        changes(&report.objects)
+    );
+    assert!(!mock.object_ids().iter().any(|id| id == cron));
+    // And `deactivate` removes one that is there.
+    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
+        schedule: "30 2 * * *".to_string(),
+    });
+    activate(&mock, &spec, NOW).unwrap();
+    assert!(mock.object_ids().iter().any(|id| id == cron));
+    let removed = deactivate(&mock, false);
+    assert!(
+        changes(&removed).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
+        "{:?}",
+        changes(&removed)
+    );
+    assert!(!mock.object_ids().iter().any(|id| id == cron));
+}
+
+#[test]
+fn a_builder_needs_a_dockerconfigjson_secret() {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    let mut spec = full();
+    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
+        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
+        secret_id: Some("internal-basic".to_string()),
+        insecure: false,
+    });
+    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
+        schedule: "0 */6 * * *".to_string(),
+    });
+    let err = activate(&mock, &spec, NOW).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        [
+            "database.secretId: Secret 'internal-basic' has type 'kubernetes.io/basic-auth', not kubernetes.io/dockerconfigjson (the builder mounts it as its docker config)"
+        ]
+    );
+    spec.database.as_mut().unwrap().secret_id = Some("missing".to_string());
+    let err = activate(&mock, &spec, NOW).unwrap_err();
+    let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        ["database.secretId: Secret 'missing' not found in namespace 'portcullis-system'"]
+    );
+    assert_eq!(mock.write_lines(), Vec::<String>::new());
 }

@@ -62,6 +62,7 @@ pub fn round_trip(value: &Value) -> Value {
         "Secret" => via::<Secret>(value),
         "Service" => via::<Service>(value),
         "Deployment" => via::<Deployment>(value),
+        "CronJob" => via::<k8s_openapi::api::batch::v1::CronJob>(value),
         "PodDisruptionBudget" => via::<PodDisruptionBudget>(value),
         "WhiteListItem" => via::<WhiteListItem>(value),
         "ValidatingWebhookConfiguration" => via::<ValidatingWebhookConfiguration>(value),
@@ -514,4 +515,159 @@ fn notification_receivers_get_their_secrets_mounted() {
             "notifications[2].name",
         ]
     );
+}
+
+fn with_builder(schedule: &str, secret: Option<&str>, insecure: bool) -> Spec {
+    let mut spec = full();
+    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
+        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
+        secret_id: secret.map(str::to_string),
+        insecure,
+    });
+    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
+        schedule: schedule.to_string(),
+    });
+    validate(&spec, DEFAULT_NAMESPACE).unwrap();
+    spec
+}
+
+#[test]
+fn the_builder_cron_job_builds_then_pushes_with_the_registry_credentials() {
+    let spec = with_builder("0 */6 * * *", Some("db-push"), true);
+    let built = manifests::build(&spec, &options(TlsSource::External)).unwrap();
+    let objects = by_kind(&built.iter().map(|m| m.object.clone()).collect::<Vec<_>>());
+    let object = objects["CronJob/portcullis-db-builder"].clone();
+    // Every field survives the typed struct.
+    assert_eq!(whole_numbers(&round_trip(&object)), whole_numbers(&object));
+    let cron: k8s_openapi::api::batch::v1::CronJob = serde_json::from_value(object).unwrap();
+    assert_eq!(cron.metadata.namespace.as_deref(), Some(DEFAULT_NAMESPACE));
+    let spec = cron.spec.unwrap();
+    assert_eq!(spec.schedule, "0 */6 * * *");
+    assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+    let pod = spec.job_template.spec.unwrap().template.spec.unwrap();
+    let pod_security = pod.security_context.unwrap();
+    assert_eq!(pod_security.run_as_non_root, Some(true));
+    assert_eq!(pod_security.run_as_user, Some(65532));
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let build = &pod.init_containers.unwrap()[0];
+    let push = &pod.containers[0];
+    assert_eq!(pod.containers.len(), 1);
+    assert_eq!(
+        build.image.as_deref(),
+        Some("ghcr.io/portcullis/portcullis:test")
+    );
+    assert_eq!(
+        push.image.as_deref(),
+        Some("ghcr.io/portcullis/portcullis:test")
+    );
+    assert!(build.command.is_none() && push.command.is_none());
+    assert_eq!(
+        build.args.clone().unwrap(),
+        ["db", "build", "-o", "/work/db.sqlite"]
+    );
+    // Every 6 hours: the next build is expected within 12.
+    assert_eq!(
+        push.args.clone().unwrap(),
+        [
+            "db",
+            "push",
+            "registry.internal:5000/portcullis/db:latest",
+            "--next-update",
+            "12h",
+            "--db",
+            "/work/db.sqlite",
+            "--insecure"
+        ]
+    );
+    for container in [build, push] {
+        let sc = container.security_context.clone().unwrap();
+        assert_eq!(sc.run_as_non_root, Some(true));
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    }
+    let mounts = |c: &k8s_openapi::api::core::v1::Container| -> Vec<(String, String, bool)> {
+        c.volume_mounts
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.mount_path, m.read_only.unwrap_or(false)))
+            .collect()
+    };
+    let owned = |v: &[(&str, &str, bool)]| -> Vec<(String, String, bool)> {
+        v.iter()
+            .map(|(n, p, r)| ((*n).to_string(), (*p).to_string(), *r))
+            .collect()
+    };
+    assert_eq!(
+        mounts(build),
+        owned(&[("work", "/work", false), ("tmp", "/tmp", false)])
+    );
+    assert_eq!(
+        mounts(push),
+        owned(&[
+            ("work", "/work", false),
+            ("tmp", "/tmp", false),
+            ("docker-config", "/etc/portcullis/docker", true)
+        ])
+    );
+    let env: Vec<(String, String)> = push
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.value.unwrap_or_default()))
+        .collect();
+    assert!(env.contains(&(
+        "DOCKER_CONFIG".to_string(),
+        "/etc/portcullis/docker".to_string()
+    )));
+    let volumes = pod.volumes.unwrap();
+    let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["work", "tmp", "docker-config"]);
+    assert!(volumes[0].empty_dir.is_some() && volumes[1].empty_dir.is_some());
+    let secret = volumes[2].secret.clone().unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("db-push"));
+    let item = &secret.items.unwrap()[0];
+    assert_eq!(
+        (item.key.as_str(), item.path.as_str()),
+        (".dockerconfigjson", "config.json")
+    );
+}
+
+#[test]
+fn without_a_secret_the_builder_mounts_no_credentials_and_next_update_follows_the_schedule() {
+    let spec = with_builder("30 2 * * *", None, false);
+    let built = manifests::build(&spec, &options(TlsSource::External)).unwrap();
+    let objects = by_kind(&built.iter().map(|m| m.object.clone()).collect::<Vec<_>>());
+    let pod = &objects["CronJob/portcullis-db-builder"]["spec"]["jobTemplate"]["spec"]["template"]
+        ["spec"];
+    assert_eq!(pod["volumes"].as_array().unwrap().len(), 2);
+    let push = &pod["containers"][0];
+    assert_eq!(
+        push["args"],
+        json!([
+            "db",
+            "push",
+            "registry.internal:5000/portcullis/db:latest",
+            "--next-update",
+            "48h",
+            "--db",
+            "/work/db.sqlite"
+        ])
+    );
+    assert!(
+        push["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["name"] != "DOCKER_CONFIG")
+    );
+    assert_eq!(manifests::builder_next_update("*/15 * * * *"), "30m");
+    assert_eq!(manifests::builder_next_update("5 * * * *"), "2h");
+    assert_eq!(manifests::builder_next_update("0 3 * * 0"), "336h");
+    assert_eq!(manifests::builder_next_update("0 3 1,15 * *"), "24h");
+    // No builder in the spec: no CronJob.
+    let built = manifests::build(&full(), &options(TlsSource::External)).unwrap();
+    assert!(built.iter().all(|m| m.resource.kind != "CronJob"));
 }

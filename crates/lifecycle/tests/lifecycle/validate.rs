@@ -339,3 +339,45 @@ fn every_problem_of_custom_policies_is_named() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_builder_needs_a_database_repository_and_a_cron_schedule() {
+    let mut v = minimal();
+    v["builder"] = json!({"schedule": "0 */6 * * *"});
+    assert_eq!(
+        problems(&v),
+        ["builder: needs database.repository (where the built database is pushed)"]
+    );
+    v["database"] =
+        json!({"repository": "registry.local:5000/portcullis/db:latest", "secretId": "db-push"});
+    assert_eq!(problems(&v), Vec::<String>::new());
+    for good in [
+        "*/15 * * * *",
+        "0 3 * * 0",
+        "0 0 1,15 * *",
+        "0 2 * JAN-JUN mon-fri",
+        "5 4 ? * 7",
+    ] {
+        v["builder"]["schedule"] = json!(good);
+        assert_eq!(problems(&v), Vec::<String>::new(), "{good}");
+    }
+    for bad in [
+        "",
+        "@daily",
+        "0 */6 * *",
+        "0 */6 * * * *",
+        "60 * * * *",
+        "0 24 * * *",
+        "0 0 0 * *",
+        "0 0 * 13 *",
+        "0 0 * * 8",
+        "*/0 * * * *",
+        "5-1 * * * *",
+        "a * * * *",
+    ] {
+        v["builder"]["schedule"] = json!(bad);
+        assert_eq!(fields(&v), ["builder.schedule"], "{bad}");
+    }
+    v["builder"] = json!({"schedule": "0 */6 * * *", "extra": 1});
+    assert!(parse_spec(&v.to_string()).is_err());
+}

@@ -10,5 +10,6 @@ mod harness;
 mod http;
 mod isolation;
 mod kubernetes;
+mod policy_reload;
 mod running;
 mod updates;
