@@ -474,6 +474,16 @@ pub fn parse_kev_catalog(
 /// Records per source name, as a parser gives them.
 pub type SourceRecords = Vec<(String, Vec<Record>)>;
 
+/// Parse NVD JSON 2.0 (one CVE, or an API response or feed with many) without a database
+/// (for fuzzing and tools): its records and the problems of the rest.
+pub fn parse_nvd(label: &str, bytes: &[u8]) -> Result<(Vec<Record>, Vec<Problem>)> {
+    let parsed = nvd::parse(label, bytes)?;
+    Ok((
+        parsed.batches.into_iter().flat_map(|b| b.records).collect(),
+        parsed.problems,
+    ))
+}
+
 /// Parse the Debian security tracker's JSON without a database (for fuzzing and tools):
 /// its records per source (`debian-tracker:<version>`) and the problems of the rest.
 pub fn parse_debian_tracker(label: &str, bytes: &[u8]) -> Result<(SourceRecords, Vec<Problem>)> {
