@@ -23,6 +23,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct Generation {
     /// The content version used in cache keys ([`Database::version`]).
     pub version: String,
+    /// When the file was built (RFC 3339), read once at load.
+    pub built_at: Option<String>,
     handles: Mutex<Vec<Database>>,
     permits: Semaphore,
 }
@@ -125,8 +127,10 @@ impl DbPool {
             }
             handles.push(handle);
         }
+        let built_at = handles[0].built_at().map_err(db_error)?;
         let generation = Arc::new(Generation {
             version: version.clone(),
+            built_at,
             permits: Semaphore::new(handles.len()),
             handles: Mutex::new(handles),
         });

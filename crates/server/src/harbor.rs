@@ -80,8 +80,6 @@ pub struct HarborState {
     counter: AtomicU64,
     /// Basic credentials: the username and the SHA-256 of `username:password`.
     basic: Option<(String, [u8; 32])>,
-    /// The database build time by content id, so metadata costs no query.
-    built_at: Mutex<Option<(String, Option<String>)>>,
 }
 
 impl HarborState {
@@ -118,7 +116,6 @@ impl HarborState {
             queued: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
             basic,
-            built_at: Mutex::new(None),
             config: config.clone(),
         })
     }
@@ -240,7 +237,7 @@ async fn answer(app: &Arc<App>, request: Request<Incoming>, segments: &[&str]) -
     }
     let method = request.method().clone();
     match (method, segments) {
-        (Method::GET, ["api", "v1", "metadata"]) => metadata(app).await,
+        (Method::GET, ["api", "v1", "metadata"]) => metadata(app),
         (Method::POST, ["api", "v1", "scan"]) => accept_scan(app, request).await,
         (Method::GET, ["api", "v1", "scan", id, "report"]) => {
             let query = request.uri().query().unwrap_or("").to_string();
@@ -259,40 +256,12 @@ async fn answer(app: &Arc<App>, request: Request<Incoming>, segments: &[&str]) -
     }
 }
 
-async fn metadata(app: &Arc<App>) -> HttpResponse {
-    let (built_at, content_id) = match app.engine.db().current() {
-        None => (None, None),
-        Some(generation) => {
-            let cached = app
-                .harbor
-                .built_at
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-                .filter(|(version, _)| *version == generation.version);
-            let built_at = match cached {
-                Some((_, built_at)) => built_at,
-                None => {
-                    let built_at = generation
-                        .run(|db| db.status().ok().and_then(|s| s.built_at))
-                        .await
-                        .ok()
-                        .flatten();
-                    *app.harbor
-                        .built_at
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) =
-                        Some((generation.version.clone(), built_at.clone()));
-                    built_at
-                }
-            };
-            (built_at, Some(generation.version.clone()))
-        }
-    };
+fn metadata(app: &Arc<App>) -> HttpResponse {
+    let generation = app.engine.db().current();
     let doc = portcullis_harbor::metadata::metadata(
         &Scanner::default(),
-        built_at.as_deref(),
-        content_id.as_deref(),
+        generation.as_ref().and_then(|g| g.built_at.as_deref()),
+        generation.as_ref().map(|g| g.version.as_str()),
     );
     json_response(StatusCode::OK, media::METADATA, &doc)
 }
@@ -548,29 +517,6 @@ pub fn details_of(records: &[Vulnerability]) -> Details {
     }
 }
 
-/// Percent-decoding of a query value (`+` is kept: media types contain it).
-fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            )
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn report(app: &Arc<App>, id: &str, accept: Option<&str>, query: &str) -> HttpResponse {
     let wanted = match media::negotiate(accept) {
         Ok(w) => w,
@@ -595,7 +541,12 @@ fn report(app: &Arc<App>, id: &str, accept: Option<&str>, query: &str) -> HttpRe
     let sbom_format = if wanted == ReportType::Sbom {
         let asked = query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=')?;
-            (k == "sbom_media_type").then(|| decode(v))
+            // Percent-decoded; `+` stays `+` (media types contain it).
+            (k == "sbom_media_type").then(|| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
         });
         match asked
             .as_deref()

@@ -661,10 +661,7 @@ async fn keep_database_loaded(
                             .get_or_create(&label("content_id", &generation.version))
                             .set(1);
                         let built = generation
-                            .run(|db| db.status().ok().and_then(|s| s.built_at))
-                            .await
-                            .ok()
-                            .flatten()
+                            .built_at
                             .as_deref()
                             .and_then(portcullis_report::Timestamp::parse_rfc3339);
                         metrics.db_built.set(built.map_or(0, |t| t.unix()));

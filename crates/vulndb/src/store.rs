@@ -529,7 +529,14 @@ impl Database {
         })
     }
 
-    /// The schema version, build time, sources and counts.
+    /// When the file was built (RFC 3339, UTC), from one indexed read.
+    pub fn built_at(&self) -> Result<Option<String>> {
+        self.check_unchanged()?;
+        built_at_of(&self.conn, &self.label())
+    }
+
+    /// Schema, build time, sources and counts (the counts read whole tables: use
+    /// [`Database::built_at`] for the build time alone).
     pub fn status(&self) -> Result<Status> {
         self.check_unchanged()?;
         status_of(&self.conn, &self.label())
@@ -584,14 +591,17 @@ fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+fn built_at_of(conn: &Connection, label: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'built_at'", [], |row| {
+        row.get(0)
+    })
+    .optional()
+    .map_err(|e| Error::store(format!("{label}: reading the build time"), e))
+}
+
 fn status_of(conn: &Connection, label: &str) -> Result<Status> {
     let err = |e| Error::store(format!("{label}: status"), e);
-    let built_at: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'built_at'", [], |row| {
-            row.get(0)
-        })
-        .optional()
-        .map_err(err)?;
+    let built_at = built_at_of(conn, label)?;
     let mut stmt = conn
         .prepare("SELECT name, records, updated_at FROM sources ORDER BY name")
         .map_err(err)?;
