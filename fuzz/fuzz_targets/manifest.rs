@@ -1,5 +1,5 @@
 #![no_main]
-//! Manifest and index parsing (and platform selection) never panic.
+//! Manifest, index and referrers-index parsing (and platform selection) never panic.
 
 use libfuzzer_sys::fuzz_target;
 use portcullis_oci::manifest::Manifest;
@@ -9,4 +9,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Manifest::Index(index)) = Manifest::parse(data, None, "fuzz") {
         let _ = index.select(&Platform::host(), "fuzz");
     }
+    let _ = portcullis_oci::fuzzing::referrers_index(data);
 });

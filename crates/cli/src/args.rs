@@ -68,6 +68,11 @@ pub enum Command {
         /// Write to FILE instead of standard output.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Also push the SBOM (cyclonedx or spdx) to the image's registry as an OCI referrer
+        /// of the image manifest: through the referrers API, or the `sha256-<hex>` tag where
+        /// the registry has none. Needs push rights.
+        #[arg(long)]
+        attach: bool,
     },
     /// Install Portcullis in the cluster, or update it, from a spec (stdin, -f, or a wizard).
     Activate(crate::commands::activate::ActivateArgs),

@@ -70,6 +70,13 @@ pub const BUILDER_DOCKER_CONFIG: &str = "/etc/portcullis/docker";
 /// The annotation on the pod template holding the hash of the config (rolls pods on change).
 pub const CONFIG_HASH_ANNOTATION: &str = "portcullis.dev/config-hash";
 
+/// The image to run: `flag` (`--image`), else the spec's `image`, else [`default_image`].
+pub fn image_for(flag: Option<&str>, spec: &Spec) -> String {
+    flag.map(str::to_string)
+        .or_else(|| spec.image.clone())
+        .unwrap_or_else(default_image)
+}
+
 /// The image run unless told otherwise.
 pub fn default_image() -> String {
     format!(

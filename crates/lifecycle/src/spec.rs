@@ -8,6 +8,7 @@
 //!   "registry": {"registry": "ghcr.io", "secretId": "ghcr-pull", "insecure": false},
 //!   "registries": [],
 //!   "releaseWhiteList": [{"name": "monitoring", "reason": "vendor chart", "regexp": "monitoring-.*"}],
+//!   "image": "registry.example/portcullis:v0.1.0",
 //!   "unknownImageAction": "reject",
 //!   "updateInterval": "1h",
 //!   "notifications": [{"name": "hook", "url": "https://hooks.example/p", "secretName": "notify-hmac",
@@ -68,6 +69,10 @@ pub struct Spec {
     /// `database.repository` (the builder of a fleet's database artifact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder: Option<BuilderSpec>,
+    /// The Portcullis container image to run (`registry/repository[:tag][@digest]`), e.g. one
+    /// built with `scripts/build-image.sh` and pushed to your registry; `--image` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// The database builder CronJob.
@@ -156,6 +161,7 @@ impl Default for Spec {
             database: None,
             notifications: Vec::new(),
             builder: None,
+            image: None,
         }
     }
 }

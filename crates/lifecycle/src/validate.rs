@@ -62,6 +62,9 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
         check_registry(registry, &format!("registries[{i}]"), &mut problems);
     }
     check_notifications(&spec.notifications, &mut problems);
+    if let Some(image) = &spec.image {
+        check_image(image, &mut problems);
+    }
     if !matches!(spec.unknown_image_action.as_str(), "reject" | "allow") {
         problems.add(
             "unknownImageAction",
@@ -535,6 +538,36 @@ fn is_namespace_glob(name: &str) -> bool {
 /// Whether a namespace entry is a glob rather than an exact name.
 pub fn is_glob(name: &str) -> bool {
     name.contains('*')
+}
+
+/// The longest image reference accepted.
+const MAX_IMAGE_LEN: usize = 1024;
+
+/// An image reference as a container runtime takes it: `registry/repository[:tag][@digest]`,
+/// no scheme, no whitespace.
+fn check_image(image: &str, problems: &mut Problems) {
+    let why = if image.is_empty() {
+        Some("required when given".to_string())
+    } else if image.len() > MAX_IMAGE_LEN {
+        Some(format!("longer than {MAX_IMAGE_LEN} characters"))
+    } else if image.contains("://") {
+        Some(format!(
+            "'{image}' has a URL scheme; give registry/repository[:tag]"
+        ))
+    } else if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("contains whitespace or control characters".to_string())
+    } else if image.starts_with(['-', '/', ':', '@']) || image.ends_with(['/', ':', '@']) {
+        Some(format!("'{image}' is not an image reference"))
+    } else if let Some((_, digest)) = image.split_once('@')
+        && !(digest.starts_with("sha256:") && digest.len() == 71)
+    {
+        Some(format!("'{digest}' is not a sha256 digest"))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        problems.add("image", why);
+    }
 }
 
 #[cfg(test)]

@@ -192,6 +192,12 @@ pub mod fuzzing {
         }
     }
 
+    /// Parse `data` as a referrers index (the referrers API's answer or the fallback tag's
+    /// index), as [`crate::registry::RegistryClient::referrers`] does.
+    pub fn referrers_index(data: &[u8]) -> Result<Vec<crate::manifest::Descriptor>> {
+        crate::registry::parse_referrers_index(data, "fuzz")
+    }
+
     /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image,
     /// following wanted links (with further passes) as [`crate::Image::read_files`] does.
     pub fn read_layer_bytes(

@@ -43,7 +43,7 @@ pub struct ActivateArgs {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// The container image to run.
+    /// The container image to run (overrides the spec's `image`).
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// How long to wait for the Deployment to become ready, in seconds.
@@ -107,7 +107,7 @@ pub fn run(args: &ActivateArgs) -> Result<Code> {
         };
         let options = ActivateOptions {
             namespace: namespace.clone(),
-            image: args.image.clone().unwrap_or_else(manifests::default_image),
+            image: manifests::image_for(args.image.as_deref(), &spec),
             wait_timeout: Duration::from_secs(args.timeout),
             poll_interval: Duration::from_secs(2),
             now: now(),

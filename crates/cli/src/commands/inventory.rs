@@ -2,15 +2,20 @@
 
 use anyhow::{Context, Result};
 use portcullis_catalog::Catalog;
-use portcullis_oci::Image;
+use portcullis_oci::{Image, ImageOptions};
 
 use crate::args::{GlobalArgs, ImageArgs};
 use crate::commands::image::open_image;
 use crate::progress::LayerProgress;
 
 /// Open the image, read only the files the catalogers want (every layer once), and
-/// catalog them. Warnings about unreadable files are logged, not fatal.
-pub fn inventory(image: &str, args: &ImageArgs, global: &GlobalArgs) -> Result<(Image, Catalog)> {
+/// catalog them. Warnings about unreadable files are logged, not fatal. Returns the options
+/// the image was opened with too (credentials read once, reused for a push).
+pub fn inventory(
+    image: &str,
+    args: &ImageArgs,
+    global: &GlobalArgs,
+) -> Result<(ImageOptions, Image, Catalog)> {
     let (options, opened) = open_image(image, args)?;
     let filter = portcullis_catalog::CatalogFilter::new()?;
     let progress = LayerProgress::new(opened.info(), global.quiet);
@@ -31,5 +36,5 @@ pub fn inventory(image: &str, args: &ImageArgs, global: &GlobalArgs) -> Result<(
         "catalogued {}",
         opened.info().reference
     );
-    Ok((opened, catalog))
+    Ok((options, opened, catalog))
 }

@@ -21,7 +21,7 @@ pub struct ManifestsArgs {
     /// The install namespace.
     #[arg(long, short = 'n', default_value = portcullis_lifecycle::DEFAULT_NAMESPACE)]
     pub namespace: String,
-    /// The container image to run.
+    /// The container image to run (overrides the spec's `image`).
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// Leave out the TLS Secret and the webhook's caBundle (supplied from elsewhere).
@@ -60,7 +60,7 @@ pub fn run(args: &ManifestsArgs) -> Result<Code> {
     };
     let options = ManifestOptions {
         namespace: args.namespace.clone(),
-        image: args.image.clone().unwrap_or_else(manifests::default_image),
+        image: manifests::image_for(args.image.as_deref(), &spec),
         tls,
     };
     let built = manifests::build(&spec, &options)?;

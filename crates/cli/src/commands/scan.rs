@@ -62,7 +62,7 @@ pub fn scan_filtered(
         registry: &registry,
     });
     let db = open_or_build(&db_path(global)?, first_use, global)?;
-    let (opened, catalog) = inventory(image, image_args, global)?;
+    let (_, opened, catalog) = inventory(image, image_args, global)?;
     let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
     let summary =
         portcullis_scan::apply_filters(&mut result, &filters, portcullis_policy::time::now());

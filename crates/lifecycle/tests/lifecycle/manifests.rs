@@ -671,3 +671,41 @@ fn without_a_secret_the_builder_mounts_no_credentials_and_next_update_follows_th
     let built = manifests::build(&full(), &options(TlsSource::External)).unwrap();
     assert!(built.iter().all(|m| m.resource.kind != "CronJob"));
 }
+
+#[test]
+fn image_comes_from_the_flag_then_the_spec_then_the_default() {
+    let mut spec = parse_spec(r#"{"policy": {"policyId": "block_root"}}"#).unwrap();
+    assert_eq!(
+        manifests::image_for(None, &spec),
+        format!(
+            "ghcr.io/portcullis/portcullis:v{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    spec = parse_spec(
+        r#"{"policy": {"policyId": "block_root"}, "image": "registry.example/portcullis:1"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        manifests::image_for(None, &spec),
+        "registry.example/portcullis:1"
+    );
+    assert_eq!(
+        manifests::image_for(Some("other.example/p:2"), &spec),
+        "other.example/p:2"
+    );
+    // The spec's image is what the Deployment runs.
+    let built = manifests::build(
+        &spec,
+        &ManifestOptions {
+            image: manifests::image_for(None, &spec),
+            ..options(TlsSource::External)
+        },
+    )
+    .unwrap();
+    let yaml = to_yaml(&built).unwrap();
+    assert!(
+        yaml.contains("image: registry.example/portcullis:1\n"),
+        "{yaml}"
+    );
+}

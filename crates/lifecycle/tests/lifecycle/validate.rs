@@ -381,3 +381,35 @@ fn a_builder_needs_a_database_repository_and_a_cron_schedule() {
     v["builder"] = json!({"schedule": "0 */6 * * *", "extra": 1});
     assert!(parse_spec(&v.to_string()).is_err());
 }
+
+#[test]
+fn image_is_a_plain_reference() {
+    let mut v = minimal();
+    for good in [
+        "registry.example/portcullis:v0.1.0",
+        "127.0.0.1:5000/portcullis@sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+        "portcullis",
+    ] {
+        v["image"] = json!(good);
+        assert_eq!(problems(&v), Vec::<String>::new(), "{good}");
+    }
+    let digest_problem = "image: 'sha256:abc' is not a sha256 digest";
+    for (bad, problem) in [
+        ("", "image: required when given"),
+        (
+            "https://registry.example/p",
+            "image: 'https://registry.example/p' has a URL scheme; give registry/repository[:tag]",
+        ),
+        (
+            "reg/p q",
+            "image: contains whitespace or control characters",
+        ),
+        ("reg/p:", "image: 'reg/p:' is not an image reference"),
+        ("reg/p@sha256:abc", digest_problem),
+    ] {
+        v["image"] = json!(bad);
+        assert_eq!(problems(&v), [problem], "{bad:?}");
+    }
+    v["image"] = json!("r/".repeat(600));
+    assert_eq!(problems(&v), ["image: longer than 1024 characters"]);
+}

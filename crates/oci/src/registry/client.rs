@@ -20,6 +20,7 @@ use crate::options::{Credentials, RegistryOptions, RetryPolicy};
 use crate::reference::Reference;
 
 mod push;
+pub(super) mod referrers;
 
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;

@@ -17,12 +17,19 @@ mod tests;
 
 use std::io::Read;
 
+pub(crate) use client::referrers::parse_referrers_index;
+pub use client::referrers::{
+    Artifact, Attached, EMPTY_CONFIG, Indexed, MAX_FALLBACK_ENTRIES, MAX_REFERRERS_INDEX,
+    fallback_tag,
+};
 pub use client::{FetchedManifest, RegistryClient, with_deadline};
 
 use crate::BlobStore;
+use crate::digest::Digest;
 use crate::error::Result;
 use crate::image::{ImageInfo, LayerDescriptor};
-use crate::options::ImageOptions;
+use crate::manifest::Descriptor;
+use crate::options::{ImageOptions, RegistryOptions};
 use crate::reference::Reference;
 
 /// Resolve `reference` in its registry, fetch and verify the manifest (choosing the
@@ -40,6 +47,53 @@ pub fn open(
         reference: reference.to_string(),
     };
     Ok((info, Box::new(store)))
+}
+
+/// The largest subject manifest read by [`attach`], in bytes.
+const MAX_SUBJECT_MANIFEST: u64 = 4 << 20;
+
+/// Attach `artifact` (an SBOM, say) to manifest `subject` of `reference`'s repository as an
+/// OCI 1.1 referrer (see [`RegistryClient::attach_artifact`]). The subject's media type and
+/// size are read from the registry, so it must be there already.
+pub fn attach(
+    reference: &Reference,
+    subject: &Digest,
+    options: &RegistryOptions,
+    artifact: &Artifact<'_>,
+) -> Result<Attached> {
+    let what = format!("{} for {reference}", artifact.artifact_type);
+    let client = RegistryClient::connect(reference, options)?;
+    let manifest = client.fetch_manifest(
+        subject.as_str(),
+        Some(subject),
+        MAX_SUBJECT_MANIFEST,
+        &format!("{reference}@{subject}"),
+    )?;
+    let media_type = manifest
+        .media_type
+        .clone()
+        .unwrap_or_else(|| crate::manifest::OCI_MANIFEST.to_string());
+    let descriptor = Descriptor {
+        media_type,
+        digest: subject.clone(),
+        size: manifest.bytes.len() as u64,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+    };
+    client.attach_artifact(&descriptor, artifact, &what)
+}
+
+/// The artifacts referring to manifest `subject` of `reference`'s repository, optionally only
+/// those of `artifact_type` (see [`RegistryClient::referrers`]).
+pub fn referrers(
+    reference: &Reference,
+    subject: &Digest,
+    options: &RegistryOptions,
+    artifact_type: Option<&str>,
+) -> Result<Vec<Descriptor>> {
+    let client = RegistryClient::connect(reference, options)?;
+    client.referrers(subject, artifact_type, &reference.to_string())
 }
 
 /// Layer blobs streamed from a registry.

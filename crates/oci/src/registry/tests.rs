@@ -889,3 +889,93 @@ fn an_overall_deadline_ends_a_stalled_blob_before_the_read_timeout() {
     });
     assert!(late.to_string().contains("overall deadline"), "{late}");
 }
+
+/// A registry with the referrers API: it answers the artifact's manifest upload with
+/// `OCI-Subject`, so no fallback tag is read or written; listing uses the API and filters
+/// by artifact type.
+#[test]
+fn attach_to_a_registry_with_the_referrers_api_leaves_the_fallback_tag_alone() {
+    use super::{Artifact, Indexed, RegistryClient};
+    use crate::manifest::Descriptor;
+
+    let subject = Digest::sha256_of(b"the image manifest");
+    let sbom_type = "application/vnd.cyclonedx+json";
+    let listed = Digest::sha256_of(b"an artifact");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[
+            {{"mediaType":"{OCI_MANIFEST}","digest":"{listed}","size":10,"artifactType":"{sbom_type}"}},
+            {{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":11,"artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json"}}]}}"#
+    );
+    let server = MockServer::start(move |r| match (r.method.as_str(), r.path()) {
+        ("HEAD", p) if p.contains("/blobs/") => MockResponse::new(404),
+        ("POST", _) => MockResponse::new(202).header("Location", "/v2/lib/img/blobs/uploads/u1"),
+        ("PUT", p) if p.starts_with("/v2/lib/img/blobs/uploads/") => MockResponse::new(201),
+        ("PUT", p) if p.starts_with("/v2/lib/img/manifests/sha256:") => {
+            MockResponse::new(201).header("OCI-Subject", "sha256:x")
+        }
+        ("GET", p) if p.contains("/referrers/") => {
+            MockResponse::ok(index.clone()).header("Content-Type", OCI_INDEX)
+        }
+        _ => MockResponse::new(404),
+    });
+    let reference = reference(&server, "1");
+    let client = RegistryClient::connect(&reference, &options(&[&server]).registry).unwrap();
+    let descriptor = Descriptor {
+        media_type: OCI_MANIFEST.to_string(),
+        digest: subject.clone(),
+        size: 18,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+    };
+    let artifact = Artifact {
+        artifact_type: sbom_type,
+        media_type: sbom_type,
+        content: b"{\"bomFormat\":\"CycloneDX\"}",
+        title: Some("sbom.cdx.json"),
+        annotations: Default::default(),
+    };
+    let attached = client
+        .attach_artifact(&descriptor, &artifact, "sbom")
+        .unwrap();
+    assert_eq!(attached.indexed, Indexed::ByRegistry);
+    let found = client.referrers(&subject, Some(sbom_type), "sbom").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].digest, listed);
+    assert_eq!(client.referrers(&subject, None, "sbom").unwrap().len(), 2);
+
+    let requests = server.requests();
+    let calls: Vec<(String, String)> = requests
+        .iter()
+        .filter(|r| r.path() != "/v2/")
+        .map(|r| (r.method.clone(), r.path().to_string()))
+        .collect();
+    let empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    let content = Digest::sha256_of(b"{\"bomFormat\":\"CycloneDX\"}");
+    let put = |p: &str| ("PUT".to_string(), p.to_string());
+    assert_eq!(
+        calls,
+        vec![
+            ("HEAD".to_string(), format!("/v2/lib/img/blobs/{empty}")),
+            ("POST".to_string(), "/v2/lib/img/blobs/uploads/".to_string()),
+            put("/v2/lib/img/blobs/uploads/u1"),
+            ("HEAD".to_string(), format!("/v2/lib/img/blobs/{content}")),
+            ("POST".to_string(), "/v2/lib/img/blobs/uploads/".to_string()),
+            put("/v2/lib/img/blobs/uploads/u1"),
+            put(&format!("/v2/lib/img/manifests/{}", attached.digest)),
+            (
+                "GET".to_string(),
+                format!("/v2/lib/img/referrers/{subject}")
+            ),
+            (
+                "GET".to_string(),
+                format!("/v2/lib/img/referrers/{subject}")
+            ),
+        ]
+    );
+    let manifest_put = requests
+        .iter()
+        .find(|r| r.path().contains("/manifests/"))
+        .unwrap();
+    assert_eq!(manifest_put.header("content-type"), Some(OCI_MANIFEST));
+}

@@ -1,6 +1,6 @@
 //! Uploads: blobs (monolithic `POST` + `PUT`, streamed from a reader) and manifests, with the
 //! same authentication, TLS, retry and error handling as the fetches. Used to publish the
-//! vulnerability database as an OCI artifact.
+//! vulnerability database as an OCI artifact, and SBOMs as referrers of an image.
 
 use std::io::Read;
 
@@ -105,6 +105,19 @@ impl RegistryClient {
         bytes: &[u8],
         what: &str,
     ) -> Result<Digest> {
+        self.put_manifest(reference, media_type, bytes, what)
+            .map(|(digest, _)| digest)
+    }
+
+    /// [`RegistryClient::push_manifest`], also telling whether the registry answered with
+    /// `OCI-Subject` (it indexes the manifest's `subject` for the referrers API).
+    pub(super) fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<(Digest, bool)> {
         let digest = Digest::sha256_of(bytes);
         let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
         let size = bytes.len() as u64;
@@ -117,8 +130,9 @@ impl RegistryClient {
             return Err(self.status_error(response, what, "repository not found"));
         }
         self.check_digest_header(&response, &digest, what)?;
-        tracing::debug!(what, %digest, reference, "pushed manifest");
-        Ok(digest)
+        let has_subject = header(&response, "oci-subject").is_some();
+        tracing::debug!(what, %digest, reference, has_subject, "pushed manifest");
+        Ok((digest, has_subject))
     }
 
     fn check_digest_header(
