@@ -51,6 +51,11 @@ if [ ! -d crates/versions/tests/node/node_modules/semver ]; then
   npm ci --prefix crates/versions/tests/node --no-audit --no-fund --silent
 fi
 
+# playwright-core and axe-core, which drive Debian's chromium through the dashboard (pinned).
+if [ ! -d crates/server/tests/ui/node_modules/playwright-core ]; then
+  npm ci --prefix crates/server/tests/ui --no-audit --no-fund --silent
+fi
+
 # rust-version must be at least every dependency's (a toolchain that old cannot be fetched here).
 python3 scripts/check-msrv.py
 

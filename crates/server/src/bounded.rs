@@ -33,6 +33,13 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
+    /// Every entry, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.order
+            .iter()
+            .filter_map(|k| self.map.get(k).map(|(v, _)| (k, v)))
+    }
+
     /// The value for `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key).map(|(v, _)| v)

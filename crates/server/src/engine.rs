@@ -339,6 +339,18 @@ impl Engine {
             .cloned()
     }
 
+    /// Every digest's latest scan summary held (at most the verdict cache size), newest
+    /// first: the images judged at admission, by the API or by a rescan.
+    pub fn latest_all(&self) -> Vec<(String, Arc<ScanResult>)> {
+        let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = latest
+            .iter()
+            .map(|(d, r)| (d.clone(), Arc::clone(r)))
+            .collect();
+        all.reverse();
+        all
+    }
+
     /// `result` (of the image resolved to `digest`) with its package list, when that
     /// catalogue is still cached.
     pub fn with_packages(&self, digest: &str, result: Arc<ScanResult>) -> Arc<ScanResult> {

@@ -6,7 +6,7 @@
 //! and `/readyz`, scheduled database updates that swap in a verified database, and (with
 //! the Kubernetes API enabled) a `WhiteListItem` reflector, `Audit` objects, and the
 //! inventory of running Pods, rescanned on database changes and reported as
-//! `PolicyReport`s.
+//! `PolicyReport`s, and a read-only dashboard under `/ui/`.
 
 mod admission;
 mod api;
@@ -31,6 +31,7 @@ pub mod running;
 pub mod scans;
 mod server;
 pub mod tls;
+pub mod ui;
 pub mod whitelist;
 
 pub use error::{Error, ErrorKind, Result};

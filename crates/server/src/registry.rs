@@ -1,7 +1,6 @@
 //! Registry access for the engine: credentials (pod pull secrets, configured registry
 //! Secrets), digest resolution, and pulling an image's catalog.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,6 +14,8 @@ use portcullis_oci::{
     RegistryOptions,
 };
 
+use crate::bounded::BoundedMap;
+
 /// How long Secrets read from the API are reused.
 const SECRET_TTL: Duration = Duration::from_secs(60);
 
@@ -26,8 +27,12 @@ pub struct CredentialSource {
     client: Option<kube::Client>,
     own_namespace: String,
     registries: Vec<RegistryConfig>,
-    cache: Mutex<HashMap<SecretKey, (Instant, Vec<RegistryCredential>)>>,
+    /// Secrets read in the last [`SECRET_TTL`], at most [`MAX_CACHED_SECRETS`].
+    cache: Mutex<BoundedMap<SecretKey, (Instant, Vec<RegistryCredential>)>>,
 }
+
+/// The most pull Secrets whose credentials are cached (the oldest read is dropped first).
+pub const MAX_CACHED_SECRETS: usize = 1000;
 
 impl std::fmt::Debug for CredentialSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,7 +56,7 @@ impl CredentialSource {
             client,
             own_namespace: own_namespace.to_string(),
             registries,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(BoundedMap::new(MAX_CACHED_SECRETS)),
         }
     }
 
@@ -107,10 +112,9 @@ impl CredentialSource {
         }
         match credentials::read(client, namespace, name, registry).await {
             Ok(creds) => {
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, (Instant::now(), creds.clone()));
+                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                cache.drop_oldest_while(|(at, _)| at.elapsed() >= SECRET_TTL);
+                cache.insert(key, (Instant::now(), creds.clone()));
                 creds
             }
             Err(e) => {

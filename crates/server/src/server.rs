@@ -129,6 +129,8 @@ pub struct App {
     pub running: Option<Arc<crate::running::Rescanner>>,
     /// The notification receivers.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The dashboard's login sessions (at most [`crate::ui::MAX_SESSIONS`]).
+    pub ui_sessions: crate::ui::Sessions,
     /// The whitelist compiled from [`App::whitelist`].
     compiled_whitelist: RwLock<Arc<portcullis_webhook::Whitelist>>,
 }
@@ -395,6 +397,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         config: config.clone(),
         selection,
         harbor: crate::harbor::HarborState::new(&config.harbor)?,
+        ui_sessions: crate::ui::Sessions::default(),
         compiled_whitelist: RwLock::new(Arc::default()),
     });
     if config.harbor.enabled && !app.harbor.has_credentials(&app.tokens) {
@@ -1058,6 +1061,7 @@ async fn route(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
         (_, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
             crate::api::handle(app, request).await
         }
+        (_, p) if p == "/ui" || p.starts_with("/ui/") => crate::ui::handle(app, request).await,
         (_, p) if app.config.harbor.enabled && (p == "/harbor" || p.starts_with("/harbor/")) => {
             let rest = p["/harbor".len()..].to_string();
             crate::harbor::handle(app, request, &rest).await

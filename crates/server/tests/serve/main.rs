@@ -12,4 +12,5 @@ mod isolation;
 mod kubernetes;
 mod policy_reload;
 mod running;
+mod ui;
 mod updates;

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use crate::harness::{TestServer, base_config};
 
 /// Poll `condition` every 50 ms for at most 60 s; the last value on failure.
-fn wait_for<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> (bool, T)) -> T {
+pub fn wait_for<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> (bool, T)) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (done, value) = probe();
@@ -49,17 +49,17 @@ fn build_db(path: &Path, branches: &[&str]) {
 }
 
 /// The four images: (repository:tag in the registry, test image).
-const IMAGES: [(&str, ImageName); 4] = [
+pub const IMAGES: [(&str, ImageName); 4] = [
     ("team/alpine:3.20", ImageName::Alpine320),
     ("team/alpine:3.9", ImageName::Alpine39),
     ("team/configured:1", ImageName::Configured),
     ("team/layered:1", ImageName::Layered),
 ];
 
-struct Cluster {
-    registry: Registry,
-    mock: KubeMock,
-    server: TestServer,
+pub struct Cluster {
+    pub registry: Registry,
+    pub mock: KubeMock,
+    pub server: TestServer,
     db: PathBuf,
     _dir: TempDir,
 }
@@ -93,7 +93,7 @@ impl Cluster {
         Self::start_with(seed, |_| {})
     }
 
-    fn start_with(
+    pub fn start_with(
         seed: impl FnOnce(&KubeMock, &Registry),
         adjust: impl FnOnce(&mut portcullis_config::ServerConfig),
     ) -> Self {
@@ -116,16 +116,16 @@ impl Cluster {
         }
     }
 
-    fn digest(&self, repo_tag: &str) -> String {
+    pub fn digest(&self, repo_tag: &str) -> String {
         self.registry.manifest_digest(repo_tag)
     }
 
-    fn reference(&self, repo_tag: &str) -> String {
+    pub fn reference(&self, repo_tag: &str) -> String {
         self.registry.reference(repo_tag)
     }
 
     /// `repo@digest` as `imageID`, with the `docker-pullable://` prefix when `docker`.
-    fn image_id(&self, repo_tag: &str, docker: bool) -> String {
+    pub fn image_id(&self, repo_tag: &str, docker: bool) -> String {
         let repo = self.reference(repo_tag);
         let repo = repo.rsplit_once(':').unwrap().0;
         let id = format!("{repo}@{}", self.digest(repo_tag));
@@ -136,7 +136,7 @@ impl Cluster {
         }
     }
 
-    fn get(&self, path: &str) -> Value {
+    pub fn get(&self, path: &str) -> Value {
         let answer = self.server.get(path, Some("token-one"));
         assert_eq!(answer.status, 200, "{path}: {}", answer.text());
         answer.json()
@@ -160,7 +160,7 @@ impl Cluster {
 }
 
 /// A Pod of `namespace` owned by `owner` running `containers` (name, image, imageID).
-fn pod(
+pub fn pod(
     namespace: &str,
     name: &str,
     owner: Option<(&str, &str)>,
@@ -209,7 +209,7 @@ fn owned(
 }
 
 /// Three namespaces, ten workloads, four images (and Pods that must stay out).
-fn seed_cluster(mock: &KubeMock, registry: &Registry) {
+pub fn seed_cluster(mock: &KubeMock, registry: &Registry) {
     let reference = |repo_tag: &str| registry.reference(repo_tag);
     let id = |repo_tag: &str, docker: bool| {
         let repo = reference(repo_tag);

@@ -1,0 +1,157 @@
+//! The read-only dashboard under `/ui/`: server-rendered HTML that works without
+//! JavaScript (a small embedded script only sorts and filters tables), assets embedded in
+//! the binary, the API's bearer tokens or a login session, and every cluster or image value
+//! escaped.
+//!
+//! Routes: `/ui/` (overview), `/ui/images`, `/ui/images/{digest}`, `/ui/workloads`,
+//! `/ui/search?q=ID`, `/ui/audits`, `/ui/policies`, `/ui/login` (GET form, POST `token`),
+//! `/ui/logout` (POST with `csrf`), `/ui/static/app.{css,js}`.
+
+mod html;
+mod pages;
+mod session;
+mod view;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+pub use session::{MAX_SESSIONS, SESSION_TTL, Sessions};
+
+use crate::http::HttpResponse;
+use crate::server::App;
+
+const CSS: &str = include_str!("assets/app.css");
+const JS: &str = include_str!("assets/app.js");
+
+/// The content security policy of every dashboard page: nothing inline, nothing foreign.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Answer a request under `/ui`.
+pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let method = request.method().clone();
+    match (&method, path.as_str()) {
+        (&Method::GET, "/ui/static/app.css") => asset("text/css; charset=utf-8", CSS),
+        (&Method::GET, "/ui/static/app.js") => asset("text/javascript; charset=utf-8", JS),
+        (&Method::GET, "/ui/login") => html(StatusCode::OK, pages::login(None)),
+        (&Method::POST, "/ui/login") => login(app, request).await,
+        (&Method::POST, "/ui/logout") => logout(app, request).await,
+        (&Method::GET | &Method::HEAD, "/ui") => redirect("/ui/", None),
+        (&Method::GET | &Method::HEAD, _) => {
+            let session = app.ui_sessions.find(&request);
+            if session.is_none() && !app.tokens.admits(&request) {
+                return redirect("/ui/login", None);
+            }
+            let csrf = session.as_ref().map(|(_, s)| s.csrf.as_str());
+            let (status, body) = pages::render(app, &path, &query, csrf);
+            html(status, body)
+        }
+        _ => {
+            let mut response = html(
+                StatusCode::METHOD_NOT_ALLOWED,
+                pages::message("Not allowed", "The dashboard is read-only."),
+            );
+            response
+                .headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static("GET"));
+            response
+        }
+    }
+}
+
+/// POST `/ui/login`: a valid `token` field gets a session cookie and the overview.
+async fn login(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let body = match app.read_body(request).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let token = session::form_field(&body, "token").unwrap_or_default();
+    if !app.tokens.accepts(&token) {
+        app.metrics
+            .refused
+            .get_or_create(&crate::metrics::label("reason", "unauthorized"))
+            .inc();
+        return html(
+            StatusCode::UNAUTHORIZED,
+            pages::login(Some("That token is not accepted.")),
+        );
+    }
+    match app.ui_sessions.create() {
+        Some((id, _)) => redirect("/ui/", Some(&session::set_cookie(&id))),
+        None => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message("Unavailable", "No session could be created; try again."),
+        ),
+    }
+}
+
+/// POST `/ui/logout`: ends the session when the form's `csrf` matches it.
+async fn logout(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let found = app.ui_sessions.find(&request);
+    let body = match app.read_body(request).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let csrf = session::form_field(&body, "csrf");
+    match found {
+        Some((id, session)) if csrf.as_deref() == Some(session.csrf.as_str()) => {
+            app.ui_sessions.remove(&id);
+            redirect("/ui/login", Some(&session::set_cookie("")))
+        }
+        _ => html(
+            StatusCode::FORBIDDEN,
+            pages::message("Forbidden", "The logout form was not this session's."),
+        ),
+    }
+}
+
+fn with_security_headers(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    response
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    with_security_headers(crate::http::respond(
+        status,
+        "text/html; charset=utf-8",
+        body,
+    ))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    with_security_headers(crate::http::respond(
+        StatusCode::OK,
+        content_type,
+        Bytes::from_static(body.as_bytes()),
+    ))
+}
+
+/// A `303 See Other` to `location`, setting `cookie` when given.
+fn redirect(location: &'static str, cookie: Option<&str>) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::LOCATION, HeaderValue::from_static(location));
+    if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(hyper::header::SET_COOKIE, value);
+    }
+    with_security_headers(response)
+}
