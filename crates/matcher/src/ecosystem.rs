@@ -4,8 +4,9 @@
 //! Alpine by apk origin in `Alpine:v<major>.<minor>`, Debian by source name in
 //! `Debian:<major>`, Ubuntu in `Ubuntu:<version>[:LTS]`, and the rpm distributions OSV
 //! publishes (`Rocky Linux:<major>`, `AlmaLinux:<major>`, `Mariner:<version>`, `Azure
-//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name.
-//! Nothing else: no CPEs, no name guessing across distributions. Language packages match
+//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name
+//! **and** binary rpm name ([`queries_for`]): AlmaLinux's and Rocky's records name binary
+//! rpms (`openssl-libs`), Red Hat's either. Nothing else: no CPEs, no name guessing across distributions. Language packages match
 //! OSV by ecosystem and name (PyPI names are PEP 503-normalised by the database, Go by
 //! module path, Maven as `group:artifact`).
 
@@ -130,6 +131,22 @@ pub fn query_for(package: &Package, os: Option<&Os>) -> Option<Query> {
     }
 }
 
+/// Every place `package` is looked up: [`query_for`], plus, for an rpm whose binary name
+/// differs from its source rpm's name, the same ecosystem under the binary name (rpm
+/// advisories name source or binary packages). Empty when it cannot be matched.
+pub fn queries_for(package: &Package, os: Option<&Os>) -> Vec<Query> {
+    let Some(first) = query_for(package, os) else {
+        return Vec::new();
+    };
+    let binary =
+        (package.ecosystem == Ecosystem::Rpm && first.package != package.name).then(|| Query {
+            ecosystem: first.ecosystem.clone(),
+            package: package.name.clone(),
+            version: first.version.clone(),
+        });
+    std::iter::once(first).chain(binary).collect()
+}
+
 /// `group:artifact` from a Maven purl (`pkg:maven/org.example/lib@1.0`).
 fn maven_name(package: &Package) -> Option<String> {
     let rest = package.purl.strip_prefix("pkg:maven/")?;
@@ -252,5 +269,29 @@ mod tests {
         assert_eq!(query_for(&bare, None), None);
         let py = package(Ecosystem::Python, "jinja2", None, "pkg:pypi/jinja2@1");
         assert_eq!(query_for(&py, Some(&debian)).unwrap().ecosystem, "PyPI");
+    }
+
+    #[test]
+    fn rpm_queries_name_source_and_binary() {
+        let alma = os("almalinux", "9.3");
+        let key = |q: &Query| (q.ecosystem.clone(), q.package.clone(), q.version.clone());
+        let libs = package(Ecosystem::Rpm, "openssl-libs", Some("openssl"), "");
+        let got: Vec<_> = queries_for(&libs, Some(&alma)).iter().map(key).collect();
+        let want = |p: &str| {
+            (
+                "AlmaLinux:9".to_string(),
+                p.to_string(),
+                "1.0-1".to_string(),
+            )
+        };
+        assert_eq!(got, vec![want("openssl"), want("openssl-libs")]);
+        // Binary and source of the same name: one query.
+        let same = package(Ecosystem::Rpm, "openssl", Some("openssl"), "");
+        let got: Vec<_> = queries_for(&same, Some(&alma)).iter().map(key).collect();
+        assert_eq!(got, vec![want("openssl")]);
+        // dpkg stays by source name only.
+        let deb = package(Ecosystem::Deb, "libssl3", Some("openssl"), "");
+        assert_eq!(queries_for(&deb, Some(&os("debian", "12"))).len(), 1);
+        assert!(queries_for(&libs, None).is_empty());
     }
 }
