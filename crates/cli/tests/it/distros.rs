@@ -322,3 +322,92 @@ fn almalinux_9_rpm_database_has_exactly_the_alsa_findings() {
     }
     assert_eq!(v["summary"]["total"], got.len());
 }
+
+/// Sources of the Ubuntu image installed below a fix (source, version): the others keep the
+/// inventory's version (newer than every record of the test data).
+const UBUNTU_OLDER: &[(&str, &str)] = &[
+    ("openssl", "3.0.2-0ubuntu1.13"),
+    ("glibc", "2.35-0ubuntu3.3"),
+    ("util-linux", "2.37.2-4ubuntu3.2"),
+];
+
+/// A dpkg `status` of every binary of `ubuntu-22.04.tsv` (with [`UBUNTU_OLDER`] applied),
+/// and its (binary, source, source version) list.
+fn ubuntu_status() -> (String, Vec<(String, String, String)>) {
+    let inventory = std::fs::read_to_string(data("pkgdb/inventories/ubuntu-22.04.tsv")).unwrap();
+    let mut status = String::new();
+    let mut installed = Vec::new();
+    for line in inventory
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let mut cols = line.split('\t');
+        let (source, listed, binaries) = (
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+        );
+        let version = UBUNTU_OLDER
+            .iter()
+            .find(|(s, _)| *s == source)
+            .map_or(listed, |(_, v)| v);
+        for binary in binaries.split(' ') {
+            let (name_arch, binary_version) = binary.split_once('=').unwrap();
+            let (name, arch) = name_arch.split_once(':').unwrap_or((name_arch, "all"));
+            // An older source keeps the binary's epoch and suffix (bsdutils is 1:…).
+            let binary_version = binary_version.replace(listed, version);
+            status.push_str(&format!(
+                "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: misc\n\
+                 Maintainer: Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>\n\
+                 Architecture: {arch}\nSource: {source} ({version})\nVersion: {binary_version}\n\
+                 Description: {name}\n\n"
+            ));
+            installed.push((name.to_string(), source.to_string(), version.to_string()));
+        }
+    }
+    (status, installed)
+}
+
+#[test]
+fn ubuntu_22_04_dpkg_status_has_exactly_the_osv_findings() {
+    let zip = data("advisories/osv/Ubuntu/all.zip");
+    let dir = temp_dir("cli-ubuntu");
+    let db = database(dir.path(), &zip);
+    let (status, installed) = ubuntu_status();
+    let os_release = b"PRETTY_NAME=\"Ubuntu 22.04.5 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.5 LTS (Jammy Jellyfish)\"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=jammy\n";
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let reference = push_image(
+        dir.path(),
+        &[
+            ("etc/os-release", os_release.to_vec()),
+            ("var/lib/dpkg/status", status.into_bytes()),
+        ],
+        &registry,
+        "ubuntu:22.04",
+    );
+    let v = scan(&db, &reference);
+    assert_eq!(v["os_ecosystem"], "Ubuntu:22.04:LTS");
+    assert_eq!(v["os_supported"], true);
+    assert_eq!(v["packages"].as_array().unwrap().len(), installed.len());
+    let rows: Vec<(&str, &str, &str)> = installed
+        .iter()
+        .map(|(b, s, v)| (b.as_str(), s.as_str(), v.as_str()))
+        .collect();
+    let want = expected(dir.path(), "dpkg", "Ubuntu:22.04:LTS", &zip, &rows);
+    let got = reported(&v, "USN-");
+    assert_eq!(got, want);
+    // The three older sources, and only they, are affected; bsdutils (epoch 1) by its source.
+    let sources: BTreeSet<&str> = got
+        .iter()
+        .map(|(p, ..)| installed.iter().find(|(b, ..)| b == p).unwrap().1.as_str())
+        .collect();
+    assert_eq!(sources, BTreeSet::from(["glibc", "openssl", "util-linux"]));
+    assert!(
+        got.iter()
+            .any(|(p, id, ..)| p == "bsdutils" && id == "CVE-2024-28085")
+    );
+    assert!(
+        got.iter()
+            .all(|(_, id, advisories, _)| id.starts_with("CVE-") && !advisories.is_empty())
+    );
+}
