@@ -7,7 +7,7 @@ use portcullis_versions::Scheme;
 use portcullis_vulndb::{AffectedEntry, EpssScore, Exploitation, FixStatus, Vulnerability};
 use serde::Serialize;
 
-use crate::ecosystem::{Query, os_ecosystem, queries_for};
+use crate::ecosystem::{Query, os_ecosystem, os_stream_matches, os_stream_prefix, queries_for};
 use crate::error::Result;
 use crate::finding::{
     Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, Severity, sort_findings,
@@ -27,6 +27,10 @@ pub struct MatchOutput {
     /// The advisory ecosystem of the image's OS packages (`Alpine:v3.9`), or `None` when the
     /// OS is unknown or has no supported data source.
     pub os_ecosystem: Option<String>,
+    /// For an OS filed under several ecosystems (Red Hat's repository streams, SUSE's
+    /// modules; see [`crate::ecosystem::os_stream_prefix`]), those of them the database has,
+    /// which its packages were looked up in; empty otherwise.
+    pub os_streams: Vec<String>,
 }
 
 /// A flaw found affecting one package, waiting for its records.
@@ -112,10 +116,38 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     db: &S,
 ) -> Result<MatchOutput> {
     let mut warnings = Vec::new();
-    // 1. Where to look each package up.
+    // 1. Where to look each package up: an OS filed under several ecosystems in each of
+    // those the database has.
+    let os_label = os.and_then(os_ecosystem);
+    let os_streams: Vec<String> = match os_label.as_deref() {
+        Some(label) => match os_stream_prefix(label) {
+            Some(prefix) => db
+                .ecosystems_under(&prefix)?
+                .into_iter()
+                .filter(|candidate| os_stream_matches(label, candidate))
+                .collect(),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
     let mut planned: Vec<(&Package, Vec<Query>, Scheme)> = Vec::new();
     for package in packages {
-        let queries = queries_for(package, os);
+        let mut queries = queries_for(package, os);
+        if !os_streams.is_empty()
+            && queries
+                .iter()
+                .any(|q| Some(&q.ecosystem) == os_label.as_ref())
+        {
+            queries = os_streams
+                .iter()
+                .flat_map(|stream| {
+                    queries.iter().map(|q| Query {
+                        ecosystem: stream.clone(),
+                        ..q.clone()
+                    })
+                })
+                .collect();
+        }
         let Some(first) = queries.first() else {
             continue;
         };
@@ -177,11 +209,11 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             for w in entry_warnings {
                 warnings.push(format!("{} {}: {w}", package.name, package.version));
             }
-            if !affected.is_empty() {
+            if let Some((entry, _)) = affected.first() {
                 candidates.push(Candidate {
                     index,
                     package,
-                    ecosystem: &first.ecosystem,
+                    ecosystem: entry.ecosystem.as_str(),
                     canonical_id: canonical_id.to_string(),
                     affected,
                     advisories: BTreeSet::new(),
@@ -260,7 +292,8 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     Ok(MatchOutput {
         findings,
         warnings,
-        os_ecosystem: os.and_then(os_ecosystem),
+        os_ecosystem: os_label,
+        os_streams,
     })
 }
 
@@ -752,6 +785,64 @@ mod tests {
                 &["ALSA-2023:1", "ALSA-2023:2"],
                 "glibc",
                 "2.34-60.el9, 2.34-83.el9"
+            )]
+        );
+    }
+
+    #[test]
+    fn red_hat_packages_are_looked_up_in_every_stream_of_their_release() {
+        let rhel = os("rhel", "9.4");
+        let mut db = MemorySource::new();
+        let red_hat = "osv:Red Hat";
+        // One advisory, filed under two streams, by source and by binary name.
+        let mut rhsa = record(
+            "RHSA-2024:2447",
+            red_hat,
+            &[],
+            &["CVE-2023-5678"],
+            "Red Hat:enterprise_linux:9::appstream",
+            &["openssl"],
+            "1:3.0.7-27.el9",
+        );
+        let baseos = AffectedEntry::distro(
+            &rhsa.vuln,
+            "Red Hat:enterprise_linux:9::baseos",
+            "openssl-libs",
+            FixStatus::Fixed,
+            Some("1:3.0.7-27.el9".into()),
+        );
+        rhsa.affected.push(baseos);
+        db.add(rhsa);
+        // Another major release: never.
+        db.add(record(
+            "RHSA-2024:1",
+            red_hat,
+            &[],
+            &["CVE-2024-1"],
+            "Red Hat:enterprise_linux:8::baseos",
+            &["openssl-libs"],
+            "1:9.9-1.el8",
+        ));
+        let libs = package(Ecosystem::Rpm, "openssl-libs", "openssl", "1:3.0.7-25.el9");
+        let out = match_packages(Some(&rhel), &[libs], &db).unwrap();
+        assert_eq!(
+            out.os_ecosystem.as_deref(),
+            Some("Red Hat:enterprise_linux:9")
+        );
+        assert_eq!(
+            out.os_streams,
+            [
+                "Red Hat:enterprise_linux:9::appstream",
+                "Red Hat:enterprise_linux:9::baseos"
+            ]
+        );
+        assert_eq!(
+            rows(&out),
+            vec![row(
+                "CVE-2023-5678",
+                &["RHSA-2024:2447"],
+                "openssl-libs",
+                "1:3.0.7-27.el9"
             )]
         );
     }

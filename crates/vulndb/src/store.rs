@@ -392,6 +392,28 @@ impl Database {
             .map_err(err)
     }
 
+    /// Every ecosystem with affected entries whose name starts with `prefix` (`Red
+    /// Hat:enterprise_linux:9::` gives its repository streams), sorted. One indexed range scan
+    /// of the distinct ecosystems.
+    pub fn ecosystems_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        self.check_unchanged()?;
+        let err = |e| Error::store(format!("{}: ecosystems under {prefix}", self.label()), e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT ecosystem FROM packages WHERE ecosystem >= ?1 AND ecosystem < ?2 \
+                 ORDER BY ecosystem",
+            )
+            .map_err(err)?;
+        // Every text starting with `prefix` sorts below it followed by the highest character.
+        let end = format!("{prefix}{}", char::MAX);
+        let rows = stmt
+            .query_map(params![prefix, end], |row| row.get::<_, String>(0))
+            .map_err(err)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)
+    }
+
     /// A stable identifier of the database content, for caches of results computed from it:
     /// `sha256:` and the [`Database::content_hash`] recorded when the file was built (one
     /// indexed read, no scan). Equal versions mean equal answers; an update that changes

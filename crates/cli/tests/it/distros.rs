@@ -321,6 +321,45 @@ fn almalinux_9_rpm_database_has_exactly_the_alsa_findings() {
         assert!(!affected.contains(clean), "{clean}");
     }
     assert_eq!(v["summary"]["total"], got.len());
+    assert_eq!(v["warnings"], serde_json::json!([]));
+
+    // The same packages against a database without AlmaLinux data, and on a distribution
+    // no source covers: never clean, always said.
+    let ubuntu_only = temp_dir("cli-alma-ubuntu-db");
+    let other_db = database(ubuntu_only.path(), &data("advisories/osv/Ubuntu/all.zip"));
+    let v = scan(&other_db, &reference);
+    assert_eq!(v["os_ecosystem"], "AlmaLinux:9");
+    assert_eq!(v["os_supported"], false);
+    assert_eq!(v["vulnerabilities"], serde_json::json!([]));
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([
+            "almalinux-9.8: the database has no vulnerability data for ecosystem AlmaLinux:9 (source osv:AlmaLinux); the OS packages were not checked"
+        ])
+    );
+    let fedora_dir = temp_dir("cli-fedora");
+    let fedora = push_image(
+        fedora_dir.path(),
+        &[
+            ("etc/os-release", b"ID=fedora\nVERSION_ID=40\n".to_vec()),
+            (
+                "var/lib/rpm/rpmdb.sqlite",
+                rpm_database(fedora_dir.path(), ALMA_RPMS),
+            ),
+        ],
+        &registry,
+        "fedora:40",
+    );
+    let v = scan(&db, &fedora);
+    assert_eq!(v["os_ecosystem"], Value::Null);
+    assert_eq!(v["os_supported"], false);
+    assert_eq!(v["vulnerabilities"], serde_json::json!([]));
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([
+            "fedora-40: no vulnerability source covers this distribution or release; the OS packages were not checked"
+        ])
+    );
 }
 
 /// Sources of the Ubuntu image installed below a fix (source, version): the others keep the
