@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Expected findings of a distribution image, computed from an OSV all.zip alone.
 
-usage: distro_expected.py rpm|dpkg ECOSYSTEM ALL.ZIP INSTALLED.TSV
+usage: distro_expected.py rpm|dpkg ECOSYSTEM ALL.ZIP|OVAL.XML.BZ2 INSTALLED.TSV
 
 INSTALLED.TSV: one line per installed binary package: binary<TAB>source<TAB>version
 (rpm: [epoch:]version-release of the binary; dpkg: the source package's version).
@@ -11,9 +11,17 @@ looked up by its source name and, for rpm, also by its binary name; a record is 
 id is a CVE) or a distribution advisory whose CVEs are its CVE aliases, `related` ids and
 `upstream` ids with a distribution prefix (UBUNTU-CVE-...). A CVE's own record for the
 package decides alone; an advisory counts for a CVE without one.
+
+A Debian OVAL file is read as the same records: one per definition, its id the first word
+of the title (`CVE-2023-2828`, `DSA-5439-1`), its aliases the other CVE references, one
+affected package per "PKG DPKG is earlier than EVR" criterion (`0:0`: no fix yet; a `0:`
+epoch dropped from the fix, as dpkg treats them alike).
 """
+import bz2
 import json
+import re
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 
 kind, ecosystem, archive, installed_path = sys.argv[1:]
@@ -54,10 +62,43 @@ def verdict(affected, version):
     return None
 
 
+def oval_records(path):
+    local = lambda tag: tag.rsplit("}", 1)[-1]
+    earlier = re.compile(r"^(\S+) DPKG is earlier than (\S+)$")
+    with bz2.open(path) as f:
+        for _, element in ET.iterparse(f):
+            if local(element.tag) != "definition":
+                continue
+            title, refs, affected = "", [], []
+            for node in element.iter():
+                tag = local(node.tag)
+                if tag == "title":
+                    title = node.text or ""
+                elif tag == "reference" and node.get("source") == "CVE":
+                    refs.append(node.get("ref_id"))
+                elif tag == "criterion":
+                    m = earlier.match(node.get("comment", ""))
+                    if m:
+                        name, evr = m.groups()
+                        events = [{"introduced": "0"}]
+                        if evr not in ("0:0", "0"):
+                            events.append({"fixed": evr[2:] if evr.startswith("0:") else evr})
+                        affected.append({
+                            "package": {"ecosystem": ecosystem, "name": name},
+                            "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                        })
+            rid = title.split(" ")[0]
+            yield {"id": rid, "aliases": [r for r in refs if r != rid], "affected": affected}
+            element.clear()
+
+
 records = []
-with zipfile.ZipFile(archive) as z:
-    for name in z.namelist():
-        records.append(json.loads(z.read(name)))
+if archive.endswith(".xml.bz2"):
+    records = list(oval_records(archive))
+else:
+    with zipfile.ZipFile(archive) as z:
+        for name in z.namelist():
+            records.append(json.loads(z.read(name)))
 
 # (binary, cve) -> {"own": [fixed...] or None (no own record), "seen_own": bool,
 #                   "advisories": {id: [fixed...]}}

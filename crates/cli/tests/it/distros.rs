@@ -395,12 +395,7 @@ fn ubuntu_status() -> (String, Vec<(String, String, String)>) {
             let (name, arch) = name_arch.split_once(':').unwrap_or((name_arch, "all"));
             // An older source keeps the binary's epoch and suffix (bsdutils is 1:…).
             let binary_version = binary_version.replace(listed, version);
-            status.push_str(&format!(
-                "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: misc\n\
-                 Maintainer: Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>\n\
-                 Architecture: {arch}\nSource: {source} ({version})\nVersion: {binary_version}\n\
-                 Description: {name}\n\n"
-            ));
+            status.push_str(&dpkg_entry(name, arch, source, version, &binary_version));
             installed.push((name.to_string(), source.to_string(), version.to_string()));
         }
     }
@@ -449,4 +444,74 @@ fn ubuntu_22_04_dpkg_status_has_exactly_the_osv_findings() {
         got.iter()
             .all(|(_, id, advisories, _)| id.starts_with("CVE-") && !advisories.is_empty())
     );
+}
+
+/// One installed package of a dpkg `status`.
+fn dpkg_entry(name: &str, arch: &str, source: &str, source_version: &str, version: &str) -> String {
+    format!(
+        "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: misc\n\
+         Maintainer: Test <test@example.invalid>\nArchitecture: {arch}\n\
+         Source: {source} ({source_version})\nVersion: {version}\nDescription: {name}\n\n"
+    )
+}
+
+/// A dpkg `status` listing `packages` (binary, source, version; binary version = source's).
+fn dpkg_status(packages: &[(&str, &str, &str)]) -> String {
+    packages
+        .iter()
+        .map(|(name, source, version)| dpkg_entry(name, "amd64", source, version, version))
+        .collect()
+}
+
+/// Debian 12 packages below the fixes of the multi-CVE advisories DSA-5439-1 (bind9),
+/// DSA-5448-1 (linux) and DSA-5450-1 (firefox-esr), and one package no record names.
+const DEBIAN_PACKAGES: &[(&str, &str, &str)] = &[
+    ("bind9", "bind9", "1:9.18.12-1"),
+    ("bind9-libs", "bind9", "1:9.18.12-1"),
+    ("linux-image-6.1.0-9-amd64", "linux", "6.1.27-1"),
+    ("firefox-esr", "firefox-esr", "102.12.0esr-1~deb12u1"),
+    ("base-files", "base-files", "12.4"),
+];
+
+#[test]
+fn debian_12_multi_cve_advisories_fold_into_their_cves() {
+    let oval = data("advisories/debian/oval-definitions-bookworm.xml.bz2");
+    let dir = temp_dir("cli-debian-dsa");
+    let db = database(dir.path(), &oval);
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let reference = push_image(
+        dir.path(),
+        &[
+            ("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n".to_vec()),
+            (
+                "var/lib/dpkg/status",
+                dpkg_status(DEBIAN_PACKAGES).into_bytes(),
+            ),
+        ],
+        &registry,
+        "debian:12",
+    );
+    let v = scan(&db, &reference);
+    assert_eq!(v["os_ecosystem"], "Debian:12");
+    assert_eq!(v["os_supported"], true);
+    let want = expected(dir.path(), "dpkg", "Debian:12", &oval, DEBIAN_PACKAGES);
+    let got = reported(&v, "DSA-");
+    assert_eq!(got, want);
+    // No finding is a DSA of its own: each of its CVEs carries it, counted once.
+    assert!(
+        got.iter().all(|(_, id, ..)| id.starts_with("CVE-")),
+        "{got:?}"
+    );
+    assert_eq!(v["summary"]["total"], got.len());
+    for (package, dsa) in [
+        ("bind9", "DSA-5439-1"),
+        ("linux-image-6.1.0-9-amd64", "DSA-5448-1"),
+        ("firefox-esr", "DSA-5450-1"),
+    ] {
+        assert!(
+            got.iter()
+                .any(|(p, _, advisories, _)| p == package && advisories.iter().any(|a| a == dsa)),
+            "{package} {dsa}"
+        );
+    }
 }
