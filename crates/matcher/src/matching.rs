@@ -366,6 +366,7 @@ fn fold_advisories<'a>(
     }
     kept
 }
+
 /// Add the folded advisories of `candidate` to `finding`: their ids as aliases, and, when the
 /// CVE's own records give none, the advisories' summary, publication date and severity.
 fn complete_from_advisories(

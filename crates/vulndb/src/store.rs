@@ -1433,6 +1433,36 @@ mod tests {
     }
 
     #[test]
+    fn ecosystems_with_a_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let streams = [
+            ("Red Hat:enterprise_linux:9::baseos", "openssl"),
+            ("Red Hat:enterprise_linux:9::appstream", "openssl"),
+            ("Red Hat:enterprise_linux:9::appstream", "curl"),
+            ("Red Hat:enterprise_linux:8::baseos", "openssl"),
+            ("Red Hat:enterprise_linux:90::baseos", "openssl"),
+        ];
+        let mut records = sample();
+        records.push(record("CVE-2024-9", "s2", &[], &streams));
+        build(&path, &records, SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        assert_eq!(
+            db.ecosystems_with_prefix("Red Hat:enterprise_linux:9::")
+                .unwrap(),
+            [
+                "Red Hat:enterprise_linux:9::appstream",
+                "Red Hat:enterprise_linux:9::baseos"
+            ]
+        );
+        assert_eq!(
+            db.ecosystems_with_prefix("Alpine:").unwrap(),
+            ["Alpine:v3.9"]
+        );
+        assert!(db.ecosystems_with_prefix("SUSE:").unwrap().is_empty());
+    }
+
+    #[test]
     fn has_ecosystem_and_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
