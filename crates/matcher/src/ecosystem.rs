@@ -4,8 +4,9 @@
 //! Alpine by apk origin in `Alpine:v<major>.<minor>`, Debian by source name in
 //! `Debian:<major>`, Ubuntu in `Ubuntu:<version>[:LTS]`, and the rpm distributions OSV
 //! publishes (`Rocky Linux:<major>`, `AlmaLinux:<major>`, `Mariner:<version>`, `Azure
-//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name.
-//! Nothing else: no CPEs, no name guessing across distributions. Language packages match
+//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name
+//! **and** binary rpm name ([`queries_for`]): AlmaLinux's and Rocky's records name binary
+//! rpms (`openssl-libs`), Red Hat's either. Nothing else: no CPEs, no name guessing across distributions. Language packages match
 //! OSV by ecosystem and name (PyPI names are PEP 503-normalised by the database, Go by
 //! module path, Maven as `group:artifact`).
 
@@ -43,11 +44,74 @@ pub fn os_ecosystem(os: &Os) -> Option<String> {
         }),
         OsFamily::Rocky => major.map(|m| format!("Rocky Linux:{m}")),
         OsFamily::Almalinux => major.map(|m| format!("AlmaLinux:{m}")),
-        OsFamily::Mariner => version.map(|v| format!("Mariner:{v}")),
-        OsFamily::Azurelinux => version.map(|v| format!("Azure Linux:{v}")),
+        // CBL-Mariner 2 is Azure Linux 2: OSV files both as `Azure Linux:<major>`.
+        OsFamily::Mariner | OsFamily::Azurelinux => major.map(|m| format!("Azure Linux:{m}")),
         OsFamily::Photon => version.map(|v| format!("Photon OS:{v}")),
         OsFamily::OpensuseLeap => version.map(|v| format!("openSUSE:Leap {v}")),
+        OsFamily::OpensuseTumbleweed => Some("openSUSE:Tumbleweed".into()),
+        // Red Hat files each repository apart (`Red Hat:enterprise_linux:9::appstream`,
+        // `::baseos`, ...): this is the family of them, see [`os_streams`].
+        OsFamily::Rhel => major
+            .filter(|m| m.bytes().all(|b| b.is_ascii_digit()))
+            .map(|m| format!("Red Hat:enterprise_linux:{m}")),
+        // SUSE files packages under the product or module that ships them (`SUSE:Linux
+        // Enterprise Module for Basesystem 15 SP5`, `... Server 15 SP5-LTSS`): this names the
+        // service pack, see [`os_streams`].
+        OsFamily::Sles => version
+            .and_then(sles_release)
+            .map(|r| format!("SUSE:Linux Enterprise Server {r}")),
         _ => None,
+    }
+}
+
+/// `15 SP5` from SLES's `VERSION_ID` `15.5` (`15` stays `15`).
+fn sles_release(version: &str) -> Option<String> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    match version.split_once('.') {
+        Some((major, "0")) if digits(major) => Some(major.to_string()),
+        Some((major, sp)) if digits(major) && digits(sp) => Some(format!("{major} SP{sp}")),
+        None if digits(version) => Some(version.to_string()),
+        _ => None,
+    }
+}
+
+/// For an OS ecosystem of [`os_ecosystem`] whose data is filed under several ecosystems, the
+/// prefix every one of them starts with (the database is asked which exist); `None` when the
+/// OS ecosystem is the only one.
+///
+/// - `Red Hat:enterprise_linux:<major>`: every repository stream of that major release
+///   (`Red Hat:enterprise_linux:<major>::appstream`, `::baseos`, `::crb`, ...). Which
+///   repository a package came from is not recorded in the image, so all are used; the
+///   EUS/AUS/E4S streams of minor releases (`Red Hat:rhel_eus:9.2::...`) are not.
+/// - `SUSE:Linux Enterprise Server <major> SP<n>`: every SUSE product and module of that
+///   service pack (see [`os_stream_matches`]), since base packages are filed under the module
+///   that ships them.
+pub fn os_stream_prefix(os_ecosystem: &str) -> Option<String> {
+    if os_ecosystem.starts_with("Red Hat:enterprise_linux:") {
+        Some(format!("{os_ecosystem}::"))
+    } else if os_ecosystem.starts_with("SUSE:Linux Enterprise Server ") {
+        Some("SUSE:".to_string())
+    } else {
+        None
+    }
+}
+
+/// True when `candidate` (an ecosystem under [`os_stream_prefix`]) belongs to
+/// `os_ecosystem`: any Red Hat stream of the prefix; a SUSE product or module of the same
+/// release, with or without a support suffix (`15 SP5`, `15 SP5-LTSS`).
+pub fn os_stream_matches(os_ecosystem: &str, candidate: &str) -> bool {
+    let Some(prefix) = os_stream_prefix(os_ecosystem) else {
+        return candidate == os_ecosystem;
+    };
+    if !candidate.starts_with(&prefix) {
+        return false;
+    }
+    match os_ecosystem.strip_prefix("SUSE:Linux Enterprise Server ") {
+        Some(release) => {
+            let name = candidate.trim_start_matches("SUSE:");
+            name.ends_with(&format!(" {release}")) || name.contains(&format!(" {release}-"))
+        }
+        None => true,
     }
 }
 
@@ -130,6 +194,22 @@ pub fn query_for(package: &Package, os: Option<&Os>) -> Option<Query> {
     }
 }
 
+/// Every place `package` is looked up: [`query_for`], plus, for an rpm whose binary name
+/// differs from its source rpm's name, the same ecosystem under the binary name (rpm
+/// advisories name source or binary packages). Empty when it cannot be matched.
+pub fn queries_for(package: &Package, os: Option<&Os>) -> Vec<Query> {
+    let Some(first) = query_for(package, os) else {
+        return Vec::new();
+    };
+    let binary =
+        (package.ecosystem == Ecosystem::Rpm && first.package != package.name).then(|| Query {
+            ecosystem: first.ecosystem.clone(),
+            package: package.name.clone(),
+            version: first.version.clone(),
+        });
+    std::iter::once(first).chain(binary).collect()
+}
+
 /// `group:artifact` from a Maven purl (`pkg:maven/org.example/lib@1.0`).
 fn maven_name(package: &Package) -> Option<String> {
     let rest = package.purl.strip_prefix("pkg:maven/")?;
@@ -210,9 +290,38 @@ mod tests {
         );
         assert_eq!(
             os_ecosystem(&os("mariner", "2.0")).as_deref(),
-            Some("Mariner:2.0")
+            Some("Azure Linux:2")
         );
-        assert_eq!(os_ecosystem(&os("rhel", "9.4")), None);
+        assert_eq!(
+            os_ecosystem(&os("azurelinux", "3.0")).as_deref(),
+            Some("Azure Linux:3")
+        );
+        assert_eq!(
+            os_ecosystem(&os("almalinux", "9.8")).as_deref(),
+            Some("AlmaLinux:9")
+        );
+        assert_eq!(
+            os_ecosystem(&os("opensuse-leap", "15.5")).as_deref(),
+            Some("openSUSE:Leap 15.5")
+        );
+        assert_eq!(
+            os_ecosystem(&os("opensuse-tumbleweed", "20240801")).as_deref(),
+            Some("openSUSE:Tumbleweed")
+        );
+        assert_eq!(
+            os_ecosystem(&os("rhel", "9.4")).as_deref(),
+            Some("Red Hat:enterprise_linux:9")
+        );
+        assert_eq!(
+            os_ecosystem(&os("sles", "15.5")).as_deref(),
+            Some("SUSE:Linux Enterprise Server 15 SP5")
+        );
+        assert_eq!(
+            os_ecosystem(&os("sles", "15")).as_deref(),
+            Some("SUSE:Linux Enterprise Server 15")
+        );
+        assert_eq!(os_ecosystem(&os("sles", "x.5")), None);
+        assert_eq!(os_ecosystem(&os("centos", "7")), None);
         assert_eq!(os_ecosystem(&os("plan9", "4")), None);
     }
 
@@ -252,5 +361,76 @@ mod tests {
         assert_eq!(query_for(&bare, None), None);
         let py = package(Ecosystem::Python, "jinja2", None, "pkg:pypi/jinja2@1");
         assert_eq!(query_for(&py, Some(&debian)).unwrap().ecosystem, "PyPI");
+    }
+
+    #[test]
+    fn streams_of_red_hat_and_suse() {
+        let rhel = "Red Hat:enterprise_linux:9";
+        assert_eq!(
+            os_stream_prefix(rhel).as_deref(),
+            Some("Red Hat:enterprise_linux:9::")
+        );
+        assert!(os_stream_matches(
+            rhel,
+            "Red Hat:enterprise_linux:9::appstream"
+        ));
+        assert!(os_stream_matches(
+            rhel,
+            "Red Hat:enterprise_linux:9::baseos"
+        ));
+        assert!(!os_stream_matches(
+            rhel,
+            "Red Hat:enterprise_linux:8::baseos"
+        ));
+        assert!(!os_stream_matches(rhel, "Red Hat:rhel_eus:9.2::baseos"));
+        let sles = "SUSE:Linux Enterprise Server 15 SP5";
+        assert_eq!(os_stream_prefix(sles).as_deref(), Some("SUSE:"));
+        assert!(os_stream_matches(sles, sles));
+        assert!(os_stream_matches(
+            sles,
+            "SUSE:Linux Enterprise Server 15 SP5-LTSS"
+        ));
+        assert!(os_stream_matches(
+            sles,
+            "SUSE:Linux Enterprise Module for Basesystem 15 SP5"
+        ));
+        assert!(!os_stream_matches(
+            sles,
+            "SUSE:Linux Enterprise Module for Basesystem 15 SP50"
+        ));
+        assert!(!os_stream_matches(
+            sles,
+            "SUSE:Linux Enterprise Server 15 SP4"
+        ));
+        assert!(!os_stream_matches(
+            sles,
+            "SUSE:Linux Enterprise Server 12 SP5"
+        ));
+        assert_eq!(os_stream_prefix("AlmaLinux:9"), None);
+        assert!(os_stream_matches("AlmaLinux:9", "AlmaLinux:9"));
+    }
+
+    #[test]
+    fn rpm_queries_name_source_and_binary() {
+        let alma = os("almalinux", "9.3");
+        let key = |q: &Query| (q.ecosystem.clone(), q.package.clone(), q.version.clone());
+        let libs = package(Ecosystem::Rpm, "openssl-libs", Some("openssl"), "");
+        let got: Vec<_> = queries_for(&libs, Some(&alma)).iter().map(key).collect();
+        let want = |p: &str| {
+            (
+                "AlmaLinux:9".to_string(),
+                p.to_string(),
+                "1.0-1".to_string(),
+            )
+        };
+        assert_eq!(got, vec![want("openssl"), want("openssl-libs")]);
+        // Binary and source of the same name: one query.
+        let same = package(Ecosystem::Rpm, "openssl", Some("openssl"), "");
+        let got: Vec<_> = queries_for(&same, Some(&alma)).iter().map(key).collect();
+        assert_eq!(got, vec![want("openssl")]);
+        // dpkg stays by source name only.
+        let deb = package(Ecosystem::Deb, "libssl3", Some("openssl"), "");
+        assert_eq!(queries_for(&deb, Some(&os("debian", "12"))).len(), 1);
+        assert!(queries_for(&libs, None).is_empty());
     }
 }

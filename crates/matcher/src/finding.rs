@@ -135,8 +135,11 @@ pub struct FindingPackage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The canonical id: the CVE when the flaw has exactly one, else the record's own id.
+    /// A distribution advisory naming CVEs (DSA, ALSA, USN, ...) is reported under each of
+    /// its CVEs, never under its own id.
     pub id: String,
-    /// Every other id of the same flaw (GHSA, PYSEC, GO, RUSTSEC, ...), sorted.
+    /// Every other id of the same flaw (GHSA, PYSEC, GO, RUSTSEC, ...), and the distribution
+    /// advisories that fix it, sorted.
     pub aliases: Vec<String>,
     /// The affected package.
     pub package: FindingPackage,

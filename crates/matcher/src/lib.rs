@@ -26,7 +26,7 @@ mod range;
 mod severity;
 pub mod source;
 
-pub use ecosystem::{Query, os_ecosystem, query_for};
+pub use ecosystem::{Query, os_ecosystem, queries_for, query_for};
 pub use error::{Error, ErrorKind, Result};
 pub use finding::{
     Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, Severity, sort_findings,

@@ -7,14 +7,14 @@ use portcullis_versions::Scheme;
 use portcullis_vulndb::{AffectedEntry, EpssScore, Exploitation, FixStatus, Vulnerability};
 use serde::Serialize;
 
-use crate::ecosystem::{Query, os_ecosystem, query_for};
+use crate::ecosystem::{Query, os_ecosystem, os_stream_matches, os_stream_prefix, queries_for};
 use crate::error::Result;
 use crate::finding::{
-    Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, sort_findings,
+    Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, Severity, sort_findings,
 };
 use crate::range::{Installed, Verdict, evaluate};
 use crate::severity::choose;
-use crate::source::AdvisorySource;
+use crate::source::{AdvisorySource, RecordMap};
 
 /// The result of matching one image's packages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,64 +27,164 @@ pub struct MatchOutput {
     /// The advisory ecosystem of the image's OS packages (`Alpine:v3.9`), or `None` when the
     /// OS is unknown or has no supported data source.
     pub os_ecosystem: Option<String>,
+    /// For an OS filed under several ecosystems (Red Hat's repository streams, SUSE's
+    /// modules; see [`crate::ecosystem::os_stream_prefix`]), those of them the database has,
+    /// which its packages were looked up in; empty otherwise.
+    pub os_streams: Vec<String>,
 }
 
 /// A flaw found affecting one package, waiting for its records.
 struct Candidate<'a> {
+    /// The package's index in the plan (two copies of one package are two packages).
+    index: usize,
     package: &'a Package,
     ecosystem: &'a str,
-    canonical_id: &'a str,
+    canonical_id: String,
     affected: Vec<(&'a AffectedEntry, Option<String>)>,
+    /// Distribution advisories folded into this flaw: their ids become aliases.
+    advisories: BTreeSet<String>,
+    /// Made from advisories only (the package has no entry of the CVE itself).
+    folded: bool,
+}
+
+/// Id prefixes of distribution advisories: records that bundle the fixes of several CVEs
+/// for one package update (Debian's DSA/DLA, AlmaLinux's ALSA, Rocky's RLSA, Red Hat's
+/// RHSA, Ubuntu's USN, Oracle's ELSA, SUSE's and openSUSE's update ids, ...).
+const ADVISORY_PREFIXES: &[&str] = &[
+    "DSA-",
+    "DLA-",
+    "DTSA-",
+    "ALSA-",
+    "ALBA-",
+    "ALEA-",
+    "RLSA-",
+    "RLBA-",
+    "RXSA-",
+    "RHSA-",
+    "RHBA-",
+    "RHEA-",
+    "USN-",
+    "LSN-",
+    "ELSA-",
+    "SUSE-SU-",
+    "SUSE-RU-",
+    "openSUSE-SU-",
+    "CGA-",
+    "PHSA-",
+    "MGASA-",
+];
+
+/// True for the id of a distribution advisory (see [`ADVISORY_PREFIXES`]).
+pub(crate) fn is_distribution_advisory(id: &str) -> bool {
+    ADVISORY_PREFIXES.iter().any(|p| id.starts_with(p))
+}
+
+/// The CVE ids a distribution advisory fixes: the CVE aliases and `related` ids of its own
+/// (non-withdrawn) records, sorted, each once.
+fn advisory_cves(advisory: &str, records: &[Vulnerability]) -> Vec<String> {
+    let cves: BTreeSet<&String> = records
+        .iter()
+        .filter(|r| r.id == advisory && r.withdrawn.is_none())
+        .flat_map(|r| r.aliases.iter().chain(&r.related))
+        .filter(|id| id.starts_with("CVE-"))
+        .collect();
+    cves.into_iter().cloned().collect()
 }
 
 /// Match `packages` (of an image whose OS is `os`) against `db`.
 ///
 /// OS packages are looked up only in their own distribution release (see
-/// [`crate::ecosystem`]); language packages in OSV's ecosystems. Entries of one flaw (same
-/// canonical id) for one package become one finding; a distribution's "not affected"
-/// statement for the package suppresses the flaw; withdrawn records are ignored.
+/// [`crate::ecosystem`]; rpms by source and binary name); language packages in OSV's
+/// ecosystems. Entries of one flaw (same canonical id) for one package become one finding;
+/// a distribution's "not affected" statement for the package suppresses the flaw; withdrawn
+/// records are ignored.
 ///
-/// The database is queried three times, in batch: every package's affected entries
-/// ([`AdvisorySource::affected_many`]), the records of every flaw that matched
-/// ([`AdvisorySource::records_many`]), then the KEV entries and EPSS scores of every CVE id
-/// the findings carry ([`AdvisorySource::exploitation`]).
+/// A distribution advisory naming several CVEs (a DSA, ALSA or USN; see
+/// [`ADVISORY_PREFIXES`]) is folded into one finding per CVE, carrying the advisory id as an
+/// alias: into the CVE's own finding when the package has one, nothing when the package's
+/// own entries for that CVE say it is not affected, else a new finding with the CVE's id,
+/// the advisory's fix and the CVE's records (NVD's severity, say) or, without any, the
+/// advisory's. No finding is left with the advisory's own id unless it names no CVE.
+///
+/// The database is queried four times at most, in batch: every package's affected entries
+/// ([`AdvisorySource::affected_many`]), the records of every flaw that matched and then of
+/// the CVEs of folded advisories ([`AdvisorySource::records_many`]), then the KEV entries and
+/// EPSS scores of every CVE id the findings carry ([`AdvisorySource::exploitation`]).
 pub fn match_packages<S: AdvisorySource + ?Sized>(
     os: Option<&Os>,
     packages: &[Package],
     db: &S,
 ) -> Result<MatchOutput> {
     let mut warnings = Vec::new();
-    // 1. Where to look each package up.
-    let mut planned: Vec<(&Package, Query, Scheme)> = Vec::new();
+    // 1. Where to look each package up: an OS filed under several ecosystems in each of
+    // those the database has.
+    let os_label = os.and_then(os_ecosystem);
+    let os_streams: Vec<String> = match os_label.as_deref() {
+        Some(label) => match os_stream_prefix(label) {
+            Some(prefix) => db
+                .ecosystems_under(&prefix)?
+                .into_iter()
+                .filter(|candidate| os_stream_matches(label, candidate))
+                .collect(),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let mut planned: Vec<(&Package, Vec<Query>, Scheme)> = Vec::new();
     for package in packages {
-        let Some(query) = query_for(package, os) else {
+        let mut queries = queries_for(package, os);
+        if !os_streams.is_empty()
+            && queries
+                .iter()
+                .any(|q| Some(&q.ecosystem) == os_label.as_ref())
+        {
+            queries = os_streams
+                .iter()
+                .flat_map(|stream| {
+                    queries.iter().map(|q| Query {
+                        ecosystem: stream.clone(),
+                        ..q.clone()
+                    })
+                })
+                .collect();
+        }
+        let Some(first) = queries.first() else {
             continue;
         };
-        let Some(scheme) = Scheme::for_ecosystem(&query.ecosystem) else {
+        let Some(scheme) = Scheme::for_ecosystem(&first.ecosystem) else {
             warnings.push(format!(
                 "{} {}: no version comparator for ecosystem {}",
-                package.name, package.version, query.ecosystem
+                package.name, package.version, first.ecosystem
             ));
             continue;
         };
-        planned.push((package, query, scheme));
+        planned.push((package, queries, scheme));
     }
     // 2. Every package's entries in one batch.
     let mut keys: Vec<(String, String)> = planned
         .iter()
-        .map(|(_, q, _)| (q.ecosystem.clone(), q.package.clone()))
+        .flat_map(|(_, qs, _)| qs.iter().map(|q| (q.ecosystem.clone(), q.package.clone())))
         .collect();
     keys.sort();
     keys.dedup();
     let affected_map = db.affected_many(&keys)?;
-    // 3. Evaluate versions.
+    // 3. Evaluate versions. `seen` is every (package, flaw) the package has entries for,
+    // affected or not.
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    for (package, query, scheme) in &planned {
-        let key = (query.ecosystem.clone(), query.package.clone());
-        let Some(entries) = affected_map.get(&key).filter(|e| !e.is_empty()) else {
+    let mut seen: BTreeSet<(usize, &str)> = BTreeSet::new();
+    for (index, (package, queries, scheme)) in planned.iter().enumerate() {
+        let Some(first) = queries.first() else {
             continue;
         };
-        let installed = Installed::new(&query.version, *scheme);
+        let entries: Vec<&AffectedEntry> = queries
+            .iter()
+            .filter_map(|q| affected_map.get(&(q.ecosystem.clone(), q.package.clone())))
+            .flatten()
+            .collect();
+        if entries.is_empty() {
+            continue;
+        }
+        let installed = Installed::new(&first.version, *scheme);
         let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
         for entry in entries {
             groups
@@ -93,6 +193,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
                 .push(entry);
         }
         for (canonical_id, group) in groups {
+            seen.insert((index, canonical_id));
             if group.iter().any(|e| e.status == FixStatus::NotAffected) {
                 continue;
             }
@@ -108,51 +209,74 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             for w in entry_warnings {
                 warnings.push(format!("{} {}: {w}", package.name, package.version));
             }
-            if !affected.is_empty() {
+            if let Some((entry, _)) = affected.first() {
                 candidates.push(Candidate {
+                    index,
                     package,
-                    ecosystem: &query.ecosystem,
-                    canonical_id,
+                    ecosystem: entry.ecosystem.as_str(),
+                    canonical_id: canonical_id.to_string(),
                     affected,
+                    advisories: BTreeSet::new(),
+                    folded: false,
                 });
             }
         }
     }
-    // 4. The records of every matched flaw in one batch, then the findings.
-    let mut ids: Vec<String> = candidates
-        .iter()
-        .map(|c| c.canonical_id.to_string())
-        .collect();
+    // 4. The records of every matched flaw in one batch; withdrawn records' entries go.
+    let mut ids: Vec<String> = candidates.iter().map(|c| c.canonical_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let records_map = db.records_many(&ids)?;
-    let mut findings = Vec::new();
-    let mut finding_cves: Vec<Vec<String>> = Vec::new();
-    for mut candidate in candidates {
+    let mut records_map = db.records_many(&ids)?;
+    for candidate in &mut candidates {
         let records = records_map
-            .get(candidate.canonical_id)
+            .get(&candidate.canonical_id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let withdrawn = |e: &AffectedEntry| {
-            records
+        candidate.affected.retain(|(e, _)| {
+            !records
                 .iter()
                 .any(|r| r.id == e.vuln_id && r.source == e.source && r.withdrawn.is_some())
-        };
-        candidate.affected.retain(|(e, _)| !withdrawn(e));
-        if candidate.affected.is_empty() {
-            continue;
-        }
-        let finding = make_finding(
+        });
+    }
+    candidates.retain(|c| !c.affected.is_empty());
+    // 5. Distribution advisories folded into their CVEs, then the CVEs' records.
+    let candidates = fold_advisories(candidates, &records_map, &seen);
+    let mut missing: Vec<String> = candidates
+        .iter()
+        .filter(|c| !records_map.contains_key(&c.canonical_id))
+        .map(|c| c.canonical_id.clone())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        records_map.extend(db.records_many(&missing)?);
+    }
+    let mut findings = Vec::new();
+    let mut finding_cves: Vec<Vec<String>> = Vec::new();
+    for candidate in candidates {
+        let records_of = |id: &str| records_map.get(id).map(Vec::as_slice).unwrap_or_default();
+        let records = records_of(&candidate.canonical_id);
+        let mut finding = make_finding(
             candidate.package,
             candidate.ecosystem,
-            candidate.canonical_id,
+            &candidate.canonical_id,
             &candidate.affected,
             records,
         );
+        if !candidate.advisories.is_empty() {
+            let advisory_records: Vec<Vulnerability> = candidate
+                .advisories
+                .iter()
+                .flat_map(|id| records_of(id).iter().filter(move |r| &r.id == id))
+                .filter(|r| r.withdrawn.is_none())
+                .cloned()
+                .collect();
+            complete_from_advisories(&mut finding, &candidate, &advisory_records);
+        }
         finding_cves.push(carried_cves(&finding, records));
         findings.push(finding);
     }
-    // 5. Exploitation data of every CVE id carried, in one batch.
+    // 6. Exploitation data of every CVE id carried, in one batch.
     let mut all_cves: Vec<String> = finding_cves.iter().flatten().cloned().collect();
     all_cves.sort();
     all_cves.dedup();
@@ -168,8 +292,116 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     Ok(MatchOutput {
         findings,
         warnings,
-        os_ecosystem: os.and_then(os_ecosystem),
+        os_ecosystem: os_label,
+        os_streams,
     })
+}
+
+/// Replace every distribution package's candidate whose flaw is a distribution advisory
+/// naming CVEs by per-CVE candidates (see [`match_packages`]).
+fn fold_advisories<'a>(
+    candidates: Vec<Candidate<'a>>,
+    records_map: &RecordMap,
+    seen: &BTreeSet<(usize, &str)>,
+) -> Vec<Candidate<'a>> {
+    let is_distro = |p: &Package| {
+        matches!(
+            p.ecosystem,
+            Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm
+        )
+    };
+    let mut kept: Vec<Candidate<'a>> = Vec::with_capacity(candidates.len());
+    let mut folded: Vec<(Candidate<'a>, Vec<String>)> = Vec::new();
+    for candidate in candidates {
+        let cves =
+            if is_distro(candidate.package) && is_distribution_advisory(&candidate.canonical_id) {
+                let records = records_map
+                    .get(&candidate.canonical_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                advisory_cves(&candidate.canonical_id, records)
+            } else {
+                Vec::new()
+            };
+        if cves.is_empty() {
+            kept.push(candidate);
+        } else {
+            folded.push((candidate, cves));
+        }
+    }
+    let mut position: BTreeMap<(usize, String), usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c.index, c.canonical_id.clone()), i))
+        .collect();
+    for (advisory, cves) in folded {
+        for cve in cves {
+            let key = (advisory.index, cve.clone());
+            if let Some(&i) = position.get(&key) {
+                if let Some(target) = kept.get_mut(i) {
+                    // A candidate made by folding takes every advisory's fix; the CVE's own
+                    // candidate keeps its entries and only gains the alias.
+                    if target.folded {
+                        target.affected.extend(advisory.affected.iter().cloned());
+                    }
+                    target.advisories.insert(advisory.canonical_id.clone());
+                }
+                continue;
+            }
+            if seen.contains(&(advisory.index, cve.as_str())) {
+                // The package's own entries for this CVE say it is not affected.
+                continue;
+            }
+            position.insert(key, kept.len());
+            kept.push(Candidate {
+                index: advisory.index,
+                package: advisory.package,
+                ecosystem: advisory.ecosystem,
+                canonical_id: cve,
+                affected: advisory.affected.clone(),
+                advisories: BTreeSet::from([advisory.canonical_id.clone()]),
+                folded: true,
+            });
+        }
+    }
+    kept
+}
+
+/// Add the folded advisories of `candidate` to `finding`: their ids as aliases, and, when the
+/// CVE's own records give none, the advisories' summary, publication date and severity.
+fn complete_from_advisories(
+    finding: &mut Finding,
+    candidate: &Candidate<'_>,
+    advisories: &[Vulnerability],
+) {
+    let mut aliases: BTreeSet<String> = finding.aliases.drain(..).collect();
+    aliases.extend(candidate.advisories.iter().cloned());
+    aliases.remove(&finding.id);
+    finding.aliases = aliases.into_iter().collect();
+    if finding.summary.is_none() {
+        finding.summary = advisories
+            .iter()
+            .find_map(|r| r.summary.clone().filter(|s| !s.trim().is_empty()));
+    }
+    if finding.published.is_none() {
+        finding.published = advisories
+            .iter()
+            .filter_map(|r| r.published.as_deref())
+            .filter(|p| !p.is_empty())
+            .min()
+            .map(str::to_string);
+    }
+    if finding.severity == Severity::Unknown && finding.severity_source.is_none() {
+        let sources: BTreeSet<&str> = candidate
+            .affected
+            .iter()
+            .map(|(e, _)| e.source.as_str())
+            .collect();
+        let chosen = choose(advisories, &sources);
+        finding.severity = chosen.severity;
+        finding.severity_source = chosen.source;
+        finding.cvss_score = finding.cvss_score.or(chosen.cvss_score);
+    }
 }
 
 /// The CVE ids a finding carries, in lookup order: its id, its aliases (sorted), then the
@@ -301,5 +533,318 @@ fn make_finding(
         sources: sources.into_iter().map(str::to_string).collect(),
         kev: None,
         epss: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_catalog::{Extra, os::from_os_release};
+    use portcullis_vulndb::{Record, Severity as Rating};
+
+    use super::*;
+    use crate::source::MemorySource;
+
+    fn os(id: &str, version: &str) -> Os {
+        from_os_release(
+            &format!("ID={id}\nVERSION_ID={version}\n"),
+            "etc/os-release",
+        )
+        .unwrap()
+    }
+
+    fn package(ecosystem: Ecosystem, name: &str, source: &str, version: &str) -> Package {
+        Package {
+            ecosystem,
+            name: name.into(),
+            version: version.into(),
+            arch: None,
+            location: "db".into(),
+            source_name: Some(source.into()),
+            source_version: Some(version.into()),
+            licenses: vec![],
+            purl: String::new(),
+            layer: None,
+            extra: Extra::None,
+        }
+    }
+
+    /// A record `id` (aliases, related) fixing `packages` in `ecosystem` at `fixed`.
+    fn record(
+        id: &str,
+        source: &str,
+        aliases: &[&str],
+        related: &[&str],
+        ecosystem: &str,
+        packages: &[&str],
+        fixed: &str,
+    ) -> Record {
+        let mut vuln = Vulnerability::new(id, source);
+        vuln.aliases = aliases.iter().map(|a| a.to_string()).collect();
+        vuln.related = related.iter().map(|a| a.to_string()).collect();
+        vuln.summary = Some(format!("{id} summary"));
+        vuln.refresh_canonical_id();
+        let affected = packages
+            .iter()
+            .map(|p| {
+                AffectedEntry::distro(&vuln, ecosystem, *p, FixStatus::Fixed, Some(fixed.into()))
+            })
+            .collect();
+        Record { vuln, affected }
+    }
+
+    /// (id, aliases, package, fixed version) of every finding.
+    fn rows(out: &MatchOutput) -> Vec<(String, Vec<String>, String, Option<String>)> {
+        out.findings
+            .iter()
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.aliases.clone(),
+                    f.package.name.clone(),
+                    f.fixed_version.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(
+        id: &str,
+        aliases: &[&str],
+        package: &str,
+        fixed: &str,
+    ) -> (String, Vec<String>, String, Option<String>) {
+        (
+            id.into(),
+            aliases.iter().map(|a| a.to_string()).collect(),
+            package.into(),
+            Some(fixed.into()),
+        )
+    }
+
+    #[test]
+    fn rpm_matches_by_source_and_binary_name_once() {
+        let alma = os("almalinux", "9.2");
+        let mut db = MemorySource::new();
+        // Names both the source and the binary: one finding, not two.
+        db.add(record(
+            "ALSA-2023:1",
+            "osv:AlmaLinux",
+            &[],
+            &["CVE-2023-1"],
+            "AlmaLinux:9",
+            &["openssl", "openssl-libs"],
+            "1:3.0.7-18.el9",
+        ));
+        // Names only the binary rpm, as AlmaLinux does.
+        db.add(record(
+            "ALSA-2023:2",
+            "osv:AlmaLinux",
+            &[],
+            &["CVE-2023-2"],
+            "AlmaLinux:9",
+            &["openssl-libs"],
+            "1:3.0.7-20.el9",
+        ));
+        // Another binary of the same source: not this package.
+        db.add(record(
+            "ALSA-2023:3",
+            "osv:AlmaLinux",
+            &[],
+            &["CVE-2023-3"],
+            "AlmaLinux:9",
+            &["openssl-devel"],
+            "1:3.0.7-20.el9",
+        ));
+        let libs = package(Ecosystem::Rpm, "openssl-libs", "openssl", "1:3.0.7-16.el9");
+        let out = match_packages(Some(&alma), &[libs], &db).unwrap();
+        assert_eq!(
+            rows(&out),
+            vec![
+                row(
+                    "CVE-2023-1",
+                    &["ALSA-2023:1"],
+                    "openssl-libs",
+                    "1:3.0.7-18.el9"
+                ),
+                row(
+                    "CVE-2023-2",
+                    &["ALSA-2023:2"],
+                    "openssl-libs",
+                    "1:3.0.7-20.el9"
+                ),
+            ]
+        );
+        // Epochs count: 0 (none) < 1.
+        let old_epoch = package(Ecosystem::Rpm, "openssl-libs", "openssl", "3.0.9-1.el9");
+        let out = match_packages(Some(&alma), &[old_epoch], &db).unwrap();
+        assert_eq!(out.findings.len(), 2);
+        let fixed = package(Ecosystem::Rpm, "openssl-libs", "openssl", "1:3.0.7-20.el9");
+        assert!(
+            match_packages(Some(&alma), &[fixed], &db)
+                .unwrap()
+                .findings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn multi_cve_advisories_fold_into_their_cves() {
+        let debian = os("debian", "12");
+        let oval = "debian-oval:12";
+        let mut db = MemorySource::new();
+        db.add(record(
+            "CVE-2023-1",
+            oval,
+            &[],
+            &[],
+            "Debian:12",
+            &["openssl"],
+            "3.0.9-2",
+        ));
+        // The package is past this CVE's own fix: the DSA must not bring it back.
+        db.add(record(
+            "CVE-2023-3",
+            oval,
+            &[],
+            &[],
+            "Debian:12",
+            &["openssl"],
+            "3.0.8-1",
+        ));
+        db.add(record(
+            "DSA-1-1",
+            oval,
+            &["CVE-2023-1", "CVE-2023-2", "CVE-2023-3"],
+            &[],
+            "Debian:12",
+            &["openssl"],
+            "3.0.9-3",
+        ));
+        // CVE-2023-2 has only NVD's record: its severity is NVD's.
+        let mut nvd = Vulnerability::new("CVE-2023-2", "nvd");
+        nvd.severities.push(Rating::from_vector(
+            "nvd@nist.gov",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        ));
+        db.add(Record {
+            vuln: nvd,
+            affected: vec![],
+        });
+        // An advisory naming no CVE stays as it is.
+        db.add(record(
+            "DSA-2-1",
+            oval,
+            &[],
+            &[],
+            "Debian:12",
+            &["openssl"],
+            "3.0.9-4",
+        ));
+        let libssl = package(Ecosystem::Deb, "libssl3", "openssl", "3.0.9-1");
+        let out = match_packages(Some(&debian), &[libssl], &db).unwrap();
+        let mut got = rows(&out);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                row("CVE-2023-1", &["DSA-1-1"], "libssl3", "3.0.9-2"),
+                row("CVE-2023-2", &["DSA-1-1"], "libssl3", "3.0.9-3"),
+                row("DSA-2-1", &[], "libssl3", "3.0.9-4"),
+            ]
+        );
+        let cve2 = out.findings.iter().find(|f| f.id == "CVE-2023-2").unwrap();
+        assert_eq!(cve2.severity, Severity::Critical);
+        assert_eq!(cve2.cvss_score, Some(9.8));
+        assert_eq!(cve2.summary.as_deref(), Some("DSA-1-1 summary"));
+        assert_eq!(cve2.sources, ["debian-oval:12"]);
+    }
+
+    #[test]
+    fn two_advisories_of_one_cve_make_one_finding() {
+        let alma = os("almalinux", "9.2");
+        let mut db = MemorySource::new();
+        for (id, fixed) in [
+            ("ALSA-2023:1", "2.34-60.el9"),
+            ("ALSA-2023:2", "2.34-83.el9"),
+        ] {
+            db.add(record(
+                id,
+                "osv:AlmaLinux",
+                &[],
+                &["CVE-2023-4911"],
+                "AlmaLinux:9",
+                &["glibc"],
+                fixed,
+            ));
+        }
+        let glibc = package(Ecosystem::Rpm, "glibc", "glibc", "2.34-40.el9");
+        let out = match_packages(Some(&alma), &[glibc], &db).unwrap();
+        assert_eq!(
+            rows(&out),
+            vec![row(
+                "CVE-2023-4911",
+                &["ALSA-2023:1", "ALSA-2023:2"],
+                "glibc",
+                "2.34-60.el9, 2.34-83.el9"
+            )]
+        );
+    }
+
+    #[test]
+    fn red_hat_packages_are_looked_up_in_every_stream_of_their_release() {
+        let rhel = os("rhel", "9.4");
+        let mut db = MemorySource::new();
+        let red_hat = "osv:Red Hat";
+        // One advisory, filed under two streams, by source and by binary name.
+        let mut rhsa = record(
+            "RHSA-2024:2447",
+            red_hat,
+            &[],
+            &["CVE-2023-5678"],
+            "Red Hat:enterprise_linux:9::appstream",
+            &["openssl"],
+            "1:3.0.7-27.el9",
+        );
+        let baseos = AffectedEntry::distro(
+            &rhsa.vuln,
+            "Red Hat:enterprise_linux:9::baseos",
+            "openssl-libs",
+            FixStatus::Fixed,
+            Some("1:3.0.7-27.el9".into()),
+        );
+        rhsa.affected.push(baseos);
+        db.add(rhsa);
+        // Another major release: never.
+        db.add(record(
+            "RHSA-2024:1",
+            red_hat,
+            &[],
+            &["CVE-2024-1"],
+            "Red Hat:enterprise_linux:8::baseos",
+            &["openssl-libs"],
+            "1:9.9-1.el8",
+        ));
+        let libs = package(Ecosystem::Rpm, "openssl-libs", "openssl", "1:3.0.7-25.el9");
+        let out = match_packages(Some(&rhel), &[libs], &db).unwrap();
+        assert_eq!(
+            out.os_ecosystem.as_deref(),
+            Some("Red Hat:enterprise_linux:9")
+        );
+        assert_eq!(
+            out.os_streams,
+            [
+                "Red Hat:enterprise_linux:9::appstream",
+                "Red Hat:enterprise_linux:9::baseos"
+            ]
+        );
+        assert_eq!(
+            rows(&out),
+            vec![row(
+                "CVE-2023-5678",
+                &["RHSA-2024:2447"],
+                "openssl-libs",
+                "1:3.0.7-27.el9"
+            )]
+        );
     }
 }

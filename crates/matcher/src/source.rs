@@ -40,6 +40,13 @@ pub trait AdvisorySource {
         Ok(out)
     }
 
+    /// Every ecosystem with affected entries whose name starts with `prefix`, sorted (the
+    /// streams of an OS filed under several ecosystems). The default knows none.
+    fn ecosystems_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let _ = prefix;
+        Ok(Vec::new())
+    }
+
     /// The KEV entries and EPSS scores of `cve_ids` (only those that have one). The default
     /// knows none.
     fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {
@@ -82,6 +89,10 @@ impl AdvisorySource for Database {
 
     fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {
         self.exploitation_many(cve_ids).map_err(db_error)
+    }
+
+    fn ecosystems_under(&self, prefix: &str) -> Result<Vec<String>> {
+        self.ecosystems_with_prefix(prefix).map_err(db_error)
     }
 }
 
@@ -134,6 +145,16 @@ impl AdvisorySource for MemorySource {
 
     fn records(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
         Ok(self.records.get(canonical_id).cloned().unwrap_or_default())
+    }
+
+    fn ecosystems_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let found: std::collections::BTreeSet<&String> = self
+            .affected
+            .keys()
+            .map(|(ecosystem, _)| ecosystem)
+            .filter(|e| e.starts_with(prefix))
+            .collect();
+        Ok(found.into_iter().cloned().collect())
     }
 
     fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {

@@ -63,6 +63,8 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
     let matched = match_packages(catalog.os.as_ref(), &catalog.packages, db)
         .map_err(|e| Error::database(db, e))?;
     let os_supported = match &matched.os_ecosystem {
+        // Streams are only listed when the database has them.
+        Some(_) if !matched.os_streams.is_empty() => true,
         Some(ecosystem) => db
             .has_ecosystem(ecosystem)
             .map_err(|e| Error::database(db, e))?,
@@ -75,6 +77,11 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
     let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     warnings.extend(matched.warnings);
+    if let Some(os) = catalog.os.as_ref().filter(|_| !os_supported) {
+        let warning = unsupported_os_warning(os, matched.os_ecosystem.as_deref());
+        tracing::warn!("{warning}");
+        warnings.push(warning);
+    }
     for error in &errors {
         tracing::error!("not judgeable: {error}");
     }
@@ -96,6 +103,25 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
         decision: None,
         database: DatabaseInfo::from_status(&status),
     })
+}
+
+/// What a scan of an OS without vulnerability data says: which release, and which
+/// ecosystem (and OSV export) is missing from the database, or that no source covers it.
+pub fn unsupported_os_warning(os: &portcullis_catalog::Os, ecosystem: Option<&str>) -> String {
+    let release = os.distro_qualifier();
+    match ecosystem {
+        Some(ecosystem) => {
+            let export = ecosystem.split(':').next().unwrap_or(ecosystem);
+            format!(
+                "{release}: the database has no vulnerability data for ecosystem {ecosystem} \
+                 (source osv:{export}); the OS packages were not checked"
+            )
+        }
+        None => format!(
+            "{release}: no vulnerability source covers this distribution or release; the OS \
+             packages were not checked"
+        ),
+    }
 }
 
 /// The catalog behind a previous scan (its OS, packages, and the errors that made it not

@@ -93,6 +93,8 @@ pub fn temp_dir(what: &str) -> tempfile::TempDir {
 const TOOL_PACKAGES: &[(&str, &str)] = &[
     ("umoci", "umoci"),
     ("skopeo", "skopeo"),
+    ("rpm", "rpm"),
+    ("rpmbuild", "rpm"),
     ("docker-registry", "docker-registry"),
     ("htpasswd", "apache2-utils"),
     ("tar", "tar"),

@@ -247,6 +247,14 @@ pub fn default_sources() -> Vec<NetworkSource> {
         "Alpine",
         "Debian",
         "Ubuntu",
+        "Red Hat",
+        "AlmaLinux",
+        "Rocky Linux",
+        "SUSE",
+        "openSUSE",
+        "Wolfi",
+        "Chainguard",
+        "Azure Linux",
     ]
     .into_iter()
     .map(|ecosystem| NetworkSource::Osv {
@@ -524,6 +532,51 @@ fn download_dir(db_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_sources_include_every_distribution_export() {
+        let m = Mirrors {
+            osv: "http://127.0.0.1:9/osv".into(),
+            ..Mirrors::default()
+        };
+        let osv: Vec<(String, String)> = default_sources()
+            .iter()
+            .filter(|s| matches!(s, NetworkSource::Osv { .. }))
+            .map(|s| (s.name(), s.url(&m)))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("Go", "Go"),
+            ("PyPI", "PyPI"),
+            ("crates.io", "crates.io"),
+            ("npm", "npm"),
+            ("Maven", "Maven"),
+            ("Alpine", "Alpine"),
+            ("Debian", "Debian"),
+            ("Ubuntu", "Ubuntu"),
+            ("Red Hat", "Red%20Hat"),
+            ("AlmaLinux", "AlmaLinux"),
+            ("Rocky Linux", "Rocky%20Linux"),
+            ("SUSE", "SUSE"),
+            ("openSUSE", "openSUSE"),
+            ("Wolfi", "Wolfi"),
+            ("Chainguard", "Chainguard"),
+            ("Azure Linux", "Azure%20Linux"),
+        ]
+        .iter()
+        .map(|(e, path)| {
+            (
+                format!("osv:{e}"),
+                format!("http://127.0.0.1:9/osv/{path}/all.zip"),
+            )
+        })
+        .collect();
+        assert_eq!(osv, want);
+        let names: Vec<String> = select_sources(&["osv:Red".into()])
+            .iter()
+            .map(NetworkSource::name)
+            .collect();
+        assert_eq!(names, ["osv:Red Hat"]);
+    }
 
     #[test]
     fn urls() {

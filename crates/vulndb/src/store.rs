@@ -392,6 +392,28 @@ impl Database {
             .map_err(err)
     }
 
+    /// Every ecosystem with affected entries whose name starts with `prefix` (`Red
+    /// Hat:enterprise_linux:9::` gives its repository streams), sorted. One indexed range scan
+    /// of the distinct ecosystems.
+    pub fn ecosystems_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        self.check_unchanged()?;
+        let err = |e| Error::store(format!("{}: ecosystems under {prefix}", self.label()), e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT ecosystem FROM packages WHERE ecosystem >= ?1 AND ecosystem < ?2 \
+                 ORDER BY ecosystem",
+            )
+            .map_err(err)?;
+        // Every text starting with `prefix` sorts below it followed by the highest character.
+        let end = format!("{prefix}{}", char::MAX);
+        let rows = stmt
+            .query_map(params![prefix, end], |row| row.get::<_, String>(0))
+            .map_err(err)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)
+    }
+
     /// A stable identifier of the database content, for caches of results computed from it:
     /// `sha256:` and the [`Database::content_hash`] recorded when the file was built (one
     /// indexed read, no scan). Equal versions mean equal answers; an update that changes
@@ -1408,6 +1430,36 @@ mod tests {
         assert_eq!(found["CVE-2024-1"], db.records_for("CVE-2024-1").unwrap());
         assert_eq!(found["CVE-2024-3"].len(), 1);
         assert!(found["nothing"].is_empty());
+    }
+
+    #[test]
+    fn ecosystems_with_a_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let streams = [
+            ("Red Hat:enterprise_linux:9::baseos", "openssl"),
+            ("Red Hat:enterprise_linux:9::appstream", "openssl"),
+            ("Red Hat:enterprise_linux:9::appstream", "curl"),
+            ("Red Hat:enterprise_linux:8::baseos", "openssl"),
+            ("Red Hat:enterprise_linux:90::baseos", "openssl"),
+        ];
+        let mut records = sample();
+        records.push(record("CVE-2024-9", "s2", &[], &streams));
+        build(&path, &records, SourceMode::Replace);
+        let db = Database::open(&path).unwrap();
+        assert_eq!(
+            db.ecosystems_with_prefix("Red Hat:enterprise_linux:9::")
+                .unwrap(),
+            [
+                "Red Hat:enterprise_linux:9::appstream",
+                "Red Hat:enterprise_linux:9::baseos"
+            ]
+        );
+        assert_eq!(
+            db.ecosystems_with_prefix("Alpine:").unwrap(),
+            ["Alpine:v3.9"]
+        );
+        assert!(db.ecosystems_with_prefix("SUSE:").unwrap().is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod container;
 mod db;
 mod db_swap;
+mod distros;
 mod evasion;
 mod harbor;
 mod image;

@@ -68,7 +68,8 @@ pub struct Document<'a> {
 pub struct Vulnerability<'a> {
     /// The canonical id (the CVE when there is exactly one).
     pub id: &'a str,
-    /// Other ids of the same flaw, sorted.
+    /// Other ids of the same flaw and the distribution advisories fixing it (DSA, ALSA,
+    /// USN, ...), sorted.
     pub aliases: Vec<&'a str>,
     /// The affected package.
     pub package: AffectedPackage<'a>,

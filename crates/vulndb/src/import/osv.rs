@@ -29,6 +29,8 @@ struct OsvRecord {
     #[serde(default)]
     related: Option<Vec<String>>,
     #[serde(default)]
+    upstream: Option<Vec<String>>,
+    #[serde(default)]
     summary: Option<String>,
     #[serde(default)]
     details: Option<String>,
@@ -246,6 +248,17 @@ pub(crate) fn parse_single(label: &str, bytes: &[u8]) -> Result<Parsed> {
     Ok(parsed)
 }
 
+/// The CVE id of an OSV `upstream` id: `CVE-2023-4911` as is, and the CVE a distribution
+/// prefixed (`UBUNTU-CVE-2023-4911`, Ubuntu's notices list their CVEs only so).
+fn upstream_cve(id: &str) -> Option<String> {
+    let start = id.find("CVE-")?;
+    let cve = id.get(start..)?;
+    let mut parts = cve.split('-').skip(1);
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (digits(parts.next()) && digits(parts.next()) && parts.next().is_none()).then(|| cve.to_owned())
+}
+
 fn is_placeholder_time(value: &str) -> bool {
     value.trim().is_empty() || value.starts_with("0001-01-01")
 }
@@ -263,6 +276,12 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
     vuln.aliases = raw.aliases.clone().unwrap_or_default();
     vuln.refresh_canonical_id();
     vuln.related = raw.related.clone().unwrap_or_default();
+    vuln.related.extend(
+        raw.upstream
+            .iter()
+            .flatten()
+            .filter_map(|id| upstream_cve(id)),
+    );
     vuln.related.sort();
     vuln.related.dedup();
     vuln.cwe_ids = crate::model::cwe_ids(
@@ -431,6 +450,21 @@ mod tests {
         assert_eq!(entry.status, FixStatus::Fixed);
         assert_eq!(entry.ranges.len(), 2);
         assert_eq!(entry.versions, vec!["1.0", "1.1"]);
+    }
+
+    #[test]
+    fn ubuntu_upstream_cves_become_related() {
+        let json = r#"{"id":"USN-6622-1","aliases":[],"related":[],
+            "upstream":["UBUNTU-CVE-2024-0727","UBUNTU-CVE-2023-5678","CVE-2023-6129","UBUNTU-CVE-x","GHSA-1"],
+            "affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"openssl"},
+              "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.2-0ubuntu1.14"}]}]}]}"#;
+        let parsed = parse_single("u.json", json.as_bytes()).unwrap();
+        let vuln = &parsed.batches[0].records[0].vuln;
+        assert_eq!(vuln.canonical_id, "USN-6622-1");
+        assert_eq!(
+            vuln.related,
+            ["CVE-2023-5678", "CVE-2023-6129", "CVE-2024-0727"]
+        );
     }
 
     #[test]
