@@ -1,7 +1,7 @@
 //! Operating system detection from `os-release` and the distributions' own release files.
 
 use portcullis_oci::FileSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::warning::{Warning, Warnings};
 
@@ -21,7 +21,7 @@ const MAX_HOPS: u32 = 40;
 const MAX_RELEASE_FILE: usize = 64 * 1024;
 
 /// The distribution family, from `ID` (and `ID_LIKE` as a fallback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OsFamily {
     /// Alpine Linux.
@@ -91,7 +91,7 @@ impl OsFamily {
 }
 
 /// A detected operating system.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Os {
     /// The lowercase `ID` (`alpine`, `debian`, `rhel`, `sles`, ...).
     pub id: String,

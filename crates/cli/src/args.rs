@@ -261,6 +261,16 @@ pub struct ServeArgs {
     /// An extra CA certificate (PEM) trusted for registries (repeatable; config `caCerts`).
     #[arg(long = "ca-cert", value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
+    /// Remote engine mode: a central Portcullis that does the scans (config `engine.url`);
+    /// this replica then keeps no database.
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
+    /// A file holding the central engine's API token (config `engine.tokenFile`).
+    #[arg(long, value_name = "FILE", requires = "engine")]
+    pub engine_token_file: Option<PathBuf>,
+    /// A CA certificate (PEM) trusted for the central engine (config `engine.caBundle`).
+    #[arg(long, value_name = "FILE", requires = "engine")]
+    pub engine_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

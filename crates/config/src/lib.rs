@@ -106,6 +106,50 @@ pub struct ServerConfig {
     /// Webhooks told about events (new findings in running images, verdict changes,
     /// denied admissions, a database that could not be updated).
     pub notifications: Vec<NotificationConfig>,
+    /// A central Portcullis that scans for this replica (remote engine mode): with
+    /// `engine.url` set, this replica keeps no database and forwards the scans it needs.
+    #[serde(skip_serializing_if = "EngineConfig::is_off")]
+    pub engine: EngineConfig,
+}
+
+/// A central Portcullis doing the scans (the seed's external engine).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Its base URL (`https://portcullis.central.example:8443`); unset: scan locally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file holding one of its API tokens (a mounted Secret), re-read at each request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// CA certificates (a PEM file) trusted for its TLS certificate, besides the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+    /// Do not verify its TLS certificate.
+    #[serde(skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    /// How often its database content id is asked for (`1m`), so cached verdicts of an
+    /// older database stop being used.
+    pub interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            token_file: None,
+            ca_bundle: None,
+            insecure: false,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Whether scans are local (no `url`) and nothing else was set.
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// One notification receiver.
@@ -255,6 +299,7 @@ impl Default for ServerConfig {
             scan_log_size: 1_000,
             leader_election: LeaderElectionConfig::default(),
             notifications: Vec::new(),
+            engine: EngineConfig::default(),
         }
     }
 }

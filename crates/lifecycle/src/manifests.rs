@@ -241,6 +241,7 @@ pub fn server_config(spec: &Spec, namespace: &str) -> Result<ServerConfig> {
             })
             .collect(),
         kubernetes: true,
+        engine: spec.engine_config(),
         notifications: spec
             .notifications
             .iter()
@@ -358,12 +359,7 @@ pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
     out.push(Manifest::new(resources::SERVICE, &service(ns))?);
     out.push(Manifest::new(
         resources::DEPLOYMENT,
-        &deployment(
-            ns,
-            &options.image,
-            &config_hash,
-            &notification_secrets(spec),
-        ),
+        &deployment(ns, &options.image, &config_hash, &secret_mounts(spec)),
     )?);
     out.push(Manifest::new(resources::PDB, &pdb(ns))?);
     if let Some(cron) = builder(spec, ns, &options.image) {
@@ -565,17 +561,36 @@ fn spread(topology_key: &str) -> TopologySpreadConstraint {
     }
 }
 
-/// The distinct Secrets of the notification receivers, sorted.
-fn notification_secrets(spec: &Spec) -> Vec<String> {
+/// A Secret mounted read-only into the server: (volume name, Secret name, mount path).
+type SecretMount = (String, String, String);
+
+/// The Secrets the server reads: each notification receiver's (distinct, sorted), then the
+/// remote engine's token.
+fn secret_mounts(spec: &Spec) -> Vec<SecretMount> {
     let set: std::collections::BTreeSet<String> = spec
         .notifications
         .iter()
         .filter_map(|n| n.secret_name.clone())
         .collect();
-    set.into_iter().collect()
+    let mut mounts: Vec<SecretMount> = set
+        .into_iter()
+        .enumerate()
+        .map(|(i, secret)| {
+            let path = format!("{}/{secret}", crate::spec::NOTIFICATION_SECRETS_DIR);
+            (format!("notify-{i}"), secret, path)
+        })
+        .collect();
+    if let Some(secret) = spec.engine_secret() {
+        mounts.push((
+            "engine".to_string(),
+            secret.to_string(),
+            crate::spec::ENGINE_SECRET_DIR.to_string(),
+        ));
+    }
+    mounts
 }
 
-fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> Deployment {
+fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[SecretMount]) -> Deployment {
     let mut pod_labels = labels();
     pod_labels.extend(selector_labels());
     let container = Container {
@@ -615,13 +630,11 @@ fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> D
                 mount("tmp", "/tmp", false),
             ]
             .into_iter()
-            .chain(secrets.iter().enumerate().map(|(i, secret)| {
-                mount(
-                    &format!("notify-{i}"),
-                    &format!("{}/{secret}", crate::spec::NOTIFICATION_SECRETS_DIR),
-                    true,
-                )
-            }))
+            .chain(
+                secrets
+                    .iter()
+                    .map(|(volume, _, path)| mount(volume, path, true)),
+            )
             .collect(),
         ),
         ..Container::default()
@@ -695,8 +708,8 @@ fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[String]) -> D
                             empty_dir("tmp"),
                         ]
                         .into_iter()
-                        .chain(secrets.iter().enumerate().map(|(i, secret)| Volume {
-                            name: format!("notify-{i}"),
+                        .chain(secrets.iter().map(|(volume, secret, _)| Volume {
+                            name: volume.clone(),
                             secret: Some(SecretVolumeSource {
                                 secret_name: Some(secret.clone()),
                                 ..SecretVolumeSource::default()

@@ -9,6 +9,8 @@
 //!   "registries": [],
 //!   "releaseWhiteList": [{"name": "monitoring", "reason": "vendor chart", "regexp": "monitoring-.*"}],
 //!   "image": "registry.example/portcullis:v0.1.0",
+//!   "engine": {"enabled": false, "url": "https://portcullis.central.example:8443",
+//!              "secretId": "engine-token", "insecure": false},
 //!   "unknownImageAction": "reject",
 //!   "updateInterval": "1h",
 //!   "notifications": [{"name": "hook", "url": "https://hooks.example/p", "secretName": "notify-hmac",
@@ -69,10 +71,60 @@ pub struct Spec {
     /// `database.repository` (the builder of a fleet's database artifact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder: Option<BuilderSpec>,
+    /// A central Portcullis that does the scans (remote engine mode, the seed's
+    /// `customAnchore` shape): the replicas keep no database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineSpec>,
     /// The Portcullis container image to run (`registry/repository[:tag][@digest]`), e.g. one
     /// built with `scripts/build-image.sh` and pushed to your registry; `--image` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+}
+
+/// A central Portcullis scanning for this cluster's replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineSpec {
+    /// Whether the replicas forward their scans to it.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Its base URL (`https://portcullis.central.example:8443`).
+    #[serde(default)]
+    pub url: String,
+    /// A Secret in the install namespace whose key `token` is one of its API tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    /// Do not verify its TLS certificate.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// Where the engine token Secret is mounted (its key `token` is read).
+pub const ENGINE_SECRET_DIR: &str = "/etc/portcullis/engine";
+
+impl Spec {
+    /// The engine token's Secret, when the engine is enabled and has one.
+    pub fn engine_secret(&self) -> Option<&str> {
+        self.engine
+            .as_ref()
+            .filter(|e| e.enabled)
+            .and_then(|e| e.secret_id.as_deref())
+    }
+
+    /// The server's `engine` configuration (off unless enabled).
+    pub fn engine_config(&self) -> portcullis_config::EngineConfig {
+        match self.engine.as_ref().filter(|e| e.enabled) {
+            Some(engine) => portcullis_config::EngineConfig {
+                url: Some(engine.url.clone()),
+                token_file: self
+                    .engine_secret()
+                    .map(|_| format!("{ENGINE_SECRET_DIR}/token")),
+                insecure: engine.insecure,
+                ..portcullis_config::EngineConfig::default()
+            },
+            None => portcullis_config::EngineConfig::default(),
+        }
+    }
 }
 
 /// The database builder CronJob.
@@ -161,6 +213,7 @@ impl Default for Spec {
             database: None,
             notifications: Vec::new(),
             builder: None,
+            engine: None,
             image: None,
         }
     }

@@ -65,6 +65,24 @@ pub fn validate(spec: &Spec, namespace: &str) -> Result<()> {
     if let Some(image) = &spec.image {
         check_image(image, &mut problems);
     }
+    if let Some(engine) = spec.engine.as_ref().filter(|e| e.enabled) {
+        let url = engine.url.as_str();
+        if url.is_empty() {
+            problems.add("engine.url", "required when the engine is enabled");
+        } else if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            problems.add("engine.url", format!("'{url}' is not an http(s) URL"));
+        }
+        if let Some(secret) = &engine.secret_id
+            && !is_dns_subdomain(secret)
+        {
+            problems.add(
+                "engine.secretId",
+                format!("'{secret}' is not a valid Secret name"),
+            );
+        }
+    }
     if !matches!(spec.unknown_image_action.as_str(), "reject" | "allow") {
         problems.add(
             "unknownImageAction",

@@ -4,10 +4,12 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use portcullis_catalog::Ecosystem;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How bad a vulnerability is, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// No rating is known.
@@ -91,7 +93,7 @@ impl fmt::Display for Severity {
 }
 
 /// Whether a fix exists for a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
     /// A fixed version exists ([`Finding::fixed_version`]).
@@ -114,7 +116,7 @@ impl FindingStatus {
 }
 
 /// The installed package a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct FindingPackage {
     /// The package name (binary package for distributions).
     pub name: String,
@@ -132,7 +134,7 @@ pub struct FindingPackage {
 }
 
 /// One vulnerability affecting one installed package, with every source's view merged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The canonical id: the CVE when the flaw has exactly one, else the record's own id.
     /// A distribution advisory naming CVEs (DSA, ALSA, USN, ...) is reported under each of
@@ -171,7 +173,7 @@ pub struct Finding {
 }
 
 /// A finding's entry in CISA's Known Exploited Vulnerabilities catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingKev {
     /// The CVE id of the entry (the finding's id, an alias or a related CVE).
     pub cve: String,
@@ -184,7 +186,7 @@ pub struct FindingKev {
 }
 
 /// A finding's EPSS score (FIRST's probability of exploitation in the next 30 days).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingEpss {
     /// The CVE id the score is for.
     pub cve: String,

@@ -2,7 +2,7 @@
 
 use portcullis_matcher::{Finding, FindingStatus, Severity};
 use portcullis_oci::ImageInfo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Action, Comparison, Policy, Rule, Trigger, UnknownSeverity, WhitelistEntry};
 use crate::time::{self, DAY};
@@ -48,7 +48,7 @@ pub struct PolicyInput<'a> {
 }
 
 /// One triggered rule (or one rule that could not be evaluated).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RuleResult {
     /// The gate (`dockerfile`, `vulnerabilities`, `always`).
     pub gate: String,
@@ -61,7 +61,7 @@ pub struct RuleResult {
 }
 
 /// The outcome of a policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The policy's id.
     #[serde(rename = "id")]

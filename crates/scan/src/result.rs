@@ -5,11 +5,11 @@ use portcullis_matcher::Finding;
 use portcullis_oci::ImageInfo;
 use portcullis_policy::{DbFreshness, Decision, SourceFreshness};
 use portcullis_vulndb::Status;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything one scan found: the image, its OS and packages, the findings, and (once a
 /// policy ran) the decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanResult {
     /// The image as opened: reference, digests, platform, config, layers.
     pub image: ImageInfo,
@@ -44,7 +44,7 @@ impl ScanResult {
 }
 
 /// The database a scan used.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     /// When the database file was built (RFC 3339).
     pub built_at: Option<String>,
@@ -53,7 +53,7 @@ pub struct DatabaseInfo {
 }
 
 /// One source of the database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseSource {
     /// The source name (`alpine-secdb:v3.20/main`).
     pub name: String,

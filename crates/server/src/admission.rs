@@ -39,7 +39,7 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             Outcome::NotJudged | Outcome::NamespaceSkipped { .. }
         )
     {
-        let database = app.engine.db().current().map(|g| g.version.clone());
+        let database = app.engine.database_version();
         let now = portcullis_vulndb::time::now_rfc3339();
         app.audits.record(AuditRecord {
             name: portcullis_webhook::audit_name(workload),
@@ -54,7 +54,7 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
         app.notifier.emit(crate::notify::Event {
             event: "admission_denied".to_string(),
             at: crate::engine::unix_now(),
-            database: app.engine.db().current().map(|g| g.version.clone()),
+            database: app.engine.database_version(),
             namespace: Some(workload.namespace.clone()),
             workloads: vec![crate::inventory::WorkloadRef {
                 namespace: workload.namespace.clone(),

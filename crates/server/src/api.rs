@@ -44,6 +44,20 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             json(StatusCode::OK, &json!({ "scans": app.engine.scan_log() }))
         }
         (Method::GET, ["policies"]) => policies(app),
+        (Method::GET, ["database"]) => match app.engine.db().current() {
+            Some(current) => json(
+                StatusCode::OK,
+                &crate::remote::DatabaseAnswer {
+                    content_id: current.version.clone(),
+                    built_at: current.built_at.clone(),
+                },
+            ),
+            None => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no vulnerability database is loaded yet",
+            ),
+        },
+        (Method::POST, ["engine", "check"]) => engine_check(app, request).await,
         (Method::GET, ["audits"]) => json(StatusCode::OK, &json!({ "audits": app.audits.list() })),
         (Method::GET, ["whitelists"]) => json(
             StatusCode::OK,
@@ -405,4 +419,83 @@ async fn remove_whitelist(app: &Arc<App>, name: &str) -> HttpResponse {
     } else {
         error(StatusCode::NOT_FOUND, &format!("no whitelist entry {name}"))
     }
+}
+
+/// The longest a replica may ask the engine to work on one image.
+const MAX_ENGINE_TIMEOUT: u64 = 300;
+
+/// `POST /api/v1/engine/check`: scan an image for a replica in remote engine mode, with the
+/// registry credentials it found, once it proved (with them) that it may read the image.
+async fn engine_check(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+    let body = match app.read_body(request).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let asked: crate::remote::CheckRequest = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"image\": \"REFERENCE\", ...}}: {e}"),
+            );
+        }
+    };
+    if app.engine.is_remote() {
+        return error(
+            StatusCode::CONFLICT,
+            "this server is itself in remote engine mode",
+        );
+    }
+    let reference = match portcullis_oci::Reference::parse(&asked.image) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("invalid image reference: {e}"),
+            );
+        }
+    };
+    let access = crate::engine::GivenAccess {
+        credentials: match (asked.username, asked.password) {
+            (Some(username), Some(password)) => {
+                Some(portcullis_oci::Credentials { username, password })
+            }
+            _ => None,
+        },
+        token: None,
+        plain_http: asked.plain_http,
+    };
+    if let Err(e) = app.engine.verify_access(&reference, &access).await {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, &e);
+    }
+    let timeout = asked
+        .timeout_seconds
+        .unwrap_or(MAX_ENGINE_TIMEOUT)
+        .min(MAX_ENGINE_TIMEOUT);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let check = app
+        .engine
+        .check_with(
+            crate::engine::Trigger::Remote,
+            &asked.image,
+            access,
+            Some(deadline),
+        )
+        .await;
+    let (Some(digest), Ok(result)) = (check.digest, check.outcome.clone()) else {
+        let reason = check
+            .outcome
+            .err()
+            .unwrap_or_else(|| "no digest".to_string());
+        return error(StatusCode::UNPROCESSABLE_ENTITY, &reason);
+    };
+    let database = app.engine.database_version().unwrap_or_default();
+    json(
+        StatusCode::OK,
+        &crate::remote::CheckAnswer {
+            digest,
+            database,
+            result: (*result).clone(),
+        },
+    )
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use portcullis_catalog::{Catalog, Os, Package};
-use portcullis_oci::{Credentials, ImageInfo, ImageOptions, Reference, RegistryToken};
+use portcullis_oci::{Credentials, Digest, ImageInfo, ImageOptions, Reference, RegistryToken};
 use portcullis_policy::{Policy, PolicySet};
 use portcullis_scan::ScanResult;
 use tokio::sync::Semaphore;
@@ -30,6 +30,7 @@ use crate::metrics::{Metrics, label};
 use crate::registry::{
     CredentialSource, RegistryAccess, fetch_manifest_digest, pull_catalog, resolve_digest,
 };
+use crate::remote::RemoteEngine;
 
 /// What the engine learned about one image.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub enum Trigger {
     Api,
     /// A Harbor scan request.
     Harbor,
+    /// A replica in remote engine mode (`POST /api/v1/engine/check`).
+    Remote,
 }
 
 /// Registry access a caller brings along (Harbor's scan requests), used instead of the
@@ -165,6 +168,8 @@ pub struct EngineSettings {
     pub catalog_cache_bytes: u64,
     /// Scan log entries kept (the oldest are dropped).
     pub scan_log_size: usize,
+    /// A central engine doing the scans (remote engine mode), instead of the local database.
+    pub remote: Option<Arc<RemoteEngine>>,
 }
 
 /// The answer to a lookup that needs no registry work, or what the work needs.
@@ -178,7 +183,10 @@ struct Pending {
     reference: Reference,
     policy: Arc<Policy>,
     policy_version: String,
-    generation: Arc<Generation>,
+    /// The local database (`None` in remote engine mode).
+    generation: Option<Arc<Generation>>,
+    /// The content id verdicts are cached under: the local database's or the engine's.
+    database: String,
 }
 
 /// The scan log: at most `capacity` entries, oldest dropped first.
@@ -249,6 +257,8 @@ pub struct Engine {
     background: Arc<Semaphore>,
     /// The scans done, newest last; `scan_log_size` entries.
     scan_log: Mutex<ScanLog>,
+    /// The central engine, in remote engine mode.
+    remote: Option<Arc<RemoteEngine>>,
 }
 
 impl Engine {
@@ -285,6 +295,7 @@ impl Engine {
                 capacity: settings.scan_log_size.max(1),
                 entries: VecDeque::new(),
             }),
+            remote: settings.remote,
         }
     }
 
@@ -305,6 +316,20 @@ impl Engine {
         log.entries.push_back(entry);
         while log.entries.len() > log.capacity {
             log.entries.pop_front();
+        }
+    }
+
+    /// Whether a central engine scans for this one (remote engine mode).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The content id verdicts are judged with now: the local database's, or the central
+    /// engine's in remote engine mode.
+    pub fn database_version(&self) -> Option<String> {
+        match &self.remote {
+            Some(remote) => Some(remote.content_id()),
+            None => self.db.current().map(|g| g.version.clone()),
         }
     }
 
@@ -436,9 +461,16 @@ impl Engine {
                 return Prepared::Done(check);
             }
         };
-        let Some(generation) = self.db.current() else {
-            check.outcome = Err("no vulnerability database is loaded yet".to_string());
-            return Prepared::Done(check);
+        let (generation, database) = match (&self.remote, self.db.current()) {
+            (Some(remote), _) => (None, remote.content_id()),
+            (None, Some(generation)) => {
+                let version = generation.version.clone();
+                (Some(generation), version)
+            }
+            (None, None) => {
+                check.outcome = Err("no vulnerability database is loaded yet".to_string());
+                return Prepared::Done(check);
+            }
         };
         let Some((policy, policy_version)) = self.policy_for(&reference) else {
             check.outcome = Err("no policy applies to this image".to_string());
@@ -448,7 +480,7 @@ impl Engine {
             let key = VerdictKey {
                 digest: digest.clone(),
                 policy: policy_version.clone(),
-                database: generation.version.clone(),
+                database: database.clone(),
             };
             if let Some(hit) = self.cached_verdict(&key) {
                 self.count_lookup("hit");
@@ -463,6 +495,7 @@ impl Engine {
             policy,
             policy_version,
             generation,
+            database,
         })
     }
 
@@ -488,9 +521,10 @@ impl Engine {
             policy,
             policy_version,
             generation,
+            database,
             ..
         } = pending;
-        let flight_key = format!("{reference}|{policy_version}|{}", generation.version);
+        let flight_key = format!("{reference}|{policy_version}|{database}");
         let this = Arc::clone(self);
         self.checking.join(&flight_key, async move {
             let _hold = hold;
@@ -498,7 +532,7 @@ impl Engine {
                 reference,
                 access,
                 (policy, policy_version),
-                generation,
+                (generation, database),
                 trigger,
             )
             .await
@@ -544,6 +578,7 @@ impl Engine {
     /// credentials), not found in the cluster. Otherwise as [`Engine::check`].
     pub async fn check_with(
         self: &Arc<Self>,
+        trigger: Trigger,
         image: &str,
         access: GivenAccess,
         deadline: Option<Instant>,
@@ -552,7 +587,7 @@ impl Engine {
             Prepared::Done(check) => return check,
             Prepared::Pending(pending) => pending,
         };
-        self.run(pending, Access::Given(access), deadline, Trigger::Harbor)
+        self.run(pending, Access::Given(access), deadline, trigger)
             .await
     }
 
@@ -686,7 +721,7 @@ impl Engine {
         reference: Reference,
         access: Access,
         (policy, policy_version): (Arc<Policy>, String),
-        generation: Arc<Generation>,
+        (generation, database): (Option<Arc<Generation>>, String),
         trigger: Trigger,
     ) -> Landing<(String, Arc<ScanResult>)> {
         let options = match access {
@@ -701,6 +736,21 @@ impl Engine {
                 self.registry.options(creds)
             }
             Access::Given(given) => self.registry.given_options(&given, reference.registry()),
+        };
+        let Some(generation) = generation else {
+            return match self.remote.clone() {
+                Some(remote) => {
+                    self.remote_scan(
+                        remote,
+                        reference,
+                        options,
+                        (policy, policy_version),
+                        trigger,
+                    )
+                    .await
+                }
+                None => Err("no vulnerability database is loaded yet".to_string()),
+            };
         };
         let digest = match self.cached_digest(&reference) {
             Some(digest) => digest,
@@ -728,7 +778,7 @@ impl Engine {
         let key = VerdictKey {
             digest: digest.clone(),
             policy: policy_version,
-            database: generation.version.clone(),
+            database,
         };
         if let Some(hit) = self.cached_verdict(&key) {
             return Ok((digest, hit));
@@ -748,6 +798,87 @@ impl Engine {
             Some(Err(e)) => Err(e),
             None => Err("scan abandoned".to_string()),
         }
+    }
+
+    /// Remote engine mode: the central engine resolves and scans `reference` (with the
+    /// credentials found here); the answer is judged with this replica's `policy` and
+    /// cached under the engine's content id.
+    async fn remote_scan(
+        self: Arc<Self>,
+        remote: Arc<RemoteEngine>,
+        reference: Reference,
+        options: ImageOptions,
+        (policy, policy_version): (Arc<Policy>, String),
+        trigger: Trigger,
+    ) -> Landing<(String, Arc<ScanResult>)> {
+        let started = std::time::Instant::now();
+        let timeout = self.resolve_timeout + self.scan_timeout;
+        let plain_http = options.registry.is_insecure(reference.registry());
+        let credentials = options.registry.credentials.clone();
+        let image = reference.to_string();
+        let asked = image.clone();
+        let answer = self
+            .threads
+            .run(
+                "engine",
+                Instant::now() + timeout,
+                &format!("asking the engine about {reference}"),
+                move || remote.check(&asked, credentials.as_ref(), plain_http, timeout),
+            )
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.metrics
+                    .scans
+                    .get_or_create(&label("result", "error"))
+                    .inc();
+                return Err(e);
+            }
+        };
+        let crate::remote::CheckAnswer {
+            digest,
+            database,
+            mut result,
+        } = answer;
+        if Digest::parse(&digest).is_err() {
+            return Err(format!(
+                "the engine answered an invalid digest for {reference}"
+            ));
+        }
+        self.remember_tag(&reference, &digest);
+        result.decision = None;
+        portcullis_scan::judge(&mut result, &policy, unix_now());
+        let result = Arc::new(result);
+        self.metrics
+            .scans
+            .get_or_create(&label("result", "ok"))
+            .inc();
+        self.log_scan(ScanLogEntry {
+            at: unix_now(),
+            trigger,
+            image: format!("{image}@{digest}"),
+            digest: digest.clone(),
+            database: database.clone(),
+            work: "remote",
+            result: "ok",
+            error: None,
+            duration_seconds: started.elapsed().as_secs_f64(),
+        });
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest.clone(), Arc::clone(&result));
+        let key = VerdictKey {
+            digest: digest.clone(),
+            policy: policy_version,
+            database,
+        };
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Arc::clone(&result));
+        Ok((digest, result))
     }
 
     fn scan_failed(&self, reason: String) -> Landing<Arc<ScanResult>> {

@@ -420,7 +420,9 @@ async fn scan(
         return Err("the adapter is shutting down".to_string());
     };
     let image = reference.to_string();
-    let check = engine.check_with(&image, access, None).await;
+    let check = engine
+        .check_with(crate::engine::Trigger::Harbor, &image, access, None)
+        .await;
     let result = check.outcome?;
     let digest = check.digest.unwrap_or_default();
     let inventory = if sbom {

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod notify;
 pub mod policyreport;
 pub mod registry;
+pub mod remote;
 mod report;
 pub mod running;
 pub mod scans;

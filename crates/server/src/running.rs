@@ -253,7 +253,7 @@ pub async fn rescan_loop(this: Arc<Rescanner>) {
                 }
             }
             _ = poll.tick() => {
-                let current = this.engine.db().current().map(|g| g.version.clone());
+                let current = this.engine.database_version();
                 let due = !this.interval.is_zero() && last_full.elapsed() >= this.interval;
                 if current == judged_with && !due {
                     continue;
@@ -266,7 +266,7 @@ pub async fn rescan_loop(this: Arc<Rescanner>) {
             written.clear();
             continue;
         }
-        let Some(version) = this.engine.db().current().map(|g| g.version.clone()) else {
+        let Some(version) = this.engine.database_version() else {
             continue;
         };
         let full = !this.interval.is_zero() && last_full.elapsed() >= this.interval;
@@ -375,7 +375,7 @@ impl Rescanner {
     }
 
     async fn judge(&self, job: Job1) {
-        let version = self.engine.db().current().map(|g| g.version.clone());
+        let version = self.engine.database_version();
         let check = self
             .engine
             .check_for(

@@ -321,6 +321,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         ),
     };
     let metrics = Arc::new(Metrics::default());
+    let remote = crate::remote::RemoteEngine::new(&config.engine)?.map(Arc::new);
     let pool = Arc::new(DbPool::new(
         db_path.clone(),
         config.scan_concurrency.saturating_add(1),
@@ -355,6 +356,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             cache_size: config.verdict_cache_size,
             catalog_cache_bytes: config.catalog_cache_bytes,
             scan_log_size: config.scan_log_size,
+            remote: remote.clone(),
         },
         Arc::clone(&metrics),
     ));
@@ -439,13 +441,21 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     let mut elector_task = None;
 
     let db_changed = Arc::new(Notify::new());
-    background.push(tokio::spawn(keep_database_loaded(
-        Arc::clone(&pool),
-        Arc::clone(&metrics),
-        Arc::clone(&db_changed),
-        settings.db_reload_interval,
-    )));
-    let following = config.database.repository.is_some();
+    if let Some(remote) = &remote {
+        // Remote engine mode: no local database; learn the engine's content id.
+        background.push(tokio::spawn(follow_engine(
+            Arc::clone(remote),
+            config.engine.interval.get(),
+        )));
+    } else {
+        background.push(tokio::spawn(keep_database_loaded(
+            Arc::clone(&pool),
+            Arc::clone(&metrics),
+            Arc::clone(&db_changed),
+            settings.db_reload_interval,
+        )));
+    }
+    let following = remote.is_none() && config.database.repository.is_some();
     if following {
         let follow = follow_settings(&config, &settings, kube.clone())?;
         background.push(tokio::spawn(crate::follow::run(
@@ -459,6 +469,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     let scheduler = match &settings.updates {
         Some(updates)
             if !following
+                && remote.is_none()
                 && !config.database.update_interval.get().is_zero()
                 && !updates.sources.is_empty() =>
         {
@@ -1037,12 +1048,29 @@ where
     }
 }
 
+/// Remote engine mode: ask the engine for its database content id every `interval` (and
+/// at once), so verdicts cached under an older one stop being used.
+async fn follow_engine(remote: Arc<crate::remote::RemoteEngine>, interval: Duration) {
+    let interval = interval.max(Duration::from_secs(1));
+    loop {
+        let asked = Arc::clone(&remote);
+        match tokio::task::spawn_blocking(move || asked.database()).await {
+            Ok(Ok(answer)) => {
+                tracing::debug!(content_id = %answer.content_id, "engine database");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "asking the engine for its database"),
+            Err(e) => tracing::warn!(error = %e, "asking the engine for its database"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 async fn route(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
     let path = request.uri().path();
     match (request.method(), path) {
         (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, "/readyz") => {
-            if app.engine.db().current().is_some() {
+            if app.engine.db().current().is_some() || app.engine.is_remote() {
                 respond(StatusCode::OK, "text/plain", "ready\n")
             } else {
                 respond(

@@ -59,6 +59,15 @@ pub fn effective_config(
     config
         .ca_certs
         .extend(args.ca_cert.iter().map(|p| p.display().to_string()));
+    if let Some(url) = &args.engine {
+        config.engine.url = Some(url.clone());
+    }
+    if let Some(file) = &args.engine_token_file {
+        config.engine.token_file = Some(file.display().to_string());
+    }
+    if let Some(file) = &args.engine_ca {
+        config.engine.ca_bundle = Some(file.display().to_string());
+    }
     for host in &args.insecure_registry {
         match config.registries.iter_mut().find(|r| &r.registry == host) {
             Some(entry) => entry.insecure = true,

@@ -709,3 +709,57 @@ fn image_comes_from_the_flag_then_the_spec_then_the_default() {
         "{yaml}"
     );
 }
+
+#[test]
+fn an_enabled_engine_configures_remote_mode_and_mounts_its_token() {
+    let spec = parse_spec(
+        r#"{"policy": {"policyId": "block_root"},
+            "engine": {"enabled": true, "url": "https://central.example:8443", "secretId": "engine-token"}}"#,
+    )
+    .unwrap();
+    validate(&spec, DEFAULT_NAMESPACE).unwrap();
+    let config = manifests::server_config(&spec, DEFAULT_NAMESPACE).unwrap();
+    assert_eq!(
+        config.engine.url.as_deref(),
+        Some("https://central.example:8443")
+    );
+    assert_eq!(
+        config.engine.token_file.as_deref(),
+        Some("/etc/portcullis/engine/token")
+    );
+    assert!(!config.engine.insecure);
+    let built = manifests::build(&spec, &options(TlsSource::External)).unwrap();
+    let yaml = to_yaml(&built).unwrap();
+    let docs = parse_yaml_documents(&yaml).unwrap();
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "engine", "secret": {"secretName": "engine-token"}})),
+        "{pod:#}"
+    );
+    assert!(
+        pod["containers"][0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .contains(
+                &json!({"name": "engine", "mountPath": "/etc/portcullis/engine", "readOnly": true})
+            ),
+        "{pod:#}"
+    );
+    // Disabled: nothing of it in the configuration or the Deployment.
+    let off = parse_spec(
+        r#"{"policy": {"policyId": "block_root"}, "engine": {"enabled": false, "url": "https://x", "secretId": "t"}}"#,
+    )
+    .unwrap();
+    assert!(
+        manifests::server_config(&off, DEFAULT_NAMESPACE)
+            .unwrap()
+            .engine
+            .is_off()
+    );
+    let yaml = to_yaml(&manifests::build(&off, &options(TlsSource::External)).unwrap()).unwrap();
+    assert!(!yaml.contains("/etc/portcullis/engine"), "{yaml}");
+}

@@ -413,3 +413,26 @@ fn image_is_a_plain_reference() {
     v["image"] = json!("r/".repeat(600));
     assert_eq!(problems(&v), ["image: longer than 1024 characters"]);
 }
+
+#[test]
+fn an_enabled_engine_needs_an_http_url_and_a_valid_secret_name() {
+    let mut v = minimal();
+    v["engine"] = json!({"enabled": true});
+    assert_eq!(
+        problems(&v),
+        ["engine.url: required when the engine is enabled"]
+    );
+    v["engine"] = json!({"enabled": true, "url": "ftp://x", "secretId": "Bad_Name"});
+    assert_eq!(
+        problems(&v),
+        [
+            "engine.url: 'ftp://x' is not an http(s) URL",
+            "engine.secretId: 'Bad_Name' is not a valid Secret name"
+        ]
+    );
+    v["engine"] = json!({"enabled": false, "url": "ftp://x"});
+    assert_eq!(problems(&v), Vec::<String>::new());
+    v["engine"] =
+        json!({"enabled": true, "url": "https://central:8443", "secretId": "engine-token"});
+    assert_eq!(problems(&v), Vec::<String>::new());
+}

@@ -23,6 +23,7 @@ pub use client::referrers::{
     fallback_tag,
 };
 pub use client::{FetchedManifest, RegistryClient, with_deadline};
+pub use tls::tls_config;
 
 use crate::BlobStore;
 use crate::digest::Digest;

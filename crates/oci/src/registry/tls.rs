@@ -60,7 +60,7 @@ pub(crate) fn extra_roots(options: &RegistryOptions) -> Result<Vec<CertificateDe
 /// (only for registries the user marked insecure). Otherwise the trusted roots are the
 /// system's plus `ca_certs`; if the system has none and no extra CA is given, the bundled
 /// Mozilla roots are used so that public registries still work in minimal containers.
-pub(crate) fn tls_config(options: &RegistryOptions, verify: bool) -> Result<TlsConfig> {
+pub fn tls_config(options: &RegistryOptions, verify: bool) -> Result<TlsConfig> {
     if !verify {
         return Ok(TlsConfig::builder().disable_verification(true).build());
     }

@@ -58,7 +58,7 @@ impl Registries {
             .reference(&format!("stop/alpine:{}", ImageName::Alpine39.tag()))
     }
 
-    fn configure(&self, config: &mut ServerConfig) {
+    pub fn configure(&self, config: &mut ServerConfig) {
         for mock in [&self.go, &self.warn, &self.stop] {
             config.registries.push(RegistryConfig {
                 registry: mock.host_port(),

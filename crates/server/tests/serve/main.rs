@@ -11,6 +11,7 @@ mod http;
 mod isolation;
 mod kubernetes;
 mod policy_reload;
+mod remote;
 mod running;
 mod ui;
 mod updates;
