@@ -2,7 +2,8 @@
 # Benchmark: the database as an OCI artifact. Builds the full testdata database (cached), pushes it
 # to a local docker-registry, pulls it into a new file RUNS times, and prints the compressed size
 # beside the SQLite file's (target: <= 25%) and the best pull + verify + swap time (target: <= 3 s),
-# with `skopeo copy` of the same artifact to a local directory as the transfer floor.
+# with `skopeo copy` of the same artifact to a local directory as the transfer floor, and the time of
+# the HEAD check a following server makes when nothing changed (target: <= 20 ms).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -48,3 +49,8 @@ printf '%-44s %s\n' "SQLite file (full testdata), bytes" "$sqlite_bytes"
 printf '%-44s %s (%.1f%%; target <= 25%%)\n' "compressed artifact layer, bytes" "$layer_bytes" "$(echo "100 * $layer_bytes / $sqlite_bytes" | bc -l)"
 printf '%-44s %s s (target <= 3 s)\n' "db pull + verify + swap, best of $runs" "$pull_s"
 printf '%-44s %s s\n' "skopeo copy of the same artifact (floor)" "$floor_s"
+
+# The following server's HEAD check when nothing changed (connect, ping, one HEAD; over TLS with a
+# test CA): an ignored test of crates/dbshare, debug build of our crates.
+(cd "$root" && cargo test -q -p portcullis-dbshare --test dbshare bench_head_check_when_nothing_changed \
+  -- --ignored --nocapture 2>&1 | grep -E "^HEAD check")

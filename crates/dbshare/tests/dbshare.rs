@@ -364,3 +364,32 @@ fn a_pull_reports_the_layer_read_and_an_unchanged_one_reads_none() {
     assert_eq!(unchanged.read.get(), 0);
     assert_eq!(unchanged.finished.get(), 0);
 }
+
+/// The HEAD check a following server does every interval when nothing changed
+/// (`current_digest`: connect, ping, one `HEAD`), over TLS with a test CA. `bench/dbshare.sh`
+/// runs it (ignored by the test suite): it prints the median and worst of 50, asserting no
+/// timing.
+#[test]
+#[ignore = "a figure for bench/dbshare.sh, not a test"]
+fn bench_head_check_when_nothing_changed() {
+    let registry = Registry::start(RegistryKind::Tls);
+    let options = options_for(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let built = small_db(dir.path(), "built.sqlite", &["v3.9"]);
+    let reference = Reference::parse(&registry.reference("portcullis/db:1")).unwrap();
+    let pushed = push(&built, &reference, &options, None).unwrap();
+    let mut times: Vec<f64> = (0..50)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let digest = portcullis_dbshare::current_digest(&reference, &options).unwrap();
+            assert_eq!(digest, pushed.digest);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    eprintln!(
+        "HEAD check when nothing changed (TLS, new connection each): median {:.1} ms, max {:.1} ms (target <= 20 ms)",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}

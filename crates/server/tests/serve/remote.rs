@@ -139,3 +139,43 @@ fn a_wrong_token_or_a_stopped_engine_follows_unknown_image_action_every_time() {
         assert_eq!(answer["auditAnnotations"]["action"], "unknown", "{answer}");
     }
 }
+
+/// The figure of remote engine mode (`bench/remote.sh` runs it; ignored by the test suite):
+/// the latency of 500 cached admissions on the engine itself and on a replica, sequential,
+/// over TLS with a new connection each. It asserts no timing.
+#[test]
+#[ignore = "a figure for bench/remote.sh, not a test"]
+fn bench_cached_admission_local_and_remote() {
+    let registries = Registries::start();
+    let engine = server_with(&registries, |_| {});
+    let (replica, _dir) = replica(&registries, &engine, "token-one", |config| {
+        config.scan_budget = portcullis_config::Duration::from_secs(60);
+    });
+    let object = pod("team-a", json!({}), &[&registries.warn_image()], &[]);
+    let mut figures = Vec::new();
+    for (name, server) in [("local", &engine), ("remote", &replica)] {
+        assert_eq!(verdict(&admit(server, "v1", &object))["action"], "warn");
+        let mut times: Vec<f64> = (0..500)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let answer = admit(server, "v1", &object);
+                let took = started.elapsed().as_secs_f64() * 1000.0;
+                assert_eq!(answer["allowed"], true);
+                took
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+        eprintln!(
+            "cached admission, {name}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p(0.5),
+            p(0.99),
+            p(1.0)
+        );
+        figures.push(p(0.5));
+    }
+    eprintln!(
+        "remote mode adds {:.2} ms to the p50 of a cached admission (target <= 2 ms)",
+        figures[1] - figures[0]
+    );
+}
