@@ -21,6 +21,10 @@ use crate::manifests::{
 use crate::resources;
 use crate::spec::Spec;
 
+/// The Deployment's config hash in the chart: the configuration without `policy`, which the
+/// server reloads without a restart (as `manifests::config_hash` does).
+pub const CONFIG_HASH_TEMPLATE: &str = "{{ toYaml (omit .Values.config \"policy\") | sha256sum }}";
+
 /// The namespace and image the default manifests are built with, replaced by expressions.
 const NAMESPACE: &str = crate::DEFAULT_NAMESPACE;
 const IMAGE: &str = "IMAGE-PLACEHOLDER";
@@ -181,7 +185,7 @@ pub fn chart_files() -> Result<Vec<(String, String)>> {
                     object,
                     ..manifest.clone()
                 })?
-                .replace("CONFIG-HASH", "{{ toYaml .Values.config | sha256sum }}");
+                .replace("CONFIG-HASH", CONFIG_HASH_TEMPLATE);
                 workload.push_str("---\n");
                 workload.push_str(&text);
             }

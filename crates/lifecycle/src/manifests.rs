@@ -340,8 +340,9 @@ pub fn build(spec: &Spec, options: &ManifestOptions) -> Result<Vec<Manifest>> {
     )?);
     out.push(Manifest::new(resources::ROLE, &role)?);
     out.push(Manifest::new(resources::ROLE_BINDING, &binding)?);
-    let config = server_config(spec, ns)?.to_yaml();
-    let config_hash = hex_sha256(config.as_bytes());
+    let server = server_config(spec, ns)?;
+    let config = server.to_yaml();
+    let config_hash = config_hash(&server);
     out.push(Manifest::new(
         resources::CONFIG_MAP,
         &ConfigMap {
@@ -559,6 +560,15 @@ fn spread(topology_key: &str) -> TopologySpreadConstraint {
         }),
         ..TopologySpreadConstraint::default()
     }
+}
+
+/// The hash that rolls the Deployment when its configuration changes: of everything but
+/// `policy`, which the server reloads from the ConfigMap without a restart (so a policy
+/// change does not restart the pods).
+pub fn config_hash(config: &ServerConfig) -> String {
+    let mut rolled = config.clone();
+    rolled.policy = portcullis_config::PolicyConfig::default();
+    hex_sha256(rolled.to_yaml().as_bytes())
 }
 
 /// A Secret mounted read-only into the server: (volume name, Secret name, mount path).

@@ -222,6 +222,24 @@ fn a_changed_spec_reconfigures_only_what_it_touches() {
 }
 
 #[test]
+fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    activate(&mock, &full(), NOW).unwrap();
+    let mut spec = full();
+    spec.policy.policy_id = Some("deny_all".to_string());
+    let report = activate(&mock, &spec, NOW).unwrap();
+    let configured: Vec<&str> = report
+        .objects
+        .iter()
+        .filter(|o| o.change != Change::Unchanged)
+        .map(|o| o.object.as_str())
+        .collect();
+    // The server reloads `policy` from the ConfigMap: the Deployment stays as it is.
+    assert_eq!(configured, ["ConfigMap/portcullis-config"]);
+}
+
+#[test]
 fn certificates_are_renewed_within_30_days_of_expiry() {
     let mock = ready_mock();
     seed_registry_secrets(&mock);

@@ -56,7 +56,7 @@ fn render(template: &str, values: &Value, namespace: &str) -> String {
                 "{{ .Values.webhook.timeoutSeconds }}",
                 &values["webhook"]["timeoutSeconds"].to_string(),
             )
-            .replace("{{ toYaml .Values.config | sha256sum }}", "CONFIG-HASH")
+            .replace(portcullis_lifecycle::helm::CONFIG_HASH_TEMPLATE, "CONFIG-HASH")
             .replace(
                 "{{ toJson .Values.spec | quote }}",
                 &serde_json::to_string(&spec_json).unwrap(),
