@@ -1,12 +1,8 @@
 //! Registry credentials from Kubernetes Secrets: `kubernetes.io/dockerconfigjson`,
 //! `kubernetes.io/dockercfg` and `kubernetes.io/basic-auth`.
 
-use std::fmt;
-
-use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
-use serde_json::Value;
 
 use crate::client::{Error, ErrorKind};
 
@@ -16,50 +12,11 @@ pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 pub const DOCKER_CFG: &str = "kubernetes.io/dockercfg";
 /// The Secret type holding a user name and password.
 pub const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
-/// The largest docker config accepted from a Secret.
-const MAX_CONFIG_LEN: usize = 1024 * 1024;
 
 /// A user name and password for one registry. `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegistryCredential {
-    /// The registry host (`ghcr.io`, `registry.local:5000`, `docker.io`).
-    pub registry: String,
-    /// The user name.
-    pub username: String,
-    /// The password or token.
-    pub password: String,
-}
-
-impl fmt::Debug for RegistryCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryCredential")
-            .field("registry", &self.registry)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The registry host of a docker config key: `https://index.docker.io/v1/` is `docker.io`,
-/// `https://ghcr.io/v2/` is `ghcr.io`; a scheme and path are dropped, the host lowercased.
-pub fn normalize_registry(key: &str) -> String {
-    let key = key.trim();
-    let without_scheme = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
-    let host = without_scheme
-        .split('/')
-        .next()
-        .unwrap_or(without_scheme)
-        .to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            "docker.io".to_string()
-        }
-        _ => host,
-    }
-}
+pub use portcullis_dockercfg::Credential as RegistryCredential;
+/// The registry host of a docker config key (`https://index.docker.io/v1/` is `docker.io`).
+pub use portcullis_dockercfg::normalize_registry;
 
 /// The credential for `registry` among `credentials`, if any (first match wins).
 pub fn find<'a>(
@@ -121,53 +78,20 @@ pub fn from_secret(
 }
 
 /// Parse a docker `config.json` (`{"auths": {...}}`) or a legacy `.dockercfg` (the map
-/// itself). Entries without usable credentials are skipped; errors never quote secrets.
+/// itself) with the one reader every part of Portcullis uses, sorted by registry. Entries
+/// without credentials are skipped; errors never quote secrets. Credential helpers named in
+/// a Secret are not run (a cluster has none).
 pub fn parse_docker_config(bytes: &[u8], wrapped: bool) -> Result<Vec<RegistryCredential>, String> {
-    if bytes.len() > MAX_CONFIG_LEN {
-        return Err(format!("docker config larger than {MAX_CONFIG_LEN} bytes"));
-    }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("docker config is not JSON ({e})"))?;
-    let auths = if wrapped {
-        value.get("auths")
+    let layout = if wrapped {
+        portcullis_dockercfg::Layout::ConfigJson
     } else {
-        Some(&value)
+        portcullis_dockercfg::Layout::DockerCfg
     };
-    let Some(Value::Object(auths)) = auths else {
-        return Err("docker config has no auths object".to_string());
-    };
-    let mut out = Vec::new();
-    for (key, entry) in auths {
-        let field = |name: &str| {
-            entry
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let pair = match (field("username"), field("password"), field("auth")) {
-            (Some(user), Some(password), _) => Some((user.to_string(), password.to_string())),
-            (_, _, Some(auth)) => decode_auth(auth),
-            _ => None,
-        };
-        if let Some((username, password)) = pair {
-            out.push(RegistryCredential {
-                registry: normalize_registry(key),
-                username,
-                password,
-            });
-        }
-    }
+    let config = portcullis_dockercfg::Config::parse(bytes, layout, "docker config")
+        .map_err(|e| e.to_string())?;
+    let mut out: Vec<RegistryCredential> = config.credentials().cloned().collect();
     out.sort_by(|a, b| a.registry.cmp(&b.registry));
     Ok(out)
-}
-
-fn decode_auth(auth: &str) -> Option<(String, String)> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(auth.trim())
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
 }
 
 /// Read Secret `name` in `namespace` and return its credentials (see [`from_secret`]).
@@ -209,6 +133,7 @@ mod tests {
 
     #[test]
     fn reads_dockerconfigjson_in_both_spellings() {
+        use base64::Engine as _;
         let auth = base64::engine::general_purpose::STANDARD.encode("bob:s3cret");
         let json = format!(
             r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"Registry.Local:5000":{{"username":"amy","password":"pw"}},"empty.io":{{}}}}}}"#

@@ -291,3 +291,99 @@ fn layer_caps_refuse_an_image_with_a_clear_error() {
     let run = portcullis(&["image", "files", "--max-layers", "1", &source], b"");
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// `portcullis image inspect` with `DOCKER_CONFIG` and `PATH` set for one run.
+fn inspect_with_docker_config(
+    config: &std::path::Path,
+    bin: &std::path::Path,
+    ca: &str,
+    reference: &str,
+) -> crate::Run {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["image", "inspect", "--ca-cert", ca, "-f", "json", reference])
+        .env("DOCKER_CONFIG", config)
+        .env("PATH", path)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    crate::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// ECR, GCR and ACR users log in through credential helpers: `credHelpers` (per registry)
+/// and `credsStore` (the default) run `docker-credential-<name> get` with the server on
+/// stdin, as docker does. A missing helper is said, not silently skipped.
+#[test]
+fn credential_helpers_from_the_docker_config_are_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let registry = Registry::start(RegistryKind::basic("ci", "s3cret"));
+    registry.push(&images().skopeo_ref(ImageName::Configured), "app:1", false);
+    let reference = registry.reference("app:1");
+    let ca = registry.ca_cert_pem_path().unwrap().display().to_string();
+    let dir = portcullis_testkit::temp_dir("cli-credential-helper");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let asked = dir.path().join("asked");
+    let helper = bin.join("docker-credential-portcullistest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 9\ncat > '{}'\nprintf '{{\"ServerURL\":\"x\",\"Username\":\"ci\",\"Secret\":\"s3cret\"}}'\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    for document in [
+        format!(
+            r#"{{"credHelpers": {{"{}": "portcullistest"}}}}"#,
+            registry.host_port()
+        ),
+        r#"{"credsStore": "portcullistest"}"#.to_string(),
+    ] {
+        std::fs::write(config.join("config.json"), &document).unwrap();
+        let _ = std::fs::remove_file(&asked);
+        let run = inspect_with_docker_config(&config, &bin, &ca, &reference);
+        assert_eq!(run.code, 0, "{document}: {}", run.stderr);
+        assert_eq!(
+            json(&run.stdout)["digest"],
+            registry.manifest_digest("app:1").as_str()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&asked).unwrap(),
+            registry.host_port(),
+            "the helper is asked about the registry"
+        );
+    }
+    // A helper that is not installed: said on stderr, then refused by the registry.
+    std::fs::write(
+        config.join("config.json"),
+        r#"{"credsStore": "not-installed"}"#,
+    )
+    .unwrap();
+    let run = inspect_with_docker_config(&config, &bin, &ca, &reference);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "credential helper docker-credential-not-installed is not on PATH; continuing without credentials for {}",
+            registry.host_port()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("requires authentication"),
+        "{}",
+        run.stderr
+    );
+}

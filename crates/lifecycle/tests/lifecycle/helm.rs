@@ -56,7 +56,10 @@ fn render(template: &str, values: &Value, namespace: &str) -> String {
                 "{{ .Values.webhook.timeoutSeconds }}",
                 &values["webhook"]["timeoutSeconds"].to_string(),
             )
-            .replace(portcullis_lifecycle::helm::CONFIG_HASH_TEMPLATE, "CONFIG-HASH")
+            .replace(
+                portcullis_lifecycle::helm::CONFIG_HASH_TEMPLATE,
+                "CONFIG-HASH",
+            )
             .replace(
                 "{{ toJson .Values.spec | quote }}",
                 &serde_json::to_string(&spec_json).unwrap(),

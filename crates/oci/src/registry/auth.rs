@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Credentials, RegistryOptions};
-use crate::reference::DEFAULT_REGISTRY;
 
 /// Largest docker config file we read.
 const MAX_DOCKER_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
@@ -297,119 +296,68 @@ fn credentials_from_file(path: &Path, registry: &str) -> Result<Option<Credentia
             format!("docker config {what} is larger than {MAX_DOCKER_CONFIG_SIZE} bytes"),
         ));
     }
-    parse_docker_config(&bytes, registry, &what)
+    let config = parse_config(&bytes, &what)?;
+    Ok(resolve_config(&config, registry, &what))
 }
 
-#[derive(Deserialize)]
-struct DockerConfig {
-    #[serde(default)]
-    auths: BTreeMap<String, DockerAuth>,
-    #[serde(default, rename = "credsStore")]
-    creds_store: Option<String>,
-    #[serde(default, rename = "credHelpers")]
-    cred_helpers: BTreeMap<String, String>,
+/// Find `registry`'s stored credentials in a docker `config.json` document (see
+/// [`portcullis_dockercfg::Config::find`]); `what` names the file. Helpers are not run.
+#[cfg(test)]
+fn parse_docker_config(bytes: &[u8], registry: &str, what: &str) -> Result<Option<Credentials>> {
+    let config = parse_config(bytes, what)?;
+    Ok(config.find(registry).map(to_credentials))
 }
 
-#[derive(Deserialize, Default)]
-struct DockerAuth {
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    identitytoken: Option<String>,
+fn parse_config(bytes: &[u8], what: &str) -> Result<portcullis_dockercfg::Config> {
+    portcullis_dockercfg::Config::parse(
+        bytes,
+        portcullis_dockercfg::Layout::ConfigJson,
+        &format!("docker config {what}"),
+    )
+    .map_err(|e| Error::new(ErrorKind::InvalidOptions, e.to_string()))
 }
 
-/// The registry a docker config `auths` key stands for: scheme and path dropped, Docker
-/// Hub's aliases folded into `docker.io`.
-fn normalise_config_key(key: &str) -> String {
-    let without_scheme = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
-    let host = without_scheme
-        .split('/')
-        .next()
-        .unwrap_or(without_scheme)
-        .to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" => DEFAULT_REGISTRY.to_string(),
-        _ => host,
+fn to_credentials(found: &portcullis_dockercfg::Credential) -> Credentials {
+    Credentials {
+        username: found.username.clone(),
+        password: found.password.clone(),
     }
 }
 
-/// Find `registry`'s credentials in a docker `config.json` document; `what` names the file.
-///
-/// An `auths` entry matches when its key, without `http(s)://` and path, is the registry
-/// (`https://index.docker.io/v1/`, `index.docker.io` and `registry-1.docker.io` all mean
-/// `docker.io`). `auth` (base64 `user:password`) wins over `username`/`password`; an
-/// `identitytoken` is sent as the password, with the entry's user name or `<token>`.
-pub(crate) fn parse_docker_config(
-    bytes: &[u8],
+/// The credentials `config` gives `registry`: a stored entry, else its credential helper
+/// (`credHelpers`, else `credsStore`). A helper that is missing or fails is reported as a
+/// warning, and the registry is then tried without credentials.
+fn resolve_config(
+    config: &portcullis_dockercfg::Config,
     registry: &str,
     what: &str,
-) -> Result<Option<Credentials>> {
-    let config: DockerConfig = serde_json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidOptions,
-            format!("docker config {what} is malformed: {e}"),
-        )
-    })?;
-    let wanted = normalise_config_key(registry);
-    // An exact key first, then the first alias in sorted order.
-    let entry = config
-        .auths
-        .get(registry)
-        .map(|e| (registry, e))
-        .or_else(|| {
-            config
-                .auths
-                .iter()
-                .find(|(key, _)| normalise_config_key(key) == wanted)
-                .map(|(k, e)| (k.as_str(), e))
-        });
-    let Some((key, entry)) = entry else {
-        if config.creds_store.is_some() || config.cred_helpers.contains_key(registry) {
+) -> Option<Credentials> {
+    if let Some(found) = config.find(registry) {
+        return Some(to_credentials(found));
+    }
+    let helper = config.helper_for(registry)?;
+    match portcullis_dockercfg::run_helper(
+        helper,
+        registry,
+        &[],
+        portcullis_dockercfg::HELPER_TIMEOUT,
+    ) {
+        Ok(found) => {
             tracing::debug!(
                 registry,
-                file = what,
-                "docker config uses a credential helper, which is not supported; continuing without credentials"
+                helper,
+                found = found.is_some(),
+                "asked the credential helper"
             );
+            found.as_ref().map(to_credentials)
         }
-        return Ok(None);
-    };
-    let bad = |why: &str| {
-        Error::new(
-            ErrorKind::InvalidOptions,
-            format!("docker config {what}: the entry for '{key}' {why}"),
-        )
-    };
-    let mut username = entry.username.clone().unwrap_or_default();
-    let mut password = entry.password.clone().unwrap_or_default();
-    if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-        let decoded = BASE64
-            .decode(auth.trim())
-            .map_err(|_| bad("has an 'auth' value that is not valid base64"))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| bad("has an 'auth' value that is not valid UTF-8"))?;
-        let (user, pass) = decoded
-            .split_once(':')
-            .ok_or_else(|| bad("has an 'auth' value that is not user:password"))?;
-        username = user.to_string();
-        password = pass.to_string();
-    }
-    if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
-        if username.is_empty() {
-            username = "<token>".to_string();
+        Err(e) => {
+            tracing::warn!(
+                "docker config {what}: {e}; continuing without credentials for {registry}"
+            );
+            None
         }
-        password = token.to_string();
     }
-    if username.is_empty() && password.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(Credentials { username, password }))
 }
 
 #[cfg(test)]
