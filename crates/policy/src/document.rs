@@ -123,6 +123,51 @@ pub fn parse_document(text: &str, format: Format) -> Result<PolicyDocument> {
     }
 }
 
+/// Read and parse the policy document file `path` (policy or policy set), at most
+/// [`MAX_DOCUMENT_LEN`] bytes; the format comes from its extension, else its content.
+/// Errors name the file.
+pub fn read_document(path: &std::path::Path) -> Result<PolicyDocument> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let cap = u64::try_from(MAX_DOCUMENT_LEN).unwrap_or(u64::MAX);
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(cap.saturating_add(1)).read_to_string(&mut text))
+        .map_err(|e| Error::new(ErrorKind::Io, format!("policy file {shown}: {e}")))?;
+    if text.len() > MAX_DOCUMENT_LEN {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("policy file {shown}: larger than the {MAX_DOCUMENT_LEN} bytes allowed"),
+        ));
+    }
+    let format = Format::from_path(path).unwrap_or_else(|| Format::detect(&text));
+    parse_document(&text, format)
+        .map_err(|e| Error::new(e.kind(), format!("policy file {shown}: {e}")))
+}
+
+/// The policy set `spec` names, as `--policy` and the server's `policy` take it: a built-in
+/// id first, else a policy file (see [`read_document`]).
+pub fn load_set(spec: &str) -> Result<PolicySet> {
+    if crate::builtin(spec).is_some() {
+        return Ok(PolicySet {
+            policies: Vec::new(),
+            mappings: Vec::new(),
+            default_policy: spec.to_string(),
+        });
+    }
+    let path = std::path::Path::new(spec);
+    if !path.is_file() {
+        return Err(Error::new(
+            ErrorKind::UnknownPolicy,
+            format!(
+                "'{spec}' is neither a built-in policy ({}) nor a policy file",
+                crate::BUILTIN_IDS.join(", ")
+            ),
+        ));
+    }
+    read_document(path).map(PolicyDocument::into_set)
+}
+
 /// Parse a document that must hold exactly one policy.
 pub fn parse_policy(text: &str, format: Format) -> Result<Policy> {
     match parse_document(text, format)? {

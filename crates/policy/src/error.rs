@@ -15,6 +15,8 @@ pub enum ErrorKind {
     UnknownPolicy,
     /// The document is larger than [`crate::MAX_DOCUMENT_LEN`].
     TooLarge,
+    /// The policy file could not be read.
+    Io,
 }
 
 impl fmt::Display for ErrorKind {
@@ -24,6 +26,7 @@ impl fmt::Display for ErrorKind {
             Self::Invalid => "invalid",
             Self::UnknownPolicy => "unknown policy",
             Self::TooLarge => "too large",
+            Self::Io => "io",
         })
     }
 }

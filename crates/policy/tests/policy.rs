@@ -1055,3 +1055,41 @@ fn unrated_findings_are_never_silent() {
         assert!(!text.contains("unknown_severity"), "{text}");
     }
 }
+
+/// Policy files as `--policy` and the server's `policy.file` read them: capped, named in
+/// every error, a built-in id winning over a file of the same name.
+#[test]
+fn policy_files_are_read_capped_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("mine.yaml");
+    std::fs::write(
+        &good,
+        "id: mine\nrules:\n  - {gate: always, trigger: always, action: warn}\n",
+    )
+    .unwrap();
+    let set = load_set(good.to_str().unwrap()).unwrap();
+    assert_eq!(set.default_policy, "mine");
+    assert_eq!(load_set("deny_all").unwrap().default_policy, "deny_all");
+    let missing = load_set("no_such_thing").unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::UnknownPolicy);
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; MAX_DOCUMENT_LEN + 1]).unwrap();
+    let e = read_document(&big).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "policy file {}: larger than the {MAX_DOCUMENT_LEN} bytes allowed",
+            big.display()
+        )
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{").unwrap();
+    let e = read_document(&bad).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(
+        e.to_string()
+            .starts_with(&format!("policy file {}: invalid JSON", bad.display())),
+        "{e}"
+    );
+}

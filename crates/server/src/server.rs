@@ -278,13 +278,9 @@ pub fn load_policies(policy: &PolicyConfig) -> Result<PolicySet> {
             .map_err(|e| config_error(format!("policy (inline): {e}")));
     }
     if let Some(file) = &policy.file {
-        let path = PathBuf::from(file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| config_error(format!("policy file {file}: {e}")))?;
-        let format = Format::from_path(&path).unwrap_or_else(|| Format::detect(&text));
-        return portcullis_policy::parse_document(&text, format)
+        return portcullis_policy::read_document(std::path::Path::new(file))
             .map(|d| d.into_set())
-            .map_err(|e| config_error(format!("policy file {file}: {e}")));
+            .map_err(|e| config_error(format!("policy: {e}")));
     }
     let id = policy.id.as_deref().unwrap_or("allow_all_and_warn");
     portcullis_policy::builtin_or_error(id).map_err(|e| config_error(format!("policy: {e}")))?;

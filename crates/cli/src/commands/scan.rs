@@ -1,10 +1,9 @@
 //! `portcullis scan`: image → packages → findings → filters → (policy) → report.
 
-use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use portcullis_oci::ImageSource;
-use portcullis_policy::{Action, Decision, Format, Policy};
+use portcullis_policy::{Action, Decision, Policy};
 use portcullis_report::scan::ScanFormat;
 use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocument};
 
@@ -103,21 +102,7 @@ pub fn load_filters(args: &FilterArgs) -> Result<Filters> {
 /// policy for `image` by registry, repository and tag (sources other than registries have
 /// neither, so only mappings of `*` globs apply to them).
 pub fn resolve_policy(spec: &str, image: &str) -> Result<Policy> {
-    if let Some(policy) = portcullis_policy::builtin(spec) {
-        return Ok(policy);
-    }
-    let path = Path::new(spec);
-    if !path.is_file() {
-        bail!(
-            "--policy {spec}: neither a built-in policy ({}) nor a policy file",
-            portcullis_policy::BUILTIN_IDS.join(", ")
-        );
-    }
-    let text = read_policy_file(path)?;
-    let format = Format::from_path(path).unwrap_or_else(|| Format::detect(&text));
-    let set = portcullis_policy::parse_document(&text, format)
-        .with_context(|| format!("--policy {}", path.display()))?
-        .into_set();
+    let set = portcullis_policy::load_set(spec).with_context(|| format!("--policy {spec}"))?;
     let (registry, repository, tag) = match ImageSource::parse(image) {
         Ok(ImageSource::Registry(reference)) => (
             reference.registry().to_string(),
@@ -130,29 +115,8 @@ pub fn resolve_policy(spec: &str, image: &str) -> Result<Policy> {
         .select_id(&registry, &repository, tag.as_deref())
         .to_string();
     set.policy(&id).with_context(|| {
-        format!(
-            "--policy {}: the policy '{id}' chosen for {image} is not defined",
-            path.display()
-        )
+        format!("--policy {spec}: the policy '{id}' chosen for {image} is not defined")
     })
-}
-
-fn read_policy_file(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).with_context(|| format!("--policy {}", path.display()))?;
-    let cap = u64::try_from(portcullis_policy::MAX_DOCUMENT_LEN).unwrap_or(u64::MAX);
-    let mut text = String::new();
-    file.take(cap.saturating_add(1))
-        .read_to_string(&mut text)
-        .with_context(|| format!("--policy {}: reading it as UTF-8 text", path.display()))?;
-    if text.len() > portcullis_policy::MAX_DOCUMENT_LEN {
-        bail!(
-            "--policy {}: larger than the {} bytes allowed",
-            path.display(),
-            portcullis_policy::MAX_DOCUMENT_LEN
-        );
-    }
-    Ok(text)
 }
 
 /// The exit code of a decision: stop is 1, warn is 1 only with `--fail-on-warn`.

@@ -46,14 +46,15 @@ pub fn effective_config(
     }
     if let Some(policy) = &args.policy {
         config.policy.inline = None;
-        if Path::new(policy).is_file() {
+        // As `scan --policy`: a built-in id first, then a file.
+        if portcullis_policy::builtin(policy).is_some() {
+            config.policy.id = Some(policy.clone());
+            config.policy.file = None;
+        } else if Path::new(policy).is_file() {
             config.policy.file = Some(policy.clone());
             config.policy.id = None;
         } else {
-            portcullis_policy::builtin_or_error(policy)
-                .with_context(|| format!("--policy {policy}: neither a file nor a built-in id"))?;
-            config.policy.id = Some(policy.clone());
-            config.policy.file = None;
+            portcullis_policy::load_set(policy).with_context(|| format!("--policy {policy}"))?;
         }
     }
     config

@@ -749,7 +749,7 @@ fn exit_codes_with_a_policy() {
     let run = scan_run(&["scan", "--policy", "no_such_policy", &source]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("no_such_policy: neither a built-in policy (allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited) nor a policy file"),
+        run.stderr.contains("--policy no_such_policy: 'no_such_policy' is neither a built-in policy (allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited) nor a policy file"),
         "{}",
         run.stderr
     );
