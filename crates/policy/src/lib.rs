@@ -18,9 +18,8 @@ pub mod user;
 
 pub use bundles::{BUILTIN_IDS, builtin, builtins};
 pub use document::{
-    Format, MAX_DOCUMENT_LEN, PolicyDocument, load_set, parse_document, parse_policy, policy_to_string,
-    read_document,
-    set_to_string, show,
+    Format, MAX_DOCUMENT_LEN, PolicyDocument, load_set, parse_document, parse_policy,
+    policy_to_string, read_document, set_to_string, show,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use eval::{DbFreshness, Decision, PolicyInput, RuleResult, SourceFreshness, evaluate};

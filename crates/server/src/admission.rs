@@ -181,7 +181,7 @@ async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
                     reason: "scanned but not judged".to_string(),
                 },
                 (Err(reason), _) => ImageOutcome::Unknown {
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 },
             };
             ImageVerdict {

@@ -271,7 +271,8 @@ async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             }
             Err(reason) => {
                 done.status = ScanStatus::Failed;
-                done.error = Some(reason);
+                done.reason = Some(reason.kind().as_str());
+                done.error = Some(reason.to_string());
             }
         }
         app.scans.put(done);
@@ -466,7 +467,7 @@ async fn engine_check(app: &Arc<App>, request: Request<Incoming>) -> HttpRespons
         plain_http: asked.plain_http,
     };
     if let Err(e) = app.engine.verify_access(&reference, &access).await {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &e);
+        return check_error(&e);
     }
     let timeout = asked
         .timeout_seconds
@@ -486,8 +487,8 @@ async fn engine_check(app: &Arc<App>, request: Request<Incoming>) -> HttpRespons
         let reason = check
             .outcome
             .err()
-            .unwrap_or_else(|| "no digest".to_string());
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &reason);
+            .unwrap_or_else(|| crate::CheckError::new(crate::CheckErrorKind::Scan, "no digest"));
+        return check_error(&reason);
     };
     let database = app.engine.database_version().unwrap_or_default();
     json(
@@ -497,5 +498,14 @@ async fn engine_check(app: &Arc<App>, request: Request<Incoming>) -> HttpRespons
             database,
             result: (*result).clone(),
         },
+    )
+}
+
+/// A 422 naming why an image could not be judged: `{"error": message, "kind": kind}` (the
+/// kind lets a replica in remote engine mode keep it).
+fn check_error(reason: &crate::CheckError) -> HttpResponse {
+    json(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({"error": reason.message(), "kind": reason.kind().as_str()}),
     )
 }

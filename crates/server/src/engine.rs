@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::bounded::BoundedMap;
+use crate::check_error::{CheckError, CheckErrorKind};
 use crate::db::{DbPool, Generation};
 use crate::flight::{Flights, Landing};
 use crate::limits::{HostLimit, RegistryThreads};
@@ -40,7 +41,7 @@ pub struct ImageCheck {
     /// The digest it resolved to.
     pub digest: Option<String>,
     /// The judged scan (without its package list), or why there is none.
-    pub outcome: Result<Arc<ScanResult>, String>,
+    pub outcome: Result<Arc<ScanResult>, CheckError>,
 }
 
 /// Why a scan ran: what the scan log records.
@@ -113,6 +114,10 @@ pub struct ScanLogEntry {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The kind of failure (`unauthorized`, `not_found`, `unreachable`, `timeout`,
+    /// `too_large`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     /// How long it took.
     pub duration_seconds: f64,
 }
@@ -452,12 +457,15 @@ impl Engine {
         let mut check = ImageCheck {
             image: image.to_string(),
             digest: None,
-            outcome: Err(String::new()),
+            outcome: Err(CheckError::new(CheckErrorKind::Scan, "")),
         };
         let reference = match Reference::parse(image) {
             Ok(r) => r,
             Err(e) => {
-                check.outcome = Err(format!("invalid image reference: {e}"));
+                check.outcome = Err(CheckError::new(
+                    CheckErrorKind::InvalidImage,
+                    format!("invalid image reference: {e}"),
+                ));
                 return Prepared::Done(check);
             }
         };
@@ -468,12 +476,15 @@ impl Engine {
                 (Some(generation), version)
             }
             (None, None) => {
-                check.outcome = Err("no vulnerability database is loaded yet".to_string());
+                check.outcome = Err(no_database());
                 return Prepared::Done(check);
             }
         };
         let Some((policy, policy_version)) = self.policy_for(&reference) else {
-            check.outcome = Err("no policy applies to this image".to_string());
+            check.outcome = Err(CheckError::new(
+                CheckErrorKind::NoPolicy,
+                "no policy applies to this image",
+            ));
             return Prepared::Done(check);
         };
         if let Some(digest) = self.cached_digest(&reference) {
@@ -598,7 +609,7 @@ impl Engine {
         &self,
         reference: &Reference,
         access: &GivenAccess,
-    ) -> Result<String, String> {
+    ) -> Result<String, CheckError> {
         let options = self.registry.given_options(access, reference.registry());
         let owned = reference.clone();
         let deadline = Instant::now() + self.resolve_timeout;
@@ -630,10 +641,10 @@ impl Engine {
             Some(Err(reason)) => check.outcome = Err(reason),
             None => {
                 check.digest = self.cached_digest_any(&image);
-                check.outcome = Err(
-                    "not judged within the budget; the scan goes on and a retry will find its verdict"
-                        .to_string(),
-                );
+                check.outcome = Err(CheckError::new(
+                    CheckErrorKind::Timeout,
+                    "not judged within the budget; the scan goes on and a retry will find its verdict",
+                ));
             }
         }
         check
@@ -669,7 +680,10 @@ impl Engine {
             }
         };
         check.digest = self.cached_digest_any(image);
-        check.outcome = Err(format!("not judged inline: {why}; {queued}"));
+        check.outcome = Err(CheckError::new(
+            CheckErrorKind::Timeout,
+            format!("not judged inline: {why}; {queued}"),
+        ));
         check
     }
 
@@ -749,7 +763,7 @@ impl Engine {
                     )
                     .await
                 }
-                None => Err("no vulnerability database is loaded yet".to_string()),
+                None => Err(no_database()),
             };
         };
         let digest = match self.cached_digest(&reference) {
@@ -764,13 +778,10 @@ impl Engine {
                         reference.registry(),
                         deadline,
                         &format!("resolving {reference}"),
-                        move || {
-                            resolve_digest(&owned, &options)
-                                .map(|d| d.to_string())
-                                .map_err(|e| format!("registry unreachable or refused: {e}"))
-                        },
+                        move || resolve_digest(&owned, &options).map(|d| d.to_string()),
                     )
-                    .await?;
+                    .await
+                    .inspect_err(|e| self.count_failure(e))?;
                 self.remember_tag(&reference, &resolved);
                 resolved
             }
@@ -796,7 +807,7 @@ impl Engine {
         match ticket.wait(None).await {
             Some(Ok(result)) => Ok((digest, result)),
             Some(Err(e)) => Err(e),
-            None => Err("scan abandoned".to_string()),
+            None => Err(CheckError::new(CheckErrorKind::Scan, "scan abandoned")),
         }
     }
 
@@ -833,6 +844,7 @@ impl Engine {
                     .scans
                     .get_or_create(&label("result", "error"))
                     .inc();
+                self.count_failure(&e);
                 return Err(e);
             }
         };
@@ -842,8 +854,9 @@ impl Engine {
             mut result,
         } = answer;
         if Digest::parse(&digest).is_err() {
-            return Err(format!(
-                "the engine answered an invalid digest for {reference}"
+            return Err(CheckError::new(
+                CheckErrorKind::Engine,
+                format!("the engine answered an invalid digest for {reference}"),
             ));
         }
         self.remember_tag(&reference, &digest);
@@ -863,6 +876,7 @@ impl Engine {
             work: "remote",
             result: "ok",
             error: None,
+            reason: None,
             duration_seconds: started.elapsed().as_secs_f64(),
         });
         self.latest
@@ -881,12 +895,22 @@ impl Engine {
         Ok((digest, result))
     }
 
-    fn scan_failed(&self, reason: String) -> Landing<Arc<ScanResult>> {
+    fn scan_failed(&self, reason: CheckError) -> Landing<Arc<ScanResult>> {
         self.metrics
             .scans
             .get_or_create(&label("result", "error"))
             .inc();
+        self.count_failure(&reason);
         Err(reason)
+    }
+
+    /// Count an image that could not be judged, by reason
+    /// (`portcullis_check_errors_total{reason}`).
+    fn count_failure(&self, reason: &CheckError) {
+        self.metrics
+            .check_errors
+            .get_or_create(&label("reason", reason.kind().as_str()))
+            .inc();
     }
 
     /// [`Engine::scan_unlogged`], recorded in the scan log when it did work.
@@ -915,7 +939,8 @@ impl Engine {
                 database,
                 work,
                 result: if landed.is_ok() { "ok" } else { "error" },
-                error: landed.as_ref().err().cloned(),
+                error: landed.as_ref().err().map(ToString::to_string),
+                reason: landed.as_ref().err().map(|e| e.kind().as_str()),
                 duration_seconds: started.elapsed().as_secs_f64(),
             });
         }
@@ -939,9 +964,12 @@ impl Engine {
         let deadline = Instant::now() + self.scan_timeout;
         let host = pinned.registry().to_string();
         let Some(_slot) = self.slots.acquire(&host, deadline).await else {
-            return self.scan_failed(format!(
-                "no scan slot for registry {host} became free within the scan timeout ({:?})",
-                self.scan_timeout
+            return self.scan_failed(CheckError::new(
+                CheckErrorKind::Timeout,
+                format!(
+                    "no scan slot for registry {host} became free within the scan timeout ({:?})",
+                    self.scan_timeout
+                ),
             ));
         };
         let started = std::time::Instant::now();
@@ -977,13 +1005,13 @@ impl Engine {
         };
         let matched = generation
             .run(move |db| {
-                let mut result =
-                    portcullis_scan::scan_catalog(&info, catalog, db).map_err(|e| e.to_string())?;
+                let mut result = portcullis_scan::scan_catalog(&info, catalog, db)
+                    .map_err(|e| CheckError::new(CheckErrorKind::Scan, e.to_string()))?;
                 portcullis_scan::judge(&mut result, &policy, unix_now());
-                Ok::<_, String>(result)
+                Ok::<_, CheckError>(result)
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CheckError::new(CheckErrorKind::Scan, e.to_string()))?;
         let mut result = match matched {
             Ok(result) => result,
             Err(e) => return self.scan_failed(e),
@@ -1045,4 +1073,12 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The refusal when no database is loaded.
+fn no_database() -> CheckError {
+    CheckError::new(
+        CheckErrorKind::NoDatabase,
+        "no vulnerability database is loaded yet",
+    )
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// What a finished flight hands to everyone waiting: a value or a one-line reason.
-pub type Landing<T> = Result<T, String>;
+/// What a finished flight hands to everyone waiting: a value or why there is none.
+pub type Landing<T> = Result<T, crate::check_error::CheckError>;
 
 /// Work in flight, by key.
 #[derive(Debug)]
@@ -78,7 +78,10 @@ impl<T: Clone> Ticket<T> {
         };
         match landed {
             Ok(value) => value.clone(),
-            Err(_) => Some(Err("the work was abandoned".to_string())),
+            Err(_) => Some(Err(crate::check_error::CheckError::new(
+                crate::check_error::CheckErrorKind::Scan,
+                "the work was abandoned",
+            ))),
         }
     }
 }

@@ -423,7 +423,7 @@ async fn scan(
     let check = engine
         .check_with(crate::engine::Trigger::Harbor, &image, access, None)
         .await;
-    let result = check.outcome?;
+    let result = check.outcome.map_err(|e| e.to_string())?;
     let digest = check.digest.unwrap_or_default();
     let inventory = if sbom {
         let full = engine.with_packages(&digest, Arc::clone(&result));

@@ -12,6 +12,7 @@ mod admission;
 mod api;
 pub mod audits;
 mod bounded;
+pub mod check_error;
 pub mod db;
 pub mod engine;
 mod error;
@@ -35,5 +36,6 @@ pub mod tls;
 pub mod ui;
 pub mod whitelist;
 
+pub use check_error::{CheckError, CheckErrorKind};
 pub use error::{Error, ErrorKind, Result};
 pub use server::{App, RunningServer, Settings, Updates, load_policies, start};

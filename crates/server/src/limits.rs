@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::check_error::{CheckError, CheckErrorKind};
+
 /// A limit of `total` holders at once, of which at most `per_host` for one registry host.
 /// Waiters queue first in their host's own first-come queue, then in the global one, so a
 /// registry that never answers can hold at most `per_host` places and never the rest.
@@ -97,13 +99,16 @@ impl RegistryThreads {
         deadline: Instant,
         what: &str,
         work: F,
-    ) -> Result<T, String>
+    ) -> Result<T, CheckError>
     where
         T: Send + 'static,
-        F: FnOnce() -> Result<T, String> + Send + 'static,
+        F: FnOnce() -> Result<T, CheckError> + Send + 'static,
     {
         let place = self.limit.acquire(host, deadline).await.ok_or_else(|| {
-            format!("{what}: no registry thread for {host} became free before the deadline")
+            CheckError::new(
+                CheckErrorKind::Timeout,
+                format!("{what}: no registry thread for {host} became free before the deadline"),
+            )
         })?;
         let until = deadline.into_std();
         let handle = tokio::task::spawn_blocking(move || {
@@ -112,9 +117,13 @@ impl RegistryThreads {
         });
         match tokio::time::timeout_at(deadline, handle).await {
             Ok(Ok(done)) => done,
-            Ok(Err(e)) => Err(format!("{what}: {e}")),
-            Err(_) => Err(format!(
-                "{what}: registry {host} did not finish before the deadline"
+            Ok(Err(e)) => Err(CheckError::new(
+                CheckErrorKind::Scan,
+                format!("{what}: {e}"),
+            )),
+            Err(_) => Err(CheckError::new(
+                CheckErrorKind::Timeout,
+                format!("{what}: registry {host} did not finish before the deadline"),
             )),
         }
     }
@@ -158,7 +167,9 @@ mod tests {
                 Ok(1)
             })
             .await;
-        assert!(stuck.unwrap_err().contains("before the deadline"));
+        let stuck = stuck.unwrap_err();
+        assert_eq!(stuck.kind(), CheckErrorKind::Timeout);
+        assert!(stuck.message().contains("before the deadline"), "{stuck}");
         release.send(()).unwrap();
         let far = Instant::now() + Duration::from_secs(60);
         assert_eq!(threads.run("h", far, "test", || Ok(2)).await, Ok(2));

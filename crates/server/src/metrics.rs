@@ -19,6 +19,9 @@ pub struct Metrics {
     pub admission_seconds: Histogram,
     /// Image scans by result (`ok`, `error`).
     pub scans: Family<Labels, Counter>,
+    /// Images that could not be judged, by reason (`unauthorized`, `not_found`,
+    /// `unreachable`, `timeout`, `too_large`, `engine`, `scan`).
+    pub check_errors: Family<Labels, Counter>,
     /// Time of one image scan.
     pub scan_seconds: Histogram,
     /// Verdict cache lookups by result (`hit`, `miss`).
@@ -85,6 +88,7 @@ impl Default for Metrics {
         let admissions = Family::<Labels, Counter>::default();
         let admission_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let scans = Family::<Labels, Counter>::default();
+        let check_errors = Family::<Labels, Counter>::default();
         let scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let cache_lookups = Family::<Labels, Counter>::default();
         let audit_failures = Counter::default();
@@ -205,6 +209,11 @@ impl Default for Metrics {
         );
         registry.register("scans", "Image scans by result", scans.clone());
         registry.register(
+            "check_errors",
+            "Images that could not be judged, by reason",
+            check_errors.clone(),
+        );
+        registry.register(
             "scan_duration_seconds",
             "Time of one image scan",
             scan_seconds.clone(),
@@ -239,6 +248,7 @@ impl Default for Metrics {
             admissions,
             admission_seconds,
             scans,
+            check_errors,
             scan_seconds,
             cache_lookups,
             audit_failures,

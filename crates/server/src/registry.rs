@@ -15,6 +15,7 @@ use portcullis_oci::{
 };
 
 use crate::bounded::BoundedMap;
+use crate::check_error::{CheckError, CheckErrorKind};
 
 /// How long Secrets read from the API are reused.
 const SECRET_TTL: Duration = Duration::from_secs(60);
@@ -189,30 +190,34 @@ impl RegistryAccess {
 pub fn fetch_manifest_digest(
     reference: &Reference,
     options: &ImageOptions,
-) -> Result<Digest, String> {
-    let client =
-        RegistryClient::connect(reference, &options.registry).map_err(|e| e.to_string())?;
+) -> Result<Digest, CheckError> {
+    let what = reference.to_string();
+    let client = RegistryClient::connect(reference, &options.registry)
+        .map_err(|e| CheckError::from_oci(&e, ""))?;
     let fetched = client
         .fetch_manifest(
             &reference.manifest_reference(),
             None,
             options.limits.max_manifest_size,
-            &reference.to_string(),
+            &what,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CheckError::from_oci(&e, ""))?;
     if let Some(pinned) = reference.digest()
         && fetched.digest != *pinned
     {
-        return Err(format!(
-            "{reference}: the registry served a manifest of digest {}",
-            fetched.digest
+        return Err(CheckError::new(
+            CheckErrorKind::Scan,
+            format!(
+                "{reference}: the registry served a manifest of digest {}",
+                fetched.digest
+            ),
         ));
     }
     Ok(fetched.digest)
 }
 
 /// Ask the registry which digest `reference`'s tag points at (blocking).
-pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<Digest, String> {
+pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<Digest, CheckError> {
     match reference.digest() {
         Some(digest) => Ok(digest.clone()),
         None => fetch_manifest_digest(reference, options),
@@ -223,10 +228,10 @@ pub fn resolve_digest(reference: &Reference, options: &ImageOptions) -> Result<D
 pub fn pull_catalog(
     reference: &Reference,
     options: &ImageOptions,
-) -> Result<(ImageInfo, Catalog), String> {
+) -> Result<(ImageInfo, Catalog), CheckError> {
     let image = Image::open(&ImageSource::Registry(reference.clone()), options)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CheckError::from_oci(&e, ""))?;
     let catalog = portcullis_scan::catalog_image(&image, &options.limits, &NoProgress)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CheckError::new(CheckErrorKind::Scan, e.to_string()))?;
     Ok((image.info().clone(), catalog))
 }

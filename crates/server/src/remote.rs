@@ -14,7 +14,13 @@ use portcullis_oci::{Credentials, RegistryOptions};
 use portcullis_scan::ScanResult;
 use serde::{Deserialize, Serialize};
 
+use crate::check_error::{CheckError, CheckErrorKind};
 use crate::error::{Error, ErrorKind, Result};
+
+/// A failure the engine reported (or an answer it could not give).
+fn engine_error(message: String) -> CheckError {
+    CheckError::new(CheckErrorKind::Engine, message)
+}
 
 /// The largest answer read from the engine (a scan's findings), in bytes.
 pub const MAX_ANSWER: u64 = 32 * 1024 * 1024;
@@ -155,7 +161,7 @@ impl RemoteEngine {
         credentials: Option<&Credentials>,
         plain_http: bool,
         timeout: Duration,
-    ) -> std::result::Result<CheckAnswer, String> {
+    ) -> std::result::Result<CheckAnswer, CheckError> {
         let request = CheckRequest {
             image: image.to_string(),
             username: credentials.map(|c| c.username.clone()),
@@ -163,7 +169,8 @@ impl RemoteEngine {
             plain_http,
             timeout_seconds: Some(timeout.as_secs().max(1)),
         };
-        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| CheckError::new(CheckErrorKind::Engine, e.to_string()))?;
         let url = format!("{}/api/v1/engine/check", self.base);
         let mut builder = self
             .agent
@@ -172,19 +179,22 @@ impl RemoteEngine {
             .timeout_global(Some(timeout + Duration::from_secs(5)))
             .build()
             .header("Content-Type", "application/json");
-        if let Some(token) = self.token()? {
+        if let Some(token) = self.token().map_err(engine_error)? {
             builder = builder.header("Authorization", format!("Bearer {token}"));
         }
-        let response = builder
-            .send(&body[..])
-            .map_err(|e| format!("engine {} unreachable: {e}", self.base))?;
+        let response = builder.send(&body[..]).map_err(|e| {
+            CheckError::new(
+                CheckErrorKind::Unreachable,
+                format!("engine {} unreachable: {e}", self.base),
+            )
+        })?;
         let answer: CheckAnswer = read_json(response, &self.base)?;
         self.observe(&answer.database);
         Ok(answer)
     }
 
     /// Ask the engine which database it judges with (blocking).
-    pub fn database(&self) -> std::result::Result<DatabaseAnswer, String> {
+    pub fn database(&self) -> std::result::Result<DatabaseAnswer, CheckError> {
         let url = format!("{}/api/v1/database", self.base);
         let mut builder = self
             .agent
@@ -192,36 +202,50 @@ impl RemoteEngine {
             .config()
             .timeout_global(Some(Duration::from_secs(10)))
             .build();
-        if let Some(token) = self.token()? {
+        if let Some(token) = self.token().map_err(engine_error)? {
             builder = builder.header("Authorization", format!("Bearer {token}"));
         }
-        let response = builder
-            .call()
-            .map_err(|e| format!("engine {} unreachable: {e}", self.base))?;
+        let response = builder.call().map_err(|e| {
+            CheckError::new(
+                CheckErrorKind::Unreachable,
+                format!("engine {} unreachable: {e}", self.base),
+            )
+        })?;
         let answer: DatabaseAnswer = read_json(response, &self.base)?;
         self.observe(&answer.content_id);
         Ok(answer)
     }
 }
 
-/// A 200 answer's JSON body, or the engine's error message.
+/// A 200 answer's JSON body, or the engine's error: its `kind` kept when it names one (a
+/// registry's 401 stays `unauthorized`), else `engine`.
 fn read_json<T: serde::de::DeserializeOwned>(
     mut response: ureq::http::Response<ureq::Body>,
     base: &str,
-) -> std::result::Result<T, String> {
+) -> std::result::Result<T, CheckError> {
     let status = response.status().as_u16();
     let bytes = response
         .body_mut()
         .with_config()
         .limit(MAX_ANSWER)
         .read_to_vec()
-        .map_err(|e| format!("engine {base}: reading the answer: {e}"))?;
+        .map_err(|e| engine_error(format!("engine {base}: reading the answer: {e}")))?;
     if status != 200 {
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
+        let body = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+        let message = body
+            .as_ref()
             .and_then(|v| v["error"].as_str().map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
-        return Err(format!("engine {base} answered HTTP {status}: {message}"));
+        let kind = body
+            .as_ref()
+            .and_then(|v| v["kind"].as_str())
+            .and_then(CheckErrorKind::parse)
+            .unwrap_or(CheckErrorKind::Engine);
+        return Err(CheckError::new(
+            kind,
+            format!("engine {base} answered HTTP {status}: {message}"),
+        ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("engine {base}: not a valid answer: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| engine_error(format!("engine {base}: not a valid answer: {e}")))
 }

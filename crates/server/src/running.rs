@@ -420,7 +420,7 @@ impl Rescanner {
             }
             Err(reason) => {
                 tracing::warn!(image = %job.image, %reason, "a running image could not be judged");
-                state.error = Some(reason);
+                state.error = Some(reason.to_string());
             }
         }
         self.inventory.record(&digest, state);

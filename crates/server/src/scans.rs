@@ -34,6 +34,9 @@ pub struct ScanEntry {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The kind of failure (`unauthorized`, `not_found`, `unreachable`, `timeout`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     /// The report, as `scan --format json` prints it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<serde_json::Value>,
@@ -69,6 +72,7 @@ impl ScanStore {
             status: ScanStatus::Pending,
             digest: None,
             error: None,
+            reason: None,
             report: None,
         };
         self.put(entry.clone());

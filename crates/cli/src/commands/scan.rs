@@ -1,6 +1,5 @@
 //! `portcullis scan`: image → packages → findings → filters → (policy) → report.
 
-
 use anyhow::{Context, Result};
 use portcullis_oci::ImageSource;
 use portcullis_policy::{Action, Decision, Policy};

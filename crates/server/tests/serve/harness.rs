@@ -327,3 +327,10 @@ fn parse_answer(raw: &[u8], peer_cn: String) -> Answer {
         peer_cn,
     }
 }
+
+/// Held by the test that measures this process's memory growth and by the tests that run
+/// several servers at once, so that one's allocations do not count in the other's figure.
+pub fn memory_sensitive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -247,6 +247,8 @@ pub fn wait_for(what: &str, limit: Duration, condition: impl Fn() -> bool) {
 
 #[test]
 fn a_healthy_image_is_judged_while_other_registries_hang() {
+    // It measures this process's RSS growth: no other many-server test at the same time.
+    let _alone = crate::harness::memory_sensitive();
     let registries = Registries::start();
     let silent = Silent::start();
     let trickle = Trickle::start(true);

@@ -67,11 +67,17 @@ fn a_private_image_is_pulled_with_the_pods_pull_secret() {
         .runtime
         .block_on(engine.check(&image, "team-a", &[], None));
     let reason = without.outcome.unwrap_err();
-    assert!(
-        reason.starts_with("registry unreachable or refused: "),
+    assert_eq!(
+        reason.kind(),
+        portcullis_server::CheckErrorKind::Unauthorized,
         "{reason}"
     );
-    assert!(!reason.contains("s3cret-pw"));
+    assert!(!reason.message().contains("s3cret-pw"));
+    let metrics = server.get("/metrics", None).text();
+    assert!(
+        metrics.contains("portcullis_check_errors_total{reason=\"unauthorized\"} 1\n"),
+        "{metrics}"
+    );
     let with = server.runtime.block_on(engine.check(
         &image,
         "team-a",

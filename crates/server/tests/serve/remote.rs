@@ -47,6 +47,7 @@ fn verdict(answer: &Value) -> Value {
 
 #[test]
 fn remote_verdicts_equal_the_engines_own_and_are_cached_by_the_replica() {
+    let _memory = crate::harness::memory_sensitive();
     let registries = Registries::start();
     let engine = server_with(&registries, |_| {});
     // The mock registries speak plain HTTP: each first contact costs the insecure-TLS probe
@@ -109,6 +110,7 @@ fn remote_verdicts_equal_the_engines_own_and_are_cached_by_the_replica() {
 
 #[test]
 fn a_wrong_token_or_a_stopped_engine_follows_unknown_image_action_every_time() {
+    let _memory = crate::harness::memory_sensitive();
     let registries = Registries::start();
     let mut engine = server_with(&registries, |_| {});
     let budget = |config: &mut ServerConfig| {

@@ -52,6 +52,7 @@ fn ui_dir() -> PathBuf {
 
 #[test]
 fn dashboard_pages_in_a_real_browser_match_the_api() {
+    let _memory = crate::harness::memory_sensitive();
     let chromium = require_tool("chromium");
     let node = require_tool("node");
     assert!(
