@@ -4,7 +4,7 @@ use portcullis_catalog::{Os, Package};
 use portcullis_matcher::Finding;
 use portcullis_oci::ImageInfo;
 use portcullis_policy::{DbFreshness, Decision, SourceFreshness};
-use portcullis_vulndb::Status;
+use portcullis_vulndb::{SourceStatus, Status};
 use serde::{Deserialize, Serialize};
 
 /// Everything one scan found: the image, its OS and packages, the findings, and (once a
@@ -66,10 +66,14 @@ pub struct DatabaseSource {
 impl DatabaseInfo {
     /// From a database's status.
     pub fn from_status(status: &Status) -> Self {
+        Self::from_sources(status.built_at.clone(), &status.sources)
+    }
+
+    /// From a database's build time and sources.
+    pub fn from_sources(built_at: Option<String>, sources: &[SourceStatus]) -> Self {
         Self {
-            built_at: status.built_at.clone(),
-            sources: status
-                .sources
+            built_at,
+            sources: sources
                 .iter()
                 .map(|s| DatabaseSource {
                     name: s.name.clone(),

@@ -564,6 +564,13 @@ impl Database {
         status_of(&self.conn, &self.label())
     }
 
+    /// Every source with its record count and update time, sorted by name: the part of
+    /// [`Database::status`] a scan reports, without counting rows (one small read).
+    pub fn sources(&self) -> Result<Vec<SourceStatus>> {
+        self.check_unchanged()?;
+        sources_of(&self.conn, &self.label())
+    }
+
     /// A SHA-256 over a canonical dump of the content (every record, affected entry and
     /// source record count, in key order), excluding timestamps and internal row ids: equal
     /// hashes mean equal answers.
@@ -621,9 +628,8 @@ fn built_at_of(conn: &Connection, label: &str) -> Result<Option<String>> {
     .map_err(|e| Error::store(format!("{label}: reading the build time"), e))
 }
 
-fn status_of(conn: &Connection, label: &str) -> Result<Status> {
-    let err = |e| Error::store(format!("{label}: status"), e);
-    let built_at = built_at_of(conn, label)?;
+fn sources_of(conn: &Connection, label: &str) -> Result<Vec<SourceStatus>> {
+    let err = |e| Error::store(format!("{label}: sources"), e);
     let mut stmt = conn
         .prepare("SELECT name, records, updated_at FROM sources ORDER BY name")
         .map_err(err)?;
@@ -638,6 +644,13 @@ fn status_of(conn: &Connection, label: &str) -> Result<Status> {
         .map_err(err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(err)?;
+    Ok(sources)
+}
+
+fn status_of(conn: &Connection, label: &str) -> Result<Status> {
+    let err = |e| Error::store(format!("{label}: status"), e);
+    let built_at = built_at_of(conn, label)?;
+    let sources = sources_of(conn, label)?;
     let count = |sql: &str| -> Result<u64> {
         conn.query_row(sql, [], |row| row.get::<_, i64>(0))
             .map(|n| n.max(0) as u64)
