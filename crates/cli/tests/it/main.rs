@@ -23,8 +23,11 @@ use std::process::{Command, Stdio};
 /// What a run of the binary produced.
 #[derive(Debug)]
 pub struct Run {
+    /// The exit code (`-1` when killed by a signal).
     pub code: i32,
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
 }
 
