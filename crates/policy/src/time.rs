@@ -3,26 +3,19 @@
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
 fn digits(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
+}
+
+/// Seconds since the epoch of `date` at `time`, UTC (the calendar is `jiff`'s).
+fn utc_seconds(date: jiff::civil::Date, time: jiff::civil::Time) -> Option<i64> {
+    jiff::tz::Offset::UTC
+        .to_timestamp(date.to_datetime(time))
+        .ok()
+        .map(jiff::Timestamp::as_second)
 }
 
 /// Parse `YYYY-MM-DD` into seconds at 00:00:00 UTC that day.
@@ -32,18 +25,13 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return None;
     }
-    let (year, month, day) = (digits(y)?, digits(m)?, digits(d)?);
-    let month_len = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > month_len {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * DAY)
+    let date = jiff::civil::Date::new(
+        i16::try_from(digits(y)?).ok()?,
+        i8::try_from(digits(m)?).ok()?,
+        i8::try_from(digits(d)?).ok()?,
+    )
+    .ok()?;
+    utc_seconds(date, jiff::civil::Time::midnight())
 }
 
 /// Parse an RFC 3339 timestamp (`2024-11-19T07:06:40Z`, fractions and offsets allowed; no
