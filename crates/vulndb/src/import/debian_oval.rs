@@ -12,8 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 
+use super::xml::{attr, push_entity};
 use super::{Batch, Parsed, Problem, first_line};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AffectedEntry, FixStatus, Record, Vulnerability};
@@ -49,31 +50,6 @@ struct Doc {
     objects: HashMap<String, String>,
     /// state id -> evr
     states: HashMap<String, String>,
-}
-
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
-}
-
-fn resolve_entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix('x') {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
 }
 
 fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
@@ -176,14 +152,7 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                 let name = r.decode().map_err(|e| {
                     Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
                 })?;
-                match resolve_entity(&name) {
-                    Some(c) => text.push(c),
-                    None => {
-                        text.push('&');
-                        text.push_str(&name);
-                        text.push(';');
-                    }
-                }
+                push_entity(&mut text, &name);
             }
             Event::End(ref e) => match e.local_name().as_ref() {
                 b"definition" => {
