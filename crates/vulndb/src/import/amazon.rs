@@ -15,12 +15,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::xml::{attr, push_entity, xml_error};
+use super::xml::{attr, each_event, push_text};
 use super::{Batch, Parsed, Problem};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
 use crate::store::SourceMode;
 
@@ -76,18 +75,12 @@ fn package(e: &BytesStart<'_>) -> Package {
 }
 
 fn read_updates(label: &str, bytes: &[u8]) -> Result<Vec<Update>> {
-    let mut reader = Reader::from_reader(bytes);
-    let mut buf = Vec::new();
     let mut updates = Vec::new();
     let mut current: Option<Update> = None;
     let mut capture: Option<Capture> = None;
     let mut text = String::new();
-    let mut closed = false;
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| xml_error(label, reader.buffer_position(), e))?;
-        match event {
+    each_event(label, bytes, ("updateinfo", b"updates"), |event| {
+        match *event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let update = current.as_mut();
                 match (e.local_name().as_ref(), update) {
@@ -127,24 +120,9 @@ fn read_updates(label: &str, bytes: &[u8]) -> Result<Vec<Update>> {
                     }
                 }
             }
-            Event::Text(ref t) if capture.is_some() => {
-                let raw = t.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad text: {e}"))
-                })?;
-                text.push_str(&raw);
-            }
-            Event::CData(ref t) if capture.is_some() => {
-                text.push_str(&String::from_utf8_lossy(t));
-            }
-            Event::GeneralRef(ref r) if capture.is_some() => {
-                let name = r.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
-                })?;
-                push_entity(&mut text, &name);
-            }
+            ref event if capture.is_some() && push_text(label, event, &mut text)? => {}
             Event::End(ref e) => match e.local_name().as_ref() {
                 b"update" => updates.extend(current.take()),
-                b"updates" => closed = true,
                 b"id" | b"title" | b"severity" => {
                     if let (Some(kind), Some(update)) = (capture.take(), current.as_mut()) {
                         let value = text.trim().to_owned();
@@ -158,20 +136,10 @@ fn read_updates(label: &str, bytes: &[u8]) -> Result<Vec<Update>> {
                 }
                 _ => {}
             },
-            Event::Eof => break,
             _ => {}
         }
-        buf.clear();
-    }
-    if !closed {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "{label}: truncated updateinfo: no closing </updates> ({} updates read)",
-                updates.len()
-            ),
-        ));
-    }
+        Ok(())
+    })?;
     Ok(updates)
 }
 
@@ -316,6 +284,7 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+    use crate::error::ErrorKind;
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
     use crate::model::SeverityKind;

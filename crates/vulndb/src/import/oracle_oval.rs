@@ -26,12 +26,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
 
-use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::xml::{attr, push_entity, xml_error};
+use super::xml::{attr, each_event, push_text};
 use super::{Batch, Parsed, Problem};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
 use crate::store::SourceMode;
 
@@ -252,53 +251,19 @@ impl Cursor {
 }
 
 fn read_doc<R: BufRead>(label: &str, input: R) -> Result<Doc> {
-    let mut reader = Reader::from_reader(input);
-    let mut buf = Vec::new();
     let mut doc = Doc::default();
     let mut cursor = Cursor::default();
-    let mut closed = false;
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| xml_error(label, reader.buffer_position(), e))?;
-        match event {
+    each_event(label, input, ("OVAL file", b"oval_definitions"), |event| {
+        match *event {
             Event::Start(ref e) => cursor.start(e, false, &mut doc),
             Event::Empty(ref e) => cursor.start(e, true, &mut doc),
-            Event::Text(ref t) if cursor.capture.is_some() => {
-                let raw = t.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad text: {e}"))
-                })?;
-                cursor.text.push_str(&raw);
+            ref event if cursor.capture.is_some() && push_text(label, event, &mut cursor.text)? => {
             }
-            Event::CData(ref t) if cursor.capture.is_some() => {
-                cursor.text.push_str(&String::from_utf8_lossy(t));
-            }
-            Event::GeneralRef(ref r) if cursor.capture.is_some() => {
-                let name = r.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
-                })?;
-                push_entity(&mut cursor.text, &name);
-            }
-            Event::End(ref e) => {
-                if e.local_name().as_ref() == b"oval_definitions" {
-                    closed = true;
-                }
-                cursor.end(e.local_name().as_ref(), &mut doc);
-            }
-            Event::Eof => break,
+            Event::End(ref e) => cursor.end(e.local_name().as_ref(), &mut doc),
             _ => {}
         }
-        buf.clear();
-    }
-    if !closed {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "{label}: truncated OVAL file: no closing </oval_definitions> ({} definitions read)",
-                doc.definitions.len()
-            ),
-        ));
-    }
+        Ok(())
+    })?;
     Ok(doc)
 }
 
@@ -496,6 +461,7 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+    use crate::error::ErrorKind;
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
     use crate::model::SeverityKind;

@@ -1,9 +1,11 @@
 //! Helpers shared by the XML importers (Debian OVAL, Oracle's ELSA OVAL, Amazon's
 //! `updateinfo.xml`): attributes, entities, and a reader that stops at a size cap.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
-use quick_xml::events::BytesStart;
+use quick_xml::Reader;
+
+use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, ErrorKind};
 
@@ -45,6 +47,57 @@ pub(crate) fn push_entity(text: &mut String, name: &str) {
             text.push(';');
         }
     }
+}
+
+/// Append what a text event carries (text, CDATA, an entity reference) to `text`; `false`
+/// for other events.
+pub(crate) fn push_text(label: &str, event: &Event<'_>, text: &mut String) -> Result<bool, Error> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::InvalidInput, format!("{label}: bad {what}: {e}"))
+    };
+    match event {
+        Event::Text(t) => text.push_str(&t.decode().map_err(|e| bad("text", &e))?),
+        Event::CData(t) => text.push_str(&String::from_utf8_lossy(t)),
+        Event::GeneralRef(r) => push_entity(text, &r.decode().map_err(|e| bad("entity", &e))?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Read every event of `input`, handing each to `handle`, until the end. A document cut
+/// short (no closing `</closing>`) is an error that names it as `what`.
+pub(crate) fn each_event<R: BufRead>(
+    label: &str,
+    input: R,
+    (what, closing): (&str, &[u8]),
+    mut handle: impl FnMut(&Event<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut reader = Reader::from_reader(input);
+    let mut buf = Vec::new();
+    let mut closed = false;
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| xml_error(label, reader.buffer_position(), e))?;
+        match &event {
+            Event::Eof => break,
+            Event::End(e) if e.local_name().as_ref() == closing => closed = true,
+            _ => {}
+        }
+        handle(&event)?;
+        buf.clear();
+    }
+    if !closed {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{label}: truncated {what}: no closing </{}> in its {} bytes",
+                String::from_utf8_lossy(closing),
+                reader.buffer_position()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A quick-xml error as this crate's error: the size cap of a [`CappedReader`] stays
