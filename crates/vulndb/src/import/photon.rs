@@ -6,7 +6,8 @@
 //! so a file must keep that name. Each CVE becomes one record of source `photon:<version>`
 //! with an entry per package (a source rpm name; the matcher also looks binaries up under
 //! their source's name): fixed at `res_ver` (`2.9.4-1.ph4`), or not fixed when `res_ver`
-//! is `NA` (or empty). `cve_score` is kept as a CVSS v3 base score without a vector.
+//! is `NA` (or empty). `cve_score` (a CVSS v3 base score, no vector) becomes Photon's
+//! vendor rating on the CVSS v3 scale (`7.5` → `HIGH`), with the score kept.
 //! `aff_ver` is not parsed ("all versions before X are vulnerable" always names `res_ver`
 //! when one exists). An entry with no CVE id, no package or an unusable version is a
 //! [`Problem`].
@@ -18,7 +19,7 @@ use serde_json::Value;
 
 use super::{Batch, Parsed, Problem};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{AffectedEntry, FixStatus, Record, Severity, SeverityKind, Vulnerability};
+use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
 use crate::store::SourceMode;
 
 /// True when a JSON array looks like Photon's CVE metadata.
@@ -55,6 +56,17 @@ fn score(entry: &Value) -> Option<f64> {
         .as_f64()
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))?;
     (score.is_finite() && (0.0..=10.0).contains(&score)).then_some(score)
+}
+
+/// The CVSS v3 qualitative rating of a base score.
+fn cvss3_rating(score: f64) -> &'static str {
+    match score {
+        s if s >= 9.0 => "CRITICAL",
+        s if s >= 7.0 => "HIGH",
+        s if s >= 4.0 => "MEDIUM",
+        s if s > 0.0 => "LOW",
+        _ => "NONE",
+    }
 }
 
 /// Is `version` usable as an rpm `VERSION-RELEASE`?
@@ -135,14 +147,9 @@ pub(crate) fn parse(label: &str, path: &Path, bytes: &[u8]) -> Result<Parsed> {
         if record.vuln.severities.is_empty()
             && let Some(score) = score(entry)
         {
-            record.vuln.severities.push(Severity {
-                source: source.clone(),
-                kind: SeverityKind::CvssV3,
-                vector: None,
-                score: Some(score),
-                rating: None,
-                metric_type: None,
-            });
+            let mut rating = Severity::vendor(&source, cvss3_rating(score));
+            rating.score = Some(score);
+            record.vuln.severities.push(rating);
         }
         // A package listed twice keeps its first fixed version.
         packages.entry(package.to_owned()).or_insert(fixed);
@@ -177,6 +184,7 @@ mod tests {
     use super::*;
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
+    use crate::model::SeverityKind;
 
     const NAME: &str = "cve_data_photon5.0.json";
 
@@ -212,18 +220,29 @@ mod tests {
                 fixed("CVE-2024-4004", eco, "openssh", "9.3p2-1.ph5", None),
             ]
         );
-        let scores: Vec<(SeverityKind, Option<f64>)> = batch
+        let ratings: Vec<(SeverityKind, &str, Option<&str>, Option<f64>)> = batch
             .records
             .iter()
-            .map(|r| (r.vuln.severities[0].kind, r.vuln.severities[0].score))
+            .map(|r| {
+                let s = &r.vuln.severities[0];
+                (s.kind, s.source.as_str(), s.rating.as_deref(), s.score)
+            })
             .collect();
+        let vendor = |rating, score| {
+            (
+                SeverityKind::Vendor,
+                "photon:5.0",
+                Some(rating),
+                Some(score),
+            )
+        };
         assert_eq!(
-            scores,
+            ratings,
             vec![
-                (SeverityKind::CvssV3, Some(7.5)),
-                (SeverityKind::CvssV3, Some(5.3)),
-                (SeverityKind::CvssV3, Some(7.8)),
-                (SeverityKind::CvssV3, Some(9.8)),
+                vendor("HIGH", 7.5),
+                vendor("MEDIUM", 5.3),
+                vendor("HIGH", 7.8),
+                vendor("CRITICAL", 9.8),
             ]
         );
         let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
