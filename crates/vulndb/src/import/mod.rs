@@ -29,7 +29,7 @@ mod nvd;
 mod oracle_oval;
 mod osv;
 mod photon;
-mod xml;
+pub(crate) mod xml;
 
 use std::collections::BTreeMap;
 use std::fs;
