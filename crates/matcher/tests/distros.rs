@@ -148,6 +148,21 @@ fn oracle_linux_elsa_advisories_fold_into_their_cves() {
     );
     let (_, rows) = findings(&db, ol8, &[rpm("glibc", "glibc", "2.28-236.0.1.el8_9")]);
     assert_eq!(rows, vec![]);
+    // chrony was respun on aarch64 (0:4.1-1.0.4.el7): x86_64's fixed build is not reported.
+    let ol7 = "ID=ol\nVERSION_ID=7.9\n";
+    let (_, rows) = findings(&db, ol7, &[rpm("chrony", "chrony", "4.1-1.0.1.el7")]);
+    assert_eq!(rows, vec![]);
+    let (_, rows) = findings(&db, ol7, &[rpm("chrony", "chrony", "4.1-1.el7")]);
+    assert_eq!(
+        rows,
+        vec![row(
+            "CVE-2024-2101",
+            &["ELSA-2024-0103"],
+            "chrony",
+            Some("0:4.1-1.0.1.el7"),
+            Severity::Medium
+        )]
+    );
     // Oracle Linux 7's bash, and nothing from Oracle Linux 6's.
     let (_, rows) = findings(
         &db,

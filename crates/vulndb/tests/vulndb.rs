@@ -725,7 +725,7 @@ fn oracle_amazon_and_photon_update_from_a_local_mirror() {
         counts,
         [
             ("alas:2", 2, 3),
-            ("oracle-oval", 3, 6),
+            ("oracle-oval", 4, 7),
             ("photon:5.0", 4, 5)
         ]
     );

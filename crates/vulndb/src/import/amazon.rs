@@ -4,8 +4,8 @@
 //! `ALAS2023-2024-567`, `ALAS-2024-1`) names the release (`Amazon Linux:2`, `:2023`, `:1`),
 //! its `<severity>` is a vendor rating, its `<reference type="cve">` ids go to `related`
 //! and every `<package>` of its `<pkglist>` (binary rpms) is fixed at
-//! `EPOCH:VERSION-RELEASE` (epoch `0` when absent). The packages of one EVR for several
-//! arches are one entry whose `notes` list the arches (the arch is not matched). Each
+//! `EPOCH:VERSION-RELEASE` (epoch `0` when absent). A package is one entry whose `notes`
+//! list the arches; the arch is not matched, so when arches differ the lowest EVR is used. Each
 //! release is a snapshot source `alas:<release>`.
 //!
 //! Skipped: updates of another type (bugfix, enhancement), and advisories of the Extras
@@ -20,7 +20,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::xml::{attr, each_event, push_text};
 use super::{Batch, Parsed, Problem};
 use crate::error::Result;
-use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
+use crate::model::{Record, Severity, Vulnerability};
 use crate::store::SourceMode;
 
 /// True when the head of an XML document is an `updateinfo.xml`.
@@ -251,22 +251,11 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
         let records = records
             .into_values()
             .map(|(mut record, entries)| {
-                record.affected = entries
-                    .into_iter()
-                    .map(|((package, evr), arches)| {
-                        let mut entry = AffectedEntry::distro(
-                            &record.vuln,
-                            format!("Amazon Linux:{release}"),
-                            package,
-                            FixStatus::Fixed,
-                            Some(evr),
-                        );
-                        let arches: Vec<String> = arches.into_iter().collect();
-                        entry.notes =
-                            (!arches.is_empty()).then(|| format!("arch {}", arches.join(", ")));
-                        entry
-                    })
-                    .collect();
+                let fixes = entries.into_iter().map(|((package, evr), arches)| {
+                    let key = (format!("Amazon Linux:{release}"), package);
+                    (key, evr, arches, BTreeSet::new())
+                });
+                record.affected = super::rpm_fix_entries(&record.vuln, fixes);
                 record
             })
             .collect();

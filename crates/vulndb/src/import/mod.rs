@@ -31,7 +31,7 @@ mod osv;
 mod photon;
 pub(crate) mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -600,6 +600,69 @@ pub fn parse_epss_csv(
         })
         .collect();
     Ok((scores, data.date, parsed.problems))
+}
+
+/// One fixed version of a binary rpm named by an advisory: ((ecosystem, package), EVR, the
+/// arches it was built for, notes).
+pub(crate) type RpmFix = ((String, String), String, BTreeSet<String>, BTreeSet<String>);
+
+/// The affected entries of an rpm advisory: one per (ecosystem, package), fixed at the
+/// lowest of its EVRs in rpm order (arches respun at a later revision would otherwise make
+/// the others' fixed builds look vulnerable: the arch is not matched), its notes naming
+/// the arches and, when they differ, each arch's EVR.
+pub(crate) fn rpm_fix_entries(
+    vuln: &crate::model::Vulnerability,
+    fixes: impl IntoIterator<Item = RpmFix>,
+) -> Vec<crate::model::AffectedEntry> {
+    type Fixes = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
+    let mut packages: BTreeMap<(String, String), Fixes> = BTreeMap::new();
+    for (key, evr, arches, notes) in fixes {
+        let (by_evr, all_notes) = packages.entry(key).or_default();
+        by_evr.entry(evr).or_default().extend(arches);
+        all_notes.extend(notes);
+    }
+    let rpm = |a: &String, b: &String| {
+        portcullis_versions::compare(portcullis_versions::Scheme::Rpm, a, b)
+            .unwrap_or_else(|_| a.cmp(b))
+    };
+    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    packages
+        .into_iter()
+        .filter_map(|((ecosystem, package), (by_evr, notes))| {
+            let lowest = by_evr.keys().min_by(|a, b| rpm(a, b))?.clone();
+            let mut text: Vec<String> = notes.into_iter().collect();
+            match by_evr.len() {
+                1 => text.extend(
+                    by_evr
+                        .values()
+                        .filter(|a| !a.is_empty())
+                        .map(|a| format!("arch {}", join(a))),
+                ),
+                _ => {
+                    let each: Vec<String> = by_evr
+                        .iter()
+                        .map(|(evr, arches)| match arches.is_empty() {
+                            true => evr.clone(),
+                            false => format!("{evr} ({})", join(arches)),
+                        })
+                        .collect();
+                    text.push(format!(
+                        "fixed per arch: {}; the lowest is used",
+                        each.join("; ")
+                    ));
+                }
+            }
+            let mut entry = crate::model::AffectedEntry::distro(
+                vuln,
+                ecosystem,
+                package,
+                crate::model::FixStatus::Fixed,
+                Some(lowest),
+            );
+            entry.notes = (!text.is_empty()).then(|| text.join("; "));
+            Some(entry)
+        })
+        .collect()
 }
 
 /// The first line of `text`, trimmed and capped at 400 characters.

@@ -11,8 +11,9 @@
 //! of a package test is the "is installed" criterion above it (else the definition's only
 //! `Oracle Linux N` platform).
 //!
-//! Approximations: the arch restriction is not matched (the entries of one EVR for several
-//! arches are one entry, its `notes` list the arches); a module restriction ("Module
+//! Approximations: the arch restriction is not matched: a package is fixed at the lowest
+//! of its arches' EVRs (Oracle respins an arch at a later revision now and then; the
+//! entry's `notes` list the arches, and each arch's EVR when they differ); a module restriction ("Module
 //! nodejs:18 is enabled") is kept in `notes` only, so a package of another stream with a
 //! lower version is reported; Ksplice userspace builds (EVRs containing `ksplice`, e.g.
 //! `2:2.28-236.0.1.ksplice1.el8`) are skipped, since their epoch would make every standard
@@ -31,7 +32,7 @@ use quick_xml::events::Event;
 use super::xml::{attr, each_event, push_text};
 use super::{Batch, Parsed, Problem};
 use crate::error::Result;
-use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
+use crate::model::{Record, Severity, Vulnerability};
 use crate::store::SourceMode;
 
 /// The source name of the records.
@@ -426,25 +427,12 @@ pub(crate) fn parse<R: BufRead>(label: &str, input: R) -> Result<Parsed> {
     let records = records
         .into_values()
         .map(|(mut record, entries)| {
-            record.affected = entries
+            let fixes = entries
                 .into_iter()
                 .map(|((ecosystem, package, evr), (arches, notes))| {
-                    let mut entry = AffectedEntry::distro(
-                        &record.vuln,
-                        ecosystem,
-                        package,
-                        FixStatus::Fixed,
-                        Some(evr),
-                    );
-                    let mut text: Vec<String> = notes.into_iter().collect();
-                    if !arches.is_empty() {
-                        let arches: Vec<String> = arches.into_iter().collect();
-                        text.push(format!("arch {}", arches.join(", ")));
-                    }
-                    entry.notes = (!text.is_empty()).then(|| text.join("; "));
-                    entry
-                })
-                .collect();
+                    ((ecosystem, package), evr, arches, notes)
+                });
+            record.affected = super::rpm_fix_entries(&record.vuln, fixes);
             record
         })
         .collect();
@@ -519,6 +507,16 @@ mod tests {
                     "1:18.19.0-1.module+el8.9.0+90001+aaaa1111",
                     Some("module nodejs:18")
                 ),
+                fixed(
+                    "ELSA-2024-0103",
+                    "Oracle Linux:7",
+                    "chrony",
+                    "0:4.1-1.0.1.el7",
+                    Some(
+                        "fixed per arch: 0:4.1-1.0.1.el7 (x86_64); 0:4.1-1.0.4.el7 (aarch64); \
+                         the lowest is used"
+                    )
+                ),
             ]
         );
         let facts: Vec<_> = batch
@@ -569,6 +567,14 @@ mod tests {
                     "LOW".into(),
                     "2024-02-01".into()
                 ),
+                (
+                    "ELSA-2024-0103",
+                    "ELSA-2024-0103",
+                    strings(&["CVE-2024-2101"]),
+                    vec![],
+                    "MODERATE".into(),
+                    "2024-02-15".into()
+                ),
             ]
         );
         let openssl = &batch.records[1].vuln;
@@ -612,7 +618,7 @@ mod tests {
         let label = "com.oracle.elsa-all.xml.bz2";
         let parsed =
             parse_bytes(label, std::path::Path::new(label), bz2.clone(), &options).unwrap();
-        assert_eq!(parsed.batches[0].records.len(), 3);
+        assert_eq!(parsed.batches[0].records.len(), 4);
         let small = ImportOptions {
             max_decompressed_size: xml.len() as u64 - 1,
             ..ImportOptions::default()
