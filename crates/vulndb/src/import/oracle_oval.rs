@@ -20,11 +20,11 @@
 //! build look vulnerable; UEK kernels are kept under their own names (`kernel-uek`).
 //!
 //! The file is read as a stream of XML events (it is over 100 MB uncompressed): what is
-//! kept is the definitions' ids, CVEs and criteria, then the tests, objects and states they
-//! name. A file cut short (no closing `</oval_definitions>`) is an error; a definition with
+//! kept is the definitions' ids, CVEs and criteria (not the signature and Ksplice-flavour
+//! ones), then only the tests, objects and states they name. A file cut short (no closing `</oval_definitions>`) is an error; a definition with
 //! no ELSA id, no release or no usable package test is a [`Problem`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
 
 use quick_xml::events::Event;
@@ -43,10 +43,22 @@ pub(crate) fn looks_like_elsa(head: &[u8]) -> bool {
     super::contains(head, b"oval_definitions") && super::contains(head, b"oval:com.oracle.elsa:")
 }
 
+/// What a criterion's comment says about the criteria around it.
+#[derive(Debug, Default)]
+enum Marker {
+    #[default]
+    None,
+    /// `Oracle Linux 9 is installed`.
+    Release(String),
+    /// `Module nodejs:18 is enabled`.
+    Module(String),
+}
+
 #[derive(Debug, Default)]
 struct Criterion {
+    /// The test id, without the `oval:com.oracle.elsa:` every id starts with.
     test_ref: String,
-    comment: String,
+    marker: Marker,
     /// The ids of the enclosing `<criteria>`, outermost first.
     frames: Vec<u32>,
 }
@@ -90,6 +102,16 @@ struct Doc {
     /// object id -> package name
     objects: HashMap<String, String>,
     states: HashMap<String, State>,
+    /// Once the definitions are read, the tests their criteria name (the others are not
+    /// kept); once the tests are read, the objects and states those name.
+    wanted_tests: Option<HashSet<String>>,
+    wanted_objects: Option<HashSet<String>>,
+    wanted_states: Option<HashSet<String>>,
+}
+
+/// Is `id` wanted (everything is, until the wanted set is known)?
+fn wanted(set: &Option<HashSet<String>>, id: &str) -> bool {
+    set.as_ref().is_none_or(|set| set.contains(id))
 }
 
 #[derive(Debug, Default)]
@@ -145,33 +167,40 @@ impl Cursor {
                 self.frames.push(self.next_frame);
             }
             b"criterion" => {
-                if let (Some(def), Some(test_ref)) = (self.def.as_mut(), attr(e, b"test_ref")) {
+                let comment = attr(e, b"comment").unwrap_or_default();
+                // Signature and Ksplice-flavour tests say nothing this importer uses: not
+                // kept (the file has one of each per package and arch).
+                let unused =
+                    comment.contains(" is signed with ") || comment.ends_with(" is ksplice-based");
+                if let (Some(def), Some(test_ref), false) =
+                    (self.def.as_mut(), attr(e, b"test_ref"), unused)
+                {
                     def.criteria.push(Criterion {
-                        test_ref,
-                        comment: attr(e, b"comment").unwrap_or_default(),
+                        test_ref: short(test_ref),
+                        marker: marker(&comment),
                         frames: self.frames.clone(),
                     });
                 }
             }
             b"rpminfo_test" => {
                 self.test = Some((
-                    attr(e, b"id").unwrap_or_default(),
+                    short(attr(e, b"id").unwrap_or_default()),
                     String::new(),
                     String::new(),
                 ))
             }
             b"object" => {
                 if let (Some(t), Some(r)) = (self.test.as_mut(), attr(e, b"object_ref")) {
-                    t.1 = r;
+                    t.1 = short(r);
                 }
             }
             b"state" => {
                 if let (Some(t), Some(r)) = (self.test.as_mut(), attr(e, b"state_ref")) {
-                    t.2 = r;
+                    t.2 = short(r);
                 }
             }
-            b"rpminfo_object" => self.object_id = attr(e, b"id"),
-            b"rpminfo_state" => self.state_id = attr(e, b"id"),
+            b"rpminfo_object" => self.object_id = attr(e, b"id").map(short),
+            b"rpminfo_state" => self.state_id = attr(e, b"id").map(short),
             b"name" if self.object_id.is_some() => self.capture = Some(Capture::ObjectName),
             b"evr" if self.state_id.is_some() => {
                 let less_than = attr(e, b"operation")
@@ -202,9 +231,19 @@ impl Cursor {
                 self.frames.pop();
             }
             b"rpminfo_test" => {
-                if let Some((id, object, state)) = self.test.take() {
+                if let Some((id, object, state)) = self.test.take()
+                    && wanted(&doc.wanted_tests, &id)
+                {
                     doc.tests.insert(id, (object, state));
                 }
+            }
+            b"definitions" => {
+                let tests = doc.definitions.iter().flat_map(|d| &d.criteria);
+                doc.wanted_tests = Some(tests.map(|c| c.test_ref.clone()).collect());
+            }
+            b"tests" => {
+                doc.wanted_objects = Some(doc.tests.values().map(|t| t.0.clone()).collect());
+                doc.wanted_states = Some(doc.tests.values().map(|t| t.1.clone()).collect());
             }
             b"rpminfo_object" => self.object_id = None,
             b"rpminfo_state" => self.state_id = None,
@@ -232,17 +271,23 @@ impl Cursor {
                 def.cves.insert(value);
             }
             (Capture::ObjectName, _) => {
-                if let Some(id) = &self.object_id {
+                if let Some(id) = &self.object_id
+                    && wanted(&doc.wanted_objects, id)
+                {
                     doc.objects.insert(id.clone(), value);
                 }
             }
             (Capture::Evr, _) => {
-                if let Some(id) = &self.state_id {
+                if let Some(id) = &self.state_id
+                    && wanted(&doc.wanted_states, id)
+                {
                     doc.states.entry(id.clone()).or_default().evr = Some(value);
                 }
             }
             (Capture::Arch, _) => {
-                if let Some(id) = &self.state_id {
+                if let Some(id) = &self.state_id
+                    && wanted(&doc.wanted_states, id)
+                {
                     doc.states.entry(id.clone()).or_default().arch = Some(value);
                 }
             }
@@ -268,9 +313,33 @@ fn read_doc<R: BufRead>(label: &str, input: R) -> Result<Doc> {
     Ok(doc)
 }
 
+/// An OVAL id without the prefix every id of Oracle's file has (memory: the file has
+/// hundreds of thousands of them).
+fn short(id: String) -> String {
+    match id.strip_prefix("oval:com.oracle.elsa:") {
+        Some(rest) => rest.to_owned(),
+        None => id,
+    }
+}
+
+/// The [`Marker`] of a criterion comment.
+fn marker(comment: &str) -> Marker {
+    let comment = comment.trim();
+    if let Some(release) = installed_release(comment) {
+        return Marker::Release(release.to_owned());
+    }
+    match comment
+        .strip_prefix("Module ")
+        .and_then(|m| m.strip_suffix(" is enabled"))
+    {
+        Some(module) => Marker::Module(module.to_owned()),
+        None => Marker::None,
+    }
+}
+
 /// `9` from a criterion comment `Oracle Linux 9 is installed`.
 fn installed_release(comment: &str) -> Option<&str> {
-    let rest = comment.trim().strip_prefix("Oracle Linux ")?;
+    let rest = comment.strip_prefix("Oracle Linux ")?;
     let (release, tail) = rest.split_once(' ')?;
     (tail.trim() == "is installed" && is_number(release)).then_some(release)
 }
@@ -322,15 +391,18 @@ fn definition_entries(doc: &Doc, def: &Definition) -> std::result::Result<Entrie
             skipped_ksplice += 1;
             continue;
         }
-        let release = enclosing(&def.criteria, criterion, |c| installed_release(&c.comment))
-            .or(only_platform)
-            .ok_or_else(|| format!("no Oracle Linux release for package {package}"))?;
+        let release = enclosing(&def.criteria, criterion, |c| match &c.marker {
+            Marker::Release(release) => Some(release.as_str()),
+            _ => None,
+        })
+        .or(only_platform)
+        .ok_or_else(|| format!("no Oracle Linux release for package {package}"))?;
         let arch = enclosing(&def.criteria, criterion, |c| {
             resolve(c).and_then(|(_, state)| state.arch.clone())
         });
-        let module = enclosing(&def.criteria, criterion, |c| {
-            let module = c.comment.trim().strip_prefix("Module ")?;
-            module.strip_suffix(" is enabled").map(str::to_owned)
+        let module = enclosing(&def.criteria, criterion, |c| match &c.marker {
+            Marker::Module(module) => Some(module.clone()),
+            _ => None,
         });
         let (arches, notes) = entries
             .entry((
