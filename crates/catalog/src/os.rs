@@ -13,6 +13,9 @@ pub const PATTERNS: &[&str] = &[
     "etc/debian_version",
     "etc/redhat-release",
     "etc/system-release",
+    "etc/oracle-release",
+    "etc/centos-release",
+    "etc/photon-release",
 ];
 
 /// Symlink hops followed when resolving a release file.
@@ -79,7 +82,7 @@ impl OsFamily {
             "ol" | "oracle" => Self::Oracle,
             "fedora" => Self::Fedora,
             "amzn" | "amazon" => Self::Amazon,
-            "sles" | "sled" | "sle-micro" | "sles_sap" | "suse" => Self::Sles,
+            "sles" | "sled" | "sle-micro" | "sl-micro" | "sles_sap" | "suse" => Self::Sles,
             "opensuse-leap" | "opensuse" => Self::OpensuseLeap,
             "opensuse-tumbleweed" => Self::OpensuseTumbleweed,
             "mariner" => Self::Mariner,
@@ -309,8 +312,9 @@ pub fn from_os_release(text: &str, source_file: &str) -> Option<Os> {
     Some(os)
 }
 
-/// Parse a `redhat-release` / `system-release` line such as
-/// `Rocky Linux release 8.9 (Green Obsidian)`.
+/// Parse a `redhat-release` / `system-release` / `oracle-release` / `centos-release` line
+/// such as `Rocky Linux release 8.9 (Green Obsidian)`, `Amazon Linux release 2 (Karoo)`, or
+/// the first line of `photon-release` (`VMware Photon OS 5.0`).
 pub fn from_redhat_release(text: &str, source_file: &str) -> Option<Os> {
     let line = text.lines().next()?.trim();
     let lower = line.to_ascii_lowercase();
@@ -328,12 +332,21 @@ pub fn from_redhat_release(text: &str, source_file: &str) -> Option<Os> {
         "fedora"
     } else if lower.starts_with("amazon") {
         "amzn"
+    } else if lower.starts_with("vmware photon") {
+        "photon"
     } else {
         return None;
     };
     let mut os = Os::new(id, source_file);
-    let (before, after) = lower.split_once(" release ")?;
-    let _ = before;
+    // `VMware Photon OS 5.0` has no ` release `: the version is the last word.
+    let after = match lower.split_once(" release ") {
+        Some((_, after)) => after,
+        None if id == "photon" => lower
+            .rsplit(' ')
+            .next()
+            .filter(|v| v.bytes().next().is_some_and(|b| b.is_ascii_digit()))?,
+        None => return None,
+    };
     let version = after.split_whitespace().next()?.to_string();
     os.version_id = Some(version.clone());
     os.version = Some(version);
@@ -344,6 +357,9 @@ pub fn from_redhat_release(text: &str, source_file: &str) -> Option<Os> {
     }
     os.pretty_name = Some(line.to_string());
     os.name = line.split(" release ").next().map(str::to_string);
+    if id == "photon" {
+        os.name = Some("VMware Photon OS".to_owned());
+    }
     Some(os)
 }
 
@@ -379,7 +395,13 @@ pub fn detect(files: &FileSet, report: &mut Warnings) -> Option<Os> {
         os = Some(debian);
     }
     if os.is_none() {
-        for path in ["etc/redhat-release", "etc/system-release"] {
+        for path in [
+            "etc/oracle-release",
+            "etc/centos-release",
+            "etc/redhat-release",
+            "etc/system-release",
+            "etc/photon-release",
+        ] {
             if let Some((path, text)) = read_text(files, path, report)
                 && let Some(found) = from_redhat_release(&text, &path)
             {
@@ -467,5 +489,146 @@ mod tests {
         assert_eq!(os.version_id.as_deref(), Some("8.9"));
         assert_eq!(os.codename.as_deref(), Some("Green Obsidian"));
         assert!(from_redhat_release("Something else", "x").is_none());
+    }
+
+    fn files(entries: &[(&str, &str)]) -> FileSet {
+        let mut set = FileSet::default();
+        for (path, text) in entries {
+            set.files.insert(
+                path.to_string(),
+                portcullis_oci::FoundFile {
+                    path: path.to_string(),
+                    layer: None,
+                    mode: 0o644,
+                    size: text.len() as u64,
+                    content: portcullis_oci::FileContent::Data(text.as_bytes().to_vec()),
+                },
+            );
+        }
+        set
+    }
+
+    /// An OS as (id, family, version_id).
+    type Facts = (String, OsFamily, Option<String>);
+
+    /// The [`Facts`] detected from `entries`.
+    fn detected(entries: &[(&str, &str)]) -> Facts {
+        let mut warnings = Warnings::default();
+        let os = detect(&files(entries), &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        (os.id, os.family, os.version_id)
+    }
+
+    fn want(id: &str, family: OsFamily, version: &str) -> Facts {
+        (id.to_string(), family, Some(version.to_string()))
+    }
+
+    /// os-release files written after the fields each distribution documents.
+    #[test]
+    fn os_release_of_the_rpm_distributions() {
+        let cases: &[(&str, Facts)] = &[
+            (
+                "NAME=\"Oracle Linux Server\"\nVERSION=\"9.3\"\nID=\"ol\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.3\"\nPLATFORM_ID=\"platform:el9\"\n",
+                want("ol", OsFamily::Oracle, "9.3"),
+            ),
+            (
+                "NAME=\"Amazon Linux\"\nVERSION=\"2\"\nID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\nPRETTY_NAME=\"Amazon Linux 2\"\n",
+                want("amzn", OsFamily::Amazon, "2"),
+            ),
+            (
+                "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\nPLATFORM_ID=\"platform:al2023\"\n",
+                want("amzn", OsFamily::Amazon, "2023"),
+            ),
+            (
+                "NAME=\"VMware Photon OS\"\nVERSION=\"5.0\"\nID=photon\nVERSION_ID=5.0\nPRETTY_NAME=\"VMware Photon OS/Linux\"\n",
+                want("photon", OsFamily::Photon, "5.0"),
+            ),
+            (
+                "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.4\"\n",
+                want("rhel", OsFamily::Rhel, "9.4"),
+            ),
+            (
+                "NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"9\"\n",
+                want("centos", OsFamily::Centos, "9"),
+            ),
+            (
+                "NAME=\"SLES\"\nVERSION=\"15-SP5\"\nVERSION_ID=\"15.5\"\nID=\"sles\"\nID_LIKE=\"suse\"\n",
+                want("sles", OsFamily::Sles, "15.5"),
+            ),
+            (
+                "NAME=\"SLE Micro\"\nVERSION=\"5.5\"\nVERSION_ID=\"5.5\"\nID=\"sle-micro\"\nID_LIKE=\"suse\"\n",
+                want("sle-micro", OsFamily::Sles, "5.5"),
+            ),
+            (
+                "NAME=\"openSUSE Leap\"\nVERSION=\"15.5\"\nID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.5\"\n",
+                want("opensuse-leap", OsFamily::OpensuseLeap, "15.5"),
+            ),
+            (
+                "NAME=\"openSUSE Tumbleweed\"\nID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\nVERSION_ID=\"20240801\"\n",
+                want(
+                    "opensuse-tumbleweed",
+                    OsFamily::OpensuseTumbleweed,
+                    "20240801",
+                ),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&detected(&[("etc/os-release", text)]), expected, "{text}");
+            // usr/lib/os-release is read when etc/os-release is missing.
+            assert_eq!(
+                &detected(&[("usr/lib/os-release", text)]),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
+    /// Images without os-release: the distributions' own release files.
+    #[test]
+    fn release_files_without_os_release() {
+        let cases = [
+            (
+                "etc/oracle-release",
+                "Oracle Linux Server release 8.9\n",
+                want("ol", OsFamily::Oracle, "8.9"),
+            ),
+            (
+                "etc/system-release",
+                "Amazon Linux release 2 (Karoo)\n",
+                want("amzn", OsFamily::Amazon, "2"),
+            ),
+            (
+                "etc/system-release",
+                "Amazon Linux release 2023.4.20240401 (Amazon Linux)\n",
+                want("amzn", OsFamily::Amazon, "2023.4.20240401"),
+            ),
+            (
+                "etc/system-release",
+                "Amazon Linux AMI release 2018.03\n",
+                want("amzn", OsFamily::Amazon, "2018.03"),
+            ),
+            (
+                "etc/photon-release",
+                "VMware Photon OS 4.0\nPHOTON_BUILD_NUMBER=1526e30ba\n",
+                want("photon", OsFamily::Photon, "4.0"),
+            ),
+            (
+                "etc/centos-release",
+                "CentOS Stream release 9\n",
+                want("centos", OsFamily::Centos, "9"),
+            ),
+        ];
+        for (path, text, expected) in cases {
+            assert_eq!(detected(&[(path, text)]), expected, "{path}: {text}");
+        }
+        // os-release wins over a release file.
+        assert_eq!(
+            detected(&[
+                ("etc/os-release", "ID=ol\nVERSION_ID=9.4\n"),
+                ("etc/oracle-release", "Oracle Linux Server release 8.9\n"),
+            ]),
+            want("ol", OsFamily::Oracle, "9.4")
+        );
+        assert!(from_redhat_release("VMware Photon OS\n", "x").is_none());
     }
 }

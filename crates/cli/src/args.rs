@@ -463,6 +463,16 @@ pub struct SourceArgs {
     /// Base URL of a FIRST EPSS mirror (`<url>/epss_scores-current.csv.gz`).
     #[arg(long, value_name = "URL", env = "PORTCULLIS_EPSS_MIRROR")]
     pub epss_mirror: Option<String>,
+    /// Base URL of an Oracle ELSA OVAL mirror (`<url>/com.oracle.elsa-all.xml.bz2`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_ORACLE_MIRROR")]
+    pub oracle_mirror: Option<String>,
+    /// Base URL of an Amazon Linux repository mirror (`<url>/2/core/latest/x86_64/mirror.list`,
+    /// `<url>/al2023/core/mirrors/latest/x86_64/mirror.list`, and the repositories they name).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_AMAZON_MIRROR")]
+    pub amazon_mirror: Option<String>,
+    /// Base URL of a Photon OS CVE metadata mirror (`<url>/cve_data_photon<version>.json`).
+    #[arg(long, value_name = "URL", env = "PORTCULLIS_PHOTON_MIRROR")]
+    pub photon_mirror: Option<String>,
     /// Pull a missing database from this OCI artifact (`db push` made it) instead of building it
     /// from the sources, and pull it again once past the artifact's `next_update`;
     /// repeatable, tried in order (comma-separated in the variable).
@@ -491,6 +501,9 @@ impl SourceArgs {
             (&self.nvd_mirror, &mut mirrors.nvd),
             (&self.kev_mirror, &mut mirrors.kev),
             (&self.epss_mirror, &mut mirrors.epss),
+            (&self.oracle_mirror, &mut mirrors.oracle),
+            (&self.amazon_mirror, &mut mirrors.amazon),
+            (&self.photon_mirror, &mut mirrors.photon),
         ] {
             if let Some(url) = given {
                 slot.clone_from(url);

@@ -4,7 +4,8 @@
 //! Alpine by apk origin in `Alpine:v<major>.<minor>`, Debian by source name in
 //! `Debian:<major>`, Ubuntu in `Ubuntu:<version>[:LTS]`, and the rpm distributions OSV
 //! publishes (`Rocky Linux:<major>`, `AlmaLinux:<major>`, `Mariner:<version>`, `Azure
-//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`) by source rpm name
+//! Linux:<version>`, `Photon OS:<version>`, `openSUSE:Leap <version>`, and `Oracle
+//! Linux:<major>`, `Amazon Linux:<2|2023>` of the ELSA and ALAS importers) by source rpm name
 //! **and** binary rpm name ([`queries_for`]): AlmaLinux's and Rocky's records name binary
 //! rpms (`openssl-libs`), Red Hat's either. Nothing else: no CPEs, no name guessing across distributions. Language packages match
 //! OSV by ecosystem and name (PyPI names are PEP 503-normalised by the database, Go by
@@ -46,6 +47,15 @@ pub fn os_ecosystem(os: &Os) -> Option<String> {
         OsFamily::Almalinux => major.map(|m| format!("AlmaLinux:{m}")),
         // CBL-Mariner 2 is Azure Linux 2: OSV files both as `Azure Linux:<major>`.
         OsFamily::Mariner | OsFamily::Azurelinux => major.map(|m| format!("Azure Linux:{m}")),
+        // Oracle's ELSA OVAL and Amazon's ALAS (`oracle-oval`, `alas:<release>`) file by
+        // major release; Amazon Linux 1 (`2018.03`) is `Amazon Linux:1`.
+        OsFamily::Oracle => major
+            .filter(|m| m.bytes().all(|b| b.is_ascii_digit()))
+            .map(|m| format!("Oracle Linux:{m}")),
+        OsFamily::Amazon => major
+            .and_then(amazon_release)
+            .map(|r| format!("Amazon Linux:{r}")),
+        // Photon's CVE metadata (`photon:<version>`) and OSV file by `VERSION_ID` (`5.0`).
         OsFamily::Photon => version.map(|v| format!("Photon OS:{v}")),
         OsFamily::OpensuseLeap => version.map(|v| format!("openSUSE:Leap {v}")),
         OsFamily::OpensuseTumbleweed => Some("openSUSE:Tumbleweed".into()),
@@ -57,9 +67,26 @@ pub fn os_ecosystem(os: &Os) -> Option<String> {
         // SUSE files packages under the product or module that ships them (`SUSE:Linux
         // Enterprise Module for Basesystem 15 SP5`, `... Server 15 SP5-LTSS`): this names the
         // service pack, see [`os_streams`].
+        // SLE Micro files packages under the release itself (`SUSE:Linux Enterprise Micro
+        // 5.5`, `SUSE:Linux Micro 6.0`).
+        OsFamily::Sles if os.id == "sle-micro" => {
+            version.map(|v| format!("SUSE:Linux Enterprise Micro {v}"))
+        }
+        OsFamily::Sles if os.id == "sl-micro" => version.map(|v| format!("SUSE:Linux Micro {v}")),
         OsFamily::Sles => version
             .and_then(sles_release)
             .map(|r| format!("SUSE:Linux Enterprise Server {r}")),
+        _ => None,
+    }
+}
+
+/// Amazon Linux's release from the first part of `VERSION_ID`: `2`, `2023` (`2023.4.2024…`
+/// from `system-release`), and `1` for the Amazon Linux AMI's `2018.03`.
+fn amazon_release(major: &str) -> Option<&str> {
+    match major.parse::<u32>().ok()? {
+        2 => Some("2"),
+        2011..=2018 => Some("1"),
+        2022.. => Some(major),
         _ => None,
     }
 }
@@ -321,6 +348,27 @@ mod tests {
             Some("SUSE:Linux Enterprise Server 15")
         );
         assert_eq!(os_ecosystem(&os("sles", "x.5")), None);
+        let table = [
+            ("ol", "9.3", "Oracle Linux:9"),
+            ("ol", "8", "Oracle Linux:8"),
+            ("amzn", "2", "Amazon Linux:2"),
+            ("amzn", "2023", "Amazon Linux:2023"),
+            ("amzn", "2023.4.20240401", "Amazon Linux:2023"),
+            ("amzn", "2018.03", "Amazon Linux:1"),
+            ("photon", "5.0", "Photon OS:5.0"),
+            ("photon", "3.0", "Photon OS:3.0"),
+            ("sle-micro", "5.5", "SUSE:Linux Enterprise Micro 5.5"),
+            ("sl-micro", "6.0", "SUSE:Linux Micro 6.0"),
+        ];
+        for (id, version, want) in table {
+            assert_eq!(
+                os_ecosystem(&os(id, version)).as_deref(),
+                Some(want),
+                "{id} {version}"
+            );
+        }
+        assert_eq!(os_ecosystem(&os("amzn", "7")), None);
+        assert_eq!(os_ecosystem(&os("ol", "x")), None);
         assert_eq!(os_ecosystem(&os("centos", "7")), None);
         assert_eq!(os_ecosystem(&os("plan9", "4")), None);
     }

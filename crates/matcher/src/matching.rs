@@ -66,6 +66,8 @@ const ADVISORY_PREFIXES: &[&str] = &[
     "USN-",
     "LSN-",
     "ELSA-",
+    // Amazon Linux: ALAS-, ALAS2-, ALAS2023-, ...
+    "ALAS",
     "SUSE-SU-",
     "SUSE-RU-",
     "openSUSE-SU-",

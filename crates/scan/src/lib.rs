@@ -113,10 +113,16 @@ pub fn unsupported_os_warning(os: &portcullis_catalog::Os, ecosystem: Option<&st
     let release = os.distro_qualifier();
     match ecosystem {
         Some(ecosystem) => {
-            let export = ecosystem.split(':').next().unwrap_or(ecosystem);
+            let (export, version) = ecosystem.split_once(':').unwrap_or((ecosystem, ""));
+            let source = match export {
+                "Oracle Linux" => "oracle-oval".to_owned(),
+                "Amazon Linux" => format!("alas:{version}"),
+                "Photon OS" => format!("photon:{version}"),
+                _ => format!("osv:{export}"),
+            };
             format!(
                 "{release}: the database has no vulnerability data for ecosystem {ecosystem} \
-                 (source osv:{export}); the OS packages were not checked"
+                 (source {source}); the OS packages were not checked"
             )
         }
         None => format!(
@@ -164,4 +170,35 @@ pub fn judge(result: &mut ScanResult, policy: &Policy, now: i64) {
         },
     );
     result.decision = Some(decision);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_os_warnings_name_the_default_source() {
+        let os = |id: &str, version: &str| {
+            portcullis_catalog::os::from_os_release(
+                &format!("ID={id}\nVERSION_ID={version}\n"),
+                "etc/os-release",
+            )
+            .expect("os-release")
+        };
+        let cases = [
+            ("ol", "9.3", "Oracle Linux:9", "oracle-oval"),
+            ("amzn", "2023", "Amazon Linux:2023", "alas:2023"),
+            ("photon", "5.0", "Photon OS:5.0", "photon:5.0"),
+            ("almalinux", "9.8", "AlmaLinux:9", "osv:AlmaLinux"),
+        ];
+        for (id, version, ecosystem, source) in cases {
+            assert_eq!(
+                unsupported_os_warning(&os(id, version), Some(ecosystem)),
+                format!(
+                    "{id}-{version}: the database has no vulnerability data for ecosystem \
+                     {ecosystem} (source {source}); the OS packages were not checked"
+                )
+            );
+        }
+    }
 }

@@ -90,7 +90,9 @@ impl Scheme {
             "Alpine" | "Wolfi" | "Chainguard" => Some(Scheme::Apk),
             "Debian" | "Ubuntu" => Some(Scheme::Dpkg),
             "Rocky Linux" | "AlmaLinux" | "Red Hat" | "openSUSE" | "SUSE" | "Mariner"
-            | "Azure Linux" | "Photon OS" | "openEuler" => Some(Scheme::Rpm),
+            | "Azure Linux" | "Photon OS" | "openEuler" | "Oracle Linux" | "Amazon Linux" => {
+                Some(Scheme::Rpm)
+            }
             "Go" => Some(Scheme::Go),
             "PyPI" => Some(Scheme::Pep440),
             "npm" => Some(Scheme::Npm),

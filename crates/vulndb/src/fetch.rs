@@ -70,6 +70,9 @@ impl Fetcher for HttpFetcher {
     }
 }
 
+/// Amazon Linux's CDN, the default [`Mirrors::amazon`].
+const AMAZON_CDN: &str = "https://cdn.amazonlinux.com";
+
 /// Base URLs of the upstream sources; point them at a mirror for clusters without
 /// internet access.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +93,15 @@ pub struct Mirrors {
     pub kev: String,
     /// FIRST's EPSS scores: `<epss>/epss_scores-current.csv.gz`.
     pub epss: String,
+    /// Oracle Linux's ELSA OVAL: `<oracle>/com.oracle.elsa-all.xml.bz2`.
+    pub oracle: String,
+    /// Amazon Linux's repositories: `<amazon>/2/core/latest/x86_64/mirror.list` and
+    /// `<amazon>/al2023/core/mirrors/latest/x86_64/mirror.list`, the repository each names
+    /// (its `repodata/repomd.xml`, then the `updateinfo` file that names). Repository URLs
+    /// in a mirror list under the default base are read under this one.
+    pub amazon: String,
+    /// Photon OS CVE metadata: `<photon>/cve_data_photon<version>.json`.
+    pub photon: String,
 }
 
 impl Default for Mirrors {
@@ -105,6 +117,9 @@ impl Default for Mirrors {
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
             kev: "https://www.cisa.gov/sites/default/files/feeds".to_owned(),
             epss: "https://epss.empiricalsecurity.com".to_owned(),
+            oracle: "https://linux.oracle.com/security/oval".to_owned(),
+            amazon: AMAZON_CDN.to_owned(),
+            photon: "https://packages.vmware.com/photon/photon_cve_metadata".to_owned(),
         }
     }
 }
@@ -144,6 +159,18 @@ pub enum NetworkSource {
     Kev,
     /// FIRST's current EPSS scores.
     Epss,
+    /// Oracle Linux's ELSA OVAL (every release).
+    OracleOval,
+    /// The ALAS `updateinfo` of one Amazon Linux release's core repository (x86_64).
+    AmazonLinux {
+        /// The release: `2` or `2023`.
+        release: String,
+    },
+    /// Photon OS CVE metadata of one release.
+    Photon {
+        /// The release (`5.0`).
+        version: String,
+    },
 }
 
 fn encode_path_segment(segment: &str) -> String {
@@ -171,6 +198,9 @@ impl NetworkSource {
             Self::Nvd { feed } => format!("nvd:{feed}"),
             Self::Kev => "kev".to_owned(),
             Self::Epss => "epss".to_owned(),
+            Self::OracleOval => "oracle-oval".to_owned(),
+            Self::AmazonLinux { release } => format!("alas:{release}"),
+            Self::Photon { version } => format!("photon:{version}"),
         }
     }
 
@@ -209,6 +239,22 @@ impl NetworkSource {
                 base(&mirrors.kev)
             ),
             Self::Epss => format!("{}/epss_scores-current.csv.gz", base(&mirrors.epss)),
+            Self::OracleOval => format!("{}/com.oracle.elsa-all.xml.bz2", base(&mirrors.oracle)),
+            // The mirror list; [`Updater`] follows it to the repository's updateinfo.
+            Self::AmazonLinux { release } => {
+                let release = encode_path_segment(release);
+                let path = if release == "2" {
+                    "2/core/latest".to_owned()
+                } else {
+                    format!("al{release}/core/mirrors/latest")
+                };
+                format!("{}/{path}/x86_64/mirror.list", base(&mirrors.amazon))
+            }
+            Self::Photon { version } => format!(
+                "{}/cve_data_photon{}.json",
+                base(&mirrors.photon),
+                encode_path_segment(version)
+            ),
         }
     }
 
@@ -226,6 +272,14 @@ impl NetworkSource {
     }
 
     fn file_name(&self, index: usize) -> String {
+        if let Self::Photon { version } = self {
+            // The Photon importer reads the release from the upstream file name.
+            let version: String = version
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            return format!("{index:03}-cve_data_photon{version}.json");
+        }
         let name: String = self
             .name()
             .chars()
@@ -277,6 +331,17 @@ pub fn default_sources() -> Vec<NetworkSource> {
     sources.push(NetworkSource::DebianDsa);
     sources.push(NetworkSource::DebianDla);
     sources.push(NetworkSource::DebianTracker);
+    sources.push(NetworkSource::OracleOval);
+    for release in ["2", "2023"] {
+        sources.push(NetworkSource::AmazonLinux {
+            release: release.to_owned(),
+        });
+    }
+    for version in ["3.0", "4.0", "5.0"] {
+        sources.push(NetworkSource::Photon {
+            version: version.to_owned(),
+        });
+    }
     // NVD's `recent` and `modified` feeds, applied as upserts; each is downloaded only when
     // its `.meta` changed since the last update. The yearly feeds are the builder's
     // ([`build_sources`]).
@@ -483,7 +548,7 @@ impl Updater {
                 }
                 None => None,
             };
-            let url = source.url(&self.mirrors);
+            let url = self.resolve(source)?;
             let path = dir.join(source.file_name(index));
             let mut file = fs::File::create(&path)
                 .map_err(|e| Error::io(format!("{}: creating", path.display()), e))?;
@@ -519,6 +584,113 @@ impl Updater {
             Ok(summary)
         })
     }
+}
+
+impl Updater {
+    /// The URL of `source`'s data: [`NetworkSource::url`], or for Amazon Linux the
+    /// `updateinfo` that the mirror list's repository's `repodata/repomd.xml` names.
+    fn resolve(&self, source: &NetworkSource) -> Result<String> {
+        let NetworkSource::AmazonLinux { .. } = source else {
+            return Ok(source.url(&self.mirrors));
+        };
+        let list_url = source.url(&self.mirrors);
+        let mut list = Vec::new();
+        self.fetcher.fetch(&list_url, &mut list, 64 * 1024)?;
+        let repo =
+            mirror_list_repository(&list_url, &String::from_utf8_lossy(&list), &self.mirrors)?;
+        let repomd_url = format!("{repo}/repodata/repomd.xml");
+        let mut repomd = Vec::new();
+        self.fetcher.fetch(&repomd_url, &mut repomd, 4 << 20)?;
+        let href = updateinfo_location(&repomd_url, &repomd)?;
+        Ok(format!("{repo}/{href}"))
+    }
+}
+
+/// The repository (base URL, no trailing `/`) of an Amazon Linux mirror list: its first
+/// URL; a relative one is read beside the list, and one under Amazon's CDN under
+/// [`Mirrors::amazon`] when that points elsewhere.
+pub fn mirror_list_repository(list_url: &str, text: &str, mirrors: &Mirrors) -> Result<String> {
+    let invalid = |what: &str| Error::new(ErrorKind::InvalidInput, format!("{list_url}: {what}"));
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| invalid("the mirror list names no repository"))?;
+    if line.len() > 2048 || line.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("the mirror list's first line is not a URL"));
+    }
+    let line = line.trim_end_matches('/');
+    let url = if line.starts_with("https://") || line.starts_with("http://") {
+        line.to_owned()
+    } else if line.contains("://") || line.starts_with('/') || line.split('/').any(|p| p == "..") {
+        return Err(invalid("the mirror list's first line is not a URL"));
+    } else {
+        let dir = list_url.rsplit_once('/').map_or(list_url, |(dir, _)| dir);
+        format!("{dir}/{line}")
+    };
+    let mirror = mirrors.amazon.trim_end_matches('/');
+    match url.strip_prefix(AMAZON_CDN) {
+        Some(rest) if mirror != AMAZON_CDN && rest.starts_with('/') => {
+            Ok(format!("{mirror}{rest}"))
+        }
+        _ => Ok(url),
+    }
+}
+
+/// The `href` of the `updateinfo` entry of a `repomd.xml` (relative to the repository; a
+/// path that would leave it is refused).
+pub fn updateinfo_location(label: &str, repomd: &[u8]) -> Result<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(repomd);
+    let mut buf = Vec::new();
+    let mut in_updateinfo = false;
+    loop {
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{label}: malformed repomd.xml: {e}"),
+            )
+            .with_source(e)
+        })?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => match e.local_name().as_ref() {
+                b"data" => {
+                    in_updateinfo =
+                        crate::import::xml::attr(e, b"type").as_deref() == Some("updateinfo");
+                }
+                b"location" if in_updateinfo => {
+                    let href = crate::import::xml::attr(e, b"href").unwrap_or_default();
+                    let safe = !href.is_empty()
+                        && href.len() <= 1024
+                        && !href.contains("://")
+                        && !href.starts_with('/')
+                        && !href.split('/').any(|p| p == "..")
+                        && !href
+                            .chars()
+                            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#');
+                    if !safe {
+                        return Err(Error::new(
+                            ErrorKind::InvalidInput,
+                            format!(
+                                "{label}: the updateinfo location {:?} is not a path in the repository",
+                                href.chars().take(120).collect::<String>()
+                            ),
+                        ));
+                    }
+                    return Ok(href);
+                }
+                _ => {}
+            },
+            Event::End(ref e) if e.local_name().as_ref() == b"data" => in_updateinfo = false,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Err(Error::new(
+        ErrorKind::InvalidInput,
+        format!("{label}: repomd.xml names no updateinfo"),
+    ))
 }
 
 fn download_dir(db_path: &Path) -> PathBuf {
@@ -633,5 +805,139 @@ mod tests {
             NetworkSource::Epss.url(&mirror),
             "http://127.0.0.1:8080/epss/epss_scores-current.csv.gz"
         );
+    }
+
+    #[test]
+    fn oracle_amazon_and_photon_sources_are_defaults_and_mirrorable() {
+        let names: Vec<String> = default_sources()
+            .iter()
+            .map(NetworkSource::name)
+            .filter(|n| {
+                ["oracle", "alas", "photon"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "oracle-oval",
+                "alas:2",
+                "alas:2023",
+                "photon:3.0",
+                "photon:4.0",
+                "photon:5.0"
+            ]
+        );
+        let urls = |m: &Mirrors| -> Vec<String> {
+            default_sources()
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        NetworkSource::OracleOval
+                            | NetworkSource::AmazonLinux { .. }
+                            | NetworkSource::Photon { .. }
+                    )
+                })
+                .map(|s| s.url(m))
+                .collect()
+        };
+        assert_eq!(
+            urls(&Mirrors::default()),
+            [
+                "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2",
+                "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
+                "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
+                "https://packages.vmware.com/photon/photon_cve_metadata/cve_data_photon3.0.json",
+                "https://packages.vmware.com/photon/photon_cve_metadata/cve_data_photon4.0.json",
+                "https://packages.vmware.com/photon/photon_cve_metadata/cve_data_photon5.0.json",
+            ]
+        );
+        let mirror = Mirrors {
+            oracle: "http://127.0.0.1:8080/oracle/".into(),
+            amazon: "http://127.0.0.1:8080/amazon".into(),
+            photon: "http://127.0.0.1:8080/photon".into(),
+            ..Mirrors::default()
+        };
+        assert!(
+            urls(&mirror)
+                .iter()
+                .all(|u| u.starts_with("http://127.0.0.1:8080/") && u.matches("//").count() == 1),
+            "{:?}",
+            urls(&mirror)
+        );
+        assert_eq!(
+            urls(&mirror)[..2],
+            [
+                "http://127.0.0.1:8080/oracle/com.oracle.elsa-all.xml.bz2",
+                "http://127.0.0.1:8080/amazon/2/core/latest/x86_64/mirror.list",
+            ]
+        );
+        // The Photon importer finds the release in the downloaded file's name.
+        let photon = NetworkSource::Photon {
+            version: "5.0".into(),
+        };
+        assert_eq!(photon.file_name(7), "007-cve_data_photon5.0.json");
+    }
+
+    #[test]
+    fn amazon_mirror_lists_and_repomd() {
+        let list = "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list";
+        let cdn = Mirrors::default();
+        let text = "https://cdn.amazonlinux.com/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/\n";
+        assert_eq!(
+            mirror_list_repository(list, text, &cdn).unwrap(),
+            "https://cdn.amazonlinux.com/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c"
+        );
+        let mirror = Mirrors {
+            amazon: "http://127.0.0.1:9/amazon/".into(),
+            ..Mirrors::default()
+        };
+        let mirrored = "http://127.0.0.1:9/amazon/2/core/latest/x86_64/mirror.list";
+        assert_eq!(
+            mirror_list_repository(mirrored, text, &mirror).unwrap(),
+            "http://127.0.0.1:9/amazon/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c"
+        );
+        assert_eq!(
+            mirror_list_repository(mirrored, "# comment\n\nrepo/x86_64\n", &mirror).unwrap(),
+            "http://127.0.0.1:9/amazon/2/core/latest/x86_64/repo/x86_64"
+        );
+        for bad in [
+            "",
+            "# only\n",
+            "../../etc\n",
+            "/abs\n",
+            "file:///etc/passwd\n",
+            "a b\n",
+        ] {
+            let err = mirror_list_repository(list, bad, &cdn).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+            assert!(err.to_string().starts_with(list), "{err}");
+        }
+        let repomd = br#"<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
+  <revision>1712000000</revision>
+  <data type="primary"><location href="repodata/primary.sqlite.gz"/></data>
+  <data type="updateinfo">
+    <checksum type="sha256">00</checksum>
+    <location href="repodata/updateinfo.xml.gz"/>
+  </data>
+</repomd>"#;
+        assert_eq!(
+            updateinfo_location("repomd.xml", repomd).unwrap(),
+            "repodata/updateinfo.xml.gz"
+        );
+        for bad in [
+            &b"<repomd><data type='primary'><location href='p.gz'/></data></repomd>"[..],
+            b"<repomd><data type='updateinfo'><location href='../../x'/></data></repomd>",
+            b"<repomd><data type='updateinfo'><location href='http://evil/x'/></data></repomd>",
+            b"<repomd><data type='updateinfo'><location href='/etc/x'/></data></repomd>",
+            b"<repomd><data type='updateinfo'><location",
+        ] {
+            let err = updateinfo_location("repomd.xml", bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(err.to_string().starts_with("repomd.xml: "), "{err}");
+        }
     }
 }

@@ -648,6 +648,118 @@ fn network_update_from_a_local_mirror() {
     server.join().unwrap();
 }
 
+/// Oracle's bzip2 OVAL, Amazon Linux 2's mirror list -> repomd.xml -> gzip updateinfo, and
+/// Photon's JSON, fetched from a mirror on 127.0.0.1 (the mirror list names Amazon's CDN,
+/// read under the mirror) and imported in one update.
+#[test]
+fn oracle_amazon_and_photon_update_from_a_local_mirror() {
+    let fixture = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/distros")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(&fixture("com.oracle.elsa-sample.xml"))
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&fixture("amazon-2-updateinfo.xml")).unwrap();
+    let repo = "/amazon/2/core/2.0/x86_64/0123abcd";
+    let repomd = "<?xml version=\"1.0\"?>\n<repomd><data type=\"updateinfo\"><location href=\"repodata/abc-updateinfo.xml.gz\"/></data></repomd>\n";
+    let (base, server) = serve(
+        vec![
+            (
+                "/oracle/com.oracle.elsa-all.xml.bz2".to_owned(),
+                bz.finish().unwrap(),
+            ),
+            (
+                "/amazon/2/core/latest/x86_64/mirror.list".to_owned(),
+                b"https://cdn.amazonlinux.com/2/core/2.0/x86_64/0123abcd/\n".to_vec(),
+            ),
+            (
+                format!("{repo}/repodata/repomd.xml"),
+                repomd.as_bytes().to_vec(),
+            ),
+            (
+                format!("{repo}/repodata/abc-updateinfo.xml.gz"),
+                gz.finish().unwrap(),
+            ),
+            (
+                "/photon/cve_data_photon5.0.json".to_owned(),
+                fixture("cve_data_photon5.0.json"),
+            ),
+        ],
+        5,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let mut updater = Updater::new(
+        &db,
+        vec![
+            NetworkSource::OracleOval,
+            NetworkSource::AmazonLinux {
+                release: "2".into(),
+            },
+            NetworkSource::Photon {
+                version: "5.0".into(),
+            },
+        ],
+    );
+    updater.mirrors = Mirrors {
+        oracle: format!("{base}/oracle"),
+        amazon: format!("{base}/amazon"),
+        photon: format!("{base}/photon"),
+        ..Mirrors::default()
+    };
+    updater.fetcher = Arc::new(HttpFetcher::new(Duration::from_secs(30)));
+    let summary = updater.update().unwrap();
+    server.join().unwrap();
+    let counts: Vec<(&str, u64, u64)> = summary
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.records, s.affected))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("alas:2", 2, 3),
+            ("oracle-oval", 4, 7),
+            ("photon:5.0", 4, 5)
+        ]
+    );
+    // The hostile entries of each fixture are skipped and listed (lenient update).
+    assert_eq!(summary.problems.len(), 2 + 2 + 3, "{:?}", summary.problems);
+    let database = Database::open(&db).unwrap();
+    let fixed = |eco: &str, package: &str| -> Vec<(String, Option<String>)> {
+        database
+            .lookup(eco, package)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.vuln_id, e.fixed_version))
+            .collect()
+    };
+    assert_eq!(
+        fixed("Oracle Linux:9", "openssl-libs"),
+        [(
+            "ELSA-2024-0101".to_owned(),
+            Some("1:3.0.7-25.0.1.el9_3".to_owned())
+        )]
+    );
+    assert_eq!(
+        fixed("Amazon Linux:2", "libcurl"),
+        [(
+            "ALAS2-2024-2001".to_owned(),
+            Some("0:8.3.0-1.amzn2.0.5".to_owned())
+        )]
+    );
+    assert_eq!(
+        fixed("Photon OS:5.0", "linux"),
+        [("CVE-2024-4003".to_owned(), None)]
+    );
+}
+
 /// A scheduled update (as `portcullis serve` runs one) that starts while another update
 /// holds the database's lock fails at once, changing nothing; triggered again once the
 /// lock is free, it lands.

@@ -83,7 +83,8 @@ pub fn effective_config(
 }
 
 /// Mirrors under one base URL: `<base>/osv`, `<base>/alpine`, `<base>/debian-oval`,
-/// `<base>/debian-tracker`, `<base>/nvd`, `<base>/kev`, `<base>/epss`.
+/// `<base>/debian-tracker`, `<base>/nvd`, `<base>/kev`, `<base>/epss`, `<base>/oracle`,
+/// `<base>/amazon`, `<base>/photon`.
 fn mirrors(base: Option<&str>) -> Mirrors {
     let Some(base) = base else {
         return Mirrors::default();
@@ -98,6 +99,9 @@ fn mirrors(base: Option<&str>) -> Mirrors {
         nvd: format!("{base}/nvd"),
         kev: format!("{base}/kev"),
         epss: format!("{base}/epss"),
+        oracle: format!("{base}/oracle"),
+        amazon: format!("{base}/amazon"),
+        photon: format!("{base}/photon"),
     }
 }
 

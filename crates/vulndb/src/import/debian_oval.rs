@@ -11,11 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 
+use super::xml::{attr, each_event, push_text};
 use super::{Batch, Parsed, Problem, first_line};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::model::{AffectedEntry, FixStatus, Record, Vulnerability};
 use crate::store::SourceMode;
 
@@ -51,34 +51,7 @@ struct Doc {
     states: HashMap<String, String>,
 }
 
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
-}
-
-fn resolve_entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix('x') {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
-}
-
 fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
-    let mut reader = Reader::from_reader(bytes);
-    let mut buf = Vec::new();
     let mut doc = Doc::default();
     let mut current: Option<Definition> = None;
     let mut test: Option<(String, String, String)> = None;
@@ -86,18 +59,8 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
     let mut state_id: Option<String> = None;
     let mut capture: Option<Capture> = None;
     let mut text = String::new();
-    let mut closed = false;
-    loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "{label}: malformed OVAL XML at byte {}: {e}",
-                    reader.buffer_position()
-                ),
-            )
-        })?;
-        match event {
+    each_event(label, bytes, ("OVAL file", b"oval_definitions"), |event| {
+        match *event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
                 match e.local_name().as_ref() {
@@ -163,28 +126,7 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                     }
                 }
             }
-            Event::Text(ref t) if capture.is_some() => {
-                let raw = t.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad text: {e}"))
-                })?;
-                text.push_str(&raw);
-            }
-            Event::CData(ref t) if capture.is_some() => {
-                text.push_str(&String::from_utf8_lossy(t));
-            }
-            Event::GeneralRef(ref r) if capture.is_some() => {
-                let name = r.decode().map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("{label}: bad entity: {e}"))
-                })?;
-                match resolve_entity(&name) {
-                    Some(c) => text.push(c),
-                    None => {
-                        text.push('&');
-                        text.push_str(&name);
-                        text.push(';');
-                    }
-                }
-            }
+            ref event if capture.is_some() && push_text(label, event, &mut text)? => {}
             Event::End(ref e) => match e.local_name().as_ref() {
                 b"definition" => {
                     if let Some(def) = current.take() {
@@ -198,7 +140,6 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                 }
                 b"dpkginfo_object" => object_id = None,
                 b"dpkginfo_state" => state_id = None,
-                b"oval_definitions" => closed = true,
                 b"title" | b"platform" | b"product" | b"description" | b"name" | b"evr" => {
                     finish_capture(
                         &mut capture,
@@ -211,20 +152,10 @@ fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
                 }
                 _ => {}
             },
-            Event::Eof => break,
             _ => {}
         }
-        buf.clear();
-    }
-    if !closed {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "{label}: truncated OVAL file: no closing </oval_definitions> ({} definitions read)",
-                doc.definitions.len()
-            ),
-        ));
-    }
+        Ok(())
+    })?;
     Ok(doc)
 }
 
@@ -380,6 +311,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     const SAMPLE: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 <oval_definitions xmlns="http://oval.mitre.org/XMLSchema/oval-definitions-5">

@@ -2,7 +2,8 @@
 //!
 //! Formats: OSV (`all.zip` exports, single JSON records, directories of them), Alpine secdb
 //! (`v3.X/{main,community}.json`), Debian OVAL (XML, optionally bz2- or gzip-compressed),
-//! the Debian security tracker's DSA/DLA lists, NVD API 2.0 JSON (single CVE records or
+//! the Debian security tracker's DSA/DLA lists, Oracle Linux's ELSA OVAL (streamed),
+//! Amazon Linux's `updateinfo.xml` (ALAS), Photon OS's CVE metadata, NVD API 2.0 JSON (single CVE records or
 //! API/feed responses wrapping many), CISA's KEV catalog and FIRST's EPSS scores (CSV,
 //! usually gzip-compressed). Files in a directory that match none (a JSON schema, a
 //! licence) are skipped with a warning and listed in [`ImportSummary::skipped_files`].
@@ -18,15 +19,19 @@
 //! [`update_atomically`](crate::update_atomically), so a failed import changes nothing.
 
 mod alpine;
+mod amazon;
 mod debian_list;
 mod debian_oval;
 mod debian_tracker;
 mod epss;
 mod kev;
 mod nvd;
+mod oracle_oval;
 mod osv;
+mod photon;
+pub(crate) mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -93,6 +98,12 @@ pub enum Format {
     AlpineSecdb,
     /// Debian OVAL definitions.
     DebianOval,
+    /// Oracle Linux's ELSA OVAL definitions.
+    OracleOval,
+    /// A yum repository's `updateinfo.xml` (Amazon Linux's ALAS).
+    AmazonUpdateinfo,
+    /// Photon OS's CVE metadata (`cve_data_photon<version>.json`).
+    PhotonCve,
     /// The Debian security tracker's DSA or DLA list.
     DebianAdvisoryList,
     /// The Debian security tracker's JSON (statuses and urgencies per release).
@@ -340,6 +351,46 @@ pub(crate) fn read_all_capped(reader: impl Read, cap: u64, label: &str) -> Resul
     Ok(out)
 }
 
+/// What a compressed input became.
+enum Decompressed {
+    /// Parsed as it was decompressed (Oracle's ELSA OVAL).
+    Parsed(Parsed),
+    /// Decompressed, to detect and parse.
+    Bytes(Vec<u8>),
+}
+
+/// Decompress `bytes` (bzip2 or gzip; `None` when they are neither), or parse them while
+/// decompressing when they are Oracle's ELSA file (over 100 MB uncompressed).
+fn decompress(label: &str, bytes: &[u8], options: &ImportOptions) -> Result<Option<Decompressed>> {
+    let Some(decoder) = decompressor(bytes) else {
+        return Ok(None);
+    };
+    let mut head = Vec::new();
+    // A head cut short by corrupt data is detected as nothing; the full read below
+    // reports the corruption.
+    let _ = decoder.take(8192).read_to_end(&mut head);
+    let cap = options.max_decompressed_size;
+    let Some(decoder) = decompressor(bytes) else {
+        return Ok(None);
+    };
+    if detect(&head) == Some(Format::OracleOval) {
+        let capped = std::io::BufReader::new(xml::CappedReader::new(decoder, cap, label));
+        return oracle_oval::parse(label, capped).map(|p| Some(Decompressed::Parsed(p)));
+    }
+    read_all_capped(decoder, cap, label).map(|b| Some(Decompressed::Bytes(b)))
+}
+
+/// A decompressor of `bytes` when they start like bzip2 or gzip.
+fn decompressor(bytes: &[u8]) -> Option<Box<dyn Read + '_>> {
+    if bytes.starts_with(b"BZh") {
+        Some(Box::new(bzip2::read::MultiBzDecoder::new(bytes)))
+    } else if bytes.starts_with(b"\x1f\x8b") {
+        Some(Box::new(flate2::read::MultiGzDecoder::new(bytes)))
+    } else {
+        None
+    }
+}
+
 /// Detect the format of `bytes` (already decompressed).
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     let text = trim_start(bytes);
@@ -348,7 +399,16 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     }
     if text.starts_with(b"<") {
         let head = &text[..text.len().min(8192)];
+        if oracle_oval::looks_like_elsa(head) {
+            return Some(Format::OracleOval);
+        }
+        if amazon::looks_like_updateinfo(head) {
+            return Some(Format::AmazonUpdateinfo);
+        }
         return contains(head, b"oval_definitions").then_some(Format::DebianOval);
+    }
+    if photon::looks_like_photon(text) {
+        return Some(Format::PhotonCve);
     }
     if text.starts_with(b"[") && debian_list::looks_like_list(text) {
         return Some(Format::DebianAdvisoryList);
@@ -424,27 +484,17 @@ pub(crate) fn parse_bytes(
             format!("{label}: empty file"),
         ));
     }
-    let bytes = if bytes.starts_with(b"BZh") {
-        read_all_capped(
-            bzip2::read::MultiBzDecoder::new(bytes.as_slice()),
-            options.max_decompressed_size,
-            label,
-        )?
-    } else if bytes.starts_with(b"\x1f\x8b") {
-        read_all_capped(
-            flate2::read::MultiGzDecoder::new(bytes.as_slice()),
-            options.max_decompressed_size,
-            label,
-        )?
-    } else {
-        bytes
+    let bytes = match decompress(label, &bytes, options)? {
+        Some(Decompressed::Parsed(parsed)) => return Ok(parsed),
+        Some(Decompressed::Bytes(bytes)) => bytes,
+        None => bytes,
     };
     let format = detect(&bytes).ok_or_else(|| {
         Error::new(
             ErrorKind::UnknownFormat,
             format!(
                 "{label}: unrecognised format (expected an OSV zip or JSON record, Alpine secdb JSON, \
-                 Debian OVAL XML, a DSA/DLA list, NVD JSON, the KEV catalog or an EPSS CSV)"
+                 Debian or Oracle OVAL XML, an updateinfo.xml, a DSA/DLA list, Photon CVE metadata, NVD JSON, the KEV catalog or an EPSS CSV)"
             ),
         )
     })?;
@@ -453,6 +503,9 @@ pub(crate) fn parse_bytes(
         Format::OsvJson => osv::parse_single(label, &bytes),
         Format::AlpineSecdb => alpine::parse(label, &bytes),
         Format::DebianOval => debian_oval::parse(label, &bytes),
+        Format::OracleOval => oracle_oval::parse(label, bytes.as_slice()),
+        Format::AmazonUpdateinfo => amazon::parse(label, &bytes),
+        Format::PhotonCve => photon::parse(label, path, &bytes),
         Format::DebianAdvisoryList => debian_list::parse(label, &bytes),
         Format::DebianTracker => debian_tracker::parse(label, &bytes),
         Format::Nvd => nvd::parse(label, &bytes),
@@ -477,25 +530,52 @@ pub type SourceRecords = Vec<(String, Vec<Record>)>;
 /// Parse NVD JSON 2.0 (one CVE, or an API response or feed with many) without a database
 /// (for fuzzing and tools): its records and the problems of the rest.
 pub fn parse_nvd(label: &str, bytes: &[u8]) -> Result<(Vec<Record>, Vec<Problem>)> {
-    let parsed = nvd::parse(label, bytes)?;
-    Ok((
-        parsed.batches.into_iter().flat_map(|b| b.records).collect(),
-        parsed.problems,
-    ))
+    nvd::parse(label, bytes).map(records_of)
 }
 
-/// Parse the Debian security tracker's JSON without a database (for fuzzing and tools):
-/// its records per source (`debian-tracker:<version>`) and the problems of the rest.
-pub fn parse_debian_tracker(label: &str, bytes: &[u8]) -> Result<(SourceRecords, Vec<Problem>)> {
-    let parsed = debian_tracker::parse(label, bytes)?;
-    Ok((
+/// Every record of a parse, whatever its source, and its problems.
+fn records_of(parsed: Parsed) -> (Vec<Record>, Vec<Problem>) {
+    (
+        parsed.batches.into_iter().flat_map(|b| b.records).collect(),
+        parsed.problems,
+    )
+}
+
+/// The records of a parse per source, and its problems.
+fn sources_of(parsed: Parsed) -> (SourceRecords, Vec<Problem>) {
+    (
         parsed
             .batches
             .into_iter()
             .map(|b| (b.source, b.records))
             .collect(),
         parsed.problems,
-    ))
+    )
+}
+
+/// Parse Oracle Linux's (uncompressed) ELSA OVAL without a database (for fuzzing and
+/// tools): its records (source `oracle-oval`) and the problems of the other definitions.
+pub fn parse_oracle_oval(label: &str, bytes: &[u8]) -> Result<(Vec<Record>, Vec<Problem>)> {
+    oracle_oval::parse(label, bytes).map(records_of)
+}
+
+/// Parse an (uncompressed) Amazon Linux `updateinfo.xml` without a database (for fuzzing
+/// and tools): its records per source (`alas:<release>`) and the problems of the rest.
+pub fn parse_amazon_updateinfo(label: &str, bytes: &[u8]) -> Result<(SourceRecords, Vec<Problem>)> {
+    amazon::parse(label, bytes).map(sources_of)
+}
+
+/// Parse Photon OS CVE metadata without a database (for fuzzing and tools); `file_name`
+/// must name the release as upstream does (`cve_data_photon5.0.json`). Its records
+/// (source `photon:<version>`) and the problems of the other entries.
+pub fn parse_photon_cve(file_name: &str, bytes: &[u8]) -> Result<(Vec<Record>, Vec<Problem>)> {
+    photon::parse(file_name, Path::new(file_name), bytes).map(records_of)
+}
+
+/// Parse the Debian security tracker's JSON without a database (for fuzzing and tools):
+/// its records per source (`debian-tracker:<version>`) and the problems of the rest.
+pub fn parse_debian_tracker(label: &str, bytes: &[u8]) -> Result<(SourceRecords, Vec<Problem>)> {
+    debian_tracker::parse(label, bytes).map(sources_of)
 }
 
 /// Parse an (uncompressed) EPSS CSV without a database (for fuzzing and tools): the valid
@@ -522,6 +602,69 @@ pub fn parse_epss_csv(
     Ok((scores, data.date, parsed.problems))
 }
 
+/// One fixed version of a binary rpm named by an advisory: ((ecosystem, package), EVR, the
+/// arches it was built for, notes).
+pub(crate) type RpmFix = ((String, String), String, BTreeSet<String>, BTreeSet<String>);
+
+/// The affected entries of an rpm advisory: one per (ecosystem, package), fixed at the
+/// lowest of its EVRs in rpm order (arches respun at a later revision would otherwise make
+/// the others' fixed builds look vulnerable: the arch is not matched), its notes naming
+/// the arches and, when they differ, each arch's EVR.
+pub(crate) fn rpm_fix_entries(
+    vuln: &crate::model::Vulnerability,
+    fixes: impl IntoIterator<Item = RpmFix>,
+) -> Vec<crate::model::AffectedEntry> {
+    type Fixes = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
+    let mut packages: BTreeMap<(String, String), Fixes> = BTreeMap::new();
+    for (key, evr, arches, notes) in fixes {
+        let (by_evr, all_notes) = packages.entry(key).or_default();
+        by_evr.entry(evr).or_default().extend(arches);
+        all_notes.extend(notes);
+    }
+    let rpm = |a: &String, b: &String| {
+        portcullis_versions::compare(portcullis_versions::Scheme::Rpm, a, b)
+            .unwrap_or_else(|_| a.cmp(b))
+    };
+    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    packages
+        .into_iter()
+        .filter_map(|((ecosystem, package), (by_evr, notes))| {
+            let lowest = by_evr.keys().min_by(|a, b| rpm(a, b))?.clone();
+            let mut text: Vec<String> = notes.into_iter().collect();
+            match by_evr.len() {
+                1 => text.extend(
+                    by_evr
+                        .values()
+                        .filter(|a| !a.is_empty())
+                        .map(|a| format!("arch {}", join(a))),
+                ),
+                _ => {
+                    let each: Vec<String> = by_evr
+                        .iter()
+                        .map(|(evr, arches)| match arches.is_empty() {
+                            true => evr.clone(),
+                            false => format!("{evr} ({})", join(arches)),
+                        })
+                        .collect();
+                    text.push(format!(
+                        "fixed per arch: {}; the lowest is used",
+                        each.join("; ")
+                    ));
+                }
+            }
+            let mut entry = crate::model::AffectedEntry::distro(
+                vuln,
+                ecosystem,
+                package,
+                crate::model::FixStatus::Fixed,
+                Some(lowest),
+            );
+            entry.notes = (!text.is_empty()).then(|| text.join("; "));
+            Some(entry)
+        })
+        .collect()
+}
+
 /// The first line of `text`, trimmed and capped at 400 characters.
 pub(crate) fn first_line(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
@@ -538,6 +681,20 @@ mod tests {
         assert_eq!(
             detect(b"  <?xml version='1.0'?><oval_definitions>"),
             Some(Format::DebianOval)
+        );
+        assert_eq!(
+            detect(
+                b"<oval_definitions><definitions><definition id=\"oval:com.oracle.elsa:def:1\">"
+            ),
+            Some(Format::OracleOval)
+        );
+        assert_eq!(
+            detect(b"<?xml version=\"1.0\" ?>\n<updates>\n<update type=\"security\">"),
+            Some(Format::AmazonUpdateinfo)
+        );
+        assert_eq!(
+            detect(br#"[{"cve_id": "CVE-2024-1", "pkg": "curl", "res_ver": "NA"}]"#),
+            Some(Format::PhotonCve)
         );
         assert_eq!(detect(b"<html></html>"), None);
         assert_eq!(
@@ -583,5 +740,59 @@ mod tests {
         );
         assert_eq!(detect(br#"{"hello":1}"#), None);
         assert_eq!(detect(b"hello"), None);
+    }
+}
+
+/// Helpers of the importers' tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::model::{FixStatus, Record};
+
+    /// One affected entry as (record id, ecosystem, package, status, fixed version, notes).
+    pub(crate) type Row = (
+        String,
+        String,
+        String,
+        FixStatus,
+        Option<String>,
+        Option<String>,
+    );
+
+    /// Every affected entry of `records`, in order.
+    pub(crate) fn rows(records: &[Record]) -> Vec<Row> {
+        records
+            .iter()
+            .flat_map(|r| &r.affected)
+            .map(|e| {
+                (
+                    e.vuln_id.clone(),
+                    e.ecosystem.clone(),
+                    e.package.clone(),
+                    e.status,
+                    e.fixed_version.clone(),
+                    e.notes.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// A row of a fixed entry.
+    pub(crate) fn fixed(id: &str, eco: &str, pkg: &str, version: &str, notes: Option<&str>) -> Row {
+        (
+            id.into(),
+            eco.into(),
+            pkg.into(),
+            FixStatus::Fixed,
+            Some(version.into()),
+            notes.map(str::to_owned),
+        )
+    }
+
+    /// A fixture of `crates/vulndb/tests/fixtures/distros`.
+    pub(crate) fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/distros")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
