@@ -342,6 +342,14 @@ fn overview(app: &Arc<App>) -> String {
 }
 
 fn database_banner(app: &Arc<App>) -> String {
+    if app.engine.is_remote() {
+        return format!(
+            "<section aria-labelledby=\"db-h\"><h2 id=\"db-h\">Vulnerability database</h2>\
+<p>Remote engine mode: images are scanned by <code>{}</code>, whose database content id is <code id=\"db-version\">{}</code>.</p></section>",
+            esc(app.config.engine.url.as_deref().unwrap_or("")),
+            esc(&app.engine.database_version().unwrap_or_default())
+        );
+    }
     let Some(current) = app.engine.db().current() else {
         return "<p class=\"banner stale\" role=\"alert\">No vulnerability database is loaded: images cannot be judged.</p>".to_string();
     };

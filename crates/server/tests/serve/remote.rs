@@ -99,6 +99,14 @@ fn remote_verdicts_equal_the_engines_own_and_are_cached_by_the_replica() {
     );
     let database = engine.get("/api/v1/database", Some("token-one")).json();
     assert_eq!(database["contentId"], content_id.as_str());
+    let overview = replica.get("/ui/", Some("token-one")).text();
+    assert!(
+        overview.contains(&format!(
+            "Remote engine mode: images are scanned by <code>https://{}</code>, whose database content id is <code id=\"db-version\">{content_id}</code>",
+            engine.addr
+        )),
+        "{overview}"
+    );
     // The engine refuses a caller without a token, as every API route does.
     let anonymous = engine.post(
         "/api/v1/engine/check",
