@@ -600,6 +600,21 @@ fn secret_mounts(spec: &Spec) -> Vec<SecretMount> {
     mounts
 }
 
+/// The pods' security context: the image's non-root user (65532), default seccomp.
+fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(65532),
+        run_as_group: Some(65532),
+        fs_group: Some(65532),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_string(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
 fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[SecretMount]) -> Deployment {
     let mut pod_labels = labels();
     pod_labels.extend(selector_labels());
@@ -680,17 +695,7 @@ fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[SecretMount])
                 }),
                 spec: Some(PodSpec {
                     service_account_name: Some(NAME.to_string()),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        run_as_group: Some(65532),
-                        fs_group: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_string(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security_context()),
                     containers: vec![container],
                     topology_spread_constraints: Some(vec![
                         spread("kubernetes.io/hostname"),
@@ -883,17 +888,7 @@ fn builder(spec: &Spec, ns: &str, image: &str) -> Option<CronJob> {
                         spec: Some(PodSpec {
                             restart_policy: Some("OnFailure".to_string()),
                             automount_service_account_token: Some(false),
-                            security_context: Some(PodSecurityContext {
-                                run_as_non_root: Some(true),
-                                run_as_user: Some(65532),
-                                run_as_group: Some(65532),
-                                fs_group: Some(65532),
-                                seccomp_profile: Some(SeccompProfile {
-                                    type_: "RuntimeDefault".to_string(),
-                                    ..SeccompProfile::default()
-                                }),
-                                ..PodSecurityContext::default()
-                            }),
+                            security_context: Some(pod_security_context()),
                             init_containers: Some(vec![build]),
                             containers: vec![push],
                             volumes: Some(volumes),

@@ -22,10 +22,13 @@ pub fn run(
     attach: bool,
     global: &GlobalArgs,
 ) -> Result<Code> {
-    let artifact_type = match (attach, format) {
+    // The artifact type and the layer's file name of an attached SBOM.
+    let attached = match (attach, format) {
         (false, _) => None,
-        (true, SbomFormatArg::Cyclonedx) => Some("application/vnd.cyclonedx+json"),
-        (true, SbomFormatArg::Spdx) => Some("application/spdx+json"),
+        (true, SbomFormatArg::Cyclonedx) => {
+            Some(("application/vnd.cyclonedx+json", "sbom.cdx.json"))
+        }
+        (true, SbomFormatArg::Spdx) => Some(("application/spdx+json", "sbom.spdx.json")),
         (true, _) => bail!("--attach needs --format cyclonedx or --format spdx"),
     };
     let (options, opened, catalog) = inventory(image, args, global)?;
@@ -42,11 +45,11 @@ pub fn run(
         rendered.write_all(b"\n")?;
     }
     write_output(&rendered, output)?;
-    if let Some(artifact_type) = artifact_type {
+    if let Some((artifact_type, title)) = attached {
         attach_sbom(
             opened.info(),
             &options,
-            artifact_type,
+            (artifact_type, title),
             &rendered,
             global.quiet,
         )?;
@@ -58,7 +61,7 @@ pub fn run(
 fn attach_sbom(
     info: &ImageInfo,
     options: &ImageOptions,
-    artifact_type: &str,
+    (artifact_type, title): (&str, &str),
     content: &[u8],
     quiet: bool,
 ) -> Result<()> {
@@ -81,11 +84,6 @@ fn attach_sbom(
             created.to_rfc3339(),
         );
     }
-    let title = if artifact_type.contains("cyclonedx") {
-        "sbom.cdx.json"
-    } else {
-        "sbom.spdx.json"
-    };
     let artifact = Artifact {
         artifact_type,
         media_type: artifact_type,

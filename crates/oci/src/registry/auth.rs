@@ -324,33 +324,16 @@ fn to_credentials(found: &portcullis_dockercfg::Credential) -> Credentials {
     }
 }
 
-/// The credentials `config` gives `registry`: a stored entry, else its credential helper
-/// (`credHelpers`, else `credsStore`). A helper that is missing or fails is reported as a
-/// warning, and the registry is then tried without credentials.
+/// The credentials `config` gives `registry` ([`portcullis_dockercfg::Config::resolve`]: a
+/// stored entry, else its credential helper). A helper that is missing or fails is reported
+/// as a warning, and the registry is then tried without credentials.
 fn resolve_config(
     config: &portcullis_dockercfg::Config,
     registry: &str,
     what: &str,
 ) -> Option<Credentials> {
-    if let Some(found) = config.find(registry) {
-        return Some(to_credentials(found));
-    }
-    let helper = config.helper_for(registry)?;
-    match portcullis_dockercfg::run_helper(
-        helper,
-        registry,
-        &[],
-        portcullis_dockercfg::HELPER_TIMEOUT,
-    ) {
-        Ok(found) => {
-            tracing::debug!(
-                registry,
-                helper,
-                found = found.is_some(),
-                "asked the credential helper"
-            );
-            found.as_ref().map(to_credentials)
-        }
+    match config.resolve(registry, &[]) {
+        Ok(found) => found.as_ref().map(to_credentials),
         Err(e) => {
             tracing::warn!(
                 "docker config {what}: {e}; continuing without credentials for {registry}"

@@ -85,18 +85,6 @@ pub fn attach(
     client.attach_artifact(&descriptor, artifact, &what)
 }
 
-/// The artifacts referring to manifest `subject` of `reference`'s repository, optionally only
-/// those of `artifact_type` (see [`RegistryClient::referrers`]).
-pub fn referrers(
-    reference: &Reference,
-    subject: &Digest,
-    options: &RegistryOptions,
-    artifact_type: Option<&str>,
-) -> Result<Vec<Descriptor>> {
-    let client = RegistryClient::connect(reference, options)?;
-    client.referrers(subject, artifact_type, &reference.to_string())
-}
-
 /// Layer blobs streamed from a registry.
 #[derive(Debug)]
 struct RegistryBlobs {

@@ -202,10 +202,11 @@ fn overview(app: &Arc<App>) -> String {
     out.push_str(&database_banner(app));
     let top = view::top(app);
     if app.running.is_some() {
-        let images = view::images(app);
+        let rows = view::rows(app);
+        let images = view::images(app, &rows);
         let running: Vec<(&String, &ImageView)> =
             images.iter().filter(|(_, v)| v.running).collect();
-        let workloads = view::workloads(app);
+        let workloads = view::workloads(app, &rows);
         let mut by_image: BTreeMap<String, usize> = BTreeMap::new();
         for (_, image) in &running {
             *by_image.entry(image.summary(top).highest).or_default() += 1;
@@ -416,7 +417,7 @@ fn search_link(id: &str) -> String {
 
 fn images(app: &Arc<App>) -> String {
     let top = view::top(app);
-    let images = view::images(app);
+    let images = view::images(app, &view::rows(app));
     let mut table = Table::new(
         "images",
         "Images",
@@ -466,7 +467,7 @@ fn images(app: &Arc<App>) -> String {
 }
 
 fn image(app: &Arc<App>, digest: &str) -> Option<String> {
-    let images = view::images(app);
+    let images = view::images(app, &view::rows(app));
     let image = images.get(digest)?;
     let top = view::top(app);
     let summary = image.summary(top);
@@ -611,7 +612,7 @@ fn workloads(app: &Arc<App>, namespace: Option<&str>) -> String {
     if app.running.is_none() {
         return inventory_off();
     }
-    let all = view::workloads(app);
+    let all = view::workloads(app, &view::rows(app));
     let namespaces: BTreeSet<&str> = all.keys().map(|w| w.namespace.as_str()).collect();
     let mut out = format!(
         "<form method=\"get\" action=\"/ui/workloads\" class=\"inline\">{}<button type=\"submit\">Show</button></form>",
@@ -719,7 +720,7 @@ fn search(app: &Arc<App>, query: Option<&str>) -> String {
         ],
     );
     let mut workloads = BTreeSet::new();
-    for (digest, image) in view::images(app) {
+    for (digest, image) in view::images(app, &view::rows(app)) {
         let Some(result) = &image.state.result else {
             continue;
         };

@@ -112,20 +112,7 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
 
 /// The fields of an `application/x-www-form-urlencoded` body.
 pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let spaced = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::inventory::{ImageState, Summary, WorkloadRef, severity_rank};
+use crate::policyreport::Row;
 use crate::server::App;
 
 /// One image: running, judged at admission or by the API, or both.
@@ -33,22 +34,26 @@ pub fn top(app: &App) -> usize {
     app.running.as_ref().map_or(5, |r| r.inventory.top_findings)
 }
 
-/// Every image by digest: the running ones first-hand, then those only the engine judged.
-pub fn images(app: &Arc<App>) -> BTreeMap<String, ImageView> {
+/// The inventory's rows (empty without the inventory), read once per page.
+pub fn rows(app: &App) -> Vec<Row> {
+    app.running.as_ref().map_or_else(Vec::new, |r| r.rows())
+}
+
+/// Every image by digest: the running ones (from `rows`) first-hand, then those only the
+/// engine judged.
+pub fn images(app: &Arc<App>, rows: &[Row]) -> BTreeMap<String, ImageView> {
     let mut images: BTreeMap<String, ImageView> = BTreeMap::new();
-    if let Some(running) = &app.running {
-        for row in running.rows() {
-            let Some(digest) = row.digest else { continue };
-            let view = images.entry(digest).or_default();
-            view.running = true;
-            view.references.insert(row.image);
-            view.workloads.insert(row.workload);
-            if let Some(state) = row.state
-                && view.state.result.is_none()
-                && view.state.error.is_none()
-            {
-                view.state = state;
-            }
+    for row in rows.iter().cloned() {
+        let Some(digest) = row.digest else { continue };
+        let view = images.entry(digest).or_default();
+        view.running = true;
+        view.references.insert(row.image);
+        view.workloads.insert(row.workload);
+        if let Some(state) = row.state
+            && view.state.result.is_none()
+            && view.state.error.is_none()
+        {
+            view.state = state;
         }
     }
     for (digest, result) in app.engine.latest_all() {
@@ -86,14 +91,11 @@ pub fn action_rank(action: &str) -> u8 {
     }
 }
 
-/// Every running workload, by namespace (empty without the inventory).
-pub fn workloads(app: &Arc<App>) -> BTreeMap<WorkloadRef, WorkloadView> {
+/// Every running workload of `rows`, by namespace.
+pub fn workloads(app: &App, rows: &[Row]) -> BTreeMap<WorkloadRef, WorkloadView> {
     let mut out: BTreeMap<WorkloadRef, WorkloadView> = BTreeMap::new();
-    let Some(running) = &app.running else {
-        return out;
-    };
-    let top = running.inventory.top_findings;
-    for row in running.rows() {
+    let top = top(app);
+    for row in rows.iter().cloned() {
         let summary = row.state.unwrap_or_default().summary(top);
         let view = out.entry(row.workload).or_insert_with(|| WorkloadView {
             highest: "none".to_string(),
