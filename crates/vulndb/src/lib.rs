@@ -26,6 +26,7 @@ pub mod export;
 pub mod fetch;
 pub mod import;
 pub mod model;
+mod nvd_store;
 pub mod schedule;
 mod schema;
 mod store;

@@ -136,6 +136,17 @@ pub enum SeverityKind {
 }
 
 impl SeverityKind {
+    /// The kind of a CVSS vector, by its prefix (`CVSS:4.0/…`, `CVSS:3.1/…`, else v2).
+    pub fn of_vector(vector: &str) -> Self {
+        if vector.starts_with("CVSS:4") {
+            Self::CvssV4
+        } else if vector.starts_with("CVSS:3") {
+            Self::CvssV3
+        } else {
+            Self::CvssV2
+        }
+    }
+
     /// The stored name (`CVSS_V3`, `VENDOR`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -184,13 +195,7 @@ impl Severity {
     /// scored is kept with no score.
     pub fn from_vector(source: impl Into<String>, vector: &str) -> Self {
         let vector = vector.trim();
-        let kind = if vector.starts_with("CVSS:4") {
-            SeverityKind::CvssV4
-        } else if vector.starts_with("CVSS:3") {
-            SeverityKind::CvssV3
-        } else {
-            SeverityKind::CvssV2
-        };
+        let kind = SeverityKind::of_vector(vector);
         let score = match kind {
             SeverityKind::CvssV2 => crate::cvss2::base_score(vector),
             _ => vector
@@ -204,6 +209,20 @@ impl Severity {
             kind,
             vector: Some(vector.to_owned()),
             score,
+            rating: None,
+            metric_type: None,
+        }
+    }
+
+    /// A severity from a CVSS vector and the base score its source gave (in 0..=10), its kind
+    /// detected from the vector; nothing is computed.
+    pub fn scored(source: impl Into<String>, vector: &str, score: f64) -> Self {
+        let vector = vector.trim();
+        Self {
+            source: source.into(),
+            kind: SeverityKind::of_vector(vector),
+            vector: Some(vector.to_owned()),
+            score: Some(score),
             rating: None,
             metric_type: None,
         }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Range;
+use crate::model::{Range, Vulnerability};
 
 /// One migration step.
 enum Migration {
@@ -89,6 +89,9 @@ const MIGRATIONS: &[Migration] = &[
     ),
     // 4: CWE ids on records.
     Migration::Sql("ALTER TABLE vulnerabilities ADD COLUMN cwes TEXT NOT NULL DEFAULT '[]';"),
+    // 5: NVD records in their own compact table, keyed by the packed CVE id (see `nvd_store`);
+    // the ones already stored move there.
+    Migration::Code(nvd_table),
 ];
 
 /// The schema version this build reads and writes.
@@ -159,6 +162,54 @@ fn binary_affected(conn: &Connection, label: &str) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1')",
         [],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Migration 5: create the `nvd` table and move the NVD records into it (their references
+/// are dropped; NVD records have no affected entries, any found are dropped with them).
+fn nvd_table(conn: &Connection, label: &str) -> Result<()> {
+    let err = |e| Error::store(format!("{label}: migration 5"), e);
+    conn.execute_batch(crate::nvd_store::TABLE_SQL)
+        .map_err(err)?;
+    let mut records = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, summary, published, modified, withdrawn, severities, cwes \
+                 FROM vulnerabilities WHERE source = 'nvd'",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let id: String = row.get(0).map_err(err)?;
+            let corrupt = |e: serde_json::Error| {
+                Error::new(
+                    ErrorKind::Store,
+                    format!("{label}: migration 5: corrupt stored JSON of {id}: {e}"),
+                )
+            };
+            let mut vuln = Vulnerability::new(id.clone(), crate::nvd_store::SOURCE);
+            vuln.summary = row.get(1).map_err(err)?;
+            vuln.published = row.get(2).map_err(err)?;
+            vuln.modified = row.get(3).map_err(err)?;
+            vuln.withdrawn = row.get(4).map_err(err)?;
+            let severities: String = row.get(5).map_err(err)?;
+            vuln.severities = serde_json::from_str(&severities).map_err(corrupt)?;
+            let cwes: String = row.get(6).map_err(err)?;
+            vuln.cwe_ids = serde_json::from_str(&cwes).map_err(corrupt)?;
+            records.push(vuln);
+        }
+    }
+    for vuln in &records {
+        if !crate::nvd_store::put(conn, vuln).map_err(err)? {
+            tracing::warn!(id = %vuln.id, "migration 5: an NVD record whose id is not a CVE id is dropped");
+        }
+    }
+    conn.execute_batch(
+        "DELETE FROM affected WHERE vuln IN (SELECT pk FROM vulnerabilities WHERE source = 'nvd');
+         DELETE FROM vulnerabilities WHERE source = 'nvd';",
     )
     .map_err(err)?;
     Ok(())

@@ -13,6 +13,7 @@ use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::{ImportOptions, ImportProgress, ImportSummary};
 use crate::model::{AffectedEntry, Record, Severity, Vulnerability, package_key};
+use crate::nvd_store;
 use crate::schema::{self, SCHEMA_VERSION};
 use crate::time::now_rfc3339;
 
@@ -475,6 +476,10 @@ impl Database {
         while let Some(row) = rows.next().map_err(err)? {
             out.push(self.record_from_row(row)?);
         }
+        drop(rows);
+        let nvd = self.nvd_records(&nvd_store::keys_of([canonical_id]))?;
+        out.extend(nvd);
+        out.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
         Ok(out)
     }
 
@@ -516,9 +521,37 @@ impl Database {
                     .push(record);
             }
         }
+        for record in self.nvd_records(&nvd_store::keys_of(ids.iter().copied()))? {
+            out.entry(record.canonical_id.clone())
+                .or_default()
+                .push(record);
+        }
         // Sorted here rather than in SQL: no temporary b-tree over every row.
         for records in out.values_mut() {
             records.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
+        }
+        Ok(out)
+    }
+
+    /// The NVD records of the packed CVE ids `keys`, in one query per 2,000 keys.
+    fn nvd_records(&self, keys: &[i64]) -> Result<Vec<Vulnerability>> {
+        let err = |e| Error::store(format!("{}: NVD records", self.label()), e);
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH) {
+            let json = serde_json::to_string(chunk).map_err(|e| {
+                Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
+            })?;
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM nvd WHERE cve IN (SELECT value FROM json_each(?1))",
+                    nvd_store::COLUMNS
+                ))
+                .map_err(err)?;
+            let rows = stmt.query_map([json], nvd_store::from_row).map_err(err)?;
+            for row in rows {
+                out.push(row.map_err(err)?);
+            }
         }
         Ok(out)
     }
@@ -660,7 +693,12 @@ fn status_of(conn: &Connection, label: &str) -> Result<Status> {
         schema_version: schema::current_version(conn, label)?,
         built_at,
         sources,
-        vulnerabilities: count("SELECT COUNT(DISTINCT canonical_id) FROM vulnerabilities")?,
+        vulnerabilities: count(&format!(
+            "SELECT (SELECT COUNT(DISTINCT canonical_id) FROM vulnerabilities) + \
+             (SELECT COUNT(*) FROM nvd WHERE NOT EXISTS (SELECT 1 FROM vulnerabilities v \
+               WHERE v.canonical_id = {}))",
+            nvd_store::ID_SQL
+        ))?,
         affected: count("SELECT COUNT(*) FROM affected")?,
     })
 }
@@ -672,6 +710,7 @@ fn content_hash(conn: &Connection, label: &str) -> Result<String> {
         "SELECT name, records FROM sources ORDER BY name",
         "SELECT source, id, canonical_id, summary, published, modified, withdrawn, aliases, \
          severities, refs, related, cwes FROM vulnerabilities ORDER BY source, id",
+        "SELECT cve, published, modified, withdrawn, summary, cwes, metrics FROM nvd ORDER BY cve",
         "SELECT ecosystem, package_key, source, vuln_id, seq, package, canonical_id, status, \
          fixed_version, ranges, versions, notes FROM affected \
          ORDER BY ecosystem, package_key, source, vuln_id, seq",
@@ -753,6 +792,9 @@ impl<'a> Builder<'a> {
             self.conn
                 .execute("DELETE FROM vulnerabilities WHERE source = ?1", [source])
                 .map_err(err)?;
+            if source == nvd_store::SOURCE {
+                self.conn.execute("DELETE FROM nvd", []).map_err(err)?;
+            }
         }
         self.touched.insert(source.to_owned());
         Ok(())
@@ -769,6 +811,9 @@ impl<'a> Builder<'a> {
         };
         if !self.touched.contains(&vuln.source) {
             self.touched.insert(vuln.source.clone());
+        }
+        if vuln.source == nvd_store::SOURCE {
+            return self.put_nvd(record);
         }
         let existing: Option<i64> = self
             .conn
@@ -857,6 +902,30 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Insert or replace an NVD record in the `nvd` table.
+    fn put_nvd(&mut self, record: &Record) -> Result<()> {
+        let vuln = &record.vuln;
+        if !record.affected.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{}: NVD record {} has affected entries; NVD records carry none",
+                    self.label, vuln.id
+                ),
+            ));
+        }
+        let stored = nvd_store::put(self.conn, vuln).map_err(|e| {
+            Error::store(format!("{}: writing {} from nvd", self.label, vuln.id), e)
+        })?;
+        if !stored {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{}: NVD record {:?} is not a CVE id", self.label, vuln.id),
+            ));
+        }
+        Ok(())
+    }
+
     /// Import `paths` (files or directories; formats detected by content) into this build.
     pub fn import_paths(
         &mut self,
@@ -886,12 +955,7 @@ impl<'a> Builder<'a> {
 
     /// Record counts of `source` in this build so far.
     pub fn records(&self, source: &str) -> Result<u64> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM vulnerabilities WHERE source = ?1",
-                [source],
-                |row| row.get::<_, i64>(0),
-            )
+        source_records(self.conn, source)
             .map(|n| n.max(0) as u64)
             .map_err(|e| Error::store(format!("{}: counting {source}", self.label), e))
     }
@@ -901,11 +965,12 @@ impl<'a> Builder<'a> {
         let now = now_rfc3339();
         let err = |e| Error::store(format!("{}: writing source metadata", self.label), e);
         for source in &self.touched {
+            let records = source_records(self.conn, source).map_err(err)?;
             self.conn
                 .execute(
                     "INSERT OR REPLACE INTO sources (name, records, updated_at) VALUES \
-                     (?1, (SELECT COUNT(*) FROM vulnerabilities WHERE source = ?1), ?2)",
-                    params![source, now],
+                     (?1, ?2, ?3)",
+                    params![source, records, now],
                 )
                 .map_err(err)?;
         }
@@ -1010,6 +1075,15 @@ impl<'a> Builder<'a> {
 }
 
 /// Add the (ecosystem, package key) pairs `sql` selects (with one parameter) to `dirty`.
+/// The number of records of `source` (NVD's in their own table).
+fn source_records(conn: &Connection, source: &str) -> rusqlite::Result<i64> {
+    if source == nvd_store::SOURCE {
+        return nvd_store::count(conn);
+    }
+    conn.prepare_cached("SELECT COUNT(*) FROM vulnerabilities WHERE source = ?1")?
+        .query_row([source], |row| row.get(0))
+}
+
 fn mark_dirty(
     conn: &Connection,
     dirty: &mut BTreeSet<(String, String)>,
@@ -1283,6 +1357,7 @@ pub(crate) fn verify(conn: &Connection, label: &str) -> Result<()> {
             "SELECT s.name FROM sources s WHERE s.records != CASE s.name \
              WHEN 'kev' THEN (SELECT COUNT(*) FROM kev) \
              WHEN 'epss' THEN (SELECT COUNT(*) FROM epss) \
+             WHEN 'nvd' THEN (SELECT COUNT(*) FROM nvd) \
              ELSE (SELECT COUNT(*) FROM vulnerabilities v WHERE v.source = s.name) END LIMIT 1",
             [],
             |row| row.get(0),

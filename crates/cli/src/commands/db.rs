@@ -311,7 +311,10 @@ impl ImportBar {
 
 impl ImportProgress for ImportBar {
     fn files(&self, total: u64) {
-        self.restyle("{spinner} reading {pos}/{len} files {bar:30} {msg}", total);
+        self.restyle(
+            "{spinner} importing {pos}/{len} files {bar:30} {msg}",
+            total,
+        );
     }
 
     fn file_started(&self, file: &Path) {
@@ -319,15 +322,6 @@ impl ImportProgress for ImportBar {
     }
 
     fn file_done(&self, _file: &Path) {
-        self.bar.inc(1);
-    }
-
-    fn writing(&self, records: u64) {
-        self.restyle("{spinner} writing {pos}/{len} records {bar:30}", records);
-        self.bar.set_message("");
-    }
-
-    fn record_written(&self) {
         self.bar.inc(1);
     }
 

@@ -72,14 +72,10 @@ impl Default for ImportOptions {
 pub trait ImportProgress {
     /// The number of input files, once, before the first is read.
     fn files(&self, _total: u64) {}
-    /// `file` is about to be read and parsed.
+    /// `file` is about to be read, parsed and written.
     fn file_started(&self, _file: &Path) {}
-    /// `file` has been read and parsed (or skipped as not recognised).
+    /// `file` has been read, parsed and written (or skipped as not recognised).
     fn file_done(&self, _file: &Path) {}
-    /// Every file is parsed; `records` records are about to be written.
-    fn writing(&self, _records: u64) {}
-    /// One record was written.
-    fn record_written(&self) {}
     /// Every record is written; the database is being indexed and verified.
     fn finishing(&self) {}
 }
@@ -202,30 +198,36 @@ pub(crate) fn import_paths(
         }
     }
     let mut summary = ImportSummary::default();
-    let mut parsed_files = Vec::new();
+    let mut per_source: BTreeMap<String, SourceSummary> = BTreeMap::new();
+    // In strict mode the first bad record stops the writing; the remaining files are still
+    // parsed so the error counts every problem. The build is then discarded as a whole.
+    let mut failed = false;
     progress.files(files.len() as u64);
     for (file, explicit) in files {
         progress.file_started(&file);
         let bytes = read_capped(&file, options.max_file_size)?;
         let label = file.display().to_string();
-        let parsed = parse_bytes(&label, &file, bytes, options);
-        progress.file_done(&file);
-        match parsed {
-            Ok(parsed) => parsed_files.push(parsed),
+        let parsed = match parse_bytes(&label, &file, bytes, options) {
+            Ok(parsed) => parsed,
             Err(err) if !explicit && err.kind() == ErrorKind::UnknownFormat => {
                 tracing::warn!(file = %label, "skipping a file of unknown format");
                 summary.skipped_files.push(label);
+                progress.file_done(&file);
                 continue;
             }
             Err(err) => return Err(err),
-        }
+        };
         summary.files += 1;
+        let mut parsed = parsed;
+        summary.problems.append(&mut parsed.problems);
+        failed |= options.strict && !summary.problems.is_empty();
+        if !failed {
+            write_parsed(builder, parsed, &mut per_source)?;
+        }
+        progress.file_done(&file);
     }
-    let problems: Vec<Problem> = parsed_files
-        .iter_mut()
-        .flat_map(|p| std::mem::take(&mut p.problems))
-        .collect();
-    if options.strict && !problems.is_empty() {
+    if failed {
+        let problems = &summary.problems;
         let more = match problems.len() {
             1 => String::new(),
             n => format!(" (and {} more)", n - 1),
@@ -235,58 +237,56 @@ pub(crate) fn import_paths(
             format!("{}{more}; nothing was imported", problems[0]),
         ));
     }
-    let mut per_source: BTreeMap<String, SourceSummary> = BTreeMap::new();
-    let records: usize = parsed_files
-        .iter()
-        .flat_map(|p| &p.batches)
-        .map(|b| b.records.len())
-        .sum();
-    progress.writing(records as u64);
-    for parsed in parsed_files {
-        let mut snapshot = |name: &str, records: usize| {
-            let entry = per_source
-                .entry(name.to_owned())
-                .or_insert_with(|| SourceSummary {
-                    name: name.to_owned(),
-                    records: 0,
-                    affected: 0,
-                    files: 0,
-                });
-            // A snapshot replaces what an earlier file of this import gave.
-            entry.files += 1;
-            entry.records = records as u64;
-        };
-        if let Some(entries) = &parsed.kev {
-            builder.replace_kev(entries)?;
-            snapshot(crate::exploit::KEV_SOURCE, entries.len());
-        }
-        if let Some(data) = &parsed.epss {
-            builder.replace_epss(&data.scores, data.date.as_deref())?;
-            snapshot(crate::exploit::EPSS_SOURCE, data.scores.len());
-        }
-        for batch in parsed.batches {
-            builder.begin_source(&batch.source, batch.mode)?;
-            let entry = per_source
-                .entry(batch.source.clone())
-                .or_insert_with(|| SourceSummary {
-                    name: batch.source.clone(),
-                    records: 0,
-                    affected: 0,
-                    files: 0,
-                });
-            entry.files += 1;
-            for record in &batch.records {
-                builder.put(record)?;
-                progress.record_written();
-                entry.records += 1;
-                entry.affected += record.affected.len() as u64;
-            }
-        }
-    }
     summary.sources = per_source.into_values().collect();
-    summary.problems = problems;
     progress.finishing();
     Ok(summary)
+}
+
+/// The summary of source `name`, created empty.
+fn source_entry<'m>(
+    per_source: &'m mut BTreeMap<String, SourceSummary>,
+    name: &str,
+) -> &'m mut SourceSummary {
+    per_source
+        .entry(name.to_owned())
+        .or_insert_with(|| SourceSummary {
+            name: name.to_owned(),
+            records: 0,
+            affected: 0,
+            files: 0,
+        })
+}
+
+/// Write one file's parse into `builder`, counting it in `per_source`.
+fn write_parsed(
+    builder: &mut Builder<'_>,
+    parsed: Parsed,
+    per_source: &mut BTreeMap<String, SourceSummary>,
+) -> Result<()> {
+    // A snapshot (KEV, EPSS) replaces what an earlier file of this import gave.
+    if let Some(entries) = &parsed.kev {
+        builder.replace_kev(entries)?;
+        let entry = source_entry(per_source, crate::exploit::KEV_SOURCE);
+        entry.files += 1;
+        entry.records = entries.len() as u64;
+    }
+    if let Some(data) = &parsed.epss {
+        builder.replace_epss(&data.scores, data.date.as_deref())?;
+        let entry = source_entry(per_source, crate::exploit::EPSS_SOURCE);
+        entry.files += 1;
+        entry.records = data.scores.len() as u64;
+    }
+    for batch in parsed.batches {
+        builder.begin_source(&batch.source, batch.mode)?;
+        let entry = source_entry(per_source, &batch.source);
+        entry.files += 1;
+        for record in &batch.records {
+            builder.put(record)?;
+            entry.records += 1;
+            entry.affected += record.affected.len() as u64;
+        }
+    }
+    Ok(())
 }
 
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<()> {
@@ -417,6 +417,13 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         return Some(Format::Epss);
     }
     if text.starts_with(b"{") {
+        // An NVD feed names itself in its first keys: no need to read it whole twice.
+        let head = &text[..text.len().min(4096)];
+        if contains(head, b"\"NVD_CVE\"")
+            && (contains(head, b"\"resultsPerPage\"") || contains(head, b"\"totalResults\""))
+        {
+            return Some(Format::Nvd);
+        }
         let value: serde_json::Value = serde_json::from_slice(text).ok()?;
         return detect_json(&value);
     }

@@ -4,84 +4,232 @@
 //! Used for severity enrichment: records go to the `nvd` source (upserted by CVE id) with
 //! their CVSS metrics and no affected entries; a consumer finds them by canonical id.
 //! `Rejected` CVEs are marked withdrawn.
+//!
+//! Only what matching, policies and reports use is kept: the CVSS v4.0, v3.1, v3.0 and v2
+//! metrics (vector, score, rating, who gave it and whether NVD's own or the CNA's), CWE ids,
+//! the published and modified dates and the description's first line. References,
+//! configurations and the rest of the record are skipped while parsing, never stored.
+//!
+//! A feed is parsed in one pass over its bytes: the `vulnerabilities` array is split into
+//! raw items (borrowed slices), and each item is then read into borrowed, typed fields, so a
+//! malformed item becomes a [`Problem`] naming it while its neighbours are kept.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{self, IgnoredAny, Visitor};
+use serde_json::value::RawValue;
 
-use super::{Batch, Parsed, Problem, first_line};
+use super::{Batch, Parsed, Problem};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Record, Severity, SeverityKind, Vulnerability};
 use crate::store::SourceMode;
 
-/// The source name of NVD records.
-pub(crate) const SOURCE: &str = "nvd";
+use crate::nvd_store::SOURCE;
 
-#[derive(Debug, Deserialize)]
-struct Cve {
-    id: String,
-    #[serde(default)]
-    published: Option<String>,
-    #[serde(default, rename = "lastModified")]
-    last_modified: Option<String>,
-    #[serde(default, rename = "vulnStatus")]
-    vuln_status: Option<String>,
-    #[serde(default)]
-    descriptions: Vec<Description>,
-    #[serde(default)]
-    metrics: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    references: Vec<Reference>,
-    #[serde(default)]
-    weaknesses: Vec<Weakness>,
+/// A feed or API response: only its list of items.
+#[derive(Deserialize)]
+struct Feed<'a> {
+    #[serde(borrow, default)]
+    vulnerabilities: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Weakness {
-    #[serde(default)]
-    description: Vec<Description>,
+/// One item of `vulnerabilities`.
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(borrow)]
+    cve: Cve<'a>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Description {
-    lang: String,
-    value: String,
+/// Only the `id` of a record, to name it when the rest is malformed.
+#[derive(Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Reference {
-    url: String,
+#[derive(Deserialize)]
+struct ItemId<'a> {
+    #[serde(borrow, default)]
+    cve: Option<IdOnly<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Cve<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    published: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "lastModified")]
+    last_modified: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "vulnStatus")]
+    vuln_status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    descriptions: Vec<Description<'a>>,
+    #[serde(borrow, default)]
+    metrics: Option<Metrics<'a>>,
+    #[serde(borrow, default)]
+    weaknesses: Vec<Weakness<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Weakness<'a> {
+    #[serde(borrow, default)]
+    description: Vec<Description<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Description<'a> {
+    #[serde(borrow, default)]
+    lang: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+}
+
+/// The metric lists NVD publishes, newest CVSS version first.
+#[derive(Deserialize)]
+struct Metrics<'a> {
+    #[serde(borrow, default, rename = "cvssMetricV40")]
+    v40: Vec<Metric<'a>>,
+    #[serde(borrow, default, rename = "cvssMetricV31")]
+    v31: Vec<Metric<'a>>,
+    #[serde(borrow, default, rename = "cvssMetricV30")]
+    v30: Vec<Metric<'a>>,
+    #[serde(borrow, default, rename = "cvssMetricV2")]
+    v2: Vec<Metric<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Metric<'a> {
+    #[serde(borrow, default)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    metric_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "cvssData")]
+    data: Option<CvssData<'a>>,
+    /// CVSS v2 gives the rating beside `cvssData`.
+    #[serde(borrow, default, rename = "baseSeverity")]
+    base_severity: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CvssData<'a> {
+    #[serde(borrow, default, rename = "vectorString")]
+    vector: Option<Cow<'a, str>>,
+    #[serde(default, rename = "baseScore", deserialize_with = "lenient_score")]
+    base_score: Option<f64>,
+    #[serde(borrow, default, rename = "baseSeverity")]
+    base_severity: Option<Cow<'a, str>>,
+}
+
+/// A score given as a number from 0 to 10; anything else (a string, 11.0, a negative number,
+/// an object) reads as no score, so the score computed from the vector is used instead.
+fn lenient_score<'de, D: de::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<f64>, D::Error> {
+    struct Score;
+    impl<'de> Visitor<'de> for Score {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a CVSS base score")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok((v.is_finite() && (0.0..=10.0).contains(&v)).then_some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok((v <= 10).then_some(v as f64))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok((0..=10).contains(&v).then_some(v as f64))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Score)
 }
 
 pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let feed: Feed<'_> = serde_json::from_slice(bytes).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,
             format!("{label}: malformed NVD JSON: {e}"),
         )
     })?;
-    let items: Vec<Value> = match value.get("vulnerabilities").and_then(Value::as_array) {
-        Some(list) => list
-            .iter()
-            .map(|item| item.get("cve").cloned().unwrap_or(Value::Null))
-            .collect(),
-        None => vec![value],
-    };
     let mut parsed = Parsed::default();
-    let mut records = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let id_hint = item
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("#{index}"));
-        match serde_json::from_value::<Cve>(item) {
-            Ok(cve) => records.push(convert(cve)),
+    let mut records = Vec::with_capacity(feed.vulnerabilities.as_ref().map_or(1, Vec::len));
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut keep = |label: &str, index: usize, cve: Cve<'_>, problems: &mut Vec<Problem>| {
+        let id = cve.id.trim().to_owned();
+        if crate::exploit::cve_key(&id).is_none() {
+            problems.push(Problem {
+                file: label.to_owned(),
+                record: Some(id),
+                message: format!("entry {index}: not a CVE id; this entry is skipped"),
+            });
+            return;
+        }
+        match seen.get(&id) {
+            Some(first) => problems.push(Problem {
+                file: label.to_owned(),
+                record: Some(id),
+                message: format!(
+                    "entry {index}: duplicate CVE id (also entry {first}); this entry is skipped"
+                ),
+            }),
+            None => {
+                seen.insert(id, index);
+                records.push(convert(cve));
+            }
+        }
+    };
+    match feed.vulnerabilities {
+        Some(items) => {
+            for (index, raw) in items.iter().enumerate() {
+                match serde_json::from_str::<Item<'_>>(raw.get()) {
+                    Ok(item) => keep(label, index, item.cve, &mut parsed.problems),
+                    Err(e) => parsed.problems.push(Problem {
+                        file: label.to_owned(),
+                        record: Some(item_id(raw.get(), index)),
+                        message: format!("malformed NVD CVE record: {e}"),
+                    }),
+                }
+            }
+        }
+        None => match serde_json::from_slice::<Cve<'_>>(bytes) {
+            Ok(cve) => keep(label, 0, cve, &mut parsed.problems),
             Err(e) => parsed.problems.push(Problem {
                 file: label.to_owned(),
-                record: Some(id_hint),
+                record: Some(
+                    serde_json::from_slice::<IdOnly<'_>>(bytes)
+                        .ok()
+                        .and_then(|r| r.id)
+                        .map_or_else(|| "#0".to_owned(), Cow::into_owned),
+                ),
                 message: format!("malformed NVD CVE record: {e}"),
             }),
-        }
+        },
     }
     parsed.batches.push(Batch {
         source: SOURCE.to_owned(),
@@ -91,80 +239,139 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
     Ok(parsed)
 }
 
-fn convert(cve: Cve) -> Record {
+/// The CVE id of a malformed item, or its position (`#3`).
+fn item_id(raw: &str, index: usize) -> String {
+    serde_json::from_str::<ItemId<'_>>(raw)
+        .ok()
+        .and_then(|item| item.cve)
+        .and_then(|cve| cve.id)
+        .map_or_else(|| format!("#{index}"), Cow::into_owned)
+}
+
+fn convert(cve: Cve<'_>) -> Record {
     let mut vuln = Vulnerability::new(cve.id.trim(), SOURCE);
     vuln.summary = cve
         .descriptions
         .iter()
         .find(|d| d.lang == "en")
         .or_else(|| cve.descriptions.first())
-        .and_then(|d| first_line(&d.value));
-    vuln.published = cve.published;
-    vuln.modified = cve.last_modified;
+        .and_then(|d| one_line(&d.value));
+    vuln.published = cve.published.map(Cow::into_owned);
+    vuln.modified = cve.last_modified.map(Cow::into_owned);
     if cve.vuln_status.as_deref() == Some("Rejected") {
         vuln.withdrawn = vuln.modified.clone().or_else(|| Some(String::new()));
     }
-    vuln.references = cve.references.into_iter().map(|r| r.url).collect();
     vuln.cwe_ids = crate::model::cwe_ids(
         cve.weaknesses
             .iter()
-            .flat_map(|w| w.description.iter().map(|d| d.value.as_str())),
+            .flat_map(|w| w.description.iter().map(|d| d.value.as_ref())),
     );
-    // Metrics in a fixed order: v4.0, v3.1, v3.0, v2.
-    let keys = [
-        "cvssMetricV40",
-        "cvssMetricV31",
-        "cvssMetricV30",
-        "cvssMetricV2",
-    ];
-    for key in keys {
-        let Some(list) = cve
-            .metrics
-            .as_ref()
-            .and_then(|m| m.get(key))
-            .and_then(Value::as_array)
-        else {
-            continue;
-        };
-        for metric in list {
-            let data = metric.get("cvssData");
-            let Some(vector) = data
-                .and_then(|d| d.get("vectorString"))
-                .and_then(Value::as_str)
-            else {
-                continue;
-            };
-            let who = metric
-                .get("source")
-                .and_then(Value::as_str)
-                .unwrap_or(SOURCE);
-            let mut severity = Severity::from_vector(who, vector);
-            if key == "cvssMetricV2" {
-                severity.kind = SeverityKind::CvssV2;
-            }
-            // NVD's own base score when it gives one (the severity rule reports the
-            // metric as published), else the one computed from the vector.
-            if let Some(given) = data
-                .and_then(|d| d.get("baseScore"))
-                .and_then(Value::as_f64)
-                .filter(|x| x.is_finite() && (0.0..=10.0).contains(x))
-            {
-                severity.score = Some(given);
-            }
-            severity.rating = data
-                .and_then(|d| d.get("baseSeverity"))
-                .or_else(|| metric.get("baseSeverity"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            severity.metric_type = metric
-                .get("type")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            vuln.severities.push(severity);
+    if let Some(metrics) = cve.metrics {
+        // A fixed order: v4.0, v3.1, v3.0, v2.
+        let lists = [
+            (metrics.v40, false),
+            (metrics.v31, false),
+            (metrics.v30, false),
+            (metrics.v2, true),
+        ];
+        for (list, v2) in lists {
+            vuln.severities
+                .extend(list.into_iter().filter_map(|m| severity(m, v2)));
         }
     }
     Record {
         vuln,
         affected: Vec::new(),
+    }
+}
+
+/// The longest summary kept, in characters.
+const SUMMARY_CHARS: usize = 240;
+
+/// A description's one-line summary: its first sentence, at most [`SUMMARY_CHARS`] characters
+/// (cut at a word, with `…`). Lines ending in `:` (the Linux kernel's "the following
+/// vulnerability has been resolved:") are joined with the next one.
+fn one_line(text: &str) -> Option<String> {
+    let mut line = String::new();
+    for part in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(part);
+        if !part.ends_with(':') || line.len() > SUMMARY_CHARS {
+            break;
+        }
+    }
+    if line.is_empty() {
+        return None;
+    }
+    // The first sentence: up to a `. ` followed by a capital letter.
+    let bytes = line.as_bytes();
+    let end = (1..bytes.len().saturating_sub(2))
+        .find(|&i| {
+            bytes[i] == b'.'
+                && bytes[i + 1] == b' '
+                && bytes[i + 2].is_ascii_uppercase()
+                && bytes[i - 1].is_ascii_lowercase()
+        })
+        .map_or(line.len(), |i| i + 1);
+    line.truncate(end);
+    if line.chars().count() <= SUMMARY_CHARS {
+        return Some(line);
+    }
+    let cut: String = line.chars().take(SUMMARY_CHARS - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > SUMMARY_CHARS / 2 => &cut[..space],
+        _ => &cut,
+    };
+    Some(format!("{}…", cut.trim_end_matches([',', ';', ' '])))
+}
+
+/// One metric as a [`Severity`]: NVD's own base score when it gives a valid one (the severity
+/// rule reports the metric as published), else the score computed from the vector.
+fn severity(metric: Metric<'_>, v2: bool) -> Option<Severity> {
+    let data = metric.data?;
+    let vector = data.vector?;
+    let who = metric.source.as_deref().unwrap_or(SOURCE);
+    let mut severity = match data.base_score {
+        Some(score) => Severity::scored(who, &vector, score),
+        None => Severity::from_vector(who, &vector),
+    };
+    if v2 {
+        severity.kind = SeverityKind::CvssV2;
+    }
+    severity.rating = data
+        .base_severity
+        .or(metric.base_severity)
+        .map(Cow::into_owned);
+    severity.metric_type = metric.metric_type.map(Cow::into_owned);
+    Some(severity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_one_sentence_of_at_most_240_characters() {
+        assert_eq!(
+            one_line("A flaw in x allows y. Users should upgrade. Or not.").as_deref(),
+            Some("A flaw in x allows y.")
+        );
+        assert_eq!(
+            one_line("In the Linux kernel, the following vulnerability has been resolved:\n\nnet: fix a leak\n\nThe leak was bad.").as_deref(),
+            Some("In the Linux kernel, the following vulnerability has been resolved: net: fix a leak")
+        );
+        assert_eq!(
+            one_line("Version 1.2. Then e.g. this").as_deref(),
+            Some("Version 1.2. Then e.g. this")
+        );
+        let long = "word ".repeat(100);
+        let summary = one_line(&long).unwrap();
+        assert_eq!(summary.chars().count(), 235);
+        assert!(summary.ends_with("word…"));
+        assert_eq!(one_line(" \n "), None);
+        let wide = "é".repeat(300);
+        assert_eq!(one_line(&wide).unwrap().chars().count(), 240);
     }
 }
