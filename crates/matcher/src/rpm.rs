@@ -60,40 +60,32 @@ pub fn content_set_stream(content_set: &str, major: &str) -> Option<&'static str
     if release != Some(major) || words.contains(&"extras") {
         return None;
     }
-    let has = |word: &str| words.contains(&word);
-    let stream = if has("baseos") {
-        "baseos"
-    } else if has("appstream") {
-        "appstream"
-    } else if has("codeready") || has("crb") {
-        "crb"
-    } else if has("highavailability") {
-        "highavailability"
-    } else if has("resilientstorage") {
-        "resilientstorage"
-    } else if has("sap") && has("solutions") {
-        "sap_hana"
-    } else if has("sap") {
-        "sap"
-    } else if has("nfv") {
-        "nfv"
-    } else if has("rt") {
-        "realtime"
-    } else if has("supplementary") {
-        "supplementary"
-    } else if has("server") {
-        "server"
-    } else if has("workstation") {
-        "workstation"
-    } else if has("client") {
-        "client"
-    } else if has("computenode") || has("hpc") {
-        "computenode"
-    } else {
-        return None;
-    };
-    Some(stream)
+    STREAM_WORDS
+        .iter()
+        .find(|(needed, _)| needed.iter().all(|word| words.contains(word)))
+        .map(|(_, stream)| *stream)
 }
+
+/// The words of a content set that name its stream, first match wins (see
+/// [`content_set_stream`]).
+const STREAM_WORDS: &[(&[&str], &str)] = &[
+    (&["baseos"], "baseos"),
+    (&["appstream"], "appstream"),
+    (&["codeready"], "crb"),
+    (&["crb"], "crb"),
+    (&["highavailability"], "highavailability"),
+    (&["resilientstorage"], "resilientstorage"),
+    (&["sap", "solutions"], "sap_hana"),
+    (&["sap"], "sap"),
+    (&["nfv"], "nfv"),
+    (&["rt"], "realtime"),
+    (&["supplementary"], "supplementary"),
+    (&["server"], "server"),
+    (&["workstation"], "workstation"),
+    (&["client"], "client"),
+    (&["computenode"], "computenode"),
+    (&["hpc"], "computenode"),
+];
 
 /// The streams of `streams` (Red Hat ecosystems of `os`'s release, see
 /// [`crate::ecosystem::os_stream_prefix`]) that `os`'s content sets select (see
