@@ -10,12 +10,11 @@
 # Prints our figures next to the floor: the time to read (decompress) each source's files.
 # Needs: python3, curl, bc.
 needs="python3 curl bc"
+scale="${SCALE:-1}"
+name="db-mirror-$scale"
 # shellcheck source=bench/common.sh
 source "$(dirname "$0")/common.sh"
-scale="${SCALE:-1}"
-work="$here/work/db-mirror-$scale"
 fixtures="$root/crates/vulndb/tests/fixtures/distros"
-mkdir -p "$work"
 
 mirror="$work/mirror"
 if [[ ! -f "$mirror/counts.json" ]]; then

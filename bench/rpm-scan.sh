@@ -13,12 +13,11 @@
 # <= 0.3 s) and the time per package.
 # Needs: rpmbuild, rpm, umoci, skopeo, docker-registry, curl, bc, python3.
 needs="rpmbuild rpm umoci skopeo docker-registry curl bc"
+name="rpm-scan"
 # shellcheck source=bench/common.sh
 source "$(dirname "$0")/common.sh"
-work="$here/work/rpm-scan"
 want="${PACKAGES:-200}"
 files="${FILES:-60}"
-mkdir -p "$work"
 
 # 1. The rpms and their database (cached).
 rootfs="$work/rootfs-$want-$files"
