@@ -549,6 +549,19 @@ fn ubi_9_content_sets_select_streams_and_module_builds_stay_apart() {
             && warning.ends_with("; every repository stream of the release is used"),
         "{warning}"
     );
+
+    // A manifest over the 256 KiB read (valid JSON, padded): not parsed, said, every stream.
+    let mut huge = br#"{"content_sets": ["rhel-9-for-x86_64-baseos-rpms"]}"#.to_vec();
+    huge.resize(300_000, b' ');
+    let v = scan(&db, &image("huge", Some((manifest_path, &huge))));
+    assert_eq!(v["os"]["content_sets"], Value::Null);
+    assert_eq!(reported(&v, "RHSA-"), every_stream);
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([format!(
+            "{manifest_path}: content manifest of 300000 bytes, more than the 262144 read; every repository stream of the release is used"
+        )])
+    );
 }
 
 /// Sources of the Ubuntu image installed below a fix (source, version): the others keep the
