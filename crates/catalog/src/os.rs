@@ -129,8 +129,9 @@ pub struct Os {
     pub source_file: String,
     /// Red Hat content sets (repositories) named by the image's content manifests
     /// ([`CONTENT_MANIFESTS`]), sorted, each once; empty when the image has none or one could
-    /// not be read (then nothing is known about the repositories).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// not be read (then nothing is known about the repositories). Absent in documents
+    /// written before it existed: read as empty.
+    #[serde(default)]
     pub content_sets: Vec<String>,
 }
 
@@ -822,6 +823,25 @@ mod tests {
                 "content manifest of {size} bytes, more than the 262144 read; every repository stream of the release is used"
             )
         );
+    }
+
+    #[test]
+    fn content_sets_are_always_written_and_may_be_missing_when_read() {
+        let mut os = Os::new_for_test("rhel", "9.4");
+        let json = serde_json::to_value(&os).unwrap();
+        assert_eq!(json["content_sets"], serde_json::json!([]));
+        os.content_sets = vec!["rhel-9-for-x86_64-baseos-rpms".into()];
+        let json = serde_json::to_value(&os).unwrap();
+        assert_eq!(
+            json["content_sets"],
+            serde_json::json!(["rhel-9-for-x86_64-baseos-rpms"])
+        );
+        // A document of an older release has no `content_sets`.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("content_sets");
+        let read: Os = serde_json::from_value(old).unwrap();
+        assert!(read.content_sets.is_empty());
+        assert_eq!(read.id, "rhel");
     }
 
     #[test]

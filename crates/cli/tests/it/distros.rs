@@ -527,7 +527,7 @@ fn ubi_9_content_sets_select_streams_and_module_builds_stay_apart() {
     let mut every_stream = selected.clone();
     every_stream.insert(row("openssl-libs", 9002, "1:3.0.7-28.el9"));
     let v = scan(&db, &image("plain", None));
-    assert_eq!(v["os"]["content_sets"], Value::Null);
+    assert_eq!(v["os"]["content_sets"], serde_json::json!([]));
     assert_eq!(reported(&v, "RHSA-"), every_stream);
     assert_eq!(v["warnings"], serde_json::json!([]));
 
@@ -554,7 +554,7 @@ fn ubi_9_content_sets_select_streams_and_module_builds_stay_apart() {
     let mut huge = br#"{"content_sets": ["rhel-9-for-x86_64-baseos-rpms"]}"#.to_vec();
     huge.resize(300_000, b' ');
     let v = scan(&db, &image("huge", Some((manifest_path, &huge))));
-    assert_eq!(v["os"]["content_sets"], Value::Null);
+    assert_eq!(v["os"]["content_sets"], serde_json::json!([]));
     assert_eq!(reported(&v, "RHSA-"), every_stream);
     assert_eq!(
         v["warnings"],
