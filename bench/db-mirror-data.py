@@ -6,7 +6,8 @@ fixtures of crates/vulndb/tests/fixtures/distros, which follow the real layouts)
 usage: db-mirror-data.py TESTDATA FIXTURES OUT SCALE
 
 Records per OSV ecosystem are approximate counts of the real exports in late 2025 (times SCALE);
-ids are renumbered so that every record is distinct. Files copied unchanged: the Alpine secdb
+ids are renumbered so that every record is distinct. npm counts its advisories only: the
+malicious-package (MAL-) records of OSV's npm export, about ten times as many, are left out. Files copied unchanged: the Alpine secdb
 branches, Debian's OVAL (bookworm's, served for the three codenames), DSA/DLA lists, KEV, EPSS.
 """
 
