@@ -130,7 +130,10 @@ impl portcullis_oci::FileFilter for CatalogFilter {
     }
 
     fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
-        if self.patterns.matches(entry.path) {
+        if os::is_oversized_content_manifest(entry.path, data.len() as u64) {
+            // Read only to be dropped: `catalog_all` warns from its size.
+            Vec::new()
+        } else if self.patterns.matches(entry.path) {
             data
         } else {
             lang::binary::summarize_executable(&data, entry.path)
@@ -194,4 +197,36 @@ pub fn files_matching<'a>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_oci::{EntryInfo, FileFilter};
+
+    use super::*;
+
+    #[test]
+    fn the_filter_keeps_no_bytes_of_an_oversized_content_manifest() {
+        let filter = CatalogFilter::new().unwrap();
+        let path = "root/buildinfo/content_manifests/big.json";
+        let entry = |size: usize| EntryInfo {
+            path,
+            size: size as u64,
+            mode: 0o644,
+        };
+        let limit = os::MAX_CONTENT_MANIFEST;
+        assert!(filter.wants(&entry(limit + 1)));
+        assert_eq!(filter.reduce(&entry(limit + 1), vec![b' '; limit + 1]), b"");
+        assert_eq!(filter.reduce(&entry(2), b"{}".to_vec()), b"{}");
+        // Other wanted files keep their bytes whatever their size.
+        let status = EntryInfo {
+            path: "var/lib/dpkg/status",
+            size: (limit + 1) as u64,
+            mode: 0o644,
+        };
+        assert_eq!(
+            filter.reduce(&status, vec![b' '; limit + 1]).len(),
+            limit + 1
+        );
+    }
 }

@@ -16,7 +16,19 @@ pub const PATTERNS: &[&str] = &[
     "etc/oracle-release",
     "etc/centos-release",
     "etc/photon-release",
+    CONTENT_MANIFESTS,
 ];
+
+/// Red Hat's content manifests, shipped by UBI and other Red Hat built images: JSON objects
+/// whose `content_sets` array names the repositories (content sets) the image's rpms came
+/// from, e.g. `rhel-9-for-x86_64-baseos-rpms`. Each image layer built by Red Hat adds one.
+pub const CONTENT_MANIFESTS: &str = "root/buildinfo/content_manifests/*.json";
+/// The directory of [`CONTENT_MANIFESTS`].
+const CONTENT_MANIFEST_DIR: &str = "root/buildinfo/content_manifests/";
+/// Content manifests larger than this are not parsed (real ones are a few kilobytes); the
+/// image reader drops the content of bigger ones as soon as it is read (see
+/// [`is_oversized_content_manifest`]).
+pub const MAX_CONTENT_MANIFEST: usize = 256 * 1024;
 
 /// Symlink hops followed when resolving a release file.
 const MAX_HOPS: u32 = 40;
@@ -115,6 +127,12 @@ pub struct Os {
     pub pretty_name: Option<String>,
     /// The file the facts came from.
     pub source_file: String,
+    /// Red Hat content sets (repositories) named by the image's content manifests
+    /// ([`CONTENT_MANIFESTS`]), sorted, each once; empty when the image has none or one could
+    /// not be read (then nothing is known about the repositories). Absent in documents
+    /// written before it existed: read as empty.
+    #[serde(default)]
+    pub content_sets: Vec<String>,
 }
 
 /// Debian release numbers and their codenames.
@@ -155,6 +173,7 @@ impl Os {
             codename: None,
             pretty_name: None,
             source_file: source_file.to_string(),
+            content_sets: Vec::new(),
         }
     }
 
@@ -434,8 +453,71 @@ pub fn detect(files: &FileSet, report: &mut Warnings) -> Option<Os> {
             os.codename = from_number;
         }
     }
-    tracing::debug!(id = %os.id, version_id = ?os.version_id, "detected OS");
+    os.content_sets = read_content_sets(files, report);
+    tracing::debug!(id = %os.id, version_id = ?os.version_id, content_sets = ?os.content_sets, "detected OS");
     Some(os)
+}
+
+/// Is `path` one of the [`CONTENT_MANIFESTS`]?
+pub fn is_content_manifest(path: &str) -> bool {
+    path.strip_prefix(CONTENT_MANIFEST_DIR)
+        .is_some_and(|name| name.ends_with(".json") && !name.contains('/'))
+}
+
+/// Is this a content manifest too big to parse ([`MAX_CONTENT_MANIFEST`])? The catalog
+/// filter keeps none of such a file's bytes.
+pub fn is_oversized_content_manifest(path: &str, size: u64) -> bool {
+    is_content_manifest(path) && usize::try_from(size).map_or(true, |s| s > MAX_CONTENT_MANIFEST)
+}
+
+/// The part of a content manifest that is read.
+#[derive(Deserialize)]
+struct ContentManifest {
+    #[serde(default)]
+    content_sets: Vec<String>,
+}
+
+/// The content sets of every content manifest in `files`, sorted, each once. One manifest
+/// that cannot be read (too big, not JSON, not read by the image reader) leaves the list
+/// incomplete: then a warning names it and nothing is returned, so that every repository
+/// stream is used.
+pub fn read_content_sets(files: &FileSet, report: &mut Warnings) -> Vec<String> {
+    let mut sets = Vec::new();
+    let mut complete = true;
+    let fallback = "every repository stream of the release is used";
+    for file in files
+        .files
+        .values()
+        .filter(|f| is_content_manifest(&f.path))
+    {
+        let problem = match &file.content {
+            _ if is_oversized_content_manifest(&file.path, file.size) => format!(
+                "content manifest of {} bytes, more than the {MAX_CONTENT_MANIFEST} read",
+                file.size
+            ),
+            portcullis_oci::FileContent::Skipped { reason, .. } => {
+                format!("content manifest not read ({reason})")
+            }
+            portcullis_oci::FileContent::Data(data) => {
+                match serde_json::from_slice::<ContentManifest>(data) {
+                    Ok(manifest) => {
+                        sets.extend(manifest.content_sets);
+                        continue;
+                    }
+                    Err(e) => format!("content manifest is not valid: {e}"),
+                }
+            }
+        };
+        report.push(Warning::new(&file.path, format!("{problem}; {fallback}")));
+        complete = false;
+    }
+    if !complete {
+        return Vec::new();
+    }
+    sets.retain(|s| !s.trim().is_empty());
+    sets.sort();
+    sets.dedup();
+    sets
 }
 
 #[cfg(test)]
@@ -630,5 +712,154 @@ mod tests {
             want("ol", OsFamily::Oracle, "9.4")
         );
         assert!(from_redhat_release("VMware Photon OS\n", "x").is_none());
+    }
+
+    const UBI9_RELEASE: &str = "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n";
+
+    /// The OS and warnings detected from `entries`.
+    fn detect_all(entries: &[(&str, &str)]) -> (Os, Warnings) {
+        let mut warnings = Warnings::default();
+        let os = detect(&files(entries), &mut warnings).unwrap();
+        (os, warnings)
+    }
+
+    #[test]
+    fn content_manifests_name_the_content_sets() {
+        // The shape UBI images ship (`ubi9-minimal-container-9.4-949.json`), and a second
+        // manifest added by a layered build, sharing one set.
+        let base = r#"{"metadata":{"icm_version":1,"icm_spec":"https://raw.githubusercontent.com/containerbuildsystem/atomic-reactor/master/atomic_reactor/schemas/content_manifest.json","image_layer_index":0},"content_sets":["rhel-9-for-x86_64-baseos-rpms","rhel-9-for-x86_64-appstream-rpms"],"image_contents":[]}"#;
+        let layered = r#"{"content_sets":["rhel-9-for-x86_64-appstream-rpms","codeready-builder-for-rhel-9-x86_64-rpms"]}"#;
+        let (os, warnings) = detect_all(&[
+            ("etc/os-release", UBI9_RELEASE),
+            (
+                "root/buildinfo/content_manifests/ubi9-minimal-container-9.4-949.json",
+                base,
+            ),
+            ("root/buildinfo/content_manifests/app-1.0-1.json", layered),
+            // Not a manifest: another directory, another extension.
+            (
+                "root/buildinfo/Dockerfile-ubi9-minimal-9.4-949",
+                "{\"content_sets\":[\"x\"]}",
+            ),
+            (
+                "root/buildinfo/content_manifests/notes.txt",
+                "{\"content_sets\":[\"y\"]}",
+            ),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            os.content_sets,
+            [
+                "codeready-builder-for-rhel-9-x86_64-rpms",
+                "rhel-9-for-x86_64-appstream-rpms",
+                "rhel-9-for-x86_64-baseos-rpms"
+            ]
+        );
+        // Without manifests: none.
+        let (os, warnings) = detect_all(&[("etc/os-release", UBI9_RELEASE)]);
+        assert!(warnings.is_empty() && os.content_sets.is_empty());
+    }
+
+    #[test]
+    fn unreadable_content_manifests_fall_back_to_no_content_sets() {
+        let good = r#"{"content_sets":["rhel-9-for-x86_64-baseos-rpms"]}"#;
+        let good_path = "root/buildinfo/content_manifests/a.json";
+        let bad_path = "root/buildinfo/content_manifests/b.json";
+        for bad in [
+            "{\"content_sets\":[\"rhel-9-for-x86_64-baseos-rpms\"",
+            "{\"content_sets\":[1, 2]}",
+            "42",
+            "\u{0}\u{ff}",
+        ] {
+            let (os, warnings) = detect_all(&[
+                ("etc/os-release", UBI9_RELEASE),
+                (good_path, good),
+                (bad_path, bad),
+            ]);
+            assert!(os.content_sets.is_empty(), "{bad}");
+            assert_eq!(warnings.len(), 1, "{bad}: {warnings:?}");
+            assert_eq!(warnings[0].location, bad_path);
+            assert!(!warnings[0].is_error());
+            assert!(
+                warnings[0]
+                    .message
+                    .starts_with("content manifest is not valid: ")
+                    && warnings[0]
+                        .message
+                        .ends_with("; every repository stream of the release is used"),
+                "{}",
+                warnings[0].message
+            );
+        }
+        // Too big: the filter kept no bytes, the recorded size says why.
+        let mut set = files(&[("etc/os-release", UBI9_RELEASE), (good_path, good)]);
+        let size = (MAX_CONTENT_MANIFEST + 1) as u64;
+        assert!(is_oversized_content_manifest(bad_path, size));
+        assert!(!is_oversized_content_manifest(
+            bad_path,
+            MAX_CONTENT_MANIFEST as u64
+        ));
+        assert!(!is_oversized_content_manifest(
+            "root/buildinfo/big.json",
+            size
+        ));
+        set.files.insert(
+            bad_path.to_string(),
+            portcullis_oci::FoundFile {
+                path: bad_path.to_string(),
+                layer: None,
+                mode: 0o644,
+                size,
+                content: portcullis_oci::FileContent::Data(Vec::new()),
+            },
+        );
+        let mut warnings = Warnings::default();
+        let os = detect(&set, &mut warnings).unwrap();
+        assert!(os.content_sets.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            warnings[0].message,
+            format!(
+                "content manifest of {size} bytes, more than the 262144 read; every repository stream of the release is used"
+            )
+        );
+    }
+
+    #[test]
+    fn content_sets_are_always_written_and_may_be_missing_when_read() {
+        let mut os = Os::new_for_test("rhel", "9.4");
+        let json = serde_json::to_value(&os).unwrap();
+        assert_eq!(json["content_sets"], serde_json::json!([]));
+        os.content_sets = vec!["rhel-9-for-x86_64-baseos-rpms".into()];
+        let json = serde_json::to_value(&os).unwrap();
+        assert_eq!(
+            json["content_sets"],
+            serde_json::json!(["rhel-9-for-x86_64-baseos-rpms"])
+        );
+        // A document of an older release has no `content_sets`.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("content_sets");
+        let read: Os = serde_json::from_value(old).unwrap();
+        assert!(read.content_sets.is_empty());
+        assert_eq!(read.id, "rhel");
+    }
+
+    #[test]
+    fn content_manifest_paths() {
+        assert!(is_content_manifest(
+            "root/buildinfo/content_manifests/x.json"
+        ));
+        assert!(!is_content_manifest(
+            "root/buildinfo/content_manifests/sub/x.json"
+        ));
+        assert!(!is_content_manifest(
+            "root/buildinfo/content_manifests/x.json.bak"
+        ));
+        assert!(!is_content_manifest(
+            "usr/root/buildinfo/content_manifests/x.json"
+        ));
+        let patterns = crate::path_patterns().unwrap();
+        assert!(patterns.matches("root/buildinfo/content_manifests/x.json"));
+        assert!(!patterns.matches("root/buildinfo/content_manifests/sub/x.json"));
     }
 }

@@ -411,6 +411,7 @@ fn check_rpm(rel: &str, file_name: &str, fixture: &str, count: usize) -> Vec<Pac
         codename: None,
         pretty_name: None,
         source_file: "etc/os-release".into(),
+        content_sets: vec![],
     };
     let (packages, warnings) = rpm::parse_database(&read(rel), &location, Some(&os));
     assert!(warnings.is_empty(), "{warnings:?}");

@@ -107,9 +107,11 @@ fn sles_release(version: &str) -> Option<String> {
 /// OS ecosystem is the only one.
 ///
 /// - `Red Hat:enterprise_linux:<major>`: every repository stream of that major release
-///   (`Red Hat:enterprise_linux:<major>::appstream`, `::baseos`, `::crb`, ...). Which
-///   repository a package came from is not recorded in the image, so all are used; the
-///   EUS/AUS/E4S streams of minor releases (`Red Hat:rhel_eus:9.2::...`) are not.
+///   (`Red Hat:enterprise_linux:<major>::appstream`, `::baseos`, `::crb`, ...). The rpm
+///   database does not record which repository a package came from, so all are used unless
+///   the image's content manifests name its repositories
+///   ([`crate::rpm::select_streams`]); the EUS/AUS/E4S streams of minor releases
+///   (`Red Hat:rhel_eus:9.2::...`) are not.
 /// - `SUSE:Linux Enterprise Server <major> SP<n>`: every SUSE product and module of that
 ///   service pack (see [`os_stream_matches`]), since base packages are filed under the module
 ///   that ships them.

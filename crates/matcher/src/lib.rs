@@ -6,6 +6,9 @@
 //!
 //! - OS packages match only their own distribution release, by source package
 //!   ([`ecosystem`]); language packages match OSV by ecosystem and normalised name.
+//! - Red Hat images are looked up in the repository streams their content manifests name,
+//!   and on the rpm distributions with modules a module build's fix applies only to module
+//!   builds, a non-modular fix only to non-modular packages ([`rpm`]).
 //! - Versions are compared with the ecosystem's comparator, with OSV range semantics
 //!   (introduced, fixed, last_affected, limit, explicit versions); GIT ranges never match;
 //!   unparseable versions skip the range with a warning.
@@ -23,6 +26,7 @@ pub mod error;
 pub mod finding;
 mod matching;
 mod range;
+pub mod rpm;
 mod severity;
 pub mod source;
 

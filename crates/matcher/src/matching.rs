@@ -13,6 +13,7 @@ use crate::finding::{
     Finding, FindingEpss, FindingKev, FindingPackage, FindingStatus, Severity, sort_findings,
 };
 use crate::range::{Installed, Verdict, evaluate};
+use crate::rpm::{applies, installed_module_build, select_streams};
 use crate::severity::choose;
 use crate::source::{AdvisorySource, RecordMap};
 
@@ -99,7 +100,9 @@ fn advisory_cves(advisory: &str, records: &[Vulnerability]) -> Vec<String> {
 /// [`crate::ecosystem`]; rpms by source and binary name); language packages in OSV's
 /// ecosystems. Entries of one flaw (same canonical id) for one package become one finding;
 /// a distribution's "not affected" statement for the package suppresses the flaw; withdrawn
-/// records are ignored.
+/// records are ignored. A Red Hat image whose content manifests name its repositories is
+/// looked up in those streams only; on the rpm distributions with modules, entries fixed in
+/// module builds apply only to module builds and the reverse (see [`crate::rpm`]).
 ///
 /// A distribution advisory naming several CVEs (a DSA, ALSA or USN; see
 /// [`ADVISORY_PREFIXES`]) is folded into one finding per CVE, carrying the advisory id as an
@@ -131,6 +134,11 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             None => Vec::new(),
         },
         None => Vec::new(),
+    };
+    // Red Hat: only the streams the image's content sets name, when it names them.
+    let os_streams = match os {
+        Some(os) if !os_streams.is_empty() => select_streams(os, os_streams, &mut warnings),
+        _ => os_streams,
     };
     let mut planned: Vec<(&Package, Vec<Query>, Scheme)> = Vec::new();
     for package in packages {
@@ -178,10 +186,13 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         let Some(first) = queries.first() else {
             continue;
         };
+        // A module build's fix is not a non-modular package's, nor the reverse.
+        let module_build = installed_module_build(os, package);
         let entries: Vec<&AffectedEntry> = queries
             .iter()
             .filter_map(|q| affected_map.get(&(q.ecosystem.clone(), q.package.clone())))
             .flatten()
+            .filter(|entry| applies(module_build, entry))
             .collect();
         if entries.is_empty() {
             continue;
@@ -847,6 +858,217 @@ mod tests {
                 "openssl-libs",
                 "1:3.0.7-27.el9"
             )]
+        );
+    }
+
+    #[test]
+    fn red_hat_content_sets_select_the_streams_looked_up() {
+        let red_hat = "osv:Red Hat";
+        let mut db = MemorySource::new();
+        // Fixed in baseos, which the content sets name.
+        db.add(record(
+            "RHSA-2024:1",
+            red_hat,
+            &[],
+            &["CVE-2024-1"],
+            "Red Hat:enterprise_linux:9::baseos",
+            &["openssl-libs"],
+            "1:3.0.7-27.el9",
+        ));
+        // Fixed only in CodeReady Builder, which they do not.
+        db.add(record(
+            "RHSA-2024:2",
+            red_hat,
+            &[],
+            &["CVE-2024-2"],
+            "Red Hat:enterprise_linux:9::crb",
+            &["openssl"],
+            "1:3.0.7-28.el9",
+        ));
+        let libs = package(Ecosystem::Rpm, "openssl-libs", "openssl", "1:3.0.7-25.el9");
+        let mut ubi = os("rhel", "9.4");
+        ubi.content_sets = vec![
+            "rhel-9-for-x86_64-appstream-rpms".into(),
+            "rhel-9-for-x86_64-baseos-rpms".into(),
+        ];
+        let out = match_packages(Some(&ubi), std::slice::from_ref(&libs), &db).unwrap();
+        assert_eq!(out.os_streams, ["Red Hat:enterprise_linux:9::baseos"]);
+        assert_eq!(
+            rows(&out),
+            vec![row(
+                "CVE-2024-1",
+                &["RHSA-2024:1"],
+                "openssl-libs",
+                "1:3.0.7-27.el9"
+            )]
+        );
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        // Without content manifests every stream of the release is used.
+        let rhel = os("rhel", "9.4");
+        let out = match_packages(Some(&rhel), std::slice::from_ref(&libs), &db).unwrap();
+        assert_eq!(
+            out.os_streams,
+            [
+                "Red Hat:enterprise_linux:9::baseos",
+                "Red Hat:enterprise_linux:9::crb"
+            ]
+        );
+        assert_eq!(
+            rows(&out),
+            vec![
+                row(
+                    "CVE-2024-1",
+                    &["RHSA-2024:1"],
+                    "openssl-libs",
+                    "1:3.0.7-27.el9"
+                ),
+                row(
+                    "CVE-2024-2",
+                    &["RHSA-2024:2"],
+                    "openssl-libs",
+                    "1:3.0.7-28.el9"
+                ),
+            ]
+        );
+    }
+
+    /// An rpm `name` `evr` with `MODULARITYLABEL` `label`.
+    fn rpm(name: &str, evr: &str, label: Option<&str>) -> Package {
+        let mut p = package(Ecosystem::Rpm, name, name, evr);
+        p.extra = Extra::Rpm {
+            epoch: None,
+            version: String::new(),
+            release: String::new(),
+            modularity_label: label.map(str::to_string),
+            source_rpm: None,
+        };
+        p
+    }
+
+    #[test]
+    fn module_build_fixes_apply_to_module_builds_only() {
+        for (id, ecosystem, source, prefix, module) in [
+            (
+                "rhel",
+                "Red Hat:enterprise_linux:9::appstream",
+                "osv:Red Hat",
+                "RHSA",
+                ".module+el9.4.0+21731+46b5c8a7",
+            ),
+            (
+                "almalinux",
+                "AlmaLinux:9",
+                "osv:AlmaLinux",
+                "ALSA",
+                ".module_el9.4.0+105+bc2d7ab0",
+            ),
+            (
+                "rocky",
+                "Rocky Linux:9",
+                "osv:Rocky Linux",
+                "RLSA",
+                ".module+el9.4.0+17993+a5fb9ae3",
+            ),
+            (
+                "ol",
+                "Oracle Linux:9",
+                "oracle-oval",
+                "ELSA",
+                ".module+el9.4.0+90217+ac0a1f4b",
+            ),
+        ] {
+            let mut db = MemorySource::new();
+            let advisory = |n: u32, package: &str, fixed: &str| {
+                record(
+                    &format!("{prefix}-2024:{n}"),
+                    source,
+                    &[],
+                    &[&format!("CVE-2024-{n}")],
+                    ecosystem,
+                    &[package],
+                    fixed,
+                )
+            };
+            // nodejs: the distribution's own build, and the nodejs:18 module's.
+            db.add(advisory(1, "nodejs", "1:16.20.2-8.el9_4"));
+            db.add(advisory(2, "nodejs", &format!("1:18.20.2-2{module}")));
+            // nginx: installed from the nginx:1.22 module.
+            db.add(advisory(3, "nginx", "1:1.24.0-1.el9"));
+            db.add(advisory(4, "nginx", &format!("1:1.22.1-4{module}")));
+            let os = os(id, "9.4");
+            let plain_nodejs = rpm("nodejs", "1:16.20.2-4.el9_3", None);
+            let module_nginx = rpm(
+                "nginx",
+                &format!("1:1.22.1-3{module}"),
+                Some("nginx:1.22:9040020240213:rhel9"),
+            );
+            // A module build known by its release alone (no label in the header).
+            let unlabelled_nginx = rpm("nginx", &format!("1:1.22.1-3{module}"), None);
+            let out = match_packages(Some(&os), &[plain_nodejs, module_nginx], &db).unwrap();
+            let fix = |n: u32, package: &str, fixed: String| {
+                row(
+                    &format!("CVE-2024-{n}"),
+                    &[&format!("{prefix}-2024:{n}")],
+                    package,
+                    &fixed,
+                )
+            };
+            assert_eq!(
+                rows(&out),
+                vec![
+                    fix(4, "nginx", format!("1:1.22.1-4{module}")),
+                    fix(1, "nodejs", "1:16.20.2-8.el9_4".into()),
+                ],
+                "{id}"
+            );
+            let out = match_packages(Some(&os), &[unlabelled_nginx], &db).unwrap();
+            assert_eq!(
+                rows(&out),
+                vec![fix(4, "nginx", format!("1:1.22.1-4{module}"))],
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_modules_every_fix_counts() {
+        // openSUSE has no modules: a release that looks like a module build's is a version.
+        let leap = os("opensuse-leap", "15.5");
+        let mut db = MemorySource::new();
+        for (n, fixed) in [
+            (1, "16.20.2-8.1"),
+            (2, "18.20.2-2.module+el9.4.0+21731+46b5c8a7"),
+        ] {
+            db.add(record(
+                &format!("openSUSE-SU-2024:{n}"),
+                "osv:openSUSE",
+                &[],
+                &[&format!("CVE-2024-{n}")],
+                "openSUSE:Leap 15.5",
+                &["nodejs"],
+                fixed,
+            ));
+        }
+        let nodejs = rpm("nodejs", "16.20.2-4.1", None);
+        let out = match_packages(Some(&leap), &[nodejs], &db).unwrap();
+        let mut got = rows(&out);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                row(
+                    "CVE-2024-1",
+                    &["openSUSE-SU-2024:1"],
+                    "nodejs",
+                    "16.20.2-8.1"
+                ),
+                row(
+                    "CVE-2024-2",
+                    &["openSUSE-SU-2024:2"],
+                    "nodejs",
+                    "18.20.2-2.module+el9.4.0+21731+46b5c8a7"
+                ),
+            ]
         );
     }
 }

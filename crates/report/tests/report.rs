@@ -73,6 +73,7 @@ fn alpine_os() -> Os {
         codename: None,
         pretty_name: Some("Alpine Linux v3.20".into()),
         source_file: "etc/os-release".into(),
+        content_sets: vec![],
     }
 }
 

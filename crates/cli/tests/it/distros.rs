@@ -180,15 +180,19 @@ const ALMA_RPMS: &[(&str, &str, &str)] = &[
     ("almalinux-release", "almalinux-release", "9.8-1.el9"),
 ];
 
-/// A spec per source rpm with each binary as a sub-package (so SOURCERPM is the source's).
-fn spec(source: &str, evr: &str, binaries: &[&str]) -> String {
+/// A spec per source rpm with each binary as a sub-package (so SOURCERPM is the source's),
+/// built in module stream `module` (its `MODULARITYLABEL`) when given.
+fn spec(source: &str, evr: &str, binaries: &[&str], module: Option<&str>) -> String {
     let (epoch, vr) = evr
         .split_once(':')
         .map_or((None, evr), |(e, vr)| (Some(e), vr));
     let (version, release) = vr.rsplit_once('-').unwrap();
     let mut s = format!(
-        "Name: {source}\n{}Version: {version}\nRelease: {release}\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n",
-        epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default()
+        "Name: {source}\n{}{}Version: {version}\nRelease: {release}\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n",
+        epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default(),
+        module
+            .map(|m| format!("ModularityLabel: {m}\n"))
+            .unwrap_or_default()
     );
     for binary in binaries {
         if *binary == source {
@@ -204,6 +208,16 @@ fn spec(source: &str, evr: &str, binaries: &[&str]) -> String {
 
 /// An rpm database (`rpmdb.sqlite`, written by Debian's rpm) holding `rpms`.
 fn rpm_database(dir: &Path, rpms: &[(&str, &str, &str)]) -> Vec<u8> {
+    rpm_database_with_modules(dir, rpms, &[])
+}
+
+/// [`rpm_database`] with the sources of `modules` (source, `MODULARITYLABEL`) built as
+/// module builds.
+fn rpm_database_with_modules(
+    dir: &Path,
+    rpms: &[(&str, &str, &str)],
+    modules: &[(&str, &str)],
+) -> Vec<u8> {
     require_tool("rpmbuild");
     require_tool("rpm");
     let top = dir.join("rpmbuild");
@@ -217,7 +231,8 @@ fn rpm_database(dir: &Path, rpms: &[(&str, &str, &str)]) -> Vec<u8> {
             .map(|(b, _, _)| *b)
             .collect();
         let file = dir.join(format!("{source}.spec"));
-        std::fs::write(&file, spec(source, evr, &binaries)).unwrap();
+        let module = modules.iter().find(|(s, _)| *s == source).map(|(_, m)| *m);
+        std::fs::write(&file, spec(source, evr, &binaries, module)).unwrap();
         run(
             "rpmbuild",
             [
@@ -359,6 +374,193 @@ fn almalinux_9_rpm_database_has_exactly_the_alsa_findings() {
         serde_json::json!([
             "fedora-40: no vulnerability source covers this distribution or release; the OS packages were not checked"
         ])
+    );
+}
+
+/// The rpms of the UBI 9 image (binary, source, EVR): nodejs of RHEL 9's own build, nginx
+/// of the `nginx:1.22` module stream ([`UBI_MODULES`]).
+const UBI_RPMS: &[(&str, &str, &str)] = &[
+    ("openssl-libs", "openssl", "1:3.0.7-25.el9"),
+    ("nodejs", "nodejs", "1:16.20.2-4.el9_3"),
+    ("nginx", "nginx", "1:1.22.1-3.module+el9.2.0+18447+4b6a3e9e"),
+    ("zlib", "zlib", "1.2.11-40.el9"),
+];
+
+/// The module builds among [`UBI_RPMS`]: (source, `MODULARITYLABEL`).
+const UBI_MODULES: &[(&str, &str)] = &[("nginx", "nginx:1.22:9020020230515:rhel9")];
+
+/// Red Hat OSV fixture records: (advisory, CVE, stream, package, fixed EVR). Against
+/// [`UBI_RPMS`] with the content sets baseos and appstream, by hand: RHSA-2024:9001 (baseos,
+/// 27 > 25) applies; RHSA-2024:9002 is filed only under crb, not selected; RHSA-2024:9003 is
+/// the nodejs:18 module's fix, not for RHEL's own nodejs; RHSA-2024:9004 is (8.el9_4 >
+/// 4.el9_3); RHSA-2024:9005 is a non-modular nginx fix, not for the module build;
+/// RHSA-2024:9006 is the nginx:1.22 module's (4 > 3); RHSA-2024:9007 is below zlib's EVR.
+const RED_HAT_RECORDS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "RHSA-2024:9001",
+        "CVE-2024-9001",
+        "baseos",
+        "openssl-libs",
+        "1:3.0.7-27.el9",
+    ),
+    (
+        "RHSA-2024:9002",
+        "CVE-2024-9002",
+        "crb",
+        "openssl",
+        "1:3.0.7-28.el9",
+    ),
+    (
+        "RHSA-2024:9003",
+        "CVE-2024-9003",
+        "appstream",
+        "nodejs",
+        "1:18.20.2-2.module+el9.4.0+21731+46b5c8a7",
+    ),
+    (
+        "RHSA-2024:9004",
+        "CVE-2024-9004",
+        "appstream",
+        "nodejs",
+        "1:16.20.2-8.el9_4",
+    ),
+    (
+        "RHSA-2024:9005",
+        "CVE-2024-9005",
+        "appstream",
+        "nginx",
+        "1:1.24.0-1.el9",
+    ),
+    (
+        "RHSA-2024:9006",
+        "CVE-2024-9006",
+        "appstream",
+        "nginx",
+        "1:1.22.1-4.module+el9.4.0+21720+0d1ab8b2",
+    ),
+    (
+        "RHSA-2024:9007",
+        "CVE-2024-9007",
+        "baseos",
+        "zlib",
+        "1.2.11-39.el9",
+    ),
+];
+
+/// [`RED_HAT_RECORDS`] as OSV files in `dir`, the way Red Hat's OSV export writes them.
+fn red_hat_osv(dir: &Path) -> PathBuf {
+    let out = dir.join("red-hat-osv");
+    std::fs::create_dir_all(&out).unwrap();
+    for (id, cve, stream, package, fixed) in RED_HAT_RECORDS {
+        let record = serde_json::json!({
+            "schema_version": "1.6.3",
+            "id": id,
+            "modified": "2024-06-01T00:00:00Z",
+            "published": "2024-05-01T00:00:00Z",
+            "related": [cve],
+            "summary": format!("{package}: security update"),
+            "affected": [{
+                "package": {
+                    "ecosystem": format!("Red Hat:enterprise_linux:9::{stream}"),
+                    "name": package,
+                    "purl": format!("pkg:rpm/redhat/{package}")
+                },
+                "ranges": [{
+                    "type": "ECOSYSTEM",
+                    "events": [{"introduced": "0"}, {"fixed": fixed}]
+                }]
+            }]
+        });
+        let name = format!("{}.json", id.replace(':', "_"));
+        std::fs::write(out.join(name), record.to_string()).unwrap();
+    }
+    out
+}
+
+#[test]
+fn ubi_9_content_sets_select_streams_and_module_builds_stay_apart() {
+    let dir = temp_dir("cli-ubi");
+    let db = database(dir.path(), &red_hat_osv(dir.path()));
+    let rpmdb = rpm_database_with_modules(dir.path(), UBI_RPMS, UBI_MODULES);
+    let os_release = b"NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.4\"\nPLATFORM_ID=\"platform:el9\"\n";
+    // As UBI 9 ships it (`ubi9-container-9.4-…json`), content sets first.
+    let manifest = br#"{"metadata":{"icm_version":1,"icm_spec":"https://raw.githubusercontent.com/containerbuildsystem/atomic-reactor/master/atomic_reactor/schemas/content_manifest.json","image_layer_index":0},"content_sets":["rhel-9-for-x86_64-baseos-rpms","rhel-9-for-x86_64-appstream-rpms"],"image_contents":[]}"#;
+    let manifest_path = "root/buildinfo/content_manifests/ubi9-container-9.4-1123.json";
+    let registry = Registry::start(RegistryKind::PlainHttp);
+    let image = |name: &str, extra: Option<(&str, &[u8])>| {
+        let sub = dir.path().join(name);
+        let mut files = vec![
+            ("etc/os-release", os_release.to_vec()),
+            ("var/lib/rpm/rpmdb.sqlite", rpmdb.clone()),
+        ];
+        files.extend(extra.map(|(path, bytes)| (path, bytes.to_vec())));
+        push_image(&sub, &files, &registry, &format!("ubi9:{name}"))
+    };
+    let row = |package: &str, n: u32, fixed: &str| {
+        (
+            package.to_string(),
+            format!("CVE-2024-{n}"),
+            vec![format!("RHSA-2024:{n}")],
+            Some(fixed.to_string()),
+        )
+    };
+    let selected = BTreeSet::from([
+        row("openssl-libs", 9001, "1:3.0.7-27.el9"),
+        row("nodejs", 9004, "1:16.20.2-8.el9_4"),
+        row("nginx", 9006, "1:1.22.1-4.module+el9.4.0+21720+0d1ab8b2"),
+    ]);
+
+    let v = scan(&db, &image("manifest", Some((manifest_path, manifest))));
+    assert_eq!(v["os_ecosystem"], "Red Hat:enterprise_linux:9");
+    assert_eq!(v["os_supported"], true);
+    assert_eq!(
+        v["os"]["content_sets"],
+        serde_json::json!([
+            "rhel-9-for-x86_64-appstream-rpms",
+            "rhel-9-for-x86_64-baseos-rpms"
+        ])
+    );
+    assert_eq!(reported(&v, "RHSA-"), selected);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+
+    // Without content manifests every stream is used: crb's fix counts too.
+    let mut every_stream = selected.clone();
+    every_stream.insert(row("openssl-libs", 9002, "1:3.0.7-28.el9"));
+    let v = scan(&db, &image("plain", None));
+    assert_eq!(v["os"]["content_sets"], serde_json::json!([]));
+    assert_eq!(reported(&v, "RHSA-"), every_stream);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+
+    // A broken manifest: a warning, and every stream.
+    let broken_path = "root/buildinfo/content_manifests/broken.json";
+    let v = scan(
+        &db,
+        &image(
+            "broken",
+            Some((broken_path, b"{\"content_sets\": [\"rhel-9-")),
+        ),
+    );
+    assert_eq!(reported(&v, "RHSA-"), every_stream);
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.starts_with(&format!("{broken_path}: content manifest is not valid: "))
+            && warning.ends_with("; every repository stream of the release is used"),
+        "{warning}"
+    );
+
+    // A manifest over the 256 KiB read (valid JSON, padded): not parsed, said, every stream.
+    let mut huge = br#"{"content_sets": ["rhel-9-for-x86_64-baseos-rpms"]}"#.to_vec();
+    huge.resize(300_000, b' ');
+    let v = scan(&db, &image("huge", Some((manifest_path, &huge))));
+    assert_eq!(v["os"]["content_sets"], serde_json::json!([]));
+    assert_eq!(reported(&v, "RHSA-"), every_stream);
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([format!(
+            "{manifest_path}: content manifest of 300000 bytes, more than the 262144 read; every repository stream of the release is used"
+        )])
     );
 }
 
