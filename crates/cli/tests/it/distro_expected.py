@@ -6,7 +6,8 @@ usage: distro_expected.py rpm|dpkg ECOSYSTEM ALL.ZIP|OVAL.XML.BZ2 INSTALLED.TSV
 INSTALLED.TSV: one line per installed binary package: binary<TAB>source<TAB>version
 (rpm: [epoch:]version-release of the binary; dpkg: the source package's version).
 
-Prints one JSON object per line: {"package", "id", "advisories", "fixed"}, where a package is
+Prints one JSON object per line: {"package", "id", "advisories", "fixed", "impacts"} (impacts:
+the severities that the Red Hat-family advisories about this CVE alone state), where a package is
 looked up by its source name and, for rpm, also by its binary name; a record is a flaw (its
 id is a CVE) or a distribution advisory whose CVEs are its CVE aliases, `related` ids and
 `upstream` ids with a distribution prefix (UBUNTU-CVE-...). A CVE's own record for the
@@ -100,6 +101,8 @@ else:
         for name in z.namelist():
             records.append(json.loads(z.read(name)))
 
+IMPACTS = {"Critical": "critical", "Important": "high", "Moderate": "medium", "Low": "low"}
+
 # (binary, cve) -> {"own": [fixed...] or None (no own record), "seen_own": bool,
 #                   "advisories": {id: [fixed...]}}
 found = {}
@@ -120,9 +123,15 @@ for line in open(installed_path):
                 if fixed is not None:
                     slot["own"].append(fixed)
             elif fixed is not None:
-                for cve in cves_of(record) or [rid]:
+                cves = cves_of(record)
+                for cve in cves or [rid]:
                     slot = found.setdefault((binary, cve), {"own": None, "advisories": {}})
                     slot["advisories"].setdefault(rid, []).append(fixed)
+                    # Red Hat's impact, the start of the summary ("Important: ..."), rates
+                    # the finding when the advisory is about this one CVE only.
+                    impact = (record.get("summary") or "").split(":")[0]
+                    if len(cves) <= 1 and impact in IMPACTS:
+                        slot.setdefault("impacts", set()).add(IMPACTS[impact])
 
 for (binary, cve), slot in sorted(found.items()):
     if slot["own"] is not None:
@@ -137,4 +146,5 @@ for (binary, cve), slot in sorted(found.items()):
         "id": cve,
         "advisories": sorted(a for a in slot["advisories"] if a != cve),
         "fixed": ", ".join(fixes) if fixes else None,
+        "impacts": sorted(slot.get("impacts", ())),
     }))

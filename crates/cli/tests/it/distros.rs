@@ -5,7 +5,7 @@
 //! `distro_expected.py`, which reads the same `all.zip` with `rpm.labelCompare` and
 //! `apt_pkg.version_compare`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -107,6 +107,26 @@ fn reported(v: &Value, advisory_prefix: &str) -> BTreeSet<Row> {
         .collect()
 }
 
+/// The `impacts` `distro_expected.py` gives each AlmaLinux finding, by (package, id).
+fn expected_impacts(dir: &Path, zip: &Path) -> BTreeMap<(String, String), Vec<String>> {
+    distro_expected(dir, "rpm", "AlmaLinux:9", zip, ALMA_RPMS)
+        .into_iter()
+        .map(|v| {
+            let key = (
+                v["package"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            );
+            let impacts = v["impacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_string())
+                .collect();
+            (key, impacts)
+        })
+        .collect()
+}
+
 /// What `distro_expected.py KIND ECOSYSTEM ZIP INSTALLED` says (see the script).
 fn expected(
     dir: &Path,
@@ -115,6 +135,32 @@ fn expected(
     zip: &Path,
     installed: &[(&str, &str, &str)],
 ) -> BTreeSet<Row> {
+    distro_expected(dir, kind, ecosystem, zip, installed)
+        .into_iter()
+        .map(|v| {
+            (
+                v["package"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+                v["advisories"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+                v["fixed"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// The JSON lines `distro_expected.py KIND ECOSYSTEM ZIP INSTALLED` prints.
+fn distro_expected(
+    dir: &Path,
+    kind: &str,
+    ecosystem: &str,
+    zip: &Path,
+    installed: &[(&str, &str, &str)],
+) -> Vec<Value> {
     let list = dir.join("installed.tsv");
     let text: String = installed
         .iter()
@@ -143,20 +189,7 @@ fn expected(
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
-            (
-                v["package"].as_str().unwrap().to_string(),
-                v["id"].as_str().unwrap().to_string(),
-                v["advisories"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect(),
-                v["fixed"].as_str().map(str::to_string),
-            )
-        })
+        .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
 
@@ -337,6 +370,29 @@ fn almalinux_9_rpm_database_has_exactly_the_alsa_findings() {
     }
     assert_eq!(v["summary"]["total"], got.len());
     assert_eq!(v["warnings"], serde_json::json!([]));
+    // Red Hat's impact of a single-CVE ALSA rates its finding; with no NVD data imported,
+    // the other findings have no rating.
+    let impacts = expected_impacts(dir.path(), &zip);
+    let mut rated = 0;
+    for finding in v["vulnerabilities"].as_array().unwrap() {
+        let key = (
+            finding["package"]["name"].as_str().unwrap().to_string(),
+            finding["id"].as_str().unwrap().to_string(),
+        );
+        let want = &impacts[&key];
+        let severity = finding["severity"].as_str().unwrap();
+        if want.is_empty() {
+            assert_eq!(severity, "unknown", "{key:?}");
+        } else {
+            assert!(
+                want.iter().any(|w| w == severity),
+                "{key:?}: {severity} not in {want:?}"
+            );
+            assert_eq!(finding["severity_source"], "osv:AlmaLinux", "{key:?}");
+            rated += 1;
+        }
+    }
+    assert!(rated > 0);
 
     // The same packages against a database without AlmaLinux data, and on a distribution
     // no source covers: never clean, always said.

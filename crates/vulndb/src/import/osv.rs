@@ -4,8 +4,10 @@
 //! a lookup never returns them. GIT ranges are kept; they never match a package version.
 //! `modified` values that are placeholders (Go's `0001-01-01T00:00:00Z`) are stored as
 //! unknown. Severities come from `severity` (CVSS v2/v3/v4 vectors, scored; other types as
-//! vendor ratings), `database_specific.severity` (GHSA-style ratings) and the per-package
-//! `database_specific.cvss` of RustSec.
+//! vendor ratings, such as Ubuntu's priority), `database_specific.severity` (GHSA-style
+//! ratings, SUSE's), the impact a Red Hat-family advisory (RHSA, ALSA, RLSA) states at the start
+//! of its summary (`Important: …`, kept only for an advisory about one CVE, as the impact is the
+//! highest of its CVEs') and the per-package `database_specific.cvss` of RustSec.
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
@@ -259,6 +261,24 @@ fn upstream_cve(id: &str) -> Option<String> {
     (digits(parts.next()) && digits(parts.next()) && parts.next().is_none()).then(|| cve.to_owned())
 }
 
+/// The impact a Red Hat-family advisory states at the start of its summary
+/// (`Important: glibc security update`, optionally after `Red Hat Security Advisory: `):
+/// Red Hat's own rating, as RHSA, ALSA, RLSA and ELSA records carry it.
+fn advisory_impact(summary: &str) -> Option<&'static str> {
+    let summary = summary.trim_start();
+    let summary = summary
+        .strip_prefix("Red Hat Security Advisory:")
+        .map_or(summary, str::trim_start);
+    let (impact, _) = summary.split_once(':')?;
+    match impact {
+        "Critical" => Some("critical"),
+        "Important" => Some("important"),
+        "Moderate" => Some("moderate"),
+        "Low" => Some("low"),
+        _ => None,
+    }
+}
+
 fn is_placeholder_time(value: &str) -> bool {
     value.trim().is_empty() || value.starts_with("0001-01-01")
 }
@@ -318,6 +338,20 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
         .filter(|s| !s.trim().is_empty())
     {
         vuln.severities.push(Severity::vendor(source, rating));
+    } else if let Some(rating) = raw.summary.as_deref().and_then(advisory_impact) {
+        // A Red Hat-family advisory's impact is the highest of its CVEs': it rates the
+        // finding only when the advisory is about one CVE.
+        let cves: std::collections::BTreeSet<&str> = vuln
+            .aliases
+            .iter()
+            .chain(&vuln.related)
+            .chain(std::iter::once(&vuln.id))
+            .map(String::as_str)
+            .filter(|id| id.starts_with("CVE-"))
+            .collect();
+        if cves.len() <= 1 {
+            vuln.severities.push(Severity::vendor(source, rating));
+        }
     }
     let mut affected = Vec::new();
     for item in raw.affected.iter().flatten() {
@@ -464,6 +498,54 @@ mod tests {
         assert_eq!(
             vuln.related,
             ["CVE-2023-5678", "CVE-2023-6129", "CVE-2024-0727"]
+        );
+    }
+
+    #[test]
+    fn vendor_ratings_of_ubuntu_suse_and_red_hat_family_records() {
+        let ratings = |json: &str| -> Vec<(String, Option<String>)> {
+            let parsed = parse_single("r.json", json.as_bytes()).unwrap();
+            parsed.batches[0].records[0]
+                .vuln
+                .severities
+                .iter()
+                .map(|s| (s.source.clone(), s.rating.clone()))
+                .collect()
+        };
+        let affected = r#""affected":[{"package":{"ecosystem":"AlmaLinux:9","name":"glibc"},
+            "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.34-60.el9_2.7"}]}]}]"#;
+        // One CVE: the advisory's impact is that CVE's.
+        let one = format!(
+            r#"{{"id":"ALSA-2023:5453","summary":"Important: glibc security update","related":["CVE-2023-4911"],{affected}}}"#
+        );
+        assert_eq!(
+            ratings(&one),
+            [("osv:AlmaLinux".to_owned(), Some("important".to_owned()))]
+        );
+        // Several CVEs: the impact is the highest of them, so it rates none.
+        let two = one.replace(
+            r#"["CVE-2023-4911"]"#,
+            r#"["CVE-2023-4911","CVE-2023-4806"]"#,
+        );
+        assert_eq!(ratings(&two), []);
+        let red_hat = one.replace(
+            "Important: glibc",
+            "Red Hat Security Advisory: Moderate: glibc",
+        );
+        assert_eq!(ratings(&red_hat)[0].1.as_deref(), Some("moderate"));
+        assert_eq!(ratings(&one.replace("Important:", "Update:")), []);
+        // Ubuntu's priority, and a rating in database_specific (SUSE, GHSA).
+        let ubuntu = r#"{"id":"CVE-2024-0727","severity":[{"type":"Ubuntu","score":"medium"}],
+            "affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"openssl"}}]}"#;
+        assert_eq!(
+            ratings(ubuntu),
+            [("osv:Ubuntu/Ubuntu".to_owned(), Some("medium".to_owned()))]
+        );
+        let suse = r#"{"id":"SUSE-SU-2024:0001-1","related":["CVE-2024-1"],"database_specific":{"severity":"important"},
+            "affected":[{"package":{"ecosystem":"SUSE:Linux Enterprise Server 15 SP5","name":"openssl-3"}}]}"#;
+        assert_eq!(
+            ratings(suse),
+            [("osv:SUSE".to_owned(), Some("important".to_owned()))]
         );
     }
 
