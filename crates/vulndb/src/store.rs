@@ -711,9 +711,10 @@ fn content_hash(conn: &Connection, label: &str) -> Result<String> {
         "SELECT source, id, canonical_id, summary, published, modified, withdrawn, aliases, \
          severities, refs, related, cwes FROM vulnerabilities ORDER BY source, id",
         "SELECT cve, published, modified, withdrawn, summary, cwes, metrics FROM nvd ORDER BY cve",
-        "SELECT ecosystem, package_key, source, vuln_id, seq, package, canonical_id, status, \
-         fixed_version, ranges, versions, notes FROM affected \
-         ORDER BY ecosystem, package_key, source, vuln_id, seq",
+        // Every affected entry, through `packages` (one canonical blob per package, built
+        // from `affected` by `rebuild_package`), read in its key order: no sort, so no
+        // temporary b-tree the size of the table.
+        "SELECT ecosystem, package_key, entries FROM packages ORDER BY ecosystem, package_key",
         crate::exploit::HASH_KEV_SQL,
         crate::exploit::HASH_EPSS_SQL,
         crate::exploit::HASH_META_SQL,
@@ -724,16 +725,24 @@ fn content_hash(conn: &Connection, label: &str) -> Result<String> {
         let mut rows = stmt.query([]).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
             for i in 0..columns {
-                let value: rusqlite::types::Value = row.get(i).map_err(err)?;
-                let text = match value {
-                    rusqlite::types::Value::Null => "\u{0}N".to_owned(),
-                    rusqlite::types::Value::Integer(n) => n.to_string(),
-                    rusqlite::types::Value::Real(f) => f.to_string(),
-                    rusqlite::types::Value::Text(s) => s,
-                    rusqlite::types::Value::Blob(b) => hex::encode(b),
+                // Each value as a type tag, its length and its bytes (numbers as text).
+                let number;
+                let (tag, bytes): (u8, &[u8]) = match row.get_ref(i).map_err(err)? {
+                    ValueRef::Null => (b'N', b""),
+                    ValueRef::Integer(n) => {
+                        number = n.to_string();
+                        (b'I', number.as_bytes())
+                    }
+                    ValueRef::Real(f) => {
+                        number = f.to_string();
+                        (b'R', number.as_bytes())
+                    }
+                    ValueRef::Text(t) => (b'T', t),
+                    ValueRef::Blob(b) => (b'B', b),
                 };
-                hasher.update((text.len() as u64).to_le_bytes());
-                hasher.update(text.as_bytes());
+                hasher.update([tag]);
+                hasher.update((bytes.len() as u64).to_le_bytes());
+                hasher.update(bytes);
             }
         }
         hasher.update(b"\x1e");

@@ -365,6 +365,44 @@ fn assert_untouched(db: &Path, hash: &str) {
 }
 
 #[test]
+fn a_large_export_replaces_its_source_once_and_keeps_every_record() {
+    // 2,500 records: written in parts of 1,000, the first replacing the source.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let old = dir.path().join("old.zip");
+    write_zip(&old, &[("GO-2099-0001.json", GOOD_RECORD)]);
+    Database::import_paths(&db, &[old], &ImportOptions::default()).unwrap();
+    let records: Vec<(String, String)> = (0..2500)
+        .map(|i| {
+            let id = format!("GO-2100-{i:04}");
+            let json = GOOD_RECORD
+                .replace("GO-2099-0001", &id)
+                .replace("CVE-2099-1", &format!("CVE-2100-{}", 10000 + i));
+            (format!("{id}.json"), json)
+        })
+        .collect();
+    let entries: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(n, j)| (n.as_str(), j.as_str()))
+        .collect();
+    let new = dir.path().join("all.zip");
+    write_zip(&new, &entries);
+    let summary = Database::import_paths(&db, &[new], &ImportOptions::default()).unwrap();
+    assert_eq!(summary.files, 1);
+    assert_eq!(summary.sources.len(), 1);
+    assert_eq!(summary.sources[0].name, "osv:Go");
+    assert_eq!(summary.sources[0].files, 1);
+    assert_eq!(summary.sources[0].records, 2500);
+    let database = Database::open(&db).unwrap();
+    let status = database.status().unwrap();
+    let go = status.sources.iter().find(|s| s.name == "osv:Go").unwrap();
+    assert_eq!(go.records, 2500);
+    let entries = database.lookup("Go", "example.com/m").unwrap();
+    assert_eq!(entries.len(), 2500);
+    assert!(entries.iter().all(|e| e.vuln_id.starts_with("GO-2100-")));
+}
+
+#[test]
 fn malformed_json_inside_a_zip() {
     let dir = tempfile::tempdir().unwrap();
     let (db, hash) = small_db(dir.path());

@@ -74,17 +74,21 @@ fn rating(urgency: &str) -> Option<&'static str> {
 }
 
 pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
-    let doc: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("{label}: malformed Debian security tracker JSON: {e}"),
-        )
-    })?;
+    // Each package's part is kept as raw text and read on its own: never the whole file
+    // as one tree of values.
+    let doc: BTreeMap<String, &serde_json::value::RawValue> = serde_json::from_slice(bytes)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{label}: malformed Debian security tracker JSON: {e}"),
+            )
+        })?;
     let mut parsed = Parsed::default();
     // release -> id -> (record, best urgency rank)
     let mut releases: BTreeMap<&str, BTreeMap<String, (Record, u8)>> = BTreeMap::new();
-    for (package, cves) in &doc {
-        let Some(cves) = cves.as_object() else {
+    for (package, raw) in &doc {
+        let cves: Option<Map<String, Value>> = serde_json::from_str(raw.get()).ok();
+        let Some(cves) = cves else {
             parsed.problems.push(Problem {
                 file: label.to_owned(),
                 record: Some(package.clone()),
@@ -92,7 +96,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
             });
             continue;
         };
-        for (id, cve) in cves {
+        for (id, cve) in &cves {
             if !id.starts_with("CVE-") {
                 continue;
             }

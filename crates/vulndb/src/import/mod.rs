@@ -207,22 +207,23 @@ pub(crate) fn import_paths(
         progress.file_started(&file);
         let bytes = read_capped(&file, options.max_file_size)?;
         let label = file.display().to_string();
-        let parsed = match parse_bytes(&label, &file, bytes, options) {
-            Ok(parsed) => parsed,
+        // The sources this file wrote to, so each counts the file once.
+        let mut file_sources = BTreeSet::new();
+        let result = parse_bytes_each(&label, &file, bytes, options, &mut |mut parsed| {
+            summary.problems.append(&mut parsed.problems);
+            failed |= options.strict && !summary.problems.is_empty();
+            if failed {
+                return Ok(());
+            }
+            write_parsed(builder, parsed, &mut per_source, &mut file_sources)
+        });
+        match result {
+            Ok(()) => summary.files += 1,
             Err(err) if !explicit && err.kind() == ErrorKind::UnknownFormat => {
                 tracing::warn!(file = %label, "skipping a file of unknown format");
                 summary.skipped_files.push(label);
-                progress.file_done(&file);
-                continue;
             }
             Err(err) => return Err(err),
-        };
-        summary.files += 1;
-        let mut parsed = parsed;
-        summary.problems.append(&mut parsed.problems);
-        failed |= options.strict && !summary.problems.is_empty();
-        if !failed {
-            write_parsed(builder, parsed, &mut per_source)?;
         }
         progress.file_done(&file);
     }
@@ -262,6 +263,7 @@ fn write_parsed(
     builder: &mut Builder<'_>,
     parsed: Parsed,
     per_source: &mut BTreeMap<String, SourceSummary>,
+    file_sources: &mut BTreeSet<String>,
 ) -> Result<()> {
     // A snapshot (KEV, EPSS) replaces what an earlier file of this import gave.
     if let Some(entries) = &parsed.kev {
@@ -279,7 +281,9 @@ fn write_parsed(
     for batch in parsed.batches {
         builder.begin_source(&batch.source, batch.mode)?;
         let entry = source_entry(per_source, &batch.source);
-        entry.files += 1;
+        if file_sources.insert(batch.source.clone()) {
+            entry.files += 1;
+        }
         for record in &batch.records {
             builder.put(record)?;
             entry.records += 1;
@@ -424,6 +428,14 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         {
             return Some(Format::Nvd);
         }
+        // So does the Debian security tracker's: package, CVE id, `releases`.
+        if head.starts_with(b"{\"")
+            && (contains(head, b"{\"CVE-") || contains(head, b"{\"TEMP-"))
+            && (contains(head, b"\"releases\": {") || contains(head, b"\"releases\":{"))
+            && !contains(head, b"\"affected\"")
+        {
+            return Some(Format::DebianTracker);
+        }
         let value: serde_json::Value = serde_json::from_slice(text).ok()?;
         return detect_json(&value);
     }
@@ -478,13 +490,34 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Parse one input file's bytes (any supported format, optionally compressed).
+/// Parse one input file's bytes (any supported format, optionally compressed) whole.
+#[cfg(test)]
 pub(crate) fn parse_bytes(
     label: &str,
     path: &Path,
     bytes: Vec<u8>,
     options: &ImportOptions,
 ) -> Result<Parsed> {
+    let mut whole = Parsed::default();
+    parse_bytes_each(label, path, bytes, options, &mut |mut part| {
+        whole.batches.append(&mut part.batches);
+        whole.problems.append(&mut part.problems);
+        whole.kev = part.kev.or(whole.kev.take());
+        whole.epss = part.epss.or(whole.epss.take());
+        Ok(())
+    })?;
+    Ok(whole)
+}
+
+/// Parse one input file's bytes (any supported format, optionally compressed), handing the
+/// result to `each`: in parts for an OSV export (see `osv::parse_zip_each`), else at once.
+pub(crate) fn parse_bytes_each(
+    label: &str,
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &ImportOptions,
+    each: &mut dyn FnMut(Parsed) -> Result<()>,
+) -> Result<()> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -492,7 +525,7 @@ pub(crate) fn parse_bytes(
         ));
     }
     let bytes = match decompress(label, &bytes, options)? {
-        Some(Decompressed::Parsed(parsed)) => return Ok(parsed),
+        Some(Decompressed::Parsed(parsed)) => return each(parsed),
         Some(Decompressed::Bytes(bytes)) => bytes,
         None => bytes,
     };
@@ -505,8 +538,8 @@ pub(crate) fn parse_bytes(
             ),
         )
     })?;
-    match format {
-        Format::OsvZip => osv::parse_zip(label, path, &bytes, options),
+    let parsed = match format {
+        Format::OsvZip => return osv::parse_zip_each(label, path, &bytes, options, each),
         Format::OsvJson => osv::parse_single(label, &bytes),
         Format::AlpineSecdb => alpine::parse(label, &bytes),
         Format::DebianOval => debian_oval::parse(label, &bytes),
@@ -518,7 +551,8 @@ pub(crate) fn parse_bytes(
         Format::Nvd => nvd::parse(label, &bytes),
         Format::Kev => kev::parse(label, &bytes),
         Format::Epss => epss::parse(label, path, &bytes),
-    }
+    }?;
+    each(parsed)
 }
 
 /// Parse a CISA KEV catalog without a database (for fuzzing and tools): its valid entries
@@ -723,6 +757,15 @@ mod tests {
         assert_eq!(
             detect(br#"{"resultsPerPage":1,"vulnerabilities":[]}"#),
             Some(Format::Nvd)
+        );
+        // Told from their first keys, without reading the rest (here: not even valid JSON).
+        assert_eq!(
+            detect(br#"{"resultsPerPage":1,"format":"NVD_CVE","vulnerabilities":[{"#),
+            Some(Format::Nvd)
+        );
+        assert_eq!(
+            detect(br#"{"zlib":{"CVE-2023-1":{"scope":"local","releases":{"bookworm":{"#),
+            Some(Format::DebianTracker)
         );
         assert_eq!(
             detect(br#"{"catalogVersion":"1","vulnerabilities":[]}"#),

@@ -112,21 +112,26 @@ fn record_ecosystem(value: &OsvRecord) -> Option<&str> {
         .find_map(|a| a.package.as_ref().map(|p| p.ecosystem.as_str()))
 }
 
-/// Parse an OSV `all.zip` export: a snapshot of one source.
-pub(crate) fn parse_zip(
+/// Records of an OSV export handed on at once, to bound what a large export holds in memory.
+const CHUNK: usize = 1000;
+
+/// Parse an OSV `all.zip` export, handing its records to `each` in chunks of [`CHUNK`]: the
+/// first chunk replaces the source ([`SourceMode::Replace`]), later ones add to it. Problems
+/// travel with the chunk read when they were found.
+pub(crate) fn parse_zip_each(
     label: &str,
     path: &Path,
     bytes: &[u8],
     options: &ImportOptions,
-) -> Result<Parsed> {
+    each: &mut dyn FnMut(Parsed) -> Result<()>,
+) -> Result<()> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,
             format!("{label}: not a readable zip archive: {e}"),
         )
     })?;
-    let mut parsed = Parsed::default();
-    let mut raw = Vec::new();
+    let mut chunk = ZipChunks::default();
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| {
             Error::new(
@@ -170,39 +175,92 @@ pub(crate) fn parse_zip(
             ));
         }
         match serde_json::from_slice::<OsvRecord>(&content) {
-            Ok(record) => raw.push((entry_label, record)),
-            Err(e) => parsed.problems.push(Problem {
+            Ok(record) => chunk.add(entry_label, record),
+            Err(e) => chunk.problems.push(Problem {
                 file: entry_label,
                 record: Some(name.trim_end_matches(".json").to_owned()),
                 message: format!("malformed OSV JSON: {e}"),
             }),
         }
-    }
-    // The source is named after the ecosystem of the records (they share one in an export);
-    // an export with no readable record is named after its directory.
-    let source = raw
-        .iter()
-        .find_map(|(_, r)| record_ecosystem(r))
-        .map(source_for)
-        .or_else(|| {
-            path.parent()
-                .and_then(|p| p.file_name())
-                .map(|n| source_for(&n.to_string_lossy()))
-        })
-        .unwrap_or_else(|| "osv:unknown".to_owned());
-    let mut records = Vec::with_capacity(raw.len());
-    for (entry_label, record) in raw {
-        match convert(&entry_label, record, &source) {
-            Ok(record) => records.push(record),
-            Err(problem) => parsed.problems.push(problem),
+        if chunk.records.len() >= CHUNK {
+            each(chunk.take())?;
         }
     }
-    parsed.batches.push(Batch {
-        source,
-        mode: SourceMode::Replace,
-        records,
-    });
-    Ok(parsed)
+    // An export with no readable record is named after its directory (and still replaces
+    // that source, with nothing).
+    if chunk.source.is_none() {
+        let source = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| source_for(&n.to_string_lossy()))
+            .unwrap_or_else(|| "osv:unknown".to_owned());
+        chunk.set_source(source);
+    }
+    if !chunk.records.is_empty() || !chunk.problems.is_empty() || !chunk.emitted {
+        each(chunk.take())?;
+    }
+    Ok(())
+}
+
+/// The part of an export read since the last chunk was handed on.
+#[derive(Default)]
+struct ZipChunks {
+    /// The source, named after the ecosystem of the first record that has one (the records
+    /// of an export share one).
+    source: Option<String>,
+    /// Records read before the source was known.
+    pending: Vec<(String, OsvRecord)>,
+    records: Vec<Record>,
+    problems: Vec<Problem>,
+    /// Whether a chunk was handed on already (later ones add to the source).
+    emitted: bool,
+}
+
+impl ZipChunks {
+    fn add(&mut self, label: String, record: OsvRecord) {
+        if self.source.is_none() {
+            match record_ecosystem(&record).map(source_for) {
+                Some(source) => self.set_source(source),
+                None => {
+                    self.pending.push((label, record));
+                    return;
+                }
+            }
+        }
+        let source = self.source.as_deref().unwrap_or("osv:unknown");
+        match convert(&label, record, source) {
+            Ok(record) => self.records.push(record),
+            Err(problem) => self.problems.push(problem),
+        }
+    }
+
+    fn set_source(&mut self, source: String) {
+        self.source = Some(source);
+        for (label, record) in std::mem::take(&mut self.pending) {
+            self.add(label, record);
+        }
+    }
+
+    fn take(&mut self) -> Parsed {
+        let mode = if self.emitted {
+            SourceMode::Upsert
+        } else {
+            SourceMode::Replace
+        };
+        self.emitted = true;
+        Parsed {
+            batches: vec![Batch {
+                source: self
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| "osv:unknown".to_owned()),
+                mode,
+                records: std::mem::take(&mut self.records),
+            }],
+            problems: std::mem::take(&mut self.problems),
+            ..Parsed::default()
+        }
+    }
 }
 
 /// Reject absolute entry names and names that climb out with `..`.
