@@ -352,6 +352,67 @@ fn severity(metric: Metric<'_>, v2: bool) -> Option<Severity> {
 mod tests {
     use super::*;
 
+    fn cve(id: &str, score: &str) -> String {
+        format!(
+            r#"{{"cve":{{"id":"{id}","published":"2023-09-12T15:15:24.327","descriptions":[{{"lang":"en","value":"A flaw. More."}}],
+            "metrics":{{"cvssMetricV31":[{{"source":"nvd@nist.gov","type":"Primary","cvssData":{{"vectorString":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H","baseScore":{score},"baseSeverity":"CRITICAL"}}}}]}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn hostile_feed_entries_are_problems_naming_file_and_entry() {
+        let items = [
+            cve("CVE-2023-0001", "9.8"),
+            cve("CVE-2023-0001", "9.8"),
+            cve("GHSA-xxxx", "9.8"),
+            cve("CVE-2023-0002", "11.0"),
+            cve("CVE-2023-0003", "-1"),
+            cve("CVE-2023-0004", "\"9.8\""),
+            r#"{"cve":{"id":"CVE-2023-0005","descriptions":"not a list"}}"#.to_owned(),
+            r#"{"nocve":1}"#.to_owned(),
+        ];
+        let feed = format!(
+            r#"{{"format":"NVD_CVE","resultsPerPage":8,"vulnerabilities":[{}]}}"#,
+            items.join(",")
+        );
+        let parsed = parse("feed.json", feed.as_bytes()).unwrap();
+        let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(
+            problems[0],
+            "feed.json: record CVE-2023-0001: entry 1: duplicate CVE id (also entry 0); this entry is skipped"
+        );
+        assert_eq!(
+            problems[1],
+            "feed.json: record GHSA-xxxx: entry 2: not a CVE id; this entry is skipped"
+        );
+        assert!(
+            problems[2].starts_with("feed.json: record CVE-2023-0005: malformed NVD CVE record")
+        );
+        assert!(problems[3].starts_with("feed.json: record #7: malformed NVD CVE record"));
+        // Absurd scores are not taken: the score computed from the vector is.
+        let scores: Vec<(String, Option<f64>)> = parsed.batches[0]
+            .records
+            .iter()
+            .map(|r| (r.vuln.id.clone(), r.vuln.severities[0].score))
+            .collect();
+        assert_eq!(
+            scores,
+            [
+                ("CVE-2023-0001".to_owned(), Some(9.8)),
+                ("CVE-2023-0002".to_owned(), Some(9.8)),
+                ("CVE-2023-0003".to_owned(), Some(9.8)),
+                ("CVE-2023-0004".to_owned(), Some(9.8)),
+            ]
+        );
+        // A truncated feed is an error naming the file.
+        let err = parse("cut.json", &feed.as_bytes()[..feed.len() / 2]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cut.json: malformed NVD JSON"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn summaries_are_one_sentence_of_at_most_240_characters() {
         assert_eq!(
