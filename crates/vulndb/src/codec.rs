@@ -1,26 +1,41 @@
-//! The compact binary encoding of affected entries in the store.
+//! The compact encodings of affected entries in the store.
 //!
-//! Integers are unsigned LEB128 varints; a string is its length then its UTF-8 bytes; an
+//! The `affected` table keeps each entry's ranges and versions in a binary encoding:
+//! integers are unsigned LEB128 varints; a string is its length then its UTF-8 bytes; an
 //! optional string is `0` for none or `length + 1` then the bytes; an optional byte field
-//! likewise. Three encodings:
+//! likewise.
 //!
 //! - ranges (`affected.ranges`): count, then per range a kind byte (0 ECOSYSTEM, 1 SEMVER,
 //!   2 GIT), the optional repo, the event count and per event a tag byte (0 introduced,
 //!   1 fixed, 2 last_affected, 3 limit) and the version;
-//! - versions (`affected.versions`): count, then the strings;
-//! - a package's entries (`packages.entries`): count, then per entry the record id,
-//!   canonical id, source, package name, status code, optional fixed version, optional
-//!   notes, and the optional ranges and versions encodings above, embedded as bytes. Entries
-//!   are stored in lookup order, so reading them needs no sort.
+//! - versions (`affected.versions`): count, then the strings.
+//!
+//! A package's entries (`packages.entries`, read by every lookup) use the text encoding
+//! of [`encode_package`]: varints of 6 bits a byte, all ASCII, so a well-formed blob is
+//! valid UTF-8 as a whole. A lookup checks the blob once ([`check_package`]: one UTF-8
+//! check, then every length and code) and then hands out `&str` slices of it, with no
+//! allocation per entry; ranges and versions sit in length-prefixed sections that a reader
+//! parses only when asked for them. Entries are stored in lookup order, so reading them
+//! needs no sort.
 //!
 //! Decoding never panics: every length is checked against the bytes left, and a corrupt
 //! blob is an error naming the database and the package.
 
-use crate::model::{AffectedEntry, Event, FixStatus, Range, RangeType, distro_ranges};
+#[cfg(test)]
+use crate::model::{AffectedEntry, distro_ranges};
+use crate::model::{Event, FixStatus, Range, RangeType};
 
 /// Why a blob could not be decoded (the caller adds the database and key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Corrupt(pub &'static str);
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Corrupt {}
 
 type Decoded<T> = std::result::Result<T, Corrupt>;
 
@@ -197,12 +212,7 @@ pub(crate) fn encode_ranges(ranges: &[Range]) -> Vec<u8> {
         w.opt_str(range.repo.as_deref());
         w.varint(range.events.len() as u64);
         for event in &range.events {
-            let (tag, version) = match event {
-                Event::Introduced(v) => (0, v),
-                Event::Fixed(v) => (1, v),
-                Event::LastAffected(v) => (2, v),
-                Event::Limit(v) => (3, v),
-            };
+            let (tag, version) = event_parts(event);
             w.byte(tag);
             w.str(version);
         }
@@ -279,17 +289,153 @@ pub(crate) struct StoredEntry<'a> {
     pub status: i64,
     pub fixed_version: Option<&'a str>,
     pub notes: Option<&'a str>,
-    /// Encoded ranges; `None` when derived from the status and fixed version.
+    /// Encoded ranges ([`encode_ranges`]); `None` when derived from the status and fixed
+    /// version.
     pub ranges: Option<&'a [u8]>,
-    /// Encoded versions; `None` when there are none.
+    /// Encoded versions ([`encode_versions`]); `None` when there are none.
     pub versions: Option<&'a [u8]>,
 }
 
-/// Encode a package's entries, already in lookup order.
+/// Encoder of the text encoding of package blobs: integers are varints of 6 bits a byte
+/// (`0x40` marks a following byte), so every byte they take is ASCII and a well-formed
+/// blob is valid UTF-8 as a whole; strings are a varint length then the bytes; an
+/// optional string is `0` for none or `length + 1` then the bytes.
+#[derive(Debug, Default)]
+pub(crate) struct TextWriter {
+    buf: String,
+}
+
+impl TextWriter {
+    fn varint(&mut self, mut value: u64) {
+        loop {
+            let low = (value & 0x3f) as u8;
+            value >>= 6;
+            if value == 0 {
+                self.buf.push(char::from(low));
+                return;
+            }
+            self.buf.push(char::from(low | 0x40));
+        }
+    }
+
+    fn str(&mut self, value: &str) {
+        self.varint(value.len() as u64);
+        self.buf.push_str(value);
+    }
+
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            None => self.varint(0),
+            Some(value) => {
+                self.varint((value.len() as u64).saturating_add(1));
+                self.buf.push_str(value);
+            }
+        }
+    }
+}
+
+/// Checked decoder of the text encoding over a borrowed, UTF-8-validated blob.
+#[derive(Debug, Clone)]
+pub(crate) struct TextReader<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> TextReader<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    #[inline]
+    fn left(&self) -> usize {
+        self.text.len().saturating_sub(self.pos)
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Decoded<u64> {
+        let bytes = self.text.as_bytes();
+        // One byte in the common case (values below 64).
+        if let Some(&byte) = bytes.get(self.pos)
+            && byte < 0x40
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        while shift < 66 {
+            let byte = *bytes.get(self.pos).ok_or(Corrupt("truncated"))?;
+            if byte >= 0x80 {
+                return Err(Corrupt("invalid varint"));
+            }
+            self.pos += 1;
+            value |= u64::from(byte & 0x3f).checked_shl(shift).unwrap_or(0);
+            if byte & 0x40 == 0 {
+                return Ok(value);
+            }
+            shift += 6;
+        }
+        Err(Corrupt("varint too long"))
+    }
+
+    /// A count of items that each take at least one byte: never more than the bytes left.
+    pub(crate) fn count(&mut self) -> Decoded<usize> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.left())
+            .ok_or(Corrupt("count larger than the blob"))
+    }
+
+    #[inline]
+    fn take(&mut self, len: u64) -> Decoded<&'a str> {
+        let len = usize::try_from(len).map_err(|_| Corrupt("length too large"))?;
+        if len > self.left() {
+            return Err(Corrupt("length past the end"));
+        }
+        let end = self.pos + len;
+        let out = self
+            .text
+            .get(self.pos..end)
+            .ok_or(Corrupt("invalid UTF-8"))?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    #[inline]
+    pub(crate) fn str(&mut self) -> Decoded<&'a str> {
+        let len = self.varint()?;
+        self.take(len)
+    }
+
+    #[inline]
+    pub(crate) fn opt_str(&mut self) -> Decoded<Option<&'a str>> {
+        match self.varint()? {
+            0 => Ok(None),
+            n => self.take(n - 1).map(Some),
+        }
+    }
+
+    pub(crate) fn finish(&self) -> Decoded<()> {
+        if self.left() == 0 {
+            Ok(())
+        } else {
+            Err(Corrupt("trailing bytes"))
+        }
+    }
+}
+
+/// Encode a package's entries, already in lookup order, in the text encoding: the count,
+/// then per entry the record id, canonical id, source, package name, status code, optional
+/// fixed version, optional notes, then the ranges (`0` when derived from the status and
+/// fixed version, else `length + 1` and a section: count, then per range its kind code,
+/// optional repo and an events section: count, then per event its tag and version) and
+/// the versions (`0` when none, else `length + 1` and a section: count, then the strings).
+/// The sections are length-prefixed so a reader skips them without parsing them.
 pub(crate) fn encode_package<'a>(
     entries: impl ExactSizeIterator<Item = StoredEntry<'a>>,
-) -> Vec<u8> {
-    let mut w = Writer::new();
+) -> Decoded<Vec<u8>> {
+    let mut w = TextWriter::default();
     w.varint(entries.len() as u64);
     for e in entries {
         w.str(e.vuln_id);
@@ -299,55 +445,181 @@ pub(crate) fn encode_package<'a>(
         w.varint(u64::try_from(e.status).unwrap_or(u64::MAX));
         w.opt_str(e.fixed_version);
         w.opt_str(e.notes);
-        w.opt_bytes(e.ranges);
-        w.opt_bytes(e.versions);
+        let ranges = match e.ranges {
+            Some(bytes) => Some(ranges_section(&decode_ranges(bytes)?)),
+            None => None,
+        };
+        w.opt_str(ranges.as_deref());
+        let versions = match e.versions {
+            Some(bytes) => Some(versions_section(&decode_versions(bytes)?)),
+            None => None,
+        };
+        w.opt_str(versions.as_deref());
     }
-    w.into_bytes()
+    Ok(w.buf.into_bytes())
+}
+
+/// The ranges section of a package blob.
+fn ranges_section(ranges: &[Range]) -> String {
+    let mut w = TextWriter::default();
+    w.varint(ranges.len() as u64);
+    for range in ranges {
+        w.varint(u64::from(range_kind_code(range.kind)));
+        w.opt_str(range.repo.as_deref());
+        let mut events = TextWriter::default();
+        events.varint(range.events.len() as u64);
+        for event in &range.events {
+            let (tag, version) = event_parts(event);
+            events.varint(u64::from(tag));
+            events.str(version);
+        }
+        w.str(&events.buf);
+    }
+    w.buf
+}
+
+/// The versions section of a package blob.
+fn versions_section(versions: &[String]) -> String {
+    let mut w = TextWriter::default();
+    w.varint(versions.len() as u64);
+    for version in versions {
+        w.str(version);
+    }
+    w.buf
+}
+
+fn event_parts(event: &Event) -> (u8, &str) {
+    match event {
+        Event::Introduced(v) => (0, v),
+        Event::Fixed(v) => (1, v),
+        Event::LastAffected(v) => (2, v),
+        Event::Limit(v) => (3, v),
+    }
+}
+
+/// Check a package blob throughout (every length, code and section) and return it as text
+/// with its entry count: readers of a checked blob cannot meet corrupt data.
+pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
+    // The count first, on the raw bytes: a blob that is not text may still say how long it
+    // claims to be.
+    let mut count: u64 = 0;
+    for (i, &byte) in bytes.iter().take(11).enumerate() {
+        if byte >= 0x80 {
+            break;
+        }
+        count |= u64::from(byte & 0x3f)
+            .checked_shl(6 * i as u32)
+            .unwrap_or(0);
+        if byte & 0x40 == 0 {
+            let left = bytes.len().saturating_sub(i + 1);
+            if usize::try_from(count).map_or(true, |n| n > left) {
+                return Err(Corrupt("count larger than the blob"));
+            }
+            break;
+        }
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| Corrupt("invalid UTF-8"))?;
+    let mut r = TextReader::new(text);
+    let count = r.count()?;
+    for _ in 0..count {
+        let entry = read_entry(&mut r)?;
+        if let Some(section) = entry.ranges {
+            let mut ranges = TextReader::new(section);
+            for _ in 0..ranges.count()? {
+                let range = read_range(&mut ranges)?;
+                let mut events = TextReader::new(range.events);
+                for _ in 0..events.count()? {
+                    read_event(&mut events)?;
+                }
+                events.finish()?;
+            }
+            ranges.finish()?;
+        }
+        if let Some(section) = entry.versions {
+            let mut versions = TextReader::new(section);
+            for _ in 0..versions.count()? {
+                versions.str()?;
+            }
+            versions.finish()?;
+        }
+    }
+    r.finish()?;
+    Ok((text, count))
+}
+
+/// One entry of a package blob, its sections not yet parsed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawEntry<'a> {
+    pub vuln_id: &'a str,
+    pub canonical_id: &'a str,
+    pub source: &'a str,
+    pub package: &'a str,
+    pub status: FixStatus,
+    pub fixed_version: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub ranges: Option<&'a str>,
+    pub versions: Option<&'a str>,
+}
+
+#[inline]
+pub(crate) fn read_entry<'a>(r: &mut TextReader<'a>) -> Decoded<RawEntry<'a>> {
+    let vuln_id = r.str()?;
+    let canonical_id = r.str()?;
+    let source = r.str()?;
+    let package = r.str()?;
+    let status = i64::try_from(r.varint()?)
+        .ok()
+        .and_then(FixStatus::from_code)
+        .ok_or(Corrupt("unknown fix status"))?;
+    Ok(RawEntry {
+        vuln_id,
+        canonical_id,
+        source,
+        package,
+        status,
+        fixed_version: r.opt_str()?,
+        notes: r.opt_str()?,
+        ranges: r.opt_str()?,
+        versions: r.opt_str()?,
+    })
+}
+
+/// One range of a ranges section: kind, repo and its events section.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawRange<'a> {
+    pub kind: RangeType,
+    pub repo: Option<&'a str>,
+    pub events: &'a str,
+}
+
+pub(crate) fn read_range<'a>(r: &mut TextReader<'a>) -> Decoded<RawRange<'a>> {
+    let code = u8::try_from(r.varint()?).map_err(|_| Corrupt("unknown range type"))?;
+    Ok(RawRange {
+        kind: range_kind(code)?,
+        repo: r.opt_str()?,
+        events: r.str()?,
+    })
+}
+
+/// One event: its tag (0 introduced, 1 fixed, 2 last_affected, 3 limit) and version.
+pub(crate) fn read_event<'a>(r: &mut TextReader<'a>) -> Decoded<(u8, &'a str)> {
+    let tag = r.varint()?;
+    if tag > 3 {
+        return Err(Corrupt("unknown event type"));
+    }
+    Ok((tag as u8, r.str()?))
 }
 
 /// Decode a package blob into entries of `ecosystem`, appending to `out`.
+#[cfg(test)]
 pub(crate) fn decode_package(
     bytes: &[u8],
     ecosystem: &str,
     out: &mut Vec<AffectedEntry>,
 ) -> Decoded<()> {
-    let mut r = Reader::new(bytes);
-    let count = r.count()?;
-    out.reserve(count);
-    for _ in 0..count {
-        let vuln_id = r.string()?;
-        let canonical_id = r.string()?;
-        let source = r.string()?;
-        let package = r.string()?;
-        let code = r.varint()?;
-        let status = i64::try_from(code)
-            .ok()
-            .and_then(FixStatus::from_code)
-            .ok_or(Corrupt("unknown fix status"))?;
-        let fixed_version = r.opt_string()?;
-        let notes = r.opt_string()?;
-        let ranges = match r.opt_bytes()? {
-            Some(bytes) => decode_ranges(bytes)?,
-            None => distro_ranges(status, fixed_version.as_deref()),
-        };
-        let versions = match r.opt_bytes()? {
-            Some(bytes) => decode_versions(bytes)?,
-            None => Vec::new(),
-        };
-        out.push(AffectedEntry {
-            vuln_id,
-            canonical_id,
-            source,
-            ecosystem: ecosystem.to_owned(),
-            package,
-            ranges,
-            versions,
-            status,
-            fixed_version,
-            notes,
-        });
-    }
-    r.finish()
+    let entries = crate::entries::PackageEntries::from_blob(bytes, ecosystem)?;
+    out.extend(entries.iter().map(|e| e.to_entry()));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -446,7 +718,7 @@ mod tests {
                 versions: None,
             },
         ];
-        let blob = encode_package(stored.into_iter());
+        let blob = encode_package(stored.into_iter()).unwrap();
         let mut out = Vec::new();
         decode_package(&blob, "X", &mut out).unwrap();
         assert_eq!(out.len(), 2);
@@ -487,6 +759,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn package_blobs_are_text_checked_throughout() {
+        let ranges = encode_ranges(&sample_ranges());
+        let versions = encode_versions(&["1.0".into(), "ü-2".into()]);
+        let stored = [StoredEntry {
+            vuln_id: "GHSA-1",
+            canonical_id: "CVE-2024-1",
+            source: "osv:PyPI",
+            package: "Django",
+            status: 0,
+            fixed_version: Some("1.2.3"),
+            notes: Some("ñ"),
+            ranges: Some(&ranges),
+            versions: Some(&versions),
+        }];
+        let blob = encode_package(stored.into_iter()).unwrap();
+        assert!(std::str::from_utf8(&blob).is_ok());
+        assert_eq!(check_package(&blob).map(|(_, n)| n), Ok(1));
+        for len in 0..blob.len() {
+            assert!(check_package(&blob[..len]).is_err(), "prefix {len}");
+        }
+        let mut out = Vec::new();
+        decode_package(&blob, "PyPI", &mut out).unwrap();
+        assert_eq!(out[0].ranges, sample_ranges());
+        assert_eq!(out[0].versions, ["1.0", "ü-2"]);
+        // Large counts and lengths take several ASCII bytes.
+        let mut w = TextWriter::default();
+        w.varint(u64::MAX);
+        w.varint(4095);
+        let mut r = TextReader::new(&w.buf);
+        assert_eq!((r.varint(), r.varint()), (Ok(u64::MAX), Ok(4095)));
+        assert!(w.buf.is_ascii());
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
@@ -494,6 +800,7 @@ mod tests {
             let _ = decode_versions(&bytes);
             let mut out = Vec::new();
             let _ = decode_package(&bytes, "X", &mut out);
+            let _ = check_package(&bytes);
         }
     }
 }

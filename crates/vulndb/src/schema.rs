@@ -92,6 +92,9 @@ const MIGRATIONS: &[Migration] = &[
     // 5: NVD records in their own compact table, keyed by the packed CVE id (see `nvd_store`);
     // the ones already stored move there.
     Migration::Code(nvd_table),
+    // 6: package blobs in the text encoding read in place by lookups (see `codec`): every
+    // package is rebuilt from `affected` at the end of this build.
+    Migration::Sql("INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');"),
 ];
 
 /// The schema version this build reads and writes.
