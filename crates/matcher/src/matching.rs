@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_catalog::{Ecosystem, Os, Package};
 use portcullis_versions::Scheme;
-use portcullis_vulndb::{AffectedEntry, EpssScore, Exploitation, FixStatus, Vulnerability};
+#[cfg(test)]
+use portcullis_vulndb::AffectedEntry;
+use portcullis_vulndb::{EntryRef, EpssScore, Exploitation, FixStatus, Vulnerability};
 use serde::Serialize;
 
 use crate::ecosystem::{Query, os_ecosystem, os_stream_matches, os_stream_prefix, queries_for};
@@ -41,7 +43,7 @@ struct Candidate<'a> {
     package: &'a Package,
     ecosystem: &'a str,
     canonical_id: String,
-    affected: Vec<(&'a AffectedEntry, Option<String>)>,
+    affected: Vec<(EntryRef<'a>, Option<String>)>,
     /// Distribution advisories folded into this flaw: their ids become aliases.
     advisories: BTreeSet<String>,
     /// Made from advisories only (the package has no entry of the CVE itself).
@@ -188,7 +190,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         };
         // A module build's fix is not a non-modular package's, nor the reverse.
         let module_build = installed_module_build(os, package);
-        let entries: Vec<&AffectedEntry> = queries
+        let entries: Vec<EntryRef<'_>> = queries
             .iter()
             .filter_map(|q| affected_map.get(&(q.ecosystem.clone(), q.package.clone())))
             .flatten()
@@ -198,19 +200,16 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             continue;
         }
         let installed = Installed::new(&first.version, *scheme);
-        let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
+        let mut groups: BTreeMap<&str, Vec<EntryRef<'_>>> = BTreeMap::new();
         for entry in entries {
-            groups
-                .entry(entry.canonical_id.as_str())
-                .or_default()
-                .push(entry);
+            groups.entry(entry.canonical_id).or_default().push(entry);
         }
         for (canonical_id, group) in groups {
             seen.insert((index, canonical_id));
             if group.iter().any(|e| e.status == FixStatus::NotAffected) {
                 continue;
             }
-            let mut affected: Vec<(&AffectedEntry, Option<String>)> = Vec::new();
+            let mut affected: Vec<(EntryRef<'_>, Option<String>)> = Vec::new();
             let mut entry_warnings = Vec::new();
             for entry in group {
                 if let Verdict::Affected { fixed } =
@@ -226,7 +225,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
                 candidates.push(Candidate {
                     index,
                     package,
-                    ecosystem: entry.ecosystem.as_str(),
+                    ecosystem: entry.ecosystem,
                     canonical_id: canonical_id.to_string(),
                     affected,
                     advisories: BTreeSet::new(),
@@ -405,11 +404,7 @@ fn complete_from_advisories(
             .map(str::to_string);
     }
     if finding.severity == Severity::Unknown && finding.severity_source.is_none() {
-        let sources: BTreeSet<&str> = candidate
-            .affected
-            .iter()
-            .map(|(e, _)| e.source.as_str())
-            .collect();
+        let sources: BTreeSet<&str> = candidate.affected.iter().map(|(e, _)| e.source).collect();
         let chosen = choose(advisories, &sources);
         finding.severity = chosen.severity;
         finding.severity_source = chosen.source;
@@ -472,7 +467,7 @@ fn make_finding(
     package: &Package,
     advisory_ecosystem: &str,
     canonical_id: &str,
-    affected: &[(&AffectedEntry, Option<String>)],
+    affected: &[(EntryRef<'_>, Option<String>)],
     records: &[Vulnerability],
 ) -> Finding {
     let fixes: BTreeSet<&str> = affected.iter().filter_map(|(_, f)| f.as_deref()).collect();
@@ -495,14 +490,14 @@ fn make_finding(
     };
     let mut aliases: BTreeSet<&str> = BTreeSet::new();
     for (entry, _) in affected {
-        aliases.insert(&entry.vuln_id);
+        aliases.insert(entry.vuln_id);
     }
     for record in records.iter().filter(|r| r.withdrawn.is_none()) {
         aliases.insert(&record.id);
         aliases.extend(record.aliases.iter().map(String::as_str));
     }
     aliases.remove(canonical_id);
-    let sources: BTreeSet<&str> = affected.iter().map(|(e, _)| e.source.as_str()).collect();
+    let sources: BTreeSet<&str> = affected.iter().map(|(e, _)| e.source).collect();
     let is_distro = matches!(
         package.ecosystem,
         Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm
