@@ -378,6 +378,21 @@ impl<'a> TextReader<'a> {
         Err(Corrupt("varint too long"))
     }
 
+    /// One byte, below `0x80`.
+    #[inline]
+    pub(crate) fn byte(&mut self) -> Decoded<u8> {
+        let byte = *self
+            .text
+            .as_bytes()
+            .get(self.pos)
+            .ok_or(Corrupt("truncated"))?;
+        if byte >= 0x80 {
+            return Err(Corrupt("invalid flags"));
+        }
+        self.pos += 1;
+        Ok(byte)
+    }
+
     /// A count of items that each take at least one byte: never more than the bytes left.
     pub(crate) fn count(&mut self) -> Decoded<usize> {
         let n = self.varint()?;
@@ -425,36 +440,73 @@ impl<'a> TextReader<'a> {
     }
 }
 
-/// Encode a package's entries, already in lookup order, in the text encoding: the count,
-/// then per entry the record id, canonical id, source, package name, status code, optional
-/// fixed version, optional notes, then the ranges (`0` when derived from the status and
-/// fixed version, else `length + 1` and a section: count, then per range its kind code,
-/// optional repo and an events section: count, then per event its tag and version) and
-/// the versions (`0` when none, else `length + 1` and a section: count, then the strings).
-/// The sections are length-prefixed so a reader skips them without parsing them.
+/// Encode a package's entries, already in lookup order, in the text encoding: the entry
+/// count, then a table of the distinct sources and package names (its length, then the
+/// strings), then per entry:
+///
+/// - a flags byte: the status code (bits 0–1), and which optional fields follow: a
+///   canonical id other than the record id (bit 2), a fixed version (bit 3), notes (bit 4),
+///   ranges (bit 5; without them they derive from the status and fixed version) and
+///   versions (bit 6);
+/// - the record id, the table index of the source and of the package name;
+/// - the canonical id, fixed version and notes when flagged;
+/// - the ranges when flagged, as a section (a string): count, then per range its kind code,
+///   optional repo and an events section (count, then per event its tag and version);
+/// - the versions when flagged, as a section: count, then the strings.
+///
+/// The sections let a reader skip ranges and versions without parsing them. All flags
+/// and codes stay below `0x80`, so the blob is text.
 pub(crate) fn encode_package<'a>(
     entries: impl ExactSizeIterator<Item = StoredEntry<'a>>,
 ) -> Decoded<Vec<u8>> {
+    let entries: Vec<StoredEntry<'a>> = entries.collect();
+    let mut table: Vec<&str> = Vec::new();
+    for e in &entries {
+        for name in [e.source, e.package] {
+            if !table.contains(&name) {
+                table.push(name);
+            }
+        }
+    }
+    let index = |name: &str| table.iter().position(|t| *t == name).unwrap_or(0) as u64;
     let mut w = TextWriter::default();
     w.varint(entries.len() as u64);
-    for e in entries {
-        w.str(e.vuln_id);
-        w.str(e.canonical_id);
-        w.str(e.source);
-        w.str(e.package);
-        w.varint(u64::try_from(e.status).unwrap_or(u64::MAX));
-        w.opt_str(e.fixed_version);
-        w.opt_str(e.notes);
+    w.varint(table.len() as u64);
+    for name in &table {
+        w.str(name);
+    }
+    for e in &entries {
+        let status = u8::try_from(e.status)
+            .ok()
+            .filter(|s| *s <= 3)
+            .ok_or(Corrupt("unknown fix status"))?;
         let ranges = match e.ranges {
             Some(bytes) => Some(ranges_section(&decode_ranges(bytes)?)),
             None => None,
         };
-        w.opt_str(ranges.as_deref());
         let versions = match e.versions {
             Some(bytes) => Some(versions_section(&decode_versions(bytes)?)),
             None => None,
         };
-        w.opt_str(versions.as_deref());
+        let canonical = (e.canonical_id != e.vuln_id).then_some(e.canonical_id);
+        let flag = |present: bool, bit: u8| if present { 1 << bit } else { 0 };
+        let flags = status
+            | flag(canonical.is_some(), 2)
+            | flag(e.fixed_version.is_some(), 3)
+            | flag(e.notes.is_some(), 4)
+            | flag(ranges.is_some(), 5)
+            | flag(versions.is_some(), 6);
+        w.buf.push(char::from(flags));
+        w.str(e.vuln_id);
+        w.varint(index(e.source));
+        w.varint(index(e.package));
+        for field in [canonical, e.fixed_version, e.notes, ranges.as_deref()]
+            .into_iter()
+            .chain([versions.as_deref()])
+            .flatten()
+        {
+            w.str(field);
+        }
     }
     Ok(w.buf.into_bytes())
 }
@@ -521,8 +573,9 @@ pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
     let text = std::str::from_utf8(bytes).map_err(|_| Corrupt("invalid UTF-8"))?;
     let mut r = TextReader::new(text);
     let count = r.count()?;
+    let table = read_table(&mut r)?;
     for _ in 0..count {
-        let entry = read_entry(&mut r)?;
+        let entry = read_entry(&mut r, &table)?;
         if let Some(section) = entry.ranges {
             let mut ranges = TextReader::new(section);
             for _ in 0..ranges.count()? {
@@ -562,26 +615,44 @@ pub(crate) struct RawEntry<'a> {
 }
 
 #[inline]
-pub(crate) fn read_entry<'a>(r: &mut TextReader<'a>) -> Decoded<RawEntry<'a>> {
+pub(crate) fn read_entry<'a>(r: &mut TextReader<'a>, table: &[&'a str]) -> Decoded<RawEntry<'a>> {
+    let flags = r.byte()?;
+    let status = FixStatus::from_code(i64::from(flags & 3)).ok_or(Corrupt("unknown fix status"))?;
     let vuln_id = r.str()?;
-    let canonical_id = r.str()?;
-    let source = r.str()?;
-    let package = r.str()?;
-    let status = i64::try_from(r.varint()?)
-        .ok()
-        .and_then(FixStatus::from_code)
-        .ok_or(Corrupt("unknown fix status"))?;
+    let mut name = || -> Decoded<&'a str> {
+        let index = usize::try_from(r.varint()?).map_err(|_| Corrupt("unknown name"))?;
+        table.get(index).copied().ok_or(Corrupt("unknown name"))
+    };
+    let source = name()?;
+    let package = name()?;
+    let mut optional = |bit: u8| -> Decoded<Option<&'a str>> {
+        if flags & (1 << bit) == 0 {
+            Ok(None)
+        } else {
+            r.str().map(Some)
+        }
+    };
     Ok(RawEntry {
         vuln_id,
-        canonical_id,
+        canonical_id: optional(2)?.unwrap_or(vuln_id),
         source,
         package,
         status,
-        fixed_version: r.opt_str()?,
-        notes: r.opt_str()?,
-        ranges: r.opt_str()?,
-        versions: r.opt_str()?,
+        fixed_version: optional(3)?,
+        notes: optional(4)?,
+        ranges: optional(5)?,
+        versions: optional(6)?,
     })
+}
+
+/// The table of sources and package names at the start of a package blob (past its count).
+pub(crate) fn read_table<'a>(r: &mut TextReader<'a>) -> Decoded<Vec<&'a str>> {
+    let len = r.count()?;
+    let mut table = Vec::with_capacity(len);
+    for _ in 0..len {
+        table.push(r.str()?);
+    }
+    Ok(table)
 }
 
 /// One range of a ranges section: kind, repo and its events section.
@@ -753,9 +824,10 @@ mod tests {
             Err(Corrupt("count larger than the blob"))
         );
         let mut out = Vec::new();
+        // One entry, an empty name table, then an entry naming source 0.
         assert_eq!(
-            decode_package(&[1, 0, 0, 0, 0, 9, 0, 0, 0, 0], "X", &mut out),
-            Err(Corrupt("unknown fix status"))
+            decode_package(&[1, 0, 0, 0, 0, 0], "X", &mut out),
+            Err(Corrupt("unknown name"))
         );
     }
 

@@ -88,11 +88,15 @@ impl PackageEntries {
                     ecosystem,
                     text,
                     len,
-                } => IterInner::Blob {
-                    reader: blob_reader(text),
-                    ecosystem,
-                    left: *len,
-                },
+                } => {
+                    let (reader, table) = blob_reader(text);
+                    IterInner::Blob {
+                        reader,
+                        table,
+                        ecosystem,
+                        left: *len,
+                    }
+                }
                 Inner::Owned(entries) => IterInner::Owned(entries.iter()),
             },
         }
@@ -113,12 +117,13 @@ impl<'a> IntoIterator for &'a PackageEntries {
     }
 }
 
-/// A reader of a checked blob, past its entry count.
-fn blob_reader(text: &str) -> TextReader<'_> {
+/// A reader of a checked blob past its entry count and name table, and the table.
+fn blob_reader(text: &str) -> (TextReader<'_>, Vec<&str>) {
     let mut reader = TextReader::new(text);
     // Checked when the blob was read: cannot fail.
     let _ = reader.count();
-    reader
+    let table = codec::read_table(&mut reader).unwrap_or_default();
+    (reader, table)
 }
 
 /// The iterator of [`PackageEntries::iter`].
@@ -131,6 +136,8 @@ pub struct Iter<'a> {
 enum IterInner<'a> {
     Blob {
         reader: TextReader<'a>,
+        /// The blob's sources and package names.
+        table: Vec<&'a str>,
         ecosystem: &'a str,
         left: usize,
     },
@@ -144,13 +151,14 @@ impl<'a> Iterator for Iter<'a> {
         match &mut self.inner {
             IterInner::Blob {
                 reader,
+                table,
                 ecosystem,
                 left,
             } => {
                 *left = left.checked_sub(1)?;
                 // The blob was checked throughout when it was read: an error here cannot
                 // happen, and would end the iteration rather than panic.
-                let raw = codec::read_entry(reader).ok()?;
+                let raw = codec::read_entry(reader, table).ok()?;
                 Some(EntryRef {
                     vuln_id: raw.vuln_id,
                     canonical_id: raw.canonical_id,

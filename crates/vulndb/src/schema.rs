@@ -92,9 +92,21 @@ const MIGRATIONS: &[Migration] = &[
     // 5: NVD records in their own compact table, keyed by the packed CVE id (see `nvd_store`);
     // the ones already stored move there.
     Migration::Code(nvd_table),
-    // 6: package blobs in the text encoding read in place by lookups (see `codec`): every
-    // package is rebuilt from `affected` at the end of this build.
-    Migration::Sql("INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');"),
+    // 6: package blobs in the text encoding read in place by lookups (see `codec`), in a
+    // rowid table with its key in a separate index: in the former WITHOUT ROWID table the
+    // blobs sat in the key b-tree, so every search loaded the overflow pages of the blobs
+    // on its path to compare keys. Every package is rebuilt from `affected` at the end of
+    // this build.
+    Migration::Sql(
+        "DROP TABLE packages;
+    CREATE TABLE packages (
+        ecosystem TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        entries BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX packages_key ON packages (ecosystem, package_key);
+    INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');",
+    ),
 ];
 
 /// The schema version this build reads and writes.
