@@ -7,6 +7,7 @@
 //! version the scheme cannot parse is skipped with a warning: an unparseable version is
 //! never taken as "equal".
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use portcullis_versions::{Scheme, Version, parse};
@@ -81,11 +82,14 @@ impl<'a> Installed<'a> {
     fn in_scheme(
         &self,
         scheme: Scheme,
-    ) -> std::result::Result<Version, portcullis_versions::Error> {
+    ) -> std::result::Result<Cow<'_, Version>, portcullis_versions::Error> {
         if scheme == self.scheme {
-            self.parsed.clone()
+            self.parsed
+                .as_ref()
+                .map(Cow::Borrowed)
+                .map_err(Clone::clone)
         } else {
-            parse(scheme, self.text)
+            parse(scheme, self.text).map(Cow::Owned)
         }
     }
 }
