@@ -86,8 +86,10 @@ impl AdvisorySource for Database {
         self.entries_many(queries).map_err(db_error)
     }
 
+    /// Without the bare records, which add nothing to a finding (see
+    /// [`Database::finding_records_many`]).
     fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
-        self.records_for_many(canonical_ids).map_err(db_error)
+        self.finding_records_many(canonical_ids).map_err(db_error)
     }
 
     fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {

@@ -4,7 +4,8 @@
 //! 99th percentile beside the target (plain `Instant`, no harness), with the median of the
 //! owned `Database::lookup` for comparison; then the batch calls the
 //! matcher makes: `entries_many` for every package of the Alpine v3.20 secdb and
-//! `records_for_many` for every canonical id found.
+//! `records_for_many` (and `finding_records_many`, the matcher's) for every canonical id
+//! found.
 //!
 //! `PORTCULLIS_TESTDATA=/path cargo bench -p portcullis-vulndb --bench lookup`
 
@@ -192,10 +193,19 @@ fn batches(db: &Database, advisories: &Path) -> Result<(), Box<dyn std::error::E
         lookups.as_secs_f64() * 1e3,
         singles.as_secs_f64() * 1e3
     );
+    let finding: usize = db.finding_records_many(&ids)?.values().map(Vec::len).sum();
+    let for_findings = median_of(20, || {
+        std::hint::black_box(db.finding_records_many(&ids)?);
+        Ok(())
+    })?;
     println!(
         "records_for_many of {} canonical ids ({records} records): median {:.2} ms",
         ids.len(),
         by_id.as_secs_f64() * 1e3
+    );
+    println!(
+        "finding_records_many of the same ids ({finding} records, bare ones left out): median {:.2} ms",
+        for_findings.as_secs_f64() * 1e3
     );
     Ok(())
 }

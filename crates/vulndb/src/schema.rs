@@ -107,7 +107,23 @@ const MIGRATIONS: &[Migration] = &[
     CREATE UNIQUE INDEX packages_key ON packages (ecosystem, package_key);
     INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');",
     ),
+    // 7: an index of the records that say more than their id and source (see
+    // `INFORMATIVE_RECORD`): the records a finding reads, without the bare ones Alpine's
+    // secdb repeats for each branch.
+    Migration::Sql(
+        "CREATE INDEX vulnerabilities_informative ON vulnerabilities (canonical_id) WHERE \
+         aliases != '[]' OR related != '[]' OR summary IS NOT NULL OR published IS NOT NULL \
+         OR modified IS NOT NULL OR withdrawn IS NOT NULL OR severities != '[]' \
+         OR refs != '[]' OR cwes != '[]';",
+    ),
 ];
+
+/// The condition of the partial index of migration 7, as a query must repeat it for SQLite
+/// to use that index: a record with an alias, a related id, a summary, a date, a severity,
+/// a reference or a CWE.
+pub(crate) const INFORMATIVE_RECORD: &str = "(aliases != '[]' OR related != '[]' \
+     OR summary IS NOT NULL OR published IS NOT NULL OR modified IS NOT NULL \
+     OR withdrawn IS NOT NULL OR severities != '[]' OR refs != '[]' OR cwes != '[]')";
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

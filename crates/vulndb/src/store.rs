@@ -501,6 +501,32 @@ impl Database {
         &self,
         canonical_ids: &[S],
     ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        self.records_where(canonical_ids, "")
+    }
+
+    /// [`Database::records_for_many`] without the bare records: those that carry nothing
+    /// but their id and source (no alias, related id, summary, date, severity, reference
+    /// or CWE), such as Alpine's secdb records, one per branch and repository for each CVE.
+    /// A bare record's id is its canonical id, so it adds nothing to a finding made from the
+    /// others; skipping them, through a partial index that leaves them out, is what makes
+    /// the records of Alpine findings cheap.
+    pub fn finding_records_many<S: AsRef<str>>(
+        &self,
+        canonical_ids: &[S],
+    ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        self.records_where(
+            canonical_ids,
+            &format!(" AND {}", schema::INFORMATIVE_RECORD),
+        )
+    }
+
+    /// The records of `canonical_ids` (and NVD's), per id, with `filter` appended to the
+    /// `WHERE` clause of the `vulnerabilities` query.
+    fn records_where<S: AsRef<str>>(
+        &self,
+        canonical_ids: &[S],
+        filter: &str,
+    ) -> Result<HashMap<String, Vec<Vulnerability>>> {
         self.check_unchanged()?;
         let ids: BTreeSet<&str> = canonical_ids.iter().map(AsRef::as_ref).collect();
         let ids: Vec<&str> = ids.into_iter().collect();
@@ -522,7 +548,7 @@ impl Database {
                 .conn
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM vulnerabilities \
-                     WHERE canonical_id IN (SELECT value FROM json_each(?1))"
+                     WHERE canonical_id IN (SELECT value FROM json_each(?1)){filter}"
                 ))
                 .map_err(err)?;
             let mut rows = stmt.query([json]).map_err(err)?;
