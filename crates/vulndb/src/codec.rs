@@ -21,6 +21,7 @@
 //! Decoding never panics: every length is checked against the bytes left, and a corrupt
 //! blob is an error naming the database and the package.
 
+use crate::entries::{EntryRef, RangesSource, VersionsSource};
 #[cfg(test)]
 use crate::model::{AffectedEntry, distro_ranges};
 use crate::model::{Event, FixStatus, Range, RangeType};
@@ -575,8 +576,8 @@ pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
     let count = r.count()?;
     let table = read_table(&mut r)?;
     for _ in 0..count {
-        let entry = read_entry(&mut r, &table)?;
-        if let Some(section) = entry.ranges {
+        let entry = read_entry(&mut r, &table, "")?;
+        if let RangesSource::Encoded(section) = entry.ranges {
             let mut ranges = TextReader::new(section);
             for _ in 0..ranges.count()? {
                 let range = read_range(&mut ranges)?;
@@ -588,7 +589,7 @@ pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
             }
             ranges.finish()?;
         }
-        if let Some(section) = entry.versions {
+        if let VersionsSource::Encoded(section) = entry.versions {
             let mut versions = TextReader::new(section);
             for _ in 0..versions.count()? {
                 versions.str()?;
@@ -600,22 +601,14 @@ pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
     Ok((text, count))
 }
 
-/// One entry of a package blob, its sections not yet parsed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RawEntry<'a> {
-    pub vuln_id: &'a str,
-    pub canonical_id: &'a str,
-    pub source: &'a str,
-    pub package: &'a str,
-    pub status: FixStatus,
-    pub fixed_version: Option<&'a str>,
-    pub notes: Option<&'a str>,
-    pub ranges: Option<&'a str>,
-    pub versions: Option<&'a str>,
-}
-
+/// One entry of a package blob in `ecosystem` (its sections not yet parsed), with the
+/// blob's name `table`.
 #[inline]
-pub(crate) fn read_entry<'a>(r: &mut TextReader<'a>, table: &[&'a str]) -> Decoded<RawEntry<'a>> {
+pub(crate) fn read_entry<'a>(
+    r: &mut TextReader<'a>,
+    table: &[&'a str],
+    ecosystem: &'a str,
+) -> Decoded<EntryRef<'a>> {
     let flags = r.byte()?;
     let status = FixStatus::from_code(i64::from(flags & 3)).ok_or(Corrupt("unknown fix status"))?;
     let vuln_id = r.str()?;
@@ -632,16 +625,17 @@ pub(crate) fn read_entry<'a>(r: &mut TextReader<'a>, table: &[&'a str]) -> Decod
             r.str().map(Some)
         }
     };
-    Ok(RawEntry {
+    Ok(EntryRef {
         vuln_id,
         canonical_id: optional(2)?.unwrap_or(vuln_id),
         source,
+        ecosystem,
         package,
         status,
         fixed_version: optional(3)?,
         notes: optional(4)?,
-        ranges: optional(5)?,
-        versions: optional(6)?,
+        ranges: optional(5)?.map_or(RangesSource::Derived, RangesSource::Encoded),
+        versions: optional(6)?.map_or(VersionsSource::Owned(&[]), VersionsSource::Encoded),
     })
 }
 
@@ -761,22 +755,27 @@ mod tests {
         );
     }
 
+    /// A PyPI entry with encoded `ranges` and `versions`.
+    fn django<'a>(ranges: &'a [u8], versions: &'a [u8]) -> StoredEntry<'a> {
+        StoredEntry {
+            vuln_id: "GHSA-1",
+            canonical_id: "CVE-2024-1",
+            source: "osv:PyPI",
+            package: "Django",
+            status: 0,
+            fixed_version: Some("1.2.3"),
+            notes: None,
+            ranges: Some(ranges),
+            versions: Some(versions),
+        }
+    }
+
     #[test]
     fn package_round_trip() {
         let ranges = encode_ranges(&sample_ranges());
         let versions = encode_versions(&["1.0".into()]);
         let stored = [
-            StoredEntry {
-                vuln_id: "GHSA-1",
-                canonical_id: "CVE-2024-1",
-                source: "osv:PyPI",
-                package: "Django",
-                status: 0,
-                fixed_version: Some("1.2.3"),
-                notes: None,
-                ranges: Some(&ranges),
-                versions: Some(&versions),
-            },
+            django(&ranges, &versions),
             StoredEntry {
                 vuln_id: "CVE-2024-2",
                 canonical_id: "CVE-2024-2",
@@ -836,15 +835,8 @@ mod tests {
         let ranges = encode_ranges(&sample_ranges());
         let versions = encode_versions(&["1.0".into(), "ü-2".into()]);
         let stored = [StoredEntry {
-            vuln_id: "GHSA-1",
-            canonical_id: "CVE-2024-1",
-            source: "osv:PyPI",
-            package: "Django",
-            status: 0,
-            fixed_version: Some("1.2.3"),
             notes: Some("ñ"),
-            ranges: Some(&ranges),
-            versions: Some(&versions),
+            ..django(&ranges, &versions)
         }];
         let blob = encode_package(stored.into_iter()).unwrap();
         assert!(std::str::from_utf8(&blob).is_ok());

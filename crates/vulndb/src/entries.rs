@@ -158,25 +158,7 @@ impl<'a> Iterator for Iter<'a> {
                 *left = left.checked_sub(1)?;
                 // The blob was checked throughout when it was read: an error here cannot
                 // happen, and would end the iteration rather than panic.
-                let raw = codec::read_entry(reader, table).ok()?;
-                Some(EntryRef {
-                    vuln_id: raw.vuln_id,
-                    canonical_id: raw.canonical_id,
-                    source: raw.source,
-                    ecosystem,
-                    package: raw.package,
-                    status: raw.status,
-                    fixed_version: raw.fixed_version,
-                    notes: raw.notes,
-                    ranges: match raw.ranges {
-                        Some(section) => RangesSource::Encoded(section),
-                        None => RangesSource::Derived,
-                    },
-                    versions: match raw.versions {
-                        Some(section) => VersionsSource::Encoded(section),
-                        None => VersionsSource::Owned(&[]),
-                    },
-                })
+                codec::read_entry(reader, table, ecosystem).ok()
             }
             IterInner::Owned(entries) => entries.next().map(AffectedEntry::view),
         }
@@ -212,12 +194,12 @@ pub struct EntryRef<'a> {
     pub fixed_version: Option<&'a str>,
     /// Free text the source attached.
     pub notes: Option<&'a str>,
-    ranges: RangesSource<'a>,
-    versions: VersionsSource<'a>,
+    pub(crate) ranges: RangesSource<'a>,
+    pub(crate) versions: VersionsSource<'a>,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum RangesSource<'a> {
+pub(crate) enum RangesSource<'a> {
     /// Derived from the status and fixed version (see [`AffectedEntry::distro`]).
     Derived,
     /// A checked ranges section.
@@ -226,7 +208,7 @@ enum RangesSource<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum VersionsSource<'a> {
+pub(crate) enum VersionsSource<'a> {
     /// A checked versions section.
     Encoded(&'a str),
     Owned(&'a [String]),
