@@ -20,6 +20,9 @@ use portcullis_matcher::{AdvisorySource, AffectedMap, RecordMap, match_packages}
 use portcullis_versions::{Scheme, compare, parse};
 use portcullis_vulndb::{AffectedEntry, Database, ImportOptions, Vulnerability};
 
+/// The target for matching 1,000 packages (issue 17), in ms.
+const MATCH_TARGET_MS: u32 = 10;
+
 /// Times the database calls, to show where matching spends its time.
 struct Timed<'a> {
     db: &'a Database,
@@ -156,11 +159,18 @@ fn main() {
     let alpine =
         portcullis_catalog::os::from_os_release("ID=alpine\nVERSION_ID=3.20.3\n", "etc/os-release")
             .unwrap();
+    // PORTCULLIS_BENCH_ONLY: run only the cases whose label contains it (e.g. `Debian`).
+    let only = std::env::var("PORTCULLIS_BENCH_ONLY").unwrap_or_default();
     for (label, every) in [
         ("Alpine 3.20, realistic: 1 in 20 packages outdated", 20),
         ("Alpine 3.20, worst case: every package outdated", 1),
     ] {
-        run(label, &db_path, &alpine, &packages(&adv, every));
+        if label.contains(&only) {
+            run(label, &db_path, &alpine, &packages(&adv, every));
+        }
+    }
+    if !"Debian 12".contains(&only) && !only.is_empty() {
+        return;
     }
     let debian =
         portcullis_catalog::os::from_os_release("ID=debian\nVERSION_ID=12\n", "etc/os-release")
@@ -194,7 +204,7 @@ fn run(label: &str, db_path: &Path, os: &Os, packages: &[Package]) {
     times.sort();
     let median = times[times.len() / 2];
     println!(
-        "match {} packages ({label}): {findings} findings, median {:.2} ms (min {:.2}, max {:.2}; last run {:.2} ms in lookups, {:.2} ms in records; target < 20 ms)",
+        "match {} packages ({label}): {findings} findings, median {:.2} ms (min {:.2}, max {:.2}; last run {:.2} ms in lookups, {:.2} ms in records; target ≤ {MATCH_TARGET_MS} ms)",
         packages.len(),
         median.as_secs_f64() * 1000.0,
         times[0].as_secs_f64() * 1000.0,

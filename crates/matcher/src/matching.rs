@@ -1,10 +1,12 @@
 //! [`match_packages`]: packages and affected entries to findings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use portcullis_catalog::{Ecosystem, Os, Package};
 use portcullis_versions::Scheme;
-use portcullis_vulndb::{AffectedEntry, EpssScore, Exploitation, FixStatus, Vulnerability};
+#[cfg(test)]
+use portcullis_vulndb::AffectedEntry;
+use portcullis_vulndb::{EntryRef, EpssScore, Exploitation, FixStatus, Vulnerability};
 use serde::Serialize;
 
 use crate::ecosystem::{Query, os_ecosystem, os_stream_matches, os_stream_prefix, queries_for};
@@ -15,7 +17,7 @@ use crate::finding::{
 use crate::range::{Installed, Verdict, evaluate};
 use crate::rpm::{applies, installed_module_build, select_streams};
 use crate::severity::choose;
-use crate::source::{AdvisorySource, RecordMap};
+use crate::source::{AdvisorySource, AffectedMap, RecordMap};
 
 /// The result of matching one image's packages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,7 +43,7 @@ struct Candidate<'a> {
     package: &'a Package,
     ecosystem: &'a str,
     canonical_id: String,
-    affected: Vec<(&'a AffectedEntry, Option<String>)>,
+    affected: Vec<(EntryRef<'a>, Option<String>)>,
     /// Distribution advisories folded into this flaw: their ids become aliases.
     advisories: BTreeSet<String>,
     /// Made from advisories only (the package has no entry of the CVE itself).
@@ -178,57 +180,64 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     keys.sort();
     keys.dedup();
     let affected_map = db.affected_many(&keys)?;
-    // 3. Evaluate versions. `seen` is every (package, flaw) the package has entries for,
-    // affected or not.
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    let mut seen: BTreeSet<(usize, &str)> = BTreeSet::new();
+    // 3. Evaluate versions, once per distinct (queries, version, module build): the binary
+    // packages of one source, and copies of one package, share the outcome. `seen` is,
+    // per package, every flaw it has entries for, affected or not (sorted).
+    let mut evaluated: Vec<Evaluated<'_>> = Vec::new();
+    let mut outcome_of: HashMap<Vec<&str>, usize> = HashMap::new();
+    let mut seen: Vec<&[&str]> = vec![&[]; planned.len()];
+    let mut outcomes: Vec<Option<usize>> = vec![None; planned.len()];
     for (index, (package, queries, scheme)) in planned.iter().enumerate() {
         let Some(first) = queries.first() else {
             continue;
         };
         // A module build's fix is not a non-modular package's, nor the reverse.
         let module_build = installed_module_build(os, package);
-        let entries: Vec<&AffectedEntry> = queries
-            .iter()
-            .filter_map(|q| affected_map.get(&(q.ecosystem.clone(), q.package.clone())))
-            .flatten()
-            .filter(|entry| applies(module_build, entry))
-            .collect();
-        if entries.is_empty() {
+        let build = match module_build {
+            None => "",
+            Some(false) => "0",
+            Some(true) => "1",
+        };
+        let mut key: Vec<&str> = vec![first.version.as_str(), build];
+        for q in queries {
+            key.extend([q.ecosystem.as_str(), q.package.as_str()]);
+        }
+        let slot = match outcome_of.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                let outcome = evaluate_package(
+                    queries,
+                    &first.version,
+                    *scheme,
+                    module_build,
+                    &affected_map,
+                );
+                evaluated.push(outcome);
+                outcome_of.insert(key, evaluated.len() - 1);
+                evaluated.len() - 1
+            }
+        };
+        outcomes[index] = Some(slot);
+    }
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+    for (index, ((package, _, _), slot)) in planned.iter().zip(&outcomes).enumerate() {
+        let Some(outcome) = slot.and_then(|slot| evaluated.get(slot)) else {
             continue;
+        };
+        if let Some(ids) = seen.get_mut(index) {
+            *ids = &outcome.seen;
         }
-        let installed = Installed::new(&first.version, *scheme);
-        let mut groups: BTreeMap<&str, Vec<&AffectedEntry>> = BTreeMap::new();
-        for entry in entries {
-            groups
-                .entry(entry.canonical_id.as_str())
-                .or_default()
-                .push(entry);
+        for w in &outcome.warnings {
+            warnings.push(format!("{} {}: {w}", package.name, package.version));
         }
-        for (canonical_id, group) in groups {
-            seen.insert((index, canonical_id));
-            if group.iter().any(|e| e.status == FixStatus::NotAffected) {
-                continue;
-            }
-            let mut affected: Vec<(&AffectedEntry, Option<String>)> = Vec::new();
-            let mut entry_warnings = Vec::new();
-            for entry in group {
-                if let Verdict::Affected { fixed } =
-                    evaluate(entry, &installed, &mut entry_warnings)
-                {
-                    affected.push((entry, fixed));
-                }
-            }
-            for w in entry_warnings {
-                warnings.push(format!("{} {}: {w}", package.name, package.version));
-            }
+        for (canonical_id, affected) in &outcome.affected {
             if let Some((entry, _)) = affected.first() {
                 candidates.push(Candidate {
                     index,
                     package,
-                    ecosystem: entry.ecosystem.as_str(),
+                    ecosystem: entry.ecosystem,
                     canonical_id: canonical_id.to_string(),
-                    affected,
+                    affected: affected.clone(),
                     advisories: BTreeSet::new(),
                     folded: false,
                 });
@@ -310,12 +319,74 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     })
 }
 
+/// The entries of one flaw that say a version is affected, each with its fix.
+type AffectedBy<'e> = Vec<(EntryRef<'e>, Option<String>)>;
+
+/// What one package's entries say about its installed version.
+struct Evaluated<'e> {
+    /// Every flaw the package has entries for, affected or not, sorted.
+    seen: Vec<&'e str>,
+    /// The flaws the version is affected by (no entry of the flaw saying "not affected"),
+    /// in canonical id order, with the entries that say so and their fixes.
+    affected: Vec<(&'e str, AffectedBy<'e>)>,
+    /// What could not be evaluated, without the package's name.
+    warnings: Vec<String>,
+}
+
+/// Evaluate `version` (in `scheme`; a module build or not) against the entries of
+/// `queries`.
+fn evaluate_package<'e>(
+    queries: &[Query],
+    version: &str,
+    scheme: Scheme,
+    module_build: Option<bool>,
+    affected_map: &'e AffectedMap,
+) -> Evaluated<'e> {
+    let mut entries: Vec<EntryRef<'e>> = Vec::new();
+    for q in queries {
+        if let Some(found) = affected_map.get(&(q.ecosystem.clone(), q.package.clone())) {
+            entries.extend(found.iter().filter(|entry| applies(module_build, entry)));
+        }
+    }
+    // Grouped by canonical id, each group in query order (the stored order is already by
+    // canonical id, so this sort is a single pass for one query).
+    entries.sort_by(|a, b| a.canonical_id.cmp(b.canonical_id));
+    let mut out = Evaluated {
+        seen: Vec::new(),
+        affected: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if entries.is_empty() {
+        return out;
+    }
+    let installed = Installed::new(version, scheme);
+    for group in entries.chunk_by(|a, b| a.canonical_id == b.canonical_id) {
+        let Some(canonical_id) = group.first().map(|e| e.canonical_id) else {
+            continue;
+        };
+        out.seen.push(canonical_id);
+        if group.iter().any(|e| e.status == FixStatus::NotAffected) {
+            continue;
+        }
+        let mut affected: AffectedBy<'e> = Vec::new();
+        for entry in group {
+            if let Verdict::Affected { fixed } = evaluate(entry, &installed, &mut out.warnings) {
+                affected.push((*entry, fixed));
+            }
+        }
+        if !affected.is_empty() {
+            out.affected.push((canonical_id, affected));
+        }
+    }
+    out
+}
+
 /// Replace every distribution package's candidate whose flaw is a distribution advisory
 /// naming CVEs by per-CVE candidates (see [`match_packages`]).
 fn fold_advisories<'a>(
     candidates: Vec<Candidate<'a>>,
     records_map: &RecordMap,
-    seen: &BTreeSet<(usize, &str)>,
+    seen: &[&[&str]],
 ) -> Vec<Candidate<'a>> {
     let is_distro = |p: &Package| {
         matches!(
@@ -361,7 +432,10 @@ fn fold_advisories<'a>(
                 }
                 continue;
             }
-            if seen.contains(&(advisory.index, cve.as_str())) {
+            let has_entries = seen
+                .get(advisory.index)
+                .is_some_and(|ids| ids.binary_search(&cve.as_str()).is_ok());
+            if has_entries {
                 // The package's own entries for this CVE say it is not affected.
                 continue;
             }
@@ -405,11 +479,7 @@ fn complete_from_advisories(
             .map(str::to_string);
     }
     if finding.severity == Severity::Unknown && finding.severity_source.is_none() {
-        let sources: BTreeSet<&str> = candidate
-            .affected
-            .iter()
-            .map(|(e, _)| e.source.as_str())
-            .collect();
+        let sources: BTreeSet<&str> = candidate.affected.iter().map(|(e, _)| e.source).collect();
         let chosen = choose(advisories, &sources);
         finding.severity = chosen.severity;
         finding.severity_source = chosen.source;
@@ -472,7 +542,7 @@ fn make_finding(
     package: &Package,
     advisory_ecosystem: &str,
     canonical_id: &str,
-    affected: &[(&AffectedEntry, Option<String>)],
+    affected: &[(EntryRef<'_>, Option<String>)],
     records: &[Vulnerability],
 ) -> Finding {
     let fixes: BTreeSet<&str> = affected.iter().filter_map(|(_, f)| f.as_deref()).collect();
@@ -495,14 +565,14 @@ fn make_finding(
     };
     let mut aliases: BTreeSet<&str> = BTreeSet::new();
     for (entry, _) in affected {
-        aliases.insert(&entry.vuln_id);
+        aliases.insert(entry.vuln_id);
     }
     for record in records.iter().filter(|r| r.withdrawn.is_none()) {
         aliases.insert(&record.id);
         aliases.extend(record.aliases.iter().map(String::as_str));
     }
     aliases.remove(canonical_id);
-    let sources: BTreeSet<&str> = affected.iter().map(|(e, _)| e.source.as_str()).collect();
+    let sources: BTreeSet<&str> = affected.iter().map(|(e, _)| e.source).collect();
     let is_distro = matches!(
         package.ecosystem,
         Ecosystem::Apk | Ecosystem::Deb | Ecosystem::Rpm

@@ -7,10 +7,13 @@
 //! version the scheme cannot parse is skipped with a warning: an unparseable version is
 //! never taken as "equal".
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use portcullis_versions::{Scheme, Version, parse};
-use portcullis_vulndb::{AffectedEntry, Event, RangeType};
+#[cfg(test)]
+use portcullis_vulndb::{AffectedEntry, Event};
+use portcullis_vulndb::{EntryRef, EventRef, RangeType};
 
 /// The outcome for one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,26 +82,30 @@ impl<'a> Installed<'a> {
     fn in_scheme(
         &self,
         scheme: Scheme,
-    ) -> std::result::Result<Version, portcullis_versions::Error> {
+    ) -> std::result::Result<Cow<'_, Version>, portcullis_versions::Error> {
         if scheme == self.scheme {
-            self.parsed.clone()
+            self.parsed
+                .as_ref()
+                .map(Cow::Borrowed)
+                .map_err(Clone::clone)
         } else {
-            parse(scheme, self.text)
+            parse(scheme, self.text).map(Cow::Owned)
         }
     }
 }
 
 /// Evaluate the installed version against `entry`. Problems go to `warnings`, each naming
 /// the entry.
-pub(crate) fn evaluate(
-    entry: &AffectedEntry,
+pub(crate) fn evaluate<'e>(
+    entry: impl Into<EntryRef<'e>>,
     installed: &Installed<'_>,
     warnings: &mut Vec<String>,
 ) -> Verdict {
+    let entry = entry.into();
     let scheme = installed.scheme;
     let mut affected_fix: Option<Option<String>> = None;
     let mut all_fixes: Vec<(Version, &str)> = Vec::new();
-    for range in &entry.ranges {
+    for range in entry.ranges() {
         let Some(range_scheme) = range_scheme(range.kind, scheme) else {
             continue;
         };
@@ -112,14 +119,14 @@ pub(crate) fn evaluate(
                 continue;
             }
         };
-        let mut events = Vec::with_capacity(range.events.len());
+        let mut events = Vec::new();
         let mut bad = None;
-        for event in &range.events {
+        for event in range.events() {
             let (kind, text) = match event {
-                Event::Introduced(v) => (Kind::Introduced, v.as_str()),
-                Event::Fixed(v) => (Kind::Fixed, v.as_str()),
-                Event::LastAffected(v) => (Kind::LastAffected, v.as_str()),
-                Event::Limit(v) => (Kind::Limit, v.as_str()),
+                EventRef::Introduced(v) => (Kind::Introduced, v),
+                EventRef::Fixed(v) => (Kind::Fixed, v),
+                EventRef::LastAffected(v) => (Kind::LastAffected, v),
+                EventRef::Limit(v) => (Kind::Limit, v),
             };
             let parsed = if kind == Kind::Introduced && text == "0" {
                 None
@@ -206,19 +213,18 @@ fn walk(events: &[Parsed<'_>], version: &Version) -> Option<Option<String>> {
     })
 }
 
-fn in_versions_list(entry: &AffectedEntry, installed: &Installed<'_>) -> bool {
-    if entry.versions.is_empty() {
+fn in_versions_list(entry: EntryRef<'_>, installed: &Installed<'_>) -> bool {
+    if !entry.has_versions() {
         return false;
     }
-    if entry.versions.iter().any(|v| v == installed.text) {
+    if entry.versions().any(|v| v == installed.text) {
         return true;
     }
     let Ok(version) = &installed.parsed else {
         return false;
     };
     entry
-        .versions
-        .iter()
+        .versions()
         .any(|v| parse(installed.scheme, v).is_ok_and(|listed| listed == *version))
 }
 

@@ -16,7 +16,9 @@
 use std::collections::BTreeSet;
 
 use portcullis_catalog::{Ecosystem, Extra, Os, OsFamily, Package};
+#[cfg(test)]
 use portcullis_vulndb::{AffectedEntry, Event};
+use portcullis_vulndb::{EntryRef, EventRef};
 
 /// The repository stream (the `<stream>` of `Red Hat:enterprise_linux:<major>::<stream>`) of
 /// a Red Hat content set of major release `major`, or `None` when it is not a Red Hat
@@ -149,16 +151,17 @@ pub fn installed_module_build(os: Option<&Os>, package: &Package) -> Option<bool
 /// Whether `entry`'s versions are module builds: `Some(true)` when every version it names
 /// is, `Some(false)` when none is, `None` when it names none (every version affected) or
 /// both kinds.
-fn entry_module_build(entry: &AffectedEntry) -> Option<bool> {
-    let events = entry.ranges.iter().flat_map(|r| &r.events);
+fn entry_module_build(entry: EntryRef<'_>) -> Option<bool> {
+    let events = entry.ranges().flat_map(|r| r.events());
     let versions = events
         .filter_map(|event| match event {
-            Event::Introduced(v) | Event::Limit(v) if v == "0" || v == "*" => None,
-            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => {
-                Some(v.as_str())
-            }
+            EventRef::Introduced(v) | EventRef::Limit(v) if v == "0" || v == "*" => None,
+            EventRef::Introduced(v)
+            | EventRef::Fixed(v)
+            | EventRef::LastAffected(v)
+            | EventRef::Limit(v) => Some(v),
         })
-        .chain(entry.versions.iter().map(String::as_str));
+        .chain(entry.versions());
     let mut kinds = versions.map(is_module_build);
     let first = kinds.next()?;
     kinds.all(|kind| kind == first).then_some(first)
@@ -167,10 +170,13 @@ fn entry_module_build(entry: &AffectedEntry) -> Option<bool> {
 /// Does `entry` speak of packages of `installed`'s kind ([`installed_module_build`])? An
 /// entry of module builds does not apply to a non-modular package, nor the reverse; an
 /// entry naming no version, or both kinds, applies to both.
-pub fn applies(installed: Option<bool>, entry: &AffectedEntry) -> bool {
-    match (installed, entry_module_build(entry)) {
-        (Some(installed), Some(entry)) => installed == entry,
-        _ => true,
+pub fn applies<'e>(installed: Option<bool>, entry: impl Into<EntryRef<'e>>) -> bool {
+    let Some(installed) = installed else {
+        return true;
+    };
+    match entry_module_build(entry.into()) {
+        Some(entry) => installed == entry,
+        None => true,
     }
 }
 

@@ -5,13 +5,16 @@ use std::collections::hash_map::Entry;
 
 use portcullis_vulndb::model::package_key;
 use portcullis_vulndb::{
-    AffectedEntry, Database, EpssScore, Exploitation, KevEntry, Record, Vulnerability,
+    AffectedEntry, Database, EpssScore, Exploitation, KevEntry, PackageEntries, Record,
+    Vulnerability,
 };
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Affected entries per `(ecosystem, package)` query, as given.
-pub type AffectedMap = HashMap<(String, String), Vec<AffectedEntry>>;
+/// Affected entries per `(ecosystem, package)` query, as given: borrowed from the
+/// database's stored blobs ([`Database::entries_many`]), or owned ones from a source that
+/// answers with [`AffectedEntry`] values.
+pub type AffectedMap = HashMap<(String, String), PackageEntries>;
 
 /// Records per canonical id.
 pub type RecordMap = HashMap<String, Vec<Vulnerability>>;
@@ -34,7 +37,7 @@ pub trait AdvisorySource {
         let mut out = AffectedMap::with_capacity(queries.len());
         for (ecosystem, package) in queries {
             if let Entry::Vacant(slot) = out.entry((ecosystem.clone(), package.clone())) {
-                slot.insert(self.affected(ecosystem, package)?);
+                slot.insert(self.affected(ecosystem, package)?.into());
             }
         }
         Ok(out)
@@ -80,11 +83,13 @@ impl AdvisorySource for Database {
     }
 
     fn affected_many(&self, queries: &[(String, String)]) -> Result<AffectedMap> {
-        self.lookup_many(queries).map_err(db_error)
+        self.entries_many(queries).map_err(db_error)
     }
 
+    /// Without the bare records, which add nothing to a finding (see
+    /// [`Database::finding_records_many`]).
     fn records_many(&self, canonical_ids: &[String]) -> Result<RecordMap> {
-        self.records_for_many(canonical_ids).map_err(db_error)
+        self.finding_records_many(canonical_ids).map_err(db_error)
     }
 
     fn exploitation(&self, cve_ids: &[String]) -> Result<Exploitation> {

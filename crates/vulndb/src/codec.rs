@@ -1,26 +1,42 @@
-//! The compact binary encoding of affected entries in the store.
+//! The compact encodings of affected entries in the store.
 //!
-//! Integers are unsigned LEB128 varints; a string is its length then its UTF-8 bytes; an
+//! The `affected` table keeps each entry's ranges and versions in a binary encoding:
+//! integers are unsigned LEB128 varints; a string is its length then its UTF-8 bytes; an
 //! optional string is `0` for none or `length + 1` then the bytes; an optional byte field
-//! likewise. Three encodings:
+//! likewise.
 //!
 //! - ranges (`affected.ranges`): count, then per range a kind byte (0 ECOSYSTEM, 1 SEMVER,
 //!   2 GIT), the optional repo, the event count and per event a tag byte (0 introduced,
 //!   1 fixed, 2 last_affected, 3 limit) and the version;
-//! - versions (`affected.versions`): count, then the strings;
-//! - a package's entries (`packages.entries`): count, then per entry the record id,
-//!   canonical id, source, package name, status code, optional fixed version, optional
-//!   notes, and the optional ranges and versions encodings above, embedded as bytes. Entries
-//!   are stored in lookup order, so reading them needs no sort.
+//! - versions (`affected.versions`): count, then the strings.
+//!
+//! A package's entries (`packages.entries`, read by every lookup) use the text encoding
+//! of [`encode_package`]: varints of 6 bits a byte, all ASCII, so a well-formed blob is
+//! valid UTF-8 as a whole. A lookup checks the blob once ([`check_package`]: one UTF-8
+//! check, then every length and code) and then hands out `&str` slices of it, with no
+//! allocation per entry; ranges and versions sit in length-prefixed sections that a reader
+//! parses only when asked for them. Entries are stored in lookup order, so reading them
+//! needs no sort.
 //!
 //! Decoding never panics: every length is checked against the bytes left, and a corrupt
 //! blob is an error naming the database and the package.
 
-use crate::model::{AffectedEntry, Event, FixStatus, Range, RangeType, distro_ranges};
+use crate::entries::{EntryRef, RangesSource, VersionsSource};
+#[cfg(test)]
+use crate::model::{AffectedEntry, distro_ranges};
+use crate::model::{Event, FixStatus, Range, RangeType};
 
 /// Why a blob could not be decoded (the caller adds the database and key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Corrupt(pub &'static str);
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Corrupt {}
 
 type Decoded<T> = std::result::Result<T, Corrupt>;
 
@@ -197,12 +213,7 @@ pub(crate) fn encode_ranges(ranges: &[Range]) -> Vec<u8> {
         w.opt_str(range.repo.as_deref());
         w.varint(range.events.len() as u64);
         for event in &range.events {
-            let (tag, version) = match event {
-                Event::Introduced(v) => (0, v),
-                Event::Fixed(v) => (1, v),
-                Event::LastAffected(v) => (2, v),
-                Event::Limit(v) => (3, v),
-            };
+            let (tag, version) = event_parts(event);
             w.byte(tag);
             w.str(version);
         }
@@ -279,75 +290,401 @@ pub(crate) struct StoredEntry<'a> {
     pub status: i64,
     pub fixed_version: Option<&'a str>,
     pub notes: Option<&'a str>,
-    /// Encoded ranges; `None` when derived from the status and fixed version.
+    /// Encoded ranges ([`encode_ranges`]); `None` when derived from the status and fixed
+    /// version.
     pub ranges: Option<&'a [u8]>,
-    /// Encoded versions; `None` when there are none.
+    /// Encoded versions ([`encode_versions`]); `None` when there are none.
     pub versions: Option<&'a [u8]>,
 }
 
-/// Encode a package's entries, already in lookup order.
+/// Encoder of the text encoding of package blobs: integers are varints of 6 bits a byte
+/// (`0x40` marks a following byte), so every byte they take is ASCII and a well-formed
+/// blob is valid UTF-8 as a whole; strings are a varint length then the bytes; an
+/// optional string is `0` for none or `length + 1` then the bytes.
+#[derive(Debug, Default)]
+pub(crate) struct TextWriter {
+    buf: String,
+}
+
+impl TextWriter {
+    fn varint(&mut self, mut value: u64) {
+        loop {
+            let low = (value & 0x3f) as u8;
+            value >>= 6;
+            if value == 0 {
+                self.buf.push(char::from(low));
+                return;
+            }
+            self.buf.push(char::from(low | 0x40));
+        }
+    }
+
+    fn str(&mut self, value: &str) {
+        self.varint(value.len() as u64);
+        self.buf.push_str(value);
+    }
+
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            None => self.varint(0),
+            Some(value) => {
+                self.varint((value.len() as u64).saturating_add(1));
+                self.buf.push_str(value);
+            }
+        }
+    }
+}
+
+/// Checked decoder of the text encoding over a borrowed, UTF-8-validated blob.
+#[derive(Debug, Clone)]
+pub(crate) struct TextReader<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> TextReader<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    #[inline]
+    fn left(&self) -> usize {
+        self.text.len().saturating_sub(self.pos)
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Decoded<u64> {
+        let bytes = self.text.as_bytes();
+        // One byte in the common case (values below 64).
+        if let Some(&byte) = bytes.get(self.pos)
+            && byte < 0x40
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        while shift < 66 {
+            let byte = *bytes.get(self.pos).ok_or(Corrupt("truncated"))?;
+            if byte >= 0x80 {
+                return Err(Corrupt("invalid varint"));
+            }
+            self.pos += 1;
+            value |= u64::from(byte & 0x3f).checked_shl(shift).unwrap_or(0);
+            if byte & 0x40 == 0 {
+                return Ok(value);
+            }
+            shift += 6;
+        }
+        Err(Corrupt("varint too long"))
+    }
+
+    /// One byte, below `0x80`.
+    #[inline]
+    pub(crate) fn byte(&mut self) -> Decoded<u8> {
+        let byte = *self
+            .text
+            .as_bytes()
+            .get(self.pos)
+            .ok_or(Corrupt("truncated"))?;
+        if byte >= 0x80 {
+            return Err(Corrupt("invalid flags"));
+        }
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    /// A count of items that each take at least one byte: never more than the bytes left.
+    pub(crate) fn count(&mut self) -> Decoded<usize> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.left())
+            .ok_or(Corrupt("count larger than the blob"))
+    }
+
+    #[inline]
+    fn take(&mut self, len: u64) -> Decoded<&'a str> {
+        let len = usize::try_from(len).map_err(|_| Corrupt("length too large"))?;
+        if len > self.left() {
+            return Err(Corrupt("length past the end"));
+        }
+        let end = self.pos + len;
+        let out = self
+            .text
+            .get(self.pos..end)
+            .ok_or(Corrupt("invalid UTF-8"))?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    #[inline]
+    pub(crate) fn str(&mut self) -> Decoded<&'a str> {
+        let len = self.varint()?;
+        self.take(len)
+    }
+
+    #[inline]
+    pub(crate) fn opt_str(&mut self) -> Decoded<Option<&'a str>> {
+        match self.varint()? {
+            0 => Ok(None),
+            n => self.take(n - 1).map(Some),
+        }
+    }
+
+    pub(crate) fn finish(&self) -> Decoded<()> {
+        if self.left() == 0 {
+            Ok(())
+        } else {
+            Err(Corrupt("trailing bytes"))
+        }
+    }
+}
+
+/// Encode a package's entries, already in lookup order, in the text encoding: the entry
+/// count, then a table of the distinct sources and package names (its length, then the
+/// strings), then per entry:
+///
+/// - a flags byte: the status code (bits 0–1), and which optional fields follow: a
+///   canonical id other than the record id (bit 2), a fixed version (bit 3), notes (bit 4),
+///   ranges (bit 5; without them they derive from the status and fixed version) and
+///   versions (bit 6);
+/// - the record id, the table index of the source and of the package name;
+/// - the canonical id, fixed version and notes when flagged;
+/// - the ranges when flagged, as a section (a string): count, then per range its kind code,
+///   optional repo and an events section (count, then per event its tag and version);
+/// - the versions when flagged, as a section: count, then the strings.
+///
+/// The sections let a reader skip ranges and versions without parsing them. All flags
+/// and codes stay below `0x80`, so the blob is text.
 pub(crate) fn encode_package<'a>(
     entries: impl ExactSizeIterator<Item = StoredEntry<'a>>,
-) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.varint(entries.len() as u64);
-    for e in entries {
-        w.str(e.vuln_id);
-        w.str(e.canonical_id);
-        w.str(e.source);
-        w.str(e.package);
-        w.varint(u64::try_from(e.status).unwrap_or(u64::MAX));
-        w.opt_str(e.fixed_version);
-        w.opt_str(e.notes);
-        w.opt_bytes(e.ranges);
-        w.opt_bytes(e.versions);
+) -> Decoded<Vec<u8>> {
+    let entries: Vec<StoredEntry<'a>> = entries.collect();
+    let mut table: Vec<&str> = Vec::new();
+    for e in &entries {
+        for name in [e.source, e.package] {
+            if !table.contains(&name) {
+                table.push(name);
+            }
+        }
     }
-    w.into_bytes()
+    let index = |name: &str| table.iter().position(|t| *t == name).unwrap_or(0) as u64;
+    let mut w = TextWriter::default();
+    w.varint(entries.len() as u64);
+    w.varint(table.len() as u64);
+    for name in &table {
+        w.str(name);
+    }
+    for e in &entries {
+        let status = u8::try_from(e.status)
+            .ok()
+            .filter(|s| *s <= 3)
+            .ok_or(Corrupt("unknown fix status"))?;
+        let ranges = match e.ranges {
+            Some(bytes) => Some(ranges_section(&decode_ranges(bytes)?)),
+            None => None,
+        };
+        let versions = match e.versions {
+            Some(bytes) => Some(versions_section(&decode_versions(bytes)?)),
+            None => None,
+        };
+        let canonical = (e.canonical_id != e.vuln_id).then_some(e.canonical_id);
+        let flag = |present: bool, bit: u8| if present { 1 << bit } else { 0 };
+        let flags = status
+            | flag(canonical.is_some(), 2)
+            | flag(e.fixed_version.is_some(), 3)
+            | flag(e.notes.is_some(), 4)
+            | flag(ranges.is_some(), 5)
+            | flag(versions.is_some(), 6);
+        w.buf.push(char::from(flags));
+        w.str(e.vuln_id);
+        w.varint(index(e.source));
+        w.varint(index(e.package));
+        for field in [canonical, e.fixed_version, e.notes, ranges.as_deref()]
+            .into_iter()
+            .chain([versions.as_deref()])
+            .flatten()
+        {
+            w.str(field);
+        }
+    }
+    Ok(w.buf.into_bytes())
+}
+
+/// The ranges section of a package blob.
+fn ranges_section(ranges: &[Range]) -> String {
+    let mut w = TextWriter::default();
+    w.varint(ranges.len() as u64);
+    for range in ranges {
+        w.varint(u64::from(range_kind_code(range.kind)));
+        w.opt_str(range.repo.as_deref());
+        let mut events = TextWriter::default();
+        events.varint(range.events.len() as u64);
+        for event in &range.events {
+            let (tag, version) = event_parts(event);
+            events.varint(u64::from(tag));
+            events.str(version);
+        }
+        w.str(&events.buf);
+    }
+    w.buf
+}
+
+/// The versions section of a package blob.
+fn versions_section(versions: &[String]) -> String {
+    let mut w = TextWriter::default();
+    w.varint(versions.len() as u64);
+    for version in versions {
+        w.str(version);
+    }
+    w.buf
+}
+
+fn event_parts(event: &Event) -> (u8, &str) {
+    match event {
+        Event::Introduced(v) => (0, v),
+        Event::Fixed(v) => (1, v),
+        Event::LastAffected(v) => (2, v),
+        Event::Limit(v) => (3, v),
+    }
+}
+
+/// Check a package blob throughout (every length, code and section) and return it as text
+/// with its entry count: readers of a checked blob cannot meet corrupt data.
+pub(crate) fn check_package(bytes: &[u8]) -> Decoded<(&str, usize)> {
+    // The count first, on the raw bytes: a blob that is not text may still say how long it
+    // claims to be.
+    let mut count: u64 = 0;
+    for (i, &byte) in bytes.iter().take(11).enumerate() {
+        if byte >= 0x80 {
+            break;
+        }
+        count |= u64::from(byte & 0x3f)
+            .checked_shl(6 * i as u32)
+            .unwrap_or(0);
+        if byte & 0x40 == 0 {
+            let left = bytes.len().saturating_sub(i + 1);
+            if usize::try_from(count).map_or(true, |n| n > left) {
+                return Err(Corrupt("count larger than the blob"));
+            }
+            break;
+        }
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| Corrupt("invalid UTF-8"))?;
+    let mut r = TextReader::new(text);
+    let count = r.count()?;
+    let table = read_table(&mut r)?;
+    for _ in 0..count {
+        let entry = read_entry(&mut r, &table, "")?;
+        if let RangesSource::Encoded(section) = entry.ranges {
+            let mut ranges = TextReader::new(section);
+            for _ in 0..ranges.count()? {
+                let range = read_range(&mut ranges)?;
+                let mut events = TextReader::new(range.events);
+                for _ in 0..events.count()? {
+                    read_event(&mut events)?;
+                }
+                events.finish()?;
+            }
+            ranges.finish()?;
+        }
+        if let VersionsSource::Encoded(section) = entry.versions {
+            let mut versions = TextReader::new(section);
+            for _ in 0..versions.count()? {
+                versions.str()?;
+            }
+            versions.finish()?;
+        }
+    }
+    r.finish()?;
+    Ok((text, count))
+}
+
+/// One entry of a package blob in `ecosystem` (its sections not yet parsed), with the
+/// blob's name `table`.
+#[inline]
+pub(crate) fn read_entry<'a>(
+    r: &mut TextReader<'a>,
+    table: &[&'a str],
+    ecosystem: &'a str,
+) -> Decoded<EntryRef<'a>> {
+    let flags = r.byte()?;
+    let status = FixStatus::from_code(i64::from(flags & 3)).ok_or(Corrupt("unknown fix status"))?;
+    let vuln_id = r.str()?;
+    let mut name = || -> Decoded<&'a str> {
+        let index = usize::try_from(r.varint()?).map_err(|_| Corrupt("unknown name"))?;
+        table.get(index).copied().ok_or(Corrupt("unknown name"))
+    };
+    let source = name()?;
+    let package = name()?;
+    let mut optional = |bit: u8| -> Decoded<Option<&'a str>> {
+        if flags & (1 << bit) == 0 {
+            Ok(None)
+        } else {
+            r.str().map(Some)
+        }
+    };
+    Ok(EntryRef {
+        vuln_id,
+        canonical_id: optional(2)?.unwrap_or(vuln_id),
+        source,
+        ecosystem,
+        package,
+        status,
+        fixed_version: optional(3)?,
+        notes: optional(4)?,
+        ranges: optional(5)?.map_or(RangesSource::Derived, RangesSource::Encoded),
+        versions: optional(6)?.map_or(VersionsSource::Owned(&[]), VersionsSource::Encoded),
+    })
+}
+
+/// The table of sources and package names at the start of a package blob (past its count).
+pub(crate) fn read_table<'a>(r: &mut TextReader<'a>) -> Decoded<Vec<&'a str>> {
+    let len = r.count()?;
+    let mut table = Vec::with_capacity(len);
+    for _ in 0..len {
+        table.push(r.str()?);
+    }
+    Ok(table)
+}
+
+/// One range of a ranges section: kind, repo and its events section.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawRange<'a> {
+    pub kind: RangeType,
+    pub repo: Option<&'a str>,
+    pub events: &'a str,
+}
+
+pub(crate) fn read_range<'a>(r: &mut TextReader<'a>) -> Decoded<RawRange<'a>> {
+    let code = u8::try_from(r.varint()?).map_err(|_| Corrupt("unknown range type"))?;
+    Ok(RawRange {
+        kind: range_kind(code)?,
+        repo: r.opt_str()?,
+        events: r.str()?,
+    })
+}
+
+/// One event: its tag (0 introduced, 1 fixed, 2 last_affected, 3 limit) and version.
+pub(crate) fn read_event<'a>(r: &mut TextReader<'a>) -> Decoded<(u8, &'a str)> {
+    let tag = r.varint()?;
+    if tag > 3 {
+        return Err(Corrupt("unknown event type"));
+    }
+    Ok((tag as u8, r.str()?))
 }
 
 /// Decode a package blob into entries of `ecosystem`, appending to `out`.
+#[cfg(test)]
 pub(crate) fn decode_package(
     bytes: &[u8],
     ecosystem: &str,
     out: &mut Vec<AffectedEntry>,
 ) -> Decoded<()> {
-    let mut r = Reader::new(bytes);
-    let count = r.count()?;
-    out.reserve(count);
-    for _ in 0..count {
-        let vuln_id = r.string()?;
-        let canonical_id = r.string()?;
-        let source = r.string()?;
-        let package = r.string()?;
-        let code = r.varint()?;
-        let status = i64::try_from(code)
-            .ok()
-            .and_then(FixStatus::from_code)
-            .ok_or(Corrupt("unknown fix status"))?;
-        let fixed_version = r.opt_string()?;
-        let notes = r.opt_string()?;
-        let ranges = match r.opt_bytes()? {
-            Some(bytes) => decode_ranges(bytes)?,
-            None => distro_ranges(status, fixed_version.as_deref()),
-        };
-        let versions = match r.opt_bytes()? {
-            Some(bytes) => decode_versions(bytes)?,
-            None => Vec::new(),
-        };
-        out.push(AffectedEntry {
-            vuln_id,
-            canonical_id,
-            source,
-            ecosystem: ecosystem.to_owned(),
-            package,
-            ranges,
-            versions,
-            status,
-            fixed_version,
-            notes,
-        });
-    }
-    r.finish()
+    let entries = crate::entries::PackageEntries::from_blob(bytes, ecosystem)?;
+    out.extend(entries.iter().map(|e| e.to_entry()));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -418,22 +755,27 @@ mod tests {
         );
     }
 
+    /// A PyPI entry with encoded `ranges` and `versions`.
+    fn django<'a>(ranges: &'a [u8], versions: &'a [u8]) -> StoredEntry<'a> {
+        StoredEntry {
+            vuln_id: "GHSA-1",
+            canonical_id: "CVE-2024-1",
+            source: "osv:PyPI",
+            package: "Django",
+            status: 0,
+            fixed_version: Some("1.2.3"),
+            notes: None,
+            ranges: Some(ranges),
+            versions: Some(versions),
+        }
+    }
+
     #[test]
     fn package_round_trip() {
         let ranges = encode_ranges(&sample_ranges());
         let versions = encode_versions(&["1.0".into()]);
         let stored = [
-            StoredEntry {
-                vuln_id: "GHSA-1",
-                canonical_id: "CVE-2024-1",
-                source: "osv:PyPI",
-                package: "Django",
-                status: 0,
-                fixed_version: Some("1.2.3"),
-                notes: None,
-                ranges: Some(&ranges),
-                versions: Some(&versions),
-            },
+            django(&ranges, &versions),
             StoredEntry {
                 vuln_id: "CVE-2024-2",
                 canonical_id: "CVE-2024-2",
@@ -446,7 +788,7 @@ mod tests {
                 versions: None,
             },
         ];
-        let blob = encode_package(stored.into_iter());
+        let blob = encode_package(stored.into_iter()).unwrap();
         let mut out = Vec::new();
         decode_package(&blob, "X", &mut out).unwrap();
         assert_eq!(out.len(), 2);
@@ -481,10 +823,38 @@ mod tests {
             Err(Corrupt("count larger than the blob"))
         );
         let mut out = Vec::new();
+        // One entry, an empty name table, then an entry naming source 0.
         assert_eq!(
-            decode_package(&[1, 0, 0, 0, 0, 9, 0, 0, 0, 0], "X", &mut out),
-            Err(Corrupt("unknown fix status"))
+            decode_package(&[1, 0, 0, 0, 0, 0], "X", &mut out),
+            Err(Corrupt("unknown name"))
         );
+    }
+
+    #[test]
+    fn package_blobs_are_text_checked_throughout() {
+        let ranges = encode_ranges(&sample_ranges());
+        let versions = encode_versions(&["1.0".into(), "ü-2".into()]);
+        let stored = [StoredEntry {
+            notes: Some("ñ"),
+            ..django(&ranges, &versions)
+        }];
+        let blob = encode_package(stored.into_iter()).unwrap();
+        assert!(std::str::from_utf8(&blob).is_ok());
+        assert_eq!(check_package(&blob).map(|(_, n)| n), Ok(1));
+        for len in 0..blob.len() {
+            assert!(check_package(&blob[..len]).is_err(), "prefix {len}");
+        }
+        let mut out = Vec::new();
+        decode_package(&blob, "PyPI", &mut out).unwrap();
+        assert_eq!(out[0].ranges, sample_ranges());
+        assert_eq!(out[0].versions, ["1.0", "ü-2"]);
+        // Large counts and lengths take several ASCII bytes.
+        let mut w = TextWriter::default();
+        w.varint(u64::MAX);
+        w.varint(4095);
+        let mut r = TextReader::new(&w.buf);
+        assert_eq!((r.varint(), r.varint()), (Ok(u64::MAX), Ok(4095)));
+        assert!(w.buf.is_ascii());
     }
 
     proptest::proptest! {
@@ -494,6 +864,7 @@ mod tests {
             let _ = decode_versions(&bytes);
             let mut out = Vec::new();
             let _ = decode_package(&bytes, "X", &mut out);
+            let _ = check_package(&bytes);
         }
     }
 }

@@ -20,6 +20,7 @@
 pub mod artifact;
 mod codec;
 pub mod cvss2;
+pub mod entries;
 pub mod error;
 pub mod exploit;
 pub mod export;
@@ -32,6 +33,7 @@ mod schema;
 mod store;
 pub mod time;
 
+pub use entries::{EntryRef, EventRef, PackageEntries, RangeRef};
 pub use error::{Error, ErrorKind, Result};
 pub use exploit::{EpssScore, Exploitation, KevEntry};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};

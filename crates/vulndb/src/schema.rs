@@ -92,7 +92,38 @@ const MIGRATIONS: &[Migration] = &[
     // 5: NVD records in their own compact table, keyed by the packed CVE id (see `nvd_store`);
     // the ones already stored move there.
     Migration::Code(nvd_table),
+    // 6: package blobs in the text encoding read in place by lookups (see `codec`), in a
+    // rowid table with its key in a separate index: in the former WITHOUT ROWID table the
+    // blobs sat in the key b-tree, so every search loaded the overflow pages of the blobs
+    // on its path to compare keys. Every package is rebuilt from `affected` at the end of
+    // this build.
+    Migration::Sql(
+        "DROP TABLE packages;
+    CREATE TABLE packages (
+        ecosystem TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        entries BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX packages_key ON packages (ecosystem, package_key);
+    INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');",
+    ),
+    // 7: an index of the records that say more than their id and source (see
+    // `INFORMATIVE_RECORD`): the records a finding reads, without the bare ones Alpine's
+    // secdb repeats for each branch.
+    Migration::Sql(
+        "CREATE INDEX vulnerabilities_informative ON vulnerabilities (canonical_id) WHERE \
+         aliases != '[]' OR related != '[]' OR summary IS NOT NULL OR published IS NOT NULL \
+         OR modified IS NOT NULL OR withdrawn IS NOT NULL OR severities != '[]' \
+         OR refs != '[]' OR cwes != '[]';",
+    ),
 ];
+
+/// The condition of the partial index of migration 7, as a query must repeat it for SQLite
+/// to use that index: a record with an alias, a related id, a summary, a date, a severity,
+/// a reference or a CWE.
+pub(crate) const INFORMATIVE_RECORD: &str = "(aliases != '[]' OR related != '[]' \
+     OR summary IS NOT NULL OR published IS NOT NULL OR modified IS NOT NULL \
+     OR withdrawn IS NOT NULL OR severities != '[]' OR refs != '[]' OR cwes != '[]')";
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

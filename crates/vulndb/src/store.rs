@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::codec;
+use crate::entries::PackageEntries;
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::{ImportOptions, ImportProgress, ImportSummary};
 use crate::model::{AffectedEntry, Record, Severity, Vulnerability, package_key};
@@ -278,19 +279,24 @@ impl Database {
 
     /// Every affected entry for `package` in `ecosystem` (`Alpine:v3.20`, `Debian:12`, `Go`,
     /// `PyPI`, …), in one indexed query, sorted by canonical id, record id and source.
-    /// PyPI names are normalised before the lookup.
+    /// PyPI names are normalised before the lookup. Owned values: [`Database::entries`] gives
+    /// the same entries borrowed, without decoding them.
     pub fn lookup(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedEntry>> {
+        Ok(self.entries(ecosystem, package)?.to_vec())
+    }
+
+    /// [`Database::lookup`], borrowed: the package's stored entries, checked once and read
+    /// in place (no allocation per entry; see [`PackageEntries`]).
+    pub fn entries(&self, ecosystem: &str, package: &str) -> Result<PackageEntries> {
         self.check_unchanged()?;
         let key = package_key(ecosystem, package);
         let err = |e| Error::store(format!("{}: lookup {ecosystem}/{package}", self.label()), e);
         let mut stmt = self.conn.prepare_cached(LOOKUP_SQL).map_err(err)?;
         let mut rows = stmt.query(params![ecosystem, key]).map_err(err)?;
-        let mut out = Vec::new();
-        if let Some(row) = rows.next().map_err(err)? {
-            let blob = row.get_ref(0).map_err(err)?;
-            self.decode_package(blob, ecosystem, &key, &mut out)?;
+        match rows.next().map_err(err)? {
+            Some(row) => self.decode_package(row.get_ref(0).map_err(err)?, ecosystem, &key),
+            None => Ok(PackageEntries::default()),
         }
-        Ok(out)
     }
 
     /// [`Database::lookup`] for many `(ecosystem, package)` queries at once: one indexed
@@ -301,6 +307,18 @@ impl Database {
         &self,
         queries: &[(E, P)],
     ) -> Result<HashMap<(String, String), Vec<AffectedEntry>>> {
+        Ok(self
+            .entries_many(queries)?
+            .into_iter()
+            .map(|(key, entries)| (key, entries.to_vec()))
+            .collect())
+    }
+
+    /// [`Database::lookup_many`], borrowed (see [`Database::entries`]).
+    pub fn entries_many<E: AsRef<str>, P: AsRef<str>>(
+        &self,
+        queries: &[(E, P)],
+    ) -> Result<HashMap<(String, String), PackageEntries>> {
         self.check_unchanged()?;
         // ecosystem -> package key -> the queries' package names.
         let mut wanted: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
@@ -328,7 +346,7 @@ impl Database {
                 )
             };
             let key_list: Vec<&String> = keys.keys().collect();
-            let mut found: HashMap<String, Vec<AffectedEntry>> = HashMap::new();
+            let mut found: HashMap<String, PackageEntries> = HashMap::new();
             for chunk in key_list.chunks(BATCH) {
                 let json = serde_json::to_string(chunk).map_err(|e| {
                     Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
@@ -337,13 +355,8 @@ impl Database {
                 let mut rows = stmt.query(params![ecosystem, json]).map_err(err)?;
                 while let Some(row) = rows.next().map_err(err)? {
                     let key: String = row.get(0).map_err(err)?;
-                    let mut entries = Vec::new();
-                    self.decode_package(
-                        row.get_ref(1).map_err(err)?,
-                        ecosystem,
-                        &key,
-                        &mut entries,
-                    )?;
+                    let entries =
+                        self.decode_package(row.get_ref(1).map_err(err)?, ecosystem, &key)?;
                     found.insert(key, entries);
                 }
             }
@@ -365,8 +378,7 @@ impl Database {
         blob: ValueRef<'_>,
         ecosystem: &str,
         key: &str,
-        out: &mut Vec<AffectedEntry>,
-    ) -> Result<()> {
+    ) -> Result<PackageEntries> {
         let corrupt = |what: &str| {
             Error::new(
                 ErrorKind::Store,
@@ -377,7 +389,7 @@ impl Database {
             )
         };
         let bytes = blob.as_blob().map_err(|_| corrupt("not a blob"))?;
-        codec::decode_package(bytes, ecosystem, out).map_err(|codec::Corrupt(what)| corrupt(what))
+        PackageEntries::from_blob(bytes, ecosystem).map_err(|codec::Corrupt(what)| corrupt(what))
     }
 
     /// True when the database has any affected entry in `ecosystem` (`Alpine:v3.9`,
@@ -489,6 +501,32 @@ impl Database {
         &self,
         canonical_ids: &[S],
     ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        self.records_where(canonical_ids, "")
+    }
+
+    /// [`Database::records_for_many`] without the bare records: those that carry nothing
+    /// but their id and source (no alias, related id, summary, date, severity, reference
+    /// or CWE), such as Alpine's secdb records, one per branch and repository for each CVE.
+    /// A bare record's id is its canonical id, so it adds nothing to a finding made from the
+    /// others; skipping them, through a partial index that leaves them out, is what makes
+    /// the records of Alpine findings cheap.
+    pub fn finding_records_many<S: AsRef<str>>(
+        &self,
+        canonical_ids: &[S],
+    ) -> Result<HashMap<String, Vec<Vulnerability>>> {
+        self.records_where(
+            canonical_ids,
+            &format!(" AND {}", schema::INFORMATIVE_RECORD),
+        )
+    }
+
+    /// The records of `canonical_ids` (and NVD's), per id, with `filter` appended to the
+    /// `WHERE` clause of the `vulnerabilities` query.
+    fn records_where<S: AsRef<str>>(
+        &self,
+        canonical_ids: &[S],
+        filter: &str,
+    ) -> Result<HashMap<String, Vec<Vulnerability>>> {
         self.check_unchanged()?;
         let ids: BTreeSet<&str> = canonical_ids.iter().map(AsRef::as_ref).collect();
         let ids: Vec<&str> = ids.into_iter().collect();
@@ -510,7 +548,7 @@ impl Database {
                 .conn
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM vulnerabilities \
-                     WHERE canonical_id IN (SELECT value FROM json_each(?1))"
+                     WHERE canonical_id IN (SELECT value FROM json_each(?1)){filter}"
                 ))
                 .map_err(err)?;
             let mut rows = stmt.query([json]).map_err(err)?;
@@ -1072,7 +1110,9 @@ impl<'a> Builder<'a> {
                 b.seq,
             ))
         });
-        let blob = codec::encode_package(rows.iter().map(OwnedEntry::borrowed));
+        let blob = codec::encode_package(rows.iter().map(OwnedEntry::borrowed)).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Blob, Box::new(e))
+        })?;
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO packages (ecosystem, package_key, entries) \
