@@ -15,12 +15,13 @@ use crate::model::{Severity, SeverityKind, Vulnerability};
 /// The source name of NVD records.
 pub(crate) const SOURCE: &str = "nvd";
 
-/// The table (created by schema migration 5).
+/// The table (created by schema migration 5). The time columns have no declared type, so
+/// SQLite keeps a packed time as an integer (a TEXT column would turn it into its digits).
 pub(crate) const TABLE_SQL: &str = "CREATE TABLE nvd (
         cve INTEGER PRIMARY KEY,
-        published TEXT,
-        modified TEXT,
-        withdrawn TEXT,
+        published,
+        modified,
+        withdrawn,
         summary TEXT,
         cwes TEXT NOT NULL,
         metrics TEXT NOT NULL
@@ -102,7 +103,8 @@ fn time_value(time: Option<&str>) -> Option<rusqlite::types::Value> {
 /// The inverse of [`time_value`].
 fn time_of(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
     use rusqlite::types::ValueRef;
-    // The column has TEXT affinity, so SQLite keeps the packed integer as its digits.
+    // The time columns have no type (no affinity), so a packed time stays an integer; a
+    // column with TEXT affinity (a development build of migration 5) keeps it as digits.
     let digits = |d: &str| {
         format!(
             "{}-{}-{}T{}:{}:{}.{}",
@@ -273,6 +275,35 @@ mod tests {
             (false, "2023-09-12T15:15:24.32x".into())
         );
         assert_eq!(time_value(None), None);
+    }
+
+    #[test]
+    fn a_record_round_trips_with_its_times_stored_as_integers() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(TABLE_SQL).unwrap();
+        let mut vuln = Vulnerability::new("CVE-2023-4863", SOURCE);
+        vuln.published = Some("2023-09-12T15:15:24.327".into());
+        vuln.modified = Some("2024-01-01T00:00:00Z".into());
+        vuln.summary = Some("Heap buffer overflow in libwebp.".into());
+        vuln.cwe_ids = vec!["CWE-787".into()];
+        let mut metric =
+            Severity::scored(NVD_OWN, "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8);
+        metric.rating = Some("HIGH".into());
+        vuln.severities = vec![metric];
+        assert!(put(&conn, &vuln).unwrap());
+        let types: (String, String) = conn
+            .query_row(
+                "SELECT typeof(published), typeof(modified) FROM nvd",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(types, ("integer".to_owned(), "text".to_owned()));
+        let back = conn
+            .query_row(&format!("SELECT {COLUMNS} FROM nvd"), [], from_row)
+            .unwrap();
+        assert_eq!(back, vuln);
+        assert!(!put(&conn, &Vulnerability::new("GHSA-1", SOURCE)).unwrap());
     }
 
     #[test]
