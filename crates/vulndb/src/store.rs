@@ -541,9 +541,7 @@ impl Database {
             .map(|id| ((*id).to_owned(), Vec::new()))
             .collect();
         for chunk in ids.chunks(BATCH) {
-            let json = serde_json::to_string(chunk).map_err(|e| {
-                Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
-            })?;
+            let json = self.batch_json(chunk)?;
             let mut stmt = self
                 .conn
                 .prepare_cached(&format!(
@@ -571,14 +569,18 @@ impl Database {
         Ok(out)
     }
 
+    /// One batch of keys as the JSON array a `json_each(?1)` query reads.
+    fn batch_json<T: Serialize>(&self, chunk: &[T]) -> Result<String> {
+        serde_json::to_string(chunk)
+            .map_err(|e| Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label())))
+    }
+
     /// The NVD records of the packed CVE ids `keys`, in one query per 2,000 keys.
     fn nvd_records(&self, keys: &[i64]) -> Result<Vec<Vulnerability>> {
         let err = |e| Error::store(format!("{}: NVD records", self.label()), e);
         let mut out = Vec::new();
         for chunk in keys.chunks(BATCH) {
-            let json = serde_json::to_string(chunk).map_err(|e| {
-                Error::new(ErrorKind::Store, format!("{}: batch: {e}", self.label()))
-            })?;
+            let json = self.batch_json(chunk)?;
             let mut stmt = self
                 .conn
                 .prepare_cached(&format!(
