@@ -240,7 +240,8 @@ fn nvd_table(conn: &Connection, label: &str) -> Result<()> {
     }
     conn.execute_batch(
         "DELETE FROM affected WHERE vuln IN (SELECT pk FROM vulnerabilities WHERE source = 'nvd');
-         DELETE FROM vulnerabilities WHERE source = 'nvd';",
+         DELETE FROM vulnerabilities WHERE source = 'nvd';
+         UPDATE sources SET records = (SELECT COUNT(*) FROM nvd) WHERE name = 'nvd';",
     )
     .map_err(err)?;
     Ok(())
@@ -332,6 +333,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(migrate(&conn, "mem").unwrap_err().kind(), ErrorKind::Schema);
+    }
+
+    #[test]
+    fn version_4_nvd_records_move_to_their_table() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate_to(&conn, "mem", 4).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO sources (name, records, updated_at) VALUES ('nvd', 2, 'x');
+               INSERT INTO vulnerabilities (source, id, canonical_id, summary, published, aliases,
+                 severities, refs, cwes)
+               VALUES ('nvd', 'CVE-2023-4863', 'CVE-2023-4863', 'Heap overflow.',
+                 '2023-09-12T15:15:24.327', '[]',
+                 '[{"source":"nvd@nist.gov","kind":"CVSS_V3","vector":"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H","score":8.8,"rating":"HIGH","metric_type":"Primary"}]',
+                 '["https://example.org"]', '["CWE-787"]'),
+                 ('nvd', 'not-a-cve', 'not-a-cve', NULL, NULL, '[]', '[]', '[]', '[]'),
+                 ('osv:Go', 'GO-1', 'GO-1', NULL, NULL, '[]', '[]', '[]', '[]');"#,
+        )
+        .unwrap();
+        migrate(&conn, "mem").unwrap();
+        let left: Vec<String> = conn
+            .prepare("SELECT id FROM vulnerabilities")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(left, ["GO-1"]);
+        let moved = conn
+            .query_row(
+                &format!("SELECT {} FROM nvd", crate::nvd_store::COLUMNS),
+                [],
+                crate::nvd_store::from_row,
+            )
+            .unwrap();
+        assert_eq!(moved.id, "CVE-2023-4863");
+        assert_eq!(moved.published.as_deref(), Some("2023-09-12T15:15:24.327"));
+        assert_eq!(moved.severities[0].score, Some(8.8));
+        assert_eq!(moved.severities[0].metric_type.as_deref(), Some("Primary"));
+        assert_eq!(moved.cwe_ids, ["CWE-787"]);
+        assert!(moved.references.is_empty());
+        let count: i64 = conn
+            .query_row(
+                "SELECT records FROM sources WHERE name = 'nvd'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(count, 1);
     }
 
     #[test]
