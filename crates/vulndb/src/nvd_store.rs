@@ -103,28 +103,22 @@ fn time_value(time: Option<&str>) -> Option<rusqlite::types::Value> {
 /// The inverse of [`time_value`].
 fn time_of(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
     use rusqlite::types::ValueRef;
-    // The time columns have no type (no affinity), so a packed time stays an integer; a
-    // column with TEXT affinity (a development build of migration 5) keeps it as digits.
-    let digits = |d: &str| {
-        format!(
-            "{}-{}-{}T{}:{}:{}.{}",
-            &d[0..4],
-            &d[4..6],
-            &d[6..8],
-            &d[8..10],
-            &d[10..12],
-            &d[12..14],
-            &d[14..17]
-        )
-    };
     match value {
+        // The time columns have no affinity, so a packed time stays an integer of 17 digits.
         ValueRef::Integer(n) if (0..100_000_000_000_000_000).contains(&n) => {
-            Some(digits(&format!("{n:017}")))
+            let d = format!("{n:017}");
+            Some(format!(
+                "{}-{}-{}T{}:{}:{}.{}",
+                &d[0..4],
+                &d[4..6],
+                &d[6..8],
+                &d[8..10],
+                &d[10..12],
+                &d[12..14],
+                &d[14..17]
+            ))
         }
         ValueRef::Integer(n) => Some(n.to_string()),
-        ValueRef::Text(t) if t.len() == 17 && t.iter().all(u8::is_ascii_digit) => {
-            Some(digits(&String::from_utf8_lossy(t)))
-        }
         ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
         _ => None,
     }

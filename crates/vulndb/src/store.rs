@@ -474,25 +474,10 @@ impl Database {
     /// Every record (from any source) whose canonical id is `canonical_id`, sorted by source:
     /// the place to find severities (e.g. NVD's) for a finding.
     pub fn records_for(&self, canonical_id: &str) -> Result<Vec<Vulnerability>> {
-        self.check_unchanged()?;
-        let err = |e| Error::store(format!("{}: records for {canonical_id}", self.label()), e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM vulnerabilities WHERE canonical_id = ?1 \
-                 ORDER BY source, id"
-            ))
-            .map_err(err)?;
-        let mut rows = stmt.query([canonical_id]).map_err(err)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
-            out.push(self.record_from_row(row)?);
-        }
-        drop(rows);
-        let nvd = self.nvd_records(&nvd_store::keys_of([canonical_id]))?;
-        out.extend(nvd);
-        out.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
-        Ok(out)
+        Ok(self
+            .records_for_many(&[canonical_id])?
+            .remove(canonical_id)
+            .unwrap_or_default())
     }
 
     /// [`Database::records_for`] for many canonical ids at once, in one query per 2,000 ids.
