@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn parses_stanzas() {
-        let mut os = Os::new_for_test("alpine", "3.9.6");
+        let mut os = crate::os::os_for_test("alpine", "3.9.6");
         os.pretty_name = None;
         let (pkgs, warnings) = parse_installed(DB.as_bytes(), INSTALLED, Some(&os));
         assert_eq!(pkgs.len(), 2);

@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn parses_status() {
-        let os = Os::new_for_test("debian", "12");
+        let os = crate::os::os_for_test("debian", "12");
         let (pkgs, warnings) = parse_status(STATUS_TEXT.as_bytes(), STATUS, Some(&os));
         let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["libc6", "login", "held"]);

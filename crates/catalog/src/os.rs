@@ -1,7 +1,7 @@
 //! Operating system detection from `os-release` and the distributions' own release files.
 
 use portcullis_oci::FileSet;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::warning::{Warning, Warnings};
 
@@ -35,105 +35,7 @@ const MAX_HOPS: u32 = 40;
 /// Release files larger than this are not parsed.
 const MAX_RELEASE_FILE: usize = 64 * 1024;
 
-/// The distribution family, from `ID` (and `ID_LIKE` as a fallback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OsFamily {
-    /// Alpine Linux.
-    Alpine,
-    /// Wolfi.
-    Wolfi,
-    /// Chainguard OS.
-    Chainguard,
-    /// Debian.
-    Debian,
-    /// Ubuntu.
-    Ubuntu,
-    /// Red Hat Enterprise Linux (and UBI).
-    Rhel,
-    /// CentOS (Linux and Stream).
-    Centos,
-    /// Rocky Linux.
-    Rocky,
-    /// AlmaLinux.
-    Almalinux,
-    /// Oracle Linux.
-    Oracle,
-    /// Fedora.
-    Fedora,
-    /// Amazon Linux.
-    Amazon,
-    /// SUSE Linux Enterprise Server (and SLE Micro, BCI).
-    Sles,
-    /// openSUSE Leap.
-    OpensuseLeap,
-    /// openSUSE Tumbleweed.
-    OpensuseTumbleweed,
-    /// CBL-Mariner.
-    Mariner,
-    /// Azure Linux (Mariner 3 and later).
-    Azurelinux,
-    /// Photon OS.
-    Photon,
-    /// Something else; see [`Os::id`].
-    Other,
-}
-
-impl OsFamily {
-    fn from_id(id: &str) -> Self {
-        match id {
-            "alpine" => Self::Alpine,
-            "wolfi" => Self::Wolfi,
-            "chainguard" => Self::Chainguard,
-            "debian" => Self::Debian,
-            "ubuntu" => Self::Ubuntu,
-            "rhel" | "redhat" => Self::Rhel,
-            "centos" => Self::Centos,
-            "rocky" => Self::Rocky,
-            "almalinux" => Self::Almalinux,
-            "ol" | "oracle" => Self::Oracle,
-            "fedora" => Self::Fedora,
-            "amzn" | "amazon" => Self::Amazon,
-            "sles" | "sled" | "sle-micro" | "sl-micro" | "sles_sap" | "suse" => Self::Sles,
-            "opensuse-leap" | "opensuse" => Self::OpensuseLeap,
-            "opensuse-tumbleweed" => Self::OpensuseTumbleweed,
-            "mariner" => Self::Mariner,
-            "azurelinux" => Self::Azurelinux,
-            "photon" => Self::Photon,
-            _ => Self::Other,
-        }
-    }
-}
-
-/// A detected operating system.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Os {
-    /// The lowercase `ID` (`alpine`, `debian`, `rhel`, `sles`, ...).
-    pub id: String,
-    /// The family `id` belongs to.
-    pub family: OsFamily,
-    /// `ID_LIKE` entries.
-    pub id_like: Vec<String>,
-    /// `NAME`, e.g. `Alpine Linux`.
-    pub name: Option<String>,
-    /// `VERSION`, e.g. `12 (bookworm)`; for Debian the point release from
-    /// `etc/debian_version` when that is more precise.
-    pub version: Option<String>,
-    /// `VERSION_ID`, e.g. `3.20.3`, `12`, `15.5`.
-    pub version_id: Option<String>,
-    /// `VERSION_CODENAME`, or derived (Debian numbers map to their codenames).
-    pub codename: Option<String>,
-    /// `PRETTY_NAME`.
-    pub pretty_name: Option<String>,
-    /// The file the facts came from.
-    pub source_file: String,
-    /// Red Hat content sets (repositories) named by the image's content manifests
-    /// ([`CONTENT_MANIFESTS`]), sorted, each once; empty when the image has none or one could
-    /// not be read (then nothing is known about the repositories). Absent in documents
-    /// written before it existed: read as empty.
-    #[serde(default)]
-    pub content_sets: Vec<String>,
-}
+pub use portcullis_types::os::{Os, OsFamily};
 
 /// Debian release numbers and their codenames.
 const DEBIAN_CODENAMES: &[(&str, &str)] = &[
@@ -158,64 +60,6 @@ pub fn debian_codename(version: &str) -> Option<&'static str> {
         .iter()
         .find(|(number, _)| *number == major)
         .map(|(_, name)| *name)
-}
-
-impl Os {
-    fn new(id: &str, source_file: &str) -> Self {
-        let id = id.trim().to_ascii_lowercase();
-        Self {
-            family: OsFamily::from_id(&id),
-            id,
-            id_like: Vec::new(),
-            name: None,
-            version: None,
-            version_id: None,
-            codename: None,
-            pretty_name: None,
-            source_file: source_file.to_string(),
-            content_sets: Vec::new(),
-        }
-    }
-
-    /// The Alpine secdb branch: `3.20.3` -> `v3.20`; edge (and `_alpha` versions) -> `edge`.
-    /// `None` for other distributions or without a version.
-    pub fn alpine_branch(&self) -> Option<String> {
-        if self.family != OsFamily::Alpine {
-            return None;
-        }
-        let pretty_edge = self
-            .pretty_name
-            .as_deref()
-            .is_some_and(|p| p.contains("edge"));
-        let version = self.version_id.as_deref()?;
-        if pretty_edge || version.contains("_alpha") || version == "edge" {
-            return Some("edge".to_string());
-        }
-        let mut parts = version.split('.');
-        let major = parts.next().filter(|p| is_number(p))?;
-        let minor = parts.next().filter(|p| is_number(p))?;
-        Some(format!("v{major}.{minor}"))
-    }
-
-    /// The first component of `version_id` (`12`, `8`, `15`).
-    pub fn major_version(&self) -> Option<&str> {
-        self.version_id
-            .as_deref()
-            .and_then(|v| v.split('.').next())
-            .filter(|m| !m.is_empty())
-    }
-
-    /// `id-version_id` as used in purl `distro` qualifiers (`debian-12`, `rhel-9.4`).
-    pub fn distro_qualifier(&self) -> String {
-        match &self.version_id {
-            Some(v) => format!("{}-{v}", self.id),
-            None => self.id.clone(),
-        }
-    }
-}
-
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Read a release file (following symlinks). Problems become warnings.
@@ -521,13 +365,11 @@ pub fn read_content_sets(files: &FileSet, report: &mut Warnings) -> Vec<String> 
 }
 
 #[cfg(test)]
-impl Os {
-    /// An OS with just an id and version id, for tests.
-    pub(crate) fn new_for_test(id: &str, version_id: &str) -> Self {
-        let mut os = Self::new(id, "etc/os-release");
-        os.version_id = Some(version_id.to_string());
-        os
-    }
+/// An OS with just an id and version id, for tests.
+pub(crate) fn os_for_test(id: &str, version_id: &str) -> Os {
+    let mut os = Os::new(id, "etc/os-release");
+    os.version_id = Some(version_id.to_string());
+    os
 }
 
 #[cfg(test)]
@@ -827,7 +669,7 @@ mod tests {
 
     #[test]
     fn content_sets_are_always_written_and_may_be_missing_when_read() {
-        let mut os = Os::new_for_test("rhel", "9.4");
+        let mut os = crate::os::os_for_test("rhel", "9.4");
         let json = serde_json::to_value(&os).unwrap();
         assert_eq!(json["content_sets"], serde_json::json!([]));
         os.content_sets = vec!["rhel-9-for-x86_64-baseos-rpms".into()];

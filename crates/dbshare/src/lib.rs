@@ -54,6 +54,13 @@ pub enum Error {
     },
 }
 
+impl From<portcullis_types::ParseError> for Error {
+    /// A reference or digest that does not parse, as the registry client reports it.
+    fn from(err: portcullis_types::ParseError) -> Self {
+        Self::Registry(err.into())
+    }
+}
+
 /// A `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -112,5 +112,19 @@ impl Error {
     }
 }
 
+impl From<portcullis_types::ParseError> for Error {
+    /// A digest or reference that does not parse is an invalid reference, a platform
+    /// invalid options, an image config an invalid manifest; the message is kept.
+    fn from(err: portcullis_types::ParseError) -> Self {
+        use portcullis_types::ParseErrorKind as K;
+        let kind = match err.kind() {
+            K::Digest | K::Reference => ErrorKind::InvalidReference,
+            K::Platform => ErrorKind::InvalidOptions,
+            _ => ErrorKind::InvalidManifest,
+        };
+        Self::new(kind, err.to_string())
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

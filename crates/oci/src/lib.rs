@@ -23,7 +23,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub use digest::Digest;
+pub use digest::{Digest, DigestExt};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile, PathPatterns};
 pub use image::{Healthcheck, ImageConfig, ImageInfo, LayerDescriptor, SourceKind};

@@ -1,6 +1,6 @@
 //! The built-in policies.
 
-use portcullis_matcher::Severity;
+use portcullis_types::Severity;
 
 use crate::model::{
     Action, Comparison, Policy, PortSpec, Probability, Rule, Trigger, UnknownSeverity,

@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis_matcher::Severity;
+use portcullis_types::Severity;
 use serde_json::{Map, Value};
 
 use crate::bundles;

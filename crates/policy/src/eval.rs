@@ -1,30 +1,12 @@
 //! Evaluating a policy against an image and its findings.
 
-use portcullis_matcher::{Finding, FindingStatus, Severity};
-use portcullis_oci::ImageInfo;
-use serde::{Deserialize, Serialize};
+use portcullis_types::{
+    DbFreshness, Decision, Finding, FindingStatus, ImageInfo, RuleResult, Severity,
+};
 
 use crate::model::{Action, Comparison, Policy, Rule, Trigger, UnknownSeverity, WhitelistEntry};
 use crate::time::{self, DAY};
 use crate::user::is_root_user;
-
-/// When one vulnerability source was last updated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceFreshness {
-    /// The source name (`alpine-secdb:v3.20/main`, `osv:PyPI`, ...).
-    pub name: String,
-    /// When it was last updated (RFC 3339).
-    pub updated_at: String,
-}
-
-/// How fresh the vulnerability database is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DbFreshness {
-    /// When the database file was built (RFC 3339).
-    pub built_at: Option<String>,
-    /// Every source with its update time.
-    pub sources: Vec<SourceFreshness>,
-}
 
 /// Everything a policy looks at.
 #[derive(Debug, Clone, Copy)]
@@ -45,32 +27,6 @@ pub struct PolicyInput<'a> {
     pub package_errors: &'a [String],
     /// The evaluation time, in seconds since the Unix epoch.
     pub now: i64,
-}
-
-/// One triggered rule (or one rule that could not be evaluated).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct RuleResult {
-    /// The gate (`dockerfile`, `vulnerabilities`, `always`).
-    pub gate: String,
-    /// The trigger.
-    pub trigger: String,
-    /// The rule's action (WARN when the rule could not be evaluated).
-    pub action: Action,
-    /// What triggered it, or why it could not be evaluated.
-    pub message: String,
-}
-
-/// The outcome of a policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    /// The policy's id.
-    #[serde(rename = "id")]
-    pub policy_id: String,
-    /// The most severe action of the results; `go` when there are none.
-    pub final_action: Action,
-    /// The results: STOP first, then WARN, then GO; within one action by gate, trigger and
-    /// message.
-    pub results: Vec<RuleResult>,
 }
 
 struct Results<'r> {

@@ -22,11 +22,12 @@ pub use document::{
     policy_to_string, read_document, set_to_string, show,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use eval::{DbFreshness, Decision, PolicyInput, RuleResult, SourceFreshness, evaluate};
+pub use eval::{PolicyInput, evaluate};
 pub use model::{
     Action, Comparison, Mapping, ParamValue, Policy, PolicySet, PortSpec, Probability, Rule,
     Trigger, UnknownSeverity, WhitelistEntry,
 };
+pub use portcullis_types::{DbFreshness, Decision, RuleResult, SourceFreshness};
 pub use user::is_root_user;
 
 /// A built-in policy by id, or an [`ErrorKind::UnknownPolicy`] error naming the known ids.

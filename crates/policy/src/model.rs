@@ -4,48 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use portcullis_matcher::Severity;
-use serde::{Deserialize, Serialize};
+use portcullis_types::Severity;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// What a triggered rule asks for, in increasing order of severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Allow.
-    Go,
-    /// Allow, but tell.
-    Warn,
-    /// Refuse.
-    Stop,
-}
-
-impl Action {
-    /// The serialised name (`go`, `warn`, `stop`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Go => "go",
-            Self::Warn => "warn",
-            Self::Stop => "stop",
-        }
-    }
-
-    /// Parse a name, case-insensitively.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "go" => Some(Self::Go),
-            "warn" => Some(Self::Warn),
-            "stop" => Some(Self::Stop),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use portcullis_types::decision::Action;
 
 /// How a finding's severity is compared with a rule's threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,10 +4,10 @@
 // Test helpers outside `#[test]` functions fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use portcullis_catalog::Ecosystem;
-use portcullis_matcher::{Finding, FindingPackage, FindingStatus, Severity};
-use portcullis_oci::{Digest, Healthcheck, ImageConfig, ImageInfo, SourceKind};
 use portcullis_policy::*;
+use portcullis_types::Ecosystem;
+use portcullis_types::{Digest, Healthcheck, ImageConfig, ImageInfo, SourceKind};
+use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
 
 /// 2024-11-19T07:06:40Z
 const NOW: i64 = 1_732_000_000;
@@ -805,13 +805,13 @@ fn exploited_finding(
     fixed: Option<&str>,
 ) -> Finding {
     let mut f = finding(id, "pillow", Severity::High, fixed);
-    f.kev = kev.map(|cve| portcullis_matcher::FindingKev {
+    f.kev = kev.map(|cve| portcullis_types::FindingKev {
         cve: cve.into(),
         date_added: "2023-09-13".into(),
         due_date: "2023-10-04".into(),
         known_ransomware_use: "Unknown".into(),
     });
-    f.epss = epss.map(|(score, percentile)| portcullis_matcher::FindingEpss {
+    f.epss = epss.map(|(score, percentile)| portcullis_types::FindingEpss {
         cve: "CVE-2023-4863".into(),
         score,
         percentile,

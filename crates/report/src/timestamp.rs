@@ -6,7 +6,7 @@
 //! time (SPDX `created`) fall back to the Unix epoch, `1970-01-01T00:00:00Z`; CycloneDX,
 //! where it is optional, then leaves it out.
 
-use portcullis_oci::ImageInfo;
+use portcullis_types::ImageInfo;
 
 /// The largest time we format: 9999-12-31T23:59:59Z.
 const MAX_SECONDS: i64 = 253_402_300_799;

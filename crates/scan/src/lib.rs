@@ -103,7 +103,7 @@ pub fn scan_catalog(info: &ImageInfo, catalog: Catalog, db: &Database) -> Result
         warnings,
         errors,
         decision: None,
-        database: DatabaseInfo::from_sources(built_at, &sources),
+        database: result::database_info(built_at, &sources),
     })
 }
 

@@ -1,8 +1,8 @@
 //! What the server learned, and the overall outcome of one request.
 
 use portcullis_config::UnknownImageAction;
-use portcullis_matcher::{Finding, FindingStatus};
 use portcullis_policy::{Action, Decision};
+use portcullis_types::{Finding, FindingStatus};
 
 use crate::whitelist::WhitelistEntry;
 

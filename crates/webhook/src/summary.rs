@@ -2,8 +2,8 @@
 //! response and the audit so both always agree.
 
 use portcullis_config::UnknownImageAction;
-use portcullis_matcher::Finding;
 use portcullis_policy::Action;
+use portcullis_types::Finding;
 
 use crate::outcome::{ImageOutcome, ImageVerdict, Outcome, top_findings};
 use crate::text::truncate_bytes;

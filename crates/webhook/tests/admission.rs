@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use kube::core::DynamicObject;
 use kube::core::admission::AdmissionReview;
-use portcullis_catalog::Ecosystem;
 use portcullis_config::{Selector, ServerConfig, UnknownImageAction, WebhookConfig};
-use portcullis_matcher::{Finding, FindingPackage, FindingStatus, Severity};
-use portcullis_policy::{Action, Decision, RuleResult};
+use portcullis_types::Ecosystem;
+use portcullis_types::{Action, Decision, RuleResult};
+use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
 use portcullis_webhook::{
     ApiVersion, ContainerImage, ContainerRole, ErrorKind, ImageOutcome, ImageVerdict, Outcome,
     Review, Selection, Whitelist, WhitelistEntry, Workload, audit, audit_name, parse_review,

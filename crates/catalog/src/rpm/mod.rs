@@ -264,7 +264,7 @@ mod tests {
             (TAG_EPOCH, HeaderValue::Int32(1)),
             (TAG_ARCH, HeaderValue::String("x86_64")),
         ]);
-        let mut os = Os::new_for_test("rhel", "9.4");
+        let mut os = crate::os::os_for_test("rhel", "9.4");
         os.family = OsFamily::Rhel;
         let p = package_from_header(&blob, "var/lib/rpm/rpmdb.sqlite", Some(&os)).unwrap();
         assert_eq!(p.version, "1:3.0.7-27.el9");

@@ -1,5 +1,6 @@
 //! Caps on layers and decompressed bytes, and `diff_id` verification.
 
+use crate::digest::DigestExt;
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 

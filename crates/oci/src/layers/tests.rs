@@ -1,3 +1,4 @@
+use crate::digest::DigestExt;
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 use std::sync::Mutex;

@@ -16,6 +16,7 @@ use super::oci_layout::read_layout_index;
 use super::{Files, read_small, sha256_of_reader};
 use crate::BlobStore;
 use crate::digest::Digest;
+use crate::digest::DigestExt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::{ImageConfig, ImageInfo, LayerDescriptor, SourceKind};
 use crate::layers::Compression;

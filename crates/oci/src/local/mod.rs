@@ -118,5 +118,5 @@ pub(crate) fn sha256_of_reader(mut reader: impl Read) -> std::io::Result<Digest>
         hasher.update(buf.get(..n).unwrap_or(&[]));
     }
     let text = format!("sha256:{}", hex::encode(hasher.finalize()));
-    Digest::parse(&text).map_err(Error::into_io)
+    Digest::parse(&text).map_err(|e| Error::from(e).into_io())
 }

@@ -7,6 +7,7 @@ use super::archive::ArchiveFiles;
 use super::{DirFiles, Files, read_small};
 use crate::BlobStore;
 use crate::digest::Digest;
+use crate::digest::DigestExt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::{ImageConfig, ImageInfo, LayerDescriptor, SourceKind};
 use crate::manifest::{Descriptor, ImageIndex, Manifest};

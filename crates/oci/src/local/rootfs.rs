@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{open_error, sha256_of_reader};
 use crate::BlobStore;
+use crate::digest::DigestExt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile};
 use crate::image::{ImageConfig, ImageInfo, LayerDescriptor, SourceKind};

@@ -14,6 +14,7 @@ use ureq::{Agent, Body};
 use super::auth::{self, Challenge};
 use super::tls;
 use crate::digest::Digest;
+use crate::digest::DigestExt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::MANIFEST_ACCEPT;
 use crate::options::{Credentials, RegistryOptions, RetryPolicy};

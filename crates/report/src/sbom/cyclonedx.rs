@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use portcullis_catalog::{Os, Package};
+use portcullis_types::{Os, Package};
 use serde::Serialize;
 
 use super::{Sbom, image, write_json};

@@ -1,6 +1,6 @@
 //! How the scanned image itself is named in SBOMs.
 
-use portcullis_oci::{ImageInfo, Reference, SourceKind};
+use portcullis_types::{ImageInfo, Reference, SourceKind};
 
 /// The image's Package URL (purl type `oci`), for images from a registry with a known
 /// digest: `pkg:oci/<name>@sha256%3A...?arch=...&repository_url=<registry>/<repository>&tag=...`.
@@ -53,7 +53,7 @@ pub fn display_name(image: &ImageInfo) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_oci::{Digest, ImageConfig, Platform};
+    use portcullis_types::{Digest, ImageConfig, Platform};
 
     #[test]
     fn registry_images_get_an_oci_purl() {

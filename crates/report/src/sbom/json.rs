@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use portcullis_catalog::{Os, Package};
+use portcullis_types::{Os, Package};
 use serde::Serialize;
 
 use super::{Sbom, write_json};

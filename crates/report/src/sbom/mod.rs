@@ -11,8 +11,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
-use portcullis_catalog::{Os, Package};
-use portcullis_oci::ImageInfo;
+use portcullis_types::{ImageInfo, Os, Package};
 
 use crate::ToolInfo;
 use crate::error::{Error, ErrorKind, Result};

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use portcullis_catalog::Package;
+use portcullis_types::Package;
 use serde::Serialize;
 
 use super::{Sbom, image, write_json};

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use portcullis_catalog::{Os, Package};
+use portcullis_types::{Os, Package};
 
 use super::Sbom;
 use crate::error::{Error, Result};

@@ -23,8 +23,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use portcullis_matcher::{Finding, FindingStatus, Severity};
-use portcullis_scan::ScanResult;
+use portcullis_types::{Finding, FindingStatus, ScanResult, Severity};
 use serde::Serialize;
 
 use super::{advisory_source, cvss_score, sorted_findings};

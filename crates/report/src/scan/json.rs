@@ -24,10 +24,9 @@
 
 use std::io::Write;
 
-use portcullis_catalog::Os;
-use portcullis_matcher::{Finding, FindingEpss, FindingKev, FindingStatus};
-use portcullis_policy::Decision;
-use portcullis_scan::{DatabaseInfo, ScanResult};
+use portcullis_types::{
+    DatabaseInfo, Decision, Finding, FindingEpss, FindingKev, FindingStatus, Os, ScanResult,
+};
 use serde::Serialize;
 
 use super::{cvss_score, severity_counts, sorted_findings};

@@ -15,8 +15,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
-use portcullis_matcher::{Finding, Severity};
-use portcullis_scan::ScanResult;
+use portcullis_types::{Finding, ScanResult, Severity};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sbom::Sbom;
@@ -166,7 +165,7 @@ pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
 /// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
 /// `will not be fixed`.
 pub fn fix_phrase(finding: &Finding) -> String {
-    use portcullis_matcher::FindingStatus;
+    use portcullis_types::FindingStatus;
     match (finding.status, finding.fixed_version.as_deref()) {
         (FindingStatus::Fixed, Some(v)) => format!("fixed in {v}"),
         (FindingStatus::Fixed, None) => "fixed (version unknown)".to_string(),

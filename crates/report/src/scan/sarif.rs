@@ -13,9 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use portcullis_catalog::Ecosystem;
-use portcullis_matcher::{Finding, FindingEpss, FindingKev, Severity};
-use portcullis_scan::ScanResult;
+use portcullis_types::{Ecosystem, Finding, FindingEpss, FindingKev, ScanResult, Severity};
 use serde::Serialize;
 
 use super::{advisory_source, cvss_score, fix_phrase, percent_encode, sorted_findings};

@@ -14,9 +14,7 @@
 
 use std::io::Write;
 
-use portcullis_catalog::Ecosystem;
-use portcullis_matcher::{Finding, FindingStatus};
-use portcullis_scan::ScanResult;
+use portcullis_types::{Ecosystem, Finding, FindingStatus, ScanResult};
 
 use super::{severity_counts, sorted_findings};
 use crate::error::{Error, Result};

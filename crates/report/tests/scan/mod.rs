@@ -5,12 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use portcullis_catalog::{Ecosystem, Extra, Package};
-use portcullis_matcher::{Finding, FindingPackage, FindingStatus, Severity};
-use portcullis_policy::{Action, Decision, RuleResult};
 use portcullis_report::scan::{self, ScanFormat};
 use portcullis_report::{Sbom, Timestamp, ToolInfo};
-use portcullis_scan::{DatabaseInfo, DatabaseSource, ScanResult};
+use portcullis_types::{Action, Decision, RuleResult};
+use portcullis_types::{DatabaseInfo, DatabaseSource, ScanResult};
+use portcullis_types::{Ecosystem, Extra, Package};
+use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
 use serde_json::Value;
 
 use super::{alpine_os, image, layer, validate};
@@ -116,13 +116,13 @@ fn finding(
 /// is in CISA's KEV catalog and has an EPSS score.
 fn findings() -> Vec<Finding> {
     let mut all = findings_without_exploitation();
-    all[0].kev = Some(portcullis_matcher::FindingKev {
+    all[0].kev = Some(portcullis_types::FindingKev {
         cve: "CVE-2025-26519".into(),
         date_added: "2025-03-01".into(),
         due_date: "2025-03-22".into(),
         known_ransomware_use: "Unknown".into(),
     });
-    all[0].epss = Some(portcullis_matcher::FindingEpss {
+    all[0].epss = Some(portcullis_types::FindingEpss {
         cve: "CVE-2025-26519".into(),
         score: 0.2345,
         percentile: 0.9678,
