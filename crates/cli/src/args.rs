@@ -297,6 +297,10 @@ pub enum DbCommand {
         /// List the sources that would be fetched, and their URLs, without fetching.
         #[arg(long)]
         dry_run: bool,
+        /// Trust this CA certificate (PEM) for the sources and mirrors, in addition to the
+        /// system roots; repeatable.
+        #[arg(long = "ca-cert", value_name = "FILE")]
+        ca_certs: Vec<PathBuf>,
     },
     /// Build a new database from the upstream sources into FILE: the builder role, whose
     /// output `db push` publishes (`db update` changes a database in place instead). A build
@@ -307,6 +311,10 @@ pub enum DbCommand {
         output: PathBuf,
         #[command(flatten)]
         sources: SourceArgs,
+        /// Trust this CA certificate (PEM) for the sources and mirrors, in addition to the
+        /// system roots; repeatable.
+        #[arg(long = "ca-cert", value_name = "FILE")]
+        ca_certs: Vec<PathBuf>,
     },
     /// Push the database to a registry as an OCI artifact, for `db pull` everywhere else.
     Push {

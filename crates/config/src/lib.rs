@@ -88,8 +88,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// On SIGTERM, how long in-flight requests may take to finish before exiting (`25s`).
     pub drain_timeout: Duration,
-    /// Extra CA certificates (PEM files) trusted for registries and their token services,
-    /// besides the system roots.
+    /// Extra CA certificates (PEM files) trusted for registries, their token services and
+    /// the vulnerability feed mirrors, besides the system roots.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ca_certs: Vec<String>,
     /// The Harbor scanner adapter.

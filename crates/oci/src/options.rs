@@ -75,6 +75,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Cap on the total time spent on one request, retries included.
     pub max_total: Duration,
+    /// How a delay is waited out (`std::thread::sleep`; tests record it instead).
+    pub sleep: fn(Duration),
 }
 
 impl Default for RetryPolicy {
@@ -84,6 +86,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
             max_total: Duration::from_secs(60),
+            sleep: std::thread::sleep,
         }
     }
 }

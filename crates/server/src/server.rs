@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use portcullis_config::{PolicyConfig, ServerConfig};
 use portcullis_oci::RegistryOptions;
 use portcullis_policy::{Format, PolicySet};
-use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
+use portcullis_vulndb::fetch::{FetchOptions, HttpFetcher, Mirrors, NetworkSource, Updater};
 use portcullis_vulndb::schedule::{ScheduleConfig, Scheduler};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -717,6 +717,14 @@ fn schedule_updates(
     };
     let mut updater = Updater::new(db_path, updates.sources.clone());
     updater.mirrors = updates.mirrors.clone();
+    // Mirrors behind an internal CA are trusted as registries are (`caCerts`).
+    updater.fetcher = Arc::new(
+        HttpFetcher::with_options(FetchOptions {
+            ca_certs: config.ca_certs.iter().map(PathBuf::from).collect(),
+            ..FetchOptions::default()
+        })
+        .map_err(|e| crate::Error::new(crate::ErrorKind::Config, e.to_string()))?,
+    );
     Scheduler::start(schedule, move || {
         let outcome = updater.update();
         let result = if outcome.is_ok() {

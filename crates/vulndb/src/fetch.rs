@@ -23,50 +23,227 @@ pub trait Fetcher: Send + Sync + std::fmt::Debug {
     fn fetch(&self, url: &str, dest: &mut dyn Write, max_bytes: u64) -> Result<u64>;
 }
 
-/// The production [`Fetcher`]: HTTPS (rustls) with a global timeout per request.
+/// How [`HttpFetcher`] connects and retries.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// The time one request may take, body included.
+    pub timeout: Duration,
+    /// Extra CA certificates (PEM files) trusted besides the system's roots: the same
+    /// `--ca-cert` / `caCerts` the registry client trusts, for mirrors behind an internal CA.
+    pub ca_certs: Vec<PathBuf>,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The delay before the first retry; it doubles each time, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Cap on one computed delay. A server's `Retry-After` is taken instead, up to
+    /// [`MAX_RETRY_AFTER`].
+    pub max_backoff: Duration,
+    /// How a delay is waited out (`std::thread::sleep`; tests record it instead).
+    pub sleep: fn(Duration),
+}
+
+/// The longest `Retry-After` a feed server may ask for; longer requests fail at once.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            ca_certs: Vec::new(),
+            max_attempts: 4,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            sleep: std::thread::sleep,
+        }
+    }
+}
+
+/// The production [`Fetcher`]: HTTPS (rustls, the system's roots plus `ca_certs`) with a
+/// global timeout per request. Connection failures, time-outs and the answers 408, 429, 500,
+/// 502, 503 and 504 are retried with exponential backoff (or after the server's
+/// `Retry-After`), as long as no byte of the body was written.
 #[derive(Debug, Clone)]
 pub struct HttpFetcher {
     agent: ureq::Agent,
+    options: FetchOptions,
+}
+
+/// One failed attempt: the error, and whether (and after how long, if the server said)
+/// another attempt may succeed.
+struct Failure {
+    error: Error,
+    retry: Option<Option<Duration>>,
 }
 
 impl HttpFetcher {
-    /// A fetcher whose requests time out after `timeout`.
+    /// A fetcher whose requests time out after `timeout`, trusting the system's roots.
     pub fn new(timeout: Duration) -> Self {
+        let options = FetchOptions {
+            timeout,
+            ..FetchOptions::default()
+        };
+        // Without CA files there is nothing that can fail to load.
+        let tls = portcullis_tls::ureq_config(&[], true).unwrap_or_else(|_| {
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::WebPki)
+                .build()
+        });
+        Self::with_tls(options, tls)
+    }
+
+    /// A fetcher with `options`; a CA file that cannot be used is
+    /// [`ErrorKind::InvalidOptions`], naming the file.
+    pub fn with_options(options: FetchOptions) -> Result<Self> {
+        let tls = portcullis_tls::ureq_config(&options.ca_certs, true)
+            .map_err(|e| Error::new(ErrorKind::InvalidOptions, e.to_string()).with_source(e))?;
+        Ok(Self::with_tls(options, tls))
+    }
+
+    fn with_tls(options: FetchOptions, tls: ureq::tls::TlsConfig) -> Self {
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
+            .timeout_global(Some(options.timeout))
+            .http_status_as_error(false)
+            .tls_config(tls)
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
             .build();
         Self {
             agent: config.into(),
+            options,
         }
+    }
+
+    fn attempt(&self, url: &str, dest: &mut dyn Write, max_bytes: u64) -> Result<u64, Failure> {
+        let fail = |kind, message: String, retry| Failure {
+            error: Error::new(kind, format!("{url}: {message}")),
+            retry,
+        };
+        let mut response = self.agent.get(url).call().map_err(|e| {
+            // A request that cannot be built, a malformed answer or a certificate that is
+            // not trusted will fail the same way again.
+            let lasting = is_tls_error(&e)
+                || matches!(
+                    e,
+                    ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::Protocol(_)
+                );
+            fail(
+                ErrorKind::Network,
+                e.to_string(),
+                (!lasting).then_some(None),
+            )
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+                .then(|| retry_after(&response));
+            return Err(fail(
+                ErrorKind::Network,
+                format!("http status: {}", status.as_u16()),
+                retry,
+            ));
+        }
+        let mut reader = response.body_mut().with_config().limit(max_bytes).reader();
+        let mut written = CountingWriter {
+            inner: dest,
+            count: 0,
+        };
+        std::io::copy(&mut reader, &mut written).map_err(|e| {
+            let too_large = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                .is_some_and(|inner| matches!(inner, ureq::Error::BodyExceedsLimit(_)));
+            let kind = if too_large {
+                ErrorKind::TooLarge
+            } else {
+                ErrorKind::Network
+            };
+            // A body cut short before its first byte reached `dest` can be fetched again.
+            let retry = (!too_large && written.count == 0).then_some(None);
+            fail(kind, e.to_string(), retry)
+        })
     }
 }
 
 impl Default for HttpFetcher {
     fn default() -> Self {
-        Self::new(Duration::from_secs(300))
+        Self::new(FetchOptions::default().timeout)
     }
 }
 
 impl Fetcher for HttpFetcher {
     fn fetch(&self, url: &str, dest: &mut dyn Write, max_bytes: u64) -> Result<u64> {
-        let network = |e: ureq::Error| {
-            let kind = match e {
-                ureq::Error::BodyExceedsLimit(_) => ErrorKind::TooLarge,
-                _ => ErrorKind::Network,
+        let options = &self.options;
+        let max_attempts = options.max_attempts.max(1);
+        let mut backoff = options.initial_backoff;
+        let mut attempts = 1;
+        loop {
+            let failure = match self.attempt(url, dest, max_bytes) {
+                Ok(bytes) => return Ok(bytes),
+                Err(failure) => failure,
             };
-            Error::new(kind, format!("{url}: {e}"))
-        };
-        let mut response = self.agent.get(url).call().map_err(network)?;
-        let mut reader = response.body_mut().with_config().limit(max_bytes).reader();
-        std::io::copy(&mut reader, dest).map_err(|e| {
-            let kind = if e.to_string().contains("limit") {
-                ErrorKind::TooLarge
-            } else {
-                ErrorKind::Network
+            let error = failure.error;
+            let Some(asked) = failure.retry else {
+                return Err(error);
             };
-            Error::new(kind, format!("{url}: {e}"))
-        })
+            if asked.is_some_and(|delay| delay > MAX_RETRY_AFTER) {
+                return Err(Error::new(
+                    error.kind(),
+                    format!(
+                        "{error} (the server asked to retry after more than {}s)",
+                        MAX_RETRY_AFTER.as_secs()
+                    ),
+                ));
+            }
+            if attempts >= max_attempts {
+                if attempts == 1 {
+                    return Err(error);
+                }
+                return Err(Error::new(
+                    error.kind(),
+                    format!("{error} (gave up after {attempts} attempts)"),
+                ));
+            }
+            let delay = asked.unwrap_or(backoff.min(options.max_backoff));
+            tracing::warn!(%url, attempt = attempts, delay_ms = delay.as_millis() as u64, "{error}; retrying");
+            (options.sleep)(delay);
+            backoff = backoff.saturating_mul(2);
+            attempts += 1;
+        }
+    }
+}
+
+/// Is this a TLS failure (handshake, certificate, protocol)?
+fn is_tls_error(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::TlsRequired => true,
+        ureq::Error::Io(e) => e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
+    }
+}
+
+/// A server's `Retry-After` in seconds (the HTTP-date form is not used by feed servers).
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
+}
+
+/// Counts what passes to `inner`.
+struct CountingWriter<'a> {
+    inner: &'a mut dyn Write,
+    count: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -13,7 +13,9 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use portcullis_vulndb::fetch::{HttpFetcher, Mirrors, NetworkSource, Updater};
+use portcullis_vulndb::fetch::{
+    FetchOptions, Fetcher, HttpFetcher, Mirrors, NetworkSource, Updater,
+};
 use portcullis_vulndb::{Database, ErrorKind, FixStatus, ImportOptions, SeverityKind};
 
 fn testdata() -> PathBuf {
@@ -1400,4 +1402,166 @@ fn a_full_build_reads_every_yearly_nvd_feed_then_recent_and_modified() {
     assert_eq!(&nvd[n - 2..], ["nvd:recent", "nvd:modified"]);
     // 2002 to this year, each once.
     assert!(n >= 2 + 25, "{nvd:?}");
+}
+
+/// Answer one connection each with the raw HTTP responses `script`, in order; the handle
+/// gives back the request paths.
+fn serve_script(script: Vec<String>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut paths = Vec::new();
+        for response in script {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&request);
+            paths.push(text.split_whitespace().nth(1).unwrap_or("").to_owned());
+            stream.write_all(response.as_bytes()).unwrap();
+        }
+        paths
+    });
+    (base, handle)
+}
+
+fn answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+thread_local! {
+    /// The delays the fetcher of this thread waited out.
+    static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn record_sleep(delay: Duration) {
+    SLEPT.with(|slept| slept.borrow_mut().push(delay));
+}
+
+fn slept() -> Vec<Duration> {
+    SLEPT.with(|slept| std::mem::take(&mut *slept.borrow_mut()))
+}
+
+fn recording_fetcher(ca_certs: Vec<PathBuf>) -> HttpFetcher {
+    HttpFetcher::with_options(FetchOptions {
+        timeout: Duration::from_secs(30),
+        ca_certs,
+        sleep: record_sleep,
+        ..FetchOptions::default()
+    })
+    .unwrap()
+}
+
+/// Transient answers are retried with exponential backoff from 1 s, or after the server's
+/// `Retry-After`; lasting ones are not; the delays are the injected clock's, never slept.
+#[test]
+fn the_fetcher_retries_transient_failures_with_backoff() {
+    let fetcher = recording_fetcher(Vec::new());
+    let s = |d| Duration::from_secs(d);
+
+    let (base, server) = serve_script(vec![
+        answer("503 Service Unavailable", "Retry-After: 7\r\n", ""),
+        answer("500 Internal Server Error", "", ""),
+        answer("200 OK", "", "feed"),
+    ]);
+    let mut body = Vec::new();
+    let bytes = fetcher
+        .fetch(&format!("{base}/f"), &mut body, 1 << 20)
+        .unwrap();
+    assert_eq!((bytes, body.as_slice()), (4, &b"feed"[..]));
+    assert_eq!(slept(), [s(7), s(2)]);
+    assert_eq!(server.join().unwrap(), ["/f", "/f", "/f"]);
+
+    // Four attempts in all: three delays, doubling.
+    let (base, server) = serve_script(vec![answer("502 Bad Gateway", "", ""); 4]);
+    let err = fetcher
+        .fetch(&format!("{base}/g"), &mut Vec::new(), 1 << 20)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+    assert_eq!(
+        err.to_string(),
+        format!("{base}/g: http status: 502 (gave up after 4 attempts)")
+    );
+    assert_eq!(slept(), [s(1), s(2), s(4)]);
+    assert_eq!(server.join().unwrap().len(), 4);
+
+    // Not found is not retried.
+    let (base, server) = serve_script(vec![answer("404 Not Found", "", "")]);
+    let err = fetcher
+        .fetch(&format!("{base}/h"), &mut Vec::new(), 1 << 20)
+        .unwrap_err();
+    assert_eq!(err.to_string(), format!("{base}/h: http status: 404"));
+    assert!(slept().is_empty());
+    server.join().unwrap();
+
+    // A Retry-After beyond two minutes fails at once.
+    let (base, server) = serve_script(vec![answer(
+        "429 Too Many Requests",
+        "Retry-After: 3600\r\n",
+        "",
+    )]);
+    let err = fetcher
+        .fetch(&format!("{base}/i"), &mut Vec::new(), 1 << 20)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{base}/i: http status: 429 (the server asked to retry after more than 120s)")
+    );
+    assert!(slept().is_empty());
+    server.join().unwrap();
+
+    // A body over the limit is too large, from the error itself, and not retried.
+    let (base, server) = serve_script(vec![answer("200 OK", "", &"x".repeat(100))]);
+    let err = fetcher
+        .fetch(&format!("{base}/j"), &mut Vec::new(), 10)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert!(slept().is_empty());
+    server.join().unwrap();
+}
+
+/// A mirror behind a private CA is trusted through `ca_certs` (the `--ca-cert` of the registry
+/// client), and refused without it, at once: an untrusted certificate is not retried.
+#[test]
+fn the_fetcher_trusts_extra_ca_files() {
+    let registry = portcullis_testkit::Registry::start(portcullis_testkit::RegistryKind::Tls);
+    let url = format!("https://{}/v2/", registry.host_port());
+    let ca = registry.ca_cert_pem_path().unwrap().to_path_buf();
+
+    let mut body = Vec::new();
+    recording_fetcher(vec![ca.clone()])
+        .fetch(&url, &mut body, 1 << 20)
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&body).trim(), "{}");
+
+    let err = recording_fetcher(Vec::new())
+        .fetch(&url, &mut Vec::new(), 1 << 20)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+    assert!(err.to_string().starts_with(&url), "{err}");
+    assert!(slept().is_empty());
+
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    let err = HttpFetcher::with_options(FetchOptions {
+        ca_certs: vec![bad.path().to_path_buf()],
+        ..FetchOptions::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidOptions);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "CA certificate file {} holds no PEM certificate",
+            bad.path().display()
+        )
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use portcullis_vulndb::fetch::{Mirrors, NetworkSource, Updater};
+use portcullis_vulndb::fetch::{FetchOptions, HttpFetcher, Mirrors, NetworkSource, Updater};
 use portcullis_vulndb::{Database, ImportOptions, ImportProgress, ImportSummary, Status};
 
 use crate::args::{DbCommand, GlobalArgs, ImageArgs, InspectFormat, SourceArgs};
@@ -29,10 +29,16 @@ pub fn run(cmd: &DbCommand, global: &GlobalArgs) -> Result<Code> {
     let path = db_path(global)?;
     match cmd {
         DbCommand::Import { paths, lenient } => import(&path, paths, *lenient, global),
-        DbCommand::Update { sources, dry_run } => {
-            update(&path, &sources.sources, sources.mirrors(), *dry_run, global)
-        }
-        DbCommand::Build { output, sources } => build(output, sources, global),
+        DbCommand::Update {
+            sources,
+            dry_run,
+            ca_certs,
+        } => update(&path, sources, ca_certs, *dry_run, global),
+        DbCommand::Build {
+            output,
+            sources,
+            ca_certs,
+        } => build(output, sources, ca_certs, global),
         DbCommand::Push {
             reference,
             next_update,
@@ -125,8 +131,14 @@ pub fn open_or_build(
             sources.len()
         );
     }
-    let summary = self::fetch(path, sources, fetch.mirrors(), global)
-        .context("building the vulnerability database on first use")?;
+    let summary = self::fetch(
+        path,
+        sources,
+        fetch.mirrors(),
+        &first_use.registry.ca_certs,
+        global,
+    )
+    .context("building the vulnerability database on first use")?;
     if !global.quiet {
         let records: u64 = summary.sources.iter().map(|s| s.records).sum();
         eprintln!(
@@ -379,11 +391,12 @@ fn import(path: &Path, inputs: &[PathBuf], lenient: bool, global: &GlobalArgs) -
 
 fn update(
     path: &Path,
-    filters: &[String],
-    mirrors: Mirrors,
+    args: &SourceArgs,
+    ca_certs: &[PathBuf],
     dry_run: bool,
     global: &GlobalArgs,
 ) -> Result<Code> {
+    let (filters, mirrors) = (&args.sources, args.mirrors());
     let sources = portcullis_vulndb::fetch::select_sources(filters);
     if sources.is_empty() {
         bail!(
@@ -399,14 +412,19 @@ fn update(
         write_output(out.as_bytes(), None)?;
         return Ok(Code::Ok);
     }
-    let summary = fetch(path, sources, mirrors, global)?;
+    let summary = fetch(path, sources, mirrors, ca_certs, global)?;
     write_output(summary_table(path, &summary).as_bytes(), None)?;
     Ok(Code::Ok)
 }
 
 /// `db build -o FILE`: a full build from the sources into a fresh file, renamed over FILE
 /// only once it is complete and verified.
-fn build(output: &Path, args: &SourceArgs, global: &GlobalArgs) -> Result<Code> {
+fn build(
+    output: &Path,
+    args: &SourceArgs,
+    ca_certs: &[PathBuf],
+    global: &GlobalArgs,
+) -> Result<Code> {
     let sources = portcullis_vulndb::fetch::select_build_sources(&args.sources);
     if sources.is_empty() {
         bail!(
@@ -420,7 +438,7 @@ fn build(output: &Path, args: &SourceArgs, global: &GlobalArgs) -> Result<Code> 
         .context("-o: not a file name")?;
     let fresh = output.with_file_name(format!("{name}.build-{}", std::process::id()));
     let _ = std::fs::remove_file(&fresh);
-    let summary = fetch(&fresh, sources, args.mirrors(), global);
+    let summary = fetch(&fresh, sources, args.mirrors(), ca_certs, global);
     let summary = summary.and_then(|summary| {
         std::fs::rename(&fresh, output)
             .with_context(|| format!("replacing {}", output.display()))?;
@@ -482,15 +500,21 @@ fn pull(path: &Path, reference: &str, registry: &ImageArgs, global: &GlobalArgs)
     Ok(Code::Ok)
 }
 
-/// Fetch `sources` and import them into `path` in one atomic update, with a spinner.
+/// Fetch `sources` (trusting `ca_certs` besides the system roots) and import them into
+/// `path` in one atomic update, with a spinner.
 fn fetch(
     path: &Path,
     sources: Vec<NetworkSource>,
     mirrors: Mirrors,
+    ca_certs: &[PathBuf],
     global: &GlobalArgs,
 ) -> Result<ImportSummary> {
     let mut updater = Updater::new(path, sources);
     updater.mirrors = mirrors;
+    updater.fetcher = std::sync::Arc::new(HttpFetcher::with_options(FetchOptions {
+        ca_certs: ca_certs.to_vec(),
+        ..FetchOptions::default()
+    })?);
     let bar = spinner(
         format!("fetching {} sources", updater.sources.len()),
         global.quiet,

@@ -861,7 +861,7 @@ impl RegistryClient {
                 ));
             }
             tracing::debug!(what, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
-            std::thread::sleep(delay);
+            (policy.sleep)(delay);
             backoff = backoff.saturating_mul(2);
             attempts += 1;
         }

@@ -112,6 +112,21 @@ fn registry_error(status: u16, code: &str, message: &str) -> MockResponse {
         ))
 }
 
+thread_local! {
+    /// The retry delays the client waited out on this thread.
+    static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The injected clock of [`options`]: retry delays are recorded, not slept.
+fn record_sleep(delay: Duration) {
+    SLEPT.with(|slept| slept.borrow_mut().push(delay));
+}
+
+/// The delays recorded since the last call.
+fn slept() -> Vec<Duration> {
+    SLEPT.with(|slept| std::mem::take(&mut *slept.borrow_mut()))
+}
+
 fn options(servers: &[&MockServer]) -> ImageOptions {
     ImageOptions {
         platform: Some("linux/amd64".parse().unwrap()),
@@ -124,6 +139,7 @@ fn options(servers: &[&MockServer]) -> ImageOptions {
                 initial_backoff: Duration::from_millis(10),
                 max_backoff: Duration::from_millis(50),
                 max_total: Duration::from_secs(20),
+                sleep: record_sleep,
             },
             ..RegistryOptions::default()
         },
@@ -612,9 +628,12 @@ fn honours_retry_after_on_429() {
         }
         content.serve(r)
     });
+    slept();
     let (info, _) = open(&reference(&server, "t"), &options(&[&server])).unwrap();
     assert_eq!(info.digest.as_ref(), Some(&image.manifest_digest));
     assert_eq!(limited.load(Ordering::SeqCst), 2);
+    // The server's delay, not the computed backoff (10 ms).
+    assert_eq!(slept(), [Duration::from_secs(1)]);
 
     // A Retry-After beyond the whole retry budget fails at once.
     let server = MockServer::start(|r| {
@@ -630,6 +649,7 @@ fn honours_retry_after_on_429() {
         "{err}"
     );
     assert_eq!(server.requests().len(), 2);
+    assert!(slept().is_empty());
 }
 
 #[test]
