@@ -31,41 +31,23 @@ impl From<Duration> for std::time::Duration {
     }
 }
 
-/// Parse `500ms`, `8s`, `30m`, `1h`, `2d` and sums of them (`1h30m`).
+/// Parse `500ms`, `8s`, `30m`, `1h`, `2d` and sums of them (`1h30m`), with jiff's friendly
+/// duration format (so `1h 30m`, `1.5h` and `2 days` are read too); a day is 24 hours.
+/// Negative durations and a missing unit are errors.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".to_string());
     }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!("'{text}': expected a number"));
-        }
-        let (number, tail) = rest.split_at(digits);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("'{text}': number too large"))?;
-        let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let (unit, tail) = tail.split_at(unit_len);
-        let millis_per_unit: u64 = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "" => return Err(format!("'{text}': missing unit (ms, s, m, h, d)")),
-            other => return Err(format!("'{text}': unknown unit '{other}'")),
-        };
-        total = number
-            .checked_mul(millis_per_unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("'{text}': too large"))?;
-        rest = tail;
-    }
-    Ok(Duration::from_millis(total))
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|e| format!("'{text}': not a duration such as 8s, 30m, 1h30m or 2d ({e})"))?;
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("'{text}': {e}"))?;
+    let duration = std::time::Duration::try_from(signed)
+        .map_err(|_| format!("'{text}': a duration cannot be negative"))?;
+    Ok(Duration(duration))
 }
 
 impl fmt::Display for Duration {
@@ -115,6 +97,10 @@ mod tests {
             ("1h30m", 5_400_000, "90m"),
             ("2d", 172_800_000, "2d"),
             ("0s", 0, "0s"),
+            ("1h 30m", 5_400_000, "90m"),
+            ("1.5h", 5_400_000, "90m"),
+            ("2 days", 172_800_000, "2d"),
+            ("1d12h", 129_600_000, "36h"),
         ] {
             let parsed = parse_duration(text).unwrap();
             assert_eq!(parsed, Duration::from_millis(millis), "{text}");
@@ -124,7 +110,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        for text in ["", "s", "5", "5x", "99999999999999999999s", "1h-"] {
+        for text in [
+            "",
+            "s",
+            "5",
+            "5x",
+            "99999999999999999999s",
+            "1h-",
+            "-1h",
+            "1h ago",
+            "99999999d",
+        ] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
     }
