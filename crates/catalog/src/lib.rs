@@ -84,6 +84,20 @@ pub fn all_patterns() -> Vec<&'static str> {
     patterns
 }
 
+/// The files of OS detection and of the OS package managers (apk, dpkg, rpm): what
+/// `portcullis image files` lists by default (deduplicated, sorted).
+pub fn os_patterns() -> Vec<&'static str> {
+    let managers: [&dyn Cataloger; 3] =
+        [&apk::ApkCataloger, &dpkg::DpkgCataloger, &rpm::RpmCataloger];
+    let mut patterns: Vec<&'static str> = os::PATTERNS.to_vec();
+    for cataloger in managers {
+        patterns.extend_from_slice(cataloger.patterns());
+    }
+    patterns.sort_unstable();
+    patterns.dedup();
+    patterns
+}
+
 /// [`all_patterns`] as a file filter for the image reader; it also takes every executable
 /// when a default cataloger [wants them](Cataloger::wants_executables).
 pub fn path_patterns() -> Result<PathPatterns> {

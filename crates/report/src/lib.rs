@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod image;
 pub mod license;
 pub mod sbom;
 pub mod scan;

@@ -44,6 +44,20 @@ pub struct Updates {
     pub mirrors: Mirrors,
 }
 
+impl Updates {
+    /// What `database` configures: the default sources its `sources` prefixes select, under
+    /// its one-base `mirror` (or upstream).
+    pub fn from_config(database: &portcullis_config::DatabaseConfig) -> Self {
+        Self {
+            sources: portcullis_vulndb::fetch::select_sources(&database.sources),
+            mirrors: database
+                .mirror
+                .as_deref()
+                .map_or_else(Mirrors::default, Mirrors::under),
+        }
+    }
+}
+
 /// Everything `start` needs besides the configuration file.
 pub struct Settings {
     /// The configuration (file, environment and flags already merged).

@@ -281,6 +281,29 @@ pub struct Mirrors {
     pub photon: String,
 }
 
+impl Mirrors {
+    /// Every source mirrored under one base URL: `<base>/osv`, `<base>/alpine`,
+    /// `<base>/debian-oval`, `<base>/debian-tracker` (the lists and the JSON), `<base>/nvd`,
+    /// `<base>/kev`, `<base>/epss`, `<base>/oracle`, `<base>/amazon`, `<base>/photon` (the
+    /// server's `database.mirror`).
+    pub fn under(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self {
+            osv: format!("{base}/osv"),
+            alpine: format!("{base}/alpine"),
+            debian_oval: format!("{base}/debian-oval"),
+            debian_tracker: format!("{base}/debian-tracker"),
+            debian_json: format!("{base}/debian-tracker"),
+            nvd: format!("{base}/nvd"),
+            kev: format!("{base}/kev"),
+            epss: format!("{base}/epss"),
+            oracle: format!("{base}/oracle"),
+            amazon: format!("{base}/amazon"),
+            photon: format!("{base}/photon"),
+        }
+    }
+}
+
 impl Default for Mirrors {
     fn default() -> Self {
         Self {
@@ -882,6 +905,20 @@ fn download_dir(db_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_base_mirror_layout() {
+        let m = Mirrors::under("https://mirror.local/feeds/");
+        let base = "https://mirror.local/feeds";
+        assert_eq!(m.osv, format!("{base}/osv"));
+        assert_eq!(m.debian_tracker, format!("{base}/debian-tracker"));
+        assert_eq!(m.debian_json, m.debian_tracker);
+        assert_eq!(m.photon, format!("{base}/photon"));
+        assert_eq!(
+            NetworkSource::Kev.url(&m),
+            format!("{base}/kev/known_exploited_vulnerabilities.json")
+        );
+    }
 
     #[test]
     fn default_sources_include_every_distribution_export() {

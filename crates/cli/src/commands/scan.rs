@@ -8,7 +8,7 @@ use portcullis_scan::{FilterSummary, Filters, IgnoreFile, ScanResult, VexDocumen
 
 use crate::args::{FilterArgs, GlobalArgs, ImageArgs, ScanArgs, ScanFormatArg, SourceArgs};
 use crate::commands::db::{FirstUse, db_path, open_or_build};
-use crate::commands::inventory::inventory;
+use crate::commands::inventory;
 use crate::exit::Code;
 use crate::output::write_output;
 
@@ -60,8 +60,7 @@ pub fn scan_filtered(
         registry: &registry,
     });
     let db = open_or_build(&db_path(global)?, first_use, global)?;
-    let (_, opened, catalog) = inventory(image, image_args, global)?;
-    let mut result = portcullis_scan::scan_catalog(opened.info(), catalog, &db)?;
+    let mut result = inventory::scan(image, image_args, &db, global)?;
     let summary =
         portcullis_scan::apply_filters(&mut result, &filters, portcullis_policy::time::now());
     if !global.quiet

@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use portcullis_config::{RegistryConfig, ServerConfig, TlsConfig};
 use portcullis_server::{Settings, Updates};
-use portcullis_vulndb::fetch::Mirrors;
 
 use crate::args::{GlobalArgs, ServeArgs};
 use crate::exit::Code;
@@ -82,41 +81,13 @@ pub fn effective_config(
     Ok(config)
 }
 
-/// Mirrors under one base URL: `<base>/osv`, `<base>/alpine`, `<base>/debian-oval`,
-/// `<base>/debian-tracker`, `<base>/nvd`, `<base>/kev`, `<base>/epss`, `<base>/oracle`,
-/// `<base>/amazon`, `<base>/photon`.
-fn mirrors(base: Option<&str>) -> Mirrors {
-    let Some(base) = base else {
-        return Mirrors::default();
-    };
-    let base = base.trim_end_matches('/');
-    Mirrors {
-        osv: format!("{base}/osv"),
-        alpine: format!("{base}/alpine"),
-        debian_oval: format!("{base}/debian-oval"),
-        debian_tracker: format!("{base}/debian-tracker"),
-        debian_json: format!("{base}/debian-tracker"),
-        nvd: format!("{base}/nvd"),
-        kev: format!("{base}/kev"),
-        epss: format!("{base}/epss"),
-        oracle: format!("{base}/oracle"),
-        amazon: format!("{base}/amazon"),
-        photon: format!("{base}/photon"),
-    }
-}
-
 /// Run the server until interrupted (SIGINT or SIGTERM).
 pub fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<Code> {
     let config = effective_config(args, global, std::env::vars())?;
-    let filters = &config.database.sources;
-    let sources = portcullis_vulndb::fetch::select_sources(filters);
     let mut settings = Settings::new(config.clone());
     // A changed policy in the file is loaded without a restart.
     settings.config_path.clone_from(&args.config);
-    settings.updates = Some(Updates {
-        sources,
-        mirrors: mirrors(config.database.mirror.as_deref()),
-    });
+    settings.updates = Some(Updates::from_config(&config.database));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
