@@ -11,8 +11,8 @@ use sha2::{Digest as _, Sha256};
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
 
-/// The largest request body accepted (AdmissionReview included): 3 MiB.
-pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// The largest request body accepted on any route: the webhook's AdmissionReview cap, 3 MiB.
+pub const MAX_BODY: usize = portcullis_webhook::MAX_BODY;
 
 /// A response with `body` of `content_type`.
 pub fn respond(

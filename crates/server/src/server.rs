@@ -157,16 +157,6 @@ impl std::fmt::Debug for App {
     }
 }
 
-fn to_entry(item: WhitelistItem) -> portcullis_webhook::WhitelistEntry {
-    portcullis_webhook::WhitelistEntry {
-        name: item.name,
-        reason: item.reason,
-        regexp: item.regexp,
-        creator: item.creator,
-        origin: item.origin,
-    }
-}
-
 impl App {
     /// Read a request body within `requestTimeout` (see [`crate::http::read_body`]),
     /// counting a refusal in `portcullis_http_refused_total`.
@@ -193,13 +183,13 @@ impl App {
             creator: None,
             origin: "api".to_string(),
         };
-        let (_, warnings) = portcullis_webhook::Whitelist::new(vec![to_entry(entry)]);
+        let (_, warnings) = portcullis_webhook::Whitelist::new(vec![entry]);
         warnings.into_iter().next()
     }
 
     /// Recompile the whitelist after a change; bad regexps are logged and skipped.
     pub fn rebuild_whitelist(&self) {
-        let entries = self.whitelist.items().into_iter().map(to_entry).collect();
+        let entries = self.whitelist.items();
         let (compiled, warnings) = portcullis_webhook::Whitelist::new(entries);
         for warning in warnings {
             tracing::warn!("{warning}");
@@ -515,7 +505,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             watched.whitelist.set_resources(
                 items
                     .iter()
-                    .filter_map(|i| WhitelistItem::from_resource(i))
+                    .filter_map(|i| portcullis_webhook::Whitelist::from_resource(i))
                     .collect(),
             );
             watched.rebuild_whitelist();

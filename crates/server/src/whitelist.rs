@@ -4,51 +4,9 @@
 use std::sync::RwLock;
 
 use portcullis_config::WhitelistConfig;
-use portcullis_k8s::WhiteListItem;
-use serde::{Deserialize, Serialize};
 
-/// One whitelist entry as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WhitelistItem {
-    /// The release name matched exactly.
-    pub name: String,
-    /// Why it is allowed.
-    pub reason: String,
-    /// An anchored regular expression matched against release names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub regexp: Option<String>,
-    /// Who added it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<String>,
-    /// Where it comes from: `config`, `WhiteListItem/<name>` or `api`.
-    #[serde(default)]
-    pub origin: String,
-}
-
-impl WhitelistItem {
-    /// From a configuration entry.
-    pub fn from_config(entry: &WhitelistConfig) -> Self {
-        Self {
-            name: entry.name.clone(),
-            reason: entry.reason.clone(),
-            regexp: entry.regexp.clone(),
-            creator: entry.creator.clone(),
-            origin: "config".to_string(),
-        }
-    }
-
-    /// From a `WhiteListItem` resource (`None` without a name).
-    pub fn from_resource(item: &WhiteListItem) -> Option<Self> {
-        let name = item.metadata.name.clone()?;
-        Some(Self {
-            origin: format!("WhiteListItem/{name}"),
-            name,
-            reason: item.spec.reason.clone(),
-            regexp: item.spec.regexp.clone(),
-            creator: item.spec.creator.clone(),
-        })
-    }
-}
+/// One whitelist entry as the API shows it: the webhook's entry.
+pub use portcullis_webhook::WhitelistEntry as WhitelistItem;
 
 /// Every whitelist entry, by origin.
 #[derive(Debug, Default)]
@@ -62,7 +20,7 @@ impl WhitelistState {
     /// A whitelist starting with the configuration's entries.
     pub fn new(config: &[WhitelistConfig]) -> Self {
         Self {
-            config: config.iter().map(WhitelistItem::from_config).collect(),
+            config: portcullis_webhook::Whitelist::from_config(config),
             ..Self::default()
         }
     }

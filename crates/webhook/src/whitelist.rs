@@ -3,6 +3,7 @@
 use portcullis_config::WhitelistConfig;
 use portcullis_k8s::WhiteListItem;
 use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
 
 use crate::text::{last_line, truncate_chars};
 
@@ -12,18 +13,22 @@ pub const MAX_REGEXP_LEN: usize = 1024;
 /// The most memory one compiled regexp may take.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// One whitelisted release, from the config file or a `WhiteListItem` resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One whitelisted release, from the config file, a `WhiteListItem` resource or the API
+/// (which shows entries in this shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhitelistEntry {
     /// The release name matched exactly.
     pub name: String,
     /// Why it is allowed.
     pub reason: String,
     /// An anchored regexp matched against release names as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regexp: Option<String>,
     /// Who added it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<String>,
-    /// Where it came from: `config` or `WhiteListItem/<name>`.
+    /// Where it came from: `config`, `WhiteListItem/<name>` or `api`.
+    #[serde(default)]
     pub origin: String,
 }
 
