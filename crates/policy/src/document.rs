@@ -449,6 +449,56 @@ const TRIGGERS: &[(&str, &str, &[&str])] = &[
 fn read_rule(value: &Value, path: &str) -> Result<Rule> {
     let map = object(value, path)?;
     check_fields(map, path, &["gate", "trigger", "params", "action"])?;
+    let (gate, trigger, allowed) = read_gate_and_trigger(map, path)?;
+    let params = Params::of_rule(map, path, (&gate, &trigger), allowed)?;
+    let trigger = match trigger.as_str() {
+        "exposed_ports" => Trigger::ExposedPorts {
+            ports: read_ports(params.required("ports")?, &params.path("ports"))?,
+        },
+        "no_healthcheck" => Trigger::NoHealthcheck,
+        "effective_user" => Trigger::EffectiveUserRoot,
+        "package" => read_package_trigger(&params)?,
+        "kev" => Trigger::Kev {
+            fix_available: params.read("fix_available", boolean)?,
+        },
+        "epss" => {
+            let min_score = params.read("min_score", probability)?;
+            let min_percentile = params.read("min_percentile", probability)?;
+            if min_score.is_none() && min_percentile.is_none() {
+                return Err(Error::invalid(
+                    &params.base,
+                    "trigger 'vulnerabilities/epss' needs min_score or min_percentile",
+                ));
+            }
+            Trigger::Epss {
+                min_score,
+                min_percentile,
+            }
+        }
+        "stale_feed_data" => Trigger::StaleFeedData {
+            max_days: params
+                .read("max_days", number)?
+                .unwrap_or(bundles::DEFAULT_MAX_FEED_AGE_DAYS),
+        },
+        "vulnerability_data_unavailable" => Trigger::VulnerabilityDataUnavailable,
+        _ => Trigger::Always,
+    };
+    let action_path = join(path, "action");
+    let action_text = string(required(map, path, "action")?, &action_path)?;
+    let action = Action::parse(&action_text).ok_or_else(|| {
+        Error::invalid(
+            &action_path,
+            format!("unknown action '{action_text}' (expected go, warn or stop)"),
+        )
+    })?;
+    Ok(Rule { trigger, action })
+}
+
+/// A rule's gate and trigger, both known, and the parameters the trigger takes.
+fn read_gate_and_trigger(
+    map: &Map<String, Value>,
+    path: &str,
+) -> Result<(String, String, &'static [&'static str])> {
     let gate_path = join(path, "gate");
     let gate = string(required(map, path, "gate")?, &gate_path)?;
     let gates: BTreeSet<&str> = TRIGGERS.iter().map(|(g, _, _)| *g).collect();
@@ -480,141 +530,121 @@ fn read_rule(value: &Value, path: &str) -> Result<Rule> {
             ),
         ));
     };
-    let params_path = join(path, "params");
-    let empty = Map::new();
-    let params = match map.get("params") {
-        None | Some(Value::Null) => &empty,
-        Some(v) => object(v, &params_path)?,
-    };
-    for key in params.keys() {
-        if !allowed.contains(&key.as_str()) {
+    Ok((gate, trigger, allowed))
+}
+
+/// A rule's `params`, each known to its trigger; a `null` value counts as absent.
+struct Params<'v> {
+    map: &'v Map<String, Value>,
+    /// The path of `params` in the document.
+    base: String,
+}
+
+impl<'v> Params<'v> {
+    fn of_rule(
+        rule: &'v Map<String, Value>,
+        path: &str,
+        (gate, trigger): (&str, &str),
+        allowed: &[&str],
+    ) -> Result<Self> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        let base = join(path, "params");
+        let map = match rule.get("params") {
+            None | Some(Value::Null) => EMPTY.get_or_init(Map::new),
+            Some(v) => object(v, &base)?,
+        };
+        if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             let expected = if allowed.is_empty() {
                 format!("trigger '{gate}/{trigger}' takes no parameters")
             } else {
                 format!("expected one of: {}", allowed.join(", "))
             };
             return Err(Error::invalid(
-                &join(&params_path, key),
+                &join(&base, key),
                 format!("unknown parameter ({expected})"),
             ));
         }
+        Ok(Self { map, base })
     }
-    let param = |key: &str| params.get(key).filter(|v| !v.is_null());
-    let param_path = |key: &str| join(&params_path, key);
-    let trigger = match trigger.as_str() {
-        "exposed_ports" => {
-            let key = "ports";
-            let value = param(key)
-                .ok_or_else(|| Error::invalid(&param_path(key), "missing required parameter"))?;
-            Trigger::ExposedPorts {
-                ports: read_ports(value, &param_path(key))?,
-            }
-        }
-        "no_healthcheck" => Trigger::NoHealthcheck,
-        "effective_user" => Trigger::EffectiveUserRoot,
-        "package" => {
-            let key = "severity";
-            let value = param(key)
-                .ok_or_else(|| Error::invalid(&param_path(key), "missing required parameter"))?;
-            let text = string(value, &param_path(key))?;
-            let severity = Severity::ALL
+
+    fn path(&self, key: &str) -> String {
+        join(&self.base, key)
+    }
+
+    fn get(&self, key: &str) -> Option<&'v Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn required(&self, key: &str) -> Result<&'v Value> {
+        self.get(key)
+            .ok_or_else(|| Error::invalid(&self.path(key), "missing required parameter"))
+    }
+
+    /// The parameter `key` read with `parse`, if given.
+    fn read<T>(&self, key: &str, parse: fn(&Value, &str) -> Result<T>) -> Result<Option<T>> {
+        self.get(key).map(|v| parse(v, &self.path(key))).transpose()
+    }
+
+    /// The parameter `key` as one of `names` (`parse` of its text), if given; `what` names
+    /// the kind of value in the error.
+    fn choice<T>(
+        &self,
+        key: &str,
+        what: &str,
+        names: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let path = self.path(key);
+        let text = string(value, &path)?;
+        parse(&text).map(Some).ok_or_else(|| {
+            Error::invalid(
+                &path,
+                format!(
+                    "unknown {what} '{text}' (expected one of: {})",
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// The `vulnerabilities/package` trigger: a severity threshold and its comparison, and the
+/// optional fix, age and unknown-severity conditions.
+fn read_package_trigger(params: &Params<'_>) -> Result<Trigger> {
+    let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    let severity = params
+        .choice("severity", "severity", &names, |text| {
+            Severity::ALL
                 .into_iter()
                 .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
-                .ok_or_else(|| {
-                    let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
-                    Error::invalid(
-                        &param_path(key),
-                        format!(
-                            "unknown severity '{text}' (expected one of: {})",
-                            names.join(", ")
-                        ),
-                    )
-                })?;
-            let comparison = match param("severity_comparison") {
-                None => Comparison::GreaterOrEqual,
-                Some(v) => {
-                    let p = param_path("severity_comparison");
-                    let text = string(v, &p)?;
-                    Comparison::parse(&text).ok_or_else(|| {
-                        Error::invalid(
-                            &p,
-                            format!(
-                                "unknown comparison '{text}' (expected one of: >, >=, =, <=, <)"
-                            ),
-                        )
-                    })?
-                }
-            };
-            Trigger::VulnerablePackage {
-                severity,
-                comparison,
-                fix_available: param("fix_available")
-                    .map(|v| boolean(v, &param_path("fix_available")))
-                    .transpose()?,
-                max_days_since_fix: param("max_days_since_fix")
-                    .map(|v| number(v, &param_path("max_days_since_fix")))
-                    .transpose()?,
-                unknown_severity: match param("unknown_severity") {
-                    None => UnknownSeverity::Warn,
-                    Some(v) => {
-                        let p = param_path("unknown_severity");
-                        let text = string(v, &p)?;
-                        UnknownSeverity::parse(&text).ok_or_else(|| {
-                            let names: Vec<&str> =
-                                UnknownSeverity::ALL.iter().map(|u| u.as_str()).collect();
-                            Error::invalid(
-                                &p,
-                                format!(
-                                    "unknown choice '{text}' (expected one of: {})",
-                                    names.join(", ")
-                                ),
-                            )
-                        })?
-                    }
-                },
-            }
-        }
-        "kev" => Trigger::Kev {
-            fix_available: param("fix_available")
-                .map(|v| boolean(v, &param_path("fix_available")))
-                .transpose()?,
-        },
-        "epss" => {
-            let min_score = param("min_score")
-                .map(|v| probability(v, &param_path("min_score")))
-                .transpose()?;
-            let min_percentile = param("min_percentile")
-                .map(|v| probability(v, &param_path("min_percentile")))
-                .transpose()?;
-            if min_score.is_none() && min_percentile.is_none() {
-                return Err(Error::invalid(
-                    &params_path,
-                    "trigger 'vulnerabilities/epss' needs min_score or min_percentile",
-                ));
-            }
-            Trigger::Epss {
-                min_score,
-                min_percentile,
-            }
-        }
-        "stale_feed_data" => Trigger::StaleFeedData {
-            max_days: param("max_days")
-                .map(|v| number(v, &param_path("max_days")))
-                .transpose()?
-                .unwrap_or(bundles::DEFAULT_MAX_FEED_AGE_DAYS),
-        },
-        "vulnerability_data_unavailable" => Trigger::VulnerabilityDataUnavailable,
-        _ => Trigger::Always,
-    };
-    let action_path = join(path, "action");
-    let action_text = string(required(map, path, "action")?, &action_path)?;
-    let action = Action::parse(&action_text).ok_or_else(|| {
-        Error::invalid(
-            &action_path,
-            format!("unknown action '{action_text}' (expected go, warn or stop)"),
-        )
-    })?;
-    Ok(Rule { trigger, action })
+        })?
+        .ok_or_else(|| Error::invalid(&params.path("severity"), "missing required parameter"))?;
+    let comparisons: Vec<&str> = Comparison::ALL.iter().map(|c| c.as_str()).collect();
+    let choices: Vec<&str> = UnknownSeverity::ALL.iter().map(|u| u.as_str()).collect();
+    Ok(Trigger::VulnerablePackage {
+        severity,
+        comparison: params
+            .choice(
+                "severity_comparison",
+                "comparison",
+                &comparisons,
+                Comparison::parse,
+            )?
+            .unwrap_or(Comparison::GreaterOrEqual),
+        fix_available: params.read("fix_available", boolean)?,
+        max_days_since_fix: params.read("max_days_since_fix", number)?,
+        unknown_severity: params
+            .choice(
+                "unknown_severity",
+                "choice",
+                &choices,
+                UnknownSeverity::parse,
+            )?
+            .unwrap_or(UnknownSeverity::Warn),
+    })
 }
 
 fn boolean(value: &Value, path: &str) -> Result<bool> {

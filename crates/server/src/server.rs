@@ -302,87 +302,28 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     let policies = load_policies(&config.policy)?;
     let selection = portcullis_webhook::Selection::new(&config.webhook, &config.namespace)
         .map_err(|e| Error::new(ErrorKind::Config, format!("webhook: {e}")))?;
-    let db_path = match &config.database.path {
-        Some(p) => PathBuf::from(p),
-        None => portcullis_vulndb::default_path().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "database.path: not set and no cache directory to default to",
-            )
-        })?,
+    let db_path = database_path(&config)?;
+    let kube = kube_client(&config, &settings).await?;
+    let parts = Parts {
+        metrics: Arc::new(Metrics::default()),
+        remote: crate::remote::RemoteEngine::new(&config.engine)?.map(Arc::new),
+        pool: Arc::new(DbPool::new(
+            db_path.clone(),
+            config.scan_concurrency.saturating_add(1),
+        )),
+        kube,
     };
-    let kube = match (config.kubernetes, settings.kube.clone()) {
-        (false, _) => None,
-        (true, Some(client)) => Some(client),
-        (true, None) => Some(
-            portcullis_k8s::client::connect()
-                .await
-                .map_err(|e| Error::new(ErrorKind::Kubernetes, e.to_string()))?,
-        ),
-    };
-    let metrics = Arc::new(Metrics::default());
-    let remote = crate::remote::RemoteEngine::new(&config.engine)?.map(Arc::new);
-    let pool = Arc::new(DbPool::new(
-        db_path.clone(),
-        config.scan_concurrency.saturating_add(1),
-    ));
-    let engine = Arc::new(Engine::new(
-        Arc::clone(&pool),
-        EngineSettings {
-            policies,
-            registry: RegistryAccess::new(
-                {
-                    let mut base = settings.registry.clone();
-                    base.ca_certs
-                        .extend(config.ca_certs.iter().map(PathBuf::from));
-                    base
-                },
-                &config.registries,
-            ),
-            credentials: CredentialSource::new(
-                kube.clone(),
-                &config.namespace,
-                config.registries.clone(),
-            ),
-            tag_ttl: config.tag_cache_ttl.get(),
-            tag_cache_size: config.tag_cache_size,
-            scan_concurrency: config.scan_concurrency,
-            scan_concurrency_per_registry: config.scan_concurrency_per_registry,
-            registry_threads: config.registry_threads,
-            registry_threads_per_registry: config.registry_threads_per_registry,
-            resolve_timeout: config.resolve_timeout.get(),
-            scan_timeout: config.scan_timeout.get(),
-            background_checks: config.background_checks,
-            cache_size: config.verdict_cache_size,
-            catalog_cache_bytes: config.catalog_cache_bytes,
-            scan_log_size: config.scan_log_size,
-            remote: remote.clone(),
-        },
-        Arc::clone(&metrics),
-    ));
+    let (metrics, kube) = (Arc::clone(&parts.metrics), parts.kube.clone());
+    let engine = new_engine(&settings, policies, &parts);
     let notifier = Arc::new(crate::notify::Notifier::start(
         &config.notifications,
         Arc::clone(&metrics),
     ));
     let (leading_tx, leading) = watch::channel(!config.leader_election.enabled);
     let running = match (&kube, config.inventory.enabled) {
-        (Some(client), true) => Some(Arc::new(crate::running::Rescanner {
-            leading,
-            failed: std::sync::Mutex::new(crate::bounded::BoundedMap::new(
-                config.inventory.max_pods,
-            )),
-            notifier: Arc::clone(&notifier),
-            inventory: Arc::new(crate::inventory::Inventory::new(
-                config.inventory.max_pods,
-                config.inventory.max_images,
-                config.inventory.top_findings,
-            )),
-            engine: Arc::clone(&engine),
-            metrics: Arc::clone(&metrics),
-            reports: config.inventory.reports.then(|| client.clone()),
-            concurrency: config.rescan.concurrency,
-            interval: config.rescan.interval.get(),
-        })),
+        (Some(client), true) => Some(new_rescanner(
+            &config, client, leading, &engine, &notifier, &metrics,
+        )),
         _ => None,
     };
     let app = Arc::new(App {
@@ -409,81 +350,18 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
     }
     app.rebuild_whitelist();
 
-    let acceptor = if config.plain_http {
-        None
-    } else {
-        let tls = config.tls.as_ref().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "tls: a certificate and key are required (--tls-cert, --tls-key), or --plain-http",
-            )
-        })?;
-        let reloader = Arc::new(CertReloader::new(&tls.cert, &tls.key)?);
-        Some((
-            reloader.clone(),
-            tokio_rustls::TlsAcceptor::from(Arc::new(reloader.server_config()?)),
-        ))
-    };
-    let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            format!("listening on {}: {e}", config.listen),
-        )
-    })?;
-    let addr = listener.local_addr().map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            format!("listening on {}: {e}", config.listen),
-        )
-    })?;
+    let acceptor = tls_acceptor(&config)?;
+    let (listener, addr) = bind(&config.listen, "listening").await?;
     let (stop, stopped) = watch::channel(false);
     let mut background = Vec::new();
-    let mut elector_task = None;
-
     let db_changed = Arc::new(Notify::new());
-    if let Some(remote) = &remote {
-        // Remote engine mode: no local database; learn the engine's content id.
-        background.push(tokio::spawn(follow_engine(
-            Arc::clone(remote),
-            config.engine.interval.get(),
-        )));
-    } else {
-        background.push(tokio::spawn(keep_database_loaded(
-            Arc::clone(&pool),
-            Arc::clone(&metrics),
-            Arc::clone(&db_changed),
-            settings.db_reload_interval,
-        )));
-    }
-    let following = remote.is_none() && config.database.repository.is_some();
-    if following {
-        let follow = follow_settings(&config, &settings, kube.clone())?;
-        background.push(tokio::spawn(crate::follow::run(
-            follow,
-            Arc::clone(&pool),
-            Arc::clone(&db_changed),
-            Arc::clone(&metrics),
-            Arc::clone(&notifier),
-        )));
-    }
-    let scheduler = match &settings.updates {
-        Some(updates)
-            if !following
-                && remote.is_none()
-                && !config.database.update_interval.get().is_zero()
-                && !updates.sources.is_empty() =>
-        {
-            Some(schedule_updates(
-                &db_path,
-                updates,
-                &config,
-                Arc::clone(&db_changed),
-                Arc::clone(&metrics),
-                (Arc::clone(&notifier), Arc::clone(&pool)),
-            )?)
-        }
-        _ => None,
-    };
+    let scheduler = database_tasks(
+        &settings,
+        &db_path,
+        &parts,
+        (&notifier, &db_changed),
+        &mut background,
+    )?;
     if let Some((reloader, _)) = &acceptor {
         background.push(tokio::spawn(reload_certificates(
             Arc::clone(reloader),
@@ -499,62 +377,16 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
             Arc::clone(&metrics),
         )));
     }
-    if let Some(client) = kube {
-        let watched = Arc::clone(&app);
-        let (_store, driver) = portcullis_k8s::whitelist::reflect(client.clone(), move |items| {
-            watched.whitelist.set_resources(
-                items
-                    .iter()
-                    .filter_map(|i| portcullis_webhook::Whitelist::from_resource(i))
-                    .collect(),
-            );
-            watched.rebuild_whitelist();
-        });
-        background.push(tokio::spawn(driver));
-        if let Some(rescanner) = &running {
-            let rescanner_client = client.clone();
-            let owners = Arc::new(crate::running::Owners::new(
-                client.clone(),
-                config.inventory.max_pods,
-            ));
-            let scope = crate::running::Scope {
-                selection: app.selection.clone(),
-                own: config.namespace.clone(),
-            };
-            background.push(tokio::spawn(crate::running::watch_pods(
-                client,
-                Arc::clone(&rescanner.inventory),
-                owners,
-                scope,
-            )));
-            background.push(tokio::spawn(crate::running::rescan_loop(Arc::clone(
-                rescanner,
-            ))));
-            if config.leader_election.enabled {
-                let identity = settings
-                    .identity
-                    .clone()
-                    .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-                    .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
-                let elector = crate::leader::Elector::new(
-                    rescanner_client.clone(),
-                    crate::leader::LeaseSettings {
-                        namespace: config.namespace.clone(),
-                        name: config.leader_election.lease_name.clone(),
-                        identity,
-                        lease_duration: config.leader_election.lease_duration.get(),
-                        renew_interval: config.leader_election.renew_interval.get(),
-                    },
-                );
-                elector_task = Some(tokio::spawn(elector.run(leading_tx, stop.subscribe())));
-            } else {
-                // Keep the sender alive: the rescan loop ends when it is dropped.
-                background.push(tokio::spawn(async move {
-                    leading_tx.closed().await;
-                }));
-            }
-        }
-    }
+    let elector = match kube {
+        Some(client) => cluster_tasks(
+            client,
+            (&app, running.as_ref()),
+            &settings,
+            (leading_tx, &stop),
+            &mut background,
+        ),
+        None => None,
+    };
     let tls_acceptor = acceptor.map(|(_, a)| a);
     let mut harbor_addr = None;
     let mut harbor_accept = None;
@@ -564,14 +396,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         .as_ref()
         .filter(|_| config.harbor.enabled)
     {
-        let bound = |e: std::io::Error| {
-            Error::new(
-                ErrorKind::Io,
-                format!("harbor.listen: listening on {listen}: {e}"),
-            )
-        };
-        let harbor_listener = TcpListener::bind(listen).await.map_err(bound)?;
-        harbor_addr = Some(harbor_listener.local_addr().map_err(bound)?);
+        let (harbor_listener, bound) = bind(listen, "harbor.listen: listening").await?;
+        harbor_addr = Some(bound);
         harbor_accept = Some(tokio::spawn(accept_loop(
             harbor_listener,
             tls_acceptor.clone(),
@@ -597,9 +423,253 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         stop,
         accept,
         background,
-        elector: elector_task,
+        elector,
         scheduler,
     })
+}
+
+/// `database.path`, else the default cache location.
+fn database_path(config: &ServerConfig) -> Result<PathBuf> {
+    match &config.database.path {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => portcullis_vulndb::default_path().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "database.path: not set and no cache directory to default to",
+            )
+        }),
+    }
+}
+
+/// The cluster client when `kubernetes` is on: the one the settings give (tests), else one
+/// from the in-cluster or kubeconfig environment.
+async fn kube_client(config: &ServerConfig, settings: &Settings) -> Result<Option<kube::Client>> {
+    match (config.kubernetes, settings.kube.clone()) {
+        (false, _) => Ok(None),
+        (true, Some(client)) => Ok(Some(client)),
+        (true, None) => portcullis_k8s::client::connect()
+            .await
+            .map(Some)
+            .map_err(|e| Error::new(ErrorKind::Kubernetes, e.to_string())),
+    }
+}
+
+/// What the server's parts share, made once in [`start`].
+struct Parts {
+    /// The database handles.
+    pool: Arc<DbPool>,
+    /// The Prometheus metrics.
+    metrics: Arc<Metrics>,
+    /// The central engine, in remote engine mode.
+    remote: Option<Arc<crate::remote::RemoteEngine>>,
+    /// The cluster, when `kubernetes` is on.
+    kube: Option<kube::Client>,
+}
+
+/// The engine: policies, registry access (the settings' options plus `caCerts`), credentials
+/// from the cluster, and every cache and concurrency bound of the configuration.
+fn new_engine(settings: &Settings, policies: PolicySet, parts: &Parts) -> Arc<Engine> {
+    let config = &settings.config;
+    let mut registry = settings.registry.clone();
+    registry
+        .ca_certs
+        .extend(config.ca_certs.iter().map(PathBuf::from));
+    Arc::new(Engine::new(
+        Arc::clone(&parts.pool),
+        EngineSettings {
+            policies,
+            registry: RegistryAccess::new(registry, &config.registries),
+            credentials: CredentialSource::new(
+                parts.kube.clone(),
+                &config.namespace,
+                config.registries.clone(),
+            ),
+            tag_ttl: config.tag_cache_ttl.get(),
+            tag_cache_size: config.tag_cache_size,
+            scan_concurrency: config.scan_concurrency,
+            scan_concurrency_per_registry: config.scan_concurrency_per_registry,
+            registry_threads: config.registry_threads,
+            registry_threads_per_registry: config.registry_threads_per_registry,
+            resolve_timeout: config.resolve_timeout.get(),
+            scan_timeout: config.scan_timeout.get(),
+            background_checks: config.background_checks,
+            cache_size: config.verdict_cache_size,
+            catalog_cache_bytes: config.catalog_cache_bytes,
+            scan_log_size: config.scan_log_size,
+            remote: parts.remote.clone(),
+        },
+        Arc::clone(&parts.metrics),
+    ))
+}
+
+/// The inventory of what runs and its rescans (`inventory.enabled` with a cluster).
+fn new_rescanner(
+    config: &ServerConfig,
+    client: &kube::Client,
+    leading: watch::Receiver<bool>,
+    engine: &Arc<Engine>,
+    notifier: &Arc<crate::notify::Notifier>,
+    metrics: &Arc<Metrics>,
+) -> Arc<crate::running::Rescanner> {
+    Arc::new(crate::running::Rescanner {
+        leading,
+        failed: std::sync::Mutex::new(crate::bounded::BoundedMap::new(config.inventory.max_pods)),
+        notifier: Arc::clone(notifier),
+        inventory: Arc::new(crate::inventory::Inventory::new(
+            config.inventory.max_pods,
+            config.inventory.max_images,
+            config.inventory.top_findings,
+        )),
+        engine: Arc::clone(engine),
+        metrics: Arc::clone(metrics),
+        reports: config.inventory.reports.then(|| client.clone()),
+        concurrency: config.rescan.concurrency,
+        interval: config.rescan.interval.get(),
+    })
+}
+
+/// The TLS acceptor (and its certificate reloader), unless `plainHttp`.
+fn tls_acceptor(
+    config: &ServerConfig,
+) -> Result<Option<(Arc<CertReloader>, tokio_rustls::TlsAcceptor)>> {
+    if config.plain_http {
+        return Ok(None);
+    }
+    let tls = config.tls.as_ref().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Config,
+            "tls: a certificate and key are required (--tls-cert, --tls-key), or --plain-http",
+        )
+    })?;
+    let reloader = Arc::new(CertReloader::new(&tls.cert, &tls.key)?);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(reloader.server_config()?));
+    Ok(Some((reloader, acceptor)))
+}
+
+/// Bind `listen`; `what` starts the error message.
+async fn bind(listen: &str, what: &str) -> Result<(TcpListener, SocketAddr)> {
+    let failed = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{what} on {listen}: {e}"));
+    let listener = TcpListener::bind(listen).await.map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, addr))
+}
+
+/// Keep the database current: follow the central engine (remote engine mode), else load
+/// each new file, follow a database artifact (`database.repository`), or schedule updates
+/// from the sources. Tasks go into `background`; the update scheduler is returned.
+fn database_tasks(
+    settings: &Settings,
+    db_path: &std::path::Path,
+    parts: &Parts,
+    (notifier, db_changed): (&Arc<crate::notify::Notifier>, &Arc<Notify>),
+    background: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<Scheduler>> {
+    let config = &settings.config;
+    let (pool, metrics) = (&parts.pool, &parts.metrics);
+    if let Some(remote) = &parts.remote {
+        // Remote engine mode: no local database; learn the engine's content id.
+        background.push(tokio::spawn(follow_engine(
+            Arc::clone(remote),
+            config.engine.interval.get(),
+        )));
+        return Ok(None);
+    }
+    background.push(tokio::spawn(keep_database_loaded(
+        Arc::clone(pool),
+        Arc::clone(metrics),
+        Arc::clone(db_changed),
+        settings.db_reload_interval,
+    )));
+    if config.database.repository.is_some() {
+        let follow = follow_settings(config, settings, parts.kube.clone())?;
+        background.push(tokio::spawn(crate::follow::run(
+            follow,
+            Arc::clone(pool),
+            Arc::clone(db_changed),
+            Arc::clone(metrics),
+            Arc::clone(notifier),
+        )));
+        return Ok(None);
+    }
+    match &settings.updates {
+        Some(updates)
+            if !config.database.update_interval.get().is_zero() && !updates.sources.is_empty() =>
+        {
+            Ok(Some(schedule_updates(
+                db_path,
+                updates,
+                config,
+                Arc::clone(db_changed),
+                Arc::clone(metrics),
+                (Arc::clone(notifier), Arc::clone(pool)),
+            )?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What needs the cluster: the `WhiteListItem` reflector, and with the inventory the Pod
+/// watch, the rescan loop and the leader election (returned, ended first on shutdown).
+fn cluster_tasks(
+    client: kube::Client,
+    (app, running): (&Arc<App>, Option<&Arc<crate::running::Rescanner>>),
+    settings: &Settings,
+    (leading_tx, stop): (watch::Sender<bool>, &watch::Sender<bool>),
+    background: &mut Vec<JoinHandle<()>>,
+) -> Option<JoinHandle<()>> {
+    let config = &settings.config;
+    let watched = Arc::clone(app);
+    let (_store, driver) = portcullis_k8s::whitelist::reflect(client.clone(), move |items| {
+        watched.whitelist.set_resources(
+            items
+                .iter()
+                .filter_map(|i| portcullis_webhook::Whitelist::from_resource(i))
+                .collect(),
+        );
+        watched.rebuild_whitelist();
+    });
+    background.push(tokio::spawn(driver));
+    let rescanner = running?;
+    let owners = Arc::new(crate::running::Owners::new(
+        client.clone(),
+        config.inventory.max_pods,
+    ));
+    let scope = crate::running::Scope {
+        selection: app.selection.clone(),
+        own: config.namespace.clone(),
+    };
+    background.push(tokio::spawn(crate::running::watch_pods(
+        client.clone(),
+        Arc::clone(&rescanner.inventory),
+        owners,
+        scope,
+    )));
+    background.push(tokio::spawn(crate::running::rescan_loop(Arc::clone(
+        rescanner,
+    ))));
+    if !config.leader_election.enabled {
+        // Keep the sender alive: the rescan loop ends when it is dropped.
+        background.push(tokio::spawn(async move {
+            leading_tx.closed().await;
+        }));
+        return None;
+    }
+    let identity = settings
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
+    let elector = crate::leader::Elector::new(
+        client,
+        crate::leader::LeaseSettings {
+            namespace: config.namespace.clone(),
+            name: config.leader_election.lease_name.clone(),
+            identity,
+            lease_duration: config.leader_election.lease_duration.get(),
+            renew_interval: config.leader_election.renew_interval.get(),
+        },
+    );
+    Some(tokio::spawn(elector.run(leading_tx, stop.subscribe())))
 }
 
 /// The artifact references to follow (`database.repository`, then `database.mirrors`), with

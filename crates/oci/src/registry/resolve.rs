@@ -46,66 +46,108 @@ pub(crate) fn resolve(
                 format!("{what}: indexes nested more than {MAX_INDEX_DEPTH} deep"),
             ));
         }
-        let entry = index.select(&wanted, &what)?.clone();
-        let entry_what = format!("{what} ({wanted}: {})", entry.digest);
-        if entry.size > limits.max_manifest_size {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                format!(
-                    "{entry_what}: the manifest is {} bytes, over the {}-byte limit",
-                    entry.size, limits.max_manifest_size
-                ),
-            ));
-        }
-        let fetched = client.fetch_manifest(
-            entry.digest.as_str(),
-            Some(&entry.digest),
-            limits.max_manifest_size,
-            &entry_what,
-        )?;
-        if fetched.bytes.len() as u64 != entry.size {
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!(
-                    "manifest of {entry_what}: got {} bytes, the index declares {}",
-                    fetched.bytes.len(),
-                    entry.size
-                ),
-            ));
-        }
-        let media_type = if entry.media_type.is_empty() {
-            fetched.media_type.clone()
-        } else {
-            Some(entry.media_type.clone())
-        };
-        document = Manifest::parse(
-            &fetched.bytes,
-            media_type.as_deref(),
-            &format!("manifest of {entry_what}"),
-        )?;
-        index_platform = entry.platform.clone();
-        manifest_digest = fetched.digest;
+        let (next, platform, digest) = fetch_index_entry(client, &index, &wanted, &what, options)?;
+        document = next;
+        index_platform = platform;
+        manifest_digest = digest;
     };
 
     let config_descriptor = &image.config;
-    let config_what = format!("config {} of {what}", config_descriptor.digest);
-    if config_descriptor.size > limits.max_config_size {
+    let config = fetch_config(client, &image, &what, options)?;
+    let layers = layer_descriptors(&image, &config);
+    let platform = config.platform().or(index_platform);
+    Ok(ImageInfo {
+        reference: what,
+        source: SourceKind::Registry,
+        digest: Some(top.digest.clone()),
+        manifest_digest: (manifest_digest != top.digest).then_some(manifest_digest),
+        config_digest: Some(config_descriptor.digest.clone()),
+        platform,
+        config,
+        layers,
+    })
+}
+
+/// Choose the index entry for `wanted` and fetch its manifest, checked against the entry's
+/// digest and size: the parsed manifest, the entry's platform and the manifest's digest.
+fn fetch_index_entry(
+    client: &RegistryClient,
+    index: &crate::manifest::ImageIndex,
+    wanted: &Platform,
+    what: &str,
+    options: &ImageOptions,
+) -> Result<(Manifest, Option<Platform>, crate::digest::Digest)> {
+    let limits = &options.limits;
+    let entry = index.select(wanted, what)?;
+    let entry_what = format!("{what} ({wanted}: {})", entry.digest);
+    if entry.size > limits.max_manifest_size {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "{entry_what}: the manifest is {} bytes, over the {}-byte limit",
+                entry.size, limits.max_manifest_size
+            ),
+        ));
+    }
+    let fetched = client.fetch_manifest(
+        entry.digest.as_str(),
+        Some(&entry.digest),
+        limits.max_manifest_size,
+        &entry_what,
+    )?;
+    if fetched.bytes.len() as u64 != entry.size {
+        return Err(Error::new(
+            ErrorKind::DigestMismatch,
+            format!(
+                "manifest of {entry_what}: got {} bytes, the index declares {}",
+                fetched.bytes.len(),
+                entry.size
+            ),
+        ));
+    }
+    let media_type = if entry.media_type.is_empty() {
+        fetched.media_type.clone()
+    } else {
+        Some(entry.media_type.clone())
+    };
+    let document = Manifest::parse(
+        &fetched.bytes,
+        media_type.as_deref(),
+        &format!("manifest of {entry_what}"),
+    )?;
+    Ok((document, entry.platform.clone(), fetched.digest))
+}
+
+/// Fetch and parse the image's config, within `max_config_size`.
+fn fetch_config(
+    client: &RegistryClient,
+    image: &ImageManifest,
+    what: &str,
+    options: &ImageOptions,
+) -> Result<ImageConfig> {
+    let limits = &options.limits;
+    let descriptor = &image.config;
+    let config_what = format!("config {} of {what}", descriptor.digest);
+    if descriptor.size > limits.max_config_size {
         return Err(Error::new(
             ErrorKind::TooLarge,
             format!(
                 "{config_what}: {} bytes, over the {}-byte limit",
-                config_descriptor.size, limits.max_config_size
+                descriptor.size, limits.max_config_size
             ),
         ));
     }
-    let config_bytes = client.fetch_blob(
-        &config_descriptor.digest,
-        Some(config_descriptor.size),
+    let bytes = client.fetch_blob(
+        &descriptor.digest,
+        Some(descriptor.size),
         limits.max_config_size,
         &config_what,
     )?;
-    let config = ImageConfig::parse(&config_bytes, &config_what)?;
+    Ok(ImageConfig::parse(&bytes, &config_what)?)
+}
 
+/// The image's layers, each with its `diff_id` when the config lists one per layer.
+fn layer_descriptors(image: &ImageManifest, config: &ImageConfig) -> Vec<LayerDescriptor> {
     let diff_ids_fit = config.diff_ids.len() == image.layers.len();
     if !diff_ids_fit {
         tracing::debug!(
@@ -114,7 +156,7 @@ pub(crate) fn resolve(
             "config diff_ids do not match the layers; leaving them out"
         );
     }
-    let layers = image
+    image
         .layers
         .iter()
         .enumerate()
@@ -128,16 +170,5 @@ pub(crate) fn resolve(
                 None
             },
         })
-        .collect();
-    let platform = config.platform().or(index_platform);
-    Ok(ImageInfo {
-        reference: what,
-        source: SourceKind::Registry,
-        digest: Some(top.digest.clone()),
-        manifest_digest: (manifest_digest != top.digest).then_some(manifest_digest),
-        config_digest: Some(config_descriptor.digest.clone()),
-        platform,
-        config,
-        layers,
-    })
+        .collect()
 }

@@ -52,159 +52,153 @@ struct Doc {
 }
 
 fn read_doc(label: &str, bytes: &[u8]) -> Result<Doc> {
-    let mut doc = Doc::default();
-    let mut current: Option<Definition> = None;
-    let mut test: Option<(String, String, String)> = None;
-    let mut object_id: Option<String> = None;
-    let mut state_id: Option<String> = None;
-    let mut capture: Option<Capture> = None;
-    let mut text = String::new();
+    let mut reader = DocReader::default();
     each_event(label, bytes, ("OVAL file", b"oval_definitions"), |event| {
         match *event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let is_empty = matches!(event, Event::Empty(_));
-                match e.local_name().as_ref() {
-                    b"definition" => {
-                        current = Some(Definition {
-                            id: attr(e, b"id").unwrap_or_default(),
-                            ..Definition::default()
-                        })
-                    }
-                    b"title" if current.is_some() => capture = Some(Capture::Title),
-                    b"platform" if current.is_some() => capture = Some(Capture::Platform),
-                    b"product" if current.is_some() => capture = Some(Capture::Product),
-                    b"description" if current.is_some() => capture = Some(Capture::Description),
-                    b"reference" => {
-                        if let Some(def) = current.as_mut() {
-                            def.references.push((
-                                attr(e, b"ref_id").unwrap_or_default(),
-                                attr(e, b"ref_url").unwrap_or_default(),
-                            ));
-                        }
-                    }
-                    b"criterion" => {
-                        if let (Some(def), Some(test_ref)) =
-                            (current.as_mut(), attr(e, b"test_ref"))
-                        {
-                            def.test_refs.push(test_ref);
-                        }
-                    }
-                    b"dpkginfo_test" => {
-                        test = Some((
-                            attr(e, b"id").unwrap_or_default(),
-                            String::new(),
-                            String::new(),
-                        ))
-                    }
-                    b"object" => {
-                        if let (Some(t), Some(r)) = (test.as_mut(), attr(e, b"object_ref")) {
-                            t.1 = r;
-                        }
-                    }
-                    b"state" => {
-                        if let (Some(t), Some(r)) = (test.as_mut(), attr(e, b"state_ref")) {
-                            t.2 = r;
-                        }
-                    }
-                    b"dpkginfo_object" => object_id = attr(e, b"id"),
-                    b"dpkginfo_state" => state_id = attr(e, b"id"),
-                    b"name" if object_id.is_some() => capture = Some(Capture::ObjectName),
-                    b"evr" if state_id.is_some() => capture = Some(Capture::Evr),
-                    _ => {}
-                }
-                if capture.is_some() {
-                    text.clear();
-                    if is_empty {
-                        finish_capture(
-                            &mut capture,
-                            &mut text,
-                            &mut current,
-                            &object_id,
-                            &state_id,
-                            &mut doc,
-                        );
-                    }
-                }
+            Event::Start(ref e) => reader.start(e, false),
+            Event::Empty(ref e) => reader.start(e, true),
+            ref event if reader.capture.is_some() && push_text(label, event, &mut reader.text)? => {
             }
-            ref event if capture.is_some() && push_text(label, event, &mut text)? => {}
-            Event::End(ref e) => match e.local_name().as_ref() {
-                b"definition" => {
-                    if let Some(def) = current.take() {
-                        doc.definitions.push(def);
-                    }
-                }
-                b"dpkginfo_test" => {
-                    if let Some((id, object, state)) = test.take() {
-                        doc.tests.insert(id, (object, state));
-                    }
-                }
-                b"dpkginfo_object" => object_id = None,
-                b"dpkginfo_state" => state_id = None,
-                b"title" | b"platform" | b"product" | b"description" | b"name" | b"evr" => {
-                    finish_capture(
-                        &mut capture,
-                        &mut text,
-                        &mut current,
-                        &object_id,
-                        &state_id,
-                        &mut doc,
-                    );
-                }
-                _ => {}
-            },
+            Event::End(ref e) => reader.end(e.local_name().as_ref()),
             _ => {}
         }
         Ok(())
     })?;
-    Ok(doc)
+    Ok(reader.doc)
 }
 
-fn finish_capture(
-    capture: &mut Option<Capture>,
-    text: &mut String,
-    current: &mut Option<Definition>,
-    object_id: &Option<String>,
-    state_id: &Option<String>,
-    doc: &mut Doc,
-) {
-    let Some(kind) = capture.take() else {
-        return;
-    };
-    let value = text.trim().to_owned();
-    text.clear();
-    match kind {
-        Capture::Title => {
-            if let Some(def) = current.as_mut() {
-                def.title = value;
+/// Where [`read_doc`] is in the document: the definition, test, object or state being read
+/// and the text being captured.
+#[derive(Debug, Default)]
+struct DocReader {
+    doc: Doc,
+    current: Option<Definition>,
+    /// (test id, object ref, state ref)
+    test: Option<(String, String, String)>,
+    object_id: Option<String>,
+    state_id: Option<String>,
+    capture: Option<Capture>,
+    text: String,
+}
+
+impl DocReader {
+    fn start(&mut self, e: &quick_xml::events::BytesStart<'_>, is_empty: bool) {
+        match e.local_name().as_ref() {
+            b"definition" => {
+                self.current = Some(Definition {
+                    id: attr(e, b"id").unwrap_or_default(),
+                    ..Definition::default()
+                });
+            }
+            b"title" if self.current.is_some() => self.capture = Some(Capture::Title),
+            b"platform" if self.current.is_some() => self.capture = Some(Capture::Platform),
+            b"product" if self.current.is_some() => self.capture = Some(Capture::Product),
+            b"description" if self.current.is_some() => {
+                self.capture = Some(Capture::Description);
+            }
+            b"reference" => {
+                if let Some(def) = self.current.as_mut() {
+                    def.references.push((
+                        attr(e, b"ref_id").unwrap_or_default(),
+                        attr(e, b"ref_url").unwrap_or_default(),
+                    ));
+                }
+            }
+            b"criterion" => {
+                if let (Some(def), Some(test_ref)) = (self.current.as_mut(), attr(e, b"test_ref")) {
+                    def.test_refs.push(test_ref);
+                }
+            }
+            b"dpkginfo_test" => {
+                self.test = Some((
+                    attr(e, b"id").unwrap_or_default(),
+                    String::new(),
+                    String::new(),
+                ));
+            }
+            b"object" => {
+                if let (Some(t), Some(r)) = (self.test.as_mut(), attr(e, b"object_ref")) {
+                    t.1 = r;
+                }
+            }
+            b"state" => {
+                if let (Some(t), Some(r)) = (self.test.as_mut(), attr(e, b"state_ref")) {
+                    t.2 = r;
+                }
+            }
+            b"dpkginfo_object" => self.object_id = attr(e, b"id"),
+            b"dpkginfo_state" => self.state_id = attr(e, b"id"),
+            b"name" if self.object_id.is_some() => self.capture = Some(Capture::ObjectName),
+            b"evr" if self.state_id.is_some() => self.capture = Some(Capture::Evr),
+            _ => {}
+        }
+        if self.capture.is_some() {
+            self.text.clear();
+            if is_empty {
+                self.finish_capture();
             }
         }
-        Capture::Platform => {
-            if let Some(def) = current.as_mut()
-                && def.platform.is_empty()
-            {
-                def.platform = value;
+    }
+
+    fn end(&mut self, name: &[u8]) {
+        match name {
+            b"definition" => {
+                if let Some(def) = self.current.take() {
+                    self.doc.definitions.push(def);
+                }
             }
-        }
-        Capture::Product => {
-            if let Some(def) = current.as_mut()
-                && def.product.is_empty()
-            {
-                def.product = value;
+            b"dpkginfo_test" => {
+                if let Some((id, object, state)) = self.test.take() {
+                    self.doc.tests.insert(id, (object, state));
+                }
             }
-        }
-        Capture::Description => {
-            if let Some(def) = current.as_mut() {
-                def.description = value;
+            b"dpkginfo_object" => self.object_id = None,
+            b"dpkginfo_state" => self.state_id = None,
+            b"title" | b"platform" | b"product" | b"description" | b"name" | b"evr" => {
+                self.finish_capture();
             }
+            _ => {}
         }
-        Capture::ObjectName => {
-            if let Some(id) = object_id {
-                doc.objects.insert(id.clone(), value);
+    }
+
+    /// Store the captured text where it belongs.
+    fn finish_capture(&mut self) {
+        let Some(kind) = self.capture.take() else {
+            return;
+        };
+        let value = self.text.trim().to_owned();
+        self.text.clear();
+        let def = self.current.as_mut();
+        match kind {
+            Capture::Title => {
+                if let Some(def) = def {
+                    def.title = value;
+                }
             }
-        }
-        Capture::Evr => {
-            if let Some(id) = state_id {
-                doc.states.insert(id.clone(), value);
+            Capture::Platform => {
+                if let Some(def) = def.filter(|d| d.platform.is_empty()) {
+                    def.platform = value;
+                }
+            }
+            Capture::Product => {
+                if let Some(def) = def.filter(|d| d.product.is_empty()) {
+                    def.product = value;
+                }
+            }
+            Capture::Description => {
+                if let Some(def) = def {
+                    def.description = value;
+                }
+            }
+            Capture::ObjectName => {
+                if let Some(id) = &self.object_id {
+                    self.doc.objects.insert(id.clone(), value);
+                }
+            }
+            Capture::Evr => {
+                if let Some(id) = &self.state_id {
+                    self.doc.states.insert(id.clone(), value);
+                }
             }
         }
     }

@@ -388,107 +388,17 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
     for severity in raw.severity.iter().flatten() {
         vuln.severities.push(osv_severity(source, severity));
     }
-    if let Some(rating) = raw
-        .database_specific
-        .as_ref()
-        .and_then(|d| d.get("severity"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-    {
+    if let Some(rating) = vendor_rating(&raw, &vuln) {
         vuln.severities.push(Severity::vendor(source, rating));
-    } else if let Some(rating) = raw.summary.as_deref().and_then(advisory_impact) {
-        // A Red Hat-family advisory's impact is the highest of its CVEs': it rates the
-        // finding only when the advisory is about one CVE.
-        let cves: std::collections::BTreeSet<&str> = vuln
-            .aliases
-            .iter()
-            .chain(&vuln.related)
-            .chain(std::iter::once(&vuln.id))
-            .map(String::as_str)
-            .filter(|id| id.starts_with("CVE-"))
-            .collect();
-        if cves.len() <= 1 {
-            vuln.severities.push(Severity::vendor(source, rating));
-        }
     }
     let mut affected = Vec::new();
     for item in raw.affected.iter().flatten() {
-        for severity in item.severity.iter().flatten() {
-            let severity = osv_severity(source, severity);
-            if !vuln.severities.contains(&severity) {
-                vuln.severities.push(severity);
-            }
-        }
-        if let Some(vector) = item
-            .database_specific
-            .as_ref()
-            .and_then(|d| d.get("cvss"))
-            .and_then(Value::as_str)
-        {
-            let severity = Severity::from_vector(source, vector);
-            if !vuln
-                .severities
-                .iter()
-                .any(|s| s.vector.as_deref() == Some(vector.trim()))
-            {
-                vuln.severities.push(severity);
-            }
-        }
+        add_item_severities(&mut vuln, item, source);
         let Some(package) = &item.package else {
             continue;
         };
-        let mut ranges = Vec::new();
-        for range in item.ranges.iter().flatten() {
-            let kind = match range.kind.as_str() {
-                "ECOSYSTEM" => RangeType::Ecosystem,
-                "SEMVER" => RangeType::Semver,
-                "GIT" => RangeType::Git,
-                other => {
-                    return Err(problem(format!(
-                        "unknown range type {other:?} for package {}",
-                        package.name
-                    )));
-                }
-            };
-            let mut events = Vec::new();
-            for event in &range.events {
-                for (name, version) in event {
-                    events.push(match name.as_str() {
-                        "introduced" => Event::Introduced(version.clone()),
-                        "fixed" => Event::Fixed(version.clone()),
-                        "last_affected" => Event::LastAffected(version.clone()),
-                        "limit" => Event::Limit(version.clone()),
-                        other => {
-                            return Err(problem(format!(
-                                "unknown range event {other:?} for package {}",
-                                package.name
-                            )));
-                        }
-                    });
-                }
-            }
-            ranges.push(Range {
-                kind,
-                repo: range.repo.clone(),
-                events,
-            });
-        }
-        let mut fixed: Vec<&str> = Vec::new();
-        for range in ranges.iter().filter(|r| r.kind != RangeType::Git) {
-            for event in &range.events {
-                if let Event::Fixed(v) = event
-                    && !fixed.contains(&v.as_str())
-                {
-                    fixed.push(v);
-                }
-            }
-        }
-        let status = if fixed.is_empty() {
-            FixStatus::NotFixed
-        } else {
-            FixStatus::Fixed
-        };
-        let fixed_version = (!fixed.is_empty()).then(|| fixed.join(", "));
+        let ranges = read_ranges(item, &package.name).map_err(problem)?;
+        let (status, fixed_version) = fix_of(&ranges);
         affected.push(AffectedEntry {
             vuln_id: vuln.id.clone(),
             canonical_id: vuln.canonical_id.clone(),
@@ -506,6 +416,109 @@ fn convert(label: &str, raw: OsvRecord, source: &str) -> Result<Record, Problem>
         affected.clear();
     }
     Ok(Record { vuln, affected })
+}
+
+/// The vendor's own rating of a record: `database_specific.severity` (GHSA, SUSE), else the
+/// impact a Red Hat-family advisory states in its summary, when it is about one CVE only (its
+/// impact is the highest of its CVEs').
+fn vendor_rating<'r>(raw: &'r OsvRecord, vuln: &Vulnerability) -> Option<&'r str> {
+    if let Some(rating) = raw
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Some(rating);
+    }
+    let rating = raw.summary.as_deref().and_then(advisory_impact)?;
+    let cves: std::collections::BTreeSet<&str> = vuln
+        .aliases
+        .iter()
+        .chain(&vuln.related)
+        .chain(std::iter::once(&vuln.id))
+        .map(String::as_str)
+        .filter(|id| id.starts_with("CVE-"))
+        .collect();
+    (cves.len() <= 1).then_some(rating)
+}
+
+/// Add an affected item's severities (and a `database_specific.cvss` vector) not yet known.
+fn add_item_severities(vuln: &mut Vulnerability, item: &OsvAffected, source: &str) {
+    for severity in item.severity.iter().flatten() {
+        let severity = osv_severity(source, severity);
+        if !vuln.severities.contains(&severity) {
+            vuln.severities.push(severity);
+        }
+    }
+    if let Some(vector) = item
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("cvss"))
+        .and_then(Value::as_str)
+        && !vuln
+            .severities
+            .iter()
+            .any(|s| s.vector.as_deref() == Some(vector.trim()))
+    {
+        vuln.severities.push(Severity::from_vector(source, vector));
+    }
+}
+
+/// An affected item's ranges; an unknown range type or event is an error naming `package`.
+fn read_ranges(item: &OsvAffected, package: &str) -> Result<Vec<Range>, String> {
+    let mut ranges = Vec::new();
+    for range in item.ranges.iter().flatten() {
+        let kind = match range.kind.as_str() {
+            "ECOSYSTEM" => RangeType::Ecosystem,
+            "SEMVER" => RangeType::Semver,
+            "GIT" => RangeType::Git,
+            other => {
+                return Err(format!(
+                    "unknown range type {other:?} for package {package}"
+                ));
+            }
+        };
+        let mut events = Vec::new();
+        for (name, version) in range.events.iter().flatten() {
+            events.push(match name.as_str() {
+                "introduced" => Event::Introduced(version.clone()),
+                "fixed" => Event::Fixed(version.clone()),
+                "last_affected" => Event::LastAffected(version.clone()),
+                "limit" => Event::Limit(version.clone()),
+                other => {
+                    return Err(format!(
+                        "unknown range event {other:?} for package {package}"
+                    ));
+                }
+            });
+        }
+        ranges.push(Range {
+            kind,
+            repo: range.repo.clone(),
+            events,
+        });
+    }
+    Ok(ranges)
+}
+
+/// Fixed or not, and the fixed versions of the non-git ranges (in order, each once).
+fn fix_of(ranges: &[Range]) -> (FixStatus, Option<String>) {
+    let mut fixed: Vec<&str> = Vec::new();
+    for range in ranges.iter().filter(|r| r.kind != RangeType::Git) {
+        for event in &range.events {
+            if let Event::Fixed(v) = event
+                && !fixed.contains(&v.as_str())
+            {
+                fixed.push(v);
+            }
+        }
+    }
+    if fixed.is_empty() {
+        (FixStatus::NotFixed, None)
+    } else {
+        (FixStatus::Fixed, Some(fixed.join(", ")))
+    }
 }
 
 fn osv_severity(source: &str, severity: &OsvSeverity) -> Severity {
