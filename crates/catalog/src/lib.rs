@@ -14,7 +14,6 @@ pub mod error;
 pub mod lang;
 pub mod os;
 pub mod package;
-pub mod purl;
 pub mod rpm;
 pub mod warning;
 
@@ -23,6 +22,8 @@ use portcullis_oci::{FileContent, FileSet, FoundFile, PathPatterns};
 pub use error::{Error, ErrorKind, Result};
 pub use os::{Os, OsFamily};
 pub use package::{Ecosystem, Extra, Package};
+/// Package URLs in canonical form, built with the `packageurl` crate.
+pub use portcullis_types::purl;
 pub use warning::{Level, Warning, Warnings};
 
 /// A package cataloger: declares the files it wants and turns them into packages.

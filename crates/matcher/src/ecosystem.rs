@@ -11,6 +11,7 @@
 //! OSV by ecosystem and name (PyPI names are PEP 503-normalised by the database, Go by
 //! module path, Maven as `group:artifact`).
 
+use packageurl::PackageUrl;
 use portcullis_catalog::{Ecosystem, Extra, Os, OsFamily, Package};
 
 /// Where to look a package up.
@@ -239,35 +240,14 @@ pub fn queries_for(package: &Package, os: Option<&Os>) -> Vec<Query> {
     std::iter::once(first).chain(binary).collect()
 }
 
-/// `group:artifact` from a Maven purl (`pkg:maven/org.example/lib@1.0`).
+/// `group:artifact` from a Maven purl (`pkg:maven/org.example/lib@1.0`), percent-decoded.
 fn maven_name(package: &Package) -> Option<String> {
-    let rest = package.purl.strip_prefix("pkg:maven/")?;
-    let path = rest.split(['@', '?', '#']).next()?;
-    let (group, artifact) = path.rsplit_once('/')?;
-    if group.is_empty() || artifact.is_empty() {
+    let purl: PackageUrl<'static> = package.purl.parse().ok()?;
+    if purl.ty() != "maven" {
         return None;
     }
-    Some(format!("{}:{}", unescape(group), unescape(artifact)))
-}
-
-/// Undo purl percent-encoding (invalid escapes are kept as written).
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(v) = u8::from_str_radix(hex, 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let group = purl.namespace().filter(|group| !group.is_empty())?;
+    Some(format!("{group}:{}", purl.name()))
 }
 
 #[cfg(test)]
@@ -409,6 +389,18 @@ mod tests {
         );
         let bare = package(Ecosystem::Java, "x", None, "pkg:maven/x@1");
         assert_eq!(query_for(&bare, None), None);
+        let encoded = package(
+            Ecosystem::Java,
+            "x",
+            None,
+            "pkg:maven/org.ex%61mple/a%2Bb@1",
+        );
+        assert_eq!(
+            query_for(&encoded, None).unwrap().package,
+            "org.example:a+b"
+        );
+        let broken = package(Ecosystem::Java, "x", None, "pkg:maven/org%FF/x@1");
+        assert_eq!(query_for(&broken, None), None);
         let py = package(Ecosystem::Python, "jinja2", None, "pkg:pypi/jinja2@1");
         assert_eq!(query_for(&py, Some(&debian)).unwrap().ecosystem, "PyPI");
     }

@@ -333,7 +333,7 @@ fn cyclonedx_is_valid_1_6() {
     assert_eq!(
         doc["metadata"]["component"]["purl"],
         format!(
-            "pkg:oci/example@sha256%3A{}?arch=amd64&repository_url=docker.io/library/example&tag=1.0",
+            "pkg:oci/example@sha256:{}?arch=amd64&repository_url=docker.io%2Flibrary%2Fexample&tag=1.0",
             Digest::sha256_of(b"index").hex()
         )
     );

@@ -1,6 +1,10 @@
 //! Package URL matching for ignore files and VEX documents: type, namespace, name and
 //! (when the pattern has one) version must agree; qualifiers and subpath are ignored.
 
+use std::borrow::Cow;
+
+use packageurl::PackageUrl;
+
 /// The identifying parts of a purl, percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PurlKey {
@@ -14,31 +18,65 @@ pub(crate) struct PurlKey {
     pub version: Option<String>,
 }
 
-/// Parse `pkg:type/namespace/name@version?qualifiers#subpath`; `None` when it is not a
-/// purl or its percent-encoding is broken.
+/// Parse `pkg:type/namespace/name@version?qualifiers#subpath` with the `packageurl` crate;
+/// `None` when it is not a valid purl (including a type's own rules, such as `oci` having
+/// no namespace) or has a `%` that is not followed by two hex digits.
+///
+/// An encoded slash in the namespace (`pkg:golang/golang.org%2Fx/text`, as some tools write
+/// Go module paths) is read as a segment separator: a namespace segment cannot contain one.
 pub(crate) fn parse(purl: &str) -> Option<PurlKey> {
-    let rest = purl.trim().strip_prefix("pkg:")?.trim_start_matches('/');
-    let rest = rest.split('#').next().unwrap_or("");
-    let rest = rest.split('?').next().unwrap_or("");
-    let (purl_type, path) = rest.split_once('/')?;
-    let (path, version) = match path.rsplit_once('@') {
-        Some((path, version)) => (path, Some(decode(version)?)),
-        None => (path, None),
-    };
-    let mut segments = Vec::new();
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        segments.push(decode(segment)?.to_lowercase());
-    }
-    let name = segments.pop()?;
-    if purl_type.is_empty() || name.is_empty() {
+    let purl = purl.trim();
+    if !escapes_are_complete(purl) {
         return None;
     }
+    let purl = split_encoded_namespace(purl);
+    let parsed: PackageUrl<'static> = purl.parse().ok()?;
     Some(PurlKey {
-        purl_type: purl_type.to_ascii_lowercase(),
-        namespace: segments.join("/"),
-        name,
-        version: version.filter(|v| !v.is_empty()),
+        purl_type: parsed.ty().to_string(),
+        namespace: parsed.namespace().unwrap_or_default().to_lowercase(),
+        name: parsed.name().to_lowercase(),
+        version: parsed
+            .version()
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
     })
+}
+
+/// Whether every `%` starts an escape of two hex digits (`packageurl` keeps a broken escape
+/// as written).
+fn escapes_are_complete(purl: &str) -> bool {
+    purl.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
+/// `purl` with `%2F` in its namespace (between the type's `/` and the name's) replaced by
+/// `/`.
+fn split_encoded_namespace(purl: &str) -> Cow<'_, str> {
+    let Some(rest) = purl.strip_prefix("pkg:").map(|r| r.trim_start_matches('/')) else {
+        return Cow::Borrowed(purl);
+    };
+    let start = purl.len() - rest.len();
+    let path = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (Some(type_end), Some(name_start)) = (path.find('/'), path.rfind('/')) else {
+        return Cow::Borrowed(purl);
+    };
+    let parts = (
+        purl.get(..start + type_end),
+        path.get(type_end..name_start),
+        purl.get(start + name_start..),
+    );
+    match parts {
+        (Some(head), Some(namespace), Some(tail))
+            if namespace.contains("%2F") || namespace.contains("%2f") =>
+        {
+            let namespace = namespace.replace("%2F", "/").replace("%2f", "/");
+            Cow::Owned(format!("{head}{namespace}{tail}"))
+        }
+        _ => Cow::Borrowed(purl),
+    }
 }
 
 impl PurlKey {
@@ -53,24 +91,6 @@ impl PurlKey {
                 .as_ref()
                 .is_none_or(|v| package.version.as_ref() == Some(v))
     }
-}
-
-/// Decode `%XX` escapes; `None` for a broken escape or bytes that are not UTF-8.
-fn decode(component: &str) -> Option<String> {
-    let bytes = component.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        if byte == b'%' {
-            let hex = component.get(i.checked_add(1)?..i.checked_add(3)?)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i = i.checked_add(3)?;
-        } else {
-            out.push(byte);
-            i = i.checked_add(1)?;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -130,8 +150,47 @@ mod tests {
             "pkg:apk/a%zz",
             "pkg:apk/a%ff",
             "pkg:apk/a@%",
+            "pkg:apk/a?arch=%4",
+            // The `oci` type has no namespace; `swift` needs one.
+            "pkg:oci/library/alpine@sha256:ab",
+            "pkg:swift/Alamofire@5.4.3",
+            "pkg:a%2Fb/x",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
+        let image = parse("pkg:oci/alpine@sha256%3Aab?repository_url=docker.io%2Flibrary%2Falpine");
+        assert_eq!(
+            image,
+            Some(PurlKey {
+                purl_type: "oci".into(),
+                namespace: String::new(),
+                name: "alpine".into(),
+                version: Some("sha256:ab".into()),
+            })
+        );
+        assert_eq!(parse("pkg:oci/alpine@sha256:ab"), image);
+    }
+
+    #[test]
+    fn hostile_input_is_refused_without_panicking() {
+        for text in [
+            "pkg:%",
+            "pkg:é/é@é?é=é#é",
+            "pkg:a/%C3",
+            "pkg:a/b%2F%C3%A9/c",
+            "pkg:a/%2F/%2F",
+            "pkg:a/%2f@%2f?%2f#%2f",
+            "pkg:a/b@/",
+            "pkg:a/b?=&=&",
+            "pkg:a/b#/../..",
+            "pkg:////",
+            "pkg:a/b@1?k=é%",
+        ] {
+            let _ = parse(text);
+        }
+        assert_eq!(
+            parse("pkg:a/b%2F%C3%A9/c").map(|k| k.namespace),
+            Some("b/é".to_string())
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod image;
 pub mod os;
 pub mod package;
 pub mod platform;
+pub mod purl;
 pub mod reference;
 pub mod result;
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::{ImportOptions, ImportSummary};
 use crate::store::Database;
@@ -373,16 +375,16 @@ pub enum NetworkSource {
     },
 }
 
+/// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
+/// unreserved characters (ASCII letters, digits, `-._~`).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn encode_path_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
 
 impl NetworkSource {

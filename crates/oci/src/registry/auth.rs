@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -209,16 +210,17 @@ pub(crate) fn token_url(challenge: &Challenge, repository: &str) -> Option<Strin
     Some(url)
 }
 
+/// What a query parameter value percent-encodes: everything but RFC 3986's unreserved
+/// characters (ASCII letters, digits, `-._~`), so `:`, `/`, `&`, `=`, `+` and spaces are
+/// escaped.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 #[derive(Deserialize)]

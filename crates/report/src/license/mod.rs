@@ -1,16 +1,15 @@
 //! Recognising SPDX licence identifiers and expressions in licences as packages record them.
 //!
 //! Packages record licences in many ways (`MIT`, `MIT AND BSD-2-Clause`, `GPLv2+ and
-//! LGPLv2+`, `BSD`). [`classify`] decides which are valid SPDX: a known identifier, a valid
-//! expression over known identifiers (SPDX 2.3 Annex D; operators in upper case), or neither.
+//! LGPLv2+`, `BSD`). [`classify`] decides which are valid SPDX: a known licence identifier,
+//! a valid expression (SPDX 2.3 Annex D; operators in upper case), or neither. The `spdx`
+//! crate supplies the SPDX License List (licences and exceptions apart, so an exception is
+//! only accepted after `WITH` and a licence never is) and parses the expression.
 //! Identifiers are matched case-insensitively and written in their canonical case.
-//!
-//! Known limit: licence and exception identifiers come from one list, so an exception
-//! identifier is accepted where a licence is expected (and the other way round).
 
-mod spdx_ids;
-
-use std::cmp::Ordering;
+use spdx::identifiers::{EXCEPTIONS, LICENSES};
+use spdx::lexer::{Lexer, Token};
+use spdx::{Expression, ParseMode};
 
 /// What a recorded licence string is, in SPDX terms.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,196 +22,112 @@ pub enum License {
     Name(String),
 }
 
-/// The canonical form of an SPDX licence or exception identifier, matched ignoring case.
-pub fn canonical_id(id: &str) -> Option<&'static str> {
-    spdx_ids::IDS
-        .binary_search_by(|known| cmp_ignore_case(known, id))
-        .ok()
-        .and_then(|i| spdx_ids::IDS.get(i).copied())
-}
-
-fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-}
-
 /// Classify one recorded licence string. `None` for an empty string.
 pub fn classify(raw: &str) -> Option<License> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;
     }
-    if let Some(id) = canonical_id(raw) {
-        return Some(License::Id(id.to_string()));
-    }
-    match parse_expression(raw) {
-        Some(Expr::Simple(id)) if canonical_id(&id).is_some() => Some(License::Id(id)),
-        Some(expr) => Some(License::Expression(expr.to_string())),
-        None => Some(License::Name(raw.to_string())),
-    }
+    Some(match normalise(raw) {
+        Some(text) if license_name(&text).is_some() => License::Id(text),
+        Some(text) => License::Expression(text),
+        None => License::Name(raw.to_string()),
+    })
 }
 
 /// Longest expression we try to parse; longer strings are kept as names.
 const MAX_EXPRESSION: usize = 4096;
-/// Deepest parenthesis nesting we follow.
+/// Deepest parenthesis nesting we accept.
 const MAX_DEPTH: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Expr {
-    /// A licence id (maybe with `+`) or a `LicenseRef-`/`DocumentRef-` reference.
-    Simple(String),
-    /// `licence WITH exception`.
-    With(String, String),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Paren(Box<Expr>),
-}
+/// SPDX 2.3 as written: deprecated identifiers (`GPL-2.0`, `LGPL-2.1+`) are still
+/// identifiers, `+` is allowed after a GNU licence, and nothing outside the list is.
+const MODE: ParseMode = ParseMode {
+    allow_deprecated: true,
+    allow_postfix_plus_on_gpl: true,
+    ..ParseMode::STRICT
+};
 
-impl std::fmt::Display for Expr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Simple(id) => f.write_str(id),
-            Self::With(id, exception) => write!(f, "{id} WITH {exception}"),
-            Self::And(a, b) => write!(f, "{a} AND {b}"),
-            Self::Or(a, b) => write!(f, "{a} OR {b}"),
-            Self::Paren(inner) => write!(f, "({inner})"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token<'a> {
-    Open,
-    Close,
-    Word(&'a str),
-}
-
-fn tokenize(text: &str) -> Vec<Token<'_>> {
-    let mut tokens = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        if c == '(' || c == ')' || c.is_whitespace() {
-            if let Some(s) = start.take() {
-                tokens.extend(text.get(s..i).map(Token::Word));
-            }
-            match c {
-                '(' => tokens.push(Token::Open),
-                ')' => tokens.push(Token::Close),
-                _ => {}
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(s) = start {
-        tokens.extend(text.get(s..).map(Token::Word));
-    }
-    tokens
-}
-
-fn parse_expression(text: &str) -> Option<Expr> {
-    if text.len() > MAX_EXPRESSION {
+/// `raw` with identifiers in canonical case and single spaces between terms, when it is a
+/// valid SPDX expression; `None` otherwise.
+fn normalise(raw: &str) -> Option<String> {
+    if raw.len() > MAX_EXPRESSION {
         return None;
     }
-    let tokens = tokenize(text);
-    let mut parser = Parser { tokens, pos: 0 };
-    let expr = parser.or(0)?;
-    (parser.pos == parser.tokens.len()).then_some(expr)
-}
-
-struct Parser<'a> {
-    tokens: Vec<Token<'a>>,
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn peek_word(&self, word: &str) -> bool {
-        matches!(self.tokens.get(self.pos), Some(Token::Word(w)) if *w == word)
-    }
-
-    fn or(&mut self, depth: usize) -> Option<Expr> {
-        let mut left = self.and(depth)?;
-        while self.peek_word("OR") {
-            self.pos += 1;
-            let right = self.and(depth)?;
-            left = Expr::Or(Box::new(left), Box::new(right));
-        }
-        Some(left)
-    }
-
-    fn and(&mut self, depth: usize) -> Option<Expr> {
-        let mut left = self.with(depth)?;
-        while self.peek_word("AND") {
-            self.pos += 1;
-            let right = self.with(depth)?;
-            left = Expr::And(Box::new(left), Box::new(right));
-        }
-        Some(left)
-    }
-
-    fn with(&mut self, depth: usize) -> Option<Expr> {
-        match self.tokens.get(self.pos)? {
-            Token::Open => {
-                if depth >= MAX_DEPTH {
+    // Lex with unknown words allowed, to find identifiers written in another case.
+    let lexer = Lexer::new_mode(
+        raw,
+        ParseMode {
+            allow_unknown: true,
+            ..MODE
+        },
+    );
+    let mut out = String::with_capacity(raw.len());
+    let mut depth = 0usize;
+    let mut after_open = true;
+    for token in lexer {
+        let token = token.ok()?;
+        let text = raw.get(token.span.clone())?;
+        let term = match token.token {
+            Token::Spdx(id) => id.name,
+            Token::Exception(exception) => exception.name,
+            Token::Unknown(word) => license_name(word).or_else(|| exception_name(word))?,
+            // Lower-case operators are taken for prose (`MIT and Zlib`).
+            Token::And | Token::Or | Token::With
+                if text.bytes().any(|b| b.is_ascii_lowercase()) =>
+            {
+                return None;
+            }
+            Token::And | Token::Or | Token::With => text,
+            Token::LicenseRef { doc_ref, lic_ref }
+                if !lic_ref.is_empty() && doc_ref.is_none_or(|d| !d.is_empty()) =>
+            {
+                text
+            }
+            // Empty references, and SPDX 3 `AdditionRef-` (not in SPDX 2.3).
+            Token::LicenseRef { .. } | Token::AdditionRef { .. } => return None,
+            Token::Plus => {
+                out.push('+');
+                continue;
+            }
+            Token::OpenParen => {
+                depth += 1;
+                if depth > MAX_DEPTH {
                     return None;
                 }
-                self.pos += 1;
-                let inner = self.or(depth + 1)?;
-                if self.tokens.get(self.pos) != Some(&Token::Close) {
-                    return None;
-                }
-                self.pos += 1;
-                Some(Expr::Paren(Box::new(inner)))
+                "("
             }
-            Token::Close => None,
-            Token::Word(word) => {
-                let id = simple(word)?;
-                self.pos += 1;
-                if self.peek_word("WITH") {
-                    self.pos += 1;
-                    let Some(Token::Word(exception)) = self.tokens.get(self.pos) else {
-                        return None;
-                    };
-                    let exception = canonical_id(exception)?;
-                    self.pos += 1;
-                    return Some(Expr::With(id, exception.to_string()));
-                }
-                Some(Expr::Simple(id))
+            Token::CloseParen => {
+                depth = depth.checked_sub(1)?;
+                out.push(')');
+                continue;
             }
+        };
+        if !after_open {
+            out.push(' ');
         }
+        out.push_str(term);
+        after_open = term == "(";
     }
+    // The crate's parser checks the grammar and where licences and exceptions may stand.
+    Expression::parse_mode(&out, MODE).ok()?;
+    Some(out)
 }
 
-/// A simple expression: a known id (optionally `+`), `LicenseRef-x` or
-/// `DocumentRef-x:LicenseRef-y`.
-fn simple(word: &str) -> Option<String> {
-    if matches!(word, "AND" | "OR" | "WITH") {
-        return None;
-    }
-    if let Some(id) = canonical_id(word) {
-        return Some(id.to_string());
-    }
-    if let Some(base) = word.strip_suffix('+') {
-        return canonical_id(base).map(|id| format!("{id}+"));
-    }
-    let reference = match word.split_once(':') {
-        Some((document, license)) => {
-            is_ref(document, "DocumentRef-").then_some(())?;
-            license
-        }
-        None => word,
-    };
-    is_ref(reference, "LicenseRef-").then(|| word.to_string())
+/// The canonical form of a licence identifier, matched ignoring case.
+fn license_name(id: &str) -> Option<&'static str> {
+    LICENSES
+        .iter()
+        .find(|license| license.name.eq_ignore_ascii_case(id))
+        .map(|license| license.name)
 }
 
-fn is_ref(word: &str, prefix: &str) -> bool {
-    word.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    })
+/// The canonical form of an exception identifier, matched ignoring case.
+fn exception_name(id: &str) -> Option<&'static str> {
+    EXCEPTIONS
+        .iter()
+        .find(|exception| exception.name.eq_ignore_ascii_case(id))
+        .map(|exception| exception.name)
 }
 
 #[cfg(test)]
@@ -280,11 +195,63 @@ mod tests {
     }
 
     #[test]
-    fn id_list_is_sorted_for_binary_search() {
-        assert!(
-            spdx_ids::IDS
-                .windows(2)
-                .all(|w| cmp_ignore_case(w[0], w[1]) == Ordering::Less)
+    fn licences_and_exceptions_stand_apart() {
+        assert_eq!(
+            classify("MIT WITH Classpath-exception-2.0"),
+            expr("MIT WITH Classpath-exception-2.0")
         );
+        assert_eq!(
+            classify("gpl-2.0-or-later with classpath-exception-2.0"),
+            name("gpl-2.0-or-later with classpath-exception-2.0")
+        );
+        assert_eq!(
+            classify("gpl-2.0-or-later WITH classpath-exception-2.0"),
+            expr("GPL-2.0-or-later WITH Classpath-exception-2.0")
+        );
+        for bad in [
+            "Classpath-exception-2.0",
+            "classpath-exception-2.0",
+            "GPL-2.0-only WITH MIT",
+            "MIT OR Classpath-exception-2.0",
+            "MIT WITH Classpath-exception-2.0 WITH LLVM-exception",
+            "MIT WITH AdditionRef-x",
+            "MIT WITH LicenseRef-x",
+            "DocumentRef-:LicenseRef-x",
+        ] {
+            assert_eq!(classify(bad), name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deprecated_and_plus_forms() {
+        assert_eq!(classify("GPL-2.0"), id("GPL-2.0"));
+        assert_eq!(classify("gpl-2.0+"), id("GPL-2.0+"));
+        assert_eq!(classify("GPL-2.0-only+"), expr("GPL-2.0-only+"));
+        assert_eq!(classify("MIT +"), name("MIT +"));
+    }
+
+    #[test]
+    fn hostile_input_is_a_name() {
+        for text in [
+            "é",
+            "MIT é",
+            "MIT AND é",
+            "(((",
+            ")))",
+            "+",
+            "MIT++",
+            "WITH WITH",
+            "MIT WITH (Classpath-exception-2.0)",
+            "(MIT) WITH Classpath-exception-2.0",
+            "MIT AND (BSD-2-Clause OR Zlib) WITH Classpath-exception-2.0",
+            "LicenseRef-a:LicenseRef-b",
+            "DocumentRef-a:",
+            "MIT\u{0}",
+            "MIT/Apache-2.0",
+        ] {
+            assert_eq!(classify(text), name(text), "{text}");
+        }
+        let long = "MIT OR ".repeat(1000) + "MIT";
+        assert_eq!(classify(&long), name(&long));
     }
 }

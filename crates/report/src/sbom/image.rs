@@ -1,10 +1,12 @@
 //! How the scanned image itself is named in SBOMs.
 
-use portcullis_types::{ImageInfo, Reference, SourceKind};
+use portcullis_types::{ImageInfo, Reference, SourceKind, purl};
 
 /// The image's Package URL (purl type `oci`), for images from a registry with a known
-/// digest: `pkg:oci/<name>@sha256%3A...?arch=...&repository_url=<registry>/<repository>&tag=...`.
-/// `None` for other sources, whose location is a local path.
+/// digest: `pkg:oci/<name>@sha256:...?arch=...&repository_url=<registry>%2F<repository>&tag=...`
+/// in the canonical form of the purl spec (its `oci` type tests write the digest's colon
+/// as is and encode the slashes of `repository_url`). `None` for other sources, whose
+/// location is a local path.
 pub fn oci_purl(image: &ImageInfo) -> Option<String> {
     if image.source != SourceKind::Registry {
         return None;
@@ -13,36 +15,23 @@ pub fn oci_purl(image: &ImageInfo) -> Option<String> {
     let reference = Reference::parse(&image.reference).ok()?;
     let repository = reference.repository();
     let name = repository.rsplit('/').next().unwrap_or(repository);
-    let mut qualifiers = Vec::new();
-    if let Some(platform) = &image.platform {
-        qualifiers.push(format!("arch={}", encode(&platform.architecture)));
-    }
-    qualifiers.push(format!(
-        "repository_url={}",
-        encode(&format!("{}/{repository}", reference.registry()))
-    ));
-    if let Some(tag) = reference.tag() {
-        qualifiers.push(format!("tag={}", encode(tag)));
-    }
-    Some(format!(
-        "pkg:oci/{}@{}?{}",
-        encode(&name.to_ascii_lowercase()),
-        encode(digest.as_str()).replace(':', "%3A"),
-        qualifiers.join("&")
+    Some(purl::build(
+        "oci",
+        None,
+        &name.to_ascii_lowercase(),
+        Some(digest.as_str()),
+        &[
+            (
+                "arch",
+                image.platform.as_ref().map(|p| p.architecture.clone()),
+            ),
+            (
+                "repository_url",
+                Some(format!("{}/{repository}", reference.registry())),
+            ),
+            ("tag", reference.tag().map(str::to_string)),
+        ],
     ))
-}
-
-/// Percent-encode everything but ASCII letters, digits and `.-_~/:`.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b".-_~/:".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The image's name for documents: its reference as normalised by the image reader.
@@ -75,7 +64,7 @@ mod tests {
         assert_eq!(
             purl,
             format!(
-                "pkg:oci/alpine@sha256%3A{}?arch=amd64&repository_url=127.0.0.1:5000/team/alpine&tag=3.20",
+                "pkg:oci/alpine@sha256:{}?arch=amd64&repository_url=127.0.0.1:5000%2Fteam%2Falpine&tag=3.20",
                 Digest::sha256_of(b"x").hex()
             )
         );

@@ -15,6 +15,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use portcullis_types::{Finding, ScanResult, Severity};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -136,7 +137,7 @@ pub fn severity_counts(findings: &[&Finding]) -> [(Severity, usize); 6] {
 /// Who publishes a vulnerability id, and the page describing it: NVD for `CVE-`, the
 /// GitHub Advisory Database for `GHSA-`, OSV for everything else.
 pub fn advisory_source(id: &str) -> (&'static str, String) {
-    let encoded = percent_encode(id, b"-._~");
+    let encoded = utf8_percent_encode(id, PATH_SEGMENT);
     if id.starts_with("CVE-") {
         ("NVD", format!("https://nvd.nist.gov/vuln/detail/{encoded}"))
     } else if id.starts_with("GHSA-") {
@@ -149,18 +150,13 @@ pub fn advisory_source(id: &str) -> (&'static str, String) {
     }
 }
 
-/// Percent-encode every byte of `text` but ASCII letters, digits and the bytes in `keep`.
-pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || keep.contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
+/// unreserved characters (ASCII letters, digits, `-._~`).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
 /// `will not be fixed`.

@@ -13,10 +13,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use portcullis_types::{Ecosystem, Finding, FindingEpss, FindingKev, ScanResult, Severity};
 use serde::Serialize;
 
-use super::{advisory_source, cvss_score, fix_phrase, percent_encode, sorted_findings};
+use super::{advisory_source, cvss_score, fix_phrase, sorted_findings};
 use crate::ToolInfo;
 use crate::error::Result;
 use crate::ids;
@@ -239,8 +240,29 @@ fn is_os_package(ecosystem: Ecosystem) -> bool {
 /// letters, digits, `-._~/!$&'()*+,;=@` percent-encoded (`:` too, so the first segment
 /// never looks like a scheme).
 pub fn relative_uri(location: &str) -> String {
-    percent_encode(location.trim_start_matches('/'), b"-._~/!$&'()*+,;=@")
+    utf8_percent_encode(location.trim_start_matches('/'), RELATIVE_PATH).to_string()
 }
+
+/// What [`relative_uri`] percent-encodes: all but RFC 3986's `pchar` (unreserved,
+/// sub-delims, `@`; not `:`) and the segment separator `/`.
+const RELATIVE_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b'@');
 
 fn fingerprint(f: &Finding) -> String {
     let p = &f.package;
