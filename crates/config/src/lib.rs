@@ -45,7 +45,8 @@ pub struct ServerConfig {
     /// Whether to watch `WhiteListItem`s and write `Audit`s through the Kubernetes API.
     pub kubernetes: bool,
     /// How long a tag's resolved digest is reused before asking the registry again (`30s`);
-    /// `0s` resolves on every request.
+    /// for one more TTL its verdict still answers while the tag is resolved again in the
+    /// background. `0s` resolves on every request.
     pub tag_cache_ttl: Duration,
     /// Most image scans running at once (`2`).
     pub scan_concurrency: usize,

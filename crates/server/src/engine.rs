@@ -180,6 +180,10 @@ pub struct EngineSettings {
 /// The answer to a lookup that needs no registry work, or what the work needs.
 enum Prepared {
     Done(ImageCheck),
+    /// The verdict for the digest a tag last resolved to, past `tagCacheTtl`: answered at
+    /// once while the tag is resolved again in the background (a registry round trip never
+    /// stalls the admissions of an image already judged).
+    Stale(ImageCheck, Pending),
     Pending(Pending),
 }
 
@@ -500,14 +504,39 @@ impl Engine {
                 return Prepared::Done(check);
             }
         }
-        Prepared::Pending(Pending {
-            check,
+        let stale = self.expired_digest(&reference).and_then(|digest| {
+            let key = VerdictKey {
+                digest: digest.clone(),
+                policy: policy_version.clone(),
+                database: database.clone(),
+            };
+            Some((digest, self.cached_verdict(&key)?))
+        });
+        let pending = Pending {
+            check: check.clone(),
             reference,
             policy,
             policy_version,
             generation,
             database,
-        })
+        };
+        match stale {
+            Some((digest, hit)) => {
+                check.digest = Some(digest);
+                check.outcome = Ok(hit);
+                Prepared::Stale(check, pending)
+            }
+            None => Prepared::Pending(pending),
+        }
+    }
+
+    /// Resolve a stale tag again in the background, if a background place is free (else a
+    /// later admission tries again); concurrent refreshes of one tag join one flight.
+    fn refresh(self: &Arc<Self>, pending: Pending, access: Access, trigger: Trigger) {
+        self.count_lookup("stale");
+        if let Ok(permit) = Arc::clone(&self.background).try_acquire_owned() {
+            drop(self.start(pending, access, Some(permit), trigger));
+        }
     }
 
     /// The answer for `image` if it needs no registry work: a cached verdict, or an
@@ -515,7 +544,8 @@ impl Engine {
     pub fn cached(&self, image: &str) -> Option<ImageCheck> {
         match self.prepare(image) {
             Prepared::Done(check) => Some(check),
-            Prepared::Pending(_) => None,
+            // Refreshing needs the caller's registry access: `check` does it.
+            Prepared::Stale(..) | Prepared::Pending(_) => None,
         }
     }
 
@@ -526,7 +556,6 @@ impl Engine {
         hold: Option<tokio::sync::OwnedSemaphorePermit>,
         trigger: Trigger,
     ) -> crate::flight::Ticket<(String, Arc<ScanResult>)> {
-        self.count_lookup("miss");
         let Pending {
             reference,
             policy,
@@ -574,13 +603,17 @@ impl Engine {
         pull_secrets: &[String],
         deadline: Option<Instant>,
     ) -> ImageCheck {
-        let pending = match self.prepare(image) {
-            Prepared::Done(check) => return check,
-            Prepared::Pending(pending) => pending,
-        };
         let access = Access::Cluster {
             namespace: namespace.to_string(),
             pull_secrets: pull_secrets.to_vec(),
+        };
+        let pending = match self.prepare(image) {
+            Prepared::Done(check) => return check,
+            Prepared::Stale(check, pending) => {
+                self.refresh(pending, access, trigger);
+                return check;
+            }
+            Prepared::Pending(pending) => pending,
         };
         self.run(pending, access, deadline, trigger).await
     }
@@ -596,6 +629,10 @@ impl Engine {
     ) -> ImageCheck {
         let pending = match self.prepare(image) {
             Prepared::Done(check) => return check,
+            Prepared::Stale(check, pending) => {
+                self.refresh(pending, Access::Given(access), trigger);
+                return check;
+            }
             Prepared::Pending(pending) => pending,
         };
         self.run(pending, Access::Given(access), deadline, trigger)
@@ -632,6 +669,7 @@ impl Engine {
     ) -> ImageCheck {
         let image = pending.check.image.clone();
         let mut check = pending.check.clone();
+        self.count_lookup("miss");
         let ticket = self.start(pending, access, None, trigger);
         match ticket.wait(deadline).await {
             Some(Ok((digest, result))) => {
@@ -660,17 +698,22 @@ impl Engine {
         pull_secrets: &[String],
         why: &str,
     ) -> ImageCheck {
+        let access = Access::Cluster {
+            namespace: namespace.to_string(),
+            pull_secrets: pull_secrets.to_vec(),
+        };
         let pending = match self.prepare(image) {
             Prepared::Done(check) => return check,
+            Prepared::Stale(check, pending) => {
+                self.refresh(pending, access, Trigger::Admission);
+                return check;
+            }
             Prepared::Pending(pending) => pending,
         };
+        self.count_lookup("miss");
         let mut check = pending.check.clone();
         let queued = match Arc::clone(&self.background).try_acquire_owned() {
             Ok(permit) => {
-                let access = Access::Cluster {
-                    namespace: namespace.to_string(),
-                    pull_secrets: pull_secrets.to_vec(),
-                };
                 drop(self.start(pending, access, Some(permit), Trigger::Admission));
                 "a background check is queued"
             }
@@ -703,6 +746,17 @@ impl Engine {
         (at.elapsed() < self.tag_ttl).then(|| digest.clone())
     }
 
+    /// The digest a tag resolved to between one and two TTLs ago: old enough to resolve
+    /// again, young enough to answer with meanwhile (`None` for a digest reference).
+    fn expired_digest(&self, reference: &Reference) -> Option<String> {
+        if reference.digest().is_some() {
+            return None;
+        }
+        let tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, digest) = tags.get(&reference.to_string())?;
+        (at.elapsed() < self.tag_ttl.saturating_mul(2)).then(|| digest.clone())
+    }
+
     /// The digest last resolved for `image`, if still kept.
     fn cached_digest_any(&self, image: &str) -> Option<String> {
         let reference = Reference::parse(image).ok()?;
@@ -716,7 +770,8 @@ impl Engine {
     fn remember_tag(&self, reference: &Reference, digest: &str) {
         let ttl = self.tag_ttl;
         let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
-        tags.drop_oldest_while(|(at, _)| at.elapsed() >= ttl);
+        // Kept for a second TTL, in which a stale entry answers while it is resolved again.
+        tags.drop_oldest_while(|(at, _)| at.elapsed() >= ttl.saturating_mul(2));
         if !ttl.is_zero() {
             tags.insert(reference.to_string(), (Instant::now(), digest.to_string()));
         }
