@@ -148,6 +148,8 @@ impl portcullis_oci::FileFilter for CatalogFilter {
         if os::is_oversized_content_manifest(entry.path, data.len() as u64) {
             // Read only to be dropped: `catalog_all` warns from its size.
             Vec::new()
+        } else if lang::java::is_archive_path(entry.path) {
+            lang::java::summarize_archive(data, entry.path)
         } else if self.patterns.matches(entry.path) {
             data
         } else {

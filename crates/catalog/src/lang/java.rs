@@ -65,7 +65,65 @@ impl Cataloger for JavaCataloger {
     }
 
     fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        catalog_files(self, files, report, parse_archive)
+        catalog_files(self, files, report, parse_or_decode)
+    }
+}
+
+/// Archives at least this big are reduced to their packages as soon as they are read
+/// ([`summarize_archive`]); smaller ones are kept whole until cataloguing.
+pub const SUMMARIZE_FROM: usize = 1024 * 1024;
+
+const SUMMARY_MAGIC: &[u8] = b"\0portcullis-java-summary-v1\0";
+
+/// Is `path` a Java archive this cataloger reads (its name ends as [`PATTERNS`] say)?
+pub fn is_archive_path(path: &str) -> bool {
+    ARCHIVE_EXTENSIONS.iter().any(|ext| path.ends_with(ext))
+}
+
+/// Reduce a Java archive of [`SUMMARIZE_FROM`] bytes or more to what this cataloger needs:
+/// the packages and warnings [`parse_archive`] finds under `location`, encoded compactly.
+/// The image reader calls this as each archive is read, so memory holds one big archive at
+/// a time (a 67 MB fat jar is a few hundred bytes once read). Smaller archives come back
+/// as they are.
+pub fn summarize_archive(data: Vec<u8>, location: &str) -> Vec<u8> {
+    if data.len() < SUMMARIZE_FROM {
+        return data;
+    }
+    let (packages, warnings) = parse_archive(&data, location);
+    let mut out = SUMMARY_MAGIC.to_vec();
+    match serde_json::to_writer(&mut out, &(location, packages, warnings)) {
+        Ok(()) => out,
+        // Serialising our own plain types does not fail; keep the archive if it ever does.
+        Err(_) => data,
+    }
+}
+
+/// [`parse_archive`], or the packages and warnings of a [`summarize_archive`] summary, moved
+/// to `location` (an archive read through a symlink was summarised under the link's target).
+fn parse_or_decode(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warning>) {
+    let Some(json) = data.strip_prefix(SUMMARY_MAGIC) else {
+        return parse_archive(data, location);
+    };
+    match serde_json::from_slice::<(String, Vec<Package>, Vec<Warning>)>(json) {
+        Ok((read_as, mut packages, mut warnings)) => {
+            let relocate = |place: &mut String| {
+                if let Some(rest) = place.strip_prefix(read_as.as_str())
+                    && (rest.is_empty() || rest.starts_with(':'))
+                {
+                    *place = format!("{location}{rest}");
+                }
+            };
+            packages.iter_mut().for_each(|p| relocate(&mut p.location));
+            warnings.iter_mut().for_each(|w| relocate(&mut w.location));
+            (packages, warnings)
+        }
+        Err(e) => (
+            Vec::new(),
+            vec![Warning::new(
+                location,
+                format!("unreadable Java archive summary: {e}"),
+            )],
+        ),
     }
 }
 

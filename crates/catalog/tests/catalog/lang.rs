@@ -925,3 +925,96 @@ fn syft_side_by_side_lang() {
         expected_theirs
     );
 }
+
+/// A Java archive of a mebibyte or more is reduced to its packages as the image reader reads
+/// it (`CatalogFilter::reduce`), so memory never holds it whole past that point; catalogued
+/// from the summary, under another path (the archive read through a symlink), it gives
+/// exactly what the archive itself gives there, nested archives and warnings included.
+/// Smaller archives are kept as they are.
+#[test]
+fn big_java_archives_are_summarised_as_they_are_read_with_the_same_result() {
+    // Incompressible filler, stored, so the archive is over the threshold.
+    let mut filler = Vec::with_capacity(java::SUMMARIZE_FROM + 4096);
+    let mut state: u32 = 0x9e37_79b9;
+    while filler.len() < java::SUMMARIZE_FROM + 4096 {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        filler.extend_from_slice(&state.to_le_bytes());
+    }
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    writer.start_file("BOOT-INF/lib/app.jar", stored).unwrap();
+    writer.write_all(&app_jar()).unwrap();
+    writer
+        .start_file("BOOT-INF/lib/broken.jar", stored)
+        .unwrap();
+    writer.write_all(b"not a zip").unwrap();
+    writer.start_file("static/blob.bin", stored).unwrap();
+    writer.write_all(&filler).unwrap();
+    let big = writer.finish().unwrap().into_inner();
+    assert!(big.len() >= java::SUMMARIZE_FROM);
+
+    let filter = portcullis_catalog::CatalogFilter::new().unwrap();
+    let read_as = "opt/releases/v2/server.jar";
+    let info = EntryInfo {
+        path: read_as,
+        size: big.len() as u64,
+        mode: 0o644,
+    };
+    let summary = filter.reduce(&info, big.clone());
+    assert!(summary.len() < 4096, "{} bytes kept", summary.len());
+
+    let location = "opt/app/server.jar";
+    let mut set = FileSet::default();
+    set.files
+        .insert(location.to_string(), found(location, &summary, None));
+    let catalog = catalog_all(&set);
+    let (expected, expected_warnings) = java::parse_archive(&big, location);
+    assert_eq!(catalog.packages, {
+        let mut e = expected.clone();
+        e.sort();
+        e
+    });
+    assert_eq!(catalog.warnings, expected_warnings);
+    // Independently of the parser: the nested archive's three packages (as app_jar builds
+    // them and the module doc names them), and one warning naming the broken one, under the link's path.
+    let inner = "opt/app/server.jar:BOOT-INF/lib/app.jar";
+    let mut found_packages: Vec<(String, String, String)> = catalog
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone(), p.location.clone()))
+        .collect();
+    found_packages.sort();
+    assert_eq!(
+        found_packages,
+        [
+            ("app".to_string(), "1.0.0".to_string(), inner.to_string()),
+            // Named after its file, as syft names a manifest-only archive.
+            (
+                "bundle".to_string(),
+                "2.5.1".to_string(),
+                format!("{inner}:BOOT-INF/lib/bundle.jar")
+            ),
+            (
+                "commons-lang3".to_string(),
+                "3.12.0".to_string(),
+                format!("{inner}:BOOT-INF/lib/commons-lang3-3.12.0.jar")
+            ),
+        ]
+    );
+    assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+    assert_eq!(
+        catalog.warnings[0].location,
+        "opt/app/server.jar:BOOT-INF/lib/broken.jar"
+    );
+
+    // A small archive is kept whole.
+    let small = app_jar();
+    let info = EntryInfo {
+        path: read_as,
+        size: small.len() as u64,
+        mode: 0o644,
+    };
+    assert_eq!(filter.reduce(&info, small.clone()), small);
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark (issue 17, targets 1, 2 and the server half of 4): `portcullis serve` over TLS on
+# loopback with the full testdata database, a local docker-registry holding COLD (default 20)
+# distinct Alpine 3.20 images (the minirootfs plus one small layer naming the image, so each
+# has its own digest), and `oha` as the load generator (latency-corrected, constant rate):
+#   1. cold decisions: one AdmissionReview per unscanned image, one after the other, timed by
+#      curl; p50 and p99 (targets <= 150 ms and <= 250 ms);
+#   2. the cached-verdict path at RATE (default 10000) req/s over 32 connections for DURATION
+#      (default 20s), `oha -q RATE --latency-correction`: p50, p99, p99.9 and the maximum
+#      (targets p99 <= 2 ms, p99.9 <= 5 ms), with the load generator on the same 2 cores;
+#   3. ADMISSIONS (default 1000000) cached admissions at RATE, then the server's RSS
+#      (target <= 100 MB) beside its idle RSS, and the cache bounds it reports.
+# Needs: oha (cargo install oha), umoci, skopeo, docker-registry, curl, openssl, python3.
+# Tests never run this.
+name=admission
+needs="oha umoci skopeo docker-registry curl openssl python3"
+source "$(dirname "$0")/common.sh"
+cold_count="${COLD:-20}"
+rate="${RATE:-10000}"
+duration="${DURATION:-20s}"
+admissions="${ADMISSIONS:-1000000}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The full testdata database (cached).
+db="$work/full.sqlite"
+if [[ ! -f "$db" ]]; then
+  adv="$testdata/advisories"
+  "$portcullis" --db "$db.tmp" db import --lenient "$adv" >/dev/null
+  mv "$db.tmp" "$db"
+fi
+
+# COLD distinct images (cached): alpine 3.20.3 plus a layer holding /etc/bench-image.
+layout="$work/layout"
+if ! grep -q "\"cold-$cold_count\"" "$layout/index.json" 2>/dev/null; then
+  rm -rf "$layout"
+  umoci init --layout "$layout"
+  umoci new --image "$layout:base"
+  umoci unpack --rootless --image "$layout:base" "$work/bundle" >/dev/null
+  tar -C "$work/bundle/rootfs" -xzf "$testdata/images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+  umoci repack --image "$layout:base" "$work/bundle"
+  rm -rf "$work/bundle"
+  for i in $(seq 0 "$cold_count"); do
+    umoci unpack --rootless --image "$layout:base" "$work/bundle" >/dev/null
+    echo "bench image $i" >"$work/bundle/rootfs/etc/bench-image"
+    umoci repack --image "$layout:cold-$i" "$work/bundle"
+    rm -rf "$work/bundle"
+  done
+fi
+
+run="$(mktemp -d)"
+regport="$(free_port)"
+cat >"$run/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $run/storage
+http:
+  addr: 127.0.0.1:$regport
+YML
+docker-registry serve "$run/registry.yml" >"$run/registry.log" 2>&1 &
+regpid=$!
+srvpid=""
+trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+for i in $(seq 0 "$cold_count"); do
+  skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:cold-$i" \
+    "docker://127.0.0.1:$regport/bench/app$i:v1" >/dev/null
+done
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$run/tls.key" -out "$run/tls.crt" 2>/dev/null
+port="$(free_port)"
+"$portcullis" --db "$db" serve --listen "127.0.0.1:$port" \
+  --tls-cert "$run/tls.crt" --tls-key "$run/tls.key" \
+  --policy reject_critical --insecure-registry "127.0.0.1:$regport" \
+  2>"$run/serve.stderr" &
+srvpid=$!
+url="https://127.0.0.1:$port"
+for _ in $(seq 600); do
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$run/tls.crt" "$url/readyz")" == 200 ]] && break
+  sleep 0.1
+done
+status_kib() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$srvpid/status"; }
+rss_idle_kib="$(status_kib VmRSS)"
+
+review() {
+  python3 - "$1" <<'PY'
+import json, sys
+pod = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"name": "bench", "namespace": "default", "labels": {"app": "bench"}},
+       "spec": {"containers": [{"name": "app", "image": sys.argv[1]}]}}
+print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+  "request": {"uid": "0b8a3c1e-0000-4000-8000-000000000001",
+    "kind": {"group": "", "version": "v1", "kind": "Pod"},
+    "resource": {"group": "", "version": "v1", "resource": "pods"},
+    "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+    "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+    "name": "bench", "namespace": "default", "operation": "CREATE",
+    "userInfo": {"username": "bench"}, "object": pod, "dryRun": False,
+    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}))
+PY
+}
+
+# 1. Cold decisions: images 1..COLD, each seen for the first time (image 0 warms the server).
+post() {
+  curl -s -o "$run/answer.json" -w '%{time_total}' --cacert "$run/tls.crt" \
+    -H 'Content-Type: application/json' --data-binary "@$1" "$url/imagecheck"
+}
+review "127.0.0.1:$regport/bench/app0:v1" >"$run/cached.json"
+post "$run/cached.json" >/dev/null
+: >"$run/cold.txt"
+for i in $(seq 1 "$cold_count"); do
+  review "127.0.0.1:$regport/bench/app$i:v1" >"$run/cold-$i.json"
+  post "$run/cold-$i.json" >>"$run/cold.txt"
+  echo >>"$run/cold.txt"
+  grep -q '"allowed":true' "$run/answer.json" || grep -q '"allowed":false' "$run/answer.json" || {
+    echo "unexpected answer: $(cat "$run/answer.json")" >&2; exit 1; }
+  ! grep -q 'not judged' "$run/answer.json" || { echo "not judged: $(cat "$run/answer.json")" >&2; exit 1; }
+done
+
+# 2. and 3. The cached path with oha, latency-corrected at a constant rate.
+load() {
+  oha --no-tui --insecure -m POST -T application/json -D "$run/cached.json" \
+    -c 32 -q "$rate" --latency-correction --output-format json "$@" "$url/imagecheck"
+}
+load -z "$duration" >"$run/tail.json"
+load -n "$admissions" >"$run/million.json"
+rss_after_kib="$(status_kib VmRSS)"
+metrics="$(curl -s --cacert "$run/tls.crt" "$url/metrics")"
+
+python3 - "$run/cold.txt" "$run/tail.json" "$run/million.json" "$rss_idle_kib" "$rss_after_kib" \
+  "$rate" "$duration" "$admissions" <<'PY'
+import json, sys
+cold = sorted(float(x) * 1000 for x in open(sys.argv[1]).read().split())
+def pct(values, p):
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+tail = json.load(open(sys.argv[2]))
+million = json.load(open(sys.argv[3]))
+idle, after = int(sys.argv[4]) / 1024, int(sys.argv[5]) / 1024
+rate, duration, admissions = sys.argv[6], sys.argv[7], int(sys.argv[8])
+def row(name, value, target):
+    print(f"{name:<64} {value:>14}   {target}")
+print(f"{'measure':<64} {'portcullis':>14}   target")
+row(f"cold decision, {len(cold)} distinct unscanned images, p50 (ms)", f"{pct(cold, 50):.0f}", "<= 150")
+row("cold decision, p99 (ms)", f"{pct(cold, 99):.0f}", "<= 250")
+for label, doc in ((f"cached admission, {rate} req/s, 32 conn, {duration}", tail),
+                   (f"cached admission, {admissions} at {rate} req/s", million)):
+    p = doc["latencyPercentiles"]
+    s = doc["summary"]
+    ok = s.get("successRate", 0)
+    row(f"{label}: req/s", f"{s['requestsPerSec']:.0f}", f"{rate} (success {ok:.4f})")
+    row(f"  p50 (ms)", f"{p['p50'] * 1000:.2f}", "")
+    row(f"  p99 (ms)", f"{p['p99'] * 1000:.2f}", "<= 2")
+    row(f"  p99.9 (ms)", f"{p['p99.9'] * 1000:.2f}", "<= 5")
+    row(f"  max (ms)", f"{s['slowest'] * 1000:.2f}", "")
+row("server RSS idle, full testdata database (MiB)", f"{idle:.1f}", "")
+row(f"server RSS after {admissions} cached admissions (MiB)", f"{after:.1f}", "<= 100 MB")
+PY
+echo "cache bounds (the defaults): verdictCacheSize 1000, tagCacheSize 10000, catalogCacheBytes 128 MiB, auditStoreSize 1000, scanLogSize 1000"
+echo "$metrics" | grep -E '^portcullis_verdict_cache_lookups_total' || true
