@@ -52,20 +52,21 @@ for line in sorted(p for p in pkgs if p.strip()):
     size = sum(size_of(p) for p in paths)
     if size == 0 or size > per_layer:
         continue  # keeps the layers even
-    if sizes[k] + size > per_layer:
+    if sizes[k] >= per_layer:
         if k == nlayers - 1:
-            continue
+            break
         k += 1
     buckets[k] += [p.lstrip("/") for p in paths]
     sizes[k] += size
-    if sum(sizes) >= target:
-        break
 
 def layer(i):
     lst = os.path.join(out, f"layer-{i}.list")
     tar = os.path.join(out, f"layer-{i}.tar")
+    # Each path once (directories and merged-/usr symlinks are listed by many packages; a
+    # name given twice would become a hard link to itself).
+    names = list(dict.fromkeys(buckets[i]))
     with open(lst, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.write("\n".join(buckets[i]) + "\n")
+        f.write("\n".join(names) + "\n")
     subprocess.run(["tar", "-C", "/", "--no-recursion", "--ignore-failed-read", "--warning=none",
                     "--verbatim-files-from", "-T", lst, "-cf", tar], check=True)
     diff = hashlib.sha256()
