@@ -97,7 +97,8 @@ for records in $record_counts; do
     echo "generating $records NVD records (cached)..." >&2
     rm -rf "$feeds"
     mkdir -p "$feeds"
-    python3 <(sed -n "/<<'PY'$/,/^PY$/p" "$here/nvd-scale.sh" | sed '1d;$d') \
+    # The first Python heredoc of nvd-scale.sh is its generator.
+    python3 <(awk "/<<'PY'\$/ && !seen { on = 1; seen = 1; next } on && /^PY\$/ { exit } on" "$here/nvd-scale.sh") \
       "$testdata/advisories/nvd" "$feeds" "$records"
   fi
   rdb="$work/records-$records.sqlite"
