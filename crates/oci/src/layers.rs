@@ -1,6 +1,7 @@
 //! Streaming layers: decompress, walk the tar once, apply whiteouts, keep wanted files.
 //!
-//! Each layer is read exactly once, front to back, without touching the disk. Compression
+//! Each layer is read once, front to back, without touching the disk (a second time only if
+//! the image reaches a cap while its layers are read concurrently, see below). Compression
 //! is recognised by magic bytes (gzip, zstd, else plain tar), never trusted from the media
 //! type. After the tar's end the decompressor and the stored stream are drained, so the
 //! blob digest is always verified.
@@ -26,7 +27,9 @@
 //!   budget decisions); the merge replays that in layer order on the merge of the layers
 //!   below, so the outcome (files, whiteouts, hard links, warnings, errors, caps) is exactly
 //!   that of reading the layers one after the other, which is still done for a single layer
-//!   and whenever the replay cannot vouch for a layer (see [`concurrent`]).
+//!   and whenever the replay cannot vouch for a layer (see [`concurrent`]). Memory stays
+//!   bounded: no layer is held, only wanted files (within `max_total_file_bytes`, shared by
+//!   the workers) and, per layer, a path for each entry that hides lower paths.
 //! - Bytes counted against `max_total_file_bytes` include files later replaced.
 //! - An image may have at most `max_layers` layers, and its layers may decompress to at
 //!   most `max_total_layer_bytes` in all (a layer listed twice counts twice): both are

@@ -54,8 +54,11 @@ struct Shared {
 enum Step {
     /// Paths of the layers below hidden by an entry.
     Hide(Hide),
-    /// A file was kept: it needed `need` bytes of the budget left and took `take`.
-    Kept { need: u64, take: u64 },
+    /// A file is read (or a link's content copied): it needed `need` bytes of the budget
+    /// left. Recorded before the read, so that a read that fails is vouched for too.
+    Fits { need: u64 },
+    /// The file read took `take` bytes of the budget.
+    Took { take: u64 },
     /// A file of `need` bytes was not kept, the budget being too small.
     Starved { need: u64 },
     /// A warning of the layer.
@@ -122,9 +125,11 @@ impl<'a> Deferred<'a> {
                 left.checked_sub(need)
             })
             .is_ok();
-        if !fits {
-            self.steps.push(Step::Starved { need });
-        }
+        self.steps.push(if fits {
+            Step::Fits { need }
+        } else {
+            Step::Starved { need }
+        });
         fits
     }
 
@@ -133,7 +138,7 @@ impl<'a> Deferred<'a> {
         self.shared
             .budget
             .fetch_add(need.saturating_sub(take), Ordering::Relaxed);
-        self.steps.push(Step::Kept { need, take });
+        self.steps.push(Step::Took { take });
     }
 
     /// A hard link at `path` whose target is not among the layer's files.
@@ -367,13 +372,13 @@ fn merge(
     for step in steps {
         match step {
             Step::Hide(hide) => hide.apply_noting(&mut state.files, &mut removed),
-            Step::Kept { need, take } => {
+            Step::Fits { need } => {
                 if need > budget {
                     exact = false;
                     break;
                 }
-                budget = budget.saturating_sub(take);
             }
+            Step::Took { take } => budget = budget.saturating_sub(take),
             Step::Starved { need } => {
                 if need <= budget {
                     exact = false;

@@ -270,6 +270,17 @@ fn caps_across_layers_are_the_same_concurrently() {
         };
         same_with_threads(blobs.clone(), &all(), &limits);
     }
+    // A truncated file that the budget left by the layers below would not let be read.
+    let kept = tar_of(&[Ent::File("a", &[1u8; 50])]);
+    let mut cut = tar_of(&[Ent::File("b", &[2u8; 40])]);
+    cut.truncate(512 + 20);
+    for budget in [45, 60, 100] {
+        let limits = Limits {
+            max_total_file_bytes: budget,
+            ..Limits::default()
+        };
+        same_with_threads(vec![kept.clone(), cut.clone()], &all(), &limits);
+    }
     // The cap on decompressed bytes is reached in the layer the sequential read reaches it.
     let total = (l1.len() + l2.len() + l3.len()) as u64;
     for cap in [0, 1000, l1.len() as u64 + 10, total - 1, total, total + 1] {
