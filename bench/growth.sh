@@ -2,7 +2,8 @@
 # Benchmark (issue 17, target 6): growth curves. One table, several sizes per row:
 #   1. image size: full `portcullis scan` (catalog, match, JSON) of 10-layer images of about
 #      50 MiB, 200 MiB and 1 GiB of real Debian package files (bench/multilayer.sh, shared
-#      with bench/layers.sh), read from an OCI layout: wall time and peak RSS;
+#      with bench/layers.sh), read from an OCI layout: wall time and peak RSS, and the peak
+#      RSS of the layer read alone (`image files`), which tells decoding from cataloguing;
 #   2. package count: `portcullis scan` of a `dir:` root whose dpkg status holds 100, 1,000
 #      and 5,000 packages made from the real testdata/pkgdb/dpkg/status-debian12-host (the
 #      first copy of each stanza as is, later copies renamed, as bench/pkgdb.sh does), with a
