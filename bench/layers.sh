@@ -101,7 +101,7 @@ printf '%-34s %9s %9s %9s\n' "floor: gunzip (zlib-rs), 1 thread" "-" "$f1" "-"
 printf '%-34s %9s %9s %9s\n' "floor: gunzip (zlib-rs), 2 threads" "-" "$f2" "-"
 printf '%-34s %9s %9s %9s\n' "trivy SBOM only (no jars)" "$tw" "-" "$(mib "$tr")"
 echo
-echo "2 threads vs 1 (median): $(ratio "$s1" "$s2") (target >= 1.6x)"
+echo "2 threads vs 1 (median): $(ratio "$s1" "$s2") (target >= 1.6x); best runs: $(ratio "$b1" "$b2")"
 echo "layer read only, 2 threads vs 1 (median): $(ratio "$fs1" "$fs2")"
 echo "control: floor, 2 threads vs 1: $(ratio "$f1" "$f2") (about 2x only when both cores are free of other load)"
 echo "scan / floor, 1 thread: $(ratio "$s1" "$f1"); 2 threads: $(ratio "$s2" "$f2") (target -> 1.0x)"
