@@ -1,6 +1,7 @@
 //! Streaming layers: decompress, walk the tar once, apply whiteouts, keep wanted files.
 //!
-//! Each layer is read exactly once, front to back, without touching the disk. Compression
+//! Each layer is read once, front to back, without touching the disk (a second time only if
+//! the image reaches a cap while its layers are read concurrently, see below). Compression
 //! is recognised by magic bytes (gzip, zstd, else plain tar), never trusted from the media
 //! type. After the tar's end the decompressor and the stored stream are drained, so the
 //! blob digest is always verified.
@@ -19,8 +20,17 @@
 //!   makes a bounded further pass that also reads the target.
 //! - The path of every regular file and hard link is remembered as a 64-bit hash
 //!   ([`SeenPaths`]), so that the link resolver knows which symlink targets may exist.
-//! - Layers are read one after the other (decompression dominates, and the machine is
-//!   small); bytes counted against `max_total_file_bytes` include files later replaced.
+//! - Up to [`Limits::layer_threads`] layers are decoded at once (default: the available
+//!   parallelism, at most 4; `PORTCULLIS_LAYER_THREADS` or `layer_threads = 1` reads them
+//!   one after the other). Each worker keeps its layer's own entries and records, in tar
+//!   order, what depends on the layers below (hidden paths, hard links to lower files,
+//!   budget decisions); the merge replays that in layer order on the merge of the layers
+//!   below, so the outcome (files, whiteouts, hard links, warnings, errors, caps) is exactly
+//!   that of reading the layers one after the other, which is still done for a single layer
+//!   and whenever the replay cannot vouch for a layer (see [`concurrent`]). Memory stays
+//!   bounded: no layer is held, only wanted files (within `max_total_file_bytes`, shared by
+//!   the workers) and, per layer, a path for each entry that hides lower paths.
+//! - Bytes counted against `max_total_file_bytes` include files later replaced.
 //! - An image may have at most `max_layers` layers, and its layers may decompress to at
 //!   most `max_total_layer_bytes` in all (a layer listed twice counts twice): both are
 //!   [`ErrorKind::TooLarge`].
@@ -120,7 +130,9 @@ impl SeenPaths {
 }
 
 /// Read every layer once, base first, and return the wanted files of the merged filesystem.
-/// `seen` collects the path of every regular file and hard link.
+/// `seen` collects the path of every regular file and hard link. With more than one thread
+/// ([`layer_threads`]) layers are decoded concurrently and merged in order
+/// ([`concurrent`]), with the same outcome.
 pub(crate) fn read_layers(
     store: &dyn BlobStore,
     layers: &[LayerDescriptor],
@@ -139,46 +151,135 @@ pub(crate) fn read_layers(
             ),
         ));
     }
-    let mut merged = FileSet::default();
-    let mut budget = limits.max_total_file_bytes;
-    let mut unpacked = limits.max_total_layer_bytes;
-    for (index, layer) in layers.iter().enumerate() {
-        let mut reader = LayerReader {
-            layer,
-            filter,
-            limits,
-            lower: &mut merged,
-            delta: FileSet::default(),
-            budget: &mut budget,
-            unpacked: &mut unpacked,
-            absolute_reported: false,
-            seen: &mut *seen,
-        };
-        reader.read(store, index, progress)?;
-        let delta = reader.delta;
-        merged.files.extend(delta.files);
-        merged.symlinks.extend(delta.symlinks);
-        merged.warnings.extend(delta.warnings);
-        progress.layer_done(index);
+    let mut state = Merged {
+        files: FileSet::default(),
+        budget: limits.max_total_file_bytes,
+        unpacked: limits.max_total_layer_bytes,
+    };
+    let threads = layer_threads(limits, layers.len());
+    let mut next = 0;
+    if threads > 1 {
+        next = concurrent::read_layers(
+            store, layers, filter, limits, progress, seen, &mut state, threads,
+        )?;
     }
-    Ok(merged)
+    for (index, layer) in layers.iter().enumerate().skip(next) {
+        read_one(
+            store, layer, index, filter, limits, progress, seen, &mut state,
+        )?;
+    }
+    Ok(state.files)
+}
+
+/// The merge of the layers read so far, and what the image may still use.
+struct Merged {
+    /// Wanted files and symlinks of the merged filesystem, and warnings.
+    files: FileSet,
+    /// Bytes of files that may still be kept (`max_total_file_bytes` at first).
+    budget: u64,
+    /// Decompressed bytes the layers may still produce (`max_total_layer_bytes` at first).
+    unpacked: u64,
+}
+
+/// Read layer `index` on top of `state`, sequentially: the reference behaviour.
+#[allow(clippy::too_many_arguments)]
+fn read_one(
+    store: &dyn BlobStore,
+    layer: &LayerDescriptor,
+    index: usize,
+    filter: &dyn FileFilter,
+    limits: &Limits,
+    progress: &dyn Progress,
+    seen: &mut SeenPaths,
+    state: &mut Merged,
+) -> Result<()> {
+    let mut reader = LayerReader {
+        layer,
+        filter,
+        limits,
+        below: Below::Known {
+            lower: &mut state.files,
+            budget: &mut state.budget,
+            unpacked: &mut state.unpacked,
+        },
+        delta: FileSet::default(),
+        absolute_reported: false,
+        seen,
+    };
+    reader.read(store, index, progress)?;
+    let delta = reader.delta;
+    state.files.files.extend(delta.files);
+    state.files.symlinks.extend(delta.symlinks);
+    state.files.warnings.extend(delta.warnings);
+    progress.layer_done(index);
+    Ok(())
+}
+
+/// Environment variable setting how many layers are decoded at once (`1`: one after the
+/// other), when [`Limits::layer_threads`] is 0.
+pub(crate) const LAYER_THREADS_ENV: &str = "PORTCULLIS_LAYER_THREADS";
+
+/// Most layers decoded at once when the count is chosen automatically.
+const MAX_AUTO_LAYER_THREADS: usize = 4;
+
+/// How many layers to decode at once: [`Limits::layer_threads`] if set, else
+/// [`LAYER_THREADS_ENV`] if set to a number, else the available parallelism capped at
+/// [`MAX_AUTO_LAYER_THREADS`]; never more than the layers.
+pub(crate) fn layer_threads(limits: &Limits, layers: usize) -> usize {
+    let wanted = if limits.layer_threads > 0 {
+        limits.layer_threads
+    } else if let Some(n) = std::env::var(LAYER_THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        n
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_AUTO_LAYER_THREADS)
+    };
+    wanted.min(layers).max(1)
 }
 
 /// Reads one layer: collects its own entries in `delta`, and removes what it hides from
-/// `lower` (the merge of the layers below) as it goes.
+/// the layers below as it goes (or notes it, for the merge, when they are not known yet).
 struct LayerReader<'a> {
     layer: &'a LayerDescriptor,
     filter: &'a dyn FileFilter,
     limits: &'a Limits,
-    lower: &'a mut FileSet,
+    below: Below<'a>,
     delta: FileSet,
-    budget: &'a mut u64,
-    /// Decompressed bytes the image's layers may still produce.
-    unpacked: &'a mut u64,
     /// Whether an absolute entry path was already reported for this layer.
     absolute_reported: bool,
     /// Paths of regular files and hard links seen so far.
     seen: &'a mut SeenPaths,
+}
+
+/// What a layer reader knows of the layers below it.
+enum Below<'a> {
+    /// Sequential reading: their merge, edited as the layer hides paths, and the budgets.
+    Known {
+        /// The merge of the layers below.
+        lower: &'a mut FileSet,
+        /// Bytes of files that may still be kept.
+        budget: &'a mut u64,
+        /// Decompressed bytes the image's layers may still produce.
+        unpacked: &'a mut u64,
+    },
+    /// Concurrent reading: nothing yet; what depends on them is recorded for the merge.
+    Deferred(concurrent::Deferred<'a>),
+}
+
+/// Paths of the layers below that an entry hides.
+#[derive(Debug)]
+enum Hide {
+    /// The file or symlink at exactly this path.
+    Path(String),
+    /// The file or symlink at this path and everything below it.
+    Tree(String),
+    /// Everything strictly below this directory (`""`: the root).
+    Below(String),
 }
 
 /// Chunks of stored bytes in flight between the fetching thread and the reading one.
@@ -375,27 +476,49 @@ impl LayerReader<'_> {
             .diff_id
             .as_ref()
             .filter(|d| !(compression == Compression::None && *d == &layer.digest));
-        let mut unpacked = Unpacked::new(
-            decoded,
-            expected,
-            *self.unpacked,
-            self.limits.max_total_layer_bytes,
-            &layer.digest,
-        );
+        let cap = self.limits.max_total_layer_bytes;
+        let mut unpacked = match &self.below {
+            Below::Known { unpacked, .. } => {
+                Unpacked::new(decoded, expected, **unpacked, cap, &layer.digest)
+            }
+            // Concurrently, each layer may use the whole cap, and all together too; the merge
+            // checks the layer against what the layers below left.
+            Below::Deferred(deferred) => Unpacked::new(decoded, expected, cap, cap, &layer.digest)
+                .sharing(deferred.unpacked()),
+        };
         let walked = self.walk(&mut tar::Archive::new(&mut unpacked));
-        *self.unpacked = unpacked.remaining;
+        self.count_unpacked(&unpacked);
         walked.map_err(|e| unpacked.cap_error().unwrap_or(e))?;
         // Read what follows the tar's end too, so that the hash covers the whole stream.
         let drained = io::copy(&mut unpacked, &mut io::sink());
-        *self.unpacked = unpacked.remaining;
+        self.count_unpacked(&unpacked);
         drained.map_err(|e| unpacked.cap_error().unwrap_or_else(|| self.fail(e)))?;
         unpacked.verify(index)
+    }
+
+    /// Note what `unpacked` used of the cap on decompressed bytes.
+    fn count_unpacked(&mut self, unpacked: &Unpacked<'_>) {
+        let cap = self.limits.max_total_layer_bytes;
+        match &mut self.below {
+            Below::Known { unpacked: left, .. } => **left = unpacked.remaining,
+            Below::Deferred(deferred) => {
+                deferred.used(cap.saturating_sub(unpacked.remaining), unpacked.over_cap());
+            }
+        }
     }
 
     fn walk<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<()> {
         let entries = archive.entries().map_err(|e| self.fail(e))?;
         let mut count: u64 = 0;
         for entry in entries {
+            if let Below::Deferred(deferred) = &mut self.below
+                && deferred.cancelled()
+            {
+                return Err(Error::new(
+                    ErrorKind::InvalidLayer,
+                    format!("layer {}: reading abandoned", self.digest()),
+                ));
+            }
             let mut entry = entry.map_err(|e| self.fail(e))?;
             count = count.saturating_add(1);
             if count > self.limits.max_entries_per_layer {
@@ -421,7 +544,7 @@ impl LayerReader<'_> {
         }
         if raw_path.first() == Some(&b'/') && !self.absolute_reported {
             self.absolute_reported = true;
-            self.delta.warnings.push(format!(
+            self.warn(format!(
                 "layer {}: entry '{}' has an absolute path; read as '{path}' under the image root, as container runtimes do (later absolute entries of this layer are not reported)",
                 self.digest(),
                 String::from_utf8_lossy(&raw_path)
@@ -432,7 +555,7 @@ impl LayerReader<'_> {
             None => ("", path.as_str()),
         };
         if name == OPAQUE_MARKER {
-            remove_below(self.lower, parent);
+            self.hide(Hide::Below(parent.to_string()));
             return Ok(());
         }
         if name.starts_with(AUFS_META_PREFIX) {
@@ -442,9 +565,7 @@ impl LayerReader<'_> {
             if hidden.is_empty() || hidden == "." || hidden == ".." {
                 return Ok(()); // names nothing
             }
-            let hidden_path = join(parent, hidden);
-            remove_path(self.lower, &hidden_path);
-            remove_below(self.lower, &hidden_path);
+            self.hide(Hide::Tree(join(parent, hidden)));
             return Ok(());
         }
         let header = entry.header();
@@ -452,8 +573,8 @@ impl LayerReader<'_> {
         match header.entry_type() {
             tar::EntryType::Directory => {
                 // A directory replaces a lower file or symlink, keeping lower children.
-                remove_path(self.lower, &path);
-                remove_path(&mut self.delta, &path);
+                self.forget(&path);
+                self.hide(Hide::Path(path));
             }
             tar::EntryType::XGlobalHeader
             | tar::EntryType::XHeader
@@ -490,9 +611,57 @@ impl LayerReader<'_> {
     /// A non-directory entry at `path` hides the lower path and anything below it, and
     /// replaces an earlier entry of this layer at the same path.
     fn replace(&mut self, path: &str) {
-        remove_path(self.lower, path);
-        remove_below(self.lower, path);
-        remove_path(&mut self.delta, path);
+        self.hide(Hide::Tree(path.to_string()));
+        self.forget(path);
+    }
+
+    /// Hide paths of the layers below (or note it for the merge).
+    fn hide(&mut self, hide: Hide) {
+        match &mut self.below {
+            Below::Known { lower, .. } => hide.apply(lower),
+            Below::Deferred(deferred) => deferred.hide(hide),
+        }
+    }
+
+    /// Drop this layer's own earlier entry at `path`.
+    fn forget(&mut self, path: &str) {
+        remove_path(&mut self.delta, path, &mut Removed::default());
+        if let Below::Deferred(deferred) = &mut self.below {
+            deferred.forget(path);
+        }
+    }
+
+    /// Record a warning, in order.
+    fn warn(&mut self, warning: String) {
+        match &mut self.below {
+            Below::Known { .. } => self.delta.warnings.push(warning),
+            Below::Deferred(deferred) => deferred.warn(warning),
+        }
+    }
+
+    /// May a file needing `need` bytes be kept? (Sequential: `need` fits the budget left;
+    /// concurrent: `need` bytes are reserved from the shared budget.) Not kept is noted.
+    fn reserve(&mut self, need: u64) -> bool {
+        match &mut self.below {
+            Below::Known { budget, .. } => need <= **budget,
+            Below::Deferred(deferred) => deferred.reserve(need),
+        }
+    }
+
+    /// A file reserved with `need` bytes was kept with `take` bytes.
+    fn settle(&mut self, need: u64, take: u64) {
+        match &mut self.below {
+            Below::Known { budget, .. } => **budget = budget.saturating_sub(take),
+            Below::Deferred(deferred) => deferred.settle(need, take),
+        }
+    }
+
+    /// The cap of all files, for messages.
+    fn budget_reason(&self) -> String {
+        format!(
+            "the cap of {} bytes for all files was reached",
+            self.limits.max_total_file_bytes
+        )
     }
 
     fn regular<R: Read>(
@@ -519,13 +688,10 @@ impl LayerReader<'_> {
                     self.limits.max_file_size
                 ),
             }
-        } else if size > *self.budget {
+        } else if !self.reserve(size) {
             FileContent::Skipped {
                 size,
-                reason: format!(
-                    "the cap of {} bytes for all files was reached",
-                    self.limits.max_total_file_bytes
-                ),
+                reason: self.budget_reason(),
             }
         } else {
             let capacity = usize::try_from(size.min(MAX_PREALLOCATION)).unwrap_or(0);
@@ -545,7 +711,7 @@ impl LayerReader<'_> {
                 ));
             }
             let data = self.filter.reduce(&info, data);
-            *self.budget = self.budget.saturating_sub(data.len() as u64);
+            self.settle(size, data.len() as u64);
             FileContent::Data(data)
         };
         let layer = Some(self.layer_id());
@@ -564,42 +730,64 @@ impl LayerReader<'_> {
 
     fn hardlink(&mut self, path: String, mode: u32, target: &[u8], raw_path: &[u8]) -> Result<()> {
         let target = self.normalize(target, raw_path)?;
-        let source = self
-            .delta
-            .files
-            .get(&target)
-            .or_else(|| self.lower.files.get(&target));
-        let (size, mode) = source.map_or((0, mode), |f| (f.size, f.mode));
-        let info = EntryInfo {
-            path: &path,
+        let delta = &self.delta;
+        let (found, missing) = match &mut self.below {
+            Below::Known { lower, budget, .. } => {
+                let source = delta
+                    .files
+                    .get(&target)
+                    .or_else(|| lower.files.get(&target));
+                let take = &mut |need: u64| {
+                    let fits = need <= **budget;
+                    if fits {
+                        **budget = budget.saturating_sub(need);
+                    }
+                    fits
+                };
+                let found = link_file(source, &path, &target, mode, self.filter, self.limits, take);
+                (found, source.is_none())
+            }
+            Below::Deferred(deferred) => {
+                let Some(source) = delta.files.get(&target) else {
+                    // The target is in a lower layer (or is a link still to resolve): the
+                    // merge resolves it, at this place of the tar order.
+                    deferred.link(path, mode, target);
+                    return Ok(());
+                };
+                let take = &mut |need: u64| {
+                    let fits = deferred.reserve(need);
+                    if fits {
+                        deferred.settle(need, need);
+                    }
+                    fits
+                };
+                let found = link_file(
+                    Some(source),
+                    &path,
+                    &target,
+                    mode,
+                    self.filter,
+                    self.limits,
+                    take,
+                );
+                (found, false)
+            }
+        };
+        let Some(LinkFile {
             size,
             mode,
-        };
-        if !self.filter.wants(&info) {
+            content,
+        }) = found
+        else {
             return Ok(());
-        }
-        let content = match source.map(|f| &f.content) {
-            Some(FileContent::Data(data)) if (data.len() as u64) <= *self.budget => {
-                *self.budget = self.budget.saturating_sub(data.len() as u64);
-                FileContent::Data(data.clone())
-            }
-            Some(FileContent::Data(_)) => FileContent::Skipped {
-                size,
-                reason: format!(
-                    "the cap of {} bytes for all files was reached",
-                    self.limits.max_total_file_bytes
-                ),
-            },
-            Some(skipped @ FileContent::Skipped { .. }) => skipped.clone(),
-            None => {
-                self.seen.missing_link_targets.insert(target.clone());
-                let reason = format!("hard link to '{target}', whose content was not read");
-                self.delta
-                    .warnings
-                    .push(format!("layer {}: '{path}': {reason}", self.digest()));
-                FileContent::Skipped { size, reason }
-            }
         };
+        if missing {
+            self.seen.missing_link_targets.insert(target);
+            if let FileContent::Skipped { reason, .. } = &content {
+                let warning = format!("layer {}: '{path}': {reason}", self.digest());
+                self.warn(warning);
+            }
+        }
         let layer = Some(self.layer_id());
         self.delta.files.insert(
             path.clone(),
@@ -668,33 +856,122 @@ fn join(parent: &str, name: &str) -> String {
     }
 }
 
+/// Files and symlinks removed from a merge, to put back if a concurrent layer's merge is
+/// abandoned.
+#[derive(Debug, Default)]
+struct Removed {
+    files: Vec<(String, FoundFile)>,
+    symlinks: Vec<(String, String)>,
+}
+
+impl Removed {
+    /// Put everything back into `set`.
+    fn restore(self, set: &mut FileSet) {
+        set.files.extend(self.files);
+        set.symlinks.extend(self.symlinks);
+    }
+}
+
+impl Hide {
+    /// Remove the hidden paths from `set`, noting what was removed in `removed`.
+    fn apply_noting(&self, set: &mut FileSet, removed: &mut Removed) {
+        match self {
+            Self::Path(path) => remove_path(set, path, removed),
+            Self::Tree(path) => {
+                remove_path(set, path, removed);
+                remove_below(set, path, removed);
+            }
+            Self::Below(dir) => remove_below(set, dir, removed),
+        }
+    }
+
+    /// Remove the hidden paths from `set`.
+    fn apply(&self, set: &mut FileSet) {
+        self.apply_noting(set, &mut Removed::default());
+    }
+}
+
 /// Remove the file or symlink at exactly `path`.
-fn remove_path(set: &mut FileSet, path: &str) {
-    set.files.remove(path);
-    set.symlinks.remove(path);
+fn remove_path(set: &mut FileSet, path: &str, removed: &mut Removed) {
+    if let Some(entry) = set.files.remove_entry(path) {
+        removed.files.push(entry);
+    }
+    if let Some(entry) = set.symlinks.remove_entry(path) {
+        removed.symlinks.push(entry);
+    }
 }
 
 /// Remove everything strictly below directory `dir` (`""` is the root).
-fn remove_below(set: &mut FileSet, dir: &str) {
+fn remove_below(set: &mut FileSet, dir: &str, removed: &mut Removed) {
     if dir.is_empty() {
-        set.files.clear();
-        set.symlinks.clear();
+        removed.files.extend(std::mem::take(&mut set.files));
+        removed.symlinks.extend(std::mem::take(&mut set.symlinks));
         return;
     }
-    remove_prefixed(&mut set.files, dir);
-    remove_prefixed(&mut set.symlinks, dir);
+    remove_prefixed(&mut set.files, dir, &mut removed.files);
+    remove_prefixed(&mut set.symlinks, dir, &mut removed.symlinks);
 }
 
-fn remove_prefixed<V>(map: &mut BTreeMap<String, V>, dir: &str) {
+fn remove_prefixed<V>(map: &mut BTreeMap<String, V>, dir: &str, removed: &mut Vec<(String, V)>) {
     let start = format!("{dir}/");
     // '0' is the character after '/', so this range is exactly the paths under `dir/`.
     let end = format!("{dir}0");
     let doomed: Vec<String> = map.range(start..end).map(|(k, _)| k.clone()).collect();
     for key in doomed {
-        map.remove(&key);
+        if let Some(entry) = map.remove_entry(&key) {
+            removed.push(entry);
+        }
     }
 }
 
+/// A hard link's file: size and mode of its target (or its own mode if the target is
+/// unknown) and content.
+struct LinkFile {
+    size: u64,
+    mode: u32,
+    content: FileContent,
+}
+
+/// The file of a hard link at `path` to `target`, whose file is `source` if it was read;
+/// `None` if the filter does not want it. `take(n)` asks the budget for `n` bytes (and
+/// charges them if they fit).
+fn link_file(
+    source: Option<&FoundFile>,
+    path: &str,
+    target: &str,
+    mode: u32,
+    filter: &dyn FileFilter,
+    limits: &Limits,
+    take: &mut dyn FnMut(u64) -> bool,
+) -> Option<LinkFile> {
+    let (size, mode) = source.map_or((0, mode), |f| (f.size, f.mode));
+    let info = EntryInfo { path, size, mode };
+    if !filter.wants(&info) {
+        return None;
+    }
+    let content = match source.map(|f| &f.content) {
+        Some(FileContent::Data(data)) if take(data.len() as u64) => FileContent::Data(data.clone()),
+        Some(FileContent::Data(_)) => FileContent::Skipped {
+            size,
+            reason: format!(
+                "the cap of {} bytes for all files was reached",
+                limits.max_total_file_bytes
+            ),
+        },
+        Some(skipped @ FileContent::Skipped { .. }) => skipped.clone(),
+        None => FileContent::Skipped {
+            size,
+            reason: format!("hard link to '{target}', whose content was not read"),
+        },
+    };
+    Some(LinkFile {
+        size,
+        mode,
+        content,
+    })
+}
+
+mod concurrent;
 mod unpacked;
 
 use unpacked::Unpacked;

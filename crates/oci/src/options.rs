@@ -167,6 +167,11 @@ pub struct Limits {
     ///
     /// [`ErrorKind::TooLarge`]: crate::ErrorKind::TooLarge
     pub max_total_layer_bytes: u64,
+    /// How many layers of an image are decoded at once: 0 (the default) chooses
+    /// automatically (the `PORTCULLIS_LAYER_THREADS` environment variable if set, else the
+    /// available parallelism, at most 4); 1 reads them one after the other. The files found
+    /// are the same either way.
+    pub layer_threads: usize,
 }
 
 impl Default for Limits {
@@ -180,6 +185,7 @@ impl Default for Limits {
             max_symlink_hops: 40,
             max_layers: 128,
             max_total_layer_bytes: 8 << 30,
+            layer_threads: 0,
         }
     }
 }

@@ -552,3 +552,5 @@ fn sniffs_compression() {
     assert_eq!(Compression::sniff(b"etc/"), Compression::None);
     assert_eq!(Compression::sniff(&[0x1f]), Compression::None);
 }
+
+mod concurrent;

@@ -2,6 +2,7 @@
 //! decompressed bytes, and hashed to be compared with the config's `diff_id`.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind, Result};
@@ -20,6 +21,9 @@ pub(super) struct Unpacked<'a> {
     what: &'a Digest,
     /// Set once the cap was exceeded: that is the real cause of whatever fails next.
     over_cap: bool,
+    /// Decompressed bytes all layers read at once may still produce (concurrent reading):
+    /// exceeding it stops this layer as over the cap too.
+    shared: Option<&'a AtomicU64>,
 }
 
 impl<'a> Unpacked<'a> {
@@ -38,7 +42,20 @@ impl<'a> Unpacked<'a> {
             cap,
             what,
             over_cap: false,
+            shared: None,
         }
+    }
+
+    /// Also count every byte against `shared`, the bytes all layers read at once may still
+    /// produce.
+    pub(super) fn sharing(mut self, shared: &'a AtomicU64) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Was the cap (this layer's or the shared one) exceeded?
+    pub(super) fn over_cap(&self) -> bool {
+        self.over_cap
     }
 
     /// The error for an image whose layers decompress to more than the cap.
@@ -89,6 +106,18 @@ impl Read for Unpacked<'_> {
                 .map_or_else(|| io::Error::other("over the cap"), Error::into_io));
         }
         self.remaining -= n as u64;
+        if let Some(shared) = self.shared
+            && shared
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                    left.checked_sub(n as u64)
+                })
+                .is_err()
+        {
+            self.over_cap = true;
+            return Err(self
+                .cap_error()
+                .map_or_else(|| io::Error::other("over the cap"), Error::into_io));
+        }
         if let (Some(hasher), Some(read)) = (self.hasher.as_mut(), window.get(..n)) {
             hasher.update(read);
         }
