@@ -55,7 +55,11 @@ use crate::{BlobStore, Progress};
 
 /// Buffer size for reads from the store and from the decompressor.
 const BUFFER_SIZE: usize = 256 * 1024;
-/// Largest up-front allocation for one file's content; the vector grows beyond it if needed.
+/// Content of a wanted file up to this size is allocated at once; a bigger one is allocated
+/// at its declared size if the allocator grants it (never doubling a vector of tens of
+/// megabytes while copying it, which held up to three times a big file), else grown as it is
+/// read. Pages of an allocation are only resident once written, so a hostile header
+/// claiming more than it sends costs address space, not memory.
 const MAX_PREALLOCATION: u64 = 1024 * 1024;
 /// Basename prefix of a whiteout entry.
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -696,6 +700,12 @@ impl LayerReader<'_> {
         } else {
             let capacity = usize::try_from(size.min(MAX_PREALLOCATION)).unwrap_or(0);
             let mut data = Vec::with_capacity(capacity);
+            if let Ok(exact) = usize::try_from(size)
+                && exact > capacity
+            {
+                // A refusal (no address space) leaves the vector to grow as before.
+                let _ = data.try_reserve_exact(exact);
+            }
             entry
                 .take(size)
                 .read_to_end(&mut data)
