@@ -23,7 +23,8 @@ cold_count="${COLD:-20}"
 rate="${RATE:-10000}"
 duration="${DURATION:-20s}"
 admissions="${ADMISSIONS:-1000000}"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/serve-lib.sh
+source "$here/serve-lib.sh"
 
 # The full testdata database (cached).
 db="$work/full.sqlite"
@@ -52,62 +53,16 @@ if ! grep -q "\"cold-$cold_count\"" "$layout/index.json" 2>/dev/null; then
 fi
 
 run="$(mktemp -d)"
-regport="$(free_port)"
-cat >"$run/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $run/storage
-http:
-  addr: 127.0.0.1:$regport
-YML
-docker-registry serve "$run/registry.yml" >"$run/registry.log" 2>&1 &
-regpid=$!
-srvpid=""
+regpid="" srvpid=""
 trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_registry
 for i in $(seq 0 "$cold_count"); do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:cold-$i" \
     "docker://127.0.0.1:$regport/bench/app$i:v1" >/dev/null
 done
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$run/tls.key" -out "$run/tls.crt" 2>/dev/null
-port="$(free_port)"
-"$portcullis" --db "$db" serve --listen "127.0.0.1:$port" \
-  --tls-cert "$run/tls.crt" --tls-key "$run/tls.key" \
-  --policy reject_critical --insecure-registry "127.0.0.1:$regport" \
-  2>"$run/serve.stderr" &
-srvpid=$!
-url="https://127.0.0.1:$port"
-for _ in $(seq 600); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$run/tls.crt" "$url/readyz")" == 200 ]] && break
-  sleep 0.1
-done
+start_server "$db" --policy reject_critical --insecure-registry "127.0.0.1:$regport"
 status_kib() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$srvpid/status"; }
 rss_idle_kib="$(status_kib VmRSS)"
-
-review() {
-  python3 - "$1" <<'PY'
-import json, sys
-pod = {"apiVersion": "v1", "kind": "Pod",
-       "metadata": {"name": "bench", "namespace": "default", "labels": {"app": "bench"}},
-       "spec": {"containers": [{"name": "app", "image": sys.argv[1]}]}}
-print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-  "request": {"uid": "0b8a3c1e-0000-4000-8000-000000000001",
-    "kind": {"group": "", "version": "v1", "kind": "Pod"},
-    "resource": {"group": "", "version": "v1", "resource": "pods"},
-    "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-    "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-    "name": "bench", "namespace": "default", "operation": "CREATE",
-    "userInfo": {"username": "bench"}, "object": pod, "dryRun": False,
-    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}))
-PY
-}
 
 # 1. Cold decisions: images 1..COLD, each seen for the first time (image 0 warms the server).
 post() {

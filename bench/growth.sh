@@ -169,37 +169,9 @@ for i in $(seq 0 $((total - 1))); do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:img$i" \
     "docker://127.0.0.1:$port/cold$i:v1" >/dev/null
 done
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$run/tls.key" -out "$run/tls.crt" 2>/dev/null
-sport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$portcullis" --db "$adb" serve --listen "127.0.0.1:$sport" \
-  --tls-cert "$run/tls.crt" --tls-key "$run/tls.key" \
-  --policy allow_all_and_warn --insecure-registry "127.0.0.1:$port" \
-  2>"$run/serve.stderr" &
-srvpid=$!
-url="https://127.0.0.1:$sport"
-for _ in $(seq 600); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$run/tls.crt" "$url/readyz")" == 200 ]] && break
-  sleep 0.1
-done
-review() { # IMAGE UID
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-pod = {"apiVersion": "v1", "kind": "Pod",
-       "metadata": {"name": "bench", "namespace": "default", "labels": {"app": "bench"}},
-       "spec": {"containers": [{"name": "app", "image": sys.argv[1]}]}}
-print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-  "request": {"uid": sys.argv[2],
-    "kind": {"group": "", "version": "v1", "kind": "Pod"},
-    "resource": {"group": "", "version": "v1", "resource": "pods"},
-    "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-    "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-    "name": "bench", "namespace": "default", "operation": "CREATE",
-    "userInfo": {"username": "bench"}, "object": pod, "dryRun": False,
-    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}))
-PY
-}
+# shellcheck source=bench/serve-lib.sh
+source "$here/serve-lib.sh"
+start_server "$adb" --policy allow_all_and_warn --insecure-registry "127.0.0.1:$port"
 next=0
 for c in $cold_counts; do
   for j in $(seq 0 $((c - 1))); do

@@ -26,7 +26,8 @@ fi
 for tool in wrk umoci skopeo docker-registry curl openssl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install $tool" >&2; exit 1; }
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/serve-lib.sh
+source "$here/serve-lib.sh"
 
 # 1. A release build.
 (cd "$root" && cargo build --release -p portcullis-cli 2>/dev/null)
@@ -54,62 +55,18 @@ for v in 3.9.6 3.20.3; do
   fi
 done
 run="$(mktemp -d)"
-regport="$(free_port)"
-cat >"$run/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $run/storage
-http:
-  addr: 127.0.0.1:$regport
-YML
-docker-registry serve "$run/registry.yml" >"$run/registry.log" 2>&1 &
-regpid=$!
-srvpid=""
+regpid="" srvpid=""
 trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_registry
 for v in 3.9.6 3.20.3; do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:$v" \
     "docker://127.0.0.1:$regport/alpine:$v" >/dev/null
 done
 
-# 4. TLS files and the server.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$run/tls.key" -out "$run/tls.crt" 2>/dev/null
-port="$(free_port)"
-"$portcullis" --db "$db" serve --listen "127.0.0.1:$port" \
-  --tls-cert "$run/tls.crt" --tls-key "$run/tls.key" \
-  --policy allow_all_and_warn --insecure-registry "127.0.0.1:$regport" \
-  2>"$run/serve.stderr" &
-srvpid=$!
-url="https://127.0.0.1:$port"
-for _ in $(seq 600); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$run/tls.crt" "$url/readyz")" == 200 ]] && break
-  sleep 0.1
-done
+# 4. The server over TLS.
+start_server "$db" --policy allow_all_and_warn --insecure-registry "127.0.0.1:$regport"
 rss_idle_kib="$(awk '/VmRSS/ {print $2}' "/proc/$srvpid/status")"
 
-review() {
-  python3 - "$1" <<'PY'
-import json, sys
-pod = {"apiVersion": "v1", "kind": "Pod",
-       "metadata": {"name": "bench", "namespace": "default", "labels": {"app": "bench"}},
-       "spec": {"containers": [{"name": "app", "image": sys.argv[1]}]}}
-print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-  "request": {"uid": "0b8a3c1e-0000-4000-8000-000000000001",
-    "kind": {"group": "", "version": "v1", "kind": "Pod"},
-    "resource": {"group": "", "version": "v1", "resource": "pods"},
-    "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-    "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-    "name": "bench", "namespace": "default", "operation": "CREATE",
-    "userInfo": {"username": "bench"}, "object": pod, "dryRun": False,
-    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}))
-PY
-}
 review "127.0.0.1:$regport/alpine:3.9.6" >"$run/cold.json"
 review "127.0.0.1:$regport/alpine:3.20.3" >"$run/cached.json"
 

@@ -91,6 +91,19 @@ pub fn ureq_config(ca_files: &[PathBuf], verify: bool) -> Result<TlsConfig, Erro
         .build())
 }
 
+/// Is this failure of a request a TLS failure (handshake, certificate, protocol)? Such a
+/// failure repeats: callers do not retry it, and say it is about TLS.
+pub fn is_tls_error(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::TlsRequired => true,
+        ureq::Error::Io(e) => e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
+    }
+}
+
 impl Error {
     /// The CA file this error is about.
     pub fn path(&self) -> &Path {

@@ -122,7 +122,7 @@ impl HttpFetcher {
         let mut response = self.agent.get(url).call().map_err(|e| {
             // A request that cannot be built, a malformed answer or a certificate that is
             // not trusted will fail the same way again.
-            let lasting = is_tls_error(&e)
+            let lasting = portcullis_tls::is_tls_error(&e)
                 || matches!(
                     e,
                     ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::Protocol(_)
@@ -210,18 +210,6 @@ impl Fetcher for HttpFetcher {
             backoff = backoff.saturating_mul(2);
             attempts += 1;
         }
-    }
-}
-
-/// Is this a TLS failure (handshake, certificate, protocol)?
-fn is_tls_error(err: &ureq::Error) -> bool {
-    match err {
-        ureq::Error::Tls(_)
-        | ureq::Error::Rustls(_)
-        | ureq::Error::Pem(_)
-        | ureq::Error::TlsRequired => true,
-        ureq::Error::Io(e) => e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
-        _ => false,
     }
 }
 

@@ -595,6 +595,24 @@ fn kill_9_during_import_leaves_the_old_database() {
     assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
 }
 
+/// Read one HTTP request head from `stream` and return its target.
+fn request_path(stream: &mut std::net::TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    text.split_whitespace().nth(1).unwrap_or("").to_owned()
+}
+
 /// Serve `routes` (path -> body) over HTTP on 127.0.0.1 for `requests` requests.
 fn serve(routes: Vec<(String, Vec<u8>)>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -602,20 +620,7 @@ fn serve(routes: Vec<(String, Vec<u8>)>, requests: usize) -> (String, std::threa
     let handle = std::thread::spawn(move || {
         for _ in 0..requests {
             let (mut stream, _) = listener.accept().unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            let text = String::from_utf8_lossy(&request);
-            let path = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let path = request_path(&mut stream);
             let response = match routes.iter().find(|(p, _)| *p == path) {
                 Some((_, body)) => {
                     let mut r = format!(
@@ -1413,17 +1418,7 @@ fn serve_script(script: Vec<String>) -> (String, std::thread::JoinHandle<Vec<Str
         let mut paths = Vec::new();
         for response in script {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            let text = String::from_utf8_lossy(&request);
-            paths.push(text.split_whitespace().nth(1).unwrap_or("").to_owned());
+            paths.push(request_path(&mut stream));
             stream.write_all(response.as_bytes()).unwrap();
         }
         paths

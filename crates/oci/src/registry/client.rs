@@ -198,24 +198,12 @@ fn retry_after(response: &Response<Body>) -> Option<Duration> {
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
-/// Is this a TLS failure (handshake, certificate, protocol)?
-fn is_tls_error(err: &ureq::Error) -> bool {
-    match err {
-        ureq::Error::Tls(_)
-        | ureq::Error::Rustls(_)
-        | ureq::Error::Pem(_)
-        | ureq::Error::TlsRequired => true,
-        ureq::Error::Io(e) => e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
-        _ => false,
-    }
-}
-
 /// Does this failure of an `https://` request suggest the server speaks plain HTTP?
 fn looks_like_plain_http(err: &ureq::Error) -> bool {
     match err {
         ureq::Error::Timeout(_) => true,
         ureq::Error::Io(e) => {
-            is_tls_error(err)
+            portcullis_tls::is_tls_error(err)
                 || matches!(
                     e.kind(),
                     io::ErrorKind::UnexpectedEof
@@ -224,7 +212,7 @@ fn looks_like_plain_http(err: &ureq::Error) -> bool {
                         | io::ErrorKind::InvalidData
                 )
         }
-        other => is_tls_error(other),
+        other => portcullis_tls::is_tls_error(other),
     }
 }
 
@@ -740,7 +728,7 @@ impl RegistryClient {
 
     fn transport_failure(&self, err: ureq::Error, origin: &Origin, what: &str) -> Attempt {
         let host = origin.host_port();
-        if is_tls_error(&err) {
+        if portcullis_tls::is_tls_error(&err) {
             let hint = if self.insecure {
                 ""
             } else {

@@ -8,10 +8,9 @@ use crate::admission::{POLICIES, admit, pod};
 use crate::harness::{TestServer, base_config};
 use crate::isolation::{Trickle, vm_rss_kib};
 
-#[test]
-fn caches_stay_within_their_bounds() {
-    let _alone = crate::harness::memory_sensitive();
-    let registry = Trickle::start(false);
+/// The test configuration with the admission tests' policies and `registry` as an insecure
+/// registry.
+fn config_for(registry: &Trickle) -> portcullis_config::ServerConfig {
     let mut config = base_config(None);
     config.policy.id = None;
     config.policy.inline = Some(POLICIES.to_string());
@@ -20,6 +19,14 @@ fn caches_stay_within_their_bounds() {
         secret: None,
         insecure: true,
     });
+    config
+}
+
+#[test]
+fn caches_stay_within_their_bounds() {
+    let _alone = crate::harness::memory_sensitive();
+    let registry = Trickle::start(false);
+    let mut config = config_for(&registry);
     config.tag_cache_size = 12;
     config.verdict_cache_size = 5;
     // Room for a catalogue or two of the small Alpine 3.20 image.
@@ -55,14 +62,7 @@ fn caches_stay_within_their_bounds() {
 #[test]
 fn a_stale_tag_answers_from_its_verdict_for_one_more_ttl() {
     let registry = Trickle::start(false);
-    let mut config = base_config(None);
-    config.policy.id = None;
-    config.policy.inline = Some(POLICIES.to_string());
-    config.registries.push(RegistryConfig {
-        registry: registry.host_port(),
-        secret: None,
-        insecure: true,
-    });
+    let mut config = config_for(&registry);
     config.tag_cache_ttl = portcullis_config::Duration::from_secs(1);
     config.scan_budget = portcullis_config::Duration::from_secs(60);
     let server = TestServer::start(config, |_| {});
