@@ -491,27 +491,26 @@ impl Engine {
             ));
             return Prepared::Done(check);
         };
-        if let Some(digest) = self.cached_digest(&reference) {
+        // One lookup of the tag: fresh (a hit answers), or stale (its verdict answers while
+        // the tag is resolved again), or unknown.
+        let known = self.known_digest(&reference).and_then(|(digest, fresh)| {
             let key = VerdictKey {
                 digest: digest.clone(),
                 policy: policy_version.clone(),
                 database: database.clone(),
             };
-            if let Some(hit) = self.cached_verdict(&key) {
+            Some((digest, fresh, self.cached_verdict(&key)?))
+        });
+        let stale = match known {
+            Some((digest, true, hit)) => {
                 self.count_lookup("hit");
                 check.digest = Some(digest);
                 check.outcome = Ok(hit);
                 return Prepared::Done(check);
             }
-        }
-        let stale = self.expired_digest(&reference).and_then(|digest| {
-            let key = VerdictKey {
-                digest: digest.clone(),
-                policy: policy_version.clone(),
-                database: database.clone(),
-            };
-            Some((digest, self.cached_verdict(&key)?))
-        });
+            Some((digest, false, hit)) => Some((digest, hit)),
+            None => None,
+        };
         let pending = Pending {
             check: check.clone(),
             reference,
@@ -746,15 +745,17 @@ impl Engine {
         (at.elapsed() < self.tag_ttl).then(|| digest.clone())
     }
 
-    /// The digest a tag resolved to between one and two TTLs ago: old enough to resolve
-    /// again, young enough to answer with meanwhile (`None` for a digest reference).
-    fn expired_digest(&self, reference: &Reference) -> Option<String> {
-        if reference.digest().is_some() {
-            return None;
+    /// The digest `reference` names or its tag resolved to less than two TTLs ago, and whether
+    /// it is fresh (a digest reference, or resolved within the TTL); a stale one is old enough
+    /// to resolve again and young enough to answer with meanwhile.
+    fn known_digest(&self, reference: &Reference) -> Option<(String, bool)> {
+        if let Some(digest) = reference.digest() {
+            return Some((digest.to_string(), true));
         }
         let tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
         let (at, digest) = tags.get(&reference.to_string())?;
-        (at.elapsed() < self.tag_ttl.saturating_mul(2)).then(|| digest.clone())
+        let age = at.elapsed();
+        (age < self.tag_ttl.saturating_mul(2)).then(|| (digest.clone(), age < self.tag_ttl))
     }
 
     /// The digest last resolved for `image`, if still kept.
