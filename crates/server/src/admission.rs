@@ -10,7 +10,7 @@ use hyper::{Request, StatusCode};
 use portcullis_webhook::{ImageOutcome, ImageVerdict, Outcome, Workload};
 use tokio::time::Instant;
 
-use crate::audits::AuditRecord;
+use crate::audits::Decided;
 use crate::engine::ImageCheck;
 use crate::http::{HttpResponse, error, respond};
 use crate::metrics::label;
@@ -33,20 +33,6 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
     };
     let outcome = decide(app, workload.as_ref()).await;
     let answer = portcullis_webhook::respond(&review, workload.as_ref(), &outcome);
-    if let Some(workload) = &workload
-        && !matches!(
-            outcome,
-            Outcome::NotJudged | Outcome::NamespaceSkipped { .. }
-        )
-    {
-        let database = app.engine.database_version();
-        let now = portcullis_vulndb::time::now_rfc3339();
-        app.audits.record(AuditRecord {
-            name: portcullis_webhook::audit_name(workload),
-            namespace: workload.namespace.clone(),
-            spec: portcullis_webhook::audit(workload, &outcome, database.as_deref(), &now),
-        });
-    }
     if !answer.allowed
         && let Some(workload) = &workload
     {
@@ -79,10 +65,21 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
             ..crate::notify::Event::default()
         });
     }
-    app.metrics
-        .admissions
-        .get_or_create(&label("action", answer.action))
-        .inc();
+    if let Some(workload) = workload
+        && !matches!(
+            outcome,
+            Outcome::NotJudged | Outcome::NamespaceSkipped { .. }
+        )
+    {
+        app.audits.record(Decided {
+            name: portcullis_webhook::audit_name(&workload),
+            workload,
+            outcome,
+            database: app.engine.database_version(),
+            at: portcullis_vulndb::time::now_rfc3339(),
+        });
+    }
+    app.metrics.admissions.inc(answer.action);
     app.metrics
         .admission_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -160,30 +157,17 @@ async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
         .iter()
         .filter_map(|container| by_image.get(&container.image))
         .map(|check| {
-            let outcome = match (
-                &check.outcome,
-                check
-                    .outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| r.decision.as_ref()),
-            ) {
-                (Ok(result), Some(decision)) => {
-                    if !policy_ids.contains(&decision.policy_id) {
-                        policy_ids.push(decision.policy_id.clone());
-                    }
-                    ImageOutcome::Judged {
-                        decision: decision.clone(),
-                        findings: result.findings.clone(),
-                    }
-                }
-                (Ok(_), None) => ImageOutcome::Unknown {
-                    reason: "scanned but not judged".to_string(),
-                },
-                (Err(reason), _) => ImageOutcome::Unknown {
+            let outcome = match &check.outcome {
+                Ok(scan) => ImageOutcome::judged(Arc::clone(scan)),
+                Err(reason) => ImageOutcome::Unknown {
                     reason: reason.to_string(),
                 },
             };
+            if let Some(decision) = outcome.decision()
+                && !policy_ids.contains(&decision.policy_id)
+            {
+                policy_ids.push(decision.policy_id.clone());
+            }
             ImageVerdict {
                 image: check.image.clone(),
                 digest: check.digest.clone(),

@@ -730,10 +730,7 @@ impl Engine {
     }
 
     fn count_lookup(&self, result: &str) {
-        self.metrics
-            .cache_lookups
-            .get_or_create(&label("result", result))
-            .inc();
+        self.metrics.cache_lookups.inc(result);
     }
 
     fn cached_digest(&self, reference: &Reference) -> Option<String> {

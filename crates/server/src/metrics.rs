@@ -1,5 +1,7 @@
 //! Prometheus metrics.
 
+use std::sync::OnceLock;
+
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,7 +16,7 @@ type Labels = Vec<(String, String)>;
 pub struct Metrics {
     registry: Registry,
     /// Admission requests by action (`go`, `warn`, `stop`, `unknown`, ...).
-    pub admissions: Family<Labels, Counter>,
+    pub admissions: KnownLabels,
     /// Time to answer an admission request.
     pub admission_seconds: Histogram,
     /// Image scans by result (`ok`, `error`).
@@ -25,7 +27,7 @@ pub struct Metrics {
     /// Time of one image scan.
     pub scan_seconds: Histogram,
     /// Verdict cache lookups by result (`hit`, `miss`).
-    pub cache_lookups: Family<Labels, Counter>,
+    pub cache_lookups: KnownLabels,
     /// Audit writes to the Kubernetes API that failed.
     pub audit_failures: Counter,
     /// Database loads and updates by result.
@@ -77,6 +79,37 @@ pub struct Metrics {
     pub notifications: Family<Labels, Counter>,
 }
 
+/// A counter family with one label whose usual values are resolved once each: counting
+/// one of them (on the admission path) neither builds nor hashes a label set. Other values
+/// still count, through the family.
+#[derive(Debug)]
+pub struct KnownLabels {
+    family: Family<Labels, Counter>,
+    label: &'static str,
+    known: &'static [&'static str],
+    resolved: Box<[OnceLock<Counter>]>,
+}
+
+impl KnownLabels {
+    fn new(label: &'static str, known: &'static [&'static str]) -> Self {
+        Self {
+            family: Family::default(),
+            label,
+            known,
+            resolved: known.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Count one with the label set to `value`.
+    pub fn inc(&self, value: &str) {
+        let resolve = || self.family.get_or_create(&label(self.label, value)).clone();
+        match self.known.iter().position(|known| *known == value) {
+            Some(i) => self.resolved[i].get_or_init(resolve).inc(),
+            None => resolve().inc(),
+        };
+    }
+}
+
 /// A label set with one label.
 pub fn label(name: &str, value: &str) -> Labels {
     vec![(name.to_string(), value.to_string())]
@@ -85,12 +118,23 @@ pub fn label(name: &str, value: &str) -> Labels {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("portcullis");
-        let admissions = Family::<Labels, Counter>::default();
+        let admissions = KnownLabels::new(
+            "action",
+            &[
+                "go",
+                "warn",
+                "stop",
+                "skipped",
+                "whitelisted",
+                "unknown",
+                "not_judged",
+            ],
+        );
         let admission_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let scans = Family::<Labels, Counter>::default();
         let check_errors = Family::<Labels, Counter>::default();
         let scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        let cache_lookups = Family::<Labels, Counter>::default();
+        let cache_lookups = KnownLabels::new("result", &["hit", "miss", "stale"]);
         let audit_failures = Counter::default();
         let db_updates = Family::<Labels, Counter>::default();
         let db_loaded = Gauge::default();
@@ -200,7 +244,7 @@ impl Default for Metrics {
         registry.register(
             "admission_requests",
             "Admission requests by action",
-            admissions.clone(),
+            admissions.family.clone(),
         );
         registry.register(
             "admission_duration_seconds",
@@ -221,7 +265,7 @@ impl Default for Metrics {
         registry.register(
             "verdict_cache_lookups",
             "Verdict cache lookups by result",
-            cache_lookups.clone(),
+            cache_lookups.family.clone(),
         );
         registry.register(
             "audit_write_failures",

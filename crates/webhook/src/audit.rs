@@ -38,10 +38,7 @@ pub fn audit(
             policy_id,
         } => {
             for verdict in verdicts {
-                let findings = match &verdict.outcome {
-                    ImageOutcome::Judged { findings, .. } => findings.len(),
-                    ImageOutcome::Unknown { .. } => 0,
-                };
+                let findings = verdict.outcome.findings().len();
                 images.push(AuditImage {
                     image: text(&verdict.image),
                     digest: verdict.digest.as_deref().map(text),
@@ -49,8 +46,9 @@ pub fn audit(
                     vulnerabilities: u32::try_from(findings).unwrap_or(u32::MAX),
                 });
                 match &verdict.outcome {
-                    ImageOutcome::Judged { decision, .. } => {
-                        results.extend(decision.results.iter().map(|r| {
+                    ImageOutcome::Judged { scan } => {
+                        let decision = scan.decision.iter();
+                        results.extend(decision.flat_map(|d| &d.results).map(|r| {
                             (
                                 rank(r.action),
                                 AuditResult {

@@ -1,8 +1,10 @@
 //! What the server learned, and the overall outcome of one request.
 
+use std::sync::Arc;
+
 use portcullis_config::UnknownImageAction;
 use portcullis_policy::{Action, Decision};
-use portcullis_types::{Finding, FindingStatus};
+use portcullis_types::{Finding, FindingStatus, ScanResult};
 
 use crate::whitelist::WhitelistEntry;
 
@@ -20,12 +22,12 @@ pub struct ImageVerdict {
 /// One image's verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageOutcome {
-    /// Scanned and judged by the policy.
+    /// Scanned and judged by the policy: the scan, shared with the verdict cache (a review
+    /// copies none of it). Made by [`ImageOutcome::judged`], so its decision is set.
     Judged {
-        /// The policy's decision.
-        decision: Decision,
-        /// Every finding; the response shows the top ones.
-        findings: Vec<Finding>,
+        /// The judged scan: its decision, and every finding (the response shows the top
+        /// ones).
+        scan: Arc<ScanResult>,
     },
     /// Not judged in time, registry unreachable, or the scan failed: why, in one line.
     Unknown {
@@ -62,21 +64,45 @@ pub enum Outcome {
     },
 }
 
+impl ImageOutcome {
+    /// The outcome of a finished scan: judged when the policy decided, otherwise unknown
+    /// ("scanned but not judged").
+    pub fn judged(scan: Arc<ScanResult>) -> Self {
+        if scan.decision.is_some() {
+            Self::Judged { scan }
+        } else {
+            Self::Unknown {
+                reason: "scanned but not judged".to_string(),
+            }
+        }
+    }
+
+    /// The policy's decision, when the image was judged.
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            Self::Judged { scan } => scan.decision.as_ref(),
+            Self::Unknown { .. } => None,
+        }
+    }
+
+    /// Every finding of a judged image (none otherwise).
+    pub fn findings(&self) -> &[Finding] {
+        match self {
+            Self::Judged { scan } => &scan.findings,
+            Self::Unknown { .. } => &[],
+        }
+    }
+}
+
 impl ImageVerdict {
     /// The image's own action: `go`, `warn`, `stop` or `unknown`.
     pub fn action(&self) -> &'static str {
-        match &self.outcome {
-            ImageOutcome::Judged { decision, .. } => decision.final_action.as_str(),
-            ImageOutcome::Unknown { .. } => "unknown",
-        }
+        self.final_action().map_or("unknown", Action::as_str)
     }
 
     /// The policy's final action, `None` when the image was not judged.
     pub(crate) fn final_action(&self) -> Option<Action> {
-        match &self.outcome {
-            ImageOutcome::Judged { decision, .. } => Some(decision.final_action),
-            ImageOutcome::Unknown { .. } => None,
-        }
+        self.outcome.decision().map(|d| d.final_action)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::outcome::Outcome;
 use crate::review::{REVIEW_KIND, Review};
@@ -43,44 +43,71 @@ pub fn respond(review: &Review, workload: Option<&Workload>, outcome: &Outcome) 
     if let Outcome::Whitelisted { entry } = outcome {
         annotations.insert("whitelist", entry.origin.clone());
     }
-    let annotations: serde_json::Map<String, Value> = annotations
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                Value::String(truncate_bytes(&v, MAX_ANNOTATION_BYTES)),
-            )
-        })
-        .collect();
-
-    let status = match &summary.message {
-        Some(message) if !summary.allowed => json!({
-            "code": 403,
-            "message": message,
-            "reason": "Forbidden",
-            "status": "Failure",
-        }),
-        _ => json!({"code": 200, "status": "Success"}),
-    };
-    let mut response = json!({
-        "uid": review.request.uid,
-        "allowed": summary.allowed,
-        "status": status,
-        "auditAnnotations": annotations,
-    });
-    if !summary.warnings.is_empty()
-        && let Some(map) = response.as_object_mut()
-    {
-        map.insert("warnings".to_string(), json!(summary.warnings));
+    for value in annotations.values_mut() {
+        if value.len() > MAX_ANNOTATION_BYTES {
+            *value = truncate_bytes(value, MAX_ANNOTATION_BYTES);
+        }
     }
-    let body = json!({
-        "apiVersion": review.version.as_str(),
-        "kind": REVIEW_KIND,
-        "response": response,
-    });
+    let status = match &summary.message {
+        Some(message) if !summary.allowed => Status {
+            code: 403,
+            message: Some(message),
+            reason: Some("Forbidden"),
+            status: "Failure",
+        },
+        _ => Status {
+            code: 200,
+            message: None,
+            reason: None,
+            status: "Success",
+        },
+    };
+    let body = Body {
+        api_version: review.version.as_str(),
+        kind: REVIEW_KIND,
+        response: Answer {
+            allowed: summary.allowed,
+            audit_annotations: annotations,
+            status,
+            uid: &review.request.uid,
+            warnings: &summary.warnings,
+        },
+    };
     Response {
-        body: body.to_string().into_bytes(),
+        // Plain structs of strings and numbers: serialising cannot fail.
+        body: serde_json::to_vec(&body).unwrap_or_default(),
         allowed: summary.allowed,
         action: summary.action,
     }
+}
+
+/// The AdmissionReview, serialised with its keys in sorted order, as a JSON object map
+/// would write them.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    response: Answer<'a>,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    allowed: bool,
+    #[serde(rename = "auditAnnotations")]
+    audit_annotations: BTreeMap<&'static str, String>,
+    status: Status<'a>,
+    uid: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    status: &'static str,
 }

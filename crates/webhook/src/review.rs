@@ -59,6 +59,14 @@ pub fn parse_review(body: &[u8]) -> Result<Review> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::bad_request("body: empty"));
     }
+    match parse_typed(body) {
+        Some(review) => Ok(review),
+        None => parse_careful(body),
+    }
+}
+
+/// The careful path of [`parse_review`]: a JSON tree first, each field checked with its path.
+fn parse_careful(body: &[u8]) -> Result<Review> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("body: not JSON: {e}")))?;
     let Value::Object(mut review) = value else {
@@ -94,6 +102,34 @@ pub fn parse_review(body: &[u8]) -> Result<Review> {
         kind: REVIEW_KIND.to_string(),
     };
     Ok(Review { version, request })
+}
+
+/// An AdmissionReview as its types read it, for [`parse_typed`].
+#[derive(serde::Deserialize)]
+struct TypedReview {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    request: Option<AdmissionRequest<DynamicObject>>,
+}
+
+/// The fast path of [`parse_review`]: the body read straight into the request's types, with
+/// no JSON tree in between. `None` when anything is off, so the careful path runs and names
+/// what. Every check of that path holds here too: the types require the fields it checks
+/// (uid, kind, resource, operation, userInfo; string metadata, labels and annotations), and
+/// the rest is checked below.
+fn parse_typed(body: &[u8]) -> Option<Review> {
+    let typed: TypedReview = serde_json::from_slice(body).ok()?;
+    let version = ApiVersion::parse(&typed.api_version)?;
+    let mut request = typed.request?;
+    if typed.kind != REVIEW_KIND || request.uid.is_empty() {
+        return None;
+    }
+    request.types = TypeMeta {
+        api_version: version.as_str().to_string(),
+        kind: REVIEW_KIND.to_string(),
+    };
+    Some(Review { version, request })
 }
 
 /// Check the fields serde would otherwise reject with a message naming no path.
@@ -227,5 +263,138 @@ fn type_name(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The paths the careful path checks, and their neighbours.
+    const PATHS: &[&str] = &[
+        "apiVersion",
+        "kind",
+        "request",
+        "request.uid",
+        "request.kind",
+        "request.kind.group",
+        "request.kind.kind",
+        "request.resource",
+        "request.resource.resource",
+        "request.subResource",
+        "request.name",
+        "request.namespace",
+        "request.operation",
+        "request.userInfo",
+        "request.userInfo.username",
+        "request.object",
+        "request.object.metadata",
+        "request.object.metadata.name",
+        "request.object.metadata.namespace",
+        "request.object.metadata.labels",
+        "request.object.metadata.labels.app",
+        "request.object.metadata.annotations",
+        "request.object.spec",
+        "request.oldObject",
+        "request.dryRun",
+    ];
+
+    fn base() -> Value {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"},
+                "annotations": {"a": "b"}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]}});
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "web", "namespace": "default", "operation": "UPDATE",
+                "userInfo": {"username": "admin"}, "object": pod.clone(), "oldObject": pod,
+                "dryRun": false}})
+    }
+
+    fn replacements() -> Vec<Option<Value>> {
+        vec![
+            None,
+            Some(Value::Null),
+            Some(json!(1)),
+            Some(json!("")),
+            Some(json!("CREATE")),
+            Some(json!("AdmissionReview")),
+            Some(json!("admission.k8s.io/v1beta1")),
+            Some(json!([])),
+            Some(json!({})),
+            Some(json!({"x": 1})),
+            Some(json!(true)),
+        ]
+    }
+
+    /// `value` with the field at `path` replaced (or removed, for `None`).
+    fn mutate(value: &mut Value, path: &str, with: Option<Value>) {
+        let mut keys: Vec<&str> = path.split('.').collect();
+        let Some(last) = keys.pop() else { return };
+        let mut at = value;
+        for key in keys {
+            match at.get_mut(key) {
+                Some(next) => at = next,
+                None => return,
+            }
+        }
+        if let Value::Object(map) = at {
+            match with {
+                Some(with) => {
+                    map.insert(last.to_string(), with);
+                }
+                None => {
+                    map.remove(last);
+                }
+            }
+        }
+    }
+
+    /// A review as comparable values: its version, types and serialised request.
+    fn seen(review: &Review) -> (ApiVersion, TypeMeta, Value) {
+        let request = serde_json::to_value(&review.request).unwrap_or_default();
+        (review.version, review.request.types.clone(), request)
+    }
+
+    fn message(
+        result: &Result<Review>,
+    ) -> std::result::Result<(ApiVersion, TypeMeta, Value), String> {
+        result.as_ref().map(seen).map_err(ToString::to_string)
+    }
+
+    proptest! {
+        /// The fast path answers exactly as the careful one: the same review, or the
+        /// careful path's error.
+        #[test]
+        fn the_fast_path_agrees_with_the_careful_one(
+            mutations in prop::collection::vec((0..PATHS.len(), 0..11usize), 0..4)
+        ) {
+            let mut review = base();
+            for (path, with) in mutations {
+                mutate(&mut review, PATHS[path], replacements()[with].clone());
+            }
+            let body = serde_json::to_vec(&review).unwrap_or_default();
+            let careful = parse_careful(&body);
+            prop_assert_eq!(message(&parse_review(&body)), message(&careful));
+            if let Some(fast) = parse_typed(&body) {
+                prop_assert_eq!(Ok(seen(&fast)), message(&careful));
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_reads_a_well_formed_review() {
+        let body = serde_json::to_vec(&base()).unwrap_or_default();
+        let fast = parse_typed(&body);
+        assert!(fast.is_some());
+        assert_eq!(
+            fast.as_ref().map(seen),
+            parse_careful(&body).ok().as_ref().map(seen)
+        );
     }
 }

@@ -200,9 +200,10 @@ fn image_label(verdict: &ImageVerdict) -> String {
 }
 
 fn stop_line(verdict: &ImageVerdict) -> String {
-    let ImageOutcome::Judged { decision, findings } = &verdict.outcome else {
+    let Some(decision) = verdict.outcome.decision() else {
         return unknown_line(verdict);
     };
+    let findings = verdict.outcome.findings();
     let mut parts: Vec<String> = top_findings(findings, TOP_FINDINGS)
         .into_iter()
         .map(finding_text)
@@ -253,7 +254,7 @@ fn unknown_warning(verdict: &ImageVerdict) -> String {
 }
 
 fn warn_results(verdict: &ImageVerdict) -> Vec<String> {
-    let ImageOutcome::Judged { decision, .. } = &verdict.outcome else {
+    let Some(decision) = verdict.outcome.decision() else {
         return Vec::new();
     };
     decision

@@ -5,12 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use kube::core::DynamicObject;
 use kube::core::admission::AdmissionReview;
 use portcullis_config::{Selector, ServerConfig, UnknownImageAction, WebhookConfig};
-use portcullis_types::Ecosystem;
 use portcullis_types::{Action, Decision, RuleResult};
+use portcullis_types::{DatabaseInfo, Ecosystem, ImageConfig, ImageInfo, ScanResult, SourceKind};
 use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
 use portcullis_webhook::{
     ApiVersion, ContainerImage, ContainerRole, ErrorKind, ImageOutcome, ImageVerdict, Outcome,
@@ -647,14 +648,31 @@ fn judged(
         digest: Some(
             "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1".to_string(),
         ),
-        outcome: ImageOutcome::Judged {
-            decision: Decision {
+        outcome: ImageOutcome::judged(Arc::new(ScanResult {
+            image: ImageInfo {
+                reference: image.to_string(),
+                source: SourceKind::Registry,
+                digest: None,
+                manifest_digest: None,
+                config_digest: None,
+                platform: None,
+                config: ImageConfig::default(),
+                layers: Vec::new(),
+            },
+            os: None,
+            os_ecosystem: None,
+            os_supported: true,
+            packages: Vec::new(),
+            findings,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            decision: Some(Decision {
                 policy_id: "reject_critical".to_string(),
                 final_action: action,
                 results,
-            },
-            findings,
-        },
+            }),
+            database: DatabaseInfo::default(),
+        })),
     }
 }
 
