@@ -21,27 +21,9 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from the catalog crate; the message names the failing input.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-}
-
-impl Error {
-    /// A new error of `kind` whose message names the failing input.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
+portcullis_types::error_type! {
+    /// An error from the catalog crate; the message names the failing input.
+    pub struct Error(ErrorKind);
 }
 
 /// Result alias for this crate.

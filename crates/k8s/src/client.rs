@@ -1,11 +1,8 @@
 //! Reaching the Kubernetes API, and the one error type of this crate's API helpers.
 
-/// What went wrong talking to the Kubernetes API or reading what it returned.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+portcullis_types::error_type! {
+    /// What went wrong talking to the Kubernetes API or reading what it returned.
+    pub struct Error(ErrorKind);
 }
 
 /// The kind of an [`Error`], for callers to branch on.
@@ -22,19 +19,6 @@ pub enum ErrorKind {
 }
 
 impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
     /// An error from a kube call about `what`.
     pub fn api(what: &str, error: kube::Error) -> Self {
         let kind = match &error {

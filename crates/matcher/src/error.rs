@@ -18,37 +18,9 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A matching error; the message names the ecosystem and package or id being looked up.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// Attach the underlying cause.
-    #[must_use]
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
+portcullis_types::error_type! {
+    /// A matching error; the message names the ecosystem and package or id being looked up.
+    pub struct Error(ErrorKind) with source;
 }
 
 /// Result alias for this crate.

@@ -31,24 +31,13 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A policy error. The message names the document and, for schema errors, the field
-/// (`rules[2].params.severity: unknown severity 'hgih'`).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+portcullis_types::error_type! {
+    /// A policy error. The message names the document and, for schema errors, the field
+    /// (`rules[2].params.severity: unknown severity 'hgih'`).
+    pub struct Error(ErrorKind);
 }
 
 impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
     /// A schema error at `path` (`rules[0].action`); an empty path means the document root.
     pub fn invalid(path: &str, why: impl fmt::Display) -> Self {
         let message = if path.is_empty() {
@@ -57,11 +46,6 @@ impl Error {
             format!("{path}: {why}")
         };
         Self::new(ErrorKind::Invalid, message)
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
     }
 
     /// Prefix the message with the name of the document it came from.

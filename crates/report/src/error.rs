@@ -24,38 +24,12 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from rendering a report. The message names what was being rendered.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+portcullis_types::error_type! {
+    /// An error from rendering a report. The message names what was being rendered.
+    pub struct Error(ErrorKind) with source;
 }
 
 impl Error {
-    /// A new error of `kind` with a message naming the failing input.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// Attach the underlying cause.
-    #[must_use]
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// The kind of failure.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
     /// Writing `what` failed.
     pub(crate) fn io(what: &str, e: std::io::Error) -> Self {
         Self::new(ErrorKind::Io, format!("writing {what}: {e}")).with_source(e)

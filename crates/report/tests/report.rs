@@ -490,16 +490,7 @@ fn special_characters_survive_every_format() {
 
 #[test]
 fn rootfs_without_digest_os_or_time() {
-    let image = ImageInfo {
-        reference: "dir:/tmp/root".into(),
-        source: SourceKind::Dir,
-        digest: None,
-        manifest_digest: None,
-        config_digest: None,
-        platform: None,
-        config: ImageConfig::default(),
-        layers: Vec::new(),
-    };
+    let image = ImageInfo::new("dir:/tmp/root", SourceKind::Dir);
     let sbom = Sbom {
         image: &image,
         os: None,
@@ -556,16 +547,10 @@ fn alpine_3_20_3_rootfs_renders_valid_documents() {
     let catalog = catalog_all(&files);
     assert_eq!(catalog.warnings, Vec::new());
     assert_eq!(catalog.packages.len(), 14);
-    let image = ImageInfo {
-        reference: "tar:alpine-minirootfs-3.20.3-x86_64.tar.gz".into(),
-        source: SourceKind::Tar,
-        digest: None,
-        manifest_digest: None,
-        config_digest: None,
-        platform: None,
-        config: ImageConfig::default(),
-        layers: Vec::new(),
-    };
+    let image = ImageInfo::new(
+        "tar:alpine-minirootfs-3.20.3-x86_64.tar.gz",
+        SourceKind::Tar,
+    );
     let sbom = Sbom {
         image: &image,
         os: catalog.os.as_ref(),

@@ -26,26 +26,12 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A scan error; the message names the image, database file or filter file.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+portcullis_types::error_type! {
+    /// A scan error; the message names the image, database file or filter file.
+    pub struct Error(ErrorKind) with source;
 }
 
 impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
     pub(crate) fn image(
         reference: &str,
         e: impl std::error::Error + Send + Sync + 'static,
@@ -66,11 +52,6 @@ impl Error {
             message: format!("{}: {e}", db.path().display()),
             source: Some(Box::new(e)),
         }
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
     }
 }
 

@@ -2,7 +2,7 @@
 
 use portcullis_catalog::Ecosystem;
 use portcullis_matcher::{Finding, FindingPackage, FindingStatus, Severity};
-use portcullis_oci::{ImageConfig, ImageInfo, SourceKind};
+use portcullis_oci::{ImageInfo, SourceKind};
 
 use super::*;
 use crate::{DatabaseInfo, ScanResult, VexStatus};
@@ -49,16 +49,7 @@ fn finding(
 
 fn result() -> ScanResult {
     ScanResult {
-        image: ImageInfo {
-            reference: "tar:rootfs.tar".into(),
-            source: SourceKind::Tar,
-            digest: None,
-            manifest_digest: None,
-            config_digest: None,
-            platform: None,
-            config: ImageConfig::default(),
-            layers: Vec::new(),
-        },
+        image: ImageInfo::new("tar:rootfs.tar", SourceKind::Tar),
         os: None,
         os_ecosystem: None,
         os_supported: true,

@@ -1,11 +1,8 @@
 //! The server's one error type.
 
-/// What went wrong starting or running the server.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+portcullis_types::error_type! {
+    /// What went wrong starting or running the server.
+    pub struct Error(ErrorKind);
 }
 
 /// The kind of an [`Error`], for callers to branch on.
@@ -19,21 +16,6 @@ pub enum ErrorKind {
     Database,
     /// The Kubernetes API failed.
     Kubernetes,
-}
-
-impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
 }
 
 /// This crate's result.

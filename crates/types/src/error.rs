@@ -1,4 +1,5 @@
-//! The one error of this crate: a value that does not parse.
+//! The one error of this crate (a value that does not parse), and [`error_type!`], the
+//! pattern of every crate's error type.
 
 /// What kind of value failed to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,25 +15,95 @@ pub enum ParseErrorKind {
     ImageConfig,
 }
 
-/// A value that does not parse; the message names the value and says why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ParseError {
-    kind: ParseErrorKind,
-    message: String,
+crate::error_type! {
+    /// A value that does not parse; the message names the value and says why.
+    pub struct ParseError(ParseErrorKind);
 }
 
-impl ParseError {
-    /// A new error of `kind`.
-    pub fn new(kind: ParseErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
+/// Declares a crate's error type, the one pattern of the workspace: a `thiserror` struct
+/// with a stable kind for callers to branch on (`kind()`), a message that names the failing
+/// input (its `Display`), and, in the `with source` form, the underlying cause as its
+/// `#[source]` (`with_source`). The plain form also derives `Clone` and `PartialEq`. The
+/// calling crate depends on `thiserror`.
+///
+/// ```
+/// /// What failed.
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// pub enum ErrorKind {
+///     /// Reading.
+///     Io,
+/// }
+///
+/// portcullis_types::error_type! {
+///     /// This crate's error.
+///     pub struct Error(ErrorKind) with source;
+/// }
+///
+/// let e = Error::new(ErrorKind::Io, "reading x").with_source(std::fmt::Error);
+/// assert_eq!((e.kind(), e.to_string()), (ErrorKind::Io, "reading x".to_string()));
+/// assert!(std::error::Error::source(&e).is_some());
+/// ```
+#[macro_export]
+macro_rules! error_type {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident($kind:ty) with source;) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        #[error("{message}")]
+        $vis struct $name {
+            kind: $kind,
+            message: String,
+            #[source]
+            source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
         }
-    }
 
-    /// What kind of value failed to parse.
-    pub fn kind(&self) -> ParseErrorKind {
-        self.kind
-    }
+        impl $name {
+            /// A new error of `kind` with a message that names the failing input.
+            pub fn new(kind: $kind, message: impl Into<String>) -> Self {
+                Self {
+                    kind,
+                    message: message.into(),
+                    source: None,
+                }
+            }
+
+            /// Attach the underlying cause.
+            #[must_use]
+            pub fn with_source(
+                mut self,
+                source: impl std::error::Error + Send + Sync + 'static,
+            ) -> Self {
+                self.source = Some(Box::new(source));
+                self
+            }
+
+            /// The stable kind of this error.
+            pub fn kind(&self) -> $kind {
+                self.kind
+            }
+        }
+    };
+    ($(#[$meta:meta])* $vis:vis struct $name:ident($kind:ty);) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{message}")]
+        $vis struct $name {
+            kind: $kind,
+            message: String,
+        }
+
+        impl $name {
+            /// A new error of `kind` with a message that names the failing input.
+            pub fn new(kind: $kind, message: impl Into<String>) -> Self {
+                Self {
+                    kind,
+                    message: message.into(),
+                }
+            }
+
+            /// The stable kind of this error.
+            pub fn kind(&self) -> $kind {
+                self.kind
+            }
+        }
+    };
 }

@@ -220,6 +220,23 @@ pub struct ImageInfo {
     pub layers: Vec<LayerDescriptor>,
 }
 
+impl ImageInfo {
+    /// An image known only by its reference and kind of source: no digests, platform,
+    /// config or layers (a root filesystem, or before the manifest is read).
+    pub fn new(reference: impl Into<String>, source: SourceKind) -> Self {
+        Self {
+            reference: reference.into(),
+            source,
+            digest: None,
+            manifest_digest: None,
+            config_digest: None,
+            platform: None,
+            config: ImageConfig::default(),
+            layers: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

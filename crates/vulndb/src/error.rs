@@ -52,39 +52,13 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from the vulnerability database. The message names the failing input (file,
-/// archive entry, record id, database path) and never contains a secret.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+portcullis_types::error_type! {
+    /// An error from the vulnerability database. The message names the failing input (file,
+    /// archive entry, record id, database path) and never contains a secret.
+    pub struct Error(ErrorKind) with source;
 }
 
 impl Error {
-    /// A new error of `kind` with a message that names the failing input.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// Attach the underlying cause.
-    #[must_use]
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
     /// Wrap an I/O error with a message naming what was being read or written.
     pub fn io(context: impl fmt::Display, err: std::io::Error) -> Self {
         let kind = match err

@@ -21,32 +21,16 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An admission error. The message names what is wrong, by its JSON path for requests
-/// (`request.object.spec.containers[1].image: missing`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+portcullis_types::error_type! {
+    /// An admission error. The message names what is wrong, by its JSON path for requests
+    /// (`request.object.spec.containers[1].image: missing`).
+    pub struct Error(ErrorKind);
 }
 
 impl Error {
-    /// A new error of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
     /// A [`ErrorKind::BadRequest`] error.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, message)
-    }
-
-    /// The stable kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
     }
 }
 

@@ -11,7 +11,7 @@ use kube::core::DynamicObject;
 use kube::core::admission::AdmissionReview;
 use portcullis_config::{Selector, ServerConfig, UnknownImageAction, WebhookConfig};
 use portcullis_types::{Action, Decision, RuleResult};
-use portcullis_types::{DatabaseInfo, Ecosystem, ImageConfig, ImageInfo, ScanResult, SourceKind};
+use portcullis_types::{DatabaseInfo, Ecosystem, ImageInfo, ScanResult, SourceKind};
 use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
 use portcullis_webhook::{
     ApiVersion, ContainerImage, ContainerRole, ErrorKind, ImageOutcome, ImageVerdict, Outcome,
@@ -649,16 +649,7 @@ fn judged(
             "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1".to_string(),
         ),
         outcome: ImageOutcome::judged(Arc::new(ScanResult {
-            image: ImageInfo {
-                reference: image.to_string(),
-                source: SourceKind::Registry,
-                digest: None,
-                manifest_digest: None,
-                config_digest: None,
-                platform: None,
-                config: ImageConfig::default(),
-                layers: Vec::new(),
-            },
+            image: ImageInfo::new(image, SourceKind::Registry),
             os: None,
             os_ecosystem: None,
             os_supported: true,

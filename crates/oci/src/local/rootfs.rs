@@ -93,16 +93,7 @@ pub(crate) fn dir_info(path: &Path) -> Result<ImageInfo> {
             format!("{what}: not a directory"),
         ));
     }
-    Ok(ImageInfo {
-        reference: format!("dir:{what}"),
-        source: SourceKind::Dir,
-        digest: None,
-        manifest_digest: None,
-        config_digest: None,
-        platform: None,
-        config: ImageConfig::default(),
-        layers: Vec::new(),
-    })
+    Ok(ImageInfo::new(format!("dir:{what}"), SourceKind::Dir))
 }
 
 /// Walk `root` without following symlinks; read the regular files `filter` wants and record
