@@ -13,14 +13,18 @@ use std::fmt::Write as _;
 use packageurl::PackageUrl;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+/// What a URL component built from one value percent-encodes: everything but RFC 3986's
+/// unreserved characters (ASCII letters, digits, `-._~`). Shared by every crate that builds
+/// a URL or a purl.
+pub const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The bytes a canonical purl component percent-encodes: all but ASCII letters, digits,
 /// `.`, `-`, `_`, `~` and `:`.
-pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b':');
+pub const COMPONENT: &AsciiSet = &NOT_UNRESERVED.remove(b':');
 
 /// Build `pkg:type/namespace/name@version?k=v&...` (namespace, version and qualifiers
 /// optional; empty ones are left out).

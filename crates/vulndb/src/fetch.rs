@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::{ImportOptions, ImportSummary};
@@ -365,11 +365,7 @@ pub enum NetworkSource {
 
 /// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
 /// unreserved characters (ASCII letters, digits, `-._~`).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const PATH_SEGMENT: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
 
 fn encode_path_segment(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -213,11 +213,7 @@ pub(crate) fn token_url(challenge: &Challenge, repository: &str) -> Option<Strin
 /// What a query parameter value percent-encodes: everything but RFC 3986's unreserved
 /// characters (ASCII letters, digits, `-._~`), so `:`, `/`, `&`, `=`, `+` and spaces are
 /// escaped.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const QUERY_VALUE: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
 
 fn percent_encode(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()

@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 use portcullis_types::{Finding, ScanResult, Severity};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -152,11 +152,7 @@ pub fn advisory_source(id: &str) -> (&'static str, String) {
 
 /// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
 /// unreserved characters (ASCII letters, digits, `-._~`).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const PATH_SEGMENT: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
 
 /// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
 /// `will not be fixed`.

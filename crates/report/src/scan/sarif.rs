@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 use portcullis_types::{Ecosystem, Finding, FindingEpss, FindingKev, ScanResult, Severity};
 use serde::Serialize;
 
@@ -245,11 +245,7 @@ pub fn relative_uri(location: &str) -> String {
 
 /// What [`relative_uri`] percent-encodes: all but RFC 3986's `pchar` (unreserved,
 /// sub-delims, `@`; not `:`) and the segment separator `/`.
-const RELATIVE_PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
+const RELATIVE_PATH: &AsciiSet = &portcullis_types::purl::NOT_UNRESERVED
     .remove(b'/')
     .remove(b'!')
     .remove(b'$')

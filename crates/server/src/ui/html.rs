@@ -4,14 +4,10 @@
 
 use std::fmt::Write as _;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded.
-const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const NOT_UNRESERVED: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
 
 /// `text` escaped for HTML text and double-quoted attribute values.
 pub fn esc(text: &str) -> String {
