@@ -123,26 +123,78 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
     db: &S,
 ) -> Result<MatchOutput> {
     let mut warnings = Vec::new();
-    // 1. Where to look each package up: an OS filed under several ecosystems in each of
-    // those the database has.
+    let Plan {
+        os_label,
+        os_streams,
+        planned,
+    } = plan(os, packages, db, &mut warnings)?;
+    // Step 2: every package's entries in one batch.
+    let mut keys: Vec<(String, String)> = planned
+        .iter()
+        .flat_map(|p| p.queries.iter())
+        .map(|q| (q.ecosystem.clone(), q.package.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let affected_map = db.affected_many(&keys)?;
+    let (evaluated, outcomes) = evaluate_planned(os, &planned, &affected_map);
+    let (candidates, seen) = candidates_of(&planned, &evaluated, &outcomes, &mut warnings);
+    let mut findings = findings_of(candidates, &seen, db)?;
+    sort_findings(&mut findings);
+    warnings.sort();
+    warnings.dedup();
+    Ok(MatchOutput {
+        findings,
+        warnings,
+        os_ecosystem: os_label,
+        os_streams,
+    })
+}
+
+/// Where to look each package up.
+struct Plan<'p> {
+    /// The advisory ecosystem of the OS's packages.
+    os_label: Option<String>,
+    /// The ecosystems the database files that OS under (Red Hat's streams), or none.
+    os_streams: Vec<String>,
+    /// The packages with a version comparator, with their queries.
+    planned: Vec<Planned<'p>>,
+}
+
+/// One package to look up: its queries, and the scheme that compares its version.
+struct Planned<'p> {
+    package: &'p Package,
+    queries: Vec<Query>,
+    scheme: Scheme,
+}
+
+/// Step 1, where to look each package up: an OS filed under several ecosystems in each of those
+/// the database has (Red Hat: only the streams the image's content sets name, when it names
+/// them).
+fn plan<'p, S: AdvisorySource + ?Sized>(
+    os: Option<&Os>,
+    packages: &'p [Package],
+    db: &S,
+    warnings: &mut Vec<String>,
+) -> Result<Plan<'p>> {
     let os_label = os.and_then(os_ecosystem);
-    let os_streams: Vec<String> = match os_label.as_deref() {
-        Some(label) => match os_stream_prefix(label) {
-            Some(prefix) => db
-                .ecosystems_under(&prefix)?
-                .into_iter()
-                .filter(|candidate| os_stream_matches(label, candidate))
-                .collect(),
-            None => Vec::new(),
-        },
+    let os_streams: Vec<String> = match os_label.as_deref().and_then(os_stream_prefix) {
+        Some(prefix) => db
+            .ecosystems_under(&prefix)?
+            .into_iter()
+            .filter(|candidate| {
+                os_label
+                    .as_deref()
+                    .is_some_and(|l| os_stream_matches(l, candidate))
+            })
+            .collect(),
         None => Vec::new(),
     };
-    // Red Hat: only the streams the image's content sets name, when it names them.
     let os_streams = match os {
-        Some(os) if !os_streams.is_empty() => select_streams(os, os_streams, &mut warnings),
+        Some(os) if !os_streams.is_empty() => select_streams(os, os_streams, warnings),
         _ => os_streams,
     };
-    let mut planned: Vec<(&Package, Vec<Query>, Scheme)> = Vec::new();
+    let mut planned = Vec::new();
     for package in packages {
         let mut queries = queries_for(package, os);
         if !os_streams.is_empty()
@@ -170,60 +222,79 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             ));
             continue;
         };
-        planned.push((package, queries, scheme));
+        planned.push(Planned {
+            package,
+            queries,
+            scheme,
+        });
     }
-    // 2. Every package's entries in one batch.
-    let mut keys: Vec<(String, String)> = planned
-        .iter()
-        .flat_map(|(_, qs, _)| qs.iter().map(|q| (q.ecosystem.clone(), q.package.clone())))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let affected_map = db.affected_many(&keys)?;
-    // 3. Evaluate versions, once per distinct (queries, version, module build): the binary
-    // packages of one source, and copies of one package, share the outcome. `seen` is,
-    // per package, every flaw it has entries for, affected or not (sorted).
-    let mut evaluated: Vec<Evaluated<'_>> = Vec::new();
+    Ok(Plan {
+        os_label,
+        os_streams,
+        planned,
+    })
+}
+
+/// Step 3: evaluate versions, once per distinct (queries, version, module build): the binary
+/// packages of one source, and copies of one package, share the outcome. Gives the
+/// outcomes, and each planned package's outcome (by index).
+fn evaluate_planned<'e>(
+    os: Option<&Os>,
+    planned: &[Planned<'_>],
+    affected_map: &'e AffectedMap,
+) -> (Vec<Evaluated<'e>>, Vec<Option<usize>>) {
+    let mut evaluated: Vec<Evaluated<'e>> = Vec::new();
     let mut outcome_of: HashMap<Vec<&str>, usize> = HashMap::new();
-    let mut seen: Vec<&[&str]> = vec![&[]; planned.len()];
     let mut outcomes: Vec<Option<usize>> = vec![None; planned.len()];
-    for (index, (package, queries, scheme)) in planned.iter().enumerate() {
-        let Some(first) = queries.first() else {
+    for (index, planned) in planned.iter().enumerate() {
+        let Some(first) = planned.queries.first() else {
             continue;
         };
         // A module build's fix is not a non-modular package's, nor the reverse.
-        let module_build = installed_module_build(os, package);
+        let module_build = installed_module_build(os, planned.package);
         let build = match module_build {
             None => "",
             Some(false) => "0",
             Some(true) => "1",
         };
         let mut key: Vec<&str> = vec![first.version.as_str(), build];
-        for q in queries {
+        for q in &planned.queries {
             key.extend([q.ecosystem.as_str(), q.package.as_str()]);
         }
         let slot = match outcome_of.get(&key) {
             Some(&slot) => slot,
             None => {
-                let outcome = evaluate_package(
-                    queries,
+                evaluated.push(evaluate_package(
+                    &planned.queries,
                     &first.version,
-                    *scheme,
+                    planned.scheme,
                     module_build,
-                    &affected_map,
-                );
-                evaluated.push(outcome);
+                    affected_map,
+                ));
                 outcome_of.insert(key, evaluated.len() - 1);
                 evaluated.len() - 1
             }
         };
         outcomes[index] = Some(slot);
     }
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    for (index, ((package, _, _), slot)) in planned.iter().zip(&outcomes).enumerate() {
+    (evaluated, outcomes)
+}
+
+/// One candidate finding per (package, affecting flaw), and `seen`: per planned package,
+/// every flaw it has entries for, affected or not (sorted).
+fn candidates_of<'a>(
+    planned: &'a [Planned<'a>],
+    evaluated: &'a [Evaluated<'a>],
+    outcomes: &[Option<usize>],
+    warnings: &mut Vec<String>,
+) -> (Vec<Candidate<'a>>, Vec<&'a [&'a str]>) {
+    let mut seen: Vec<&[&str]> = vec![&[]; planned.len()];
+    let mut candidates: Vec<Candidate<'a>> = Vec::new();
+    for (index, (planned, slot)) in planned.iter().zip(outcomes).enumerate() {
         let Some(outcome) = slot.and_then(|slot| evaluated.get(slot)) else {
             continue;
         };
+        let package = planned.package;
         if let Some(ids) = seen.get_mut(index) {
             *ids = &outcome.seen;
         }
@@ -244,7 +315,17 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             }
         }
     }
-    // 4. The records of every matched flaw in one batch; withdrawn records' entries go.
+    (candidates, seen)
+}
+
+/// Steps 4 to 6: the records of every matched flaw in one batch (withdrawn records' entries
+/// go), distribution advisories folded into their CVEs and then the CVEs' records, the
+/// findings, and the exploitation data of every CVE id they carry, in one batch.
+fn findings_of<S: AdvisorySource + ?Sized>(
+    mut candidates: Vec<Candidate<'_>>,
+    seen: &[&[&str]],
+    db: &S,
+) -> Result<Vec<Finding>> {
     let mut ids: Vec<String> = candidates.iter().map(|c| c.canonical_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -261,8 +342,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         });
     }
     candidates.retain(|c| !c.affected.is_empty());
-    // 5. Distribution advisories folded into their CVEs, then the CVEs' records.
-    let candidates = fold_advisories(candidates, &records_map, &seen);
+    let candidates = fold_advisories(candidates, &records_map, seen);
     let mut missing: Vec<String> = candidates
         .iter()
         .filter(|c| !records_map.contains_key(&c.canonical_id))
@@ -298,7 +378,6 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
         finding_cves.push(carried_cves(&finding, records));
         findings.push(finding);
     }
-    // 6. Exploitation data of every CVE id carried, in one batch.
     let mut all_cves: Vec<String> = finding_cves.iter().flatten().cloned().collect();
     all_cves.sort();
     all_cves.dedup();
@@ -308,15 +387,7 @@ pub fn match_packages<S: AdvisorySource + ?Sized>(
             attach_exploitation(finding, cves, &known);
         }
     }
-    sort_findings(&mut findings);
-    warnings.sort();
-    warnings.dedup();
-    Ok(MatchOutput {
-        findings,
-        warnings,
-        os_ecosystem: os_label,
-        os_streams,
-    })
+    Ok(findings)
 }
 
 /// The entries of one flaw that say a version is affected, each with its fix.
