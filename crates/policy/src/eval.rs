@@ -4,7 +4,9 @@ use portcullis_types::{
     DbFreshness, Decision, Finding, FindingStatus, ImageInfo, RuleResult, Severity,
 };
 
-use crate::model::{Action, Comparison, Policy, Rule, Trigger, UnknownSeverity, WhitelistEntry};
+use crate::model::{
+    Action, Comparison, Policy, Probability, Rule, Trigger, UnknownSeverity, WhitelistEntry,
+};
 use crate::time::{self, DAY};
 use crate::user::is_root_user;
 
@@ -95,47 +97,9 @@ pub fn evaluate(policy: &Policy, input: &PolicyInput<'_>) -> Decision {
 }
 
 fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut Results<'_>) {
-    let image = input.image;
-    let has_config = image.config_digest.is_some();
-    let config = &image.config;
     match &rule.trigger {
-        Trigger::ExposedPorts { ports } => {
-            if !has_config {
-                r.cannot_evaluate("the image has no config (root filesystem source)");
-                return;
-            }
-            for exposed in &config.exposed_ports {
-                if ports.iter().any(|p| p.matches(exposed)) {
-                    r.hit(format!("the image exposes port {exposed}"));
-                }
-            }
-        }
-        Trigger::NoHealthcheck => {
-            if !has_config {
-                r.cannot_evaluate("the image has no config (root filesystem source)");
-                return;
-            }
-            match &config.healthcheck {
-                None => r.hit("the image has no HEALTHCHECK"),
-                Some(h) if h.test.first().is_some_and(|t| t == "NONE") => {
-                    r.hit("the image's HEALTHCHECK is disabled (NONE)");
-                }
-                Some(h) if h.test.is_empty() => r.hit("the image's HEALTHCHECK has no test"),
-                Some(_) => {}
-            }
-        }
-        Trigger::EffectiveUserRoot => {
-            if !has_config {
-                r.cannot_evaluate("the image has no config (root filesystem source)");
-                return;
-            }
-            let user = config.user.as_deref();
-            if is_root_user(user) {
-                match user.map(str::trim).filter(|u| !u.is_empty()) {
-                    Some(u) => r.hit(format!("the container runs as root (User '{u}')")),
-                    None => r.hit("the container runs as root (no User is set)"),
-                }
-            }
+        Trigger::ExposedPorts { .. } | Trigger::NoHealthcheck | Trigger::EffectiveUserRoot => {
+            config_rule(&rule.trigger, input.image, r);
         }
         Trigger::VulnerablePackage {
             severity,
@@ -143,104 +107,20 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             fix_available,
             max_days_since_fix,
             unknown_severity,
-        } => {
-            not_all_known(input, "vulnerable", r);
-            let mut unrated = 0usize;
-            for finding in input.findings {
-                let judged_as = match (finding.severity, unknown_severity) {
-                    (Severity::Unknown, UnknownSeverity::AsCritical) => Severity::Critical,
-                    (Severity::Unknown, UnknownSeverity::AsHigh) => Severity::High,
-                    (other, _) => other,
-                };
-                if finding.severity == Severity::Unknown
-                    && *unknown_severity == UnknownSeverity::Warn
-                    && !comparison.holds(Severity::Unknown, *severity)
-                    && fix_matches(finding, *fix_available)
-                    && !matches!(whitelisted(policy, finding, input.now), Listed::Yes)
-                {
-                    unrated += 1;
-                }
-                vulnerable_package(
-                    policy,
-                    finding,
-                    judged_as,
-                    (*severity, *comparison),
-                    *fix_available,
-                    *max_days_since_fix,
-                    input.now,
-                    r,
-                );
-            }
-            match unrated {
-                0 => {}
-                1 => r.push(Action::Warn, "1 finding has no severity rating".to_string()),
-                n => r.push(
-                    Action::Warn,
-                    format!("{n} findings have no severity rating"),
-                ),
-            }
-        }
-        Trigger::Kev { fix_available } => {
-            not_all_known(input, "exploited", r);
-            if !has_source(input, KEV_SOURCE, r) {
-                return;
-            }
-            for finding in input.findings {
-                let Some(kev) = &finding.kev else {
-                    continue;
-                };
-                let what = format!(
-                    "{} in {}: {} is in CISA's Known Exploited Vulnerabilities catalog \
-                     (added {}, due {}, ransomware use {})",
-                    finding.id,
-                    package_label(finding),
-                    kev.cve,
-                    kev.date_added,
-                    kev.due_date,
-                    kev.known_ransomware_use
-                );
-                exploited(policy, finding, what, *fix_available, input.now, r);
-            }
-        }
+        } => vulnerable_rule(
+            policy,
+            (*severity, *comparison),
+            *fix_available,
+            *max_days_since_fix,
+            *unknown_severity,
+            input,
+            r,
+        ),
+        Trigger::Kev { fix_available } => kev_rule(policy, *fix_available, input, r),
         Trigger::Epss {
             min_score,
             min_percentile,
-        } => {
-            not_all_known(input, "likely exploited", r);
-            if !has_source(input, EPSS_SOURCE, r) {
-                return;
-            }
-            for finding in input.findings {
-                let Some(epss) = &finding.epss else {
-                    continue;
-                };
-                let score_ok = min_score.is_none_or(|m| m.reached_by(epss.score));
-                let percentile_ok = min_percentile.is_none_or(|m| m.reached_by(epss.percentile));
-                if !(score_ok && percentile_ok) {
-                    continue;
-                }
-                let mut limits = Vec::new();
-                if let Some(m) = min_score {
-                    limits.push(format!("score {} >= {m}", epss.score));
-                }
-                if let Some(m) = min_percentile {
-                    limits.push(format!("percentile {} >= {m}", epss.percentile));
-                }
-                let date = epss
-                    .date
-                    .as_deref()
-                    .map(|d| format!(" of {d}"))
-                    .unwrap_or_default();
-                let what = format!(
-                    "{} in {}: EPSS{date} for {}: {}",
-                    finding.id,
-                    package_label(finding),
-                    epss.cve,
-                    limits.join(", ")
-                );
-                exploited(policy, finding, what, None, input.now, r);
-            }
-        }
+        } => epss_rule(policy, *min_score, *min_percentile, input, r),
         Trigger::StaleFeedData { max_days } => stale_feed(*max_days, input, r),
         Trigger::VulnerabilityDataUnavailable => {
             if !input.os_supported {
@@ -255,6 +135,163 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, input: &PolicyInput<'_>, r: &mut 
             }
         }
         Trigger::Always => r.hit("this policy stops every image"),
+    }
+}
+
+/// The rules on the image config: exposed ports, healthcheck, user.
+fn config_rule(trigger: &Trigger, image: &ImageInfo, r: &mut Results<'_>) {
+    if image.config_digest.is_none() {
+        r.cannot_evaluate("the image has no config (root filesystem source)");
+        return;
+    }
+    let config = &image.config;
+    match trigger {
+        Trigger::ExposedPorts { ports } => {
+            for exposed in &config.exposed_ports {
+                if ports.iter().any(|p| p.matches(exposed)) {
+                    r.hit(format!("the image exposes port {exposed}"));
+                }
+            }
+        }
+        Trigger::NoHealthcheck => match &config.healthcheck {
+            None => r.hit("the image has no HEALTHCHECK"),
+            Some(h) if h.test.first().is_some_and(|t| t == "NONE") => {
+                r.hit("the image's HEALTHCHECK is disabled (NONE)");
+            }
+            Some(h) if h.test.is_empty() => r.hit("the image's HEALTHCHECK has no test"),
+            Some(_) => {}
+        },
+        Trigger::EffectiveUserRoot => {
+            let user = config.user.as_deref();
+            if is_root_user(user) {
+                match user.map(str::trim).filter(|u| !u.is_empty()) {
+                    Some(u) => r.hit(format!("the container runs as root (User '{u}')")),
+                    None => r.hit("the container runs as root (no User is set)"),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `vulnerable_package`: each finding at or past the severity, and a warning counting the
+/// unrated ones.
+fn vulnerable_rule(
+    policy: &Policy,
+    (severity, comparison): (Severity, Comparison),
+    fix_available: Option<bool>,
+    max_days_since_fix: Option<u32>,
+    unknown_severity: UnknownSeverity,
+    input: &PolicyInput<'_>,
+    r: &mut Results<'_>,
+) {
+    not_all_known(input, "vulnerable", r);
+    let mut unrated = 0usize;
+    for finding in input.findings {
+        let judged_as = match (finding.severity, unknown_severity) {
+            (Severity::Unknown, UnknownSeverity::AsCritical) => Severity::Critical,
+            (Severity::Unknown, UnknownSeverity::AsHigh) => Severity::High,
+            (other, _) => other,
+        };
+        if finding.severity == Severity::Unknown
+            && unknown_severity == UnknownSeverity::Warn
+            && !comparison.holds(Severity::Unknown, severity)
+            && fix_matches(finding, fix_available)
+            && !matches!(whitelisted(policy, finding, input.now), Listed::Yes)
+        {
+            unrated += 1;
+        }
+        vulnerable_package(
+            policy,
+            finding,
+            judged_as,
+            (severity, comparison),
+            fix_available,
+            max_days_since_fix,
+            input.now,
+            r,
+        );
+    }
+    match unrated {
+        0 => {}
+        1 => r.push(Action::Warn, "1 finding has no severity rating".to_string()),
+        n => r.push(
+            Action::Warn,
+            format!("{n} findings have no severity rating"),
+        ),
+    }
+}
+
+/// `kev`: each finding in CISA's Known Exploited Vulnerabilities catalog.
+fn kev_rule(
+    policy: &Policy,
+    fix_available: Option<bool>,
+    input: &PolicyInput<'_>,
+    r: &mut Results<'_>,
+) {
+    not_all_known(input, "exploited", r);
+    if !has_source(input, KEV_SOURCE, r) {
+        return;
+    }
+    for finding in input.findings {
+        let Some(kev) = &finding.kev else {
+            continue;
+        };
+        let what = format!(
+            "{} in {}: {} is in CISA's Known Exploited Vulnerabilities catalog \
+             (added {}, due {}, ransomware use {})",
+            finding.id,
+            package_label(finding),
+            kev.cve,
+            kev.date_added,
+            kev.due_date,
+            kev.known_ransomware_use
+        );
+        exploited(policy, finding, what, fix_available, input.now, r);
+    }
+}
+
+/// `epss`: each finding whose EPSS score or percentile reaches the minimum.
+fn epss_rule(
+    policy: &Policy,
+    min_score: Option<Probability>,
+    min_percentile: Option<Probability>,
+    input: &PolicyInput<'_>,
+    r: &mut Results<'_>,
+) {
+    not_all_known(input, "likely exploited", r);
+    if !has_source(input, EPSS_SOURCE, r) {
+        return;
+    }
+    for finding in input.findings {
+        let Some(epss) = &finding.epss else {
+            continue;
+        };
+        let score_ok = min_score.is_none_or(|m| m.reached_by(epss.score));
+        let percentile_ok = min_percentile.is_none_or(|m| m.reached_by(epss.percentile));
+        if !(score_ok && percentile_ok) {
+            continue;
+        }
+        let mut limits = Vec::new();
+        if let Some(m) = min_score {
+            limits.push(format!("score {} >= {m}", epss.score));
+        }
+        if let Some(m) = min_percentile {
+            limits.push(format!("percentile {} >= {m}", epss.percentile));
+        }
+        let date = epss
+            .date
+            .as_deref()
+            .map(|d| format!(" of {d}"))
+            .unwrap_or_default();
+        let what = format!(
+            "{} in {}: EPSS{date} for {}: {}",
+            finding.id,
+            package_label(finding),
+            epss.cve,
+            limits.join(", ")
+        );
+        exploited(policy, finding, what, None, input.now, r);
     }
 }
 
