@@ -161,6 +161,7 @@ async fn decide(app: &Arc<App>, workload: Option<&Workload>) -> Outcome {
                 Ok(scan) => ImageOutcome::judged(Arc::clone(scan)),
                 Err(reason) => ImageOutcome::Unknown {
                     reason: reason.to_string(),
+                    kind: reason.kind().as_str().to_string(),
                 },
             };
             if let Some(decision) = outcome.decision()

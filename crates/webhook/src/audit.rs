@@ -61,7 +61,7 @@ pub fn audit(
                             )
                         }));
                     }
-                    ImageOutcome::Unknown { reason } => {
+                    ImageOutcome::Unknown { reason, .. } => {
                         let action = match unknown_action {
                             portcullis_config::UnknownImageAction::Reject => Action::Stop,
                             portcullis_config::UnknownImageAction::Allow => Action::Warn,

@@ -33,6 +33,9 @@ pub enum ImageOutcome {
     Unknown {
         /// Why.
         reason: String,
+        /// Why, as a kind for machines (`unauthorized`, `not_found`, `unreachable`,
+        /// `timeout`, `too_large`, ...): the answer's `unjudged` audit annotation.
+        kind: String,
     },
 }
 
@@ -73,6 +76,7 @@ impl ImageOutcome {
         } else {
             Self::Unknown {
                 reason: "scanned but not judged".to_string(),
+                kind: "not_judged".to_string(),
             }
         }
     }

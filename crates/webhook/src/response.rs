@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::outcome::Outcome;
+use crate::outcome::{ImageOutcome, Outcome};
 use crate::review::{REVIEW_KIND, Review};
 use crate::summary::summarize;
 use crate::text::truncate_bytes;
@@ -28,7 +28,9 @@ pub struct Response {
 /// The AdmissionReview answering `review`: the request's uid, `allowed`, on denial a status
 /// message listing each refused image with its top findings (at most 1 KiB), `warnings`
 /// for WARN results and unjudged images allowed, and `auditAnnotations` (`action`, `reason`,
-/// and `policy`, `release`, `whitelist` when they apply) on every outcome.
+/// and `policy`, `release`, `whitelist` and `unjudged` (the kinds of why images were not judged:
+/// `unauthorized`, `not_found`, `unreachable`, `timeout`, `too_large`, ...) when they apply) on
+/// every outcome.
 pub fn respond(review: &Review, workload: Option<&Workload>, outcome: &Outcome) -> Response {
     let summary = summarize(workload, outcome);
     let mut annotations = BTreeMap::new();
@@ -42,6 +44,20 @@ pub fn respond(review: &Review, workload: Option<&Workload>, outcome: &Outcome) 
     }
     if let Outcome::Whitelisted { entry } = outcome {
         annotations.insert("whitelist", entry.origin.clone());
+    }
+    if let Outcome::Judged { verdicts, .. } = outcome {
+        let mut kinds: Vec<&str> = verdicts
+            .iter()
+            .filter_map(|v| match &v.outcome {
+                ImageOutcome::Unknown { kind, .. } => Some(kind.as_str()),
+                ImageOutcome::Judged { .. } => None,
+            })
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if !kinds.is_empty() {
+            annotations.insert("unjudged", kinds.join(","));
+        }
     }
     for value in annotations.values_mut() {
         if value.len() > MAX_ANNOTATION_BYTES {

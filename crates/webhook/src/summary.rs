@@ -93,7 +93,7 @@ fn judged(
     );
     let total = verdicts.len();
     let first_unknown = unknowns.iter().find_map(|v| match &v.outcome {
-        ImageOutcome::Unknown { reason } => Some(reason.as_str()),
+        ImageOutcome::Unknown { reason, .. } => Some(reason.as_str()),
         ImageOutcome::Judged { .. } => None,
     });
     let unknown_reason = |verb: &str| {
@@ -240,7 +240,7 @@ fn unknown_line(verdict: &ImageVerdict) -> String {
 
 fn unknown_text(verdict: &ImageVerdict) -> String {
     let reason = match &verdict.outcome {
-        ImageOutcome::Unknown { reason } => reason.as_str(),
+        ImageOutcome::Unknown { reason, .. } => reason.as_str(),
         ImageOutcome::Judged { .. } => "",
     };
     format!(

@@ -752,6 +752,7 @@ fn unknown_image() -> ImageVerdict {
         digest: None,
         outcome: ImageOutcome::Unknown {
             reason: "not judged within the 8s budget".to_string(),
+            kind: "timeout".to_string(),
         },
     }
 }

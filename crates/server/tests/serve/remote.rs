@@ -135,6 +135,7 @@ fn a_wrong_token_or_a_stopped_engine_follows_unknown_image_action_every_time() {
         let answer = admit(&wrong, "v1", &stop);
         assert_eq!(answer["allowed"], false, "{answer}");
         assert_eq!(answer["auditAnnotations"]["action"], "unknown", "{answer}");
+        assert_eq!(answer["auditAnnotations"]["unjudged"], "engine", "{answer}");
     }
     // The engine stops; nothing was cached by these replicas.
     engine
@@ -147,6 +148,10 @@ fn a_wrong_token_or_a_stopped_engine_follows_unknown_image_action_every_time() {
         let answer = admit(&allowing, "v1", &stop);
         assert_eq!(answer["allowed"], true, "{answer}");
         assert_eq!(answer["auditAnnotations"]["action"], "unknown", "{answer}");
+        assert_eq!(
+            answer["auditAnnotations"]["unjudged"], "unreachable",
+            "{answer}"
+        );
     }
 }
 
