@@ -116,6 +116,10 @@ const MIGRATIONS: &[Migration] = &[
          OR modified IS NOT NULL OR withdrawn IS NOT NULL OR severities != '[]' \
          OR refs != '[]' OR cwes != '[]';",
     ),
+    // 8: package blobs in fixed-width tables over a text of distinct strings (see
+    // `codec::encode_package`), checked by index and read by position. Every package is
+    // rebuilt from `affected` at the end of this build.
+    Migration::Sql("INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');"),
 ];
 
 /// The condition of the partial index of migration 7, as a query must repeat it for SQLite
