@@ -792,7 +792,7 @@ impl PackageBlob {
     }
 
     /// String `index` (checked: any index the blob holds is valid).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str(&self, index: u32) -> &str {
         let i = index as usize;
         match self.words.0.get(i..i + 2) {
@@ -814,7 +814,7 @@ impl PackageBlob {
     /// The entry at word `at` (from [`PackageBlob::first_entry`], then as returned): its
     /// status code, whether its ranges are derived, its strings, its range and version
     /// spans, and where the next entry starts.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn entry(&self, at: usize) -> (RawEntry<'_>, usize) {
         let words = &self.words;
         let flags = words.get(at);

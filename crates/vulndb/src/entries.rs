@@ -134,7 +134,8 @@ enum IterInner<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = EntryRef<'a>;
 
-    #[inline]
+    // Inlined into the caller's loop, so the entry need not go through memory.
+    #[inline(always)]
     fn next(&mut self) -> Option<EntryRef<'a>> {
         match &mut self.inner {
             IterInner::Blob {
@@ -352,7 +353,7 @@ enum RangesInner<'a> {
 impl<'a> Iterator for Ranges<'a> {
     type Item = RangeRef<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<RangeRef<'a>> {
         match &mut self.inner {
             RangesInner::Derived {
@@ -468,7 +469,7 @@ enum EventsInner<'a> {
 impl<'a> Iterator for Events<'a> {
     type Item = EventRef<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<EventRef<'a>> {
         match &mut self.inner {
             EventsInner::Derived { fixed, next } => {
@@ -548,7 +549,7 @@ enum VersionsInner<'a> {
 impl<'a> Iterator for Versions<'a> {
     type Item = &'a str;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         match &mut self.inner {
             VersionsInner::Blob { blob, next, end } => {
