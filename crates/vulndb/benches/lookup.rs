@@ -7,7 +7,10 @@
 //! `records_for_many` (and `finding_records_many`, the matcher's) for every canonical id
 //! found.
 //!
-//! `PORTCULLIS_TESTDATA=/path cargo bench -p portcullis-vulndb --bench lookup`
+//! `PORTCULLIS_TESTDATA=/path cargo bench -p portcullis-vulndb --bench lookup`; set
+//! `PORTCULLIS_BENCH_DB=/abs/path.sqlite` to keep the import between runs (delete it when the
+//! storage format changes) and `PORTCULLIS_BENCH_ONLY=linux` to time only the lookups whose
+//! `ecosystem package` contains that text (no batches; e.g. to profile one).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -118,7 +121,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "entries() only",
         "owned lookup"
     );
+    let only = std::env::var("PORTCULLIS_BENCH_ONLY").ok();
     for (ecosystem, package) in cases {
+        if let Some(only) = &only
+            && !format!("{ecosystem} {package}").contains(only.as_str())
+        {
+            continue;
+        }
         let entries = db.entries(ecosystem, package)?.len();
         let borrowed = samples(|| {
             let found = db.entries(ecosystem, package)?;
@@ -143,6 +152,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             checked.0.as_secs_f64() * 1e6,
             owned.0.as_secs_f64() * 1e6,
         );
+    }
+    if only.is_some() {
+        return Ok(());
     }
     batches(&db, &advisories)
 }

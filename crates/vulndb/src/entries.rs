@@ -1,16 +1,17 @@
 //! A package's affected entries as a lookup returns them, borrowed rather than decoded.
 //!
 //! [`Database::entries`](crate::Database::entries) copies the package's blob out of the
-//! store, checks it once (see the `codec` module) and returns it as [`PackageEntries`]:
-//! no allocation per entry. Its [`PackageEntries::iter`] hands out [`EntryRef`] views whose
-//! strings are slices of the blob; ranges and versions are parsed only when their
-//! iterators are walked. [`EntryRef::to_entry`] (or [`PackageEntries::to_vec`]) makes owned
+//! store, checks it once (every table index and string boundary; see the `codec` module)
+//! and returns it as [`PackageEntries`]: no allocation per entry. Its
+//! [`PackageEntries::iter`] hands out [`EntryRef`] views whose strings are slices of the
+//! blob, read by position (fixed-width tables: nothing is parsed again); ranges and
+//! versions are read only when their iterators are walked. [`EntryRef::to_entry`] (or [`PackageEntries::to_vec`]) makes owned
 //! [`AffectedEntry`] values for callers that keep them.
 //!
 //! An [`AffectedEntry`] has the same view ([`AffectedEntry::view`]), so code that reads
 //! entries takes an [`EntryRef`] and serves both.
 
-use crate::codec::{self, Corrupt, TextReader};
+use crate::codec::{Corrupt, PackageBlob};
 use crate::model::{AffectedEntry, Event, FixStatus, Range, RangeType};
 
 /// The affected entries of one package in one ecosystem, in lookup order (sorted by
@@ -22,11 +23,10 @@ pub struct PackageEntries {
 
 #[derive(Debug, Clone)]
 enum Inner {
-    /// A checked package blob and its entry count.
+    /// A checked package blob.
     Blob {
         ecosystem: String,
-        text: String,
-        len: usize,
+        blob: PackageBlob,
     },
     /// Owned entries (from an in-memory source).
     Owned(Vec<AffectedEntry>),
@@ -57,12 +57,10 @@ impl PartialEq for PackageEntries {
 impl PackageEntries {
     /// Check a stored package blob of `ecosystem` and keep a copy of it.
     pub(crate) fn from_blob(bytes: &[u8], ecosystem: &str) -> Result<Self, Corrupt> {
-        let (text, len) = codec::check_package(bytes)?;
         Ok(Self {
             inner: Inner::Blob {
+                blob: PackageBlob::parse(bytes)?,
                 ecosystem: ecosystem.to_owned(),
-                text: text.to_owned(),
-                len,
             },
         })
     }
@@ -70,7 +68,7 @@ impl PackageEntries {
     /// The number of entries.
     pub fn len(&self) -> usize {
         match &self.inner {
-            Inner::Blob { len, .. } => *len,
+            Inner::Blob { blob, .. } => blob.len(),
             Inner::Owned(entries) => entries.len(),
         }
     }
@@ -81,22 +79,17 @@ impl PackageEntries {
     }
 
     /// The entries, in lookup order, borrowed.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             inner: match &self.inner {
-                Inner::Blob {
+                Inner::Blob { ecosystem, blob } => IterInner::Blob {
+                    blob,
                     ecosystem,
-                    text,
-                    len,
-                } => {
-                    let (reader, table) = blob_reader(text);
-                    IterInner::Blob {
-                        reader,
-                        table,
-                        ecosystem,
-                        left: *len,
-                    }
-                }
+                    defaults: blob.defaults(),
+                    at: blob.first_entry(),
+                    left: blob.len(),
+                },
                 Inner::Owned(entries) => IterInner::Owned(entries.iter()),
             },
         }
@@ -117,15 +110,6 @@ impl<'a> IntoIterator for &'a PackageEntries {
     }
 }
 
-/// A reader of a checked blob past its entry count and name table, and the table.
-fn blob_reader(text: &str) -> (TextReader<'_>, Vec<&str>) {
-    let mut reader = TextReader::new(text);
-    // Checked when the blob was read: cannot fail.
-    let _ = reader.count();
-    let table = codec::read_table(&mut reader).unwrap_or_default();
-    (reader, table)
-}
-
 /// The iterator of [`PackageEntries::iter`].
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
@@ -135,10 +119,13 @@ pub struct Iter<'a> {
 #[derive(Debug, Clone)]
 enum IterInner<'a> {
     Blob {
-        reader: TextReader<'a>,
-        /// The blob's sources and package names.
-        table: Vec<&'a str>,
+        blob: &'a PackageBlob,
         ecosystem: &'a str,
+        /// The default source and package name.
+        defaults: (&'a str, &'a str),
+        /// Where the next entry starts in the blob.
+        at: usize,
+        /// The entries left.
         left: usize,
     },
     Owned(std::slice::Iter<'a, AffectedEntry>),
@@ -147,18 +134,38 @@ enum IterInner<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = EntryRef<'a>;
 
+    // Inlined into the caller's loop, so the entry need not go through memory.
+    #[inline(always)]
     fn next(&mut self) -> Option<EntryRef<'a>> {
         match &mut self.inner {
             IterInner::Blob {
-                reader,
-                table,
+                blob,
                 ecosystem,
+                defaults,
+                at,
                 left,
             } => {
                 *left = left.checked_sub(1)?;
-                // The blob was checked throughout when it was read: an error here cannot
-                // happen, and would end the iteration rather than panic.
-                codec::read_entry(reader, table, ecosystem).ok()
+                // The blob was checked throughout when it was read: every index in it is
+                // valid.
+                let (raw, next) = blob.entry(*at);
+                *at = next;
+                Some(EntryRef {
+                    vuln_id: raw.vuln_id,
+                    canonical_id: raw.canonical_id,
+                    source: raw.source.unwrap_or(defaults.0),
+                    ecosystem,
+                    package: raw.package.unwrap_or(defaults.1),
+                    status: FixStatus::from_code(i64::from(raw.status)).unwrap_or(FixStatus::Fixed),
+                    fixed_version: raw.fixed_version,
+                    notes: raw.notes,
+                    ranges: if raw.derived {
+                        RangesSource::Derived
+                    } else {
+                        RangesSource::Blob(blob, raw.ranges)
+                    },
+                    versions: VersionsSource::Blob(blob, raw.versions),
+                })
             }
             IterInner::Owned(entries) => entries.next().map(AffectedEntry::view),
         }
@@ -202,15 +209,15 @@ pub struct EntryRef<'a> {
 pub(crate) enum RangesSource<'a> {
     /// Derived from the status and fixed version (see [`AffectedEntry::distro`]).
     Derived,
-    /// A checked ranges section.
-    Encoded(&'a str),
+    /// A span of a checked blob's range table.
+    Blob(&'a PackageBlob, (u32, u32)),
     Owned(&'a [Range]),
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum VersionsSource<'a> {
-    /// A checked versions section.
-    Encoded(&'a str),
+    /// A span of a checked blob's version table.
+    Blob(&'a PackageBlob, (u32, u32)),
     Owned(&'a [String]),
 }
 
@@ -271,6 +278,7 @@ impl AffectedEntry {
 
 impl<'a> EntryRef<'a> {
     /// The affected version ranges.
+    #[inline]
     pub fn ranges(&self) -> Ranges<'a> {
         Ranges {
             inner: match self.ranges {
@@ -279,25 +287,18 @@ impl<'a> EntryRef<'a> {
                     fixed: self.fixed_version,
                     done: false,
                 },
-                RangesSource::Encoded(section) => {
-                    let mut reader = TextReader::new(section);
-                    let left = reader.count().unwrap_or(0);
-                    RangesInner::Encoded { reader, left }
-                }
+                RangesSource::Blob(blob, (next, end)) => RangesInner::Blob { blob, next, end },
                 RangesSource::Owned(ranges) => RangesInner::Owned(ranges.iter()),
             },
         }
     }
 
     /// The explicitly listed affected versions.
+    #[inline]
     pub fn versions(&self) -> Versions<'a> {
         Versions {
             inner: match self.versions {
-                VersionsSource::Encoded(section) => {
-                    let mut reader = TextReader::new(section);
-                    let left = reader.count().unwrap_or(0);
-                    VersionsInner::Encoded { reader, left }
-                }
+                VersionsSource::Blob(blob, (next, end)) => VersionsInner::Blob { blob, next, end },
                 VersionsSource::Owned(versions) => VersionsInner::Owned(versions.iter()),
             },
         }
@@ -306,7 +307,7 @@ impl<'a> EntryRef<'a> {
     /// True when the entry lists explicit versions.
     pub fn has_versions(&self) -> bool {
         match self.versions {
-            VersionsSource::Encoded(_) => self.versions().next().is_some(),
+            VersionsSource::Blob(_, (start, end)) => start < end,
             VersionsSource::Owned(versions) => !versions.is_empty(),
         }
     }
@@ -341,9 +342,10 @@ enum RangesInner<'a> {
         fixed: Option<&'a str>,
         done: bool,
     },
-    Encoded {
-        reader: TextReader<'a>,
-        left: usize,
+    Blob {
+        blob: &'a PackageBlob,
+        next: u32,
+        end: u32,
     },
     Owned(std::slice::Iter<'a, Range>),
 }
@@ -351,6 +353,7 @@ enum RangesInner<'a> {
 impl<'a> Iterator for Ranges<'a> {
     type Item = RangeRef<'a>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<RangeRef<'a>> {
         match &mut self.inner {
             RangesInner::Derived {
@@ -373,14 +376,17 @@ impl<'a> Iterator for Ranges<'a> {
                     events: EventsSource::Derived(fixed),
                 })
             }
-            RangesInner::Encoded { reader, left } => {
-                *left = left.checked_sub(1)?;
+            RangesInner::Blob { blob, next, end } => {
+                if *next >= *end {
+                    return None;
+                }
                 // Checked when the blob was read (see `Iter::next`).
-                let raw = codec::read_range(reader).ok()?;
+                let (kind, repo, events) = blob.range(*next);
+                *next += 1;
                 Some(RangeRef {
-                    kind: raw.kind,
-                    repo: raw.repo,
-                    events: EventsSource::Encoded(raw.events),
+                    kind,
+                    repo,
+                    events: EventsSource::Blob(blob, events),
                 })
             }
             RangesInner::Owned(ranges) => ranges.next().map(|range| RangeRef {
@@ -406,8 +412,8 @@ pub struct RangeRef<'a> {
 enum EventsSource<'a> {
     /// `introduced 0`, then `fixed X` when there is a fix.
     Derived(Option<&'a str>),
-    /// A checked events section.
-    Encoded(&'a str),
+    /// A span of a checked blob's event table.
+    Blob(&'a PackageBlob, (u32, u32)),
     Owned(&'a [Event]),
 }
 
@@ -419,15 +425,12 @@ impl PartialEq for RangeRef<'_> {
 
 impl<'a> RangeRef<'a> {
     /// The events, in the source's order.
+    #[inline]
     pub fn events(&self) -> Events<'a> {
         Events {
             inner: match self.events {
                 EventsSource::Derived(fixed) => EventsInner::Derived { fixed, next: 0 },
-                EventsSource::Encoded(section) => {
-                    let mut reader = TextReader::new(section);
-                    let left = reader.count().unwrap_or(0);
-                    EventsInner::Encoded { reader, left }
-                }
+                EventsSource::Blob(blob, (next, end)) => EventsInner::Blob { blob, next, end },
                 EventsSource::Owned(events) => EventsInner::Owned(events.iter()),
             },
         }
@@ -451,14 +454,22 @@ pub struct Events<'a> {
 
 #[derive(Debug, Clone)]
 enum EventsInner<'a> {
-    Derived { fixed: Option<&'a str>, next: u8 },
-    Encoded { reader: TextReader<'a>, left: usize },
+    Derived {
+        fixed: Option<&'a str>,
+        next: u8,
+    },
+    Blob {
+        blob: &'a PackageBlob,
+        next: u32,
+        end: u32,
+    },
     Owned(std::slice::Iter<'a, Event>),
 }
 
 impl<'a> Iterator for Events<'a> {
     type Item = EventRef<'a>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<EventRef<'a>> {
         match &mut self.inner {
             EventsInner::Derived { fixed, next } => {
@@ -470,10 +481,13 @@ impl<'a> Iterator for Events<'a> {
                 *next += 1;
                 Some(event)
             }
-            EventsInner::Encoded { reader, left } => {
-                *left = left.checked_sub(1)?;
+            EventsInner::Blob { blob, next, end } => {
+                if *next >= *end {
+                    return None;
+                }
                 // Checked when the blob was read (see `Iter::next`).
-                let (tag, version) = codec::read_event(reader).ok()?;
+                let (tag, version) = blob.event(*next);
+                *next += 1;
                 Some(match tag {
                     0 => EventRef::Introduced(version),
                     1 => EventRef::Fixed(version),
@@ -524,19 +538,28 @@ pub struct Versions<'a> {
 
 #[derive(Debug, Clone)]
 enum VersionsInner<'a> {
-    Encoded { reader: TextReader<'a>, left: usize },
+    Blob {
+        blob: &'a PackageBlob,
+        next: u32,
+        end: u32,
+    },
     Owned(std::slice::Iter<'a, String>),
 }
 
 impl<'a> Iterator for Versions<'a> {
     type Item = &'a str;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         match &mut self.inner {
-            VersionsInner::Encoded { reader, left } => {
-                *left = left.checked_sub(1)?;
+            VersionsInner::Blob { blob, next, end } => {
+                if *next >= *end {
+                    return None;
+                }
                 // Checked when the blob was read (see `Iter::next`).
-                reader.str().ok()
+                let version = blob.version(*next);
+                *next += 1;
+                Some(version)
             }
             VersionsInner::Owned(versions) => versions.next().map(String::as_str),
         }

@@ -92,7 +92,8 @@ const MIGRATIONS: &[Migration] = &[
     // 5: NVD records in their own compact table, keyed by the packed CVE id (see `nvd_store`);
     // the ones already stored move there.
     Migration::Code(nvd_table),
-    // 6: package blobs in the text encoding read in place by lookups (see `codec`), in a
+    // 6: package blobs in a text encoding read in place by lookups (replaced by the word
+    // tables of migration 8), in a
     // rowid table with its key in a separate index: in the former WITHOUT ROWID table the
     // blobs sat in the key b-tree, so every search loaded the overflow pages of the blobs
     // on its path to compare keys. Every package is rebuilt from `affected` at the end of
@@ -116,6 +117,10 @@ const MIGRATIONS: &[Migration] = &[
          OR modified IS NOT NULL OR withdrawn IS NOT NULL OR severities != '[]' \
          OR refs != '[]' OR cwes != '[]';",
     ),
+    // 8: package blobs in fixed-width tables over a text of distinct strings (see
+    // `codec::encode_package`), checked by index and read by position. Every package is
+    // rebuilt from `affected` at the end of this build.
+    Migration::Sql("INSERT OR REPLACE INTO meta (key, value) VALUES ('packages_stale', '1');"),
 ];
 
 /// The condition of the partial index of migration 7, as a query must repeat it for SQLite
