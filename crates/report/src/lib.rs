@@ -6,6 +6,7 @@
 //! random and no wall-clock time goes in; see [`Timestamp::for_image`] for the time used.
 
 pub mod error;
+mod format;
 pub mod ids;
 pub mod image;
 pub mod license;

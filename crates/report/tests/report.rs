@@ -423,7 +423,7 @@ fn output_is_deterministic_and_order_independent() {
     let (image, os, packages) = (image(), alpine_os(), packages());
     let mut reversed = packages.clone();
     reversed.reverse();
-    for format in SbomFormat::ALL {
+    for &format in SbomFormat::ALL {
         let a = rendered(&sbom(&image, Some(&os), &packages), format);
         let b = rendered(&sbom(&image, Some(&os), &packages), format);
         let c = rendered(&sbom(&image, Some(&os), &reversed), format);

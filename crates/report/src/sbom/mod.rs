@@ -7,14 +7,13 @@ pub mod json;
 pub mod spdx;
 pub mod table;
 
-use std::fmt;
 use std::io::Write;
-use std::str::FromStr;
 
 use portcullis_types::{ImageInfo, Os, Package};
 
 use crate::ToolInfo;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::format::output_format;
 use crate::ids;
 use crate::timestamp::Timestamp;
 
@@ -68,58 +67,17 @@ impl<'a> Sbom<'a> {
     }
 }
 
-/// The SBOM output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SbomFormat {
-    /// A table for people, readable at 100 columns.
-    Table,
-    /// Portcullis's own JSON.
-    Json,
-    /// CycloneDX 1.6 JSON.
-    CycloneDx,
-    /// SPDX 2.3 JSON.
-    Spdx,
-}
-
-impl SbomFormat {
-    /// Every format, in the order of [`SbomFormat::NAMES`].
-    pub const ALL: [Self; 4] = [Self::Table, Self::Json, Self::CycloneDx, Self::Spdx];
-    /// The names accepted by [`FromStr`] (and shown by `--help`).
-    pub const NAMES: [&'static str; 4] = ["table", "json", "cyclonedx", "spdx"];
-
-    /// The format's name, as accepted by [`FromStr`].
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Table => "table",
-            Self::Json => "json",
-            Self::CycloneDx => "cyclonedx",
-            Self::Spdx => "spdx",
-        }
-    }
-}
-
-impl fmt::Display for SbomFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for SbomFormat {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::UnknownFormat,
-                    format!(
-                        "unknown SBOM format '{s}' (expected one of: {})",
-                        Self::NAMES.join(", ")
-                    ),
-                )
-            })
+output_format! {
+    /// The SBOM output formats.
+    pub enum SbomFormat ("SBOM") {
+        /// A table for people, readable at 100 columns.
+        Table => "table",
+        /// Portcullis's own JSON.
+        Json => "json",
+        /// CycloneDX 1.6 JSON.
+        CycloneDx => "cyclonedx",
+        /// SPDX 2.3 JSON.
+        Spdx => "spdx",
     }
 }
 
@@ -146,11 +104,12 @@ pub(crate) fn write_json<T: serde::Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn format_names_round_trip() {
-        for (format, name) in SbomFormat::ALL.into_iter().zip(SbomFormat::NAMES) {
-            assert_eq!(format.to_string(), name);
+        for (format, name) in SbomFormat::ALL.iter().copied().zip(SbomFormat::NAMES) {
+            assert_eq!(format.to_string(), *name);
             assert_eq!(name.parse::<SbomFormat>().unwrap(), format);
         }
         assert_eq!(

@@ -11,68 +11,26 @@ pub mod json;
 pub mod sarif;
 pub mod table;
 
-use std::fmt;
 use std::io::Write;
-use std::str::FromStr;
 
 use percent_encoding::{AsciiSet, utf8_percent_encode};
 use portcullis_types::{Finding, ScanResult, Severity};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
+use crate::format::output_format;
 use crate::sbom::Sbom;
 
-/// The scan output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScanFormat {
-    /// A table for people, readable at 100 columns.
-    Table,
-    /// Portcullis's own JSON (see [`json`]).
-    Json,
-    /// SARIF 2.1.0, as GitHub code scanning accepts it.
-    Sarif,
-    /// CycloneDX 1.6 JSON with `vulnerabilities`.
-    CycloneDx,
-}
-
-impl ScanFormat {
-    /// Every format, in the order of [`ScanFormat::NAMES`].
-    pub const ALL: [Self; 4] = [Self::Table, Self::Json, Self::Sarif, Self::CycloneDx];
-    /// The names accepted by [`FromStr`] (and shown by `--help`).
-    pub const NAMES: [&'static str; 4] = ["table", "json", "sarif", "cyclonedx"];
-
-    /// The format's name, as accepted by [`FromStr`].
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Table => "table",
-            Self::Json => "json",
-            Self::Sarif => "sarif",
-            Self::CycloneDx => "cyclonedx",
-        }
-    }
-}
-
-impl fmt::Display for ScanFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ScanFormat {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::UnknownFormat,
-                    format!(
-                        "unknown scan format '{s}' (expected one of: {})",
-                        Self::NAMES.join(", ")
-                    ),
-                )
-            })
+output_format! {
+    /// The scan output formats.
+    pub enum ScanFormat ("scan") {
+        /// A table for people, readable at 100 columns.
+        Table => "table",
+        /// Portcullis's own JSON (see [`json`]).
+        Json => "json",
+        /// SARIF 2.1.0, as GitHub code scanning accepts it.
+        Sarif => "sarif",
+        /// CycloneDX 1.6 JSON with `vulnerabilities`.
+        CycloneDx => "cyclonedx",
     }
 }
 
@@ -169,11 +127,12 @@ pub fn fix_phrase(finding: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn format_names_round_trip() {
-        for (format, name) in ScanFormat::ALL.into_iter().zip(ScanFormat::NAMES) {
-            assert_eq!(format.to_string(), name);
+        for (format, name) in ScanFormat::ALL.iter().copied().zip(ScanFormat::NAMES) {
+            assert_eq!(format.to_string(), *name);
             assert_eq!(name.parse::<ScanFormat>().unwrap(), format);
         }
         assert_eq!(" SARIF ".parse::<ScanFormat>().unwrap(), ScanFormat::Sarif);

@@ -512,7 +512,7 @@ fn output_is_deterministic_and_order_independent() {
     b.findings.push(b.findings[0].clone()); // an exact duplicate is dropped
     b.packages.reverse();
     b.database.sources.reverse();
-    for format in ScanFormat::ALL {
+    for &format in ScanFormat::ALL {
         let first = rendered(&a, format);
         assert_eq!(first, rendered(&a, format), "{format}");
         assert_eq!(first, rendered(&b, format), "{format}");
