@@ -375,6 +375,21 @@ impl LayerReader<'_> {
         &self.layer.digest
     }
 
+    /// Record `path` as found in this layer (replacing what a lower layer had).
+    fn keep_file(&mut self, path: String, mode: u32, size: u64, content: FileContent) {
+        let layer = Some(self.layer_id());
+        self.delta.files.insert(
+            path.clone(),
+            FoundFile {
+                path,
+                layer,
+                mode,
+                size,
+                content,
+            },
+        );
+    }
+
     /// The layer id recorded on found files: the diff_id if known, else the blob digest.
     fn layer_id(&self) -> Digest {
         self.layer
@@ -724,17 +739,7 @@ impl LayerReader<'_> {
             self.settle(size, data.len() as u64);
             FileContent::Data(data)
         };
-        let layer = Some(self.layer_id());
-        self.delta.files.insert(
-            path.clone(),
-            FoundFile {
-                path,
-                layer,
-                mode,
-                size,
-                content,
-            },
-        );
+        self.keep_file(path, mode, size, content);
         Ok(())
     }
 
@@ -798,17 +803,7 @@ impl LayerReader<'_> {
                 self.warn(warning);
             }
         }
-        let layer = Some(self.layer_id());
-        self.delta.files.insert(
-            path.clone(),
-            FoundFile {
-                path,
-                layer,
-                mode,
-                size,
-                content,
-            },
-        );
+        self.keep_file(path, mode, size, content);
         Ok(())
     }
 

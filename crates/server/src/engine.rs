@@ -529,6 +529,24 @@ impl Engine {
         }
     }
 
+    /// [`Engine::prepare`], a stale tag refreshed in the background: the work still to do
+    /// with its access, or the answer (a fresh or stale verdict, or a refusal).
+    fn prepare_or_refresh(
+        self: &Arc<Self>,
+        image: &str,
+        access: Access,
+        trigger: Trigger,
+    ) -> std::result::Result<(Pending, Access), ImageCheck> {
+        match self.prepare(image) {
+            Prepared::Done(check) => Err(check),
+            Prepared::Stale(check, pending) => {
+                self.refresh(pending, access, trigger);
+                Err(check)
+            }
+            Prepared::Pending(pending) => Ok((pending, access)),
+        }
+    }
+
     /// Resolve a stale tag again in the background, if a background place is free (else a
     /// later admission tries again); concurrent refreshes of one tag join one flight.
     fn refresh(self: &Arc<Self>, pending: Pending, access: Access, trigger: Trigger) {
@@ -606,15 +624,10 @@ impl Engine {
             namespace: namespace.to_string(),
             pull_secrets: pull_secrets.to_vec(),
         };
-        let pending = match self.prepare(image) {
-            Prepared::Done(check) => return check,
-            Prepared::Stale(check, pending) => {
-                self.refresh(pending, access, trigger);
-                return check;
-            }
-            Prepared::Pending(pending) => pending,
-        };
-        self.run(pending, access, deadline, trigger).await
+        match self.prepare_or_refresh(image, access, trigger) {
+            Ok((pending, access)) => self.run(pending, access, deadline, trigger).await,
+            Err(answer) => answer,
+        }
     }
 
     /// Judge `image` with registry access given by the caller (Harbor passes its own
@@ -626,16 +639,10 @@ impl Engine {
         access: GivenAccess,
         deadline: Option<Instant>,
     ) -> ImageCheck {
-        let pending = match self.prepare(image) {
-            Prepared::Done(check) => return check,
-            Prepared::Stale(check, pending) => {
-                self.refresh(pending, Access::Given(access), trigger);
-                return check;
-            }
-            Prepared::Pending(pending) => pending,
-        };
-        self.run(pending, Access::Given(access), deadline, trigger)
-            .await
+        match self.prepare_or_refresh(image, Access::Given(access), trigger) {
+            Ok((pending, access)) => self.run(pending, access, deadline, trigger).await,
+            Err(answer) => answer,
+        }
     }
 
     /// Check that `access` may read `reference`'s manifest, by fetching it (one request,
@@ -701,13 +708,9 @@ impl Engine {
             namespace: namespace.to_string(),
             pull_secrets: pull_secrets.to_vec(),
         };
-        let pending = match self.prepare(image) {
-            Prepared::Done(check) => return check,
-            Prepared::Stale(check, pending) => {
-                self.refresh(pending, access, Trigger::Admission);
-                return check;
-            }
-            Prepared::Pending(pending) => pending,
+        let (pending, access) = match self.prepare_or_refresh(image, access, Trigger::Admission) {
+            Ok(work) => work,
+            Err(answer) => return answer,
         };
         self.count_lookup("miss");
         let mut check = pending.check.clone();
