@@ -133,6 +133,29 @@ fn kube_error(what: &str, e: kube::Error) -> Error {
     Error::new(ErrorKind::Kube, format!("{what}: {e}"))
 }
 
+/// The `K` named `name` in namespace `ns`, if there is one.
+async fn get_namespaced<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| {
+            kube_error(
+                &format!(
+                    "reading {} {ns}/{name}",
+                    K::kind(&K::DynamicType::default())
+                ),
+                e,
+            )
+        })
+}
+
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(status) if status.code == 404)
 }
@@ -297,7 +320,6 @@ pub async fn activate(
 /// a `builder`, `database.secretId` must be a dockerconfigjson Secret (mounted as the
 /// builder's docker config).
 async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Result<()> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut problems = Vec::new();
     let fields = spec
         .registry
@@ -311,10 +333,7 @@ async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Resul
         );
     for (field, registry) in fields {
         let name = &registry.secret_id;
-        let found = secrets
-            .get_opt(name)
-            .await
-            .map_err(|e| kube_error(&format!("reading Secret {ns}/{name}"), e))?;
+        let found = get_namespaced::<Secret>(client, ns, name).await?;
         let message = match found.as_ref().and_then(|s| s.type_.as_deref()) {
             _ if found.is_none() => format!("Secret '{name}' not found in namespace '{ns}'"),
             Some("kubernetes.io/dockerconfigjson" | "kubernetes.io/basic-auth") => continue,
@@ -332,10 +351,7 @@ async fn check_registry_secrets(client: &Client, spec: &Spec, ns: &str) -> Resul
         &spec.builder,
         spec.database.as_ref().and_then(|d| d.secret_id.as_ref()),
     ) {
-        let found = secrets
-            .get_opt(name)
-            .await
-            .map_err(|e| kube_error(&format!("reading Secret {ns}/{name}"), e))?;
+        let found = get_namespaced::<Secret>(client, ns, name).await?;
         let message = match found.as_ref().map(|s| s.type_.as_deref()) {
             None => Some(format!("Secret '{name}' not found in namespace '{ns}'")),
             Some(Some("kubernetes.io/dockerconfigjson")) => None,
@@ -370,16 +386,7 @@ async fn tls_material(
     ns: &str,
     now: i64,
 ) -> Result<(TlsMaterial, CertificateAction)> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let existing = secrets
-        .get_opt(manifests::TLS_SECRET_NAME)
-        .await
-        .map_err(|e| {
-            kube_error(
-                &format!("reading Secret {ns}/{}", manifests::TLS_SECRET_NAME),
-                e,
-            )
-        })?;
+    let existing = get_namespaced::<Secret>(client, ns, manifests::TLS_SECRET_NAME).await?;
     let current = existing.as_ref().and_then(|s| {
         Some(TlsMaterial {
             ca_bundle: secret_text(s, "ca.crt")?,
@@ -611,35 +618,16 @@ pub async fn status(client: &Client, namespace: &str, now: i64) -> Result<Status
     let mut certificate_expires = None;
     let mut certificate_days_left = None;
     if namespace_exists {
-        let deployment = Api::<Deployment>::namespaced(client.clone(), ns)
-            .get_opt(manifests::NAME)
-            .await
-            .map_err(|e| kube_error(&format!("reading Deployment {ns}/{}", manifests::NAME), e))?;
+        let deployment = get_namespaced::<Deployment>(client, ns, manifests::NAME).await?;
         if let Some(deployment) = deployment {
             let (ready, desired, caught_up) = readiness(&deployment);
             (ready_replicas, desired_replicas, done) = (Some(ready), Some(desired), caught_up);
         }
-        let config = Api::<ConfigMap>::namespaced(client.clone(), ns)
-            .get_opt(manifests::CONFIG_MAP_NAME)
-            .await
-            .map_err(|e| {
-                kube_error(
-                    &format!("reading ConfigMap {ns}/{}", manifests::CONFIG_MAP_NAME),
-                    e,
-                )
-            })?;
+        let config = get_namespaced::<ConfigMap>(client, ns, manifests::CONFIG_MAP_NAME).await?;
         spec = config
             .and_then(|c| c.data?.get("spec.json").cloned())
             .and_then(|text| parse_spec(&text).ok());
-        let secret = Api::<Secret>::namespaced(client.clone(), ns)
-            .get_opt(manifests::TLS_SECRET_NAME)
-            .await
-            .map_err(|e| {
-                kube_error(
-                    &format!("reading Secret {ns}/{}", manifests::TLS_SECRET_NAME),
-                    e,
-                )
-            })?;
+        let secret = get_namespaced::<Secret>(client, ns, manifests::TLS_SECRET_NAME).await?;
         if let Some(expiry) = secret
             .as_ref()
             .and_then(|s| secret_text(s, "tls.crt"))
