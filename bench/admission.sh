@@ -126,5 +126,5 @@ for name, label, targets in (
 row("server RSS idle, full testdata database (MiB)", f"{idle:.1f}")
 row(f"server RSS after the {admissions} cached admissions (MiB)", f"{after:.1f}", "<= 100 MB")
 PY
-echo "cache bounds (the defaults): verdictCacheSize 1000, tagCacheSize 10000, catalogCacheBytes 128 MiB, auditStoreSize 1000, scanLogSize 1000"
+echo "cache bounds (the defaults): verdictCacheSize 1000, tagCacheSize 10000, catalogCacheBytes 128 MiB, auditStoreSize 1000 (and 64 workloads waiting for their Audit, 1000 Audit writes in flight), scanLogSize 1000"
 echo "$metrics" | grep -E '^portcullis_verdict_cache_lookups_total' || true
