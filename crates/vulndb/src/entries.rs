@@ -5,8 +5,9 @@
 //! and returns it as [`PackageEntries`]: no allocation per entry. Its
 //! [`PackageEntries::iter`] hands out [`EntryRef`] views whose strings are slices of the
 //! blob, read by position (fixed-width tables: nothing is parsed again); ranges and
-//! versions are read only when their iterators are walked. [`EntryRef::to_entry`] (or [`PackageEntries::to_vec`]) makes owned
-//! [`AffectedEntry`] values for callers that keep them.
+//! versions are read only when their iterators are walked. [`EntryRef::to_entry`] (or
+//! [`PackageEntries::to_vec`]) makes owned [`AffectedEntry`] values for callers that keep
+//! them.
 //!
 //! An [`AffectedEntry`] has the same view ([`AffectedEntry::view`]), so code that reads
 //! entries takes an [`EntryRef`] and serves both.

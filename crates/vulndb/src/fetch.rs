@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
+use portcullis_types::purl::NOT_UNRESERVED;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::{ImportOptions, ImportSummary};
@@ -363,12 +364,8 @@ pub enum NetworkSource {
     },
 }
 
-/// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
-/// unreserved characters (ASCII letters, digits, `-._~`).
-const PATH_SEGMENT: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
-
 fn encode_path_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+    utf8_percent_encode(segment, NOT_UNRESERVED).to_string()
 }
 
 impl NetworkSource {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use percent_encoding::{AsciiSet, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
+use portcullis_types::purl::NOT_UNRESERVED;
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -210,13 +211,8 @@ pub(crate) fn token_url(challenge: &Challenge, repository: &str) -> Option<Strin
     Some(url)
 }
 
-/// What a query parameter value percent-encodes: everything but RFC 3986's unreserved
-/// characters (ASCII letters, digits, `-._~`), so `:`, `/`, `&`, `=`, `+` and spaces are
-/// escaped.
-const QUERY_VALUE: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
-
 fn percent_encode(s: &str) -> String {
-    utf8_percent_encode(s, QUERY_VALUE).to_string()
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,8 @@ pub mod table;
 
 use std::io::Write;
 
-use percent_encoding::{AsciiSet, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
+use portcullis_types::purl::NOT_UNRESERVED;
 use portcullis_types::{Finding, ScanResult, Severity};
 
 use crate::error::Result;
@@ -95,7 +96,7 @@ pub fn severity_counts(findings: &[&Finding]) -> [(Severity, usize); 6] {
 /// Who publishes a vulnerability id, and the page describing it: NVD for `CVE-`, the
 /// GitHub Advisory Database for `GHSA-`, OSV for everything else.
 pub fn advisory_source(id: &str) -> (&'static str, String) {
-    let encoded = utf8_percent_encode(id, PATH_SEGMENT);
+    let encoded = utf8_percent_encode(id, NOT_UNRESERVED);
     if id.starts_with("CVE-") {
         ("NVD", format!("https://nvd.nist.gov/vuln/detail/{encoded}"))
     } else if id.starts_with("GHSA-") {
@@ -107,10 +108,6 @@ pub fn advisory_source(id: &str) -> (&'static str, String) {
         ("OSV", format!("https://osv.dev/vulnerability/{encoded}"))
     }
 }
-
-/// What a URL path segment built from one value percent-encodes: everything but RFC 3986's
-/// unreserved characters (ASCII letters, digits, `-._~`).
-const PATH_SEGMENT: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
 
 /// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
 /// `will not be fixed`.

@@ -4,10 +4,8 @@
 
 use std::fmt::Write as _;
 
-use percent_encoding::{AsciiSet, utf8_percent_encode};
-
-/// Everything but RFC 3986's unreserved characters is percent-encoded.
-const NOT_UNRESERVED: &AsciiSet = portcullis_types::purl::NOT_UNRESERVED;
+use percent_encoding::utf8_percent_encode;
+use portcullis_types::purl::NOT_UNRESERVED;
 
 /// `text` escaped for HTML text and double-quoted attribute values.
 pub fn esc(text: &str) -> String {
