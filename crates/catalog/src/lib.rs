@@ -144,6 +144,19 @@ impl portcullis_oci::FileFilter for CatalogFilter {
         self.patterns.literal_dirs()
     }
 
+    fn read(
+        &self,
+        entry: &portcullis_oci::EntryInfo<'_>,
+        reader: &mut dyn std::io::Read,
+    ) -> std::io::Result<Vec<u8>> {
+        if self.patterns.matches(entry.path) || lang::java::is_archive_path(entry.path) {
+            portcullis_oci::read_whole(entry, reader).map(|data| self.reduce(entry, data))
+        } else {
+            // An executable: read once, never held whole.
+            lang::binary::summarize_stream(reader, entry.path)
+        }
+    }
+
     fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
         if os::is_oversized_content_manifest(entry.path, data.len() as u64) {
             // Read only to be dropped: `catalog_all` warns from its size.

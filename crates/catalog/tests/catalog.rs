@@ -17,6 +17,9 @@ use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 /// Language catalogers (in `tests/catalog/lang.rs`).
 #[path = "catalog/lang.rs"]
 mod lang;
+/// Executables read in one pass (in `tests/catalog/sieve.rs`).
+#[path = "catalog/sieve.rs"]
+mod sieve;
 
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(

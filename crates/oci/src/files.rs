@@ -4,6 +4,7 @@
 //! only those ([`FileSet`]), with whiteouts applied and the layer that added each one.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -35,6 +36,20 @@ pub trait FileFilter: Sync {
         data
     }
 
+    /// Read a wanted file's content from `reader` (at most `entry.size` bytes) and return
+    /// the bytes to keep in its place. The default reads the whole file ([`read_whole`])
+    /// and hands it to [`reduce`](Self::reduce). A filter that needs only a little of a big
+    /// file reads it as it streams by instead, so the file is never held whole. Errors are
+    /// those of `reader` (the layer is unreadable); whatever the reader stops short of is
+    /// skipped by the caller, which also tells a truncated entry from a whole one.
+    fn read(
+        &self,
+        entry: &EntryInfo<'_>,
+        reader: &mut dyn std::io::Read,
+    ) -> std::io::Result<Vec<u8>> {
+        read_whole(entry, reader).map(|data| self.reduce(entry, data))
+    }
+
     /// Wanted paths written without any glob character (`lib/apk/db/installed`). The image
     /// reader looks each one up through symlinked directories (`lib` -> `usr/lib`), as the
     /// runtime would. The default is none.
@@ -49,6 +64,31 @@ pub trait FileFilter: Sync {
     fn literal_dirs(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+}
+
+/// Content up to this size is allocated at once; a bigger one is allocated at its declared
+/// size if the allocator grants it (never doubling a vector of tens of megabytes while
+/// copying it, which held up to three times a big file), else grown as it is read. Pages of
+/// an allocation are only resident once written, so a hostile header claiming more than it
+/// sends costs address space, not memory.
+const MAX_PREALLOCATION: u64 = 1024 * 1024;
+
+/// Read all of a wanted file (at most `entry.size` bytes) into memory.
+pub fn read_whole(
+    entry: &EntryInfo<'_>,
+    reader: &mut dyn std::io::Read,
+) -> std::io::Result<Vec<u8>> {
+    let size = entry.size;
+    let capacity = usize::try_from(size.min(MAX_PREALLOCATION)).unwrap_or(0);
+    let mut data = Vec::with_capacity(capacity);
+    if let Ok(exact) = usize::try_from(size)
+        && exact > capacity
+    {
+        // A refusal (no address space) leaves the vector to grow as it is read.
+        let _ = data.try_reserve_exact(exact);
+    }
+    reader.take(size).read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// The longest path or link target followed when resolving links (Linux's `PATH_MAX`);

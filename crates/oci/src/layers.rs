@@ -55,12 +55,6 @@ use crate::{BlobStore, Progress};
 
 /// Buffer size for reads from the store and from the decompressor.
 const BUFFER_SIZE: usize = 256 * 1024;
-/// Content of a wanted file up to this size is allocated at once; a bigger one is allocated
-/// at its declared size if the allocator grants it (never doubling a vector of tens of
-/// megabytes while copying it, which held up to three times a big file), else grown as it is
-/// read. Pages of an allocation are only resident once written, so a hostile header
-/// claiming more than it sends costs address space, not memory.
-const MAX_PREALLOCATION: u64 = 1024 * 1024;
 /// Basename prefix of a whiteout entry.
 const WHITEOUT_PREFIX: &str = ".wh.";
 /// Basename of an opaque-directory marker.
@@ -713,19 +707,13 @@ impl LayerReader<'_> {
                 reason: self.budget_reason(),
             }
         } else {
-            let capacity = usize::try_from(size.min(MAX_PREALLOCATION)).unwrap_or(0);
-            let mut data = Vec::with_capacity(capacity);
-            if let Ok(exact) = usize::try_from(size)
-                && exact > capacity
-            {
-                // A refusal (no address space) leaves the vector to grow as before.
-                let _ = data.try_reserve_exact(exact);
-            }
-            entry
-                .take(size)
-                .read_to_end(&mut data)
+            let mut counted = Counted::new(entry.take(size));
+            let data = self
+                .filter
+                .read(&info, &mut counted)
+                .and_then(|data| counted.finish().map(|()| data))
                 .map_err(|e| self.fail(e))?;
-            if data.len() as u64 != size {
+            if counted.count != size {
                 return Err(Error::new(
                     ErrorKind::InvalidLayer,
                     format!(
@@ -735,7 +723,6 @@ impl LayerReader<'_> {
                     ),
                 ));
             }
-            let data = self.filter.reduce(&info, data);
             self.settle(size, data.len() as u64);
             FileContent::Data(data)
         };
@@ -980,6 +967,32 @@ mod concurrent;
 mod unpacked;
 
 use unpacked::Unpacked;
+
+/// A reader that counts the bytes it passes on, so a file read by a [`FileFilter`] can be
+/// told whole or truncated whatever the filter kept.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Counted<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, count: 0 }
+    }
+
+    /// Skip whatever the filter did not read, counting it.
+    fn finish(&mut self) -> io::Result<()> {
+        io::copy(self, &mut io::sink()).map(|_| ())
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
 
 #[cfg(test)]
 mod integrity_tests;

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 pub use digest::{Digest, DigestExt};
 pub use error::{Error, ErrorKind, Result};
-pub use files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile, PathPatterns};
+pub use files::{EntryInfo, FileContent, FileFilter, FileSet, FoundFile, PathPatterns, read_whole};
 pub use image::{Healthcheck, ImageConfig, ImageInfo, LayerDescriptor, SourceKind};
 pub use options::{Credentials, ImageOptions, Limits, RegistryOptions, RegistryToken, RetryPolicy};
 pub use platform::Platform;

@@ -105,6 +105,18 @@ impl FileFilter for WithTargets<'_> {
         }
     }
 
+    fn read(
+        &self,
+        entry: &EntryInfo<'_>,
+        reader: &mut dyn std::io::Read,
+    ) -> std::io::Result<Vec<u8>> {
+        if self.is_target(entry.path) {
+            crate::files::read_whole(entry, reader)
+        } else {
+            self.base.read(entry, reader)
+        }
+    }
+
     fn literal_paths(&self) -> Vec<String> {
         self.base.literal_paths()
     }

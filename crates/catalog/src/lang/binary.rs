@@ -68,15 +68,37 @@ const SUMMARY_MAGIC: &[u8] = b"\0portcullis-executable-summary-v1\0";
 /// memory holds one executable at a time, not all of them.
 pub fn summarize_executable(data: &[u8], location: &str) -> Vec<u8> {
     let (packages, warnings) = parse_executable(data, location);
+    encode_summary(packages, warnings, location)
+}
+
+/// [`summarize_executable`] for an executable read from `reader` once, keeping only the
+/// bytes that can hold build information ([`sieve`](super::sieve)): memory stays small
+/// however big the file. Errors are `reader`'s.
+pub fn summarize_stream(
+    reader: &mut dyn std::io::Read,
+    location: &str,
+) -> std::io::Result<Vec<u8>> {
+    Ok(match super::sieve::read_executable(reader, location)? {
+        Some((packages, warnings)) => encode_summary(packages, warnings, location),
+        None => Vec::new(),
+    })
+}
+
+/// The summary of `packages` and `warnings`: empty when both are.
+fn encode_summary(packages: Vec<Package>, warnings: Vec<Warning>, location: &str) -> Vec<u8> {
     if packages.is_empty() && warnings.is_empty() {
         return Vec::new();
     }
     let mut out = SUMMARY_MAGIC.to_vec();
-    match serde_json::to_writer(&mut out, &(packages, warnings)) {
-        Ok(()) => out,
-        // Serialising our own plain types does not fail; keep the binary if it ever does.
-        Err(_) => data.to_vec(),
+    if let Err(e) = serde_json::to_writer(&mut out, &(&packages, &warnings)) {
+        // Serialising our own plain types does not fail; say so if it ever does.
+        let warning = Warning::error(location, format!("executable summary: {e}"));
+        out = SUMMARY_MAGIC.to_vec();
+        out.extend_from_slice(
+            &serde_json::to_vec(&(Vec::<Package>::new(), vec![warning])).unwrap_or_default(),
+        );
     }
+    out
 }
 
 /// The packages and warnings of a [`summarize_executable`] summary, or `None` if `data` is
@@ -122,7 +144,35 @@ pub fn parse_executable(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warni
             return (packages, warnings);
         }
     };
-    match golang::from_object(&file) {
+    add_go(
+        golang::from_object(&file),
+        location,
+        &mut packages,
+        &mut warnings,
+    );
+    if let Some(section) = file.section_by_name(DEP_V0) {
+        match section.data() {
+            Ok(bytes) => match rust::parse_dep_v0(bytes, location) {
+                Ok(found) => packages.extend(found),
+                Err(warning) => warnings.push(warning),
+            },
+            Err(e) => warnings.push(Warning::new(
+                location,
+                format!("{DEP_V0} section unreadable: {e}"),
+            )),
+        }
+    }
+    (packages, warnings)
+}
+
+/// Add the packages of Go build info read from the binary at `location`, or a warning.
+pub(crate) fn add_go(
+    info: Result<Option<golang::BuildInfo>, String>,
+    location: &str,
+    packages: &mut Vec<Package>,
+    warnings: &mut Vec<Warning>,
+) {
+    match info {
         Ok(Some(info)) => {
             if info.bad_lines > 0 {
                 warnings.push(Warning::new(
@@ -138,17 +188,4 @@ pub fn parse_executable(data: &[u8], location: &str) -> (Vec<Package>, Vec<Warni
         Ok(None) => {}
         Err(e) => warnings.push(Warning::new(location, format!("Go build info: {e}"))),
     }
-    if let Some(section) = file.section_by_name(DEP_V0) {
-        match section.data() {
-            Ok(bytes) => match rust::parse_dep_v0(bytes, location) {
-                Ok(found) => packages.extend(found),
-                Err(warning) => warnings.push(warning),
-            },
-            Err(e) => warnings.push(Warning::new(
-                location,
-                format!("{DEP_V0} section unreadable: {e}"),
-            )),
-        }
-    }
-    (packages, warnings)
 }

@@ -155,7 +155,7 @@ fn read_memory<'data>(file: &object::File<'data>, address: u64, len: u64) -> Opt
     None
 }
 
-fn parse_header<'a>(
+pub(crate) fn parse_header<'a>(
     header: &'a [u8],
     read: &dyn Fn(u64, u64) -> Option<&'a [u8]>,
 ) -> Result<BuildInfo, String> {

@@ -15,6 +15,7 @@ pub mod java;
 pub mod npm;
 pub mod python;
 pub mod rust;
+pub mod sieve;
 
 use portcullis_oci::FileSet;
 

@@ -175,8 +175,17 @@ fn build_go_binary(out: &Path) -> Option<()> {
     Some(())
 }
 
+/// The `hello` binary of [`build_go_binary`] in a temporary directory, its path and bytes.
+pub(crate) fn go_test_binary() -> Option<(tempfile::TempDir, PathBuf, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("hello");
+    build_go_binary(&bin)?;
+    let data = std::fs::read(&bin).unwrap();
+    Some((dir, bin, data))
+}
+
 /// (type, name, version, purl, location) of every package, sorted.
-fn rows(packages: &[Package]) -> Vec<(String, String, String, String, String)> {
+pub(crate) fn rows(packages: &[Package]) -> Vec<(String, String, String, String, String)> {
     let mut out: Vec<_> = packages
         .iter()
         .map(|p| {
@@ -430,12 +439,9 @@ fn language_fixture_root_exact() {
 /// build), and the Go version too.
 #[test]
 fn go_binary_matches_go_version_m() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("hello");
-    if build_go_binary(&bin).is_none() {
+    let Some((_dir, bin, data)) = go_test_binary() else {
         return;
-    }
-    let data = std::fs::read(&bin).unwrap();
+    };
     let info = golang::parse_binary(&data).unwrap().unwrap();
     let out = Command::new("go")
         .arg("version")
@@ -479,6 +485,39 @@ fn go_binary_matches_go_version_m() {
     assert_eq!(info.deps[0].replace.as_ref().unwrap().path, "./greet");
 }
 
+/// One ELF64 section header: name offset, type, flags, address, file offset, size.
+pub(crate) type SectionHeader = (u32, u32, u64, u64, u64, u64);
+
+/// Append `.shstrtab` (holding `shstrtab`, whose name is at offset 1) and the section
+/// headers (little-endian ELF64: the null section, `headers`, `.shstrtab`'s) to `out`;
+/// returns the offset of the headers.
+pub(crate) fn write_section_table(
+    out: &mut Vec<u8>,
+    shstrtab: &[u8],
+    mut headers: Vec<SectionHeader>,
+) -> u64 {
+    let strtab_at = out.len() as u64;
+    out.extend_from_slice(shstrtab);
+    headers.push((1, 3, 0, 0, strtab_at, shstrtab.len() as u64));
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let shoff = out.len() as u64;
+    out.extend_from_slice(&[0u8; 64]); // the null section
+    for (name, kind, flags, address, offset, size) in headers {
+        out.extend_from_slice(&name.to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&address.to_le_bytes());
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]); // link, info
+        out.extend_from_slice(&1u64.to_le_bytes()); // align
+        out.extend_from_slice(&0u64.to_le_bytes()); // entsize
+    }
+    shoff
+}
+
 /// A minimal little-endian ELF64 file with the given (name, address, data) sections.
 fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
     let mut out = vec![0u8; 64];
@@ -495,25 +534,9 @@ fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
         out.extend_from_slice(data);
         headers.push((name_at, 1u32, 3u64, *address, offset, data.len() as u64));
     }
-    let strtab_at = out.len() as u64;
-    out.extend_from_slice(&shstrtab);
-    headers.push((1, 3, 0, 0, strtab_at, shstrtab.len() as u64));
-    while !out.len().is_multiple_of(8) {
-        out.push(0);
-    }
-    let shoff = out.len() as u64;
-    out.extend_from_slice(&[0u8; 64]); // the null section
-    for (name, kind, flags, address, offset, size) in &headers {
-        out.extend_from_slice(&name.to_le_bytes());
-        out.extend_from_slice(&kind.to_le_bytes());
-        out.extend_from_slice(&flags.to_le_bytes());
-        out.extend_from_slice(&address.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&[0u8; 8]); // link, info
-        out.extend_from_slice(&1u64.to_le_bytes()); // align
-        out.extend_from_slice(&0u64.to_le_bytes()); // entsize
-    }
+    // The null section, `headers` and `.shstrtab`.
+    let count = headers.len() as u16 + 2;
+    let shoff = write_section_table(&mut out, &shstrtab, headers);
     let header = &mut out[..64];
     header[..4].copy_from_slice(b"\x7fELF");
     header[4] = 2; // 64-bit
@@ -525,7 +548,6 @@ fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
     header[40..48].copy_from_slice(&shoff.to_le_bytes());
     header[52..54].copy_from_slice(&64u16.to_le_bytes());
     header[58..60].copy_from_slice(&64u16.to_le_bytes());
-    let count = headers.len() as u16 + 1;
     header[60..62].copy_from_slice(&count.to_le_bytes());
     header[62..64].copy_from_slice(&(count - 1).to_le_bytes());
     out

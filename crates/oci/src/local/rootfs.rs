@@ -216,12 +216,11 @@ impl Walk<'_> {
                 ),
             }
         } else {
-            let mut data = Vec::new();
             // Read at most `size` bytes, even if the file grows meanwhile.
-            let read = File::open(path).and_then(|f| f.take(size).read_to_end(&mut data));
+            let read = File::open(path)
+                .and_then(|f| self.filter.read(&info, &mut BufReader::new(f.take(size))));
             match read {
-                Ok(_) => {
-                    let data = self.filter.reduce(&info, data);
+                Ok(data) => {
                     self.budget = self.budget.saturating_sub(data.len() as u64);
                     FileContent::Data(data)
                 }
