@@ -149,7 +149,9 @@ impl portcullis_oci::FileFilter for CatalogFilter {
         entry: &portcullis_oci::EntryInfo<'_>,
         reader: &mut dyn std::io::Read,
     ) -> std::io::Result<Vec<u8>> {
-        if self.patterns.matches(entry.path) || lang::java::is_archive_path(entry.path) {
+        if lang::java::is_archive_path(entry.path) {
+            lang::java::summarize_stream(reader, entry.size, entry.path)
+        } else if self.patterns.matches(entry.path) {
             portcullis_oci::read_whole(entry, reader).map(|data| self.reduce(entry, data))
         } else {
             // An executable: read once, never held whole.

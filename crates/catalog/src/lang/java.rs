@@ -14,7 +14,7 @@
 //! (the declared sizes are never trusted), each entry to [`Limits::max_entry`] and all the
 //! entries of one outer archive, nested ones included, to [`Limits::max_total`].
 
-use std::io::{Cursor, Read};
+use std::io::{BufRead, Cursor, Read};
 
 use portcullis_oci::FileSet;
 
@@ -90,11 +90,138 @@ pub fn summarize_archive(data: Vec<u8>, location: &str) -> Vec<u8> {
         return data;
     }
     let (packages, warnings) = parse_archive(&data, location);
+    encode_summary(location, &packages, &warnings)
+}
+
+/// The summary of what was found in the archive at `location`.
+fn encode_summary(location: &str, packages: &[Package], warnings: &[Warning]) -> Vec<u8> {
     let mut out = SUMMARY_MAGIC.to_vec();
-    match serde_json::to_writer(&mut out, &(location, packages, warnings)) {
-        Ok(()) => out,
-        // Serialising our own plain types does not fail; keep the archive if it ever does.
-        Err(_) => data,
+    if let Err(e) = serde_json::to_writer(&mut out, &(location, packages, warnings)) {
+        // Serialising our own plain types does not fail; say so if it ever does.
+        let warning = Warning::error(location, format!("archive summary: {e}"));
+        out = SUMMARY_MAGIC.to_vec();
+        let empty: &[Package] = &[];
+        out.extend_from_slice(
+            &serde_json::to_vec(&(location, empty, [warning])).unwrap_or_default(),
+        );
+    }
+    out
+}
+
+/// Archives at least this big are read as they stream by ([`summarize_stream`]), one entry at
+/// a time, instead of whole: memory holds the entries read (`pom.properties`, the manifest,
+/// one nested archive at a time), not the archive.
+pub const STREAM_FROM: u64 = 16 * 1024 * 1024;
+
+/// [`summarize_archive`] for an archive of `size` bytes read from `reader`: one of
+/// [`STREAM_FROM`] bytes or more that starts with a local file header is walked entry by
+/// entry ([`zipstream`](super::zipstream)) and never held whole; others are read whole.
+/// Errors are `reader`'s.
+pub fn summarize_stream(
+    reader: &mut dyn Read,
+    size: u64,
+    location: &str,
+) -> std::io::Result<Vec<u8>> {
+    let mut input = std::io::BufReader::with_capacity(64 * 1024, Tracked::new(reader));
+    let streamable = size >= STREAM_FROM && input.fill_buf()?.starts_with(b"PK\x03\x04");
+    if !streamable {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data)?;
+        return Ok(summarize_archive(data, location));
+    }
+    let mut walk = Walk {
+        limits: Limits::default(),
+        budget: Limits::default().max_total,
+        packages: Vec::new(),
+        warnings: Vec::new(),
+    };
+    walk.stream(&mut input, location);
+    if let Some(e) = input.get_mut().failed.take() {
+        return Err(e);
+    }
+    Ok(encode_summary(location, &walk.packages, &walk.warnings))
+}
+
+/// A reader that keeps the error of the reader it wraps, to tell a failing layer from a
+/// faulty archive.
+struct Tracked<'a> {
+    inner: &'a mut dyn Read,
+    failed: Option<std::io::Error>,
+}
+
+impl<'a> Tracked<'a> {
+    fn new(inner: &'a mut dyn Read) -> Self {
+        Self {
+            inner,
+            failed: None,
+        }
+    }
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+}
+
+impl Walk {
+    /// Walk a streamed outer archive: its packages as [`Walk::archive`] finds them, nested
+    /// archives opened one at a time as they are met. (The total cap is charged in the
+    /// order entries come, so when it is reached, which entries are left out may differ.)
+    /// A fault of `input` stops the walk like a fault of the archive; the caller tells them
+    /// apart.
+    fn stream(&mut self, input: &mut impl std::io::BufRead, location: &str) {
+        let mut poms = Vec::new();
+        let mut manifest = None;
+        let mut nested = Walk {
+            limits: self.limits,
+            budget: 0,
+            packages: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let max_entry = self.limits.max_entry;
+        let end = super::zipstream::walk(input, &mut |name, data| {
+            let is_pom = name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties");
+            let is_manifest = name.eq_ignore_ascii_case("META-INF/MANIFEST.MF");
+            let is_nested = is_archive_name(name);
+            if name.ends_with('/') || !(is_pom || is_manifest || is_nested) {
+                return Ok(());
+            }
+            let read = data.and_then(|data| read_up_to(data, max_entry));
+            if is_pom {
+                let read = read.and_then(|bytes| self.charge(bytes.len() as u64).map(|()| bytes));
+                poms.push((name.to_string(), read));
+            } else if is_manifest {
+                manifest = Some(read);
+            } else {
+                let inner = format!("{location}:{name}");
+                nested.budget = self.budget;
+                match read.and_then(|bytes| self.charge(bytes.len() as u64).map(|()| bytes)) {
+                    Ok(bytes) => {
+                        nested.budget = self.budget;
+                        nested.archive(&bytes, &inner, 1);
+                        self.budget = nested.budget;
+                    }
+                    Err(e) => nested.warn(&inner, e),
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| super::zipstream::End::Stopped(format!("at an unreadable entry: {e}")));
+        self.identify(location, poms, |walk| {
+            manifest
+                .map(|read| read.and_then(|bytes| walk.charge(bytes.len() as u64).map(|()| bytes)))
+        });
+        if let super::zipstream::End::Stopped(why) = end {
+            self.warn(
+                location,
+                format!("read in one pass, stopped {why}; later entries not read"),
+            );
+        }
+        self.packages.append(&mut nested.packages);
+        self.warnings.append(&mut nested.warnings);
     }
 }
 
@@ -174,12 +301,15 @@ impl Walk {
     ) -> Result<Vec<u8>, String> {
         let entry = archive.by_index(index).map_err(|e| e.to_string())?;
         let cap = self.limits.max_entry.min(self.budget);
-        let mut out = Vec::new();
-        entry
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| e.to_string())?;
-        let read = out.len() as u64;
+        let out = read_up_to(entry, cap)?;
+        self.charge(out.len() as u64).map(|()| out)
+    }
+
+    /// Take `read` decompressed bytes (read up to one past a cap of at least the per-entry
+    /// cap or the remaining budget, whichever is less) from the budget, or say which cap
+    /// they are over.
+    fn charge(&mut self, read: u64) -> Result<(), String> {
+        let cap = self.limits.max_entry.min(self.budget);
         if read > cap {
             return Err(if cap == self.limits.max_entry {
                 format!(
@@ -194,7 +324,7 @@ impl Walk {
             });
         }
         self.budget = self.budget.saturating_sub(read);
-        Ok(out)
+        Ok(())
     }
 
     fn archive(&mut self, data: &[u8], location: &str, depth: usize) {
@@ -223,32 +353,14 @@ impl Walk {
                 nested.push((index, name.to_string()));
             }
         }
-        let before = self.packages.len();
-        for (index, name) in poms {
-            match self.read_entry(&mut archive, index) {
-                Ok(bytes) => match pom_package(&bytes, location) {
-                    Some(p) => self.packages.push(p),
-                    None => self.warn(
-                        location,
-                        format!("{name}: no artifactId or version; skipped"),
-                    ),
-                },
-                Err(e) => self.warn(location, format!("{name}: {e}")),
-            }
-        }
-        if self.packages.len() == before {
-            let manifest = match manifest.map(|index| self.read_entry(&mut archive, index)) {
-                Some(Ok(bytes)) => parse_manifest(&bytes),
-                Some(Err(e)) => {
-                    self.warn(location, format!("META-INF/MANIFEST.MF: {e}"));
-                    Vec::new()
-                }
-                None => Vec::new(),
-            };
-            if let Some(p) = fallback_package(&manifest, location) {
-                self.packages.push(p);
-            }
-        }
+        let poms = poms.into_iter().map(|(index, name)| {
+            let read = self.read_entry(&mut archive, index);
+            (name, read)
+        });
+        let poms: Vec<_> = poms.collect();
+        self.identify(location, poms, |walk| {
+            manifest.map(|index| walk.read_entry(&mut archive, index))
+        });
         for (index, name) in nested {
             let inner = format!("{location}:{name}");
             if depth + 1 > self.limits.max_depth {
@@ -267,6 +379,54 @@ impl Walk {
             }
         }
     }
+}
+
+impl Walk {
+    /// The package of one archive: one per readable `pom.properties` (each read as given),
+    /// else the fallback from the manifest (read by `manifest` only then) and the file name.
+    fn identify(
+        &mut self,
+        location: &str,
+        poms: Vec<(String, Result<Vec<u8>, String>)>,
+        manifest: impl FnOnce(&mut Self) -> Option<Result<Vec<u8>, String>>,
+    ) {
+        let before = self.packages.len();
+        for (name, read) in poms {
+            match read {
+                Ok(bytes) => match pom_package(&bytes, location) {
+                    Some(p) => self.packages.push(p),
+                    None => self.warn(
+                        location,
+                        format!("{name}: no artifactId or version; skipped"),
+                    ),
+                },
+                Err(e) => self.warn(location, format!("{name}: {e}")),
+            }
+        }
+        if self.packages.len() == before {
+            let manifest = match manifest(self) {
+                Some(Ok(bytes)) => parse_manifest(&bytes),
+                Some(Err(e)) => {
+                    self.warn(location, format!("META-INF/MANIFEST.MF: {e}"));
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            if let Some(p) = fallback_package(&manifest, location) {
+                self.packages.push(p);
+            }
+        }
+    }
+}
+
+/// Up to `cap` + 1 bytes of `reader` (one past the cap tells it is over).
+fn read_up_to(reader: impl Read, cap: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Parse Java `.properties` text: `key=value`, `key: value` or `key value`; `#` and `!`

@@ -5,7 +5,9 @@
 //! - [`rust`]: `Cargo.lock`, and the cargo-auditable `.dep-v0` section of binaries;
 //! - [`golang`]: the `.go.buildinfo` of Go binaries;
 //! - [`java`]: jar, war, ear (and Jenkins jpi/hpi) archives, nested ones included;
-//! - [`binary`]: the one cataloger that opens executables, once each, for Go and Rust.
+//! - [`binary`]: the one cataloger that opens executables, once each, for Go and Rust;
+//!   [`sieve`] reads them as they stream by;
+//! - [`zipstream`]: zip archives read by their local headers as they stream by (big jars).
 //!
 //! Every parser is a public function on bytes, so it can be fuzzed on its own.
 
@@ -16,6 +18,7 @@ pub mod npm;
 pub mod python;
 pub mod rust;
 pub mod sieve;
+pub mod zipstream;
 
 use portcullis_oci::FileSet;
 

@@ -1040,3 +1040,222 @@ fn big_java_archives_are_summarised_as_they_are_read_with_the_same_result() {
     };
     assert_eq!(filter.reduce(&info, small.clone()), small);
 }
+
+/// A jar of `entries` (name, bytes, stored?), written with sizes in the local headers, or
+/// as a writer that cannot seek writes it (sizes after the data, in data descriptors).
+fn jar_with(entries: &[(&str, &[u8], bool)], descriptors: bool) -> Vec<u8> {
+    let options = |stored: bool| {
+        let method = if stored {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        };
+        SimpleFileOptions::default().compression_method(method)
+    };
+    if descriptors {
+        let mut writer = zip::ZipWriter::new_stream(Vec::new());
+        for (name, data, stored) in entries {
+            writer.start_file(*name, options(*stored)).unwrap();
+            writer.write_all(data).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    } else {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (i, (name, data, stored)) in entries.iter().enumerate() {
+            // One entry with a zip64 extra field.
+            writer
+                .start_file(*name, options(*stored).large_file(i == 1))
+                .unwrap();
+            writer.write_all(data).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+}
+
+/// Jars of 16 MiB or more are walked entry by entry as they stream by and give exactly what
+/// reading them whole gives, with sizes in the local headers, in data descriptors, and zip64.
+#[test]
+fn big_java_archives_are_read_as_they_stream_by_with_the_same_result() {
+    let filler = vec![b'x'; 3 * 1024 * 1024];
+    let broken = b"not a zip".to_vec();
+    let app = app_jar();
+    let own_pom = pom("com.example", "server", "2.0.0");
+    let entries: [(&str, &[u8], bool); 7] = [
+        (
+            "META-INF/MANIFEST.MF",
+            b"Manifest-Version: 1.0\r\n\r\n",
+            false,
+        ),
+        (
+            "META-INF/maven/com.example/server/pom.properties",
+            &own_pom,
+            false,
+        ),
+        ("BOOT-INF/", b"", true),
+        ("BOOT-INF/lib/app.jar", &app, true),
+        ("BOOT-INF/lib/broken.jar", &broken, false),
+        ("static/filler.bin", &filler, false),
+        ("BOOT-INF/lib/again.jar", &app, false),
+    ];
+    let filter = portcullis_catalog::CatalogFilter::new().unwrap();
+    let location = "opt/app/server.jar";
+    for descriptors in [false, true] {
+        // Java's own writers never put a stored entry's size after its data (its end could
+        // not be found without the central directory): deflate all when they come after.
+        let entries = entries.map(|(name, data, stored)| (name, data, stored && !descriptors));
+        let jar = jar_with(&entries, descriptors);
+        // The size declared to the filter puts it over the threshold; the bytes are smaller.
+        let info = EntryInfo {
+            path: location,
+            size: java::STREAM_FROM,
+            mode: 0o644,
+        };
+        let summary = filter.read(&info, &mut &jar[..]).unwrap();
+        assert!(summary.len() < 4096, "{} bytes kept", summary.len());
+        let mut set = FileSet::default();
+        set.files
+            .insert(location.to_string(), found(location, &summary, None));
+        let catalog = catalog_all(&set);
+        let (mut expected, expected_warnings) = java::parse_archive(&jar, location);
+        expected.sort();
+        assert_eq!(catalog.packages, expected, "descriptors: {descriptors}");
+        assert_eq!(
+            catalog.warnings, expected_warnings,
+            "descriptors: {descriptors}"
+        );
+        // Independently: the server's own pom, app_jar's three packages twice, and one
+        // warning naming the broken archive.
+        let mut names: Vec<(&str, &str)> = catalog
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.location.as_str()))
+            .collect();
+        names.sort();
+        let again = "opt/app/server.jar:BOOT-INF/lib/again.jar";
+        let inner = "opt/app/server.jar:BOOT-INF/lib/app.jar";
+        assert_eq!(
+            names,
+            [
+                ("app", again),
+                ("app", inner),
+                (
+                    "bundle",
+                    "opt/app/server.jar:BOOT-INF/lib/again.jar:BOOT-INF/lib/bundle.jar"
+                ),
+                (
+                    "bundle",
+                    "opt/app/server.jar:BOOT-INF/lib/app.jar:BOOT-INF/lib/bundle.jar"
+                ),
+                (
+                    "commons-lang3",
+                    "opt/app/server.jar:BOOT-INF/lib/again.jar:BOOT-INF/lib/commons-lang3-3.12.0.jar"
+                ),
+                (
+                    "commons-lang3",
+                    "opt/app/server.jar:BOOT-INF/lib/app.jar:BOOT-INF/lib/commons-lang3-3.12.0.jar"
+                ),
+                ("server", location),
+            ]
+        );
+        assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+        assert_eq!(
+            catalog.warnings[0].location,
+            "opt/app/server.jar:BOOT-INF/lib/broken.jar"
+        );
+    }
+}
+
+/// A streamed jar cut short keeps what was read before the cut and says where it stopped;
+/// one whose reader fails is the reader's error.
+#[test]
+fn streamed_java_archives_cut_short_or_failing() {
+    let app = app_jar();
+    // Bytes that do not compress, so the cut lands inside the second entry's data.
+    let mut state: u32 = 0x9e37_79b9;
+    let noise: Vec<u8> = (0..5000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let jar = jar_with(
+        &[
+            ("BOOT-INF/lib/app.jar", &app, false),
+            ("x.bin", &noise, false),
+        ],
+        true,
+    );
+    let at = jar.windows(5).position(|w| w == b"x.bin").unwrap();
+    let filter = portcullis_catalog::CatalogFilter::new().unwrap();
+    let location = "opt/cut.jar";
+    let info = EntryInfo {
+        path: location,
+        size: java::STREAM_FROM,
+        mode: 0o644,
+    };
+    let cut = &jar[..at + 1000];
+    let summary = filter.read(&info, &mut &cut[..]).unwrap();
+    let mut set = FileSet::default();
+    set.files
+        .insert(location.to_string(), found(location, &summary, None));
+    let catalog = catalog_all(&set);
+    assert_eq!(
+        catalog.packages.len(),
+        3,
+        "{:?} {:?}",
+        catalog.packages,
+        catalog.warnings
+    );
+    assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+    assert_eq!(catalog.warnings[0].location, location);
+    assert!(
+        catalog.warnings[0].message.contains("read in one pass"),
+        "{}",
+        catalog.warnings[0]
+    );
+
+    struct Failing<'a>(&'a [u8]);
+    impl std::io::Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "layer gzip is corrupt",
+                ));
+            }
+            let n = buf.len().min(self.0.len()).min(1000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let error = filter.read(&info, &mut Failing(cut)).unwrap_err();
+    assert_eq!(error.to_string(), "layer gzip is corrupt");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Streamed jars cut or corrupted anywhere never panic, and always come back with a
+    /// summary (a fault of the archive is a warning, not an error).
+    #[test]
+    fn damaged_streamed_jars_never_panic(
+        cut in 0usize..3000,
+        edits in proptest::collection::vec((0usize..3000, proptest::prelude::any::<u8>()), 0..6),
+        descriptors in proptest::prelude::any::<bool>(),
+    ) {
+        let app = app_jar();
+        let mut jar = jar_with(&[("BOOT-INF/lib/app.jar", &app, false), ("META-INF/MANIFEST.MF", b"Implementation-Version: 1\r\n", false)], descriptors);
+        for (at, byte) in edits {
+            let len = jar.len();
+            jar[at % len] = byte;
+        }
+        let len = jar.len();
+        jar.truncate(len - cut.min(len));
+        let filter = portcullis_catalog::CatalogFilter::new().unwrap();
+        let info = EntryInfo { path: "x.jar", size: java::STREAM_FROM, mode: 0o644 };
+        proptest::prop_assert!(filter.read(&info, &mut &jar[..]).is_ok());
+    }
+}
