@@ -82,9 +82,9 @@ pub fn is_archive_path(path: &str) -> bool {
 
 /// Reduce a Java archive of [`SUMMARIZE_FROM`] bytes or more to what this cataloger needs:
 /// the packages and warnings [`parse_archive`] finds under `location`, encoded compactly.
-/// The image reader calls this as each archive is read, so memory holds one big archive at
-/// a time (a 67 MB fat jar is a few hundred bytes once read). Smaller archives come back
-/// as they are.
+/// For an archive already read whole (one that [`summarize_stream`] cannot walk, or a
+/// filter's `reduce`): a 67 MB fat jar is a few hundred bytes once read. Smaller archives
+/// come back as they are.
 pub fn summarize_archive(data: Vec<u8>, location: &str) -> Vec<u8> {
     if data.len() < SUMMARIZE_FROM {
         return data;
@@ -108,10 +108,10 @@ fn encode_summary(location: &str, packages: &[Package], warnings: &[Warning]) ->
     out
 }
 
-/// Archives at least this big are read as they stream by ([`summarize_stream`]), one entry at
-/// a time, instead of whole: memory holds the entries read (`pom.properties`, the manifest,
-/// one nested archive at a time), not the archive.
-pub const STREAM_FROM: u64 = 16 * 1024 * 1024;
+/// Archives at least this big (those [`summarize_archive`] reduces) are read as they stream
+/// by ([`summarize_stream`]), one entry at a time, instead of whole: memory holds the entries
+/// read (`pom.properties`, the manifest, one nested archive at a time), not the archive.
+pub const STREAM_FROM: u64 = SUMMARIZE_FROM as u64;
 
 /// [`summarize_archive`] for an archive of `size` bytes read from `reader`: one of
 /// [`STREAM_FROM`] bytes or more that starts with a local file header is walked entry by

@@ -39,10 +39,7 @@ pub enum End {
 /// entry with a reader of its decompressed data, or why it cannot be read (unsupported
 /// compression or encryption); it may read any part of it, the rest is skipped. Errors are
 /// those of `input` and of `visit`; the archive's own faults end the walk ([`End::Stopped`]).
-pub fn walk<R: BufRead>(
-    input: &mut R,
-    visit: &mut Visitor<'_>,
-) -> io::Result<End> {
+pub fn walk<R: BufRead>(input: &mut R, visit: &mut Visitor<'_>) -> io::Result<End> {
     let mut entries = 0usize;
     let mut inflated_to_skip = 0u64;
     loop {
