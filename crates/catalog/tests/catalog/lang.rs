@@ -125,54 +125,26 @@ fn app_jar() -> Vec<u8> {
 /// Build `hello` (module example.com/hello, one dependency example.com/greet v1.2.3
 /// replaced by a local directory) with the Go toolchain, offline. `None` when Go is skipped.
 fn build_go_binary(out: &Path) -> Option<()> {
-    if std::env::var_os("PORTCULLIS_SKIP_GO").is_some() {
-        eprintln!("PORTCULLIS_SKIP_GO is set: Go binary tests skipped");
-        return None;
-    }
-    let src = tempfile::tempdir().unwrap();
-    let dir = src.path();
-    std::fs::create_dir_all(dir.join("greet")).unwrap();
-    std::fs::write(
-        dir.join("go.mod"),
-        "module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v1.2.3\n\nreplace example.com/greet v1.2.3 => ./greet\n",
+    portcullis_testkit::go::build(
+        &[
+            (
+                "go.mod",
+                "module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v1.2.3\n\nreplace example.com/greet v1.2.3 => ./greet\n",
+            ),
+            (
+                "main.go",
+                "package main\n\nimport \"example.com/greet\"\n\nfunc main() { println(greet.Hello()) }\n",
+            ),
+            ("greet/go.mod", "module example.com/greet\n\ngo 1.19\n"),
+            (
+                "greet/greet.go",
+                "package greet\n\nfunc Hello() string { return \"hello\" }\n",
+            ),
+        ],
+        "-mod=mod",
+        out,
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("main.go"),
-        "package main\n\nimport \"example.com/greet\"\n\nfunc main() { println(greet.Hello()) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("greet/go.mod"),
-        "module example.com/greet\n\ngo 1.19\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("greet/greet.go"),
-        "package greet\n\nfunc Hello() string { return \"hello\" }\n",
-    )
-    .unwrap();
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-cache");
-    let status = Command::new("go")
-        .current_dir(dir)
-        .env("GOCACHE", &cache)
-        .env("GOPATH", cache.join("gopath"))
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("CGO_ENABLED", "0")
-        .env("GOTOOLCHAIN", "local")
-        .args(["build", "-buildvcs=false", "-trimpath", "-o"])
-        .arg(out)
-        .arg(".")
-        .status();
-    match status {
-        Ok(s) => assert!(s.success(), "go build failed"),
-        Err(e) => panic!(
-            "the Go toolchain is needed to build the Go test binary ({e}); install it \
-             (apt-get install golang-go) or set PORTCULLIS_SKIP_GO=1"
-        ),
-    }
-    Some(())
+    .then_some(())
 }
 
 /// The `hello` binary of [`build_go_binary`] in a temporary directory, its path and bytes.

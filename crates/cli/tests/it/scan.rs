@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -357,55 +357,28 @@ fn osv_expected(ecosystem: &str, name: &str, version: &str) -> BTreeSet<String> 
 /// Build a Go binary that depends on golang.org/x/text v0.3.5 (vendored, so offline).
 /// `false` when PORTCULLIS_SKIP_GO is set.
 fn build_go_binary(out: &Path) -> bool {
-    if std::env::var_os("PORTCULLIS_SKIP_GO").is_some() {
-        eprintln!("PORTCULLIS_SKIP_GO is set: the Go part of the language test is skipped");
-        return false;
-    }
-    let src = tempfile::tempdir().unwrap();
-    let dir = src.path();
-    let language = dir.join("vendor/golang.org/x/text/language");
-    std::fs::create_dir_all(&language).unwrap();
-    std::fs::write(
-        dir.join("go.mod"),
-        "module example.com/app\n\ngo 1.19\n\nrequire golang.org/x/text v0.3.5\n",
+    portcullis_testkit::go::build(
+        &[
+            (
+                "go.mod",
+                "module example.com/app\n\ngo 1.19\n\nrequire golang.org/x/text v0.3.5\n",
+            ),
+            (
+                "main.go",
+                "package main\n\nimport \"golang.org/x/text/language\"\n\nfunc main() { println(language.Tag()) }\n",
+            ),
+            (
+                "vendor/golang.org/x/text/language/language.go",
+                "package language\n\nfunc Tag() string { return \"en\" }\n",
+            ),
+            (
+                "vendor/modules.txt",
+                "# golang.org/x/text v0.3.5\n## explicit\ngolang.org/x/text/language\n",
+            ),
+        ],
+        "-mod=vendor",
+        out,
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("main.go"),
-        "package main\n\nimport \"golang.org/x/text/language\"\n\nfunc main() { println(language.Tag()) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        language.join("language.go"),
-        "package language\n\nfunc Tag() string { return \"en\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("vendor/modules.txt"),
-        "# golang.org/x/text v0.3.5\n## explicit\ngolang.org/x/text/language\n",
-    )
-    .unwrap();
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-cache");
-    let status = Command::new("go")
-        .current_dir(dir)
-        .env("GOCACHE", &cache)
-        .env("GOPATH", cache.join("gopath"))
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=vendor")
-        .env("CGO_ENABLED", "0")
-        .env("GOTOOLCHAIN", "local")
-        .args(["build", "-buildvcs=false", "-trimpath", "-o"])
-        .arg(out)
-        .arg(".")
-        .status();
-    match status {
-        Ok(s) => assert!(s.success(), "go build failed"),
-        Err(e) => panic!(
-            "the Go toolchain is needed to build the Go test binary ({e}); install it \
-             (apt-get install golang-go) or set PORTCULLIS_SKIP_GO=1"
-        ),
-    }
-    true
 }
 
 /// The Go toolchain version, as the binary records it (`1.19.8`).
