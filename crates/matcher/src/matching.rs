@@ -430,7 +430,7 @@ fn evaluate_package<'e>(
     if entries.is_empty() {
         return out;
     }
-    let installed = Installed::new(version, scheme);
+    let mut installed = Installed::new(version, scheme);
     for group in entries.chunk_by(|a, b| a.canonical_id == b.canonical_id) {
         let Some(canonical_id) = group.first().map(|e| e.canonical_id) else {
             continue;
@@ -441,7 +441,8 @@ fn evaluate_package<'e>(
         }
         let mut affected: AffectedBy<'e> = Vec::new();
         for entry in group {
-            if let Verdict::Affected { fixed } = evaluate(entry, &installed, &mut out.warnings) {
+            if let Verdict::Affected { fixed } = evaluate(entry, &mut installed, &mut out.warnings)
+            {
                 affected.push((*entry, fixed));
             }
         }
@@ -449,6 +450,7 @@ fn evaluate_package<'e>(
             out.affected.push((canonical_id, affected));
         }
     }
+    out.warnings.extend(installed.skipped());
     out
 }
 
@@ -838,6 +840,37 @@ mod tests {
                 .unwrap()
                 .findings
                 .is_empty()
+        );
+    }
+
+    /// A version the scheme cannot read skips every range with one warning per package, not
+    /// one per range.
+    #[test]
+    fn an_incomparable_version_gives_one_warning_per_package() {
+        let debian = os("debian", "12");
+        let mut db = MemorySource::new();
+        for n in 1..=7 {
+            let id = format!("CVE-2024-{n}");
+            db.add(record(
+                &id,
+                "debian-oval:12",
+                &[],
+                &[],
+                "Debian:12",
+                &["zlib"],
+                "1.3-1",
+            ));
+        }
+        let bad = package(Ecosystem::Deb, "zlib1g", "zlib", "not-a-version");
+        let out = match_packages(Some(&debian), &[bad], &db).unwrap();
+        assert!(out.findings.is_empty());
+        assert_eq!(
+            out.warnings,
+            [
+                "zlib1g not-a-version: installed version not comparable (invalid dpkg version \
+                 \"not-a-version\": version number does not start with digit); the ranges of 7 \
+                 flaw(s) skipped: CVE-2024-1, CVE-2024-2, CVE-2024-3, CVE-2024-4, CVE-2024-5, …"
+            ]
         );
     }
 

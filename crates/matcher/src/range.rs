@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use portcullis_versions::{Scheme, Version, parse};
 #[cfg(test)]
@@ -68,6 +69,10 @@ pub(crate) struct Installed<'a> {
     pub text: &'a str,
     pub scheme: Scheme,
     pub parsed: std::result::Result<Version, portcullis_versions::Error>,
+    /// Why the version could not be compared with some ranges, and the flaws whose ranges
+    /// were skipped for it: one warning per package ([`Installed::skipped`]), not one per
+    /// range.
+    incomparable: Option<(portcullis_versions::Error, BTreeSet<String>)>,
 }
 
 impl<'a> Installed<'a> {
@@ -76,7 +81,24 @@ impl<'a> Installed<'a> {
             text,
             scheme,
             parsed: parse(scheme, text),
+            incomparable: None,
         }
+    }
+
+    /// The one warning for every range skipped because the version could not be compared
+    /// with it, naming the first flaws.
+    pub(crate) fn skipped(&self) -> Option<String> {
+        const NAMED: usize = 5;
+        let (error, ids) = self.incomparable.as_ref()?;
+        let mut named: Vec<&str> = ids.iter().take(NAMED).map(String::as_str).collect();
+        if ids.len() > NAMED {
+            named.push("…");
+        }
+        Some(format!(
+            "installed version not comparable ({error}); the ranges of {} flaw(s) skipped: {}",
+            ids.len(),
+            named.join(", ")
+        ))
     }
 
     fn in_scheme(
@@ -98,7 +120,7 @@ impl<'a> Installed<'a> {
 /// the entry.
 pub(crate) fn evaluate<'e>(
     entry: impl Into<EntryRef<'e>>,
-    installed: &Installed<'_>,
+    installed: &mut Installed<'_>,
     warnings: &mut Vec<String>,
 ) -> Verdict {
     let entry = entry.into();
@@ -112,10 +134,10 @@ pub(crate) fn evaluate<'e>(
         let version = match installed.in_scheme(range_scheme) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!(
-                    "{} {}/{}: installed version not comparable ({e}); range skipped",
-                    entry.vuln_id, entry.ecosystem, entry.package
-                ));
+                let (_, ids) = installed
+                    .incomparable
+                    .get_or_insert_with(|| (e, BTreeSet::new()));
+                ids.insert(entry.vuln_id.to_string());
                 continue;
             }
         };
@@ -266,8 +288,12 @@ mod tests {
 
     fn check(e: &AffectedEntry, scheme: Scheme, version: &str) -> (Verdict, usize) {
         let mut warnings = Vec::new();
-        let v = evaluate(e, &Installed::new(version, scheme), &mut warnings);
-        (v, warnings.len())
+        let mut installed = Installed::new(version, scheme);
+        let v = evaluate(e, &mut installed, &mut warnings);
+        (
+            v,
+            warnings.len() + usize::from(installed.skipped().is_some()),
+        )
     }
 
     fn yes(fixed: Option<&str>) -> (Verdict, usize) {

@@ -350,13 +350,51 @@ fn is_local_replacement(replacement: &Module) -> bool {
         || replacement.path.starts_with('/')
 }
 
-/// The toolchain version as a module version: `go1.19.8 X:boringcrypto` -> `1.19.8`.
-pub fn stdlib_version(go_version: &str) -> Option<&str> {
+/// The toolchain version as a module version, as the Go vulnerability database writes it
+/// (`GoTagToSemver` in `golang.org/x/vuln`, without the `v`): `go1.19.8 X:boringcrypto` ->
+/// `1.19.8`, `go1.21` -> `1.21.0`, `go1.21rc2` -> `1.21.0-rc.2`, `go1.19beta1` ->
+/// `1.19.0-beta.1`, `go1` -> `1.0.0`. A tag of another form (a vendor's build such as
+/// `go1.22-20231128-RC02`) is kept as it is, without `go`; `None` for `devel` builds.
+pub fn stdlib_version(go_version: &str) -> Option<String> {
     let first = go_version.split_whitespace().next()?;
     let version = first.strip_prefix("go")?;
-    version
-        .starts_with(|c: char| c.is_ascii_digit())
-        .then_some(version)
+    if !version.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(tag_to_semver(version).unwrap_or_else(|| version.to_string()))
+}
+
+/// `MAJOR.MINOR[.PATCH][(beta|rc|-pre)N]` as SemVer, or `None` for other forms.
+fn tag_to_semver(tag: &str) -> Option<String> {
+    if tag == "1" {
+        return Some("1.0.0".into());
+    }
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (release, pre) = match ["beta", "rc", "-pre"]
+        .iter()
+        .find_map(|kind| tag.split_once(kind).map(|(r, n)| (r, Some((*kind, n)))))
+    {
+        Some((release, Some((kind, number)))) if digits(number) => {
+            (release, Some((kind.trim_start_matches('-'), number)))
+        }
+        Some(_) => return None,
+        None => (tag, None),
+    };
+    let mut parts = release.split('.');
+    let (major, minor, patch) = (parts.next()?, parts.next()?, parts.next());
+    if parts.next().is_some() || !digits(major) || !digits(minor) || tag == "1.0" {
+        return None;
+    }
+    let patch = match patch {
+        Some(p) if digits(p) => p,
+        Some(_) => return None,
+        None => "0",
+    };
+    let mut out = format!("{major}.{minor}.{patch}");
+    if let Some((kind, number)) = pre {
+        out.push_str(&format!("-{kind}.{number}"));
+    }
+    Some(out)
 }
 
 impl BuildInfo {
@@ -393,7 +431,9 @@ impl BuildInfo {
             });
         }
         if let Some(version) = stdlib_version(go) {
-            out.push(go_package("stdlib", version, "", location, go, false, None));
+            out.push(go_package(
+                "stdlib", &version, "", location, go, false, None,
+            ));
         }
         out
     }
@@ -503,7 +543,31 @@ mod tests {
         let info = parse_buildinfo_blob(&no_sentinel).unwrap().unwrap();
         assert!(info.deps.is_empty());
         assert_eq!(info.packages("x").len(), 1);
-        assert_eq!(stdlib_version("go1.22.0 X:boringcrypto"), Some("1.22.0"));
         assert_eq!(stdlib_version("devel +abc"), None);
+    }
+
+    /// The cases of `GoTagToSemver` (golang.org/x/vuln/internal/semver), without the `v`.
+    #[test]
+    fn toolchain_tags_as_the_go_vulnerability_database_writes_them() {
+        for (tag, want) in [
+            ("go1.22.0 X:boringcrypto", Some("1.22.0")),
+            ("go1.19.8", Some("1.19.8")),
+            ("go1.21", Some("1.21.0")),
+            ("go1.21rc2", Some("1.21.0-rc.2")),
+            ("go1.19beta1", Some("1.19.0-beta.1")),
+            ("go1.9.2rc2", Some("1.9.2-rc.2")),
+            ("go1.20-pre3", Some("1.20.0-pre.3")),
+            ("go1", Some("1.0.0")),
+            (
+                "go1.22-20231128-RC02 cl/586432587",
+                Some("1.22-20231128-RC02"),
+            ),
+            ("go1.21rc", Some("1.21rc")),
+            ("go1.0", Some("1.0")),
+            ("devel go1.23-abc", None),
+            ("gox", None),
+        ] {
+            assert_eq!(stdlib_version(tag).as_deref(), want, "{tag}");
+        }
     }
 }
