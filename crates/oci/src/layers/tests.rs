@@ -99,9 +99,19 @@ fn all() -> PathPatterns {
 
 fn read(blobs: Vec<Vec<u8>>, filter: &dyn FileFilter, limits: &Limits) -> Result<FileSet> {
     let (store, layers) = image(blobs);
+    read_stored(&store, &layers, filter, limits)
+}
+
+/// Read the layers of `store` with `filter` and `limits`, without progress.
+fn read_stored(
+    store: &MemStore,
+    layers: &[LayerDescriptor],
+    filter: &dyn FileFilter,
+    limits: &Limits,
+) -> Result<FileSet> {
     read_layers(
-        &store,
-        &layers,
+        store,
+        layers,
         filter,
         limits,
         &NoProgressForTests,
@@ -205,15 +215,7 @@ fn file_replaces_directory_and_directory_replaces_symlink() {
         Ent::File("lib/x", b"x"),
     ]);
     let (store, layers) = image(vec![l1, l2]);
-    let set = read_layers(
-        &store,
-        &layers,
-        &all(),
-        &Limits::default(),
-        &NoProgressForTests,
-        &mut SeenPaths::default(),
-    )
-    .unwrap();
+    let set = read_stored(&store, &layers, &all(), &Limits::default()).unwrap();
     assert_eq!(paths(&set), ["d", "keep", "lib/x"]);
     assert_eq!(text(&set, "d"), "now a file");
     assert!(set.symlinks.is_empty());
@@ -319,15 +321,7 @@ fn hardlinks_take_the_captured_content() {
         .unwrap()
         .with_executables(true);
     let (store, layers) = image(vec![l1, l2]);
-    let set = read_layers(
-        &store,
-        &layers,
-        &filter,
-        &Limits::default(),
-        &NoProgressForTests,
-        &mut SeenPaths::default(),
-    )
-    .unwrap();
+    let set = read_stored(&store, &layers, &filter, &Limits::default()).unwrap();
     assert_eq!(
         paths(&set),
         ["usr/bin/perl", "usr/bin/perl5.36", "usr/share/wanted"]
@@ -396,15 +390,7 @@ fn digest_mismatch_is_reported_even_after_the_tar_end() {
         let stored = store.blobs.get_mut(&layers[0].digest).unwrap();
         let last = stored.len() - 1;
         stored[last] ^= 1;
-        let err = read_layers(
-            &store,
-            &layers,
-            &all(),
-            &Limits::default(),
-            &NoProgressForTests,
-            &mut SeenPaths::default(),
-        )
-        .unwrap_err();
+        let err = read_stored(&store, &layers, &all(), &Limits::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DigestMismatch, "{err}");
         assert!(err.to_string().contains(layers[0].digest.as_str()), "{err}");
     }
@@ -466,15 +452,7 @@ fn zstd_and_plain_layers_and_diff_ids() {
     let (store, mut layers) = image(vec![zst, l2.clone()]);
     let diff = Digest::sha256_of(&l2);
     layers[1].diff_id = Some(diff.clone());
-    let set = read_layers(
-        &store,
-        &layers,
-        &all(),
-        &Limits::default(),
-        &NoProgressForTests,
-        &mut SeenPaths::default(),
-    )
-    .unwrap();
+    let set = read_stored(&store, &layers, &all(), &Limits::default()).unwrap();
     assert_eq!(text(&set, "etc/alpine-release"), "3.20.3\n");
     assert_eq!(text(&set, "etc/issue"), "hello\n");
     assert_eq!(set.files["etc/issue"].layer.as_ref(), Some(&diff));

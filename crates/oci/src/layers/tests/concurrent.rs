@@ -102,15 +102,7 @@ fn whiteouts_and_opaque_dirs_hide_lower_layers_the_same_concurrently() {
         layer_threads: 4,
         ..Limits::default()
     };
-    let set = read_layers(
-        &store,
-        &layers,
-        &all(),
-        &limits,
-        &NoProgressForTests,
-        &mut SeenPaths::default(),
-    )
-    .unwrap();
+    let set = read_stored(&store, &layers, &all(), &limits).unwrap();
     assert_eq!(paths(&set), ["etc/a", "etc/c"], "{text}");
     assert_eq!(super::text(&set, "etc/a"), "a3");
     assert!(set.symlinks.is_empty());
