@@ -91,6 +91,13 @@ fn changes(objects: &[ObjectChange]) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `objects` hold `change` (`Kind/name change`), listing them all if not.
+#[track_caller]
+fn assert_changed(objects: &[ObjectChange], change: &str) {
+    let changes = changes(objects);
+    assert!(changes.contains(&change.to_string()), "{changes:?}");
+}
+
 const APPLY_ORDER: [&str; 18] = [
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/whitelistitems.security.portcullis.dev",
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/audits.security.portcullis.dev",
@@ -506,10 +513,9 @@ fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
             .any(|w| w.ends_with("/policyreports.wgpolicyk8s.io")),
         "{writes:?}"
     );
-    assert!(
-        changes(&report.objects).contains(
-            &"CustomResourceDefinition/policyreports.wgpolicyk8s.io unchanged".to_string()
-        )
+    assert_changed(
+        &report.objects,
+        "CustomResourceDefinition/policyreports.wgpolicyk8s.io unchanged",
     );
     mock.clear_requests();
     deactivate(&mock, true);
@@ -625,35 +631,34 @@ fn the_mock_serves_a_kube_rs_reflector() {
     );
 }
 
-#[test]
-fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
+/// A ready mock with the registry Secrets, and the full spec with a database in a registry
+/// pulled with the Secret `secret_id`, built every 6 hours.
+fn with_builder(secret_id: &str) -> (KubeMock, Spec) {
     let mock = ready_mock();
     seed_registry_secrets(&mock);
     let mut spec = full();
     spec.database = Some(portcullis_lifecycle::DatabaseSpec {
         repository: "registry.internal:5000/portcullis/db:latest".to_string(),
-        secret_id: Some("ghcr-pull".to_string()),
+        secret_id: Some(secret_id.to_string()),
         insecure: false,
     });
     spec.builder = Some(portcullis_lifecycle::BuilderSpec {
         schedule: "0 */6 * * *".to_string(),
     });
+    (mock, spec)
+}
+
+#[test]
+fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
+    let (mock, mut spec) = with_builder("ghcr-pull");
     let cron = "batch/v1/cronjobs portcullis-system/portcullis-db-builder";
     let report = activate(&mock, &spec, NOW).unwrap();
-    assert!(
-        changes(&report.objects).contains(&"CronJob/portcullis-db-builder created".to_string()),
-        "{:?}",
-        changes(&report.objects)
-    );
+    assert_changed(&report.objects, "CronJob/portcullis-db-builder created");
     assert!(mock.object_ids().iter().any(|id| id == cron));
     // Without `builder` the CronJob goes.
     spec.builder = None;
     let report = activate(&mock, &spec, NOW).unwrap();
-    assert!(
-        changes(&report.objects).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
-        "{:?}",
-        changes(&report.objects)
-    );
+    assert_changed(&report.objects, "CronJob/portcullis-db-builder deleted");
     assert!(!mock.object_ids().iter().any(|id| id == cron));
     // And `deactivate` removes one that is there.
     spec.builder = Some(portcullis_lifecycle::BuilderSpec {
@@ -662,27 +667,13 @@ fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
     activate(&mock, &spec, NOW).unwrap();
     assert!(mock.object_ids().iter().any(|id| id == cron));
     let removed = deactivate(&mock, false);
-    assert!(
-        changes(&removed).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
-        "{:?}",
-        changes(&removed)
-    );
+    assert_changed(&removed, "CronJob/portcullis-db-builder deleted");
     assert!(!mock.object_ids().iter().any(|id| id == cron));
 }
 
 #[test]
 fn a_builder_needs_a_dockerconfigjson_secret() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    let mut spec = full();
-    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
-        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
-        secret_id: Some("internal-basic".to_string()),
-        insecure: false,
-    });
-    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
-        schedule: "0 */6 * * *".to_string(),
-    });
+    let (mock, mut spec) = with_builder("internal-basic");
     let err = activate(&mock, &spec, NOW).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
     let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
