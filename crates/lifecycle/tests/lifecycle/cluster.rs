@@ -52,6 +52,20 @@ fn seed_registry_secrets(mock: &KubeMock) {
     }
 }
 
+/// A [`ready_mock`] with the registry Secrets the full spec names.
+fn seeded_mock() -> KubeMock {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    mock
+}
+
+/// A [`seeded_mock`] where the full spec was activated.
+fn activated() -> KubeMock {
+    let mock = seeded_mock();
+    activate(&mock, &full(), NOW).unwrap();
+    mock
+}
+
 fn full() -> Spec {
     parse_spec(&spec_text("full.json")).unwrap()
 }
@@ -122,8 +136,7 @@ const APPLY_ORDER: [&str; 18] = [
 
 #[test]
 fn activate_applies_everything_in_order_with_server_side_apply() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+    let mock = seeded_mock();
     let report = activate(&mock, &full(), NOW).unwrap();
     assert_eq!(mock.write_lines(), APPLY_ORDER);
     assert!(
@@ -182,9 +195,7 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
 
 #[test]
 fn a_second_activate_changes_nothing() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let before = mock.objects();
     let version = mock.resource_version();
     mock.clear_requests();
@@ -204,9 +215,7 @@ fn a_second_activate_changes_nothing() {
 
 #[test]
 fn a_changed_spec_reconfigures_only_what_it_touches() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let mut spec = full();
     spec.webhook_config.timeout_seconds = 5;
     spec.unknown_image_action = "allow".to_string();
@@ -230,9 +239,7 @@ fn a_changed_spec_reconfigures_only_what_it_touches() {
 
 #[test]
 fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let mut spec = full();
     spec.policy.policy_id = Some("deny_all".to_string());
     let report = activate(&mock, &spec, NOW).unwrap();
@@ -248,9 +255,7 @@ fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
 
 #[test]
 fn certificates_are_renewed_within_30_days_of_expiry() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let first = mock.get("v1/secrets", NS, "portcullis-tls").unwrap();
     // 300 days on, 65 days are left: kept.
     let report = activate(&mock, &full(), NOW + 300 * DAY).unwrap();
@@ -410,9 +415,7 @@ const DELETE_ORDER: [&str; 12] = [
 
 #[test]
 fn deactivate_removes_the_webhook_first_and_keeps_crds() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     mock.clear_requests();
     let removed = deactivate(&mock, false);
     assert_eq!(mock.write_lines(), DELETE_ORDER);
@@ -441,9 +444,7 @@ fn deactivate_removes_the_webhook_first_and_keeps_crds() {
 
 #[test]
 fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     mock.clear_requests();
     deactivate(&mock, true);
     let mut expected: Vec<String> = DELETE_ORDER.iter().map(|s| (*s).to_string()).collect();
@@ -472,9 +473,7 @@ fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
 #[test]
 fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
     // Ours: the community's definitions byte for byte (testdata/specs), labelled as ours.
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     for (name, text) in cluster::REPORT_CRDS {
         let file = portcullis_testkit::testdata_dir()
             .join("specs")
@@ -499,8 +498,7 @@ fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
     }
 
     // Another tool's (Kyverno's): never written, never deleted.
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+    let mock = seeded_mock();
     let theirs: Value = yaml_serde::from_str(cluster::REPORT_CRDS[0].1).unwrap();
     let mut theirs = theirs;
     theirs["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "kyverno"});
@@ -634,8 +632,7 @@ fn the_mock_serves_a_kube_rs_reflector() {
 /// A ready mock with the registry Secrets, and the full spec with a database in a registry
 /// pulled with the Secret `secret_id`, built every 6 hours.
 fn with_builder(secret_id: &str) -> (KubeMock, Spec) {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+    let mock = seeded_mock();
     let mut spec = full();
     spec.database = Some(portcullis_lifecycle::DatabaseSpec {
         repository: "registry.internal:5000/portcullis/db:latest".to_string(),
