@@ -66,6 +66,15 @@ fn activated() -> KubeMock {
     mock
 }
 
+/// Portcullis's ValidatingWebhookConfiguration in `mock`, if there is one.
+fn webhook_configuration(mock: &KubeMock) -> Option<Value> {
+    mock.get(
+        "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        "",
+        "portcullis",
+    )
+}
+
 fn full() -> Spec {
     parse_spec(&spec_text("full.json")).unwrap()
 }
@@ -174,13 +183,7 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
     let pdb = lines.iter().position(|l| l == APPLY_ORDER[14]).unwrap();
     assert!(pdb < ready_check && ready_check < webhook, "{lines:#?}");
     // What was stored is what was built.
-    let vwc = mock
-        .get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis",
-        )
-        .unwrap();
+    let vwc = webhook_configuration(&mock).unwrap();
     assert_eq!(
         vwc["webhooks"][0]["clientConfig"]["service"]["path"],
         "/imagecheck"
@@ -281,13 +284,7 @@ fn certificates_are_renewed_within_30_days_of_expiry() {
     let expiry = cert::not_after(&text(&renewed["data"]["tls.crt"])).unwrap();
     let day = (NOW + 340 * DAY) - (NOW + 340 * DAY) % DAY;
     assert_eq!(expiry, day + 365 * DAY);
-    let vwc = mock
-        .get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis",
-        )
-        .unwrap();
+    let vwc = webhook_configuration(&mock).unwrap();
     assert_eq!(
         vwc["webhooks"][0]["clientConfig"]["caBundle"],
         renewed["data"]["ca.crt"]
@@ -350,14 +347,7 @@ fn activation_waits_for_readiness_and_gives_up_without_registering_the_webhook()
         err.to_string().starts_with("Deployment portcullis-system/portcullis: 0 of 2 replicas ready after 0s; the webhook was not registered"),
         "{err}"
     );
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_none()
-    );
+    assert!(webhook_configuration(&mock).is_none());
     // Once the pods are ready, a re-run completes.
     mock.set_status(
         "apps/v1/deployments",
@@ -367,14 +357,7 @@ fn activation_waits_for_readiness_and_gives_up_without_registering_the_webhook()
     );
     let report = activate(&mock, &spec, NOW).unwrap();
     assert_eq!(report.ready_replicas, 2);
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_some()
-    );
+    assert!(webhook_configuration(&mock).is_some());
 }
 
 #[test]
@@ -388,14 +371,7 @@ fn disabling_the_webhook_removes_its_configuration() {
         changes(&report.objects).last().unwrap(),
         "ValidatingWebhookConfiguration/portcullis deleted"
     );
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_none()
-    );
+    assert!(webhook_configuration(&mock).is_none());
 }
 
 const DELETE_ORDER: [&str; 12] = [
