@@ -197,32 +197,6 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
         "var/lib/dpkg/status: stanza 3 (line 20): missing Version; skipped".to_string(),
     ];
     let clean = &cases()[0];
-    let expected = [
-        ("allow_all_and_warn", Warn),
-        ("reject_critical", Stop),
-        ("reject_high", Stop),
-        ("block_root", Warn),
-        ("deny_all", Stop),
-    ];
-    for (id, want) in expected {
-        let decision = evaluate(
-            &builtin(id).unwrap(),
-            &PolicyInput {
-                image: &clean.image,
-                findings: &clean.findings,
-                database: clean.db.as_ref(),
-                os_supported: true,
-                package_errors: &errors,
-                now: NOW,
-            },
-        );
-        assert_eq!(decision.final_action, want, "{id}");
-    }
-    // A custom policy with no vulnerability rule still never answers GO for such an image.
-    let custom = parse_document("id: ports-only\nrules: []\n", Format::Yaml)
-        .unwrap()
-        .into_set();
-    let custom = custom.policy("ports-only").unwrap();
     let input = PolicyInput {
         image: &clean.image,
         findings: &clean.findings,
@@ -231,6 +205,22 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
         package_errors: &errors,
         now: NOW,
     };
+    let expected = [
+        ("allow_all_and_warn", Warn),
+        ("reject_critical", Stop),
+        ("reject_high", Stop),
+        ("block_root", Warn),
+        ("deny_all", Stop),
+    ];
+    for (id, want) in expected {
+        let decision = evaluate(&builtin(id).unwrap(), &input);
+        assert_eq!(decision.final_action, want, "{id}");
+    }
+    // A custom policy with no vulnerability rule still never answers GO for such an image.
+    let custom = parse_document("id: ports-only\nrules: []\n", Format::Yaml)
+        .unwrap()
+        .into_set();
+    let custom = custom.policy("ports-only").unwrap();
     let decision = evaluate(&custom, &input);
     assert_eq!(decision.final_action, Warn);
     assert_eq!(
@@ -244,17 +234,7 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
         ..input
     };
     assert_eq!(evaluate(&custom, &judgeable).final_action, Action::Go);
-    let decision = evaluate(
-        &builtin("reject_high").unwrap(),
-        &PolicyInput {
-            image: &clean.image,
-            findings: &clean.findings,
-            database: clean.db.as_ref(),
-            os_supported: true,
-            package_errors: &errors,
-            now: NOW,
-        },
-    );
+    let decision = evaluate(&builtin("reject_high").unwrap(), &input);
     assert_eq!(
         lines(&decision),
         [

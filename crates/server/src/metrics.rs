@@ -117,210 +117,211 @@ pub fn label(name: &str, value: &str) -> Labels {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("portcullis");
-        let admissions = KnownLabels::new(
-            "action",
-            &[
-                "go",
-                "warn",
-                "stop",
-                "skipped",
-                "whitelisted",
-                "unknown",
-                "not_judged",
-            ],
-        );
-        let admission_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
-        let scans = Family::<Labels, Counter>::default();
-        let check_errors = Family::<Labels, Counter>::default();
-        let scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        let cache_lookups = KnownLabels::new("result", &["hit", "miss", "stale"]);
-        let audit_failures = Counter::default();
-        let db_updates = Family::<Labels, Counter>::default();
-        let db_loaded = Gauge::default();
-        let refused = Family::<Labels, Counter>::default();
-        let background_refused = Counter::default();
-        let connections = Gauge::default();
-        let db_pulls = Family::<Labels, Counter>::default();
-        let db_pull_error = Family::<Labels, Gauge>::default();
-        let db_content = Family::<Labels, Gauge>::default();
-        let db_built = Gauge::default();
-        let tls_reload_failures = Counter::default();
-        let policy_reload_failures = Counter::default();
-        let policy_reloads = Counter::default();
-        registry.register(
-            "policy_reload_failures",
-            "Changed policies in the configuration file that could not be loaded (the policy set in force stays)",
-            policy_reload_failures.clone(),
-        );
-        registry.register(
-            "policy_reloads",
-            "Changed policies in the configuration file now judging",
-            policy_reloads.clone(),
-        );
-        registry.register(
-            "tls_reload_failures",
-            "Changed certificate files that could not be loaded (the current certificate stays)",
-            tls_reload_failures.clone(),
-        );
-        registry.register(
-            "database_pulls",
-            "Checks of the followed database artifact by result",
-            db_pulls.clone(),
-        );
-        registry.register(
-            "database_pull_error",
-            "1 with the last error of following the database artifact (none after a success)",
-            db_pull_error.clone(),
-        );
-        registry.register(
-            "database_content",
-            "1 with the content id of the vulnerability database serving",
-            db_content.clone(),
-        );
-        registry.register(
-            "database_built_timestamp_seconds",
-            "When the vulnerability database serving was built (its age is time() minus this)",
-            db_built.clone(),
-        );
-        let harbor_requests = Family::<Labels, Counter>::default();
-        let harbor_scans = Family::<Labels, Counter>::default();
-        let harbor_scan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        registry.register(
-            "harbor_requests",
-            "Harbor scanner adapter requests by endpoint and status code",
-            harbor_requests.clone(),
-        );
-        registry.register(
-            "harbor_scans",
-            "Harbor scanner adapter scans by result",
-            harbor_scans.clone(),
-        );
-        registry.register(
-            "harbor_scan_duration_seconds",
-            "Time of one Harbor scanner adapter scan, queueing included",
-            harbor_scan_seconds.clone(),
-        );
-        let running_images = Family::<Labels, Gauge>::default();
-        let running_workloads_with_findings = Family::<Labels, Gauge>::default();
-        let rescan_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 16));
-        let report_failures = Counter::default();
-        let notifications = Family::<Labels, Counter>::default();
-        registry.register(
-            "notifications",
-            "Notification deliveries by receiver and result",
-            notifications.clone(),
-        );
-        registry.register(
-            "running_images",
-            "Distinct running image digests by highest finding severity",
-            running_images.clone(),
-        );
-        registry.register(
-            "running_workloads_with_findings",
-            "Running workloads by the highest finding severity of their images",
-            running_workloads_with_findings.clone(),
-        );
-        registry.register(
-            "rescan_duration_seconds",
-            "Time of one rescan pass over the running images",
-            rescan_seconds.clone(),
-        );
-        registry.register(
-            "policy_report_write_failures",
-            "PolicyReport writes that failed",
-            report_failures.clone(),
-        );
-        registry.register(
-            "background_checks_refused",
-            "Images past a review's inline cap not queued: the background queue was full",
-            background_refused.clone(),
-        );
-        registry.register(
-            "http_connections",
-            "HTTP connections being served",
-            connections.clone(),
-        );
-        registry.register(
-            "admission_requests",
-            "Admission requests by action",
-            admissions.family.clone(),
-        );
-        registry.register(
-            "admission_duration_seconds",
-            "Time to answer an admission request",
-            admission_seconds.clone(),
-        );
-        registry.register("scans", "Image scans by result", scans.clone());
-        registry.register(
-            "check_errors",
-            "Images that could not be judged, by reason",
-            check_errors.clone(),
-        );
-        registry.register(
-            "scan_duration_seconds",
-            "Time of one image scan",
-            scan_seconds.clone(),
-        );
-        registry.register(
-            "verdict_cache_lookups",
-            "Verdict cache lookups by result",
-            cache_lookups.family.clone(),
-        );
-        registry.register(
-            "audit_write_failures",
-            "Audit writes that failed",
-            audit_failures.clone(),
-        );
-        registry.register(
-            "database_updates",
-            "Database loads and updates by result",
-            db_updates.clone(),
-        );
-        registry.register(
-            "database_loaded",
-            "1 once a vulnerability database is loaded",
-            db_loaded.clone(),
-        );
-        registry.register(
-            "http_refused",
-            "HTTP requests refused by reason",
-            refused.clone(),
-        );
-        Self {
-            registry,
-            admissions,
-            admission_seconds,
-            scans,
-            check_errors,
-            scan_seconds,
-            cache_lookups,
-            audit_failures,
-            db_updates,
-            db_loaded,
-            refused,
-            background_refused,
-            connections,
-            harbor_requests,
-            harbor_scans,
-            harbor_scan_seconds,
-            db_pulls,
-            db_pull_error,
-            db_content,
-            db_built,
-            tls_reload_failures,
-            policy_reload_failures,
-            policy_reloads,
-            running_images,
-            running_workloads_with_findings,
-            rescan_seconds,
-            report_failures,
-            notifications,
-        }
+        let mut metrics = Self {
+            registry: Registry::with_prefix("portcullis"),
+            admissions: KnownLabels::new(
+                "action",
+                &[
+                    "go",
+                    "warn",
+                    "stop",
+                    "skipped",
+                    "whitelisted",
+                    "unknown",
+                    "not_judged",
+                ],
+            ),
+            admission_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            scans: Family::default(),
+            check_errors: Family::default(),
+            scan_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            cache_lookups: KnownLabels::new("result", &["hit", "miss", "stale"]),
+            audit_failures: Counter::default(),
+            db_updates: Family::default(),
+            db_loaded: Gauge::default(),
+            refused: Family::default(),
+            background_refused: Counter::default(),
+            connections: Gauge::default(),
+            harbor_requests: Family::default(),
+            harbor_scans: Family::default(),
+            harbor_scan_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            db_pulls: Family::default(),
+            db_pull_error: Family::default(),
+            db_content: Family::default(),
+            db_built: Gauge::default(),
+            tls_reload_failures: Counter::default(),
+            policy_reload_failures: Counter::default(),
+            policy_reloads: Counter::default(),
+            running_images: Family::default(),
+            running_workloads_with_findings: Family::default(),
+            rescan_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            report_failures: Counter::default(),
+            notifications: Family::default(),
+        };
+        // The exposition lists metrics in the order they are registered.
+        metrics.register_reloads_and_database();
+        metrics.register_harbor();
+        metrics.register_running();
+        metrics.register_serving();
+        metrics
     }
 }
 
 impl Metrics {
+    /// Registers the reload failures of policies and certificates and the state of the
+    /// followed database artifact.
+    fn register_reloads_and_database(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "policy_reload_failures",
+            "Changed policies in the configuration file that could not be loaded (the policy set in force stays)",
+            self.policy_reload_failures.clone(),
+        );
+        registry.register(
+            "policy_reloads",
+            "Changed policies in the configuration file now judging",
+            self.policy_reloads.clone(),
+        );
+        registry.register(
+            "tls_reload_failures",
+            "Changed certificate files that could not be loaded (the current certificate stays)",
+            self.tls_reload_failures.clone(),
+        );
+        registry.register(
+            "database_pulls",
+            "Checks of the followed database artifact by result",
+            self.db_pulls.clone(),
+        );
+        registry.register(
+            "database_pull_error",
+            "1 with the last error of following the database artifact (none after a success)",
+            self.db_pull_error.clone(),
+        );
+        registry.register(
+            "database_content",
+            "1 with the content id of the vulnerability database serving",
+            self.db_content.clone(),
+        );
+        registry.register(
+            "database_built_timestamp_seconds",
+            "When the vulnerability database serving was built (its age is time() minus this)",
+            self.db_built.clone(),
+        );
+    }
+
+    /// Registers the Harbor scanner adapter metrics.
+    fn register_harbor(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "harbor_requests",
+            "Harbor scanner adapter requests by endpoint and status code",
+            self.harbor_requests.clone(),
+        );
+        registry.register(
+            "harbor_scans",
+            "Harbor scanner adapter scans by result",
+            self.harbor_scans.clone(),
+        );
+        registry.register(
+            "harbor_scan_duration_seconds",
+            "Time of one Harbor scanner adapter scan, queueing included",
+            self.harbor_scan_seconds.clone(),
+        );
+    }
+
+    /// Registers the metrics of the work on what runs: notifications, the inventory,
+    /// rescans and PolicyReports.
+    fn register_running(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "notifications",
+            "Notification deliveries by receiver and result",
+            self.notifications.clone(),
+        );
+        registry.register(
+            "running_images",
+            "Distinct running image digests by highest finding severity",
+            self.running_images.clone(),
+        );
+        registry.register(
+            "running_workloads_with_findings",
+            "Running workloads by the highest finding severity of their images",
+            self.running_workloads_with_findings.clone(),
+        );
+        registry.register(
+            "rescan_duration_seconds",
+            "Time of one rescan pass over the running images",
+            self.rescan_seconds.clone(),
+        );
+        registry.register(
+            "policy_report_write_failures",
+            "PolicyReport writes that failed",
+            self.report_failures.clone(),
+        );
+    }
+
+    /// Registers the metrics of serving requests: admissions, the scans and cache lookups
+    /// behind them, Audit writes, the database loaded, and HTTP connections and refusals.
+    fn register_serving(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "background_checks_refused",
+            "Images past a review's inline cap not queued: the background queue was full",
+            self.background_refused.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "HTTP connections being served",
+            self.connections.clone(),
+        );
+        registry.register(
+            "admission_requests",
+            "Admission requests by action",
+            self.admissions.family.clone(),
+        );
+        registry.register(
+            "admission_duration_seconds",
+            "Time to answer an admission request",
+            self.admission_seconds.clone(),
+        );
+        registry.register("scans", "Image scans by result", self.scans.clone());
+        registry.register(
+            "check_errors",
+            "Images that could not be judged, by reason",
+            self.check_errors.clone(),
+        );
+        registry.register(
+            "scan_duration_seconds",
+            "Time of one image scan",
+            self.scan_seconds.clone(),
+        );
+        registry.register(
+            "verdict_cache_lookups",
+            "Verdict cache lookups by result",
+            self.cache_lookups.family.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Audit writes that failed",
+            self.audit_failures.clone(),
+        );
+        registry.register(
+            "database_updates",
+            "Database loads and updates by result",
+            self.db_updates.clone(),
+        );
+        registry.register(
+            "database_loaded",
+            "1 once a vulnerability database is loaded",
+            self.db_loaded.clone(),
+        );
+        registry.register(
+            "http_refused",
+            "HTTP requests refused by reason",
+            self.refused.clone(),
+        );
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();

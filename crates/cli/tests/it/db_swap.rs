@@ -2,7 +2,7 @@
 //! a served file changed in place.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use portcullis_testkit::{ImageName, MockBehaviour, MockRegistry, images};
 use serde_json::Value;
 
-use crate::portcullis;
+use crate::{listening_address, portcullis};
 
 fn advisories() -> std::path::PathBuf {
     portcullis_testkit::testdata_dir().join("advisories")
@@ -208,16 +208,7 @@ fn a_served_database_truncated_in_place_gives_errors_not_a_crash() {
             .unwrap(),
     );
     let mut stderr = BufReader::new(served.0.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
-            addr = rest.split(' ').next().unwrap().to_string();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!addr.is_empty(), "no listening line on stderr");
+    let addr = listening_address(&mut stderr);
     // Keep draining stderr so that the server never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use portcullis_testkit::KubeMock;
 use serde_json::{Value, json};
 
-use crate::portcullis;
+use crate::{listening_address, portcullis};
 
 fn spec_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -329,7 +329,7 @@ fn wizard_on_a_terminal_builds_and_applies_a_spec() {
 fn the_seeds_uuid_policy_activates_and_judges() {
     use portcullis_testkit::images::{ImageName, images};
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
 
     const UUID: &str = "97b33e2c-3b57-4a3f-a12b-a8c0daa472a0";
     let mock = cluster();
@@ -395,16 +395,7 @@ fn the_seeds_uuid_policy_activates_and_judges() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
-            addr = rest.split(' ').next().unwrap().to_string();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!addr.is_empty(), "no listening line");
+    let addr = listening_address(&mut stderr);
     std::thread::spawn(move || {
         let mut sink = Vec::new();
         let _ = stderr.read_to_end(&mut sink);

@@ -20,6 +20,22 @@ mod serve;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+/// The address `portcullis serve` listens on, from the line saying so on its standard error
+/// (`stderr`, read up to that line).
+pub fn listening_address(stderr: &mut impl std::io::BufRead) -> String {
+    let mut addr = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
+            addr = rest.split(' ').next().unwrap().to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!addr.is_empty(), "no listening line on stderr");
+    addr
+}
+
 /// What a run of the binary produced.
 #[derive(Debug)]
 pub struct Run {

@@ -1,10 +1,10 @@
 //! `portcullis serve` as a process: flags and `PORTCULLIS_*` variables reach the server.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use crate::portcullis;
+use crate::{listening_address, portcullis};
 
 fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -39,16 +39,7 @@ fn serve_runs_with_flags_and_environment() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
-            addr = rest.split(' ').next().unwrap().to_string();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!addr.is_empty(), "no listening line on stderr");
+    let addr = listening_address(&mut stderr);
     assert_eq!(get(&addr, "/healthz", None), (200, "ok\n".to_string()));
     assert_eq!(get(&addr, "/readyz", None).0, 503);
     assert_eq!(get(&addr, "/api/v1/policies", None).0, 401);
@@ -84,16 +75,7 @@ fn spawn_serve(env: &[(&str, &str)]) -> (std::process::Child, String) {
     }
     let mut child = command.spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.trim().strip_prefix("portcullis serve: listening on ") {
-            addr = rest.split(' ').next().unwrap().to_string();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!addr.is_empty(), "no listening line on stderr");
+    let addr = listening_address(&mut stderr);
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sink = Vec::new();

@@ -52,6 +52,29 @@ fn seed_registry_secrets(mock: &KubeMock) {
     }
 }
 
+/// A [`ready_mock`] with the registry Secrets the full spec names.
+fn seeded_mock() -> KubeMock {
+    let mock = ready_mock();
+    seed_registry_secrets(&mock);
+    mock
+}
+
+/// A [`seeded_mock`] where the full spec was activated.
+fn activated() -> KubeMock {
+    let mock = seeded_mock();
+    activate(&mock, &full(), NOW).unwrap();
+    mock
+}
+
+/// Portcullis's ValidatingWebhookConfiguration in `mock`, if there is one.
+fn webhook_configuration(mock: &KubeMock) -> Option<Value> {
+    mock.get(
+        "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        "",
+        "portcullis",
+    )
+}
+
 fn full() -> Spec {
     parse_spec(&spec_text("full.json")).unwrap()
 }
@@ -91,6 +114,13 @@ fn changes(objects: &[ObjectChange]) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `objects` hold `change` (`Kind/name change`), listing them all if not.
+#[track_caller]
+fn assert_changed(objects: &[ObjectChange], change: &str) {
+    let changes = changes(objects);
+    assert!(changes.contains(&change.to_string()), "{changes:?}");
+}
+
 const APPLY_ORDER: [&str; 18] = [
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/whitelistitems.security.portcullis.dev",
     "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/audits.security.portcullis.dev",
@@ -115,8 +145,7 @@ const APPLY_ORDER: [&str; 18] = [
 
 #[test]
 fn activate_applies_everything_in_order_with_server_side_apply() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+    let mock = seeded_mock();
     let report = activate(&mock, &full(), NOW).unwrap();
     assert_eq!(mock.write_lines(), APPLY_ORDER);
     assert!(
@@ -154,13 +183,7 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
     let pdb = lines.iter().position(|l| l == APPLY_ORDER[14]).unwrap();
     assert!(pdb < ready_check && ready_check < webhook, "{lines:#?}");
     // What was stored is what was built.
-    let vwc = mock
-        .get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis",
-        )
-        .unwrap();
+    let vwc = webhook_configuration(&mock).unwrap();
     assert_eq!(
         vwc["webhooks"][0]["clientConfig"]["service"]["path"],
         "/imagecheck"
@@ -175,9 +198,7 @@ fn activate_applies_everything_in_order_with_server_side_apply() {
 
 #[test]
 fn a_second_activate_changes_nothing() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let before = mock.objects();
     let version = mock.resource_version();
     mock.clear_requests();
@@ -197,9 +218,7 @@ fn a_second_activate_changes_nothing() {
 
 #[test]
 fn a_changed_spec_reconfigures_only_what_it_touches() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let mut spec = full();
     spec.webhook_config.timeout_seconds = 5;
     spec.unknown_image_action = "allow".to_string();
@@ -223,9 +242,7 @@ fn a_changed_spec_reconfigures_only_what_it_touches() {
 
 #[test]
 fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let mut spec = full();
     spec.policy.policy_id = Some("deny_all".to_string());
     let report = activate(&mock, &spec, NOW).unwrap();
@@ -241,9 +258,7 @@ fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
 
 #[test]
 fn certificates_are_renewed_within_30_days_of_expiry() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     let first = mock.get("v1/secrets", NS, "portcullis-tls").unwrap();
     // 300 days on, 65 days are left: kept.
     let report = activate(&mock, &full(), NOW + 300 * DAY).unwrap();
@@ -269,13 +284,7 @@ fn certificates_are_renewed_within_30_days_of_expiry() {
     let expiry = cert::not_after(&text(&renewed["data"]["tls.crt"])).unwrap();
     let day = (NOW + 340 * DAY) - (NOW + 340 * DAY) % DAY;
     assert_eq!(expiry, day + 365 * DAY);
-    let vwc = mock
-        .get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis",
-        )
-        .unwrap();
+    let vwc = webhook_configuration(&mock).unwrap();
     assert_eq!(
         vwc["webhooks"][0]["clientConfig"]["caBundle"],
         renewed["data"]["ca.crt"]
@@ -338,14 +347,7 @@ fn activation_waits_for_readiness_and_gives_up_without_registering_the_webhook()
         err.to_string().starts_with("Deployment portcullis-system/portcullis: 0 of 2 replicas ready after 0s; the webhook was not registered"),
         "{err}"
     );
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_none()
-    );
+    assert!(webhook_configuration(&mock).is_none());
     // Once the pods are ready, a re-run completes.
     mock.set_status(
         "apps/v1/deployments",
@@ -355,14 +357,7 @@ fn activation_waits_for_readiness_and_gives_up_without_registering_the_webhook()
     );
     let report = activate(&mock, &spec, NOW).unwrap();
     assert_eq!(report.ready_replicas, 2);
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_some()
-    );
+    assert!(webhook_configuration(&mock).is_some());
 }
 
 #[test]
@@ -376,14 +371,7 @@ fn disabling_the_webhook_removes_its_configuration() {
         changes(&report.objects).last().unwrap(),
         "ValidatingWebhookConfiguration/portcullis deleted"
     );
-    assert!(
-        mock.get(
-            "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            "",
-            "portcullis"
-        )
-        .is_none()
-    );
+    assert!(webhook_configuration(&mock).is_none());
 }
 
 const DELETE_ORDER: [&str; 12] = [
@@ -403,9 +391,7 @@ const DELETE_ORDER: [&str; 12] = [
 
 #[test]
 fn deactivate_removes_the_webhook_first_and_keeps_crds() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     mock.clear_requests();
     let removed = deactivate(&mock, false);
     assert_eq!(mock.write_lines(), DELETE_ORDER);
@@ -434,9 +420,7 @@ fn deactivate_removes_the_webhook_first_and_keeps_crds() {
 
 #[test]
 fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     mock.clear_requests();
     deactivate(&mock, true);
     let mut expected: Vec<String> = DELETE_ORDER.iter().map(|s| (*s).to_string()).collect();
@@ -465,9 +449,7 @@ fn deactivate_purge_removes_crds_their_objects_and_the_namespace() {
 #[test]
 fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
     // Ours: the community's definitions byte for byte (testdata/specs), labelled as ours.
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    activate(&mock, &full(), NOW).unwrap();
+    let mock = activated();
     for (name, text) in cluster::REPORT_CRDS {
         let file = portcullis_testkit::testdata_dir()
             .join("specs")
@@ -492,8 +474,7 @@ fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
     }
 
     // Another tool's (Kyverno's): never written, never deleted.
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+    let mock = seeded_mock();
     let theirs: Value = yaml_serde::from_str(cluster::REPORT_CRDS[0].1).unwrap();
     let mut theirs = theirs;
     theirs["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "kyverno"});
@@ -506,10 +487,9 @@ fn report_crds_are_installed_when_absent_and_never_taken_from_another_tool() {
             .any(|w| w.ends_with("/policyreports.wgpolicyk8s.io")),
         "{writes:?}"
     );
-    assert!(
-        changes(&report.objects).contains(
-            &"CustomResourceDefinition/policyreports.wgpolicyk8s.io unchanged".to_string()
-        )
+    assert_changed(
+        &report.objects,
+        "CustomResourceDefinition/policyreports.wgpolicyk8s.io unchanged",
     );
     mock.clear_requests();
     deactivate(&mock, true);
@@ -625,35 +605,33 @@ fn the_mock_serves_a_kube_rs_reflector() {
     );
 }
 
-#[test]
-fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
+/// A ready mock with the registry Secrets, and the full spec with a database in a registry
+/// pulled with the Secret `secret_id`, built every 6 hours.
+fn with_builder(secret_id: &str) -> (KubeMock, Spec) {
+    let mock = seeded_mock();
     let mut spec = full();
     spec.database = Some(portcullis_lifecycle::DatabaseSpec {
         repository: "registry.internal:5000/portcullis/db:latest".to_string(),
-        secret_id: Some("ghcr-pull".to_string()),
+        secret_id: Some(secret_id.to_string()),
         insecure: false,
     });
     spec.builder = Some(portcullis_lifecycle::BuilderSpec {
         schedule: "0 */6 * * *".to_string(),
     });
+    (mock, spec)
+}
+
+#[test]
+fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
+    let (mock, mut spec) = with_builder("ghcr-pull");
     let cron = "batch/v1/cronjobs portcullis-system/portcullis-db-builder";
     let report = activate(&mock, &spec, NOW).unwrap();
-    assert!(
-        changes(&report.objects).contains(&"CronJob/portcullis-db-builder created".to_string()),
-        "{:?}",
-        changes(&report.objects)
-    );
+    assert_changed(&report.objects, "CronJob/portcullis-db-builder created");
     assert!(mock.object_ids().iter().any(|id| id == cron));
     // Without `builder` the CronJob goes.
     spec.builder = None;
     let report = activate(&mock, &spec, NOW).unwrap();
-    assert!(
-        changes(&report.objects).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
-        "{:?}",
-        changes(&report.objects)
-    );
+    assert_changed(&report.objects, "CronJob/portcullis-db-builder deleted");
     assert!(!mock.object_ids().iter().any(|id| id == cron));
     // And `deactivate` removes one that is there.
     spec.builder = Some(portcullis_lifecycle::BuilderSpec {
@@ -662,27 +640,13 @@ fn a_builder_is_applied_removed_with_it_from_the_spec_and_by_deactivate() {
     activate(&mock, &spec, NOW).unwrap();
     assert!(mock.object_ids().iter().any(|id| id == cron));
     let removed = deactivate(&mock, false);
-    assert!(
-        changes(&removed).contains(&"CronJob/portcullis-db-builder deleted".to_string()),
-        "{:?}",
-        changes(&removed)
-    );
+    assert_changed(&removed, "CronJob/portcullis-db-builder deleted");
     assert!(!mock.object_ids().iter().any(|id| id == cron));
 }
 
 #[test]
 fn a_builder_needs_a_dockerconfigjson_secret() {
-    let mock = ready_mock();
-    seed_registry_secrets(&mock);
-    let mut spec = full();
-    spec.database = Some(portcullis_lifecycle::DatabaseSpec {
-        repository: "registry.internal:5000/portcullis/db:latest".to_string(),
-        secret_id: Some("internal-basic".to_string()),
-        insecure: false,
-    });
-    spec.builder = Some(portcullis_lifecycle::BuilderSpec {
-        schedule: "0 */6 * * *".to_string(),
-    });
+    let (mock, mut spec) = with_builder("internal-basic");
     let err = activate(&mock, &spec, NOW).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
     let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();

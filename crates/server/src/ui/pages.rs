@@ -11,7 +11,8 @@ use portcullis_report::Timestamp;
 use portcullis_scan::ScanResult;
 
 use super::html::{Cell, Table, admissions_chart, cut, esc, page, url_part};
-use super::view::{self, ImageView, action_rank, audit_result};
+use super::view::{self, ImageView, WorkloadView, action_rank, audit_result};
+use crate::audits::AuditRecord;
 use crate::engine::unix_now;
 use crate::inventory::{WorkloadRef, severity_rank};
 use crate::server::App;
@@ -207,83 +208,106 @@ fn overview(app: &Arc<App>) -> String {
         let running: Vec<(&String, &ImageView)> =
             images.iter().filter(|(_, v)| v.running).collect();
         let workloads = view::workloads(app, &rows);
-        let mut by_image: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, image) in &running {
-            *by_image.entry(image.summary(top).highest).or_default() += 1;
-        }
-        let mut by_workload: BTreeMap<String, usize> = BTreeMap::new();
-        for w in workloads.values() {
-            *by_workload.entry(w.highest.clone()).or_default() += 1;
-        }
-        let _ = write!(
-            out,
-            "<section aria-labelledby=\"running-h\"><h2 id=\"running-h\">What runs</h2>\
-<p><span id=\"running-images\">{}</span> images in <span id=\"running-workloads\">{}</span> workloads.</p>\
-<table id=\"by-severity\"><caption>Running images and workloads by highest severity</caption>\
-<thead><tr><th scope=\"col\">Highest severity</th><th scope=\"col\" class=\"num\">Images</th><th scope=\"col\" class=\"num\">Workloads</th></tr></thead><tbody>",
-            running.len(),
-            workloads.len()
-        );
-        for severity in SEVERITIES {
-            let _ = write!(
-                out,
-                "<tr data-severity=\"{severity}\"><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                badge(severity),
-                by_image.get(severity).copied().unwrap_or(0),
-                by_workload.get(severity).copied().unwrap_or(0)
-            );
-        }
-        out.push_str("</tbody></table></section>");
-
-        let mut kev = Table::new(
-            "kev",
-            "Known exploited vulnerabilities in running images",
-            &[
-                ("ID", false),
-                ("Package", false),
-                ("Image", false),
-                ("Workloads", true),
-                ("Due", false),
-            ],
-        );
-        for (digest, image) in &running {
-            let Some(result) = &image.state.result else {
-                continue;
-            };
-            let mut seen = BTreeSet::new();
-            for finding in &result.findings {
-                let Some(k) = &finding.kev else { continue };
-                if !seen.insert((finding.id.clone(), finding.package.name.clone())) {
-                    continue;
-                }
-                kev.row(vec![
-                    Cell::html(search_link(&finding.id)),
-                    Cell::text(&format!(
-                        "{} {}",
-                        finding.package.name, finding.package.version
-                    )),
-                    Cell::html(image_link(digest)),
-                    Cell::number(image.workloads.len()),
-                    Cell::text(&k.due_date),
-                ]);
-            }
-        }
-        out.push_str(
-            "<section aria-labelledby=\"kev-h\"><h2 id=\"kev-h\">Known exploited (CISA KEV)</h2>",
-        );
-        out.push_str(&kev.render(
-            "No running image has a finding in the KEV catalog (or the database has no KEV data).",
-        ));
-        out.push_str("</section>");
+        out.push_str(&what_runs(&running, &workloads, top));
+        out.push_str(&known_exploited(&running));
     } else {
         out.push_str(&inventory_off());
     }
+    let audits = app.audits.list();
+    out.push_str(&admissions_last_day(&audits));
+    out.push_str(&recent_denials(&audits));
+    out
+}
 
+/// The "What runs" section: the running images and workloads counted by highest severity.
+fn what_runs(
+    running: &[(&String, &ImageView)],
+    workloads: &BTreeMap<WorkloadRef, WorkloadView>,
+    top: usize,
+) -> String {
+    let mut by_image: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, image) in running {
+        *by_image.entry(image.summary(top).highest).or_default() += 1;
+    }
+    let mut by_workload: BTreeMap<String, usize> = BTreeMap::new();
+    for w in workloads.values() {
+        *by_workload.entry(w.highest.clone()).or_default() += 1;
+    }
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"running-h\"><h2 id=\"running-h\">What runs</h2>\
+<p><span id=\"running-images\">{}</span> images in <span id=\"running-workloads\">{}</span> workloads.</p>\
+<table id=\"by-severity\"><caption>Running images and workloads by highest severity</caption>\
+<thead><tr><th scope=\"col\">Highest severity</th><th scope=\"col\" class=\"num\">Images</th><th scope=\"col\" class=\"num\">Workloads</th></tr></thead><tbody>",
+        running.len(),
+        workloads.len()
+    );
+    for severity in SEVERITIES {
+        let _ = write!(
+            out,
+            "<tr data-severity=\"{severity}\"><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            badge(severity),
+            by_image.get(severity).copied().unwrap_or(0),
+            by_workload.get(severity).copied().unwrap_or(0)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
+/// The section of known exploited vulnerabilities (CISA KEV) in the running images, one row
+/// per (vulnerability, package) of an image.
+fn known_exploited(running: &[(&String, &ImageView)]) -> String {
+    let mut kev = Table::new(
+        "kev",
+        "Known exploited vulnerabilities in running images",
+        &[
+            ("ID", false),
+            ("Package", false),
+            ("Image", false),
+            ("Workloads", true),
+            ("Due", false),
+        ],
+    );
+    for (digest, image) in running {
+        let Some(result) = &image.state.result else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        for finding in &result.findings {
+            let Some(k) = &finding.kev else { continue };
+            if !seen.insert((finding.id.clone(), finding.package.name.clone())) {
+                continue;
+            }
+            kev.row(vec![
+                Cell::html(search_link(&finding.id)),
+                Cell::text(&format!(
+                    "{} {}",
+                    finding.package.name, finding.package.version
+                )),
+                Cell::html(image_link(digest)),
+                Cell::number(image.workloads.len()),
+                Cell::text(&k.due_date),
+            ]);
+        }
+    }
+    let mut out = String::from(
+        "<section aria-labelledby=\"kev-h\"><h2 id=\"kev-h\">Known exploited (CISA KEV)</h2>",
+    );
+    out.push_str(&kev.render(
+        "No running image has a finding in the KEV catalog (or the database has no KEV data).",
+    ));
+    out.push_str("</section>");
+    out
+}
+
+/// The admissions of the last 24 hours: totals by result and a chart by hour.
+fn admissions_last_day(audits: &[Arc<AuditRecord>]) -> String {
     let now = unix_now();
     let mut hours = [[0usize; 3]; 24];
     let mut totals = [0usize; 3];
-    let audits = app.audits.list();
-    for audit in &audits {
+    for audit in audits {
         let Some(at) = Timestamp::parse_rfc3339(&audit.spec.timestamp).map(Timestamp::unix) else {
             continue;
         };
@@ -300,8 +324,7 @@ fn overview(app: &Arc<App>) -> String {
         hours[hour][slot] += 1;
         totals[slot] += 1;
     }
-    let _ = write!(
-        out,
+    format!(
         "<section aria-labelledby=\"adm-h\"><h2 id=\"adm-h\">Admissions, last 24 hours</h2>\
 <p class=\"legend\"><span class=\"key allowed\"></span>allowed <span id=\"adm-allowed\">{}</span> \
 <span class=\"key warned\"></span>warned <span id=\"adm-warned\">{}</span> \
@@ -310,8 +333,11 @@ fn overview(app: &Arc<App>) -> String {
         totals[1],
         totals[2],
         admissions_chart(&hours)
-    );
+    )
+}
 
+/// The 10 most recent denials, with a link to all of them.
+fn recent_denials(audits: &[Arc<AuditRecord>]) -> String {
     let mut denials = Table::new(
         "denials",
         "Most recent denials",
@@ -334,7 +360,7 @@ fn overview(app: &Arc<App>) -> String {
             Cell::text(&cut(&why(&audit.spec), 300)),
         ]);
     }
-    out.push_str(
+    let mut out = String::from(
         "<section aria-labelledby=\"den-h\"><h2 id=\"den-h\">The 10 most recent denials</h2>",
     );
     out.push_str(&denials.render("No admission was denied."));

@@ -12,7 +12,7 @@ use portcullis_testkit::{ImageName, Registry, RegistryKind, images};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::harness::{TestServer, base_config};
+use crate::harness::{TestServer, alpine_secdb, base_config};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -130,12 +130,8 @@ fn rescan_bench() {
     }
     let dir = portcullis_testkit::temp_dir("bench-rescan");
     let db = dir.path().join("db.sqlite");
-    let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
     let build = |branches: &[&str]| {
-        let inputs: Vec<_> = branches
-            .iter()
-            .map(|b| data.join(format!("{b}/main.json")))
-            .collect();
+        let inputs = alpine_secdb(branches);
         let tmp = db.with_extension("new");
         portcullis_vulndb::Database::import_paths(&tmp, &inputs, &Default::default()).unwrap();
         std::fs::rename(&tmp, &db).unwrap();

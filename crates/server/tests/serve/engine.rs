@@ -7,7 +7,7 @@ use std::time::Duration;
 use portcullis_config::{RegistryConfig, ServerConfig};
 use portcullis_testkit::{ImageName, MockBehaviour, MockRegistry, images};
 
-use crate::harness::{TestServer, base_config};
+use crate::harness::{TestServer, base_config, whitelist_names};
 
 fn insecure(config: &mut ServerConfig, host: &str) {
     config.registries.push(RegistryConfig {
@@ -227,20 +227,8 @@ fn whitelists_are_added_listed_and_removed_without_a_cluster() {
         br#"{"name":"legacy","reason":"migrating","regexp":"legacy-.*"}"#,
     );
     assert_eq!(added.status, 201, "{}", added.text());
-    let listed = server.get("/api/v1/whitelists", token).json();
-    let names: Vec<(String, String)> = listed["whitelists"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                w["name"].as_str().unwrap().to_string(),
-                w["origin"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        names,
+        whitelist_names(&server),
         vec![
             ("from-config".to_string(), "config".to_string()),
             ("legacy".to_string(), "api".to_string())

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use portcullis_oci::{Credentials, Reference, RegistryOptions};
 use portcullis_testkit::registry::{Registry, RegistryKind};
 
-use crate::harness::{TestServer, base_config};
+use crate::harness::{TestServer, alpine_secdb, base_config};
 
 /// A server answering every request with 503, then 429, alternately; returns its address
 /// and how many requests it answered.
@@ -44,14 +44,7 @@ fn failing_registry() -> (String, Arc<AtomicUsize>) {
 /// A database of the Alpine secdb `branches` (main), and its content id.
 fn database(dir: &Path, name: &str, branches: &[&str]) -> (PathBuf, String) {
     let path = dir.join(name);
-    let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
-    let inputs: Vec<PathBuf> = branches
-        .iter()
-        .map(|b| data.join(format!("{b}/main.json")))
-        .collect();
-    for input in &inputs {
-        assert!(input.is_file(), "test data {} is missing", input.display());
-    }
+    let inputs = alpine_secdb(branches);
     portcullis_vulndb::Database::import_paths(&path, &inputs, &Default::default()).unwrap();
     let id = portcullis_vulndb::Database::open(&path)
         .unwrap()

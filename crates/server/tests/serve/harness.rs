@@ -53,6 +53,23 @@ impl Ca {
     }
 }
 
+/// The Alpine secdb files (main) of `branches` in the shared testdata, each checked to be there.
+pub fn alpine_secdb(branches: &[&str]) -> Vec<PathBuf> {
+    let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
+    let inputs: Vec<PathBuf> = branches
+        .iter()
+        .map(|b| data.join(format!("{b}/main.json")))
+        .collect();
+    for input in &inputs {
+        assert!(
+            input.is_file(),
+            "test data file {} is missing",
+            input.display()
+        );
+    }
+    inputs
+}
+
 /// A database built once per process from the Alpine secdb (v3.9, v3.20 main) and the NVD
 /// records of the shared testdata.
 pub fn database() -> PathBuf {
@@ -60,20 +77,27 @@ pub fn database() -> PathBuf {
     DB.get_or_init(|| {
         let dir = portcullis_testkit::temp_dir("serve-db");
         let path = dir.path().join("db.sqlite");
-        let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
-        let inputs = vec![data.join("v3.9/main.json"), data.join("v3.20/main.json")];
-        for input in &inputs {
-            assert!(
-                input.is_file(),
-                "test data file {} is missing",
-                input.display()
-            );
-        }
+        let inputs = alpine_secdb(&["v3.9", "v3.20"]);
         portcullis_vulndb::Database::import_paths(&path, &inputs, &Default::default()).unwrap();
         (dir, path)
     })
     .1
     .clone()
+}
+
+/// The whitelists the API lists: (name, origin).
+pub fn whitelist_names(server: &TestServer) -> Vec<(String, String)> {
+    server.get("/api/v1/whitelists", Some("token-one")).json()["whitelists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap().to_string(),
+                w["origin"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// A running server with its runtime, TLS files and CA.

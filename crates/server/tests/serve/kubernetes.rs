@@ -10,7 +10,7 @@ use portcullis_testkit::kube::KubeMock;
 use portcullis_testkit::{ImageName, Registry, RegistryKind, images};
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, base_config};
+use crate::harness::{TestServer, base_config, whitelist_names};
 
 /// A TLS registry with basic auth holding `private/alpine:3.20`.
 fn private_registry() -> Registry {
@@ -137,20 +137,6 @@ fn a_configured_registry_secret_of_type_basic_auth_is_used() {
         None,
     ));
     assert!(check.outcome.is_ok(), "{:?}", check.outcome.err());
-}
-
-fn whitelist_names(server: &TestServer) -> Vec<(String, String)> {
-    server.get("/api/v1/whitelists", Some("token-one")).json()["whitelists"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                w["name"].as_str().unwrap().to_string(),
-                w["origin"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn wait_for_whitelist(server: &TestServer, wanted: &[(&str, &str)]) {

@@ -11,7 +11,7 @@ use portcullis_testkit::{ImageName, Registry, RegistryKind, images};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{TestServer, base_config};
+use crate::harness::{TestServer, alpine_secdb, base_config};
 
 /// Poll `condition` every 50 ms for at most 60 s; the last value on failure.
 pub fn wait_for<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> (bool, T)) -> T {
@@ -30,18 +30,7 @@ pub fn wait_for<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> (bool
 
 /// A database of the Alpine secdb `branches` written at `path` (write, then rename over).
 fn build_db(path: &Path, branches: &[&str]) {
-    let data = portcullis_testkit::testdata_dir().join("advisories/alpine-secdb");
-    let inputs: Vec<PathBuf> = branches
-        .iter()
-        .map(|b| data.join(format!("{b}/main.json")))
-        .collect();
-    for input in &inputs {
-        assert!(
-            input.is_file(),
-            "test data file {} is missing",
-            input.display()
-        );
-    }
+    let inputs = alpine_secdb(branches);
     let tmp = path.with_extension("new");
     let _ = std::fs::remove_file(&tmp);
     portcullis_vulndb::Database::import_paths(&tmp, &inputs, &Default::default()).unwrap();
@@ -404,17 +393,19 @@ fn validate(crd: &str, objects: &[Value]) {
     );
 }
 
+/// The reports (name, object) of `kind`, objects only.
+fn of_kind(reports: &[(String, Value)], kind: &str) -> Vec<Value> {
+    reports
+        .iter()
+        .filter(|(_, v)| v["kind"] == kind)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 fn validate_reports(cluster: &Cluster) {
     let reports = cluster.reports();
-    let of = |kind: &str| -> Vec<Value> {
-        reports
-            .iter()
-            .filter(|(_, v)| v["kind"] == kind)
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let namespaced = of("PolicyReport");
-    let clustered = of("ClusterPolicyReport");
+    let namespaced = of_kind(&reports, "PolicyReport");
+    let clustered = of_kind(&reports, "ClusterPolicyReport");
     assert_eq!(
         namespaced.len(),
         3,
@@ -835,17 +826,13 @@ fn hostile_cluster_data_never_crashes_the_inventory() {
 /// Every report written is valid (however many namespaces there are).
 fn validate_reports_loose(cluster: &Cluster) {
     let reports = cluster.reports();
-    let of = |kind: &str| -> Vec<Value> {
-        reports
-            .iter()
-            .filter(|(_, v)| v["kind"] == kind)
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    validate("wgpolicyk8s.io_policyreports.yaml", &of("PolicyReport"));
+    validate(
+        "wgpolicyk8s.io_policyreports.yaml",
+        &of_kind(&reports, "PolicyReport"),
+    );
     validate(
         "wgpolicyk8s.io_clusterpolicyreports.yaml",
-        &of("ClusterPolicyReport"),
+        &of_kind(&reports, "ClusterPolicyReport"),
     );
 }
 
@@ -864,6 +851,53 @@ fn lease_holder(mock: &KubeMock) -> (String, i64) {
             .to_string(),
         lease["spec"]["leaseTransitions"].as_i64().unwrap_or(-1),
     )
+}
+
+/// A cluster whose `replica-a` leads (Leases of `lease_seconds`, renewed every 200 ms)
+/// and judged the 4 running images, and a `replica-b` following it.
+fn led_cluster(lease_seconds: u64) -> (Cluster, TestServer) {
+    let lease = move |config: &mut portcullis_config::ServerConfig| {
+        config.leader_election.lease_duration =
+            portcullis_config::Duration::from_secs(lease_seconds);
+        config.leader_election.renew_interval = portcullis_config::Duration::from_millis(200);
+    };
+    let cluster = Cluster::start_with(seed_cluster, lease);
+    wait_for("replica-a leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder.0 == "replica-a", holder)
+    });
+    let follower = replica(
+        &cluster.mock,
+        &cluster.registry,
+        &cluster.db,
+        "replica-b",
+        lease,
+    );
+    wait_for("the leader judged the 4 running images", || {
+        let n = cluster.scan_log().len();
+        (n == 4, n)
+    });
+    (cluster, follower)
+}
+
+/// How many scans `server`'s scan log holds.
+fn scans_logged(server: &TestServer) -> usize {
+    server.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// Waits until `follower` (`replica-b`) took the Lease over and judged the 4 running images.
+fn wait_for_takeover(cluster: &Cluster, follower: &TestServer) {
+    wait_for("replica-b leads", || {
+        let holder = lease_holder(&cluster.mock);
+        (holder == ("replica-b".to_string(), 1), holder)
+    });
+    wait_for("the new leader judged the 4 running images", || {
+        let n = scans_logged(follower);
+        (n == 4, n)
+    });
 }
 
 #[test]
@@ -907,26 +941,7 @@ fn electors_take_a_lease_only_once_it_expires() {
 
 #[test]
 fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
-    let short = |config: &mut portcullis_config::ServerConfig| {
-        config.leader_election.lease_duration = portcullis_config::Duration::from_secs(2);
-        config.leader_election.renew_interval = portcullis_config::Duration::from_millis(200);
-    };
-    let mut cluster = Cluster::start_with(seed_cluster, short);
-    wait_for("replica-a leads", || {
-        let holder = lease_holder(&cluster.mock);
-        (holder.0 == "replica-a", holder)
-    });
-    let follower = replica(
-        &cluster.mock,
-        &cluster.registry,
-        &cluster.db,
-        "replica-b",
-        short,
-    );
-    wait_for("the leader judged the 4 running images", || {
-        let n = cluster.scan_log().len();
-        (n == 4, n)
-    });
+    let (mut cluster, follower) = led_cluster(2);
     // The follower watches too (it knows what runs) but judges nothing, and says so.
     let answer = wait_for("the follower inventoried the 10 workloads", || {
         let answer = follower.get("/api/v1/workloads", Some("token-one")).json();
@@ -935,13 +950,7 @@ fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
     });
     assert_eq!(answer["leading"], false);
     assert_eq!(cluster.get("/api/v1/workloads")["leading"], true);
-    let follower_log = |f: &TestServer| {
-        f.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    assert_eq!(follower_log(&follower), 0);
+    assert_eq!(scans_logged(&follower), 0);
     assert_eq!(lease_holder(&cluster.mock).0, "replica-a");
 
     // The leader dies without releasing the Lease: the follower takes over once it expires.
@@ -950,14 +959,7 @@ fn only_the_leader_rescans_and_a_follower_takes_over_when_it_dies() {
         let _entered = cluster.server.runtime.enter();
         leader.kill();
     }
-    wait_for("replica-b leads", || {
-        let holder = lease_holder(&cluster.mock);
-        (holder == ("replica-b".to_string(), 1), holder)
-    });
-    wait_for("the new leader judged the 4 running images", || {
-        let n = follower_log(&follower);
-        (n == 4, n)
-    });
+    wait_for_takeover(&cluster, &follower);
     let reports = cluster.reports();
     assert_eq!(reports.len(), 4, "{reports:#?}");
     validate_reports(&cluster);
@@ -1277,37 +1279,8 @@ fn denied_admissions_are_notified_once() {
 #[test]
 fn a_leader_shutting_down_hands_the_lease_over_at_once() {
     // A Lease held for 10 minutes: only a release lets the follower in within the test.
-    let long = |config: &mut portcullis_config::ServerConfig| {
-        config.leader_election.lease_duration = portcullis_config::Duration::from_secs(600);
-        config.leader_election.renew_interval = portcullis_config::Duration::from_millis(200);
-    };
-    let mut cluster = Cluster::start_with(seed_cluster, long);
-    wait_for("replica-a leads", || {
-        let holder = lease_holder(&cluster.mock);
-        (holder.0 == "replica-a", holder)
-    });
-    let follower = replica(
-        &cluster.mock,
-        &cluster.registry,
-        &cluster.db,
-        "replica-b",
-        long,
-    );
-    wait_for("the leader judged the 4 running images", || {
-        let n = cluster.scan_log().len();
-        (n == 4, n)
-    });
+    let (mut cluster, follower) = led_cluster(600);
     let leader = cluster.server.server.take().unwrap();
     cluster.server.runtime.block_on(leader.shutdown());
-    wait_for("replica-b leads", || {
-        let holder = lease_holder(&cluster.mock);
-        (holder == ("replica-b".to_string(), 1), holder)
-    });
-    wait_for("the new leader judged the 4 running images", || {
-        let n = follower.get("/api/v1/scanlog", Some("token-one")).json()["scans"]
-            .as_array()
-            .unwrap()
-            .len();
-        (n == 4, n)
-    });
+    wait_for_takeover(&cluster, &follower);
 }
