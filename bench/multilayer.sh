@@ -9,7 +9,8 @@
 # also holds /etc/os-release and the machine's real /var/lib/dpkg/status, so the image is a
 # Debian 12 image that catalogs and matches. No debootstrap and no network needed.
 #
-# time_rss CMD: run CMD once; prints "wall-seconds peak-RSS-KiB" (GNU time).
+# time_rss CMD: run CMD once; prints "wall-seconds peak-RSS-KiB" (wall to the millisecond, RSS
+# from GNU time).
 # median_rss RUNS CMD: RUNS runs; prints "median-wall best-wall max-peak-RSS-KiB".
 
 multilayer_image() {
@@ -127,11 +128,14 @@ multilayer_sizes() {
 }
 
 time_rss() {
-  local out
+  local out start end
   out="$(mktemp)"
-  /usr/bin/time -f '%e %M' -o "$out" bash -c "$1 >/dev/null 2>&1" || true
+  # The wall time to the millisecond (GNU time's %e has 10 ms steps); GNU time for the RSS.
+  start="$(date +%s%N)"
+  /usr/bin/time -f '%M' -o "$out" bash -c "$1 >/dev/null 2>&1" || true
+  end="$(date +%s%N)"
   grep -q 'non-zero status' "$out" && echo "failed: $1" >&2
-  tail -1 "$out"
+  echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(tail -1 "$out")"
   rm -f "$out"
 }
 
