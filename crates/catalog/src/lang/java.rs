@@ -197,7 +197,6 @@ impl Walk {
                 manifest = Some(read);
             } else {
                 let inner = format!("{location}:{name}");
-                nested.budget = self.budget;
                 match read.and_then(|bytes| self.charge(bytes.len() as u64).map(|()| bytes)) {
                     Ok(bytes) => {
                         nested.budget = self.budget;
