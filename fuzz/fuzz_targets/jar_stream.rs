@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
 fuzz_target!(|data: &[u8]| {
-    let mut input = std::io::BufReader::with_capacity(64, data);
+    let mut input = portcullis_catalog::lang::zipstream::Input::new(data);
     let _ = portcullis_catalog::lang::zipstream::walk(&mut input, &mut |_, entry| {
         if let Ok(entry) = entry {
             let _ = entry.take(1 << 20).read_to_end(&mut Vec::new());

@@ -14,7 +14,7 @@
 //! (the declared sizes are never trusted), each entry to [`Limits::max_entry`] and all the
 //! entries of one outer archive, nested ones included, to [`Limits::max_total`].
 
-use std::io::{BufRead, Cursor, Read};
+use std::io::{Cursor, Read};
 
 use portcullis_oci::FileSet;
 
@@ -122,8 +122,8 @@ pub fn summarize_stream(
     size: u64,
     location: &str,
 ) -> std::io::Result<Vec<u8>> {
-    let mut input = std::io::BufReader::with_capacity(64 * 1024, Tracked::new(reader));
-    let streamable = size >= STREAM_FROM && input.fill_buf()?.starts_with(b"PK\x03\x04");
+    let mut input = super::zipstream::Input::new(Tracked::new(reader));
+    let streamable = size >= STREAM_FROM && input.fill_to(4)?.starts_with(b"PK\x03\x04");
     if !streamable {
         let mut data = Vec::new();
         input.read_to_end(&mut data)?;
@@ -172,7 +172,7 @@ impl Walk {
     /// order entries come, so when it is reached, which entries are left out may differ.)
     /// A fault of `input` stops the walk like a fault of the archive; the caller tells them
     /// apart.
-    fn stream(&mut self, input: &mut impl std::io::BufRead, location: &str) {
+    fn stream<R: Read>(&mut self, input: &mut super::zipstream::Input<R>, location: &str) {
         let mut poms = Vec::new();
         let mut manifest = None;
         let mut nested = Walk {

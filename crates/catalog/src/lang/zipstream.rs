@@ -3,10 +3,11 @@
 //!
 //! Each entry's data follows its local header. Its compressed size is in that header, in a
 //! zip64 extra field, or (flag bit 3) only in a data descriptor after the data: a deflated
-//! entry is then inflated to find its end. What cannot be followed this way (a stored or
-//! otherwise compressed entry of unknown size, an encrypted one of unknown size, corrupt
-//! deflate data of unknown size, a signature out of place) stops the walk with a message; the
-//! entries before it were read. The `zip` crate's `read_zipfile_from_stream` refuses data
+//! entry is then inflated to find its end, and a stored one ends at the first data
+//! descriptor whose signature, sizes and CRC-32 all agree with the bytes before it. What
+//! cannot be followed this way (an otherwise compressed or encrypted entry of unknown size,
+//! corrupt deflate data of unknown size, a signature out of place) stops the walk with a
+//! message; the entries before it were read. The `zip` crate's `read_zipfile_from_stream` refuses data
 //! descriptors, which most jars written by `jar` and Maven use, hence this module.
 
 use std::io::{self, BufRead, Read};
@@ -39,7 +40,7 @@ pub enum End {
 /// entry with a reader of its decompressed data, or why it cannot be read (unsupported
 /// compression or encryption); it may read any part of it, the rest is skipped. Errors are
 /// those of `input` and of `visit`; the archive's own faults end the walk ([`End::Stopped`]).
-pub fn walk<R: BufRead>(input: &mut R, visit: &mut Visitor<'_>) -> io::Result<End> {
+pub fn walk<R: Read>(input: &mut Input<R>, visit: &mut Visitor<'_>) -> io::Result<End> {
     let mut entries = 0usize;
     let mut inflated_to_skip = 0u64;
     loop {
@@ -144,9 +145,9 @@ impl LocalHeader {
     }
 
     /// Read an entry whose compressed size is known.
-    fn read_sized<R: BufRead>(
+    fn read_sized<R: Read>(
         &self,
-        input: &mut R,
+        input: &mut Input<R>,
         visit: &mut Visitor<'_>,
     ) -> io::Result<Result<(), String>> {
         let mut data = input.take(self.compressed);
@@ -166,12 +167,18 @@ impl LocalHeader {
 
     /// Read an entry whose size is given only after its data: a deflated one is inflated to
     /// find its end; then the data descriptor is read.
-    fn read_until_descriptor<R: BufRead>(
+    fn read_until_descriptor<R: Read>(
         &self,
-        input: &mut R,
+        input: &mut Input<R>,
         visit: &mut Visitor<'_>,
         inflated_to_skip: &mut u64,
     ) -> io::Result<Result<(), String>> {
+        if !self.encrypted && self.method == 0 {
+            let mut data = StoredData::new(input, self.zip64);
+            visit(&self.name, Ok(&mut data))?;
+            io::copy(&mut data, &mut io::sink())?;
+            return Ok(Ok(()));
+        }
         if self.encrypted || self.method != 8 {
             return Ok(Err(format!(
                 "{} with its size after the data: its end cannot be found",
@@ -246,9 +253,188 @@ fn read_u32<R: Read>(input: &mut R) -> io::Result<u32> {
 }
 
 /// A little-endian `u32`, or `None` at the very end of the input.
-fn read_u32_or_end<R: BufRead>(input: &mut R) -> io::Result<Option<u32>> {
+fn read_u32_or_end<R: Read>(input: &mut Input<R>) -> io::Result<Option<u32>> {
     if input.fill_buf()?.is_empty() {
         return Ok(None);
     }
     read_u32(input).map(Some)
+}
+
+/// A buffered reader that can look ahead: [`Input::fill_to`] holds at least `n` bytes when
+/// the input has them (a stored entry's end is only known once its data descriptor is seen).
+pub struct Input<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<R> std::fmt::Debug for Input<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("buffered", &(self.end - self.start))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> Input<R> {
+    /// Buffer `inner`, 64 KiB at a time.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The reader it wraps.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The bytes buffered, at least `n` of them (at most the buffer's size) unless the input
+    /// ends first.
+    pub fn fill_to(&mut self, n: usize) -> io::Result<&[u8]> {
+        let n = n.min(self.buf.len());
+        if self.end - self.start < n {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < n {
+                let read = match self
+                    .inner
+                    .read(self.buf.get_mut(self.end..).unwrap_or_default())
+                {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                self.end += read;
+            }
+        }
+        Ok(self.buf.get(self.start..self.end).unwrap_or_default())
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(available.get(..n).unwrap_or_default());
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.fill_to(1)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.start = (self.start + amount).min(self.end);
+    }
+}
+
+/// The data of a stored entry whose size follows it: it ends where a data descriptor
+/// (signature, CRC-32, compressed and uncompressed sizes, 4 or 8 bytes each) agrees with the
+/// bytes before it; the descriptor is consumed with it.
+struct StoredData<'a, R> {
+    input: &'a mut Input<R>,
+    crc: crc32fast::Hasher,
+    emitted: u64,
+    zip64: bool,
+    done: bool,
+}
+
+impl<'a, R: Read> StoredData<'a, R> {
+    fn new(input: &'a mut Input<R>, zip64: bool) -> Self {
+        Self {
+            input,
+            crc: crc32fast::Hasher::new(),
+            emitted: 0,
+            zip64,
+            done: false,
+        }
+    }
+
+    fn descriptor_len(&self) -> usize {
+        if self.zip64 { 24 } else { 16 }
+    }
+}
+
+/// The running state of a [`StoredData`] read: the CRC-32 and count of the bytes handed out.
+struct Sofar<'a> {
+    crc: &'a crc32fast::Hasher,
+    emitted: u64,
+    zip64: bool,
+}
+
+impl Sofar<'_> {
+    /// Is there a data descriptor for everything before it at `at` of `window`?
+    fn ends_at(&self, window: &[u8], at: usize) -> bool {
+        let len = if self.zip64 { 24 } else { 16 };
+        let Some(descriptor) = window.get(at..at + len) else {
+            return false;
+        };
+        let size = self.emitted + at as u64;
+        let field = |from: usize, len: usize| -> Option<u64> {
+            let bytes = descriptor.get(from..from + len)?;
+            Some(bytes.iter().rev().fold(0, |v, b| (v << 8) | u64::from(*b)))
+        };
+        let width = if self.zip64 { 8 } else { 4 };
+        if field(0, 4) != Some(u64::from(DATA_DESCRIPTOR))
+            || field(8, width) != Some(size)
+            || field(8 + width, width) != Some(size)
+        {
+            return false;
+        }
+        let mut crc = self.crc.clone();
+        crc.update(window.get(..at).unwrap_or_default());
+        field(4, 4) == Some(u64::from(crc.finalize()))
+    }
+}
+
+impl<R: Read> Read for StoredData<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.done || out.is_empty() {
+            return Ok(0);
+        }
+        let descriptor = self.descriptor_len();
+        let sofar = Sofar {
+            crc: &self.crc,
+            emitted: self.emitted,
+            zip64: self.zip64,
+        };
+        let window = self.input.fill_to(descriptor + 1)?;
+        if window.len() < descriptor {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a stored entry ends without its data descriptor",
+            ));
+        }
+        // Only places with a whole descriptor after them can be checked, and only those
+        // before the end of `out` matter now.
+        let limit = (window.len() - descriptor + 1).min(out.len());
+        let searched = window.get(..limit + descriptor - 1).unwrap_or(window);
+        let end = memchr::memmem::find_iter(searched, &DATA_DESCRIPTOR.to_le_bytes())
+            .take_while(|&at| at < limit)
+            .find(|&at| sofar.ends_at(window, at));
+        if end == Some(0) {
+            self.input.consume(descriptor);
+            self.done = true;
+            return Ok(0);
+        }
+        let n = end.unwrap_or(limit);
+        let data = window.get(..n).unwrap_or_default();
+        out.get_mut(..n).unwrap_or_default().copy_from_slice(data);
+        self.crc.update(data);
+        self.emitted += n as u64;
+        self.input.consume(n);
+        Ok(n)
+    }
 }
