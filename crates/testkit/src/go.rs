@@ -45,3 +45,18 @@ pub fn build(files: &[(&str, &str)], goflags: &str, out: &Path) -> bool {
 pub fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("portcullis-go-cache")
 }
+
+/// The installed toolchain's version without its `go` prefix (`1.19.8`), from
+/// `go env GOVERSION`: what a binary it builds records.
+pub fn toolchain_version() -> String {
+    let out = Command::new("go")
+        .env("GOTOOLCHAIN", "local")
+        .args(["env", "GOVERSION"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .trim_start_matches("go")
+        .to_string()
+}

@@ -302,8 +302,11 @@ fn expected_lang_rows(with_go: bool) -> Vec<(String, String, String, String, Str
             (
                 "go",
                 "stdlib",
-                go_toolchain_version().leak(),
-                format!("pkg:golang/stdlib@{}", go_toolchain_version()),
+                portcullis_testkit::go::toolchain_version().leak(),
+                format!(
+                    "pkg:golang/stdlib@{}",
+                    portcullis_testkit::go::toolchain_version()
+                ),
                 bin.into(),
             ),
         ]);
@@ -314,19 +317,6 @@ fn expected_lang_rows(with_go: bool) -> Vec<(String, String, String, String, Str
         .collect();
     out.sort();
     out
-}
-
-/// `go env GOVERSION` without the `go` prefix.
-fn go_toolchain_version() -> String {
-    let out = Command::new("go")
-        .args(["env", "GOVERSION"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .trim_start_matches("go")
-        .to_string()
 }
 
 /// Independent count of a lock file's packages: its `[[package]]` lines.
@@ -902,7 +892,7 @@ fn syft_side_by_side_lang() {
     ];
     let mut expected_theirs = vec![row("npm", "portcullis-versions-differential", "UNKNOWN")];
     if with_go {
-        let go = go_toolchain_version();
+        let go = portcullis_testkit::go::toolchain_version();
         expected_ours.push(row("go", "example.com/greet", "(devel)"));
         expected_ours.push(row("go", "stdlib", &go));
         expected_theirs.push(row("go", "./greet", "(devel)"));

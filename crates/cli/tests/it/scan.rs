@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use portcullis_testkit::images::{ImageName, images};
@@ -381,20 +380,6 @@ fn build_go_binary(out: &Path) -> bool {
     )
 }
 
-/// The Go toolchain version, as the binary records it (`1.19.8`).
-fn go_version() -> String {
-    let out = Command::new("go")
-        .env("GOTOOLCHAIN", "local")
-        .args(["env", "GOVERSION"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .trim_start_matches("go")
-        .to_string()
-}
-
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -429,7 +414,12 @@ fn language_fixture_has_exactly_the_osv_findings() {
     ];
     if with_go {
         packages.push(("Go", "GO-", "golang.org/x/text".into(), "v0.3.5".into()));
-        packages.push(("Go", "GO-", "stdlib".into(), go_version()));
+        packages.push((
+            "Go",
+            "GO-",
+            "stdlib".into(),
+            portcullis_testkit::go::toolchain_version(),
+        ));
     }
 
     let run = scan_run(&["scan", "-f", "json", &format!("dir:{}", r.display())]);
