@@ -151,24 +151,14 @@ impl portcullis_oci::FileFilter for CatalogFilter {
     ) -> std::io::Result<Vec<u8>> {
         if lang::java::is_archive_path(entry.path) {
             lang::java::summarize_stream(reader, entry.size, entry.path)
+        } else if os::is_oversized_content_manifest(entry.path, entry.size) {
+            // Not kept (the reader skips it): `catalog_all` warns from its size.
+            Ok(Vec::new())
         } else if self.patterns.matches(entry.path) {
-            portcullis_oci::read_whole(entry, reader).map(|data| self.reduce(entry, data))
+            portcullis_oci::read_whole(entry, reader)
         } else {
             // An executable: read once, never held whole.
             lang::binary::summarize_stream(reader, entry.path)
-        }
-    }
-
-    fn reduce(&self, entry: &portcullis_oci::EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
-        if os::is_oversized_content_manifest(entry.path, data.len() as u64) {
-            // Read only to be dropped: `catalog_all` warns from its size.
-            Vec::new()
-        } else if lang::java::is_archive_path(entry.path) {
-            lang::java::summarize_archive(data, entry.path)
-        } else if self.patterns.matches(entry.path) {
-            data
-        } else {
-            lang::binary::summarize_executable(&data, entry.path)
         }
     }
 }
@@ -248,17 +238,16 @@ mod tests {
         };
         let limit = os::MAX_CONTENT_MANIFEST;
         assert!(filter.wants(&entry(limit + 1)));
-        assert_eq!(filter.reduce(&entry(limit + 1), vec![b' '; limit + 1]), b"");
-        assert_eq!(filter.reduce(&entry(2), b"{}".to_vec()), b"{}");
+        let read =
+            |entry: &EntryInfo<'_>, bytes: &[u8]| filter.read(entry, &mut &bytes[..]).unwrap();
+        assert_eq!(read(&entry(limit + 1), &vec![b' '; limit + 1]), b"");
+        assert_eq!(read(&entry(2), b"{}"), b"{}");
         // Other wanted files keep their bytes whatever their size.
         let status = EntryInfo {
             path: "var/lib/dpkg/status",
             size: (limit + 1) as u64,
             mode: 0o644,
         };
-        assert_eq!(
-            filter.reduce(&status, vec![b' '; limit + 1]).len(),
-            limit + 1
-        );
+        assert_eq!(read(&status, &vec![b' '; limit + 1]).len(), limit + 1);
     }
 }

@@ -27,27 +27,19 @@ pub trait FileFilter: Sync {
     /// Should this regular file's content be read?
     fn wants(&self, entry: &EntryInfo<'_>) -> bool;
 
-    /// Called with each wanted file's content as soon as it is read; the bytes returned are
-    /// kept in its place ([`FoundFile::size`] stays the original size). The default keeps
-    /// the content. A filter can reduce big files (executables) to the little it needs, so
-    /// memory holds one big file at a time instead of all of them.
-    fn reduce(&self, entry: &EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
-        let _ = entry;
-        data
-    }
-
     /// Read a wanted file's content from `reader` (at most `entry.size` bytes) and return
-    /// the bytes to keep in its place. The default reads the whole file ([`read_whole`])
-    /// and hands it to [`reduce`](Self::reduce). A filter that needs only a little of a big
-    /// file reads it as it streams by instead, so the file is never held whole. Errors are
-    /// those of `reader` (the layer is unreadable); whatever the reader stops short of is
-    /// skipped by the caller, which also tells a truncated entry from a whole one.
+    /// the bytes to keep in its place ([`FoundFile::size`] stays the original size). The
+    /// default keeps the whole file ([`read_whole`]). A filter that needs only a little of a
+    /// big file (an executable's build info) reads it as it streams by instead and keeps
+    /// that little, so the file is never held whole. Errors are those of `reader` (the layer
+    /// is unreadable); whatever the reader stops short of is skipped by the caller, which
+    /// also tells a truncated entry from a whole one.
     fn read(
         &self,
         entry: &EntryInfo<'_>,
         reader: &mut dyn std::io::Read,
     ) -> std::io::Result<Vec<u8>> {
-        read_whole(entry, reader).map(|data| self.reduce(entry, data))
+        read_whole(entry, reader)
     }
 
     /// Wanted paths written without any glob character (`lib/apk/db/installed`). The image

@@ -97,14 +97,6 @@ impl FileFilter for WithTargets<'_> {
         self.is_target(entry.path) || self.base.wants(entry)
     }
 
-    fn reduce(&self, entry: &EntryInfo<'_>, data: Vec<u8>) -> Vec<u8> {
-        if self.is_target(entry.path) {
-            data
-        } else {
-            self.base.reduce(entry, data)
-        }
-    }
-
     fn read(
         &self,
         entry: &EntryInfo<'_>,

@@ -59,21 +59,14 @@ impl Cataloger for BinaryCataloger {
     }
 }
 
-/// Marks a summary made by [`summarize_executable`] (a byte sequence no executable starts with).
+/// Marks a summary made by [`summarize_stream`] (a byte sequence no executable starts with).
 const SUMMARY_MAGIC: &[u8] = b"\0portcullis-executable-summary-v1\0";
 
-/// Reduce an executable's content to what this cataloger needs: the packages and warnings
-/// [`parse_executable`] finds, encoded compactly; empty for files that are not Go or
-/// auditable Rust binaries. The image reader calls this as each executable is read, so
-/// memory holds one executable at a time, not all of them.
-pub fn summarize_executable(data: &[u8], location: &str) -> Vec<u8> {
-    let (packages, warnings) = parse_executable(data, location);
-    encode_summary(packages, warnings, location)
-}
-
-/// [`summarize_executable`] for an executable read from `reader` once, keeping only the
-/// bytes that can hold build information ([`sieve`](super::sieve)): memory stays small
-/// however big the file. Errors are `reader`'s.
+/// Reduce the executable `reader` yields to what this cataloger needs: the packages and
+/// warnings [`parse_executable`] would find in the whole file, encoded compactly; empty for
+/// files that are not Go or auditable Rust binaries. It is read once, keeping only the bytes
+/// that can hold build information ([`sieve`](super::sieve)): memory stays small however big
+/// the file. Errors are `reader`'s.
 pub fn summarize_stream(
     reader: &mut dyn std::io::Read,
     location: &str,
@@ -101,7 +94,7 @@ fn encode_summary(packages: Vec<Package>, warnings: Vec<Warning>, location: &str
     out
 }
 
-/// The packages and warnings of a [`summarize_executable`] summary, or `None` if `data` is
+/// The packages and warnings of a [`summarize_stream`] summary, or `None` if `data` is
 /// not one (then it is the executable itself).
 fn decode_summary(data: &[u8], location: &str) -> Option<(Vec<Package>, Vec<Warning>)> {
     let json = data.strip_prefix(SUMMARY_MAGIC)?;

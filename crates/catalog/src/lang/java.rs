@@ -82,8 +82,8 @@ pub fn is_archive_path(path: &str) -> bool {
 
 /// Reduce a Java archive of [`SUMMARIZE_FROM`] bytes or more to what this cataloger needs:
 /// the packages and warnings [`parse_archive`] finds under `location`, encoded compactly.
-/// For an archive already read whole (one that [`summarize_stream`] cannot walk, or a
-/// filter's `reduce`): a 67 MB fat jar is a few hundred bytes once read. Smaller archives
+/// For an archive already read whole (one that [`summarize_stream`] cannot walk): a 67 MB
+/// fat jar is a few hundred bytes once read. Smaller archives
 /// come back as they are.
 pub fn summarize_archive(data: Vec<u8>, location: &str) -> Vec<u8> {
     if data.len() < SUMMARIZE_FROM {
