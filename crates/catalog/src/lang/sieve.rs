@@ -309,6 +309,22 @@ impl Sieve {
         self.follow(window, base);
         let mut packages = Vec::new();
         let mut warnings = Vec::new();
+        let needed = self
+            .segments
+            .iter()
+            .map(|s| s.offset.saturating_add(s.size))
+            .max()
+            .unwrap_or(0);
+        if self.fed < needed {
+            warnings.push(Warning::new(
+                location,
+                format!(
+                    "truncated executable: {} bytes, its loadable segments reach {needed}; its \
+                     Go and Rust build information may be missing",
+                    self.fed
+                ),
+            ));
+        }
         if let Some((header, _)) = &self.header {
             let read = |address: u64, len: u64| self.read_memory(address, len);
             let info = golang::parse_header(&header.data, &read);

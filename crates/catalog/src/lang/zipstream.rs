@@ -69,8 +69,18 @@ pub fn walk<R: Read>(input: &mut Input<R>, visit: &mut Visitor<'_>) -> io::Resul
             header.read_sized(input, visit)?
         };
         if let Err(e) = outcome {
-            return Ok(stopped(entries, &format!("entry '{name}': {e}")));
+            return Ok(stopped(entries, &format!("entry {}: {e}", shown(name))));
         }
+    }
+}
+
+/// An entry name as messages show it: quoted, escaped, at most 120 characters.
+fn shown(name: &str) -> String {
+    const MAX: usize = 120;
+    let quoted = format!("{name:?}");
+    match quoted.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", quoted.get(..cut).unwrap_or_default()),
+        None => quoted,
     }
 }
 
@@ -118,8 +128,8 @@ impl LocalHeader {
             // The zip64 extra field holds the sizes that are all ones here, in this order.
             let Some(field) = extra_field(&extra, 0x0001) else {
                 return Ok(Err(format!(
-                    "entry '{}': 32-bit size all ones without a zip64 extra field",
-                    header.name
+                    "entry {}: 32-bit size all ones without a zip64 extra field",
+                    shown(&header.name)
                 )));
             };
             let mut values = field
@@ -134,8 +144,8 @@ impl LocalHeader {
                     Some(size) => header.compressed = size,
                     None => {
                         return Ok(Err(format!(
-                            "entry '{}': zip64 extra field without its compressed size",
-                            header.name
+                            "entry {}: zip64 extra field without its compressed size",
+                            shown(&header.name)
                         )));
                     }
                 }
@@ -436,5 +446,19 @@ impl<R: Read> Read for StoredData<'_, R> {
         self.emitted += n as u64;
         self.input.consume(n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_are_shown_escaped_and_bounded() {
+        assert_eq!(shown("META-INF/MANIFEST.MF"), "\"META-INF/MANIFEST.MF\"");
+        assert_eq!(shown("a\tb\u{1b}"), "\"a\\tb\\u{1b}\"");
+        let long = shown(&"x".repeat(500));
+        assert_eq!(long.chars().count(), 121);
+        assert!(long.ends_with('…'));
     }
 }

@@ -320,3 +320,17 @@ proptest! {
         let _ = streamed(&elf, &sizes);
     }
 }
+
+/// An executable that ends before its loadable segments do says so, naming the file.
+#[test]
+fn truncated_executables_are_named() {
+    let elf = old_go_and_auditable();
+    let (packages, warnings) = streamed(&elf[..400], &[64]);
+    assert!(packages.is_empty());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("usr/bin/x: truncated executable: 400 bytes"),
+        "{}",
+        warnings[0]
+    );
+}
