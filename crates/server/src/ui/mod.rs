@@ -33,9 +33,9 @@ const JS: &str = include_str!("assets/app.js");
 /// The content security policy of every dashboard page: nothing inline, nothing foreign.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The dashboard's routes: the assets, the login and logout forms, and the pages (any
-/// other path under `/ui/`, rendered by [`pages::render`]). Other methods get 405 with
-/// `Allow: GET`, except GET on the logout form (a page, not found).
+/// The dashboard's routes: the assets, the login and logout forms, and the pages (GET of
+/// any other path under `/ui/`, `/ui/logout` included, rendered by [`pages::render`]). A
+/// method a path does not take gets 405 with `Allow: GET`.
 pub fn router() -> Router<Arc<App>> {
     let css = || async { asset("text/css; charset=utf-8", CSS) };
     let js = || async { asset("text/javascript; charset=utf-8", JS) };
