@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Request, StatusCode};
+use axum::extract::Request;
+use hyper::StatusCode;
 use portcullis_webhook::{ImageOutcome, ImageVerdict, Outcome, Workload};
 use tokio::time::Instant;
 
@@ -17,7 +17,7 @@ use crate::metrics::label;
 use crate::server::App;
 
 /// Answer one AdmissionReview.
-pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+pub async fn handle(app: &Arc<App>, request: Request) -> HttpResponse {
     let started = std::time::Instant::now();
     let body = match app.read_body(request).await {
         Ok(b) => b,

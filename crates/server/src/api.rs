@@ -4,8 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use axum::Router;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{delete, get, post};
+use hyper::{Method, StatusCode, Uri};
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use portcullis_k8s::{WhiteListItem, WhiteListItemSpec};
 use serde::Deserialize;
@@ -17,64 +21,110 @@ use crate::scans::ScanStatus;
 use crate::server::App;
 use crate::whitelist::WhitelistItem;
 
-/// Answer a request under `/api/v1/`.
-pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+type AppState = State<Arc<App>>;
+
+/// The API's routes (nested at `/api/v1`, so `/scans` is `/api/v1/scans`), every one behind the bearer
+/// tokens: an unauthenticated request gets the same 401 whatever it asks, an authenticated
+/// one for no route (or with another method) a 404 naming it. Empty path segments are
+/// dropped before routing (`/api/v1/scans/` is `/api/v1/scans`).
+pub fn service(app: &Arc<App>) -> crate::http::Normalized {
+    let router = Router::new()
+        .route("/scans", post(start_scan))
+        .route("/scans/{id}", get(scan))
+        .route("/images/{digest}/vulnerabilities", get(vulnerabilities))
+        .route("/images/{digest}/workloads", get(image_workloads))
+        .route("/images", get(images))
+        .route("/workloads", get(workloads))
+        .route("/scanlog", get(scan_log))
+        .route("/policies", get(policies))
+        .route("/database", get(database))
+        .route("/engine/check", post(engine_check))
+        .route("/audits", get(audits))
+        .route(
+            "/whitelists",
+            get(whitelists)
+                .post(add_whitelist)
+                .delete(remove_whitelist_named),
+        )
+        .route("/whitelists/{name}", delete(remove_whitelist_at))
+        .fallback(no_such_endpoint)
+        .method_not_allowed_fallback(no_such_endpoint)
+        .layer(middleware::from_fn_with_state(Arc::clone(app), authorized))
+        .with_state(Arc::clone(app));
+    crate::http::normalized(router)
+}
+
+/// Only requests with an accepted bearer token reach the API.
+async fn authorized(State(app): AppState, request: Request, next: Next) -> Response {
     if !app.tokens.admits(&request) {
         app.metrics
             .refused
             .get_or_create(&crate::metrics::label("reason", "unauthorized"))
             .inc();
-        return unauthorized();
+        return unauthorized().into_response();
     }
-    let path = request.uri().path().trim_end_matches('/').to_string();
-    let query = request.uri().query().unwrap_or("").to_string();
-    let rest = path.strip_prefix("/api/v1").unwrap_or("");
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match (request.method().clone(), segments.as_slice()) {
-        (Method::POST, ["scans"]) => start_scan(app, request).await,
-        (Method::GET, ["scans", id]) => match app.scans.get(id) {
-            Some(entry) => json(StatusCode::OK, &entry),
-            None => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
-        },
-        (Method::GET, ["images", digest, "vulnerabilities"]) => vulnerabilities(app, digest),
-        (Method::GET, ["images", digest, "workloads"]) => image_workloads(app, digest),
-        (Method::GET, ["images"]) => images(app),
-        (Method::GET, ["workloads"]) => workloads(app, &query),
-        (Method::GET, ["scanlog"]) => {
-            json(StatusCode::OK, &json!({ "scans": app.engine.scan_log() }))
-        }
-        (Method::GET, ["policies"]) => policies(app),
-        (Method::GET, ["database"]) => match app.engine.db().current() {
-            Some(current) => json(
-                StatusCode::OK,
-                &crate::remote::DatabaseAnswer {
-                    content_id: current.version.clone(),
-                    built_at: current.built_at.clone(),
-                },
-            ),
-            None => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no vulnerability database is loaded yet",
-            ),
-        },
-        (Method::POST, ["engine", "check"]) => engine_check(app, request).await,
-        (Method::GET, ["audits"]) => json(StatusCode::OK, &json!({ "audits": app.audits.list() })),
-        (Method::GET, ["whitelists"]) => json(
-            StatusCode::OK,
-            &json!({ "whitelists": app.whitelist.items() }),
+    next.run(request).await
+}
+
+/// The 404 naming what was asked (`uri` is the path under `/api/v1`).
+async fn no_such_endpoint(method: Method, uri: Uri) -> HttpResponse {
+    let under = uri.path().trim_end_matches('/');
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {method} /api/v1{under}"),
+    )
+}
+
+async fn scan(State(app): AppState, Path(id): Path<String>) -> HttpResponse {
+    match app.scans.get(&id) {
+        Some(entry) => json(StatusCode::OK, &entry),
+        None => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
+    }
+}
+
+async fn scan_log(State(app): AppState) -> HttpResponse {
+    json(StatusCode::OK, &json!({ "scans": app.engine.scan_log() }))
+}
+
+async fn audits(State(app): AppState) -> HttpResponse {
+    json(StatusCode::OK, &json!({ "audits": app.audits.list() }))
+}
+
+async fn whitelists(State(app): AppState) -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &json!({ "whitelists": app.whitelist.items() }),
+    )
+}
+
+/// `DELETE /whitelists?name=NAME`.
+async fn remove_whitelist_named(State(app): AppState, RawQuery(query): RawQuery) -> HttpResponse {
+    match query_value(query.as_deref().unwrap_or(""), "name") {
+        Some(name) => remove_whitelist(&app, &name).await,
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "DELETE /api/v1/whitelists needs ?name=NAME or /whitelists/NAME",
         ),
-        (Method::POST, ["whitelists"]) => add_whitelist(app, request).await,
-        (Method::DELETE, ["whitelists", name]) => remove_whitelist(app, name).await,
-        (Method::DELETE, ["whitelists"]) => match query_value(&query, "name") {
-            Some(name) => remove_whitelist(app, &name).await,
-            None => error(
-                StatusCode::BAD_REQUEST,
-                "DELETE /api/v1/whitelists needs ?name=NAME or /whitelists/NAME",
-            ),
-        },
-        _ => error(
-            StatusCode::NOT_FOUND,
-            &format!("no such endpoint: {} {path}", request.method()),
+    }
+}
+
+/// `DELETE /whitelists/NAME`.
+async fn remove_whitelist_at(State(app): AppState, Path(name): Path<String>) -> HttpResponse {
+    remove_whitelist(&app, &name).await
+}
+
+async fn database(State(app): AppState) -> HttpResponse {
+    match app.engine.db().current() {
+        Some(current) => json(
+            StatusCode::OK,
+            &crate::remote::DatabaseAnswer {
+                content_id: current.version.clone(),
+                built_at: current.built_at.clone(),
+            },
+        ),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no vulnerability database is loaded yet",
         ),
     }
 }
@@ -91,7 +141,7 @@ fn workload_json(w: &WorkloadRef) -> serde_json::Value {
     json!({"namespace": w.namespace, "kind": w.kind, "name": w.name})
 }
 
-fn images(app: &Arc<App>) -> HttpResponse {
+async fn images(State(app): AppState) -> HttpResponse {
     let Some(running) = &app.running else {
         return no_inventory();
     };
@@ -129,14 +179,14 @@ fn images(app: &Arc<App>) -> HttpResponse {
     )
 }
 
-fn image_workloads(app: &Arc<App>, digest: &str) -> HttpResponse {
+async fn image_workloads(State(app): AppState, Path(digest): Path<String>) -> HttpResponse {
     let Some(running) = &app.running else {
         return no_inventory();
     };
     let workloads: BTreeSet<WorkloadRef> = running
         .rows()
         .into_iter()
-        .filter(|r| r.digest.as_deref() == Some(digest))
+        .filter(|r| r.digest.as_deref() == Some(digest.as_str()))
         .map(|r| r.workload)
         .collect();
     if workloads.is_empty() {
@@ -154,7 +204,8 @@ fn image_workloads(app: &Arc<App>, digest: &str) -> HttpResponse {
     )
 }
 
-fn workloads(app: &Arc<App>, query: &str) -> HttpResponse {
+async fn workloads(State(app): AppState, RawQuery(query): RawQuery) -> HttpResponse {
+    let query = query.as_deref().unwrap_or("");
     let Some(running) = &app.running else {
         return no_inventory();
     };
@@ -232,7 +283,7 @@ struct ScanRequest {
     image: String,
 }
 
-async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn start_scan(State(app): AppState, request: Request) -> HttpResponse {
     let body = match app.read_body(request).await {
         Ok(b) => b,
         Err(e) => return e.response(),
@@ -251,7 +302,6 @@ async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
     }
     let entry = app.scans.start(&asked.image);
     let answer = json(StatusCode::ACCEPTED, &entry);
-    let app = Arc::clone(app);
     tokio::spawn(async move {
         let own = app.namespace.clone();
         let check = app
@@ -280,8 +330,8 @@ async fn start_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse 
     answer
 }
 
-fn vulnerabilities(app: &Arc<App>, digest: &str) -> HttpResponse {
-    match app.engine.latest(digest) {
+async fn vulnerabilities(State(app): AppState, Path(digest): Path<String>) -> HttpResponse {
+    match app.engine.latest(&digest) {
         Some(result) => json(
             StatusCode::OK,
             &json!({
@@ -297,7 +347,7 @@ fn vulnerabilities(app: &Arc<App>, digest: &str) -> HttpResponse {
     }
 }
 
-fn policies(app: &Arc<App>) -> HttpResponse {
+async fn policies(State(app): AppState) -> HttpResponse {
     let set = app.engine.policies();
     let mut ids: Vec<String> = set.policies.iter().map(|p| p.id.clone()).collect();
     for id in portcullis_policy::BUILTIN_IDS {
@@ -331,7 +381,7 @@ struct NewWhitelist {
     creator: Option<String>,
 }
 
-async fn add_whitelist(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn add_whitelist(State(app): AppState, request: Request) -> HttpResponse {
     let body = match app.read_body(request).await {
         Ok(b) => b,
         Err(e) => return e.response(),
@@ -427,7 +477,7 @@ const MAX_ENGINE_TIMEOUT: u64 = 300;
 
 /// `POST /api/v1/engine/check`: scan an image for a replica in remote engine mode, with the
 /// registry credentials it found, once it proved (with them) that it may read the image.
-async fn engine_check(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn engine_check(State(app): AppState, request: Request) -> HttpResponse {
     let body = match app.read_body(request).await {
         Ok(b) => b,
         Err(e) => return e.response(),

@@ -18,9 +18,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
-use hyper::{Method, Request, StatusCode};
+use axum::Router;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{MethodRouter, any, get, post};
+use hyper::StatusCode;
+use hyper::header::{HeaderMap, HeaderValue};
 use portcullis_catalog::{Os, Package};
 use portcullis_config::HarborConfig;
 use portcullis_harbor::media::{self, AcceptError};
@@ -125,7 +129,7 @@ impl HarborState {
         self.basic.is_some() || tokens.accepts_any()
     }
 
-    fn admits(&self, tokens: &Tokens, request: &Request<Incoming>) -> bool {
+    fn admits(&self, tokens: &Tokens, request: &Request) -> bool {
         let header = |name: &str| {
             request
                 .headers()
@@ -204,17 +208,66 @@ fn json_response(
     }
 }
 
-/// Answer a request for the adapter; `path` is the part after the prefix
-/// (`/api/v1/metadata`).
-pub async fn handle(app: &Arc<App>, request: Request<Incoming>, path: &str) -> HttpResponse {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let endpoint = match (request.method(), segments.as_slice()) {
-        (_, ["api", "v1", "metadata"]) => "metadata",
-        (_, ["api", "v1", "scan"]) => "scan",
-        (_, ["api", "v1", "scan", _, "report"]) => "report",
-        _ => "other",
+/// The adapter's routes (`/api/v1/metadata`; nested under `/harbor` too), each behind
+/// the adapter's credentials and counted in `portcullis_harbor_requests_total` by endpoint
+/// and status (other paths as `other`). Empty path segments are dropped before routing.
+pub fn service(app: &Arc<App>) -> crate::http::Normalized {
+    let router = Router::new()
+        .route(
+            "/api/v1/metadata",
+            endpoint(
+                app,
+                "metadata",
+                get(|State(app): AppState| async move { metadata(&app) }).fallback(not_allowed),
+            ),
+        )
+        .route(
+            "/api/v1/scan",
+            endpoint(app, "scan", post(accept_scan).fallback(not_allowed)),
+        )
+        .route(
+            "/api/v1/scan/{id}/report",
+            endpoint(app, "report", get(report_for).fallback(not_allowed)),
+        );
+    let other = any(|| async { error(StatusCode::NOT_FOUND, "not found") });
+    crate::http::normalized(
+        router
+            .fallback_service(endpoint(app, "other", other).with_state(Arc::clone(app)))
+            .with_state(Arc::clone(app)),
+    )
+}
+
+type AppState = State<Arc<App>>;
+
+/// `route` for the endpoint `name` (`other`: no endpoint): every answer, refusals
+/// included, is counted.
+fn endpoint(
+    app: &Arc<App>,
+    name: &'static str,
+    route: MethodRouter<Arc<App>>,
+) -> MethodRouter<Arc<App>> {
+    route.layer(middleware::from_fn_with_state(
+        (Arc::clone(app), name),
+        counted_and_admitted,
+    ))
+}
+
+/// Only requests with the adapter's credentials reach an endpoint; each answer is counted.
+async fn counted_and_admitted(
+    State((app, endpoint)): State<(Arc<App>, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = if app.harbor.admits(&app.tokens, &request) {
+        next.run(request).await
+    } else {
+        let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
+        response.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer, Basic realm=\"portcullis\""),
+        );
+        response.into_response()
     };
-    let response = answer(app, request, &segments).await;
     app.metrics
         .harbor_requests
         .get_or_create(&vec![
@@ -225,35 +278,20 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, path: &str) -> H
     response
 }
 
-async fn answer(app: &Arc<App>, request: Request<Incoming>, segments: &[&str]) -> HttpResponse {
-    let harbor = &app.harbor;
-    if !harbor.admits(&app.tokens, &request) {
-        let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized");
-        response.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer, Basic realm=\"portcullis\""),
-        );
-        return response;
-    }
-    let method = request.method().clone();
-    match (method, segments) {
-        (Method::GET, ["api", "v1", "metadata"]) => metadata(app),
-        (Method::POST, ["api", "v1", "scan"]) => accept_scan(app, request).await,
-        (Method::GET, ["api", "v1", "scan", id, "report"]) => {
-            let query = request.uri().query().unwrap_or("").to_string();
-            let accept = request
-                .headers()
-                .get(hyper::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            report(app, id, accept.as_deref(), &query)
-        }
-        (
-            _,
-            ["api", "v1", "metadata"] | ["api", "v1", "scan"] | ["api", "v1", "scan", _, "report"],
-        ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
-        _ => error(StatusCode::NOT_FOUND, "not found"),
-    }
+async fn not_allowed() -> HttpResponse {
+    error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+async fn report_for(
+    State(app): AppState,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let accept = headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    report(&app, &id, accept, query.as_deref().unwrap_or(""))
 }
 
 fn metadata(app: &Arc<App>) -> HttpResponse {
@@ -275,7 +313,7 @@ impl Drop for Queued<'_> {
     }
 }
 
-async fn accept_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn accept_scan(State(app): AppState, request: Request) -> HttpResponse {
     let body = match app.read_body(request).await {
         Ok(b) => b,
         Err(e) => {
@@ -330,7 +368,6 @@ async fn accept_scan(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse
         1,
     );
     tracing::info!(id = %id, image = %asked.reference, "harbor scan request accepted");
-    let app = Arc::clone(app);
     let job_id = id.clone();
     tokio::spawn(async move {
         let _queued = Queued(&app.harbor.queued);

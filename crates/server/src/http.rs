@@ -1,8 +1,12 @@
 //! HTTP plumbing: responses, bounded bodies, bearer tokens.
+//!
+//! Bodies are read by [`read_body`] rather than by `tower_http`'s body limit and timeout
+//! layers: those answer with their own plain-text bodies (and time out a body that stalls
+//! between frames rather than one not complete in time), while a refused body here gets
+//! the JSON error, the `Connection: close` and the metric it always had.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
@@ -95,10 +99,14 @@ impl BodyError {
 /// `Content-Length` up front, and while reading). The bytes are collected as they arrive
 /// (no buffer is reserved for the declared length), so a slow client holds only what it
 /// sent.
-pub async fn read_body(
-    request: Request<Incoming>,
+pub async fn read_body<B>(
+    request: Request<B>,
     timeout: std::time::Duration,
-) -> Result<Bytes, BodyError> {
+) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -119,6 +127,48 @@ pub async fn read_body(
         }
         Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
     }
+}
+
+/// `request` with its path's empty segments dropped (`/api/v1/scans/` is
+/// `/api/v1/scans`, `//` is `/`), as the API and the Harbor adapter always read paths; the
+/// path is rebuilt only when it has such a segment.
+pub fn without_empty_segments<B>(mut request: Request<B>) -> Request<B> {
+    let path = request.uri().path();
+    if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {
+        return request;
+    }
+    let mut normal = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        normal.push('/');
+        normal.push_str(segment);
+    }
+    if normal.is_empty() {
+        normal.push('/');
+    }
+    if let Some(query) = request.uri().query() {
+        normal.push('?');
+        normal.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = axum::http::uri::PathAndQuery::try_from(normal)
+        && let Some(slot) = parts.path_and_query.as_mut()
+    {
+        *slot = path_and_query;
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+/// A router whose requests lose their path's empty segments first (the API's and the
+/// Harbor adapter's).
+pub type Normalized =
+    tower::util::MapRequest<axum::Router, fn(axum::extract::Request) -> axum::extract::Request>;
+
+/// `router` behind [`without_empty_segments`].
+pub fn normalized(router: axum::Router) -> Normalized {
+    tower::util::MapRequest::new(router, without_empty_segments)
 }
 
 /// Accepted bearer tokens, kept as SHA-256 digests and compared in constant time.
@@ -208,5 +258,21 @@ mod tests {
         assert!(!tokens.admits(&with("Bearer beta\t")));
         assert!(!tokens.admits(&with("Basic beta")));
         assert!(!Tokens::new(&[]).admits(&with("Bearer ")));
+    }
+
+    #[test]
+    fn empty_segments_are_dropped_and_the_query_kept() {
+        let path = |uri: &str| {
+            let request = Request::builder().uri(uri).body(()).unwrap();
+            without_empty_segments(request).uri().to_string()
+        };
+        assert_eq!(path("/api/v1/scans"), "/api/v1/scans");
+        assert_eq!(path("/api/v1/scans/"), "/api/v1/scans");
+        assert_eq!(
+            path("/api/v1//whitelists/?name=a"),
+            "/api/v1/whitelists?name=a"
+        );
+        assert_eq!(path("/"), "/");
+        assert_eq!(path("//"), "/");
     }
 }

@@ -7,6 +7,12 @@
 //! the Kubernetes API enabled) a `WhiteListItem` reflector, `Audit` objects, and the
 //! inventory of running Pods, rescanned on database changes and reported as
 //! `PolicyReport`s, and a read-only dashboard under `/ui/`.
+//!
+//! HTTP: an accept loop of ours (TLS, the `maxConnections` limit, which axum has not) serves
+//! each connection with hyper's HTTP/1 over an `axum::Router` (every route, the API's bearer
+//! tokens as middleware); `hyper-util`'s `GracefulShutdown` drains the connections on stop.
+//! Bodies are read by [`http::read_body`] (the 3 MiB cap and the `requestTimeout` deadline for
+//! the whole body).
 
 mod admission;
 mod api;

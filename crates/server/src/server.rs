@@ -1,16 +1,23 @@
 //! Starting the server: configuration to a running HTTPS listener with its background
 //! tasks (database loads and updates, certificate reloads, the whitelist reflector).
+//!
+//! The listeners: [`accept_loop`] (the connection limit, TLS, hyper's HTTP/1 with
+//! `set_nodelay`, a bounded read buffer and the head deadline) serves the `axum::Router` of
+//! [`main_router`] (or, on the Harbor adapter's own listener, [`harbor_router`]); a
+//! `GracefulShutdown` drains them when the server stops.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Method, Request, StatusCode};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
 use portcullis_config::{PolicyConfig, ServerConfig};
 use portcullis_oci::RegistryOptions;
 use portcullis_policy::{Format, PolicySet};
@@ -160,10 +167,14 @@ impl std::fmt::Debug for App {
 impl App {
     /// Read a request body within `requestTimeout` (see [`crate::http::read_body`]),
     /// counting a refusal in `portcullis_http_refused_total`.
-    pub async fn read_body(
+    pub async fn read_body<B>(
         &self,
-        request: Request<Incoming>,
-    ) -> std::result::Result<bytes::Bytes, crate::http::BodyError> {
+        request: Request<B>,
+    ) -> std::result::Result<bytes::Bytes, crate::http::BodyError>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let read = crate::http::read_body(request, self.config.request_timeout.get()).await;
         if let Err(e) = &read {
             self.metrics
@@ -401,18 +412,18 @@ pub async fn start(settings: Settings) -> Result<RunningServer> {
         harbor_accept = Some(tokio::spawn(accept_loop(
             harbor_listener,
             tls_acceptor.clone(),
+            harbor_router(&app),
             Arc::clone(&app),
             stopped.clone(),
-            Role::Harbor,
         )));
         tracing::info!(addr = ?harbor_addr, "Harbor scanner adapter listening");
     }
     let accept = tokio::spawn(accept_loop(
         listener,
         tls_acceptor,
+        main_router(&app),
         Arc::clone(&app),
         stopped,
-        Role::Main,
     ));
     tracing::info!(%addr, tls = !config.plain_http, "portcullis serve listening");
     Ok(RunningServer {
@@ -985,25 +996,25 @@ async fn reload_policies(
     }
 }
 
-/// What a listener serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    /// Everything.
-    Main,
-    /// The Harbor adapter (at `/api/v1/...` and `/harbor/api/v1/...`) and `/healthz`.
-    Harbor,
-}
-
+/// Serve `router` on `listener` until `stopped`, then drain.
+///
+/// The accept loop stays here rather than in `axum::serve`, which has neither TLS nor a
+/// connection limit (and neither has axum's `Router`; tower's concurrency limit bounds
+/// requests, not connections): at most `maxConnections` connections are served, a
+/// semaphore's permit each, and further ones wait in the listen backlog until one ends.
+/// Each connection is hyper's HTTP/1 over the `Router` and is watched by a
+/// [`GracefulShutdown`]: once stopped, the listener closes, every connection finishes the
+/// request in hand and closes, and those still busy after `drainTimeout` are ended.
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
     app: Arc<App>,
     mut stopped: watch::Receiver<bool>,
-    role: Role,
 ) {
-    // At most `maxConnections` connections are served; further ones wait in the listen
-    // backlog until one ends.
     let places = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    // The connections' tasks, to end those the drain leaves.
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -1029,50 +1040,43 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let acceptor = acceptor.clone();
-        let stopped = stopped.clone();
+        let router = router.clone();
+        let watcher = graceful.watcher();
         connections.spawn(async move {
             let _place = place;
             app.metrics.connections.inc();
-            serve_connection(stream, acceptor, Arc::clone(&app), stopped, role).await;
+            let timeout = app.config.request_timeout.get();
+            serve_connection(stream, acceptor, router, timeout, watcher).await;
             app.metrics.connections.dec();
         });
     }
     drop(listener);
-    // Drain: connections finish the request in hand (they were told to close after it).
     let drain = app.config.drain_timeout.get();
-    let drained = tokio::time::timeout(drain, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             left = connections.len(),
             "connections still busy after the drain timeout; closing them"
         );
         connections.shutdown().await;
     }
+    // Drained: the tasks end with their connections (dropping the set would abort them).
+    while connections.join_next().await.is_some() {}
 }
 
-/// Serve one connection: TLS handshake and request heads within `requestTimeout`, bodies
-/// within it again (see [`crate::http::read_body`]); on shutdown, the request in hand is
-/// finished and the connection closed.
+/// Serve one connection: TLS handshake and request heads within `timeout`, bodies within
+/// it again (see [`crate::http::read_body`]); once `watcher`'s shutdown begins, the request
+/// in hand is finished and the connection closed.
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
-    app: Arc<App>,
-    mut stopped: watch::Receiver<bool>,
-    role: Role,
+    router: Router,
+    timeout: Duration,
+    watcher: Watcher,
 ) {
-    let timeout = app.config.request_timeout.get();
-    let service = service_fn(move |request: Request<Incoming>| {
-        let app = Arc::clone(&app);
-        async move {
-            Ok::<_, Infallible>(match role {
-                Role::Main => route(&app, request).await,
-                Role::Harbor => route_harbor(&app, request).await,
-            })
-        }
-    });
+    let service = TowerToHyperService::new(router);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(timeout)
@@ -1080,8 +1084,9 @@ async fn serve_connection(
     let served = match acceptor {
         Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => {
-                let connection = http.serve_connection(TokioIo::new(tls), service);
-                until_stopped(connection, &mut stopped).await
+                watcher
+                    .watch(http.serve_connection(TokioIo::new(tls), service))
+                    .await
             }
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "TLS handshake failed");
@@ -1090,39 +1095,13 @@ async fn serve_connection(
             Err(_) => return,
         },
         None => {
-            let connection = http.serve_connection(TokioIo::new(stream), service);
-            until_stopped(connection, &mut stopped).await
+            watcher
+                .watch(http.serve_connection(TokioIo::new(stream), service))
+                .await
         }
     };
     if let Err(e) = served {
         tracing::debug!(error = %e, "connection ended with an error");
-    }
-}
-
-/// Drive `connection` to its end; once `stopped` fires, let it finish the request in hand
-/// and close.
-async fn until_stopped<I, S>(
-    connection: hyper::server::conn::http1::Connection<I, S>,
-    stopped: &mut watch::Receiver<bool>,
-) -> hyper::Result<()>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    S: hyper::service::HttpService<Incoming>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::ResBody: 'static,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut connection = std::pin::pin!(connection);
-    if *stopped.borrow() {
-        connection.as_mut().graceful_shutdown();
-        return connection.await;
-    }
-    tokio::select! {
-        done = connection.as_mut() => done,
-        _ = stopped.changed() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
     }
 }
 
@@ -1143,51 +1122,73 @@ async fn follow_engine(remote: Arc<crate::remote::RemoteEngine>, interval: Durat
     }
 }
 
-async fn route(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let path = request.uri().path();
-    match (request.method(), path) {
-        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
-        (&Method::GET, "/readyz") => {
-            if app.engine.db().current().is_some() || app.engine.is_remote() {
-                respond(StatusCode::OK, "text/plain", "ready\n")
-            } else {
-                respond(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "no vulnerability database loaded yet\n",
+/// The main listener's routes: `/healthz`, `/readyz`, `/metrics`, `POST /imagecheck`, the
+/// API under `/api/v1` ([`crate::api`]), the dashboard under `/ui` ([`crate::ui`]) and, when
+/// enabled, the Harbor adapter under `/harbor` ([`crate::harbor`]). Anything else, and
+/// another method on the first three, is a JSON 404.
+fn main_router(app: &Arc<App>) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/imagecheck",
+            post(imagecheck).fallback(|| async {
+                error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "POST an AdmissionReview to /imagecheck",
                 )
-            }
-        }
-        (&Method::GET, "/metrics") => respond(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            app.metrics.render(),
-        ),
-        (&Method::POST, "/imagecheck") => crate::admission::handle(app, request).await,
-        (_, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
-            crate::api::handle(app, request).await
-        }
-        (_, p) if p == "/ui" || p.starts_with("/ui/") => crate::ui::handle(app, request).await,
-        (_, p) if app.config.harbor.enabled && (p == "/harbor" || p.starts_with("/harbor/")) => {
-            let rest = p["/harbor".len()..].to_string();
-            crate::harbor::handle(app, request, &rest).await
-        }
-        (_, "/imagecheck") => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "POST an AdmissionReview to /imagecheck",
-        ),
-        _ => error(StatusCode::NOT_FOUND, "not found"),
+            }),
+        )
+        .merge(crate::ui::router())
+        .method_not_allowed_fallback(not_found);
+    router = router.nest_service("/api/v1", crate::api::service(app));
+    if app.config.harbor.enabled {
+        router = router.nest_service("/harbor", crate::harbor::service(app));
+    }
+    router.fallback(not_found).with_state(Arc::clone(app))
+}
+
+/// The Harbor adapter's own listener: `/healthz` and the adapter, at the root and under
+/// `/harbor` (every other request is the adapter's to answer).
+fn harbor_router(app: &Arc<App>) -> Router {
+    let harbor = crate::harbor::service(app);
+    Router::new()
+        .route("/healthz", get(healthz).fallback_service(harbor.clone()))
+        .nest_service("/harbor", harbor.clone())
+        .fallback_service(harbor)
+}
+
+async fn healthz() -> HttpResponse {
+    respond(StatusCode::OK, "text/plain", "ok\n")
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> HttpResponse {
+    if app.engine.db().current().is_some() || app.engine.is_remote() {
+        respond(StatusCode::OK, "text/plain", "ready\n")
+    } else {
+        respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "no vulnerability database loaded yet\n",
+        )
     }
 }
 
-/// The Harbor adapter's own listener: the adapter at the root and under `/harbor`.
-async fn route_harbor(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let path = request.uri().path().to_string();
-    if request.method() == Method::GET && path == "/healthz" {
-        return respond(StatusCode::OK, "text/plain", "ok\n");
-    }
-    let rest = path.strip_prefix("/harbor").unwrap_or(&path).to_string();
-    crate::harbor::handle(app, request, &rest).await
+async fn metrics(State(app): State<Arc<App>>) -> HttpResponse {
+    respond(
+        StatusCode::OK,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        app.metrics.render(),
+    )
+}
+
+async fn imagecheck(State(app): State<Arc<App>>, request: axum::extract::Request) -> HttpResponse {
+    crate::admission::handle(&app, request).await
+}
+
+async fn not_found() -> HttpResponse {
+    error(StatusCode::NOT_FOUND, "not found")
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@ mod view;
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::routing::get;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 
 pub use session::{MAX_SESSIONS, SESSION_TTL, Sessions};
 
@@ -31,42 +33,54 @@ const JS: &str = include_str!("assets/app.js");
 /// The content security policy of every dashboard page: nothing inline, nothing foreign.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Answer a request under `/ui`.
-pub async fn handle(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
-    let path = request.uri().path().to_string();
-    let query = request.uri().query().unwrap_or("").to_string();
-    let method = request.method().clone();
-    match (&method, path.as_str()) {
-        (&Method::GET, "/ui/static/app.css") => asset("text/css; charset=utf-8", CSS),
-        (&Method::GET, "/ui/static/app.js") => asset("text/javascript; charset=utf-8", JS),
-        (&Method::GET, "/ui/login") => html(StatusCode::OK, pages::login(None)),
-        (&Method::POST, "/ui/login") => login(app, request).await,
-        (&Method::POST, "/ui/logout") => logout(app, request).await,
-        (&Method::GET | &Method::HEAD, "/ui") => redirect("/ui/", None),
-        (&Method::GET | &Method::HEAD, _) => {
-            let session = app.ui_sessions.find(&request);
-            if session.is_none() && !app.tokens.admits(&request) {
-                return redirect("/ui/login", None);
-            }
-            let csrf = session.as_ref().map(|(_, s)| s.csrf.as_str());
-            let (status, body) = pages::render(app, &path, &query, csrf);
-            html(status, body)
-        }
-        _ => {
-            let mut response = html(
-                StatusCode::METHOD_NOT_ALLOWED,
-                pages::message("Not allowed", "The dashboard is read-only."),
-            );
-            response
-                .headers_mut()
-                .insert(hyper::header::ALLOW, HeaderValue::from_static("GET"));
-            response
-        }
+/// The dashboard's routes: the assets, the login and logout forms, and the pages (GET of
+/// any other path under `/ui/`, `/ui/logout` included, rendered by [`pages::render`]). A
+/// method a path does not take gets 405 with `Allow: GET`.
+pub fn router() -> Router<Arc<App>> {
+    let css = || async { asset("text/css; charset=utf-8", CSS) };
+    let js = || async { asset("text/javascript; charset=utf-8", JS) };
+    let login_form = || async { html(StatusCode::OK, pages::login(None)) };
+    Router::new()
+        .route(
+            "/ui",
+            get(|| async { redirect("/ui/", None) }).fallback(not_allowed),
+        )
+        .route("/ui/", get(page).fallback(not_allowed))
+        .route("/ui/{*page}", get(page).fallback(not_allowed))
+        .route("/ui/static/app.css", get(css).fallback(not_allowed))
+        .route("/ui/static/app.js", get(js).fallback(not_allowed))
+        .route(
+            "/ui/login",
+            get(login_form).post(login).fallback(not_allowed),
+        )
+        .route("/ui/logout", get(page).post(logout).fallback(not_allowed))
+}
+
+/// GET (or HEAD) a page: with a login session or a bearer token, else to the login form.
+async fn page(State(app): State<Arc<App>>, request: Request) -> HttpResponse {
+    let session = app.ui_sessions.find(&request);
+    if session.is_none() && !app.tokens.admits(&request) {
+        return redirect("/ui/login", None);
     }
+    let csrf = session.as_ref().map(|(_, s)| s.csrf.as_str());
+    let uri = request.uri();
+    let (status, body) = pages::render(&app, uri.path(), uri.query().unwrap_or(""), csrf);
+    html(status, body)
+}
+
+async fn not_allowed() -> HttpResponse {
+    let mut response = html(
+        StatusCode::METHOD_NOT_ALLOWED,
+        pages::message("Not allowed", "The dashboard is read-only."),
+    );
+    response
+        .headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static("GET"));
+    response
 }
 
 /// POST `/ui/login`: a valid `token` field gets a session cookie and the overview.
-async fn login(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn login(State(app): State<Arc<App>>, request: Request) -> HttpResponse {
     let body = match app.read_body(request).await {
         Ok(b) => b,
         Err(e) => return e.response(),
@@ -92,7 +106,7 @@ async fn login(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
 }
 
 /// POST `/ui/logout`: ends the session when the form's `csrf` matches it.
-async fn logout(app: &Arc<App>, request: Request<Incoming>) -> HttpResponse {
+async fn logout(State(app): State<Arc<App>>, request: Request) -> HttpResponse {
     let found = app.ui_sessions.find(&request);
     let body = match app.read_body(request).await {
         Ok(b) => b,

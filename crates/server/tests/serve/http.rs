@@ -119,3 +119,66 @@ fn certificates_reload_when_the_files_change() {
     );
     assert_eq!(server.get("/healthz", None).peer_cn, "second");
 }
+
+#[test]
+fn unknown_paths_and_methods_answer_as_they_always_did() {
+    let server = TestServer::start(base_config(None), |_| {});
+    let token = Some("token-one");
+    for (method, path, auth, status, message) in [
+        ("GET", "/nope", None, 404, "not found"),
+        ("GET", "/api/v1x", token, 404, "not found"),
+        ("POST", "/healthz", None, 404, "not found"),
+        ("DELETE", "/metrics", None, 404, "not found"),
+        (
+            "GET",
+            "/imagecheck",
+            None,
+            405,
+            "POST an AdmissionReview to /imagecheck",
+        ),
+        (
+            "GET",
+            "/api/v1/no-such-thing",
+            token,
+            404,
+            "no such endpoint: GET /api/v1/no-such-thing",
+        ),
+        (
+            "POST",
+            "/api/v1/policies",
+            token,
+            404,
+            "no such endpoint: POST /api/v1/policies",
+        ),
+        (
+            "GET",
+            "/api/v1",
+            token,
+            404,
+            "no such endpoint: GET /api/v1",
+        ),
+        (
+            "GET",
+            "/api/v1/",
+            token,
+            404,
+            "no such endpoint: GET /api/v1",
+        ),
+        ("GET", "/api/v1/scans/nope", token, 404, "no scan nope"),
+        (
+            "DELETE",
+            "/api/v1/whitelists",
+            token,
+            400,
+            "DELETE /api/v1/whitelists needs ?name=NAME or /whitelists/NAME",
+        ),
+    ] {
+        let answer = server.request(method, path, auth, b"");
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.text());
+        assert_eq!(answer.json()["error"], message, "{method} {path}");
+    }
+    // Empty segments are dropped, as the API always read its paths.
+    for path in ["/api/v1/policies/", "/api/v1//policies"] {
+        assert_eq!(server.get(path, token).status, 200, "{path}");
+    }
+}
