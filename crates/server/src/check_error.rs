@@ -101,6 +101,7 @@ impl CheckError {
             Oci::TooLarge => CheckErrorKind::TooLarge,
             _ => CheckErrorKind::Scan,
         };
+        let error = portcullis_types::error::Chain(error);
         let message = if context.is_empty() {
             error.to_string()
         } else {

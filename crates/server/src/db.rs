@@ -104,7 +104,12 @@ impl DbPool {
     /// generation keeps serving.
     pub fn load(&self) -> Result<bool> {
         let label = self.path.display().to_string();
-        let db_error = |e: portcullis_vulndb::Error| Error::new(ErrorKind::Database, e.to_string());
+        let db_error = |e: portcullis_vulndb::Error| {
+            Error::new(
+                ErrorKind::Database,
+                portcullis_types::error::Chain(&e).to_string(),
+            )
+        };
         // `version()` is one indexed read: an unchanged file costs next to nothing.
         let first = Database::open(&self.path).map_err(db_error)?;
         let version = first.version().map_err(db_error)?;

@@ -19,6 +19,7 @@ use portcullis_catalog::{Catalog, Os, Package};
 use portcullis_oci::{Credentials, Digest, ImageInfo, ImageOptions, Reference, RegistryToken};
 use portcullis_policy::{Policy, PolicySet};
 use portcullis_scan::ScanResult;
+use portcullis_types::error::Chain;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -1062,12 +1063,12 @@ impl Engine {
         let matched = generation
             .run(move |db| {
                 let mut result = portcullis_scan::scan_catalog(&info, catalog, db)
-                    .map_err(|e| CheckError::new(CheckErrorKind::Scan, e.to_string()))?;
+                    .map_err(|e| CheckError::new(CheckErrorKind::Scan, Chain(&e).to_string()))?;
                 portcullis_scan::judge(&mut result, &policy, unix_now());
                 Ok::<_, CheckError>(result)
             })
             .await
-            .map_err(|e| CheckError::new(CheckErrorKind::Scan, e.to_string()))?;
+            .map_err(|e| CheckError::new(CheckErrorKind::Scan, Chain(&e).to_string()))?;
         let mut result = match matched {
             Ok(result) => result,
             Err(e) => return self.scan_failed(e),

@@ -287,7 +287,7 @@ fn send(agent: &ureq::Agent, config: &NotificationConfig, event: &Event) -> Resu
     request
         .send(&body[..])
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| portcullis_types::error::Chain(&e).to_string())
 }
 
 /// A mounted key usually ends with a newline: not part of the key.
