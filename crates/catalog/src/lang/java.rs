@@ -16,6 +16,7 @@
 
 use std::io::{Cursor, Read};
 
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -447,22 +448,17 @@ fn maven_package(
     location: &str,
     evidence: &str,
 ) -> Package {
-    Package {
-        ecosystem: Ecosystem::Java,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl: purl::build("maven", group, name, Some(version), &[]),
-        layer: None,
-        extra: Extra::Java {
+    lang_package(
+        Ecosystem::Java,
+        name,
+        version,
+        location,
+        purl::build("maven", group, name, Some(version), &[]),
+        Extra::Java {
             group_id: group.map(String::from),
             evidence: evidence.to_string(),
         },
-    }
+    )
 }
 
 /// The package of one `pom.properties` (needs artifactId and version).

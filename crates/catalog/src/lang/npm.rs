@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -97,17 +98,15 @@ pub fn npm_purl(name: &str, version: &str) -> String {
 
 fn package(name: &str, version: &str, location: &str, licenses: Vec<String>) -> Package {
     Package {
-        ecosystem: Ecosystem::Npm,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
         licenses,
-        purl: npm_purl(name, version),
-        layer: None,
-        extra: Extra::None,
+        ..lang_package(
+            Ecosystem::Npm,
+            name,
+            version,
+            location,
+            npm_purl(name, version),
+            Extra::None,
+        )
     }
 }
 

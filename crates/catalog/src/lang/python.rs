@@ -7,7 +7,7 @@
 //! [`Extra::Python`]. Licences: `License-Expression` (PEP 639), else a short one-line
 //! `License`, else the last part of `License ::` classifiers.
 
-use super::non_empty;
+use super::{lang_package, non_empty};
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -99,17 +99,15 @@ pub fn parse_metadata(data: &[u8], location: &str) -> Result<Package, Warning> {
     let normalized = normalize_name(&name);
     let licenses = licenses(&headers);
     Ok(Package {
-        ecosystem: Ecosystem::Python,
-        purl: purl::build("pypi", None, &normalized, Some(&version), &[]),
-        name: normalized,
-        version,
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
         licenses,
-        layer: None,
-        extra: Extra::Python { name },
+        ..lang_package(
+            Ecosystem::Python,
+            &normalized,
+            &version,
+            location,
+            purl::build("pypi", None, &normalized, Some(&version), &[]),
+            Extra::Python { name },
+        )
     })
 }
 

@@ -11,6 +11,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -51,19 +52,14 @@ fn crate_package(
     source: Option<String>,
     checksum: Option<String>,
 ) -> Package {
-    Package {
-        ecosystem: Ecosystem::Cargo,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl: purl::build("cargo", None, name, Some(version), &[]),
-        layer: None,
-        extra: Extra::Cargo { source, checksum },
-    }
+    lang_package(
+        Ecosystem::Cargo,
+        name,
+        version,
+        location,
+        purl::build("cargo", None, name, Some(version), &[]),
+        Extra::Cargo { source, checksum },
+    )
 }
 
 /// Read a `Cargo.lock`: one package per `[[package]]` with a name and a version.
