@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use portcullis_testkit::sleep::{record_sleep, slept};
+
 use super::mock::{MockRequest, MockResponse, MockServer};
 use super::open;
 use crate::digest::Digest;
@@ -110,21 +112,6 @@ fn registry_error(status: u16, code: &str, message: &str) -> MockResponse {
         .body(format!(
             r#"{{"errors":[{{"code":"{code}","message":"{message}","detail":null}}]}}"#
         ))
-}
-
-thread_local! {
-    /// The retry delays the client waited out on this thread.
-    static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The injected clock of [`options`]: retry delays are recorded, not slept.
-fn record_sleep(delay: Duration) {
-    SLEPT.with(|slept| slept.borrow_mut().push(delay));
-}
-
-/// The delays recorded since the last call.
-fn slept() -> Vec<Duration> {
-    SLEPT.with(|slept| std::mem::take(&mut *slept.borrow_mut()))
 }
 
 fn options(servers: &[&MockServer]) -> ImageOptions {
@@ -718,8 +705,8 @@ fn redirect_loops_are_bounded() {
     assert!(err.to_string().contains("more than 5 redirects"), "{err}");
 }
 
-#[test]
-fn a_stalled_blob_is_a_network_error() {
+/// A registry serving image `t` whose layer blob stalls after 100 bytes.
+fn stalling_layer_registry() -> (TestImage, MockServer) {
     let image = test_image("amd64", &[7u8; 4096]);
     let content = Content::with_image("t", &image);
     let layer_path = format!("/v2/{REPO}/blobs/{}", image.layer_digest);
@@ -730,6 +717,12 @@ fn a_stalled_blob_is_a_network_error() {
         }
         response
     });
+    (image, server)
+}
+
+#[test]
+fn a_stalled_blob_is_a_network_error() {
+    let (image, server) = stalling_layer_registry();
     let mut opts = options(&[&server]);
     opts.registry.read_timeout = Duration::from_secs(1);
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
@@ -882,16 +875,7 @@ fn manual_real_registry() {
 
 #[test]
 fn an_overall_deadline_ends_a_stalled_blob_before_the_read_timeout() {
-    let image = test_image("amd64", &[7u8; 4096]);
-    let content = Content::with_image("t", &image);
-    let layer_path = format!("/v2/{REPO}/blobs/{}", image.layer_digest);
-    let server = MockServer::start(move |r| {
-        let mut response = content.serve(r);
-        if r.path() == layer_path {
-            response.stall_after = Some(100);
-        }
-        response
-    });
+    let (_image, server) = stalling_layer_registry();
     let mut opts = options(&[&server]);
     // The idle timeout alone would wait past the mock's 10 s stall.
     opts.registry.read_timeout = Duration::from_secs(60);
