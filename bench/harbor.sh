@@ -30,23 +30,12 @@ if [[ ! -f "$layout/index.json" ]]; then
   done
 fi
 
-# A registry with its access log (on stdout) kept.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-regdir="$(mktemp -d)"
-cat >"$regdir/config.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: false}}
-storage: {filesystem: {rootdirectory: $regdir/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-YML
-docker-registry serve "$regdir/config.yml" >"$regdir/access.log" 2>&1 &
-regpid=$!
+# A registry with its access log kept ($regdir/access.log).
+registry_access_log=1
+# shellcheck source=bench/registry.sh
+source "$here/registry.sh"
 servepid=""
 trap 'kill $regpid $servepid 2>/dev/null; rm -rf "$regdir"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
 for i in 1 2 3 4 5; do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:app$i" "docker://127.0.0.1:$port/bench/app$i:1" >/dev/null
 done
