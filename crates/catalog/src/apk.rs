@@ -3,7 +3,7 @@
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::Warning;
+use crate::warning::{Warning, skipped_stanza};
 
 /// The apk database path.
 pub const INSTALLED: &str = "lib/apk/db/installed";
@@ -99,18 +99,17 @@ fn finish(
     let (name, version) = match (name, version) {
         (Some(n), Some(v)) => (n, v),
         (name, _) => {
-            warnings.push(Warning::error(
+            let missing = if name.is_none() {
+                "missing package name (P:)"
+            } else {
+                "missing version (V:)"
+            };
+            warnings.push(skipped_stanza(
                 location,
-                format!(
-                    "stanza {index} (line {}){}: missing {}; skipped",
-                    stanza.first_line,
-                    name.map(|n| format!(" package '{n}'")).unwrap_or_default(),
-                    if name.is_none() {
-                        "package name (P:)"
-                    } else {
-                        "version (V:)"
-                    }
-                ),
+                index,
+                stanza.first_line,
+                name,
+                missing,
             ));
             return;
         }

@@ -3,7 +3,7 @@
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::Warning;
+use crate::warning::{Warning, skipped_stanza};
 
 /// The dpkg status database.
 pub const STATUS: &str = "var/lib/dpkg/status";
@@ -121,13 +121,12 @@ fn parse(
         match status {
             Some(s) if !is_installed(s) => return,
             None if require_status => {
-                warnings.push(Warning::error(
+                warnings.push(skipped_stanza(
                     location,
-                    format!(
-                        "stanza {index} (line {}){}: no Status field; skipped",
-                        stanza.first_line,
-                        name.map(|n| format!(" package '{n}'")).unwrap_or_default()
-                    ),
+                    index,
+                    stanza.first_line,
+                    name,
+                    "no Status field",
                 ));
                 return;
             }
@@ -135,14 +134,17 @@ fn parse(
         }
         let version = stanza.get("Version");
         let (Some(name), Some(version)) = (name, version) else {
-            warnings.push(Warning::error(
+            let missing = if name.is_none() {
+                "missing Package"
+            } else {
+                "missing Version"
+            };
+            warnings.push(skipped_stanza(
                 location,
-                format!(
-                    "stanza {index} (line {}){}: missing {}; skipped",
-                    stanza.first_line,
-                    name.map(|n| format!(" package '{n}'")).unwrap_or_default(),
-                    if name.is_none() { "Package" } else { "Version" }
-                ),
+                index,
+                stanza.first_line,
+                name,
+                missing,
             ));
             return;
         };
