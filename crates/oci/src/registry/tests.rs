@@ -114,6 +114,16 @@ fn registry_error(status: u16, code: &str, message: &str) -> MockResponse {
         ))
 }
 
+/// [`options`] for `server`, logging in as `username` with `password`.
+fn options_as(server: &MockServer, username: &str, password: &str) -> ImageOptions {
+    let mut opts = options(&[server]);
+    opts.registry.credentials = Some(Credentials {
+        username: username.into(),
+        password: password.into(),
+    });
+    opts
+}
+
 fn options(servers: &[&MockServer]) -> ImageOptions {
     ImageOptions {
         platform: Some("linux/amd64".parse().unwrap()),
@@ -283,11 +293,7 @@ fn bearer_server(content: Content, user_pass: Option<&'static str>) -> MockServe
 fn bearer_token_flow_with_credentials() {
     let image = test_image("amd64", b"layer");
     let server = bearer_server(Content::with_image("t", &image), Some("user:pass"));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "user".into(),
-        password: "pass".into(),
-    });
+    let opts = options_as(&server, "user", "pass");
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
     assert_eq!(info.digest.as_ref(), Some(&image.manifest_digest));
     assert_eq!(read_layer(store.as_ref(), &info).unwrap(), b"layer");
@@ -376,11 +382,7 @@ fn wrong_password_is_unauthorized_and_never_shown() {
     let image = test_image("amd64", b"layer");
     let password = "hunter2-very-secret";
     let server = basic_server(Content::with_image("t", &image));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "alice", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -403,11 +405,7 @@ fn wrong_password_is_unauthorized_and_never_shown() {
 
     // The same through a token endpoint.
     let server = bearer_server(Content::with_image("t", &image), Some("alice:other"));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "alice", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -427,11 +425,7 @@ fn a_hostile_registry_echoing_the_password_is_redacted() {
         }
         registry_error(403, "DENIED", &format!("you sent {auth} i.e. {password}"))
     });
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "bob".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "bob", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -668,11 +662,7 @@ fn redirects_never_carry_credentials_to_another_origin() {
         }
         content.serve(r)
     });
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "user".into(),
-        password: "pass".into(),
-    });
+    let opts = options_as(&server, "user", "pass");
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
     assert_eq!(info.config_digest.as_ref(), Some(&image.config_digest));
     assert_eq!(
