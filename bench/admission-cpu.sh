@@ -21,10 +21,7 @@ if [[ ! -f "$db" || ! -d "$layout" ]]; then
 fi
 rate="${RATE:-5000}"
 n="${N:-60000}"
-run="$(mktemp -d)"
-regpid="" srvpid=""
-trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
-start_registry
+start_run
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:cold-0" \
   "docker://127.0.0.1:$regport/bench/app0:v1" >/dev/null
 start_server "$db" --policy reject_critical --insecure-registry "127.0.0.1:$regport"

@@ -52,10 +52,7 @@ if ! grep -q "\"cold-$cold_count\"" "$layout/index.json" 2>/dev/null; then
   done
 fi
 
-run="$(mktemp -d)"
-regpid="" srvpid=""
-trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
-start_registry
+start_run
 for i in $(seq 0 "$cold_count"); do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:cold-$i" \
     "docker://127.0.0.1:$regport/bench/app$i:v1" >/dev/null

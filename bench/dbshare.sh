@@ -4,27 +4,13 @@
 # beside the SQLite file's (target: <= 25%) and the best pull + verify + swap time (target: <= 3 s),
 # with `skopeo copy` of the same artifact to a local directory as the transfer floor, and the time of
 # the HEAD check a following server makes when nothing changed (target: <= 20 ms).
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-work="$here/work"
-runs="${RUNS:-5}"
-testdata="${PORTCULLIS_TESTDATA:-$root/testdata}"
-mkdir -p "$work"
-for tool in docker-registry skopeo curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install $tool" >&2; exit 1; }
-done
-# PORTCULLIS_BIN picks another build (e.g. target/debug/portcullis); by default a release build.
-if [[ -z "${PORTCULLIS_BIN:-}" ]]; then
-  (cd "$root" && cargo build --release -p portcullis-cli 2>/dev/null)
-fi
-portcullis="${PORTCULLIS_BIN:-$root/target/release/portcullis}"
+name=""
+needs="docker-registry skopeo curl"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 db="$work/full-testdata.sqlite"
-if ! "$portcullis" --db "$db" db status >/dev/null 2>&1; then
-  rm -f "$db"
-  "$portcullis" --db "$db" db import "$testdata/advisories" >/dev/null
-fi
+cached_db "$db" "$testdata/advisories"
 
 # shellcheck source=bench/registry.sh
 source "$here/registry.sh"

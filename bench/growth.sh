@@ -155,10 +155,7 @@ PY
   mv "$layout.tmp" "$layout"
 fi
 adb="$work/cold-db.sqlite"
-if ! "$portcullis" --db "$adb" db status >/dev/null 2>&1; then
-  rm -f "$adb"
-  "$portcullis" --db "$adb" db import "$testdata/advisories/alpine-secdb" "$testdata/advisories/nvd" >/dev/null
-fi
+cached_db "$adb" "$testdata/advisories/alpine-secdb" "$testdata/advisories/nvd"
 # shellcheck source=bench/registry.sh
 source "$here/registry.sh"
 srvpid=""

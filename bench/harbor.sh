@@ -6,26 +6,13 @@
 # same image), then every report polled through 302 to 200. Prints the time until all 50 reports
 # are ready and the blob downloads the registry served (target: exactly one pull per image),
 # beside two floors: `skopeo copy` of the five images, and five cold `portcullis scan` runs.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-work="$here/work"
-testdata="${PORTCULLIS_TESTDATA:-$root/testdata}"
-mkdir -p "$work"
-for tool in docker-registry skopeo umoci curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install $tool" >&2; exit 1; }
-done
-# PORTCULLIS_BIN picks another build (e.g. target/debug/portcullis); by default a release build.
-if [[ -z "${PORTCULLIS_BIN:-}" ]]; then
-  (cd "$root" && cargo build --release -p portcullis-cli 2>/dev/null)
-fi
-portcullis="${PORTCULLIS_BIN:-$root/target/release/portcullis}"
+name=""
+needs="docker-registry skopeo umoci curl python3"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 db="$work/harbor-bench.sqlite"
-if ! "$portcullis" --db "$db" db status >/dev/null 2>&1; then
-  rm -f "$db"
-  "$portcullis" --db "$db" db import "$testdata/advisories/alpine-secdb" "$testdata/advisories/nvd" >/dev/null
-fi
+cached_db "$db" "$testdata/advisories/alpine-secdb" "$testdata/advisories/nvd"
 
 # Five images: Alpine 3.9.6 and 3.20.3 root filesystems, each with a file of its own.
 layout="$work/harbor-layout"
@@ -43,23 +30,12 @@ if [[ ! -f "$layout/index.json" ]]; then
   done
 fi
 
-# A registry with its access log (on stdout) kept.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-regdir="$(mktemp -d)"
-cat >"$regdir/config.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: false}}
-storage: {filesystem: {rootdirectory: $regdir/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-YML
-docker-registry serve "$regdir/config.yml" >"$regdir/access.log" 2>&1 &
-regpid=$!
+# A registry with its access log kept ($regdir/access.log).
+registry_access_log=1
+# shellcheck source=bench/registry.sh
+source "$here/registry.sh"
 servepid=""
 trap 'kill $regpid $servepid 2>/dev/null; rm -rf "$regdir"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
 for i in 1 2 3 4 5; do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:app$i" "docker://127.0.0.1:$port/bench/app$i:1" >/dev/null
 done

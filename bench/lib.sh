@@ -47,17 +47,12 @@ ref="127.0.0.1:$port/bookworm:minbase"
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:bookworm" "docker://$ref" >/dev/null
 
 # Alpine minirootfs images (cached), pushed too.
+# shellcheck source=bench/alpine.sh
+source "$here/alpine.sh"
 alpine_layout="$work/alpine-layout"
 alpine_refs=()
 for v in 3.9.6 3.20.3; do
-  if ! grep -q "\"$v\"" "$alpine_layout/index.json" 2>/dev/null; then
-    [[ -f "$alpine_layout/index.json" ]] || umoci init --layout "$alpine_layout"
-    umoci new --image "$alpine_layout:$v"
-    umoci unpack --rootless --image "$alpine_layout:$v" "$work/bundle-$v" >/dev/null
-    tar -C "$work/bundle-$v/rootfs" -xzf "$testdata/images/alpine/alpine-minirootfs-$v-x86_64.tar.gz"
-    umoci repack --image "$alpine_layout:$v" "$work/bundle-$v"
-    rm -rf "$work/bundle-$v"
-  fi
+  alpine_image "$alpine_layout" "$v"
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$alpine_layout:$v" "docker://127.0.0.1:$port/alpine:$v" >/dev/null
   alpine_refs+=("127.0.0.1:$port/alpine:$v")
 done

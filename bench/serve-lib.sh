@@ -24,6 +24,15 @@ YML
   done
 }
 
+# A fresh temporary directory $run and a registry started in it (start_registry); on exit the
+# registry and the server (srvpid) are stopped and $run removed.
+start_run() {
+  run="$(mktemp -d)"
+  regpid="" srvpid=""
+  trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
+  start_registry
+}
+
 # `portcullis serve` over TLS (a fresh self-signed certificate, $run/tls.crt) with the database
 # $1 and the further arguments; sets srvpid and url, and waits until /readyz says ready.
 start_server() {

@@ -44,20 +44,12 @@ fi
 
 # 3. Alpine images in an OCI layout (cached) and a plain-HTTP registry holding them.
 layout="$work/alpine-layout"
+# shellcheck source=bench/alpine.sh
+source "$here/alpine.sh"
 for v in 3.9.6 3.20.3; do
-  if ! grep -q "\"$v\"" "$layout/index.json" 2>/dev/null; then
-    [[ -f "$layout/index.json" ]] || umoci init --layout "$layout"
-    umoci new --image "$layout:$v"
-    umoci unpack --rootless --image "$layout:$v" "$work/bundle-$v" >/dev/null
-    tar -C "$work/bundle-$v/rootfs" -xzf "$testdata/images/alpine/alpine-minirootfs-$v-x86_64.tar.gz"
-    umoci repack --image "$layout:$v" "$work/bundle-$v"
-    rm -rf "$work/bundle-$v"
-  fi
+  alpine_image "$layout" "$v"
 done
-run="$(mktemp -d)"
-regpid="" srvpid=""
-trap 'kill $regpid $srvpid 2>/dev/null || true; rm -rf "$run"' EXIT
-start_registry
+start_run
 for v in 3.9.6 3.20.3; do
   skopeo --insecure-policy copy --dest-tls-verify=false "oci:$layout:$v" \
     "docker://127.0.0.1:$regport/alpine:$v" >/dev/null

@@ -1,42 +1,20 @@
 //! Alpine apk packages from `lib/apk/db/installed`.
 
-use portcullis_oci::FileSet;
-
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
-use crate::{Cataloger, files_matching};
+use crate::warning::{Warning, skipped_stanza};
 
 /// The apk database path.
 pub const INSTALLED: &str = "lib/apk/db/installed";
 
-/// Catalogs apk's installed database.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApkCataloger;
-
-impl Cataloger for ApkCataloger {
-    fn name(&self) -> &'static str {
-        "apk"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        &[INSTALLED]
-    }
-
-    fn catalog(&self, files: &FileSet, os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        let mut packages = Vec::new();
-        for (file, data) in files_matching(files, self.patterns(), report) {
-            let (mut found, warnings) = parse_installed(data, &file.path, os);
-            for package in &mut found {
-                package.layer.clone_from(&file.layer);
-            }
-            packages.extend(found);
-            report.extend(warnings);
-        }
-        packages
-    }
-}
+file_cataloger!(
+    /// Catalogs apk's installed database.
+    ApkCataloger,
+    "apk",
+    &[INSTALLED],
+    parse_installed,
+);
 
 #[derive(Default)]
 struct Stanza<'a> {
@@ -121,18 +99,17 @@ fn finish(
     let (name, version) = match (name, version) {
         (Some(n), Some(v)) => (n, v),
         (name, _) => {
-            warnings.push(Warning::error(
+            let missing = if name.is_none() {
+                "missing package name (P:)"
+            } else {
+                "missing version (V:)"
+            };
+            warnings.push(skipped_stanza(
                 location,
-                format!(
-                    "stanza {index} (line {}){}: missing {}; skipped",
-                    stanza.first_line,
-                    name.map(|n| format!(" package '{n}'")).unwrap_or_default(),
-                    if name.is_none() {
-                        "package name (P:)"
-                    } else {
-                        "version (V:)"
-                    }
-                ),
+                index,
+                stanza.first_line,
+                name,
+                missing,
             ));
             return;
         }

@@ -1,50 +1,28 @@
 //! Debian packages from `var/lib/dpkg/status` and the distroless `var/lib/dpkg/status.d/*`.
 
-use portcullis_oci::FileSet;
-
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
-use crate::{Cataloger, files_matching};
+use crate::warning::{Warning, skipped_stanza};
 
 /// The dpkg status database.
 pub const STATUS: &str = "var/lib/dpkg/status";
 /// The distroless layout: one or more stanzas per file, no `Status:` needed.
 pub const STATUS_D: &str = "var/lib/dpkg/status.d/*";
 
-/// Catalogs dpkg status files.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DpkgCataloger;
-
-impl Cataloger for DpkgCataloger {
-    fn name(&self) -> &'static str {
-        "dpkg"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        &[STATUS, STATUS_D]
-    }
-
-    fn catalog(&self, files: &FileSet, os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        let mut packages = Vec::new();
-        for (file, data) in files_matching(files, self.patterns(), report) {
-            let (mut found, warnings) = if file.path == STATUS {
-                parse_status(data, &file.path, os)
-            } else if file.path.ends_with(".md5sums") {
-                continue;
-            } else {
-                parse_status_d(data, &file.path, os)
-            };
-            for package in &mut found {
-                package.layer.clone_from(&file.layer);
-            }
-            packages.extend(found);
-            report.extend(warnings);
-        }
-        packages
-    }
-}
+file_cataloger!(
+    /// Catalogs dpkg status files.
+    DpkgCataloger,
+    "dpkg",
+    &[STATUS, STATUS_D],
+    |data, location: &str, os| if location == STATUS {
+        parse_status(data, location, os)
+    } else if location.ends_with(".md5sums") {
+        (Vec::new(), Vec::new())
+    } else {
+        parse_status_d(data, location, os)
+    },
+);
 
 /// One control stanza: its fields in order, continuation lines joined with `\n`.
 #[derive(Debug, Default)]
@@ -143,13 +121,12 @@ fn parse(
         match status {
             Some(s) if !is_installed(s) => return,
             None if require_status => {
-                warnings.push(Warning::error(
+                warnings.push(skipped_stanza(
                     location,
-                    format!(
-                        "stanza {index} (line {}){}: no Status field; skipped",
-                        stanza.first_line,
-                        name.map(|n| format!(" package '{n}'")).unwrap_or_default()
-                    ),
+                    index,
+                    stanza.first_line,
+                    name,
+                    "no Status field",
                 ));
                 return;
             }
@@ -157,14 +134,17 @@ fn parse(
         }
         let version = stanza.get("Version");
         let (Some(name), Some(version)) = (name, version) else {
-            warnings.push(Warning::error(
+            let missing = if name.is_none() {
+                "missing Package"
+            } else {
+                "missing Version"
+            };
+            warnings.push(skipped_stanza(
                 location,
-                format!(
-                    "stanza {index} (line {}){}: missing {}; skipped",
-                    stanza.first_line,
-                    name.map(|n| format!(" package '{n}'")).unwrap_or_default(),
-                    if name.is_none() { "Package" } else { "Version" }
-                ),
+                index,
+                stanza.first_line,
+                name,
+                missing,
             ));
             return;
         };

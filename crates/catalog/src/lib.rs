@@ -8,6 +8,37 @@
 //! [`Level::Error`]: the package list is incomplete and the image cannot be judged
 //! ([`Catalog::errors`]).
 
+/// Declare `$name`, a unit [`Cataloger`] called `$label` that reads the files matching
+/// `$patterns` with `$parse(data, location, os)` (see [`catalog_files`]).
+macro_rules! file_cataloger {
+    ($(#[$attr:meta])* $name:ident, $label:literal, $patterns:expr, $parse:expr $(,)?) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
+
+        impl $crate::Cataloger for $name {
+            fn name(&self) -> &'static str {
+                $label
+            }
+
+            fn patterns(&self) -> &[&'static str] {
+                $patterns
+            }
+
+            fn catalog(
+                &self,
+                files: &portcullis_oci::FileSet,
+                os: Option<&$crate::os::Os>,
+                report: &mut $crate::warning::Warnings,
+            ) -> Vec<$crate::package::Package> {
+                $crate::catalog_files(self, files, report, |data, location| {
+                    ($parse)(data, location, os)
+                })
+            }
+        }
+    };
+}
+
 pub mod apk;
 pub mod dpkg;
 pub mod error;
@@ -219,6 +250,30 @@ pub fn files_matching<'a>(
         }
     }
     out
+}
+
+/// Run `parse(data, location)` over every file of `files` matching `cataloger`'s patterns,
+/// stamping each package with the file's layer.
+fn catalog_files<C, F>(
+    cataloger: &C,
+    files: &FileSet,
+    report: &mut Warnings,
+    parse: F,
+) -> Vec<Package>
+where
+    C: Cataloger + ?Sized,
+    F: Fn(&[u8], &str) -> (Vec<Package>, Vec<Warning>),
+{
+    let mut packages = Vec::new();
+    for (file, data) in files_matching(files, cataloger.patterns(), report) {
+        let (mut found, warnings) = parse(data, &file.path);
+        for package in &mut found {
+            package.layer.clone_from(&file.layer);
+        }
+        packages.extend(found);
+        report.extend(warnings);
+    }
+    packages
 }
 
 #[cfg(test)]

@@ -81,3 +81,21 @@ impl fmt::Display for Warning {
 
 /// Where catalogers report their warnings and errors.
 pub type Warnings = Vec<Warning>;
+
+/// The error for stanza `index` of a package database `location`, starting at `line` and
+/// naming package `name` if it has one, skipped because of `why`.
+pub(crate) fn skipped_stanza(
+    location: &str,
+    index: usize,
+    line: usize,
+    name: Option<&str>,
+    why: &str,
+) -> Warning {
+    Warning::error(
+        location,
+        format!(
+            "stanza {index} (line {line}){}: {why}; skipped",
+            name.map(|n| format!(" package '{n}'")).unwrap_or_default()
+        ),
+    )
+}

@@ -636,17 +636,7 @@ fn deployment(ns: &str, image: &str, config_hash: &str, secrets: &[SecretMount])
             limits: quantities("1", "512Mi"),
             ..ResourceRequirements::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: strings(&["ALL"]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(restricted()),
         volume_mounts: Some(
             vec![
                 mount("config", "/etc/portcullis", true),
@@ -764,13 +754,10 @@ pub fn builder_next_update(schedule: &str) -> String {
     }
 }
 
-/// The CronJob of `builder`: an init container builds the database into an emptyDir, the
-/// container pushes it to `database.repository` (the image has no shell to chain them).
-fn builder(spec: &Spec, ns: &str, image: &str) -> Option<CronJob> {
-    let schedule = &spec.builder.as_ref()?.schedule;
-    let database = spec.database.as_ref()?;
-    let db_file = "/work/db.sqlite";
-    let security = SecurityContext {
+/// A container security context with no privileges: non-root, read-only root filesystem,
+/// every capability dropped.
+fn restricted() -> SecurityContext {
+    SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
@@ -780,7 +767,16 @@ fn builder(spec: &Spec, ns: &str, image: &str) -> Option<CronJob> {
             ..Capabilities::default()
         }),
         ..SecurityContext::default()
-    };
+    }
+}
+
+/// The CronJob of `builder`: an init container builds the database into an emptyDir, the
+/// container pushes it to `database.repository` (the image has no shell to chain them).
+fn builder(spec: &Spec, ns: &str, image: &str) -> Option<CronJob> {
+    let schedule = &spec.builder.as_ref()?.schedule;
+    let database = spec.database.as_ref()?;
+    let db_file = "/work/db.sqlite";
+    let security = restricted();
     let env = |docker: bool| {
         let mut vars = vec![EnvVar {
             name: "HOME".to_string(),

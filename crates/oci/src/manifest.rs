@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
+use crate::image::{ImageConfig, LayerDescriptor};
 use crate::platform::Platform;
 
 /// OCI image manifest.
@@ -59,6 +60,25 @@ pub struct ImageManifest {
     pub config: Descriptor,
     /// The layers, base first.
     pub layers: Vec<Descriptor>,
+}
+
+impl ImageManifest {
+    /// The layers, each with its `diff_id` when `config` lists one per layer (else none has
+    /// one).
+    pub fn layer_descriptors(&self, config: &ImageConfig) -> Vec<LayerDescriptor> {
+        let diff_ids =
+            (config.diff_ids.len() == self.layers.len()).then_some(config.diff_ids.as_slice());
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, d)| LayerDescriptor {
+                digest: d.digest.clone(),
+                size: d.size,
+                media_type: d.media_type.clone(),
+                diff_id: diff_ids.and_then(|ids| ids.get(i).cloned()),
+            })
+            .collect()
+    }
 }
 
 /// An image index (OCI) or manifest list (Docker).

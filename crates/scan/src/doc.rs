@@ -35,6 +35,44 @@ pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Read the document at `path` ([`read_capped`]) and parse it with `parse(name, bytes)`,
+/// `name` being the path as shown in messages.
+pub(crate) fn load<T>(path: &Path, parse: impl FnOnce(&str, &[u8]) -> Result<T>) -> Result<T> {
+    let bytes = read_capped(path)?;
+    parse(&path.display().to_string(), &bytes)
+}
+
+/// Refuse the bytes of document `name` when over [`MAX_FILTER_DOCUMENT_LEN`].
+pub(crate) fn check_len(name: &str, bytes: &[u8]) -> Result<()> {
+    if bytes.len() as u64 > MAX_FILTER_DOCUMENT_LEN {
+        return Err(error(name, "too large"));
+    }
+    Ok(())
+}
+
+/// Read each of `items` with `read(item, number)`, numbering from 1; an error names the
+/// file `name` and the item (`{what} {number}: ...`).
+pub(crate) fn read_numbered<T>(
+    name: &str,
+    items: &[Value],
+    what: &str,
+    read: impl Fn(&Value, usize) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let number = index.saturating_add(1);
+        out.push(read(item, number).map_err(|e| error(name, format!("{what} {number}: {e}")))?);
+    }
+    Ok(out)
+}
+
+/// `value` as a mapping, else `expected a mapping, found ...`.
+pub(crate) fn mapping(value: &Value) -> std::result::Result<&Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("expected a mapping, found {}", type_name(value)))
+}
+
 /// What kind of JSON value this is, for messages.
 pub(crate) fn type_name(value: &Value) -> &'static str {
     match value {

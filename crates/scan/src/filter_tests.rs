@@ -90,6 +90,13 @@ fn result() -> ScanResult {
     }
 }
 
+/// [`result`] after `filters`, applied at `NOW`, and their summary.
+fn filtered(filters: &Filters) -> (ScanResult, FilterSummary) {
+    let mut r = result();
+    let summary = apply_filters(&mut r, filters, NOW);
+    (r, summary)
+}
+
 fn kept(result: &ScanResult) -> Vec<(String, String)> {
     result
         .findings
@@ -107,8 +114,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn no_filters_keep_everything() {
-    let mut r = result();
-    let summary = apply_filters(&mut r, &Filters::default(), NOW);
+    let (r, summary) = filtered(&Filters::default());
     assert_eq!(r.findings.len(), 6);
     assert_eq!(summary, FilterSummary::default());
     assert_eq!(summary.describe(), None);
@@ -128,12 +134,11 @@ fn severity_list() {
     );
     assert!(parse_severity_list(" , ").is_err());
 
-    let mut r = result();
     let filters = Filters {
         severities: Some(parse_severity_list("critical,high").unwrap()),
         ..Filters::default()
     };
-    let summary = apply_filters(&mut r, &filters, NOW);
+    let (r, summary) = filtered(&filters);
     assert_eq!(
         kept(&r),
         pairs(&[
@@ -152,12 +157,11 @@ fn severity_list() {
 
 #[test]
 fn ignore_unfixed() {
-    let mut r = result();
     let filters = Filters {
         ignore_unfixed: true,
         ..Filters::default()
     };
-    let summary = apply_filters(&mut r, &filters, NOW);
+    let (r, summary) = filtered(&filters);
     assert_eq!(r.findings.len(), 4);
     let dropped: Vec<&str> = summary.suppressed.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(dropped, ["CVE-2024-0002", "CVE-2024-0005"]);
@@ -194,12 +198,11 @@ fn ignore_file_entries_with_expiry_and_packages() {
         Some("pkg:apk/alpine/musl@1.0-r0")
     );
     assert_eq!(file.entries[1].expires.as_deref(), Some("2030-01-01"));
-    let mut r = result();
     let filters = Filters {
         ignore_files: vec![file],
         ..Filters::default()
     };
-    let summary = apply_filters(&mut r, &filters, NOW);
+    let (r, summary) = filtered(&filters);
     assert_eq!(
         kept(&r),
         pairs(&[
@@ -361,12 +364,11 @@ fn vex_statements_suppress_and_keep() {
         ]
     );
     assert_eq!(doc.statements[2].status, VexStatus::Fixed);
-    let mut r = result();
     let filters = Filters {
         vex: vec![doc],
         ..Filters::default()
     };
-    let summary = apply_filters(&mut r, &filters, NOW);
+    let (r, summary) = filtered(&filters);
     // libcrypto3 is under investigation, CVE-2024-0003 is overridden by the later
     // `affected`, CVE-2024-0005 has no statement.
     assert_eq!(
@@ -465,7 +467,6 @@ fn vex_errors_name_the_file_and_statement() {
 
 #[test]
 fn first_filter_wins_and_summary_counts_each() {
-    let mut r = result();
     let filters = Filters {
         severities: Some(BTreeSet::from([Severity::Critical])),
         ignore_unfixed: true,
@@ -476,7 +477,7 @@ fn first_filter_wins_and_summary_counts_each() {
         )
         .unwrap()],
     };
-    let summary = apply_filters(&mut r, &filters, NOW);
+    let (r, summary) = filtered(&filters);
     assert_eq!(r.findings.len(), 2);
     let by: Vec<(&str, SuppressedBy)> = summary
         .suppressed

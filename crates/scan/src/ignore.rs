@@ -54,15 +54,12 @@ pub struct IgnoreEntry {
 impl IgnoreFile {
     /// Read and parse the ignore file at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = doc::read_capped(path)?;
-        Self::parse(&path.display().to_string(), &bytes)
+        doc::load(path, Self::parse)
     }
 
     /// Parse an ignore file's bytes; `name` is used in error messages.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Self> {
-        if bytes.len() as u64 > doc::MAX_FILTER_DOCUMENT_LEN {
-            return Err(error(name, "too large"));
-        }
+        doc::check_len(name, bytes)?;
         let text =
             std::str::from_utf8(bytes).map_err(|e| error(name, format!("not UTF-8: {e}")))?;
         let value: Value = if text.trim().is_empty() {
@@ -95,25 +92,16 @@ impl IgnoreFile {
                 ));
             }
         };
-        let mut entries = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let number = index.saturating_add(1);
-            let entry = IgnoreEntry::read(item, number)
-                .map_err(|e| error(name, format!("entry {number}: {e}")))?;
-            entries.push(entry);
-        }
         Ok(Self {
             name: name.to_string(),
-            entries,
+            entries: doc::read_numbered(name, items, "entry", IgnoreEntry::read)?,
         })
     }
 }
 
 impl IgnoreEntry {
     fn read(value: &Value, number: usize) -> std::result::Result<Self, String> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| format!("expected a mapping, found {}", doc::type_name(value)))?;
+        let map = doc::mapping(value)?;
         if let Some(key) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(format!(
                 "unknown field '{key}' (expected {})",

@@ -101,15 +101,12 @@ struct ProductKey {
 impl VexDocument {
     /// Read and parse the OpenVEX JSON document at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = doc::read_capped(path)?;
-        Self::parse(&path.display().to_string(), &bytes)
+        doc::load(path, Self::parse)
     }
 
     /// Parse an OpenVEX JSON document's bytes; `name` is used in error messages.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Self> {
-        if bytes.len() as u64 > doc::MAX_FILTER_DOCUMENT_LEN {
-            return Err(error(name, "too large"));
-        }
+        doc::check_len(name, bytes)?;
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| error(name, format!("invalid JSON: {e}")))?;
         let map = value.as_object().ok_or_else(|| {
@@ -125,16 +122,9 @@ impl VexDocument {
             .get("statements")
             .ok_or_else(|| error(name, "missing statements"))?;
         let statements = list(statements, "statements").map_err(|e| error(name, e))?;
-        let mut out = Vec::with_capacity(statements.len());
-        for (index, item) in statements.iter().enumerate() {
-            let number = index.saturating_add(1);
-            let statement = VexStatement::read(item, number)
-                .map_err(|e| error(name, format!("statement {number}: {e}")))?;
-            out.push(statement);
-        }
         Ok(Self {
             name: name.to_string(),
-            statements: out,
+            statements: doc::read_numbered(name, statements, "statement", VexStatement::read)?,
         })
     }
 
@@ -153,9 +143,7 @@ impl VexDocument {
 
 impl VexStatement {
     fn read(value: &Value, number: usize) -> std::result::Result<Self, String> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| format!("expected a mapping, found {}", doc::type_name(value)))?;
+        let map = doc::mapping(value)?;
         let (vulnerability, aliases) = read_vulnerability(map)?;
         let status_text = required_string(map, "status")?;
         let status = VexStatus::parse(&status_text).ok_or_else(|| {

@@ -15,6 +15,7 @@ pub mod kube;
 pub mod layout;
 pub mod mock;
 pub mod registry;
+pub mod sleep;
 mod tls;
 mod token;
 

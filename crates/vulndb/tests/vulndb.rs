@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::sleep::{record_sleep, slept};
 use portcullis_vulndb::fetch::{
     FetchOptions, Fetcher, HttpFetcher, Mirrors, NetworkSource, Updater,
 };
@@ -1431,19 +1432,6 @@ fn answer(status: &str, headers: &str, body: &str) -> String {
         "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-}
-
-thread_local! {
-    /// The delays the fetcher of this thread waited out.
-    static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn record_sleep(delay: Duration) {
-    SLEPT.with(|slept| slept.borrow_mut().push(delay));
-}
-
-fn slept() -> Vec<Duration> {
-    SLEPT.with(|slept| std::mem::take(&mut *slept.borrow_mut()))
 }
 
 fn recording_fetcher(ca_certs: Vec<PathBuf>) -> HttpFetcher {

@@ -19,6 +19,7 @@
 
 use object::{Object, ObjectSection, ObjectSegment};
 
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 
@@ -320,24 +321,19 @@ fn go_package(
         None => (None, path),
     };
     let purl_version = Some(version).filter(|v| *v != DEVEL);
-    Package {
-        ecosystem: Ecosystem::Go,
-        name: path.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl: purl::build("golang", namespace, name, purl_version, &[]),
-        layer: None,
-        extra: Extra::Go {
+    lang_package(
+        Ecosystem::Go,
+        path,
+        version,
+        location,
+        purl::build("golang", namespace, name, purl_version, &[]),
+        Extra::Go {
             go_version: go_version.to_string(),
             main_module,
             sum: Some(sum.to_string()).filter(|s| !s.is_empty()),
             replaces,
         },
-    }
+    )
 }
 
 /// A replacement by a directory (`./x`, `../x`, `/x`; Go writes its version as empty or

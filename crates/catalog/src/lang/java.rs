@@ -16,14 +16,10 @@
 
 use std::io::{Cursor, Read};
 
-use portcullis_oci::FileSet;
-
-use super::catalog_files;
-use crate::Cataloger;
-use crate::os::Os;
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
+use crate::warning::Warning;
 
 /// The files read.
 pub const PATTERNS: &[&str] = &["**/*.jar", "**/*.war", "**/*.ear", "**/*.jpi", "**/*.hpi"];
@@ -51,23 +47,13 @@ impl Default for Limits {
     }
 }
 
-/// Catalogs Java archives.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JavaCataloger;
-
-impl Cataloger for JavaCataloger {
-    fn name(&self) -> &'static str {
-        "java"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        PATTERNS
-    }
-
-    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        catalog_files(self, files, report, parse_or_decode)
-    }
-}
+file_cataloger!(
+    /// Catalogs Java archives.
+    JavaCataloger,
+    "java",
+    PATTERNS,
+    |data, location, _| parse_or_decode(data, location),
+);
 
 /// Archives at least this big are reduced to their packages as soon as they are read
 /// ([`summarize_archive`]); smaller ones are kept whole until cataloguing.
@@ -462,22 +448,17 @@ fn maven_package(
     location: &str,
     evidence: &str,
 ) -> Package {
-    Package {
-        ecosystem: Ecosystem::Java,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl: purl::build("maven", group, name, Some(version), &[]),
-        layer: None,
-        extra: Extra::Java {
+    lang_package(
+        Ecosystem::Java,
+        name,
+        version,
+        location,
+        purl::build("maven", group, name, Some(version), &[]),
+        Extra::Java {
             group_id: group.map(String::from),
             evidence: evidence.to_string(),
         },
-    }
+    )
 }
 
 /// The package of one `pom.properties` (needs artifactId and version).

@@ -20,34 +20,31 @@ pub mod rust;
 pub mod sieve;
 pub mod zipstream;
 
-use portcullis_oci::FileSet;
+use crate::package::{Ecosystem, Extra, Package};
 
-use crate::package::Package;
-use crate::warning::{Warning, Warnings};
-use crate::{Cataloger, files_matching};
-
-/// Run `parse(data, location)` over every file of `files` matching `cataloger`'s patterns,
-/// stamping each package with the file's layer.
-fn catalog_files<C, F>(
-    cataloger: &C,
-    files: &FileSet,
-    report: &mut Warnings,
-    parse: F,
-) -> Vec<Package>
-where
-    C: Cataloger + ?Sized,
-    F: Fn(&[u8], &str) -> (Vec<Package>, Vec<Warning>),
-{
-    let mut packages = Vec::new();
-    for (file, data) in files_matching(files, cataloger.patterns(), report) {
-        let (mut found, warnings) = parse(data, &file.path);
-        for package in &mut found {
-            package.layer.clone_from(&file.layer);
-        }
-        packages.extend(found);
-        report.extend(warnings);
+/// A language package found at `location`: no architecture, no source package, no licences
+/// and no layer yet.
+fn lang_package(
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+    location: &str,
+    purl: String,
+    extra: Extra,
+) -> Package {
+    Package {
+        ecosystem,
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: None,
+        location: location.to_string(),
+        source_name: None,
+        source_version: None,
+        licenses: Vec::new(),
+        purl,
+        layer: None,
+        extra,
     }
-    packages
 }
 
 /// A trimmed, non-empty string.

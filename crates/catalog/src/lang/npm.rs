@@ -11,15 +11,12 @@
 
 use std::collections::BTreeSet;
 
-use portcullis_oci::FileSet;
 use serde_json::Value;
 
-use super::catalog_files;
-use crate::Cataloger;
-use crate::os::Os;
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
+use crate::warning::Warning;
 
 /// The files read.
 pub const PATTERNS: &[&str] = &["**/node_modules/**/package.json", "**/package-lock.json"];
@@ -27,34 +24,24 @@ pub const PATTERNS: &[&str] = &["**/node_modules/**/package.json", "**/package-l
 /// Nesting limit for the v1 `dependencies` tree.
 const MAX_DEPTH: usize = 128;
 
-/// Catalogs npm packages.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NpmCataloger;
-
-impl Cataloger for NpmCataloger {
-    fn name(&self) -> &'static str {
-        "npm"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        PATTERNS
-    }
-
-    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        catalog_files(self, files, report, |data, location| {
-            if location == "package-lock.json" || location.ends_with("/package-lock.json") {
-                parse_package_lock(data, location)
-            } else if is_installed_manifest(location) {
-                match parse_package_json(data, location) {
-                    Ok(package) => (package.into_iter().collect(), Vec::new()),
-                    Err(warning) => (Vec::new(), vec![warning]),
-                }
-            } else {
-                (Vec::new(), Vec::new())
+file_cataloger!(
+    /// Catalogs npm packages.
+    NpmCataloger,
+    "npm",
+    PATTERNS,
+    |data, location: &str, _| {
+        if location == "package-lock.json" || location.ends_with("/package-lock.json") {
+            parse_package_lock(data, location)
+        } else if is_installed_manifest(location) {
+            match parse_package_json(data, location) {
+                Ok(package) => (package.into_iter().collect(), Vec::new()),
+                Err(warning) => (Vec::new(), vec![warning]),
             }
-        })
-    }
-}
+        } else {
+            (Vec::new(), Vec::new())
+        }
+    },
+);
 
 /// Is `path` the manifest of an installed package (`.../node_modules/[@scope/]NAME/package.json`)?
 pub fn is_installed_manifest(path: &str) -> bool {
@@ -111,17 +98,15 @@ pub fn npm_purl(name: &str, version: &str) -> String {
 
 fn package(name: &str, version: &str, location: &str, licenses: Vec<String>) -> Package {
     Package {
-        ecosystem: Ecosystem::Npm,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
         licenses,
-        purl: npm_purl(name, version),
-        layer: None,
-        extra: Extra::None,
+        ..lang_package(
+            Ecosystem::Npm,
+            name,
+            version,
+            location,
+            npm_purl(name, version),
+            Extra::None,
+        )
     }
 }
 

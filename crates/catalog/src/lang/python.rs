@@ -7,14 +7,10 @@
 //! [`Extra::Python`]. Licences: `License-Expression` (PEP 639), else a short one-line
 //! `License`, else the last part of `License ::` classifiers.
 
-use portcullis_oci::FileSet;
-
-use super::{catalog_files, non_empty};
-use crate::Cataloger;
-use crate::os::Os;
+use super::{lang_package, non_empty};
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
+use crate::warning::Warning;
 
 /// The files read.
 pub const PATTERNS: &[&str] = &[
@@ -26,28 +22,16 @@ pub const PATTERNS: &[&str] = &[
 /// A `License:` value longer than this (or spanning lines) is a licence text, not a name.
 const MAX_LICENSE_NAME: usize = 200;
 
-/// Catalogs installed Python distributions.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PythonCataloger;
-
-impl Cataloger for PythonCataloger {
-    fn name(&self) -> &'static str {
-        "python"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        PATTERNS
-    }
-
-    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        catalog_files(self, files, report, |data, location| {
-            match parse_metadata(data, location) {
-                Ok(package) => (vec![package], Vec::new()),
-                Err(warning) => (Vec::new(), vec![warning]),
-            }
-        })
-    }
-}
+file_cataloger!(
+    /// Catalogs installed Python distributions.
+    PythonCataloger,
+    "python",
+    PATTERNS,
+    |data, location, _| match parse_metadata(data, location) {
+        Ok(package) => (vec![package], Vec::new()),
+        Err(warning) => (Vec::new(), vec![warning]),
+    },
+);
 
 /// Normalise a project name as PEP 503 does: runs of `-`, `_`, `.` become one `-`, lowercase.
 pub fn normalize_name(name: &str) -> String {
@@ -115,17 +99,15 @@ pub fn parse_metadata(data: &[u8], location: &str) -> Result<Package, Warning> {
     let normalized = normalize_name(&name);
     let licenses = licenses(&headers);
     Ok(Package {
-        ecosystem: Ecosystem::Python,
-        purl: purl::build("pypi", None, &normalized, Some(&version), &[]),
-        name: normalized,
-        version,
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
         licenses,
-        layer: None,
-        extra: Extra::Python { name },
+        ..lang_package(
+            Ecosystem::Python,
+            &normalized,
+            &version,
+            location,
+            purl::build("pypi", None, &normalized, Some(&version), &[]),
+            Extra::Python { name },
+        )
     })
 }
 

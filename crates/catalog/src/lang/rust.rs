@@ -9,15 +9,12 @@
 
 use std::io::Read;
 
-use portcullis_oci::FileSet;
 use serde::Deserialize;
 
-use super::catalog_files;
-use crate::Cataloger;
-use crate::os::Os;
+use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
+use crate::warning::Warning;
 
 /// The lock files read.
 pub const PATTERNS: &[&str] = &["**/Cargo.lock"];
@@ -25,24 +22,14 @@ pub const PATTERNS: &[&str] = &["**/Cargo.lock"];
 /// The decompressed `.dep-v0` JSON is capped at this size.
 pub const MAX_AUDIT_JSON: u64 = 16 * 1024 * 1024;
 
-/// Catalogs `Cargo.lock` files (auditable binaries are read by
-/// [`BinaryCataloger`](super::binary::BinaryCataloger)).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CargoLockCataloger;
-
-impl Cataloger for CargoLockCataloger {
-    fn name(&self) -> &'static str {
-        "cargo-lock"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        PATTERNS
-    }
-
-    fn catalog(&self, files: &FileSet, _os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        catalog_files(self, files, report, parse_cargo_lock)
-    }
-}
+file_cataloger!(
+    /// Catalogs `Cargo.lock` files (auditable binaries are read by
+    /// [`BinaryCataloger`](super::binary::BinaryCataloger)).
+    CargoLockCataloger,
+    "cargo-lock",
+    PATTERNS,
+    |data, location, _| parse_cargo_lock(data, location),
+);
 
 #[derive(Deserialize)]
 struct Lock {
@@ -65,19 +52,14 @@ fn crate_package(
     source: Option<String>,
     checksum: Option<String>,
 ) -> Package {
-    Package {
-        ecosystem: Ecosystem::Cargo,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl: purl::build("cargo", None, name, Some(version), &[]),
-        layer: None,
-        extra: Extra::Cargo { source, checksum },
-    }
+    lang_package(
+        Ecosystem::Cargo,
+        name,
+        version,
+        location,
+        purl::build("cargo", None, name, Some(version), &[]),
+        Extra::Cargo { source, checksum },
+    )
 }
 
 /// Read a `Cargo.lock`: one package per `[[package]]` with a name and a version.

@@ -8,13 +8,10 @@ pub mod header;
 pub mod ndb;
 pub mod sqlite;
 
-use portcullis_oci::FileSet;
-
 use crate::os::{Os, OsFamily};
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, Warnings};
-use crate::{Cataloger, files_matching};
+use crate::warning::Warning;
 
 use header::HeaderError;
 
@@ -28,32 +25,13 @@ pub const PATTERNS: &[&str] = &[
     "usr/lib/sysimage/rpm/Packages",
 ];
 
-/// Catalogs rpm databases.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RpmCataloger;
-
-impl Cataloger for RpmCataloger {
-    fn name(&self) -> &'static str {
-        "rpm"
-    }
-
-    fn patterns(&self) -> &[&'static str] {
-        PATTERNS
-    }
-
-    fn catalog(&self, files: &FileSet, os: Option<&Os>, report: &mut Warnings) -> Vec<Package> {
-        let mut packages = Vec::new();
-        for (file, data) in files_matching(files, self.patterns(), report) {
-            let (mut found, warnings) = parse_database(data, &file.path, os);
-            for package in &mut found {
-                package.layer.clone_from(&file.layer);
-            }
-            packages.extend(found);
-            report.extend(warnings);
-        }
-        packages
-    }
-}
+file_cataloger!(
+    /// Catalogs rpm databases.
+    RpmCataloger,
+    "rpm",
+    PATTERNS,
+    parse_database,
+);
 
 /// The database formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

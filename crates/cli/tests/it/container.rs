@@ -601,12 +601,7 @@ fn pushed_image_is_scanned_gets_its_sbom_attached_and_is_what_activate_deploys()
         ],
         b"",
     );
-    assert_eq!(local.code, 2);
-    assert!(
-        local.stderr.contains("--attach needs a registry reference"),
-        "{}",
-        local.stderr
-    );
+    local.assert_exit(2, "--attach needs a registry reference");
     let table = portcullis(&["sbom", &reference, "--attach"], b"");
     assert_eq!(
         (table.code, table.stderr.as_str()),

@@ -2,8 +2,7 @@
 //! a served file changed in place.
 
 use std::collections::BTreeSet;
-use std::io::{BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 use portcullis_testkit::{ImageName, MockBehaviour, MockRegistry, images};
 use serde_json::Value;
 
-use crate::{listening_address, portcullis};
+use crate::{http_exchange, listening_address, portcullis};
 
 fn advisories() -> std::path::PathBuf {
     portcullis_testkit::testdata_dir().join("advisories")
@@ -125,22 +124,14 @@ fn a_temporary_file_left_by_a_killed_import_is_removed_by_the_next() {
 }
 
 fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer tok\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    http_exchange(
+        addr,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer tok\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
     )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Fail if the server process has ended (e.g. killed by SIGBUS: exit status 135 from a shell).

@@ -94,12 +94,7 @@ fn inspect_tls_basic_auth_with_password_stdin() {
 
     // Without --ca-cert the test CA is not trusted.
     let untrusted = portcullis(&["image", "inspect", &reference], b"");
-    assert_eq!(untrusted.code, 2);
-    assert!(
-        untrusted.stderr.contains(&registry.host_port()),
-        "{}",
-        untrusted.stderr
-    );
+    untrusted.assert_exit(2, &registry.host_port());
 }
 
 #[test]
@@ -261,12 +256,7 @@ fn bad_input_exits_2_with_a_clear_message() {
     }
     // Usage errors are exit code 2 too (clap).
     let usage = portcullis(&["image", "inspect", "--username", "u", "alpine"], b"");
-    assert_eq!(usage.code, 2);
-    assert!(
-        usage.stderr.contains("--password-stdin"),
-        "{}",
-        usage.stderr
-    );
+    usage.assert_exit(2, "--password-stdin");
 }
 
 #[test]
@@ -274,20 +264,16 @@ fn layer_caps_refuse_an_image_with_a_clear_error() {
     let imgs = images();
     let source = imgs.oci_dir_source(ImageName::Alpine320);
     let run = portcullis(&["image", "files", "--max-layers", "0", &source], b"");
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("the image has 1 layers, more than the cap of 0 layers per image"),
-        "{}",
-        run.stderr
+    run.assert_exit(
+        2,
+        "the image has 1 layers, more than the cap of 0 layers per image",
     );
     // The minirootfs layer decompresses to more than 1 MiB.
     let run = portcullis(
         &["image", "files", "--max-image-bytes", "1048576", &source],
         b"",
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("1048576"), "{}", run.stderr);
+    run.assert_exit(2, "1048576");
     let run = portcullis(&["image", "files", "--max-layers", "1", &source], b"");
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
@@ -372,14 +358,12 @@ fn credential_helpers_from_the_docker_config_are_run() {
     )
     .unwrap();
     let run = inspect_with_docker_config(&config, &bin, &ca, &reference);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
+    run.assert_exit(
+        2,
+        &format!(
             "credential helper docker-credential-not-installed is not on PATH; continuing without credentials for {}",
             registry.host_port()
-        )),
-        "{}",
-        run.stderr
+        ),
     );
     assert!(
         run.stderr.contains("requires authentication"),

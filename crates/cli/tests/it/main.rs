@@ -47,6 +47,41 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Assert that the run exited with `code` and said `needle` on standard error.
+    pub fn assert_exit(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(self.stderr.contains(needle), "{}", self.stderr);
+    }
+}
+
+/// A fresh database (in a directory named after `what`) with `inputs` imported.
+pub fn imported_database(what: &str, inputs: &[String]) -> (tempfile::TempDir, String) {
+    let dir = portcullis_testkit::temp_dir(what);
+    let db = dir.path().join("db.sqlite").display().to_string();
+    let mut args = vec!["--db", db.as_str(), "db", "import"];
+    args.extend(inputs.iter().map(String::as_str));
+    let run = portcullis(&args, b"");
+    assert_eq!(run.code, 0, "importing the test data: {}", run.stderr);
+    (dir, db)
+}
+
+/// Send `request`, a whole HTTP/1.1 request asking `Connection: close`, to `addr`: the
+/// answer's status and body.
+pub fn http_exchange(addr: &str, request: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 /// Run `portcullis ARGS` with `stdin` as standard input, an empty docker config, and no
 /// colours or progress.
 pub fn portcullis(args: &[&str], stdin: &[u8]) -> Run {

@@ -63,12 +63,7 @@ fn show_prints_a_document_that_reads_back() {
     assert_eq!(json(&run.stdout)["policy"]["id"], "my_deny_all");
 
     let run = portcullis(&["policy", "show", "reject_everything"], b"");
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("unknown policy 'reject_everything'"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, "unknown policy 'reject_everything'");
 }
 
 #[test]

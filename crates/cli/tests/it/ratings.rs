@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::{Run, portcullis};
+use crate::{Run, imported_database, portcullis};
 
 fn advisories() -> std::path::PathBuf {
     portcullis_testkit::testdata_dir().join("advisories")
@@ -21,17 +21,11 @@ fn advisories() -> std::path::PathBuf {
 fn database() -> &'static str {
     static DB: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
     &DB.get_or_init(|| {
-        let dir = portcullis_testkit::temp_dir("cli-ratings-db");
-        let db = dir.path().join("db.sqlite").display().to_string();
         let inputs: Vec<String> = ["debian", "nvd", "kev", "epss", "osv/PyPI"]
             .iter()
             .map(|p| advisories().join(p).display().to_string())
             .collect();
-        let mut args = vec!["--db", db.as_str(), "db", "import"];
-        args.extend(inputs.iter().map(String::as_str));
-        let run = portcullis(&args, b"");
-        assert_eq!(run.code, 0, "importing the test data: {}", run.stderr);
-        (dir, db)
+        imported_database("cli-ratings-db", &inputs)
     })
     .1
 }

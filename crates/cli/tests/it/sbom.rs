@@ -121,10 +121,5 @@ fn table_snapshot_and_stable_output() {
 #[test]
 fn sbom_of_a_missing_file_exits_2() {
     let run = portcullis(&["sbom", "tar:/nonexistent/rootfs.tar.gz"], b"");
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("/nonexistent/rootfs.tar.gz"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, "/nonexistent/rootfs.tar.gz");
 }

@@ -11,15 +11,13 @@ use portcullis_testkit::images::{ImageName, images};
 use portcullis_testkit::registry::{Registry, RegistryKind};
 use serde_json::Value;
 
-use crate::{Run, portcullis};
+use crate::{Run, imported_database, portcullis};
 
 /// A database imported once per test process from the Alpine v3.9 and v3.20 secdb, the
 /// OSV exports and the NVD records of the test data.
 pub fn database() -> &'static str {
     static DB: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
     &DB.get_or_init(|| {
-        let dir = portcullis_testkit::temp_dir("cli-scan-db");
-        let db = dir.path().join("db.sqlite").display().to_string();
         let advisories = portcullis_testkit::testdata_dir().join("advisories");
         let inputs: Vec<String> = ["alpine-secdb/v3.9", "alpine-secdb/v3.20", "osv", "nvd"]
             .iter()
@@ -29,11 +27,7 @@ pub fn database() -> &'static str {
                 path.display().to_string()
             })
             .collect();
-        let mut args = vec!["--db", db.as_str(), "db", "import"];
-        args.extend(inputs.iter().map(String::as_str));
-        let run = portcullis(&args, b"");
-        assert_eq!(run.code, 0, "importing the test data: {}", run.stderr);
-        (dir, db)
+        imported_database("cli-scan-db", &inputs)
     })
     .1
 }
@@ -541,12 +535,7 @@ fn severity_and_unfixed_filters() {
     assert!(!run.stderr.contains("hidden"), "{}", run.stderr);
 
     let bad = scan_run(&["scan", "--severity", "critical,hgih", &source]);
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("unknown severity 'hgih'"),
-        "{}",
-        bad.stderr
-    );
+    bad.assert_exit(2, "unknown severity 'hgih'");
 }
 
 #[test]
@@ -612,33 +601,16 @@ fn ignore_file_and_vex() {
         "ignore:\n  - {id: CVE-1, reason: r}\n  - {id: CVE-2}\n",
     );
     let run = scan_run(&["scan", "--ignore-file", &bad, &source]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains(&format!("{bad}: entry 2: missing reason")),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &format!("{bad}: entry 2: missing reason"));
     let bad_vex = temp_file(
         dir.path(),
         "bad.json",
         r#"{"statements": [{"vulnerability": "CVE-1"}]}"#,
     );
     let run = scan_run(&["scan", "--vex", &bad_vex, &source]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains(&format!("{bad_vex}: statement 1: missing status")),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &format!("{bad_vex}: statement 1: missing status"));
     let run = scan_run(&["scan", "--vex", "/nonexistent/vex.json", &source]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("/nonexistent/vex.json"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, "/nonexistent/vex.json");
 }
 
 // ---- exit codes ----
@@ -710,12 +682,7 @@ fn exit_codes_with_a_policy() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 
     let run = scan_run(&["scan", "--policy", "no_such_policy", &source]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("--policy no_such_policy: 'no_such_policy' is neither a built-in policy (allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited) nor a policy file"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, "--policy no_such_policy: 'no_such_policy' is neither a built-in policy (allow_all_and_warn, reject_critical, reject_high, block_root, deny_all, reject_exploited) nor a policy file");
 }
 
 #[test]
@@ -752,8 +719,7 @@ fn custom_policy_file_and_whitelist() {
 
     let broken = temp_file(dir.path(), "broken.yaml", "id: x\nrules:\n  - gate: nope\n");
     let run = scan_run(&["scan", "--policy", &broken, &source]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("broken.yaml"), "{}", run.stderr);
+    run.assert_exit(2, "broken.yaml");
 }
 
 #[test]
@@ -847,7 +813,7 @@ fn the_first_scan_builds_the_database_from_the_sources() {
     let db = dir.path().join("cache/portcullis/db.sqlite");
     let testdata = portcullis_testkit::testdata_dir();
     let mirror = crate::db::Mirror::serve(&testdata.join("advisories/alpine-secdb"));
-    let url = format!("http://127.0.0.1:{}", mirror.1);
+    let url = mirror.url();
     let image = minirootfs("3.20.3");
     let args = [
         "--db",
@@ -862,14 +828,12 @@ fn the_first_scan_builds_the_database_from_the_sources() {
         &image,
     ];
     let run = portcullis(&args, b"");
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
+    run.assert_exit(
+        0,
+        &format!(
             "no vulnerability database at {} yet: building it from 2 upstream sources",
             db.display()
-        )),
-        "{}",
-        run.stderr
+        ),
     );
     let expected = secdb_expected("3.20.3", "v3.20");
     assert_eq!(findings(&json(&run.stdout)), expected);
@@ -900,31 +864,36 @@ fn the_first_scan_builds_the_database_from_the_sources() {
     assert_eq!(again.stdout, run.stdout);
 }
 
+/// `portcullis --db DB scan ARGS`, DB being `file` in a fresh directory (named after `what`)
+/// where no database is yet; the directory is returned to keep it.
+fn scan_without_db(
+    what: &str,
+    file: &str,
+    args: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, Run) {
+    let dir = portcullis_testkit::temp_dir(what);
+    let db = dir.path().join(file);
+    let mut all = vec!["--db", db.to_str().unwrap(), "scan"];
+    all.extend_from_slice(args);
+    let run = portcullis(&all, b"");
+    (dir, db, run)
+}
+
 #[test]
 fn a_failed_first_build_leaves_no_database() {
-    let dir = portcullis_testkit::temp_dir("cli-scan-first-fail");
-    let db = dir.path().join("db.sqlite");
     // Port 1 on loopback: nothing listens, the connection is refused.
-    let run = portcullis(
+    let (_dir, db, run) = scan_without_db(
+        "cli-scan-first-fail",
+        "db.sqlite",
         &[
-            "--db",
-            db.to_str().unwrap(),
-            "scan",
             "--source",
             "alpine-secdb:v3.20/main",
             "--alpine-mirror",
             "http://127.0.0.1:1",
             &minirootfs("3.20.3"),
         ],
-        b"",
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("building the vulnerability database on first use"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, "building the vulnerability database on first use");
     assert!(run.stderr.contains("127.0.0.1:1"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(!db.exists());
@@ -932,17 +901,10 @@ fn a_failed_first_build_leaves_no_database() {
 
 #[test]
 fn offline_without_a_database_says_how_to_get_one() {
-    let dir = portcullis_testkit::temp_dir("cli-scan-nodb");
-    let db = dir.path().join("missing.sqlite");
-    let run = portcullis(
-        &[
-            "--db",
-            db.to_str().unwrap(),
-            "scan",
-            "--offline",
-            &minirootfs("3.9.6"),
-        ],
-        b"",
+    let (_dir, db, run) = scan_without_db(
+        "cli-scan-nodb",
+        "missing.sqlite",
+        &["--offline", &minirootfs("3.9.6")],
     );
     assert_eq!(run.code, 2);
     assert_eq!(

@@ -4,24 +4,14 @@ use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use crate::{listening_address, portcullis};
+use crate::{http_exchange, listening_address, portcullis};
 
 fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\r\n"
+    http_exchange(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\r\n"),
     )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]
@@ -54,8 +44,7 @@ fn serve_runs_with_flags_and_environment() {
 #[test]
 fn serve_wants_tls_files_or_plain_http() {
     let run = portcullis(&["serve", "--listen", "127.0.0.1:0"], b"");
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("--tls-cert"), "{}", run.stderr);
+    run.assert_exit(2, "--tls-cert");
 }
 
 /// A `portcullis serve --plain-http` process on 127.0.0.1 with `env`, and its address.

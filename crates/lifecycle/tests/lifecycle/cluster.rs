@@ -100,6 +100,16 @@ fn activate(
     })
 }
 
+/// The objects `report` created or changed.
+fn changed(report: &cluster::ActivationReport) -> Vec<&str> {
+    report
+        .objects
+        .iter()
+        .filter(|o| o.change != Change::Unchanged)
+        .map(|o| o.object.as_str())
+        .collect()
+}
+
 fn deactivate(mock: &KubeMock, purge: bool) -> Vec<ObjectChange> {
     runtime().block_on(async {
         let client = mock.client();
@@ -223,12 +233,7 @@ fn a_changed_spec_reconfigures_only_what_it_touches() {
     spec.webhook_config.timeout_seconds = 5;
     spec.unknown_image_action = "allow".to_string();
     let report = activate(&mock, &spec, NOW).unwrap();
-    let configured: Vec<&str> = report
-        .objects
-        .iter()
-        .filter(|o| o.change != Change::Unchanged)
-        .map(|o| o.object.as_str())
-        .collect();
+    let configured = changed(&report);
     // The server config lives in the ConfigMap; its hash rolls the Deployment.
     assert_eq!(
         configured,
@@ -246,12 +251,7 @@ fn a_changed_policy_is_reloaded_without_rolling_the_pods() {
     let mut spec = full();
     spec.policy.policy_id = Some("deny_all".to_string());
     let report = activate(&mock, &spec, NOW).unwrap();
-    let configured: Vec<&str> = report
-        .objects
-        .iter()
-        .filter(|o| o.change != Change::Unchanged)
-        .map(|o| o.object.as_str())
-        .collect();
+    let configured = changed(&report);
     // The server reloads `policy` from the ConfigMap: the Deployment stays as it is.
     assert_eq!(configured, ["ConfigMap/portcullis-config"]);
 }

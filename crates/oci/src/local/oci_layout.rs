@@ -161,18 +161,7 @@ fn open_layout(
         &config_bytes,
         &files.describe(&blob_path(&manifest.config.digest)),
     )?;
-    let diff_ids = (config.diff_ids.len() == manifest.layers.len()).then_some(&config.diff_ids);
-    let layers = manifest
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LayerDescriptor {
-            digest: d.digest.clone(),
-            size: d.size,
-            media_type: d.media_type.clone(),
-            diff_id: diff_ids.and_then(|ids| ids.get(i).cloned()),
-        })
-        .collect();
+    let layers = manifest.layer_descriptors(&config);
     let platform = config
         .platform()
         .or_else(|| manifest_descriptor.platform.clone());

@@ -148,27 +148,12 @@ fn fetch_config(
 
 /// The image's layers, each with its `diff_id` when the config lists one per layer.
 fn layer_descriptors(image: &ImageManifest, config: &ImageConfig) -> Vec<LayerDescriptor> {
-    let diff_ids_fit = config.diff_ids.len() == image.layers.len();
-    if !diff_ids_fit {
+    if config.diff_ids.len() != image.layers.len() {
         tracing::debug!(
             layers = image.layers.len(),
             diff_ids = config.diff_ids.len(),
             "config diff_ids do not match the layers; leaving them out"
         );
     }
-    image
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LayerDescriptor {
-            digest: d.digest.clone(),
-            size: d.size,
-            media_type: d.media_type.clone(),
-            diff_id: if diff_ids_fit {
-                config.diff_ids.get(i).cloned()
-            } else {
-                None
-            },
-        })
-        .collect()
+    image.layer_descriptors(config)
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use portcullis_testkit::sleep::{record_sleep, slept};
+
 use super::mock::{MockRequest, MockResponse, MockServer};
 use super::open;
 use crate::digest::Digest;
@@ -112,19 +114,14 @@ fn registry_error(status: u16, code: &str, message: &str) -> MockResponse {
         ))
 }
 
-thread_local! {
-    /// The retry delays the client waited out on this thread.
-    static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The injected clock of [`options`]: retry delays are recorded, not slept.
-fn record_sleep(delay: Duration) {
-    SLEPT.with(|slept| slept.borrow_mut().push(delay));
-}
-
-/// The delays recorded since the last call.
-fn slept() -> Vec<Duration> {
-    SLEPT.with(|slept| std::mem::take(&mut *slept.borrow_mut()))
+/// [`options`] for `server`, logging in as `username` with `password`.
+fn options_as(server: &MockServer, username: &str, password: &str) -> ImageOptions {
+    let mut opts = options(&[server]);
+    opts.registry.credentials = Some(Credentials {
+        username: username.into(),
+        password: password.into(),
+    });
+    opts
 }
 
 fn options(servers: &[&MockServer]) -> ImageOptions {
@@ -296,11 +293,7 @@ fn bearer_server(content: Content, user_pass: Option<&'static str>) -> MockServe
 fn bearer_token_flow_with_credentials() {
     let image = test_image("amd64", b"layer");
     let server = bearer_server(Content::with_image("t", &image), Some("user:pass"));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "user".into(),
-        password: "pass".into(),
-    });
+    let opts = options_as(&server, "user", "pass");
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
     assert_eq!(info.digest.as_ref(), Some(&image.manifest_digest));
     assert_eq!(read_layer(store.as_ref(), &info).unwrap(), b"layer");
@@ -389,11 +382,7 @@ fn wrong_password_is_unauthorized_and_never_shown() {
     let image = test_image("amd64", b"layer");
     let password = "hunter2-very-secret";
     let server = basic_server(Content::with_image("t", &image));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "alice", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -416,11 +405,7 @@ fn wrong_password_is_unauthorized_and_never_shown() {
 
     // The same through a token endpoint.
     let server = bearer_server(Content::with_image("t", &image), Some("alice:other"));
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "alice", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -440,11 +425,7 @@ fn a_hostile_registry_echoing_the_password_is_redacted() {
         }
         registry_error(403, "DENIED", &format!("you sent {auth} i.e. {password}"))
     });
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "bob".into(),
-        password: password.into(),
-    });
+    let opts = options_as(&server, "bob", password);
     let err = open(&reference(&server, "t"), &opts).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let text = full_text(&err);
@@ -681,11 +662,7 @@ fn redirects_never_carry_credentials_to_another_origin() {
         }
         content.serve(r)
     });
-    let mut opts = options(&[&server]);
-    opts.registry.credentials = Some(Credentials {
-        username: "user".into(),
-        password: "pass".into(),
-    });
+    let opts = options_as(&server, "user", "pass");
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
     assert_eq!(info.config_digest.as_ref(), Some(&image.config_digest));
     assert_eq!(
@@ -718,8 +695,8 @@ fn redirect_loops_are_bounded() {
     assert!(err.to_string().contains("more than 5 redirects"), "{err}");
 }
 
-#[test]
-fn a_stalled_blob_is_a_network_error() {
+/// A registry serving image `t` whose layer blob stalls after 100 bytes.
+fn stalling_layer_registry() -> (TestImage, MockServer) {
     let image = test_image("amd64", &[7u8; 4096]);
     let content = Content::with_image("t", &image);
     let layer_path = format!("/v2/{REPO}/blobs/{}", image.layer_digest);
@@ -730,6 +707,12 @@ fn a_stalled_blob_is_a_network_error() {
         }
         response
     });
+    (image, server)
+}
+
+#[test]
+fn a_stalled_blob_is_a_network_error() {
+    let (image, server) = stalling_layer_registry();
     let mut opts = options(&[&server]);
     opts.registry.read_timeout = Duration::from_secs(1);
     let (info, store) = open(&reference(&server, "t"), &opts).unwrap();
@@ -882,16 +865,7 @@ fn manual_real_registry() {
 
 #[test]
 fn an_overall_deadline_ends_a_stalled_blob_before_the_read_timeout() {
-    let image = test_image("amd64", &[7u8; 4096]);
-    let content = Content::with_image("t", &image);
-    let layer_path = format!("/v2/{REPO}/blobs/{}", image.layer_digest);
-    let server = MockServer::start(move |r| {
-        let mut response = content.serve(r);
-        if r.path() == layer_path {
-            response.stall_after = Some(100);
-        }
-        response
-    });
+    let (_image, server) = stalling_layer_registry();
     let mut opts = options(&[&server]);
     // The idle timeout alone would wait past the mock's 10 s stall.
     opts.registry.read_timeout = Duration::from_secs(60);

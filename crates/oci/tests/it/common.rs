@@ -1,5 +1,7 @@
 //! Shared registries (one per kind per process) and expectations.
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::OnceLock;
 
 use portcullis_oci::{
@@ -170,4 +172,36 @@ pub fn assert_alpine_files(files: &FileSet, version: &str) {
         Some(format!("{version}\n").as_bytes())
     );
     assert!(files.warnings.is_empty(), "{:?}", files.warnings);
+}
+
+/// Run `program ARGS` in `cwd`, failing the test if it cannot be run or fails.
+pub fn run(program: &str, args: &[&str], cwd: &Path) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// In `dir`, an OCI layout `L` whose image `t` is the root filesystem tarball `rootfs`, made
+/// with umoci (its bundle left in `B`).
+pub fn umoci_layout(dir: &Path, rootfs: &Path) {
+    run("umoci", &["init", "--layout", "L"], dir);
+    run("umoci", &["new", "--image", "L:t"], dir);
+    run(
+        "umoci",
+        &["unpack", "--rootless", "--image", "L:t", "B"],
+        dir,
+    );
+    run(
+        "tar",
+        &["-C", "B/rootfs", "-xzf", rootfs.to_str().unwrap()],
+        dir,
+    );
+    run("umoci", &["repack", "--image", "L:t", "B"], dir);
 }

@@ -3,23 +3,11 @@
 //! that lies about its diff_id is refused.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use portcullis_oci::{Digest, ErrorKind, Image, ImageOptions, ImageSource, Limits, PathPatterns};
 use serde_json::Value;
 
-fn run(program: &str, args: &[&str], cwd: &Path) {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use crate::common::umoci_layout;
 
 fn blob_path(layout: &Path, digest: &str) -> PathBuf {
     layout
@@ -72,21 +60,11 @@ fn lie_about_the_diff_id(layout: &Path, lie: &str) -> String {
 fn a_config_lying_about_a_diff_id_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    run("umoci", &["init", "--layout", "L"], dir);
-    run("umoci", &["new", "--image", "L:t"], dir);
-    run(
-        "umoci",
-        &["unpack", "--rootless", "--image", "L:t", "B"],
+    umoci_layout(
         dir,
+        &portcullis_testkit::testdata_dir()
+            .join("images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz"),
     );
-    let rootfs = portcullis_testkit::testdata_dir()
-        .join("images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz");
-    run(
-        "tar",
-        &["-C", "B/rootfs", "-xzf", rootfs.to_str().unwrap()],
-        dir,
-    );
-    run("umoci", &["repack", "--image", "L:t", "B"], dir);
     let patterns = PathPatterns::new(["etc/alpine-release"]).unwrap();
     let source = ImageSource::parse(&format!("oci-dir:{}:t", dir.join("L").display())).unwrap();
 

@@ -2,11 +2,12 @@
 //! root filesystem in the shared test data.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use portcullis_oci::{
     Digest, ErrorKind, Image, ImageOptions, ImageSource, Limits, PathPatterns, SourceKind,
 };
+
+use crate::common::{run, umoci_layout};
 
 fn testdata() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
@@ -23,19 +24,6 @@ fn testdata() -> PathBuf {
 
 fn alpine_rootfs() -> PathBuf {
     testdata().join("images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz")
-}
-
-fn run(program: &str, args: &[&str], cwd: &Path) {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn patterns() -> PathPatterns {
@@ -101,20 +89,7 @@ fn rootfs_tarballs_from_testdata() {
 fn layouts_and_archives_made_by_umoci_and_skopeo() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    run("umoci", &["init", "--layout", "L"], dir);
-    run("umoci", &["new", "--image", "L:t"], dir);
-    run(
-        "umoci",
-        &["unpack", "--rootless", "--image", "L:t", "B"],
-        dir,
-    );
-    let rootfs = alpine_rootfs();
-    run(
-        "tar",
-        &["-C", "B/rootfs", "-xzf", rootfs.to_str().unwrap()],
-        dir,
-    );
-    run("umoci", &["repack", "--image", "L:t", "B"], dir);
+    umoci_layout(dir, &alpine_rootfs());
     run(
         "skopeo",
         &["copy", "oci:L:t", "docker-archive:docker.tar:alpine:t"],

@@ -163,17 +163,22 @@ fn license_refs(packages: &[&Package]) -> BTreeMap<String, String> {
     let mut used = BTreeSet::new();
     let mut refs = BTreeMap::new();
     for name in names {
-        let base = format!("LicenseRef-{}", ids::sanitize_id(&name));
-        let mut id = base.clone();
-        let mut n = 1u32;
-        while used.contains(&id) {
-            n = n.saturating_add(1);
-            id = format!("{base}-{n}");
-        }
-        used.insert(id.clone());
+        let id = unique_id(&mut used, format!("LicenseRef-{}", ids::sanitize_id(&name)));
         refs.insert(name, id);
     }
     refs
+}
+
+/// `base`, or `base-2`, `base-3`, ... if taken: the first id not in `used`, then marked used.
+fn unique_id(used: &mut BTreeSet<String>, base: String) -> String {
+    let mut id = base.clone();
+    let mut n = 1u32;
+    while used.contains(&id) {
+        n = n.saturating_add(1);
+        id = format!("{base}-{n}");
+    }
+    used.insert(id.clone());
+    id
 }
 
 /// `licenseDeclared` for `recorded`.
@@ -217,14 +222,7 @@ fn package_ids(packages: &[&Package]) -> Vec<String> {
                 ids::sanitize_id(&p.name),
                 ids::short_hex(&hash, 8)
             );
-            let mut id = base.clone();
-            let mut n = 1u32;
-            while used.contains(&id) {
-                n = n.saturating_add(1);
-                id = format!("{base}-{n}");
-            }
-            used.insert(id.clone());
-            id
+            unique_id(&mut used, base)
         })
         .collect()
 }

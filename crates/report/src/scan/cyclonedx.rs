@@ -26,7 +26,7 @@ use std::io::Write;
 use portcullis_types::{Finding, FindingStatus, ScanResult, Severity};
 use serde::Serialize;
 
-use super::{advisory_source, cvss_score, sorted_findings};
+use super::{advisory_source, cvss_score, package_label, sorted_findings};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::sbom::cyclonedx::{self as sbom_cdx, Bom, Property};
@@ -256,15 +256,6 @@ fn property(name: &'static str, value: &str) -> Property {
     }
 }
 
-fn label(f: &Finding) -> String {
-    format!(
-        "{} {} ({})",
-        f.package.name,
-        f.package.version,
-        f.package.ecosystem.purl_type()
-    )
-}
-
 fn recommendation(findings: &[&Finding]) -> Option<String> {
     let fixes: Vec<String> = findings
         .iter()
@@ -295,8 +286,8 @@ fn analysis(findings: &[&Finding]) -> Option<Analysis> {
     let parts: Vec<String> = unfixed
         .iter()
         .map(|f| match f.status {
-            FindingStatus::WontFix => format!("{}: will not be fixed", label(f)),
-            _ => format!("{}: no fixed version yet", label(f)),
+            FindingStatus::WontFix => format!("{}: will not be fixed", package_label(f)),
+            _ => format!("{}: no fixed version yet", package_label(f)),
         })
         .collect();
     let all_wont_fix = unfixed.iter().all(|f| f.status == FindingStatus::WontFix);

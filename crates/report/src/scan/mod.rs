@@ -109,6 +109,16 @@ pub fn advisory_source(id: &str) -> (&'static str, String) {
     }
 }
 
+/// `name version (type)` of the finding's package, for messages.
+pub fn package_label(f: &Finding) -> String {
+    format!(
+        "{} {} ({})",
+        f.package.name,
+        f.package.version,
+        f.package.ecosystem.purl_type()
+    )
+}
+
 /// What the finding's fix status means, in words: `fixed in 1.2-r3`, `no fix yet`,
 /// `will not be fixed`.
 pub fn fix_phrase(finding: &Finding) -> String {

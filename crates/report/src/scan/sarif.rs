@@ -17,7 +17,7 @@ use percent_encoding::{AsciiSet, utf8_percent_encode};
 use portcullis_types::{Ecosystem, Finding, FindingEpss, FindingKev, ScanResult, Severity};
 use serde::Serialize;
 
-use super::{advisory_source, cvss_score, fix_phrase, sorted_findings};
+use super::{advisory_source, cvss_score, fix_phrase, package_label, sorted_findings};
 use crate::ToolInfo;
 use crate::error::Result;
 use crate::ids;
@@ -269,15 +269,6 @@ fn fingerprint(f: &Finding) -> String {
         p.location.as_bytes(),
     ]);
     ids::short_hex(&hash, 16)
-}
-
-fn package_label(f: &Finding) -> String {
-    format!(
-        "{} {} ({})",
-        f.package.name,
-        f.package.version,
-        f.package.ecosystem.purl_type()
-    )
 }
 
 /// The rule for `id`, from all its findings (not empty).

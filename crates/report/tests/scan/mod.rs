@@ -267,18 +267,13 @@ fn result() -> ScanResult {
     }
 }
 
+/// [`result`] with no findings, warnings or decision.
 fn empty_result() -> ScanResult {
     ScanResult {
-        image: image(),
-        os: Some(alpine_os()),
-        os_ecosystem: Some("Alpine:v3.20".into()),
-        os_supported: true,
-        packages: packages(),
         findings: Vec::new(),
         warnings: Vec::new(),
-        errors: Vec::new(),
         decision: None,
-        database: database(),
+        ..result()
     }
 }
 
@@ -305,22 +300,29 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// `result` in every format matches the snapshots `{prefix}_table`, `_json`, `_sarif` and
+/// `_cyclonedx`.
+fn assert_snapshots(prefix: &str, result: &ScanResult) {
+    insta::assert_snapshot!(
+        format!("{prefix}_table"),
+        rendered(result, ScanFormat::Table)
+    );
+    insta::assert_snapshot!(format!("{prefix}_json"), rendered(result, ScanFormat::Json));
+    insta::assert_snapshot!(
+        format!("{prefix}_sarif"),
+        rendered(result, ScanFormat::Sarif)
+    );
+    insta::assert_snapshot!(format!("{prefix}_cyclonedx"), cyclonedx(result));
+}
+
 #[test]
 fn snapshots_of_every_format() {
-    let result = result();
-    insta::assert_snapshot!("scan_table", rendered(&result, ScanFormat::Table));
-    insta::assert_snapshot!("scan_json", rendered(&result, ScanFormat::Json));
-    insta::assert_snapshot!("scan_sarif", rendered(&result, ScanFormat::Sarif));
-    insta::assert_snapshot!("scan_cyclonedx", cyclonedx(&result));
+    assert_snapshots("scan", &result());
 }
 
 #[test]
 fn snapshots_of_an_empty_result() {
-    let result = empty_result();
-    insta::assert_snapshot!("scan_empty_table", rendered(&result, ScanFormat::Table));
-    insta::assert_snapshot!("scan_empty_json", rendered(&result, ScanFormat::Json));
-    insta::assert_snapshot!("scan_empty_sarif", rendered(&result, ScanFormat::Sarif));
-    insta::assert_snapshot!("scan_empty_cyclonedx", cyclonedx(&result));
+    assert_snapshots("scan_empty", &empty_result());
 }
 
 #[test]

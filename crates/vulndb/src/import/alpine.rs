@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Batch, Parsed, Problem};
+use super::{Parsed, Problem};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AffectedEntry, FixStatus, Record, Vulnerability};
-use crate::store::SourceMode;
 
 #[derive(Debug, Deserialize)]
 struct SecDb {
@@ -128,11 +127,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
             .collect();
         records.push(Record { vuln, affected });
     }
-    parsed.batches.push(Batch {
-        source,
-        mode: SourceMode::Replace,
-        records,
-    });
+    parsed.replace(source, records);
     Ok(parsed)
 }
 

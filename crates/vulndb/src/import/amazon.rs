@@ -18,10 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use quick_xml::events::{BytesStart, Event};
 
 use super::xml::{attr, each_event, push_text};
-use super::{Batch, Parsed, Problem};
+use super::{Parsed, Problem};
 use crate::error::Result;
 use crate::model::{Record, Severity, Vulnerability};
-use crate::store::SourceMode;
 
 /// True when the head of an XML document is an `updateinfo.xml`.
 pub(crate) fn looks_like_updateinfo(head: &[u8]) -> bool {
@@ -259,11 +258,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
                 record
             })
             .collect();
-        parsed.batches.push(Batch {
-            source: format!("alas:{release}"),
-            mode: SourceMode::Replace,
-            records,
-        });
+        parsed.replace(format!("alas:{release}"), records);
     }
     Ok(parsed)
 }
@@ -277,6 +272,7 @@ mod tests {
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
     use crate::model::SeverityKind;
+    use crate::store::SourceMode;
 
     #[test]
     fn security_updates_become_records_per_release() {

@@ -16,10 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Batch, Parsed, Problem};
+use super::{Parsed, Problem};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AffectedEntry, FixStatus, Record, Vulnerability};
-use crate::store::SourceMode;
 
 /// Debian release code names and their version numbers.
 const RELEASES: &[(&str, &str)] = &[
@@ -191,11 +190,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
             format!("{label}: no advisories"),
         ));
     };
-    parsed.batches.push(Batch {
-        source: source.to_owned(),
-        mode: SourceMode::Replace,
-        records: records.into_values().collect(),
-    });
+    parsed.replace(source, records.into_values().collect());
     Ok(parsed)
 }
 

@@ -14,10 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use quick_xml::events::Event;
 
 use super::xml::{attr, each_event, push_text};
-use super::{Batch, Parsed, Problem, first_line};
+use super::{Parsed, Problem, first_line};
 use crate::error::Result;
 use crate::model::{AffectedEntry, FixStatus, Record, Vulnerability};
-use crate::store::SourceMode;
 
 #[derive(Debug, Default)]
 struct Definition {
@@ -293,11 +292,7 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
                 entry.canonical_id = record.vuln.canonical_id.clone();
             }
         }
-        parsed.batches.push(Batch {
-            source: format!("debian-oval:{release}"),
-            mode: SourceMode::Replace,
-            records,
-        });
+        parsed.replace(format!("debian-oval:{release}"), records);
     }
     Ok(parsed)
 }

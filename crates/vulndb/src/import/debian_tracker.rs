@@ -23,19 +23,14 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{Batch, Parsed, Problem, first_line};
+use super::debian_list::debian_release;
+use super::{Parsed, Problem, first_line};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
-use crate::store::SourceMode;
 
-/// Debian code names and their release numbers.
-const RELEASES: [(&str, &str); 6] = [
-    ("stretch", "9"),
-    ("buster", "10"),
-    ("bullseye", "11"),
-    ("bookworm", "12"),
-    ("trixie", "13"),
-    ("forky", "14"),
+/// The Debian code names read (their release numbers are [`debian_release`]'s).
+const RELEASES: [&str; 6] = [
+    "stretch", "buster", "bullseye", "bookworm", "trixie", "forky",
 ];
 
 /// Whether a JSON object looks like the tracker's document: package names mapping to CVE
@@ -116,7 +111,11 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
                 .and_then(Value::as_str)
                 .and_then(first_line);
             for (codename, release) in per_release {
-                let Some((_, version)) = RELEASES.iter().find(|(c, _)| c == codename) else {
+                let Some(version) = RELEASES
+                    .contains(&codename.as_str())
+                    .then(|| debian_release(codename))
+                    .flatten()
+                else {
                     continue;
                 };
                 let text = |key: &str| release.get(key).and_then(Value::as_str).unwrap_or("");
@@ -190,11 +189,10 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
         }
     }
     for (version, records) in releases {
-        parsed.batches.push(Batch {
-            source: format!("debian-tracker:{version}"),
-            mode: SourceMode::Replace,
-            records: records.into_values().map(|(record, _)| record).collect(),
-        });
+        parsed.replace(
+            format!("debian-tracker:{version}"),
+            records.into_values().map(|(record, _)| record).collect(),
+        );
     }
     Ok(parsed)
 }

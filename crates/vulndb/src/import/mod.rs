@@ -171,6 +171,17 @@ pub(crate) struct Parsed {
     pub epss: Option<epss::EpssData>,
 }
 
+impl Parsed {
+    /// Add `records` as a batch that replaces all `source` held before.
+    pub fn replace(&mut self, source: impl Into<String>, records: Vec<Record>) {
+        self.batches.push(Batch {
+            source: source.into(),
+            mode: SourceMode::Replace,
+            records,
+        });
+    }
+}
+
 /// Records of one source from one file.
 #[derive(Debug)]
 pub(crate) struct Batch {

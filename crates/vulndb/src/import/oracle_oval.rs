@@ -30,10 +30,9 @@ use std::io::BufRead;
 use quick_xml::events::Event;
 
 use super::xml::{attr, each_event, push_text};
-use super::{Batch, Parsed, Problem};
+use super::{Parsed, Problem};
 use crate::error::Result;
 use crate::model::{Record, Severity, Vulnerability};
-use crate::store::SourceMode;
 
 /// The source name of the records.
 pub(crate) const SOURCE: &str = "oracle-oval";
@@ -508,11 +507,7 @@ pub(crate) fn parse<R: BufRead>(label: &str, input: R) -> Result<Parsed> {
             record
         })
         .collect();
-    parsed.batches.push(Batch {
-        source: SOURCE.to_owned(),
-        mode: SourceMode::Replace,
-        records,
-    });
+    parsed.replace(SOURCE, records);
     Ok(parsed)
 }
 
@@ -525,6 +520,7 @@ mod tests {
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
     use crate::model::SeverityKind;
+    use crate::store::SourceMode;
 
     const NAME: &str = "com.oracle.elsa-sample.xml";
 

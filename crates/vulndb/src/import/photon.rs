@@ -17,10 +17,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Batch, Parsed, Problem};
+use super::{Parsed, Problem};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{AffectedEntry, FixStatus, Record, Severity, Vulnerability};
-use crate::store::SourceMode;
 
 /// True when a JSON array looks like Photon's CVE metadata.
 pub(crate) fn looks_like_photon(text: &[u8]) -> bool {
@@ -171,11 +170,7 @@ pub(crate) fn parse(label: &str, path: &Path, bytes: &[u8]) -> Result<Parsed> {
             record
         })
         .collect();
-    parsed.batches.push(Batch {
-        source,
-        mode: SourceMode::Replace,
-        records,
-    });
+    parsed.replace(source, records);
     Ok(parsed)
 }
 
@@ -185,6 +180,7 @@ mod tests {
     use crate::import::test_util::{fixed, fixture, rows};
     use crate::import::{ImportOptions, parse_bytes};
     use crate::model::SeverityKind;
+    use crate::store::SourceMode;
 
     const NAME: &str = "cve_data_photon5.0.json";
 
