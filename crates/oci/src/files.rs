@@ -216,6 +216,16 @@ pub enum FileContent {
     },
 }
 
+impl FileContent {
+    /// A file of `size` bytes not read for being over the per-file cap of `cap` bytes.
+    pub(crate) fn over_file_cap(size: u64, cap: u64) -> Self {
+        Self::Skipped {
+            size,
+            reason: format!("larger than the per-file cap of {cap} bytes"),
+        }
+    }
+}
+
 /// A wanted file as it is in the final (merged) filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundFile {

@@ -654,13 +654,7 @@ impl LayerReader<'_> {
             return Ok(());
         }
         let content = if size > self.limits.max_file_size {
-            FileContent::Skipped {
-                size,
-                reason: format!(
-                    "larger than the per-file cap of {} bytes",
-                    self.limits.max_file_size
-                ),
-            }
+            FileContent::over_file_cap(size, self.limits.max_file_size)
         } else if !self.reserve(size) {
             FileContent::Skipped {
                 size,

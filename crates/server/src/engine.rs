@@ -655,14 +655,31 @@ impl Engine {
         access: &GivenAccess,
     ) -> Result<String, CheckError> {
         let options = self.registry.given_options(access, reference.registry());
+        self.digest_within_resolve_timeout(reference, "reading the manifest of", move |r| {
+            fetch_manifest_digest(r, &options)
+        })
+        .await
+    }
+
+    /// Ask `reference`'s registry for a digest with `ask` on a registry thread, within
+    /// `resolveTimeout`; `what` (followed by the reference) names the work in errors.
+    async fn digest_within_resolve_timeout<F>(
+        &self,
+        reference: &Reference,
+        what: &str,
+        ask: F,
+    ) -> Result<String, CheckError>
+    where
+        F: FnOnce(&Reference) -> Result<Digest, CheckError> + Send + 'static,
+    {
         let owned = reference.clone();
         let deadline = Instant::now() + self.resolve_timeout;
         self.threads
             .run(
                 reference.registry(),
                 deadline,
-                &format!("reading the manifest of {reference}"),
-                move || fetch_manifest_digest(&owned, &options).map(|d| d.to_string()),
+                &format!("{what} {reference}"),
+                move || ask(&owned).map(|d| d.to_string()),
             )
             .await
     }
@@ -827,16 +844,10 @@ impl Engine {
             Some(digest) => digest,
             None => {
                 let options = options.clone();
-                let owned = reference.clone();
-                let deadline = Instant::now() + self.resolve_timeout;
                 let resolved = self
-                    .threads
-                    .run(
-                        reference.registry(),
-                        deadline,
-                        &format!("resolving {reference}"),
-                        move || resolve_digest(&owned, &options).map(|d| d.to_string()),
-                    )
+                    .digest_within_resolve_timeout(&reference, "resolving", move |r| {
+                        resolve_digest(r, &options)
+                    })
                     .await
                     .inspect_err(|e| self.count_failure(e))?;
                 self.remember_tag(&reference, &resolved);

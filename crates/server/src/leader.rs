@@ -142,15 +142,7 @@ impl Elector {
         next.renew_time = Some(micro(now));
         next.lease_duration_seconds = Some(self.duration_seconds());
         lease.spec = Some(next);
-        match self
-            .api
-            .replace(&self.settings.name, &PostParams::default(), &lease)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-            Err(e) => Err(self.error(e)),
-        }
+        self.replace(&lease).await
     }
 
     /// Give the Lease up if this replica holds it (empty holder, so the next round of any
@@ -170,9 +162,15 @@ impl Elector {
         }
         spec.holder_identity = Some(String::new());
         lease.spec = Some(spec);
+        self.replace(&lease).await
+    }
+
+    /// Write `lease` back if nobody wrote it since it was read: `false` on a conflict (409),
+    /// when another replica got there first.
+    async fn replace(&self, lease: &Lease) -> Result<bool, LeaseError> {
         match self
             .api
-            .replace(&self.settings.name, &PostParams::default(), &lease)
+            .replace(&self.settings.name, &PostParams::default(), lease)
             .await
         {
             Ok(_) => Ok(true),

@@ -200,13 +200,7 @@ impl Walk<'_> {
             return;
         }
         let content = if size > self.limits.max_file_size {
-            FileContent::Skipped {
-                size,
-                reason: format!(
-                    "larger than the per-file cap of {} bytes",
-                    self.limits.max_file_size
-                ),
-            }
+            FileContent::over_file_cap(size, self.limits.max_file_size)
         } else if size > self.budget {
             FileContent::Skipped {
                 size,

@@ -428,13 +428,9 @@ fn rescans_with(log: &[Value], database: &str) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
-    let cluster = Cluster::start(seed_cluster);
-    let digests: Vec<String> = IMAGES.iter().map(|(r, _)| cluster.digest(r)).collect();
-    let all_digests: BTreeSet<String> = digests.iter().cloned().collect();
-    assert_eq!(all_digests.len(), 4);
-    let first_db = cluster
+/// The version of the database the server judges with now.
+fn current_db(cluster: &Cluster) -> String {
+    cluster
         .server
         .app()
         .engine
@@ -442,28 +438,47 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
         .current()
         .unwrap()
         .version
-        .clone();
+        .clone()
+}
 
-    // Every distinct digest is pulled and judged once, in the background.
-    let images = wait_for("4 running images judged", || {
+/// Wait until the 4 running images are judged with `database`; the images listed then.
+fn judged_with(cluster: &Cluster, what: &str, database: &str) -> Value {
+    wait_for(what, || {
         let images = cluster.get("/api/v1/images")["images"].clone();
         let judged = images
             .as_array()
             .unwrap()
             .iter()
-            .filter(|i| i["database"] == first_db.as_str())
+            .filter(|i| i["database"] == database)
             .count();
         (judged == 4, images)
-    });
-    let log = cluster.scan_log();
-    let first = rescans_with(&log, &first_db);
-    assert_eq!(first.len(), 4, "{log:#?}");
+    })
+}
+
+/// The rescans logged with `database`: exactly 4, each `work` and ok.
+fn rescans_done(log: &[Value], database: &str, work: &str) -> Vec<Value> {
+    let done = rescans_with(log, database);
+    assert_eq!(done.len(), 4, "{log:#?}");
     assert!(
-        first
-            .iter()
-            .all(|s| s["work"] == "pull" && s["result"] == "ok"),
-        "{first:#?}"
+        done.iter()
+            .all(|s| s["work"] == work && s["result"] == "ok"),
+        "{done:#?}"
     );
+    done
+}
+
+#[test]
+fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
+    let cluster = Cluster::start(seed_cluster);
+    let digests: Vec<String> = IMAGES.iter().map(|(r, _)| cluster.digest(r)).collect();
+    let all_digests: BTreeSet<String> = digests.iter().cloned().collect();
+    assert_eq!(all_digests.len(), 4);
+    let first_db = current_db(&cluster);
+
+    // Every distinct digest is pulled and judged once, in the background.
+    let images = judged_with(&cluster, "4 running images judged", &first_db);
+    let log = cluster.scan_log();
+    let first = rescans_done(&log, &first_db, "pull");
     let scanned: BTreeSet<String> = first
         .iter()
         .map(|s| s["digest"].as_str().unwrap().to_string())
@@ -596,37 +611,17 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
     // The database is swapped for one that adds findings to the 3.20 images.
     build_db(&cluster.db, &["v3.9", "v3.20"]);
     let second_db = wait_for("the new database loaded", || {
-        let v = cluster
-            .server
-            .app()
-            .engine
-            .db()
-            .current()
-            .unwrap()
-            .version
-            .clone();
+        let v = current_db(&cluster);
         (v != first_db, v)
     });
-    wait_for("4 images re-judged with the new database", || {
-        let images = cluster.get("/api/v1/images")["images"].clone();
-        let judged = images
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["database"] == second_db.as_str())
-            .count();
-        (judged == 4, images)
-    });
+    judged_with(
+        &cluster,
+        "4 images re-judged with the new database",
+        &second_db,
+    );
     // Exactly one re-match per distinct digest (4), not one per workload (10), no pull.
     let log = cluster.scan_log();
-    let second = rescans_with(&log, &second_db);
-    assert_eq!(second.len(), 4, "{log:#?}");
-    assert!(
-        second
-            .iter()
-            .all(|s| s["work"] == "rematch" && s["result"] == "ok"),
-        "{second:#?}"
-    );
+    rescans_done(&log, &second_db, "rematch");
     assert_eq!(log.len(), 8, "{log:#?}");
     let alpine320 = cluster.get("/api/v1/images")["images"]
         .as_array()
@@ -1065,15 +1060,7 @@ fn new_findings_are_notified_once_per_image_signed_retried_and_deduplicated() {
             },
         ];
     });
-    let first_db = cluster
-        .server
-        .app()
-        .engine
-        .db()
-        .current()
-        .unwrap()
-        .version
-        .clone();
+    let first_db = current_db(&cluster);
     wait_for("4 running images judged", || {
         let n = rescans_with(&cluster.scan_log(), &first_db).len();
         (n == 4, n)
@@ -1083,15 +1070,7 @@ fn new_findings_are_notified_once_per_image_signed_retried_and_deduplicated() {
 
     build_db(&cluster.db, &["v3.9", "v3.20"]);
     let second_db = wait_for("the new database loaded", || {
-        let v = cluster
-            .server
-            .app()
-            .engine
-            .db()
-            .current()
-            .unwrap()
-            .version
-            .clone();
+        let v = current_db(&cluster);
         (v != first_db, v)
     });
     // The same event three times is delivered once. A receiver's queue is first in, first
