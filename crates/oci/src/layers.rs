@@ -393,9 +393,10 @@ impl LayerReader<'_> {
         let read = match compression {
             Compression::None => self.read_tar(&mut stream, compression, index),
             Compression::Gzip | Compression::Zstd if !offload => {
-                let mut decoded =
+                let decoded =
                     pipeline::decoder(&mut stream, compression).map_err(|e| self.fail(e))?;
-                self.read_tar(&mut decoded, compression, index)
+                let mut buffered = BufReader::with_capacity(BUFFER_SIZE, decoded);
+                self.read_tar(&mut buffered, compression, index)
             }
             Compression::Gzip | Compression::Zstd => std::thread::scope(|scope| {
                 let (sender, mut decoded) = pipeline::channel();

@@ -1,11 +1,12 @@
 //! The stages of reading one layer, each on its own thread so that two cores overlap them:
 //! fetching the blob (and verifying its digest, inside the store's reader), decompressing
 //! it, and walking the tar (with the `diff_id` hash) on the caller's thread. Stages hand
-//! chunks of [`CHUNK_SIZE`] bytes through bounded channels of [`CHUNKS_IN_FLIGHT`], so at
-//! most `2 × CHUNKS_IN_FLIGHT` chunks (2 MiB) are in flight per layer, and emptied chunks
-//! go back to be filled again.
+//! chunks of [`CHUNK_SIZE`] bytes through bounded channels of [`CHUNKS_IN_FLIGHT`], and
+//! emptied chunks go back to be filled again: a new chunk is allocated only when none came
+//! back, so a channel owns at most `CHUNKS_IN_FLIGHT + 2` chunks (queued, being filled,
+//! being read), 1.5 MiB, and a layer two channels.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::mpsc;
 
 use flate2::bufread::MultiGzDecoder;
@@ -43,7 +44,8 @@ pub(super) fn channel() -> (ChunkSender, ChunkReader) {
 pub(super) enum Stop {
     /// The source ended and every chunk was sent.
     End,
-    /// The receiver hung up (the next stage stopped early).
+    /// The receiver hung up (the next stage stopped early), or reading failed (the error
+    /// was sent on).
     HungUp,
 }
 
@@ -137,19 +139,15 @@ pub(super) fn decode(stream: &mut dyn BufRead, compression: Compression, sender:
 }
 
 /// The decoder of `stream`: gzip (any number of members), zstd, or the stream itself.
+/// Unbuffered: [`ChunkSender::pump`] asks for whole chunks; a reader of small pieces (the
+/// tar walk) puts a buffer in front.
 pub(super) fn decoder<'a>(
     stream: &'a mut dyn BufRead,
     compression: Compression,
 ) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match compression {
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            CHUNK_SIZE,
-            MultiGzDecoder::new(stream),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            CHUNK_SIZE,
-            zstd::stream::read::Decoder::with_buffer(stream)?,
-        )),
+        Compression::Gzip => Box::new(MultiGzDecoder::new(stream)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(stream)?),
         Compression::None => Box::new(stream),
     })
 }
