@@ -393,10 +393,13 @@ impl LayerReader<'_> {
         let read = match compression {
             Compression::None => self.read_tar(&mut stream, compression, index),
             Compression::Gzip | Compression::Zstd if !offload => {
-                let decoded =
-                    pipeline::decoder(&mut stream, compression).map_err(|e| self.fail(e))?;
-                let mut buffered = BufReader::with_capacity(BUFFER_SIZE, decoded);
-                self.read_tar(&mut buffered, compression, index)
+                match pipeline::decoder(&mut stream, compression) {
+                    Ok(decoded) => {
+                        let mut buffered = BufReader::with_capacity(BUFFER_SIZE, decoded);
+                        self.read_tar(&mut buffered, compression, index)
+                    }
+                    Err(e) => Err(self.fail(e)),
+                }
             }
             Compression::Gzip | Compression::Zstd => std::thread::scope(|scope| {
                 let (sender, mut decoded) = pipeline::channel();

@@ -111,11 +111,8 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
                 .and_then(Value::as_str)
                 .and_then(first_line);
             for (codename, release) in per_release {
-                let Some(version) = RELEASES
-                    .contains(&codename.as_str())
-                    .then(|| debian_release(codename))
-                    .flatten()
-                else {
+                let read = RELEASES.contains(&codename.as_str());
+                let Some(version) = debian_release(codename).filter(|_| read) else {
                     continue;
                 };
                 let text = |key: &str| release.get(key).and_then(Value::as_str).unwrap_or("");
