@@ -1548,3 +1548,82 @@ fn the_fetcher_trusts_extra_ca_files() {
         )
     );
 }
+
+/// A gzipped feed larger than a batch is read an item at a time: every unique CVE is kept,
+/// a duplicate id is skipped however far from its first entry (across batches), a malformed
+/// item is a problem naming it, and a feed cut short fails the import and leaves the
+/// database as it was.
+#[test]
+fn a_gzipped_nvd_feed_is_read_an_item_at_a_time() {
+    let templates = nvd_records("CVE-");
+    assert_eq!(templates.len(), 104, "testdata/advisories/nvd changed");
+    let id = |i: usize| format!("CVE-2099-{}", 10_000 + i);
+    let mut items: Vec<(String, serde_json::Value)> = (0..2_600)
+        .map(|i| {
+            let mut record = templates[i % templates.len()].1.clone();
+            record["id"] = id(i).into();
+            (id(i), record)
+        })
+        .collect();
+    items[2_100].1["id"] = id(5).into();
+    items[1_500].1["descriptions"] = "not a list".into();
+    let (gz, _) = nvd_feed(&items);
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("nvdcve-2.0-2099.json.gz");
+    std::fs::write(&feed, &gz).unwrap();
+    let db = dir.path().join("db.sqlite");
+    let lenient = ImportOptions {
+        strict: false,
+        ..ImportOptions::default()
+    };
+    let summary = Database::import_paths(&db, std::slice::from_ref(&feed), &lenient).unwrap();
+
+    let nvd = summary.sources.iter().find(|s| s.name == "nvd").unwrap();
+    assert_eq!((nvd.records, nvd.files), (2_598, 1));
+    let problems: Vec<String> = summary.problems.iter().map(ToString::to_string).collect();
+    let label = feed.display().to_string();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with(&format!(
+            "{label}: record CVE-2099-11500: malformed NVD CVE record: invalid type: string \"not a list\""
+        )),
+        "{problems:#?}"
+    );
+    assert_eq!(
+        problems[1],
+        format!(
+            "{label}: record CVE-2099-10005: entry 2100: duplicate CVE id (also entry 5); this entry is skipped"
+        )
+    );
+    let database = Database::open(&db).unwrap();
+    let first = database.records_for(&id(5)).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].published.as_deref(),
+        templates[5].1["published"].as_str()
+    );
+    assert!(database.records_for(&id(1_500)).unwrap().is_empty());
+    assert_eq!(database.records_for(&id(2_599)).unwrap().len(), 1);
+    let hash = database.content_hash().unwrap();
+    drop(database);
+
+    let capped = ImportOptions {
+        max_decompressed_size: 100_000,
+        ..ImportOptions::default()
+    };
+    let err = Database::import_paths(&db, std::slice::from_ref(&feed), &capped).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!("{label}: decompresses to more than 100000 bytes")
+    );
+    std::fs::write(&feed, &gz[..gz.len() / 2]).unwrap();
+    let err = Database::import_paths(&db, &[feed], &lenient).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{label}: corrupt or truncated compressed data: ")),
+        "{err}"
+    );
+    assert_eq!(Database::open(&db).unwrap().content_hash().unwrap(), hash);
+}

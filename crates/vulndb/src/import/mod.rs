@@ -24,6 +24,7 @@ mod debian_list;
 mod debian_oval;
 mod debian_tracker;
 mod epss;
+mod json_stream;
 mod kev;
 mod nvd;
 mod oracle_oval;
@@ -367,16 +368,21 @@ pub(crate) fn read_all_capped(reader: impl Read, cap: u64, label: &str) -> Resul
 }
 
 /// What a compressed input became.
-enum Decompressed {
-    /// Parsed as it was decompressed (Oracle's ELSA OVAL).
-    Parsed(Parsed),
+enum Decompressed<'a> {
+    /// To parse as it is decompressed: Oracle's ELSA OVAL (over 100 MB uncompressed) or an
+    /// NVD feed (hundreds of megabytes a year).
+    Stream(Format, xml::CappedReader<Box<dyn Read + 'a>>),
     /// Decompressed, to detect and parse.
     Bytes(Vec<u8>),
 }
 
-/// Decompress `bytes` (bzip2 or gzip; `None` when they are neither), or parse them while
-/// decompressing when they are Oracle's ELSA file (over 100 MB uncompressed).
-fn decompress(label: &str, bytes: &[u8], options: &ImportOptions) -> Result<Option<Decompressed>> {
+/// Decompress `bytes` (bzip2 or gzip; `None` when they are neither), or start to when they
+/// are too large to hold decompressed (see [`Decompressed::Stream`]).
+fn decompress<'a>(
+    label: &str,
+    bytes: &'a [u8],
+    options: &ImportOptions,
+) -> Result<Option<Decompressed<'a>>> {
     let Some(decoder) = decompressor(bytes) else {
         return Ok(None);
     };
@@ -388,9 +394,9 @@ fn decompress(label: &str, bytes: &[u8], options: &ImportOptions) -> Result<Opti
     let Some(decoder) = decompressor(bytes) else {
         return Ok(None);
     };
-    if detect(&head) == Some(Format::OracleOval) {
-        let capped = std::io::BufReader::new(xml::CappedReader::new(decoder, cap, label));
-        return oracle_oval::parse(label, capped).map(|p| Some(Decompressed::Parsed(p)));
+    if let Some(format @ (Format::OracleOval | Format::Nvd)) = detect(&head) {
+        let capped = xml::CappedReader::new(decoder, cap, label);
+        return Ok(Some(Decompressed::Stream(format, capped)));
     }
     read_all_capped(decoder, cap, label).map(|b| Some(Decompressed::Bytes(b)))
 }
@@ -535,11 +541,17 @@ pub(crate) fn parse_bytes_each(
             format!("{label}: empty file"),
         ));
     }
-    let bytes = match decompress(label, &bytes, options)? {
-        Some(Decompressed::Parsed(parsed)) => return each(parsed),
-        Some(Decompressed::Bytes(bytes)) => bytes,
-        None => bytes,
+    let inflated = match decompress(label, &bytes, options)? {
+        Some(Decompressed::Stream(Format::Nvd, reader)) => {
+            return nvd::parse_each(label, reader, each);
+        }
+        Some(Decompressed::Stream(_, reader)) => {
+            return each(oracle_oval::parse(label, std::io::BufReader::new(reader))?);
+        }
+        Some(Decompressed::Bytes(inflated)) => Some(inflated),
+        None => None,
     };
+    let bytes = inflated.unwrap_or(bytes);
     let format = detect(&bytes).ok_or_else(|| {
         Error::new(
             ErrorKind::UnknownFormat,
@@ -559,7 +571,7 @@ pub(crate) fn parse_bytes_each(
         Format::PhotonCve => photon::parse(label, path, &bytes),
         Format::DebianAdvisoryList => debian_list::parse(label, &bytes),
         Format::DebianTracker => debian_tracker::parse(label, &bytes),
-        Format::Nvd => nvd::parse(label, &bytes),
+        Format::Nvd => return nvd::parse_each(label, bytes.as_slice(), each),
         Format::Kev => kev::parse(label, &bytes),
         Format::Epss => epss::parse(label, path, &bytes),
     }?;

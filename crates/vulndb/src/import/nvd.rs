@@ -10,30 +10,25 @@
 //! the published and modified dates and the description's first line. References,
 //! configurations and the rest of the record are skipped while parsing, never stored.
 //!
-//! A feed is parsed in one pass over its bytes: the `vulnerabilities` array is split into
-//! raw items (borrowed slices), and each item is then read into borrowed, typed fields, so a
-//! malformed item becomes a [`Problem`] naming it while its neighbours are kept.
+//! A feed is read as it is decompressed, an item at a time ([`JsonWindow`]): each item of the
+//! `vulnerabilities` array is framed, then read into borrowed, typed fields, so a malformed
+//! item becomes a [`Problem`] naming it while its neighbours are kept, and a yearly feed of
+//! hundreds of megabytes is never held whole. Records are handed on [`BATCH`] at a time.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
 
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny, Visitor};
-use serde_json::value::RawValue;
-
+use super::json_stream::JsonWindow;
 use super::{Batch, Parsed, Problem};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::model::{Record, Severity, SeverityKind, Vulnerability};
 use crate::store::SourceMode;
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, Visitor};
 
 use crate::nvd_store::SOURCE;
-
-/// A feed or API response: only its list of items.
-#[derive(Deserialize)]
-struct Feed<'a> {
-    #[serde(borrow, default)]
-    vulnerabilities: Option<Vec<&'a RawValue>>,
-}
 
 /// One item of `vulnerabilities`.
 #[derive(Deserialize)]
@@ -170,56 +165,75 @@ fn lenient_score<'de, D: de::Deserializer<'de>>(
     deserializer.deserialize_any(Score)
 }
 
+/// Records handed on at a time.
+const BATCH: usize = 1000;
+
+/// Parse NVD JSON 2.0 whole: one CVE record, or a feed or API response with many.
 pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
-    let feed: Feed<'_> = serde_json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("{label}: malformed NVD JSON: {e}"),
-        )
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    parse_each(label, bytes, &mut |mut part| {
+        problems.append(&mut part.problems);
+        records.extend(part.batches.into_iter().flat_map(|b| b.records));
+        Ok(())
     })?;
-    let mut parsed = Parsed::default();
-    let mut records = Vec::with_capacity(feed.vulnerabilities.as_ref().map_or(1, Vec::len));
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut keep = |label: &str, index: usize, cve: Cve<'_>, problems: &mut Vec<Problem>| {
-        let id = cve.id.trim().to_owned();
-        if crate::exploit::cve_key(&id).is_none() {
-            problems.push(Problem {
-                file: label.to_owned(),
-                record: Some(id),
-                message: format!("entry {index}: not a CVE id; this entry is skipped"),
-            });
-            return;
-        }
-        match seen.get(&id) {
-            Some(first) => problems.push(Problem {
-                file: label.to_owned(),
-                record: Some(id),
-                message: format!(
-                    "entry {index}: duplicate CVE id (also entry {first}); this entry is skipped"
-                ),
-            }),
-            None => {
-                seen.insert(id, index);
-                records.push(convert(cve));
-            }
-        }
+    let mut parsed = Parsed {
+        problems,
+        ..Parsed::default()
     };
-    match feed.vulnerabilities {
-        Some(items) => {
-            for (index, raw) in items.iter().enumerate() {
-                match serde_json::from_str::<Item<'_>>(raw.get()) {
-                    Ok(item) => keep(label, index, item.cve, &mut parsed.problems),
-                    Err(e) => parsed.problems.push(Problem {
-                        file: label.to_owned(),
-                        record: Some(item_id(raw.get(), index)),
-                        message: format!("malformed NVD CVE record: {e}"),
-                    }),
+    parsed.batches.push(batch(records));
+    Ok(parsed)
+}
+
+/// Parse NVD JSON 2.0 from `reader` (already decompressed), handing its records and problems
+/// to `each` as they come, [`BATCH`] records at a time. A feed is held one item at a time; a
+/// document without `vulnerabilities` (one CVE record) is read whole.
+pub(crate) fn parse_each(
+    label: &str,
+    reader: impl Read,
+    each: &mut dyn FnMut(Parsed) -> Result<()>,
+) -> Result<()> {
+    let mut window = JsonWindow::new(reader, label, "NVD JSON");
+    let mut feed = Feed::new(label, each);
+    let mut items_seen = false;
+    window.expect(b'{', "an object")?;
+    if window.peek()? == Some(b'}') {
+        window.expect(b'}', "'}'")?;
+    } else {
+        loop {
+            let key = window.key()?;
+            window.expect(b':', "':'")?;
+            if key == "vulnerabilities" && window.peek()? != Some(b'n') {
+                if items_seen {
+                    return Err(window.invalid("a second list of vulnerabilities"));
                 }
+                items_seen = true;
+                window.unpin();
+                window.expect(b'[', "the array of vulnerabilities")?;
+                if window.peek()? == Some(b']') {
+                    window.expect(b']', "']'")?;
+                } else {
+                    loop {
+                        window.value(|raw| feed.item(raw))??;
+                        if !window.separator(b']')? {
+                            break;
+                        }
+                    }
+                }
+            } else {
+                window.value(|_| ())?;
+            }
+            if !window.separator(b'}')? {
+                break;
             }
         }
-        None => match serde_json::from_slice::<Cve<'_>>(bytes) {
-            Ok(cve) => keep(label, 0, cve, &mut parsed.problems),
-            Err(e) => parsed.problems.push(Problem {
+    }
+    window.end()?;
+    if let Some(bytes) = window.whole() {
+        // No list of items: the document is one CVE record.
+        match serde_json::from_slice::<Cve<'_>>(bytes) {
+            Ok(cve) => feed.keep(cve),
+            Err(e) => feed.problems.push(Problem {
                 file: label.to_owned(),
                 record: Some(
                     serde_json::from_slice::<IdOnly<'_>>(bytes)
@@ -229,14 +243,95 @@ pub(crate) fn parse(label: &str, bytes: &[u8]) -> Result<Parsed> {
                 ),
                 message: format!("malformed NVD CVE record: {e}"),
             }),
-        },
+        }
     }
-    parsed.batches.push(Batch {
+    feed.flush()
+}
+
+/// The batch of `records` for the `nvd` source.
+fn batch(records: Vec<Record>) -> Batch {
+    Batch {
         source: SOURCE.to_owned(),
         mode: SourceMode::Upsert,
         records,
-    });
-    Ok(parsed)
+    }
+}
+
+/// The items of one feed as they are read: the records kept so far (handed on a batch at a
+/// time), the problems, and the CVE ids seen (a later duplicate is skipped).
+struct Feed<'a> {
+    label: &'a str,
+    each: &'a mut dyn FnMut(Parsed) -> Result<()>,
+    records: Vec<Record>,
+    problems: Vec<Problem>,
+    /// The entry index of each CVE id kept, by [`crate::exploit::cve_key`].
+    seen: HashMap<i64, usize>,
+    /// The index of the next entry.
+    index: usize,
+}
+
+impl<'a> Feed<'a> {
+    fn new(label: &'a str, each: &'a mut dyn FnMut(Parsed) -> Result<()>) -> Self {
+        Self {
+            label,
+            each,
+            records: Vec::new(),
+            problems: Vec::new(),
+            seen: HashMap::new(),
+            index: 0,
+        }
+    }
+
+    /// Read one raw item of `vulnerabilities`.
+    fn item(&mut self, raw: &str) -> Result<()> {
+        match serde_json::from_str::<Item<'_>>(raw) {
+            Ok(item) => self.keep(item.cve),
+            Err(e) => self.problems.push(Problem {
+                file: self.label.to_owned(),
+                record: Some(item_id(raw, self.index)),
+                message: format!("malformed NVD CVE record: {e}"),
+            }),
+        }
+        self.index += 1;
+        if self.records.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Keep `cve` as entry `self.index` unless its id is not a CVE id or was seen before.
+    fn keep(&mut self, cve: Cve<'_>) {
+        let id = cve.id.trim();
+        let index = self.index;
+        let problem = match crate::exploit::cve_key(id) {
+            None => format!("entry {index}: not a CVE id; this entry is skipped"),
+            Some(key) => match self.seen.get(&key) {
+                Some(first) => format!(
+                    "entry {index}: duplicate CVE id (also entry {first}); this entry is skipped"
+                ),
+                None => {
+                    self.seen.insert(key, index);
+                    self.records.push(convert(cve));
+                    return;
+                }
+            },
+        };
+        self.problems.push(Problem {
+            file: self.label.to_owned(),
+            record: Some(id.to_owned()),
+            message: problem,
+        });
+    }
+
+    /// Hand on the records and problems gathered since the last call.
+    fn flush(&mut self) -> Result<()> {
+        let part = Parsed {
+            problems: std::mem::take(&mut self.problems),
+            batches: vec![batch(std::mem::take(&mut self.records))],
+            ..Parsed::default()
+        };
+        (self.each)(part)
+    }
 }
 
 /// The CVE id of a malformed item, or its position (`#3`).
