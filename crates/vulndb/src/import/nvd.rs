@@ -20,13 +20,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, Visitor};
+
 use super::json_stream::JsonWindow;
 use super::{Batch, Parsed, Problem};
 use crate::error::Result;
 use crate::model::{Record, Severity, SeverityKind, Vulnerability};
 use crate::store::SourceMode;
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny, Visitor};
 
 use crate::nvd_store::SOURCE;
 
