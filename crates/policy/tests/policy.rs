@@ -255,79 +255,91 @@ fn lines(decision: &Decision) -> Vec<String> {
 #[test]
 fn bundle_results_exact() {
     let cases = cases();
-    let risky = &cases[1];
+    // (policy, case, the lines of its decision).
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "reject_critical",
+            "risky",
+            &[
+                "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= critical; fixed in 3.3.2-r1",
+                "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+            ],
+        ),
+        (
+            "allow_all_and_warn",
+            "risky",
+            &[
+                "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+                "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
+                "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
+                "warn vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "warn vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+            ],
+        ),
+        (
+            "reject_high",
+            "risky",
+            &[
+                "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= high; fixed in 3.3.2-r1",
+                "stop vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high >= high; no fix available",
+                "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+                "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+            ],
+        ),
+        (
+            "block_root",
+            "risky",
+            &[
+                "stop dockerfile/effective_user: the container runs as root (no User is set)",
+                "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+                "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
+                "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
+            ],
+        ),
+        (
+            "block_root",
+            "rootfs",
+            &[
+                "warn dockerfile/effective_user: cannot be evaluated: the image has no config (root filesystem source)",
+                "warn dockerfile/exposed_ports: cannot be evaluated: the image has no config (root filesystem source)",
+                "warn dockerfile/no_healthcheck: cannot be evaluated: the image has no config (root filesystem source)",
+            ],
+        ),
+        (
+            "block_root",
+            "high",
+            &[
+                "stop dockerfile/effective_user: the container runs as root (User '0:0')",
+                "warn dockerfile/no_healthcheck: the image's HEALTHCHECK is disabled (NONE)",
+                "warn vulnerabilities/package: CVE-2024-0007 in curl 1.0-r0: severity high > medium; fixed in 8.0-r0",
+            ],
+        ),
+        (
+            "deny_all",
+            "clean",
+            &["stop always/always: this policy stops every image"],
+        ),
+        ("reject_high", "clean", &[]),
+    ];
+    for (policy, case, want) in expected {
+        let case = cases.iter().find(|c| c.name == *case).unwrap();
+        assert_eq!(
+            lines(&run(&builtin(policy).unwrap(), case)),
+            *want,
+            "{policy} on {}",
+            case.name
+        );
+    }
     assert_eq!(
-        lines(&run(&builtin("reject_critical").unwrap(), risky)),
-        [
-            "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= critical; fixed in 3.3.2-r1",
-            "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("allow_all_and_warn").unwrap(), risky)),
-        [
-            "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-            "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
-            "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
-            "warn vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "warn vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("reject_high").unwrap(), risky)),
-        [
-            "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= high; fixed in 3.3.2-r1",
-            "stop vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high >= high; no fix available",
-            "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-            "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), risky)),
-        [
-            "stop dockerfile/effective_user: the container runs as root (no User is set)",
-            "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-            "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
-            "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
-        ]
-    );
-    let rootfs = &cases[2];
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), rootfs)),
-        [
-            "warn dockerfile/effective_user: cannot be evaluated: the image has no config (root filesystem source)",
-            "warn dockerfile/exposed_ports: cannot be evaluated: the image has no config (root filesystem source)",
-            "warn dockerfile/no_healthcheck: cannot be evaluated: the image has no config (root filesystem source)",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("reject_critical").unwrap(), rootfs))[2],
+        lines(&run(&builtin("reject_critical").unwrap(), &cases[2]))[2],
         "warn vulnerabilities/stale_feed_data: cannot be evaluated: no vulnerability database was used"
-    );
-    let high = &cases[3];
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), high)),
-        [
-            "stop dockerfile/effective_user: the container runs as root (User '0:0')",
-            "warn dockerfile/no_healthcheck: the image's HEALTHCHECK is disabled (NONE)",
-            "warn vulnerabilities/package: CVE-2024-0007 in curl 1.0-r0: severity high > medium; fixed in 8.0-r0",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("deny_all").unwrap(), &cases[0])),
-        ["stop always/always: this policy stops every image"]
-    );
-    assert!(
-        run(&builtin("reject_high").unwrap(), &cases[0])
-            .results
-            .is_empty()
     );
 }
 
