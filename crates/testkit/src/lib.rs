@@ -22,6 +22,7 @@ mod token;
 use std::path::PathBuf;
 
 pub use cmd::{run, sha256_hex};
+pub use http::Request as HttpRequest;
 pub use images::{ImageName, TestImages, images};
 pub use kube::{KubeMock, KubeRequest};
 pub use layout::OciLayout;
