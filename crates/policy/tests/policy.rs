@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use portcullis_policy::*;
-use portcullis_types::Ecosystem;
+use portcullis_testkit::findings::apk_finding;
 use portcullis_types::{Digest, Healthcheck, ImageConfig, ImageInfo, SourceKind};
-use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
+use portcullis_types::{Finding, FindingStatus, Severity};
 
 /// 2024-11-19T07:06:40Z
 const NOW: i64 = 1_732_000_000;
@@ -43,33 +43,12 @@ fn rootfs_image() -> ImageInfo {
 }
 
 fn finding(id: &str, package: &str, severity: Severity, fixed: Option<&str>) -> Finding {
-    Finding {
-        id: id.into(),
-        aliases: vec![format!("GHSA-{}", id.to_lowercase())],
-        package: FindingPackage {
-            name: package.into(),
-            version: "1.0-r0".into(),
-            ecosystem: Ecosystem::Apk,
-            source_name: Some(format!("{package}-src")),
-            location: "lib/apk/db/installed".into(),
-            purl: format!("pkg:apk/alpine/{package}@1.0-r0"),
-        },
-        fixed_version: fixed.map(str::to_string),
-        status: if fixed.is_some() {
-            FindingStatus::Fixed
-        } else {
-            FindingStatus::NotFixed
-        },
-        severity,
-        severity_source: Some("nvd@nist.gov".into()),
-        cvss_score: None,
-        summary: None,
-        published: Some("2024-10-01T00:00:00Z".into()),
-        advisory_ecosystem: "Alpine:v3.20".into(),
-        sources: vec!["alpine-secdb:v3.20/main".into()],
-        kev: None,
-        epss: None,
-    }
+    let mut finding = apk_finding(id, package, "1.0-r0", severity, fixed, "v3.20");
+    finding.aliases = vec![format!("GHSA-{}", id.to_lowercase())];
+    finding.package.source_name = Some(format!("{package}-src"));
+    finding.severity_source = Some("nvd@nist.gov".into());
+    finding.published = Some("2024-10-01T00:00:00Z".into());
+    finding
 }
 
 fn db(updated: &str) -> DbFreshness {

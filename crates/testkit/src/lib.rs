@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cmd;
+pub mod findings;
 pub mod go;
 pub mod hostile;
 mod http;
