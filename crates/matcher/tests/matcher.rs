@@ -170,19 +170,15 @@ fn alpine_3_20_3_exactly_cve_2024_9143() {
 }
 
 fn lang(ecosystem: Ecosystem, name: &str, version: &str, purl: &str) -> Package {
-    Package {
+    let location = format!("fixture/{name}");
+    Package::new(
         ecosystem,
-        name: name.into(),
-        version: version.into(),
-        arch: None,
-        location: format!("fixture/{name}"),
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        purl: purl.into(),
-        layer: None,
-        extra: Extra::None,
-    }
+        name,
+        version,
+        &location,
+        purl.into(),
+        Extra::None,
+    )
 }
 
 /// Expectations from reading the OSV records (`osv/<ecosystem>/all.zip`):
