@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::portcullis;
+use crate::{Run, portcullis};
 
 fn advisories() -> std::path::PathBuf {
     portcullis_testkit::testdata_dir().join("advisories")
@@ -30,9 +30,8 @@ fn records(status: &Value, source: &str) -> u64 {
 
 #[test]
 fn import_status_export_and_import_again() {
-    let dir = portcullis_testkit::temp_dir("cli-db");
-    let db = dir.path().join("db.sqlite");
-    let db = db.to_str().unwrap();
+    let (dir, db) = temp_db("cli-db", "db.sqlite");
+    let db = db.as_str();
     let advisories = advisories();
     let run = portcullis(
         &["--db", db, "db", "import", advisories.to_str().unwrap()],
@@ -193,27 +192,28 @@ impl Drop for Mirror {
     }
 }
 
+/// A path named `file` in a new temporary directory named after `what`.
+fn temp_db(what: &str, file: &str) -> (tempfile::TempDir, String) {
+    let dir = portcullis_testkit::temp_dir(what);
+    let path = dir.path().join(file).to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// `portcullis --db <db> db update <args>`.
+fn db_update(db: &str, args: &[&str]) -> Run {
+    portcullis(&[&["--db", db, "db", "update"], args].concat(), b"")
+}
+
 #[test]
 fn update_from_a_local_osv_mirror() {
-    let dir = portcullis_testkit::temp_dir("cli-db-update");
-    let db = dir.path().join("db.sqlite");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("cli-db-update", "db.sqlite");
+    let db = db.as_str();
     let mirror = Mirror::serve(&advisories().join("osv"));
     let url = mirror.url();
 
-    let dry = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "osv:Go",
-            "--osv-mirror",
-            &url,
-            "--dry-run",
-        ],
-        b"",
+    let dry = db_update(
+        db,
+        &["--source", "osv:Go", "--osv-mirror", &url, "--dry-run"],
     );
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(
@@ -221,12 +221,9 @@ fn update_from_a_local_osv_mirror() {
         format!("osv:Go                       {url}/Go/all.zip")
     );
 
-    let run = portcullis(
+    let run = db_update(
+        db,
         &[
-            "--db",
-            db,
-            "db",
-            "update",
             "--source",
             "osv:Go",
             "--source",
@@ -234,7 +231,6 @@ fn update_from_a_local_osv_mirror() {
             "--osv-mirror",
             &url,
         ],
-        b"",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let status = status_json(db);
@@ -243,43 +239,19 @@ fn update_from_a_local_osv_mirror() {
     assert_eq!(status["sources"].as_array().unwrap().len(), 2);
 
     // A source the mirror does not have: the update fails and changes nothing.
-    let run = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "osv:npm",
-            "--osv-mirror",
-            &url,
-        ],
-        b"",
-    );
+    let run = db_update(db, &["--source", "osv:npm", "--osv-mirror", &url]);
     run.assert_exit(2, "npm/all.zip");
     assert_eq!(status_json(db), status);
 
-    let none = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "nothing",
-            "--dry-run",
-        ],
-        b"",
-    );
+    let none = db_update(db, &["--source", "nothing", "--dry-run"]);
     none.assert_exit(2, "--source nothing: matches none of the sources");
 }
 
 #[test]
 fn build_push_and_pull_through_a_registry() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    let dir = portcullis_testkit::temp_dir("cli-db-share");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
+    let (dir, built) = temp_db("cli-db-share", "built.sqlite");
+    let built = built.as_str();
     let mirror = Mirror::serve(&advisories().join("alpine-secdb"));
     let url = mirror.url();
     let run = portcullis(
@@ -368,9 +340,8 @@ fn build_push_and_pull_through_a_registry() {
 #[test]
 fn the_first_scan_pulls_from_the_first_database_repository_that_answers() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    let dir = portcullis_testkit::temp_dir("cli-db-repository");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
+    let (dir, built) = temp_db("cli-db-repository", "built.sqlite");
+    let built = built.as_str();
     let input = advisories().join("alpine-secdb/v3.20");
     let run = portcullis(
         &["--db", built, "db", "import", input.to_str().unwrap()],
@@ -544,9 +515,8 @@ fn db_pull_shows_progress_only_on_a_terminal() {
         eprintln!("skipped: util-linux `script` is not installed");
         return;
     };
-    let dir = portcullis_testkit::temp_dir("cli-db-pull-progress");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
+    let (dir, built) = temp_db("cli-db-pull-progress", "built.sqlite");
+    let built = built.as_str();
     let input = advisories().join("alpine-secdb/v3.9/main.json");
     let import = portcullis(
         &["--db", built, "db", "import", input.to_str().unwrap()],
