@@ -100,13 +100,8 @@ fn finish(
         (Some(n), Some(v)) => (n, v),
         (name, _) => {
             let why = ["missing package name (P:)", "missing version (V:)"];
-            warnings.push(stanza_without(
-                location,
-                index,
-                stanza.first_line,
-                name,
-                why,
-            ));
+            let warning = stanza_without(location, index, stanza.first_line, name, why);
+            warnings.push(warning);
             return;
         }
     };

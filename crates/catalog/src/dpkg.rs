@@ -135,13 +135,8 @@ fn parse(
         let version = stanza.get("Version");
         let (Some(name), Some(version)) = (name, version) else {
             let why = ["missing Package", "missing Version"];
-            warnings.push(stanza_without(
-                location,
-                index,
-                stanza.first_line,
-                name,
-                why,
-            ));
+            let warning = stanza_without(location, index, stanza.first_line, name, why);
+            warnings.push(warning);
             return;
         };
         packages.push(package(stanza, name, version, location, os));

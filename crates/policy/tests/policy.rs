@@ -223,6 +223,23 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
     );
 }
 
+/// The input of `image` with `findings` on a supported OS, without package errors.
+fn input<'a>(
+    image: &'a ImageInfo,
+    findings: &'a [Finding],
+    database: Option<&'a DbFreshness>,
+    now: i64,
+) -> PolicyInput<'a> {
+    PolicyInput {
+        image,
+        findings,
+        database,
+        os_supported: true,
+        package_errors: &[],
+        now,
+    }
+}
+
 fn lines(decision: &Decision) -> Vec<String> {
     decision
         .results
@@ -565,19 +582,7 @@ whitelist:
         finding("CVE-2024-0003", "musl", Severity::High, None),
         finding("CVE-2024-0008", "curl", Severity::High, None),
     ];
-    let at = |now: i64| {
-        lines(&evaluate(
-            &policy,
-            &PolicyInput {
-                image: &image,
-                findings: &findings,
-                database: None,
-                os_supported: true,
-                package_errors: &[],
-                now,
-            },
-        ))
-    };
+    let at = |now: i64| lines(&evaluate(&policy, &input(&image, &findings, None, now)));
     assert_eq!(
         at(NOW),
         [
@@ -616,21 +621,11 @@ fn vulnerability_params() {
     wontfix.status = FindingStatus::WontFix;
     let findings = vec![old_fix, new_fix, undated, unfixed, wontfix];
     let ids = |p: &Policy| {
-        evaluate(
-            p,
-            &PolicyInput {
-                image: &image,
-                findings: &findings,
-                database: None,
-                os_supported: true,
-                package_errors: &[],
-                now: NOW,
-            },
-        )
-        .results
-        .iter()
-        .map(|r| format!("{} {}", r.action, r.message.split(' ').next().unwrap_or("")))
-        .collect::<Vec<_>>()
+        evaluate(p, &input(&image, &findings, None, NOW))
+            .results
+            .iter()
+            .map(|r| format!("{} {}", r.action, r.message.split(' ').next().unwrap_or("")))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         ids(&policy(
@@ -653,14 +648,7 @@ fn vulnerability_params() {
     assert_eq!(ids(&policy("{severity: critical}")).len(), 4);
     let unevaluable = evaluate(
         &policy("{severity: critical, fix_available: true, max_days_since_fix: 30}"),
-        &PolicyInput {
-            image: &image,
-            findings: &findings,
-            database: None,
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
+        &input(&image, &findings, None, NOW),
     );
     assert_eq!(
         unevaluable.results[1].message,
@@ -694,17 +682,7 @@ fn ports_and_stale_feed() {
             },
         ],
     };
-    let decision = evaluate(
-        &policy,
-        &PolicyInput {
-            image: &image,
-            findings: &[],
-            database: Some(&bad_db),
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
-    );
+    let decision = evaluate(&policy, &input(&image, &[], Some(&bad_db), NOW));
     assert_eq!(
         lines(&decision),
         [
@@ -805,14 +783,12 @@ fn exploitation_db() -> DbFreshness {
 fn judge(policy: &Policy, findings: Vec<Finding>, db: Option<DbFreshness>) -> Decision {
     evaluate(
         policy,
-        &PolicyInput {
-            image: &image(Some("app"), &[], Some(&["CMD", "true"])),
-            findings: &findings,
-            database: db.as_ref(),
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
+        &input(
+            &image(Some("app"), &[], Some(&["CMD", "true"])),
+            &findings,
+            db.as_ref(),
+            NOW,
+        ),
     )
 }
 
