@@ -199,6 +199,19 @@ fn temp_db(what: &str, file: &str) -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
+/// `built.sqlite` in a new temporary directory named after `what`, with the test data
+/// advisories `input` imported.
+fn built_db(what: &str, input: &str) -> (tempfile::TempDir, String) {
+    let (dir, built) = temp_db(what, "built.sqlite");
+    let input = advisories().join(input);
+    let run = portcullis(
+        &["--db", &built, "db", "import", input.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, built)
+}
+
 /// `portcullis --db <db> db update <args>`.
 fn db_update(db: &str, args: &[&str]) -> Run {
     portcullis(&[&["--db", db, "db", "update"], args].concat(), b"")
@@ -340,14 +353,8 @@ fn build_push_and_pull_through_a_registry() {
 #[test]
 fn the_first_scan_pulls_from_the_first_database_repository_that_answers() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    let (dir, built) = temp_db("cli-db-repository", "built.sqlite");
+    let (dir, built) = built_db("cli-db-repository", "alpine-secdb/v3.20");
     let built = built.as_str();
-    let input = advisories().join("alpine-secdb/v3.20");
-    let run = portcullis(
-        &["--db", built, "db", "import", input.to_str().unwrap()],
-        b"",
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
     let registry = Registry::start(RegistryKind::PlainHttp);
     let good = registry.reference("portcullis/db:1");
     let push = portcullis(&["--db", built, "db", "push", "--insecure", &good], b"");
@@ -515,14 +522,8 @@ fn db_pull_shows_progress_only_on_a_terminal() {
         eprintln!("skipped: util-linux `script` is not installed");
         return;
     };
-    let (dir, built) = temp_db("cli-db-pull-progress", "built.sqlite");
+    let (dir, built) = built_db("cli-db-pull-progress", "alpine-secdb/v3.9/main.json");
     let built = built.as_str();
-    let input = advisories().join("alpine-secdb/v3.9/main.json");
-    let import = portcullis(
-        &["--db", built, "db", "import", input.to_str().unwrap()],
-        b"",
-    );
-    assert_eq!(import.code, 0, "{}", import.stderr);
     let registry = Registry::start(RegistryKind::PlainHttp);
     let reference = registry.reference("portcullis/db:latest");
     let push = portcullis(

@@ -138,6 +138,12 @@ impl Cluster {
             .clone()
     }
 
+    /// The PolicyReport Portcullis wrote for `namespace`.
+    fn namespace_report(&self, namespace: &str) -> Value {
+        let resource = "wgpolicyk8s.io/v1alpha2/policyreports";
+        self.mock.get(resource, namespace, "portcullis").unwrap()
+    }
+
     fn reports(&self) -> Vec<(String, Value)> {
         self.mock
             .objects()
@@ -545,14 +551,7 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
         )
     });
     validate_reports(&cluster);
-    let team_a = cluster
-        .mock
-        .get(
-            "wgpolicyk8s.io/v1alpha2/policyreports",
-            "team-a",
-            "portcullis",
-        )
-        .unwrap();
+    let team_a = cluster.namespace_report("team-a");
     // One result per workload and container: web, api (app, sidecar), db.
     assert_eq!(team_a["results"].as_array().unwrap().len(), 4, "{team_a:#}");
 
@@ -597,14 +596,7 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
 
     // The reports follow: team-a's web result names the new finding and the new database.
     let web = wait_for("team-a's report updated", || {
-        let report = cluster
-            .mock
-            .get(
-                "wgpolicyk8s.io/v1alpha2/policyreports",
-                "team-a",
-                "portcullis",
-            )
-            .unwrap();
+        let report = cluster.namespace_report("team-a");
         let web = report["results"]
             .as_array()
             .unwrap()
