@@ -153,6 +153,13 @@ impl Mirror {
         format!("http://127.0.0.1:{}", self.1)
     }
 
+    /// A mirror of the test data advisories `feed` (`osv`, `alpine-secdb`) and its URL.
+    pub fn of_advisories(feed: &str) -> (Self, String) {
+        let mirror = Self::serve(&advisories().join(feed));
+        let url = mirror.url();
+        (mirror, url)
+    }
+
     pub fn serve(dir: &std::path::Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -221,8 +228,7 @@ fn db_update(db: &str, args: &[&str]) -> Run {
 fn update_from_a_local_osv_mirror() {
     let (_dir, db) = temp_db("cli-db-update", "db.sqlite");
     let db = db.as_str();
-    let mirror = Mirror::serve(&advisories().join("osv"));
-    let url = mirror.url();
+    let (_mirror, url) = Mirror::of_advisories("osv");
 
     let dry = db_update(
         db,
@@ -265,8 +271,7 @@ fn build_push_and_pull_through_a_registry() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
     let (dir, built) = temp_db("cli-db-share", "built.sqlite");
     let built = built.as_str();
-    let mirror = Mirror::serve(&advisories().join("alpine-secdb"));
-    let url = mirror.url();
+    let (_mirror, url) = Mirror::of_advisories("alpine-secdb");
     let run = portcullis(
         &[
             "db",
@@ -292,46 +297,28 @@ fn build_push_and_pull_through_a_registry() {
         .unwrap()
         .to_owned();
     let reference = registry.reference("portcullis/db:latest");
-    let push = portcullis(
-        &[
+    // `db push` and `db pull` as the builder, with the test CA.
+    let as_builder = |db: &str, verb: &str| {
+        let args = [
             "--db",
-            built,
+            db,
             "db",
-            "push",
+            verb,
             &reference,
             "--ca-cert",
             &ca,
             "-u",
             "builder",
             "--password-stdin",
-        ],
-        b"s3cret-pass\n",
-    );
-    assert_eq!(push.code, 0, "{}", push.stderr);
-    assert!(
-        push.stdout
-            .starts_with(&format!("pushed {reference}@sha256:")),
-        "{}",
-        push.stdout
-    );
+        ];
+        portcullis(&args, b"s3cret-pass\n")
+    };
+    let push = as_builder(built, "push");
+    push.assert_stdout_starts(0, &format!("pushed {reference}@sha256:"));
 
     let pulled = dir.path().join("elsewhere/db.sqlite");
     let pulled = pulled.to_str().unwrap();
-    let pull = portcullis(
-        &[
-            "--db",
-            pulled,
-            "db",
-            "pull",
-            &reference,
-            "--ca-cert",
-            &ca,
-            "-u",
-            "builder",
-            "--password-stdin",
-        ],
-        b"s3cret-pass\n",
-    );
+    let pull = as_builder(pulled, "pull");
     assert_eq!(pull.code, 0, "{}", pull.stderr);
     let mut pulled_status = status_json(pulled);
     let mut expected = built_status.clone();
