@@ -77,18 +77,7 @@ for n in $pkg_counts; do
     mkdir -p "$dir/var/lib/dpkg" "$dir/etc"
     printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n' \
       >"$dir/etc/os-release"
-    python3 - "$testdata/pkgdb/dpkg/status-debian12-host" "$n" "$dir/var/lib/dpkg/status" <<'PY'
-import sys
-src, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-stanzas = [s for s in open(src, encoding="utf-8").read().split("\n\n") if s.strip()]
-with open(out, "w", encoding="utf-8") as f:
-    for i in range(n):
-        s = stanzas[i % len(stanzas)]
-        if i >= len(stanzas):  # later copies renamed, so that every package is distinct
-            s = "\n".join(f"Package: p{i}-" + l[len("Package: "):] if l.startswith("Package: ") else l
-                          for l in s.split("\n"))
-        f.write(s.strip("\n") + "\n\n")
-PY
+    python3 "$here/dpkg-status.py" "$testdata/pkgdb/dpkg/status-debian12-host" "$n" "$dir/var/lib/dpkg/status"
   fi
   read -r median _ rss < <(median_rss "$runs" "$portcullis --db $db scan -f json dir:$dir")
   row packages "$n" "$n" "$median" scan_s "$rss" ""

@@ -25,17 +25,7 @@ for n in $sizes; do
   status="$dir/var/lib/dpkg/status"
   if [ ! -f "$status" ]; then
     mkdir -p "$(dirname "$status")"
-    python3 - "$testdata/pkgdb/dpkg/status-debian12-host" "$n" "$status" <<'PY'
-import sys
-src, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-stanzas = [s for s in open(src, encoding="utf-8").read().split("\n\n") if s.strip()]
-with open(out, "w", encoding="utf-8") as f:
-    for i in range(n):
-        s = stanzas[i % len(stanzas)]
-        lines = s.split("\n")
-        lines = [f"Package: p{i}-" + l[len("Package: "):] if l.startswith("Package: ") else l for l in lines]
-        f.write("\n".join(lines) + "\n\n")
-PY
+    python3 "$here/dpkg-status.py" "$testdata/pkgdb/dpkg/status-debian12-host" "$n" "$status" --rename-all
   fi
   mib=$(du -m "$status" | cut -f1)
   /usr/bin/time -f '%e %M' -o "$work/time" "$portcullis" sbom "dir:$dir" --format json >"$work/out.json"

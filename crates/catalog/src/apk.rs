@@ -3,7 +3,7 @@
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, skipped_stanza};
+use crate::warning::{Warning, stanza_without};
 
 /// The apk database path.
 pub const INSTALLED: &str = "lib/apk/db/installed";
@@ -99,18 +99,9 @@ fn finish(
     let (name, version) = match (name, version) {
         (Some(n), Some(v)) => (n, v),
         (name, _) => {
-            let missing = if name.is_none() {
-                "missing package name (P:)"
-            } else {
-                "missing version (V:)"
-            };
-            warnings.push(skipped_stanza(
-                location,
-                index,
-                stanza.first_line,
-                name,
-                missing,
-            ));
+            let why = ["missing package name (P:)", "missing version (V:)"];
+            let warning = stanza_without(location, index, stanza.first_line, name, why);
+            warnings.push(warning);
             return;
         }
     };

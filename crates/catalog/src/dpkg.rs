@@ -3,7 +3,7 @@
 use crate::os::Os;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
-use crate::warning::{Warning, skipped_stanza};
+use crate::warning::{Warning, skipped_stanza, stanza_without};
 
 /// The dpkg status database.
 pub const STATUS: &str = "var/lib/dpkg/status";
@@ -134,18 +134,9 @@ fn parse(
         }
         let version = stanza.get("Version");
         let (Some(name), Some(version)) = (name, version) else {
-            let missing = if name.is_none() {
-                "missing Package"
-            } else {
-                "missing Version"
-            };
-            warnings.push(skipped_stanza(
-                location,
-                index,
-                stanza.first_line,
-                name,
-                missing,
-            ));
+            let why = ["missing Package", "missing Version"];
+            let warning = stanza_without(location, index, stanza.first_line, name, why);
+            warnings.push(warning);
             return;
         };
         packages.push(package(stanza, name, version, location, os));

@@ -99,3 +99,17 @@ pub(crate) fn skipped_stanza(
         ),
     )
 }
+
+/// [`skipped_stanza`] for a stanza without a package name or version: `why` names the
+/// missing name, else the missing version.
+pub(crate) fn stanza_without(
+    location: &str,
+    index: usize,
+    line: usize,
+    name: Option<&str>,
+    why: [&str; 2],
+) -> Warning {
+    let [no_name, no_version] = why;
+    let why = if name.is_none() { no_name } else { no_version };
+    skipped_stanza(location, index, line, name, why)
+}

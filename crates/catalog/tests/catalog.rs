@@ -21,18 +21,7 @@ mod lang;
 #[path = "catalog/sieve.rs"]
 mod sieve;
 
-fn testdata() -> PathBuf {
-    let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("README.md").is_file(),
-        "test data not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 fn read(rel: &str) -> Vec<u8> {
     let path = testdata().join(rel);

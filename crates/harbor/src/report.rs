@@ -274,37 +274,12 @@ pub fn sbom_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_catalog::Ecosystem;
-    use portcullis_matcher::FindingPackage;
+    use portcullis_testkit::findings::apk_finding;
 
     fn finding(id: &str, severity: Severity, fixed: Option<&str>) -> Finding {
-        Finding {
-            id: id.to_string(),
-            aliases: vec![],
-            package: FindingPackage {
-                name: "musl".into(),
-                version: "1.1.20-r3".into(),
-                ecosystem: Ecosystem::Apk,
-                source_name: Some("musl".into()),
-                location: "lib/apk/db/installed".into(),
-                purl: "pkg:apk/alpine/musl@1.1.20-r3".into(),
-            },
-            fixed_version: fixed.map(str::to_string),
-            status: if fixed.is_some() {
-                FindingStatus::Fixed
-            } else {
-                FindingStatus::NotFixed
-            },
-            severity,
-            severity_source: None,
-            cvss_score: None,
-            summary: None,
-            published: None,
-            advisory_ecosystem: "Alpine:v3.9".into(),
-            sources: vec!["alpine-secdb:v3.9/main".into()],
-            kev: None,
-            epss: None,
-        }
+        let mut finding = apk_finding(id, "musl", "1.1.20-r3", severity, fixed, "v3.9");
+        finding.package.source_name = Some("musl".into());
+        finding
     }
 
     #[test]

@@ -54,18 +54,7 @@ impl AdvisorySource for Timed<'_> {
     }
 }
 
-fn testdata() -> PathBuf {
-    let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-    };
-    assert!(
-        dir.join("advisories").is_dir(),
-        "testdata not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 /// Every origin in the v3.20 secdb, then numbered fillers, to 1,000 packages. With
 /// `vulnerable_every = n`, every n-th package is at an old version (affected by most of its

@@ -260,19 +260,10 @@ mod tests {
     }
 
     fn package(ecosystem: Ecosystem, name: &str, source: Option<&str>, purl: &str) -> Package {
-        Package {
-            ecosystem,
-            name: name.into(),
-            version: "1.0-1".into(),
-            arch: None,
-            location: "x".into(),
-            source_name: source.map(str::to_string),
-            source_version: Some("1.0-1+src".into()),
-            licenses: vec![],
-            purl: purl.into(),
-            layer: None,
-            extra: Extra::None,
-        }
+        let mut package = Package::new(ecosystem, name, "1.0-1", "x", purl.into(), Extra::None);
+        package.source_name = source.map(str::to_string);
+        package.source_version = Some("1.0-1+src".into());
+        package
     }
 
     #[test]

@@ -709,19 +709,10 @@ mod tests {
     }
 
     fn package(ecosystem: Ecosystem, name: &str, source: &str, version: &str) -> Package {
-        Package {
-            ecosystem,
-            name: name.into(),
-            version: version.into(),
-            arch: None,
-            location: "db".into(),
-            source_name: Some(source.into()),
-            source_version: Some(version.into()),
-            licenses: vec![],
-            purl: String::new(),
-            layer: None,
-            extra: Extra::None,
-        }
+        let mut package = Package::new(ecosystem, name, version, "db", String::new(), Extra::None);
+        package.source_name = Some(source.into());
+        package.source_version = Some(version.into());
+        package
     }
 
     /// A record `id` (aliases, related) fixing `packages` in `ecosystem` at `fixed`.

@@ -34,19 +34,19 @@ fn database(fixtures: &[&str]) -> (tempfile::TempDir, Database, Vec<String>) {
 }
 
 fn rpm(name: &str, source: &str, version: &str) -> Package {
-    Package {
-        ecosystem: Ecosystem::Rpm,
-        name: name.into(),
-        version: version.into(),
-        arch: Some("x86_64".into()),
-        location: "var/lib/rpm/rpmdb.sqlite".into(),
-        source_name: Some(source.into()),
-        source_version: Some(version.into()),
-        licenses: vec![],
-        purl: String::new(),
-        layer: None,
-        extra: Extra::None,
-    }
+    let location = "var/lib/rpm/rpmdb.sqlite";
+    let mut package = Package::new(
+        Ecosystem::Rpm,
+        name,
+        version,
+        location,
+        String::new(),
+        Extra::None,
+    );
+    package.arch = Some("x86_64".into());
+    package.source_name = Some(source.into());
+    package.source_version = Some(version.into());
+    package
 }
 
 type Row = (

@@ -12,18 +12,7 @@ use portcullis_matcher::{FindingStatus, MatchOutput, Severity, match_packages};
 use portcullis_oci::{Image, ImageOptions, ImageSource, Limits, PathPatterns};
 use portcullis_vulndb::{Database, ImportOptions};
 
-fn testdata() -> PathBuf {
-    let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-    };
-    assert!(
-        dir.join("advisories").is_dir() && dir.join("images").is_dir(),
-        "testdata not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 /// The Alpine v3.9 and v3.20 secdbs, the NVD records and the PyPI, crates.io and Go OSV
 /// exports, imported once.
@@ -181,19 +170,15 @@ fn alpine_3_20_3_exactly_cve_2024_9143() {
 }
 
 fn lang(ecosystem: Ecosystem, name: &str, version: &str, purl: &str) -> Package {
-    Package {
+    let location = format!("fixture/{name}");
+    Package::new(
         ecosystem,
-        name: name.into(),
-        version: version.into(),
-        arch: None,
-        location: format!("fixture/{name}"),
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        purl: purl.into(),
-        layer: None,
-        extra: Extra::None,
-    }
+        name,
+        version,
+        &location,
+        purl.into(),
+        Extra::None,
+    )
 }
 
 /// Expectations from reading the OSV records (`osv/<ecosystem>/all.zip`):

@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use portcullis_policy::*;
-use portcullis_types::Ecosystem;
+use portcullis_testkit::findings::apk_finding;
 use portcullis_types::{Digest, Healthcheck, ImageConfig, ImageInfo, SourceKind};
-use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
+use portcullis_types::{Finding, FindingStatus, Severity};
 
 /// 2024-11-19T07:06:40Z
 const NOW: i64 = 1_732_000_000;
@@ -43,33 +43,12 @@ fn rootfs_image() -> ImageInfo {
 }
 
 fn finding(id: &str, package: &str, severity: Severity, fixed: Option<&str>) -> Finding {
-    Finding {
-        id: id.into(),
-        aliases: vec![format!("GHSA-{}", id.to_lowercase())],
-        package: FindingPackage {
-            name: package.into(),
-            version: "1.0-r0".into(),
-            ecosystem: Ecosystem::Apk,
-            source_name: Some(format!("{package}-src")),
-            location: "lib/apk/db/installed".into(),
-            purl: format!("pkg:apk/alpine/{package}@1.0-r0"),
-        },
-        fixed_version: fixed.map(str::to_string),
-        status: if fixed.is_some() {
-            FindingStatus::Fixed
-        } else {
-            FindingStatus::NotFixed
-        },
-        severity,
-        severity_source: Some("nvd@nist.gov".into()),
-        cvss_score: None,
-        summary: None,
-        published: Some("2024-10-01T00:00:00Z".into()),
-        advisory_ecosystem: "Alpine:v3.20".into(),
-        sources: vec!["alpine-secdb:v3.20/main".into()],
-        kev: None,
-        epss: None,
-    }
+    let mut finding = apk_finding(id, package, "1.0-r0", severity, fixed, "v3.20");
+    finding.aliases = vec![format!("GHSA-{}", id.to_lowercase())];
+    finding.package.source_name = Some(format!("{package}-src"));
+    finding.severity_source = Some("nvd@nist.gov".into());
+    finding.published = Some("2024-10-01T00:00:00Z".into());
+    finding
 }
 
 fn db(updated: &str) -> DbFreshness {
@@ -244,6 +223,23 @@ fn unreadable_package_database_fails_closed_in_every_bundle() {
     );
 }
 
+/// The input of `image` with `findings` on a supported OS, without package errors.
+fn input<'a>(
+    image: &'a ImageInfo,
+    findings: &'a [Finding],
+    database: Option<&'a DbFreshness>,
+    now: i64,
+) -> PolicyInput<'a> {
+    PolicyInput {
+        image,
+        findings,
+        database,
+        os_supported: true,
+        package_errors: &[],
+        now,
+    }
+}
+
 fn lines(decision: &Decision) -> Vec<String> {
     decision
         .results
@@ -255,79 +251,91 @@ fn lines(decision: &Decision) -> Vec<String> {
 #[test]
 fn bundle_results_exact() {
     let cases = cases();
-    let risky = &cases[1];
+    // (policy, case, the lines of its decision).
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "reject_critical",
+            "risky",
+            &[
+                "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= critical; fixed in 3.3.2-r1",
+                "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+            ],
+        ),
+        (
+            "allow_all_and_warn",
+            "risky",
+            &[
+                "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+                "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
+                "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
+                "warn vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "warn vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+            ],
+        ),
+        (
+            "reject_high",
+            "risky",
+            &[
+                "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= high; fixed in 3.3.2-r1",
+                "stop vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high >= high; no fix available",
+                "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
+                "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
+                "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+            ],
+        ),
+        (
+            "block_root",
+            "risky",
+            &[
+                "stop dockerfile/effective_user: the container runs as root (no User is set)",
+                "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
+                "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
+                "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
+                "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
+            ],
+        ),
+        (
+            "block_root",
+            "rootfs",
+            &[
+                "warn dockerfile/effective_user: cannot be evaluated: the image has no config (root filesystem source)",
+                "warn dockerfile/exposed_ports: cannot be evaluated: the image has no config (root filesystem source)",
+                "warn dockerfile/no_healthcheck: cannot be evaluated: the image has no config (root filesystem source)",
+            ],
+        ),
+        (
+            "block_root",
+            "high",
+            &[
+                "stop dockerfile/effective_user: the container runs as root (User '0:0')",
+                "warn dockerfile/no_healthcheck: the image's HEALTHCHECK is disabled (NONE)",
+                "warn vulnerabilities/package: CVE-2024-0007 in curl 1.0-r0: severity high > medium; fixed in 8.0-r0",
+            ],
+        ),
+        (
+            "deny_all",
+            "clean",
+            &["stop always/always: this policy stops every image"],
+        ),
+        ("reject_high", "clean", &[]),
+    ];
+    for (policy, case, want) in expected {
+        let case = cases.iter().find(|c| c.name == *case).unwrap();
+        assert_eq!(
+            lines(&run(&builtin(policy).unwrap(), case)),
+            *want,
+            "{policy} on {}",
+            case.name
+        );
+    }
     assert_eq!(
-        lines(&run(&builtin("reject_critical").unwrap(), risky)),
-        [
-            "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= critical; fixed in 3.3.2-r1",
-            "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("allow_all_and_warn").unwrap(), risky)),
-        [
-            "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-            "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
-            "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
-            "warn vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "warn vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("reject_high").unwrap(), risky)),
-        [
-            "stop vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical >= high; fixed in 3.3.2-r1",
-            "stop vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high >= high; no fix available",
-            "stop vulnerabilities/stale_feed_data: vulnerability data from alpine-secdb:v3.20/main is 3 days old (updated 2024-11-16T07:06:39Z; the limit is 2 days)",
-            "stop vulnerabilities/vulnerability_data_unavailable: no vulnerability data is available for the image's operating system",
-            "warn dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), risky)),
-        [
-            "stop dockerfile/effective_user: the container runs as root (no User is set)",
-            "stop dockerfile/exposed_ports: the image exposes port 22/tcp",
-            "warn dockerfile/no_healthcheck: the image has no HEALTHCHECK",
-            "warn vulnerabilities/package: CVE-2024-0002 in openssl 1.0-r0: severity critical > medium; fixed in 3.3.2-r1",
-            "warn vulnerabilities/package: CVE-2024-0003 in musl 1.0-r0: severity high > medium; no fix available",
-        ]
-    );
-    let rootfs = &cases[2];
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), rootfs)),
-        [
-            "warn dockerfile/effective_user: cannot be evaluated: the image has no config (root filesystem source)",
-            "warn dockerfile/exposed_ports: cannot be evaluated: the image has no config (root filesystem source)",
-            "warn dockerfile/no_healthcheck: cannot be evaluated: the image has no config (root filesystem source)",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("reject_critical").unwrap(), rootfs))[2],
+        lines(&run(&builtin("reject_critical").unwrap(), &cases[2]))[2],
         "warn vulnerabilities/stale_feed_data: cannot be evaluated: no vulnerability database was used"
-    );
-    let high = &cases[3];
-    assert_eq!(
-        lines(&run(&builtin("block_root").unwrap(), high)),
-        [
-            "stop dockerfile/effective_user: the container runs as root (User '0:0')",
-            "warn dockerfile/no_healthcheck: the image's HEALTHCHECK is disabled (NONE)",
-            "warn vulnerabilities/package: CVE-2024-0007 in curl 1.0-r0: severity high > medium; fixed in 8.0-r0",
-        ]
-    );
-    assert_eq!(
-        lines(&run(&builtin("deny_all").unwrap(), &cases[0])),
-        ["stop always/always: this policy stops every image"]
-    );
-    assert!(
-        run(&builtin("reject_high").unwrap(), &cases[0])
-            .results
-            .is_empty()
     );
 }
 
@@ -574,19 +582,7 @@ whitelist:
         finding("CVE-2024-0003", "musl", Severity::High, None),
         finding("CVE-2024-0008", "curl", Severity::High, None),
     ];
-    let at = |now: i64| {
-        lines(&evaluate(
-            &policy,
-            &PolicyInput {
-                image: &image,
-                findings: &findings,
-                database: None,
-                os_supported: true,
-                package_errors: &[],
-                now,
-            },
-        ))
-    };
+    let at = |now: i64| lines(&evaluate(&policy, &input(&image, &findings, None, now)));
     assert_eq!(
         at(NOW),
         [
@@ -625,21 +621,11 @@ fn vulnerability_params() {
     wontfix.status = FindingStatus::WontFix;
     let findings = vec![old_fix, new_fix, undated, unfixed, wontfix];
     let ids = |p: &Policy| {
-        evaluate(
-            p,
-            &PolicyInput {
-                image: &image,
-                findings: &findings,
-                database: None,
-                os_supported: true,
-                package_errors: &[],
-                now: NOW,
-            },
-        )
-        .results
-        .iter()
-        .map(|r| format!("{} {}", r.action, r.message.split(' ').next().unwrap_or("")))
-        .collect::<Vec<_>>()
+        evaluate(p, &input(&image, &findings, None, NOW))
+            .results
+            .iter()
+            .map(|r| format!("{} {}", r.action, r.message.split(' ').next().unwrap_or("")))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         ids(&policy(
@@ -662,14 +648,7 @@ fn vulnerability_params() {
     assert_eq!(ids(&policy("{severity: critical}")).len(), 4);
     let unevaluable = evaluate(
         &policy("{severity: critical, fix_available: true, max_days_since_fix: 30}"),
-        &PolicyInput {
-            image: &image,
-            findings: &findings,
-            database: None,
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
+        &input(&image, &findings, None, NOW),
     );
     assert_eq!(
         unevaluable.results[1].message,
@@ -703,17 +682,7 @@ fn ports_and_stale_feed() {
             },
         ],
     };
-    let decision = evaluate(
-        &policy,
-        &PolicyInput {
-            image: &image,
-            findings: &[],
-            database: Some(&bad_db),
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
-    );
+    let decision = evaluate(&policy, &input(&image, &[], Some(&bad_db), NOW));
     assert_eq!(
         lines(&decision),
         [
@@ -814,14 +783,12 @@ fn exploitation_db() -> DbFreshness {
 fn judge(policy: &Policy, findings: Vec<Finding>, db: Option<DbFreshness>) -> Decision {
     evaluate(
         policy,
-        &PolicyInput {
-            image: &image(Some("app"), &[], Some(&["CMD", "true"])),
-            findings: &findings,
-            database: db.as_ref(),
-            os_supported: true,
-            package_errors: &[],
-            now: NOW,
-        },
+        &input(
+            &image(Some("app"), &[], Some(&["CMD", "true"])),
+            &findings,
+            db.as_ref(),
+            NOW,
+        ),
     )
 }
 

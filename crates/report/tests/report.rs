@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use portcullis_catalog::all_patterns;
@@ -517,18 +517,7 @@ fn rootfs_without_digest_os_or_time() {
 // ---------------------------------------------------------------------------------------
 // Real data
 
-fn testdata() -> PathBuf {
-    let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("README.md").is_file(),
-        "test data not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 /// The files the catalogers want out of a root filesystem tar.gz, as the reader would
 /// hand them over.

@@ -1,8 +1,8 @@
 //! Unit tests of the filters, with exact results.
 
-use portcullis_catalog::Ecosystem;
-use portcullis_matcher::{Finding, FindingPackage, FindingStatus, Severity};
+use portcullis_matcher::{Finding, Severity};
 use portcullis_oci::{ImageInfo, SourceKind};
+use portcullis_testkit::findings::apk_finding;
 
 use super::*;
 use crate::{DatabaseInfo, ScanResult, VexStatus};
@@ -18,33 +18,12 @@ fn finding(
     severity: Severity,
     fixed: bool,
 ) -> Finding {
-    Finding {
-        id: id.into(),
-        aliases: aliases.iter().map(|a| (*a).to_string()).collect(),
-        package: FindingPackage {
-            name: name.into(),
-            version: "1.0-r0".into(),
-            ecosystem: Ecosystem::Apk,
-            source_name: Some(source.into()),
-            location: "lib/apk/db/installed".into(),
-            purl: format!("pkg:apk/alpine/{name}@1.0-r0?arch=x86_64&distro=3.20.3"),
-        },
-        fixed_version: fixed.then(|| "1.0-r1".into()),
-        status: if fixed {
-            FindingStatus::Fixed
-        } else {
-            FindingStatus::NotFixed
-        },
-        severity,
-        severity_source: None,
-        cvss_score: None,
-        summary: None,
-        published: None,
-        advisory_ecosystem: "Alpine:v3.20".into(),
-        sources: vec!["alpine-secdb:v3.20/main".into()],
-        kev: None,
-        epss: None,
-    }
+    let fixed = fixed.then_some("1.0-r1");
+    let mut finding = apk_finding(id, name, "1.0-r0", severity, fixed, "v3.20");
+    finding.aliases = aliases.iter().map(|a| (*a).to_string()).collect();
+    finding.package.source_name = Some(source.into());
+    finding.package.purl = format!("pkg:apk/alpine/{name}@1.0-r0?arch=x86_64&distro=3.20.3");
+    finding
 }
 
 fn result() -> ScanResult {

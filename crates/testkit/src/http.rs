@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A parsed request head.
+/// A parsed request head (also what the oci crate's in-process mock server records).
 #[derive(Debug, Clone)]
-pub(crate) struct Request {
+pub struct Request {
+    /// The method (`GET`, `HEAD`, …).
     pub method: String,
     /// Path and query as sent.
     pub target: String,
@@ -17,6 +18,7 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// The value of header `name` (lower-case), if sent.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cmd;
+pub mod findings;
 pub mod go;
 pub mod hostile;
 mod http;
@@ -22,6 +23,7 @@ mod token;
 use std::path::PathBuf;
 
 pub use cmd::{run, sha256_hex};
+pub use http::Request as HttpRequest;
 pub use images::{ImageName, TestImages, images};
 pub use kube::{KubeMock, KubeRequest};
 pub use layout::OciLayout;

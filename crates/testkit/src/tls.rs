@@ -21,16 +21,14 @@ pub(crate) struct TlsFiles {
 /// Generate a CA and a server certificate into `dir`.
 pub(crate) fn generate(dir: &Path) -> TlsFiles {
     let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "portcullis test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    let ca_params = ca_params(
+        "portcullis test CA",
+        vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ],
+    );
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
 
@@ -61,17 +59,26 @@ pub(crate) fn generate(dir: &Path) -> TlsFiles {
 /// A self-signed P-256 certificate for signing tokens: (cert DER, cert PEM, PKCS#8 key DER).
 pub(crate) fn token_signing_cert() -> (Vec<u8>, String, Vec<u8>) {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let params = ca_params(
+        "portcullis-test-issuer",
+        vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyCertSign,
+        ],
+    );
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().to_vec(), cert.pem(), key.serialize_der())
+}
+
+/// The parameters of a CA certificate (no subject alternative names) named `common_name`.
+fn ca_params(common_name: &str, key_usages: Vec<KeyUsagePurpose>) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params
         .distinguished_name
-        .push(DnType::CommonName, "portcullis-test-issuer");
+        .push(DnType::CommonName, common_name);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    let cert = params.self_signed(&key).unwrap();
-    (cert.der().to_vec(), cert.pem(), key.serialize_der())
+    params.key_usages = key_usages;
+    params
 }
 
 /// A rustls server config serving the certificate and key in `files`.

@@ -154,3 +154,30 @@ pub struct Package {
     /// Format-specific facts.
     pub extra: Extra,
 }
+
+impl Package {
+    /// The `ecosystem` package `name` `version` found at `location`, with its purl and
+    /// format-specific facts: no architecture, source package, licences or layer yet.
+    pub fn new(
+        ecosystem: Ecosystem,
+        name: &str,
+        version: &str,
+        location: &str,
+        purl: String,
+        extra: Extra,
+    ) -> Self {
+        Self {
+            ecosystem,
+            name: name.to_string(),
+            version: version.to_string(),
+            arch: None,
+            location: location.to_string(),
+            source_name: None,
+            source_version: None,
+            licenses: Vec::new(),
+            purl,
+            layer: None,
+            extra,
+        }
+    }
+}

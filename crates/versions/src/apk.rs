@@ -221,25 +221,27 @@ mod tests {
     use super::*;
     use Ordering::*;
 
-    fn cmp(a: &str, b: &str) -> Ordering {
-        crate::compare(Scheme::Apk, a, b).unwrap()
-    }
-
     #[test]
     fn apk_rules() {
-        assert_eq!(cmp("1.0_alpha", "1.0"), Less);
-        assert_eq!(cmp("1.0_p1", "1.0"), Greater);
-        assert_eq!(cmp("1.0-r1", "1.0"), Greater);
-        assert_eq!(cmp("1.0", "1.0.1"), Less);
-        assert_eq!(cmp("1.0a", "1.0"), Greater);
-        assert_eq!(cmp("1.05", "1.5"), Less);
-        assert_eq!(cmp("8.2.0015", "8.2.002"), Less);
-        assert_eq!(cmp("1.0~abc-r1", "1.0~abd-r0"), Less);
-        assert_eq!(
-            cmp("1.99999999999999999999999", "1.99999999999999999999998"),
-            Greater
+        crate::assert_orders(
+            Scheme::Apk,
+            &[
+                ("1.0_alpha", "1.0", Less),
+                ("1.0_p1", "1.0", Greater),
+                ("1.0-r1", "1.0", Greater),
+                ("1.0", "1.0.1", Less),
+                ("1.0a", "1.0", Greater),
+                ("1.05", "1.5", Less),
+                ("8.2.0015", "8.2.002", Less),
+                ("1.0~abc-r1", "1.0~abd-r0", Less),
+                (
+                    "1.99999999999999999999999",
+                    "1.99999999999999999999998",
+                    Greater,
+                ),
+                ("1.1.1w-r1", "1.1.1w-r0", Greater),
+            ],
         );
-        assert_eq!(cmp("1.1.1w-r1", "1.1.1w-r0"), Greater);
     }
 
     #[test]

@@ -241,6 +241,18 @@ pub fn compare(scheme: Scheme, a: &str, b: &str) -> Result<Ordering> {
     }
 }
 
+/// Asserts that `compare(scheme, a, b)` gives the ordering each case names.
+#[cfg(test)]
+pub(crate) fn assert_orders(scheme: Scheme, cases: &[(&str, &str, Ordering)]) {
+    for &(a, b, want) in cases {
+        assert_eq!(
+            compare(scheme, a, b).ok(),
+            Some(want),
+            "{scheme:?}: {a} vs {b}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -982,27 +982,26 @@ mod tests {
             "https://www.debian.org/security/oval/oval-definitions-bookworm.xml.bz2"
         );
         assert!(NetworkSource::DebianDsa.url(&m).ends_with("/data/DSA/list"));
-        assert_eq!(
-            NetworkSource::Kev.url(&m),
-            "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-        );
-        assert_eq!(
-            NetworkSource::Epss.url(&m),
-            "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
-        );
         let mirror = Mirrors {
             kev: "http://127.0.0.1:8080/kev/".into(),
             epss: "http://127.0.0.1:8080/epss".into(),
             ..Mirrors::default()
         };
-        assert_eq!(
-            NetworkSource::Kev.url(&mirror),
-            "http://127.0.0.1:8080/kev/known_exploited_vulnerabilities.json"
-        );
-        assert_eq!(
-            NetworkSource::Epss.url(&mirror),
-            "http://127.0.0.1:8080/epss/epss_scores-current.csv.gz"
-        );
+        for (source, default, mirrored) in [
+            (
+                NetworkSource::Kev,
+                "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+                "http://127.0.0.1:8080/kev/known_exploited_vulnerabilities.json",
+            ),
+            (
+                NetworkSource::Epss,
+                "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz",
+                "http://127.0.0.1:8080/epss/epss_scores-current.csv.gz",
+            ),
+        ] {
+            assert_eq!(source.url(&m), default);
+            assert_eq!(source.url(&mirror), mirrored);
+        }
     }
 
     #[test]

@@ -19,18 +19,7 @@ use portcullis_vulndb::fetch::{
 };
 use portcullis_vulndb::{Database, ErrorKind, FixStatus, ImportOptions, SeverityKind};
 
-fn testdata() -> PathBuf {
-    let dir = match std::env::var_os("PORTCULLIS_TESTDATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-    };
-    assert!(
-        dir.join("advisories").is_dir(),
-        "testdata not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 fn advisories() -> PathBuf {
     testdata().join("advisories")

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use kube::core::DynamicObject;
 use kube::core::admission::AdmissionReview;
 use portcullis_config::{Selector, ServerConfig, UnknownImageAction, WebhookConfig};
+use portcullis_testkit::findings::apk_finding;
 use portcullis_types::{Action, Decision, RuleResult};
-use portcullis_types::{DatabaseInfo, Ecosystem, ImageInfo, ScanResult, SourceKind};
-use portcullis_types::{Finding, FindingPackage, FindingStatus, Severity};
+use portcullis_types::{DatabaseInfo, ImageInfo, ScanResult, SourceKind};
+use portcullis_types::{Finding, Severity};
 use portcullis_webhook::{
     ApiVersion, ContainerImage, ContainerRole, ErrorKind, ImageOutcome, ImageVerdict, Outcome,
     Review, Selection, Whitelist, WhitelistEntry, Workload, audit, audit_name, parse_review,
@@ -599,33 +600,9 @@ fn finding(
     fixed: Option<&str>,
     severity: Severity,
 ) -> Finding {
-    Finding {
-        id: id.to_string(),
-        aliases: Vec::new(),
-        package: FindingPackage {
-            name: package.to_string(),
-            version: version.to_string(),
-            ecosystem: Ecosystem::Apk,
-            source_name: None,
-            location: "lib/apk/db/installed".to_string(),
-            purl: format!("pkg:apk/alpine/{package}@{version}"),
-        },
-        fixed_version: fixed.map(str::to_string),
-        status: if fixed.is_some() {
-            FindingStatus::Fixed
-        } else {
-            FindingStatus::NotFixed
-        },
-        severity,
-        severity_source: Some("alpine-secdb".to_string()),
-        cvss_score: None,
-        summary: None,
-        published: None,
-        advisory_ecosystem: "Alpine:v3.19".to_string(),
-        sources: vec!["alpine-secdb:v3.19/main".to_string()],
-        kev: None,
-        epss: None,
-    }
+    let mut finding = apk_finding(id, package, version, severity, fixed, "v3.19");
+    finding.severity_source = Some("alpine-secdb".to_string());
+    finding
 }
 
 fn result(action: Action, trigger: &str, message: &str) -> RuleResult {

@@ -19,7 +19,6 @@
 
 use object::{Object, ObjectSection, ObjectSegment};
 
-use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 
@@ -321,7 +320,7 @@ fn go_package(
         None => (None, path),
     };
     let purl_version = Some(version).filter(|v| *v != DEVEL);
-    lang_package(
+    Package::new(
         Ecosystem::Go,
         path,
         version,

@@ -16,7 +16,6 @@
 
 use std::io::{Cursor, Read};
 
-use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -448,7 +447,7 @@ fn maven_package(
     location: &str,
     evidence: &str,
 ) -> Package {
-    lang_package(
+    Package::new(
         Ecosystem::Java,
         name,
         version,

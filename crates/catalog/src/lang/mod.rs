@@ -20,33 +20,6 @@ pub mod rust;
 pub mod sieve;
 pub mod zipstream;
 
-use crate::package::{Ecosystem, Extra, Package};
-
-/// A language package found at `location`: no architecture, no source package, no licences
-/// and no layer yet.
-fn lang_package(
-    ecosystem: Ecosystem,
-    name: &str,
-    version: &str,
-    location: &str,
-    purl: String,
-    extra: Extra,
-) -> Package {
-    Package {
-        ecosystem,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: location.to_string(),
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        purl,
-        layer: None,
-        extra,
-    }
-}
-
 /// A trimmed, non-empty string.
 fn non_empty(value: Option<&str>) -> Option<String> {
     value

@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -99,7 +98,7 @@ pub fn npm_purl(name: &str, version: &str) -> String {
 fn package(name: &str, version: &str, location: &str, licenses: Vec<String>) -> Package {
     Package {
         licenses,
-        ..lang_package(
+        ..Package::new(
             Ecosystem::Npm,
             name,
             version,

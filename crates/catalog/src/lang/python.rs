@@ -7,7 +7,7 @@
 //! [`Extra::Python`]. Licences: `License-Expression` (PEP 639), else a short one-line
 //! `License`, else the last part of `License ::` classifiers.
 
-use super::{lang_package, non_empty};
+use super::non_empty;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -100,7 +100,7 @@ pub fn parse_metadata(data: &[u8], location: &str) -> Result<Package, Warning> {
     let licenses = licenses(&headers);
     Ok(Package {
         licenses,
-        ..lang_package(
+        ..Package::new(
             Ecosystem::Python,
             &normalized,
             &version,

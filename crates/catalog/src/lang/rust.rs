@@ -11,7 +11,6 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use super::lang_package;
 use crate::package::{Ecosystem, Extra, Package};
 use crate::purl;
 use crate::warning::Warning;
@@ -52,7 +51,7 @@ fn crate_package(
     source: Option<String>,
     checksum: Option<String>,
 ) -> Package {
-    lang_package(
+    Package::new(
         Ecosystem::Cargo,
         name,
         version,

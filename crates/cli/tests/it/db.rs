@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::portcullis;
+use crate::{Run, portcullis};
 
 fn advisories() -> std::path::PathBuf {
     portcullis_testkit::testdata_dir().join("advisories")
@@ -30,9 +30,8 @@ fn records(status: &Value, source: &str) -> u64 {
 
 #[test]
 fn import_status_export_and_import_again() {
-    let dir = portcullis_testkit::temp_dir("cli-db");
-    let db = dir.path().join("db.sqlite");
-    let db = db.to_str().unwrap();
+    let (dir, db) = temp_db("cli-db", "db.sqlite");
+    let db = db.as_str();
     let advisories = advisories();
     let run = portcullis(
         &["--db", db, "db", "import", advisories.to_str().unwrap()],
@@ -154,6 +153,13 @@ impl Mirror {
         format!("http://127.0.0.1:{}", self.1)
     }
 
+    /// A mirror of the test data advisories `feed` (`osv`, `alpine-secdb`) and its URL.
+    pub fn of_advisories(feed: &str) -> (Self, String) {
+        let mirror = Self::serve(&advisories().join(feed));
+        let url = mirror.url();
+        (mirror, url)
+    }
+
     pub fn serve(dir: &std::path::Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -193,27 +199,40 @@ impl Drop for Mirror {
     }
 }
 
+/// A path named `file` in a new temporary directory named after `what`.
+fn temp_db(what: &str, file: &str) -> (tempfile::TempDir, String) {
+    let dir = portcullis_testkit::temp_dir(what);
+    let path = dir.path().join(file).to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// `built.sqlite` in a new temporary directory named after `what`, with the test data
+/// advisories `input` imported.
+fn built_db(what: &str, input: &str) -> (tempfile::TempDir, String) {
+    let (dir, built) = temp_db(what, "built.sqlite");
+    let input = advisories().join(input);
+    let run = portcullis(
+        &["--db", &built, "db", "import", input.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, built)
+}
+
+/// `portcullis --db <db> db update <args>`.
+fn db_update(db: &str, args: &[&str]) -> Run {
+    portcullis(&[&["--db", db, "db", "update"], args].concat(), b"")
+}
+
 #[test]
 fn update_from_a_local_osv_mirror() {
-    let dir = portcullis_testkit::temp_dir("cli-db-update");
-    let db = dir.path().join("db.sqlite");
-    let db = db.to_str().unwrap();
-    let mirror = Mirror::serve(&advisories().join("osv"));
-    let url = mirror.url();
+    let (_dir, db) = temp_db("cli-db-update", "db.sqlite");
+    let db = db.as_str();
+    let (_mirror, url) = Mirror::of_advisories("osv");
 
-    let dry = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "osv:Go",
-            "--osv-mirror",
-            &url,
-            "--dry-run",
-        ],
-        b"",
+    let dry = db_update(
+        db,
+        &["--source", "osv:Go", "--osv-mirror", &url, "--dry-run"],
     );
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(
@@ -221,12 +240,9 @@ fn update_from_a_local_osv_mirror() {
         format!("osv:Go                       {url}/Go/all.zip")
     );
 
-    let run = portcullis(
+    let run = db_update(
+        db,
         &[
-            "--db",
-            db,
-            "db",
-            "update",
             "--source",
             "osv:Go",
             "--source",
@@ -234,7 +250,6 @@ fn update_from_a_local_osv_mirror() {
             "--osv-mirror",
             &url,
         ],
-        b"",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let status = status_json(db);
@@ -243,45 +258,20 @@ fn update_from_a_local_osv_mirror() {
     assert_eq!(status["sources"].as_array().unwrap().len(), 2);
 
     // A source the mirror does not have: the update fails and changes nothing.
-    let run = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "osv:npm",
-            "--osv-mirror",
-            &url,
-        ],
-        b"",
-    );
+    let run = db_update(db, &["--source", "osv:npm", "--osv-mirror", &url]);
     run.assert_exit(2, "npm/all.zip");
     assert_eq!(status_json(db), status);
 
-    let none = portcullis(
-        &[
-            "--db",
-            db,
-            "db",
-            "update",
-            "--source",
-            "nothing",
-            "--dry-run",
-        ],
-        b"",
-    );
+    let none = db_update(db, &["--source", "nothing", "--dry-run"]);
     none.assert_exit(2, "--source nothing: matches none of the sources");
 }
 
 #[test]
 fn build_push_and_pull_through_a_registry() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    let dir = portcullis_testkit::temp_dir("cli-db-share");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
-    let mirror = Mirror::serve(&advisories().join("alpine-secdb"));
-    let url = mirror.url();
+    let (dir, built) = temp_db("cli-db-share", "built.sqlite");
+    let built = built.as_str();
+    let (_mirror, url) = Mirror::of_advisories("alpine-secdb");
     let run = portcullis(
         &[
             "db",
@@ -307,46 +297,28 @@ fn build_push_and_pull_through_a_registry() {
         .unwrap()
         .to_owned();
     let reference = registry.reference("portcullis/db:latest");
-    let push = portcullis(
-        &[
+    // `db push` and `db pull` as the builder, with the test CA.
+    let as_builder = |db: &str, verb: &str| {
+        let args = [
             "--db",
-            built,
+            db,
             "db",
-            "push",
+            verb,
             &reference,
             "--ca-cert",
             &ca,
             "-u",
             "builder",
             "--password-stdin",
-        ],
-        b"s3cret-pass\n",
-    );
-    assert_eq!(push.code, 0, "{}", push.stderr);
-    assert!(
-        push.stdout
-            .starts_with(&format!("pushed {reference}@sha256:")),
-        "{}",
-        push.stdout
-    );
+        ];
+        portcullis(&args, b"s3cret-pass\n")
+    };
+    let push = as_builder(built, "push");
+    push.assert_stdout_starts(0, &format!("pushed {reference}@sha256:"));
 
     let pulled = dir.path().join("elsewhere/db.sqlite");
     let pulled = pulled.to_str().unwrap();
-    let pull = portcullis(
-        &[
-            "--db",
-            pulled,
-            "db",
-            "pull",
-            &reference,
-            "--ca-cert",
-            &ca,
-            "-u",
-            "builder",
-            "--password-stdin",
-        ],
-        b"s3cret-pass\n",
-    );
+    let pull = as_builder(pulled, "pull");
     assert_eq!(pull.code, 0, "{}", pull.stderr);
     let mut pulled_status = status_json(pulled);
     let mut expected = built_status.clone();
@@ -368,15 +340,8 @@ fn build_push_and_pull_through_a_registry() {
 #[test]
 fn the_first_scan_pulls_from_the_first_database_repository_that_answers() {
     use portcullis_testkit::registry::{Registry, RegistryKind};
-    let dir = portcullis_testkit::temp_dir("cli-db-repository");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
-    let input = advisories().join("alpine-secdb/v3.20");
-    let run = portcullis(
-        &["--db", built, "db", "import", input.to_str().unwrap()],
-        b"",
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (dir, built) = built_db("cli-db-repository", "alpine-secdb/v3.20");
+    let built = built.as_str();
     let registry = Registry::start(RegistryKind::PlainHttp);
     let good = registry.reference("portcullis/db:1");
     let push = portcullis(&["--db", built, "db", "push", "--insecure", &good], b"");
@@ -544,15 +509,8 @@ fn db_pull_shows_progress_only_on_a_terminal() {
         eprintln!("skipped: util-linux `script` is not installed");
         return;
     };
-    let dir = portcullis_testkit::temp_dir("cli-db-pull-progress");
-    let built = dir.path().join("built.sqlite");
-    let built = built.to_str().unwrap();
-    let input = advisories().join("alpine-secdb/v3.9/main.json");
-    let import = portcullis(
-        &["--db", built, "db", "import", input.to_str().unwrap()],
-        b"",
-    );
-    assert_eq!(import.code, 0, "{}", import.stderr);
+    let (dir, built) = built_db("cli-db-pull-progress", "alpine-secdb/v3.9/main.json");
+    let built = built.as_str();
     let registry = Registry::start(RegistryKind::PlainHttp);
     let reference = registry.reference("portcullis/db:latest");
     let push = portcullis(

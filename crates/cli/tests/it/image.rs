@@ -10,25 +10,20 @@ fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
+/// The JSON of a successful `portcullis image inspect <args>`.
+fn inspect_json(args: &[&str]) -> Value {
+    let run = portcullis(&[&["image", "inspect"], args].concat(), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    json(&run.stdout)
+}
+
 #[test]
 fn inspect_plain_http_registry_as_json() {
     let registry = Registry::start(RegistryKind::PlainHttp);
     let imgs = images();
     registry.push(&imgs.skopeo_ref(ImageName::Configured), "app:1", false);
     let reference = registry.reference("app:1");
-    let run = portcullis(
-        &[
-            "image",
-            "inspect",
-            "--insecure",
-            "--format",
-            "json",
-            &reference,
-        ],
-        b"",
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let v = json(&run.stdout);
+    let v = inspect_json(&["--insecure", "--format", "json", &reference]);
     assert_eq!(v["reference"], reference.as_str());
     assert_eq!(v["source"], "registry");
     assert_eq!(v["digest"], registry.manifest_digest("app:1").as_str());
@@ -104,21 +99,14 @@ fn inspect_multiarch_by_platform() {
     let reference = registry.reference("multi:1");
     let index_digest = registry.manifest_digest("multi:1");
     for (platform, expected_arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
-        let run = portcullis(
-            &[
-                "image",
-                "inspect",
-                "--insecure",
-                "--platform",
-                platform,
-                "-f",
-                "json",
-                &reference,
-            ],
-            b"",
-        );
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let v = json(&run.stdout);
+        let v = inspect_json(&[
+            "--insecure",
+            "--platform",
+            platform,
+            "-f",
+            "json",
+            &reference,
+        ]);
         assert_eq!(v["digest"], index_digest.as_str());
         assert_eq!(v["platform"], format!("linux/{expected_arch}").as_str());
         assert_ne!(v["manifest_digest"], Value::Null);

@@ -91,13 +91,9 @@ fn activate_status_deactivate_through_the_binary() {
         ],
         &minimal,
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.starts_with(
-            "CustomResourceDefinition/whitelistitems.security.portcullis.dev created\n"
-        ),
-        "{}",
-        run.stdout
+    run.assert_stdout_starts(
+        0,
+        "CustomResourceDefinition/whitelistitems.security.portcullis.dev created\n",
     );
     assert!(
         run.stdout
@@ -141,13 +137,7 @@ fn activate_status_deactivate_through_the_binary() {
     assert_eq!(status["spec"]["policy"]["policyId"], "allow_all_and_warn");
 
     let run = portcullis(&["deactivate", "--kubeconfig", kc], b"");
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .starts_with("ValidatingWebhookConfiguration/portcullis deleted\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_stdout_starts(0, "ValidatingWebhookConfiguration/portcullis deleted\n");
     let status = portcullis(&["status", "--kubeconfig", kc], b"");
     assert!(
         status.stdout.contains("active:        no\n"),

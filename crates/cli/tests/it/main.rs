@@ -53,6 +53,18 @@ impl Run {
         assert_eq!(self.code, code, "{}", self.stderr);
         assert!(self.stderr.contains(needle), "{}", self.stderr);
     }
+
+    /// Assert that the run exited with `code` and said `needle` on standard output.
+    pub fn assert_stdout(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(self.stdout.contains(needle), "{}", self.stdout);
+    }
+
+    /// Assert that the run exited with `code` and its standard output starts with `prefix`.
+    pub fn assert_stdout_starts(&self, code: i32, prefix: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(self.stdout.starts_with(prefix), "{}", self.stdout);
+    }
 }
 
 /// A fresh database (in a directory named after `what`) with `inputs` imported.

@@ -5,14 +5,8 @@ use serde_json::Value;
 use crate::portcullis;
 use crate::scan::{json, minirootfs, scan_run};
 
-const IDS: [&str; 6] = [
-    "allow_all_and_warn",
-    "reject_critical",
-    "reject_high",
-    "block_root",
-    "deny_all",
-    "reject_exploited",
-];
+/// The built-in policies, in the order `policy list` lists them.
+use portcullis_policy::BUILTIN_IDS as IDS;
 
 #[test]
 fn list_shows_the_six_built_ins() {
@@ -70,13 +64,7 @@ fn show_prints_a_document_that_reads_back() {
 fn eval_prints_the_decision_with_exit_codes() {
     let source = minirootfs("3.9.6");
     let run = scan_run(&["policy", "eval", "--policy", "reject_high", &source]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("Policy    reject_high\nDecision  STOP\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_stdout(1, "Policy    reject_high\nDecision  STOP\n");
     assert!(run.stdout.contains("CVE-2021-3450"), "{}", run.stdout);
 
     let run = scan_run(&[

@@ -195,18 +195,16 @@ fn pypi_related(id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `portcullis scan -f json --policy reject_exploited <source>`.
+fn scan_reject_exploited(source: &str) -> (Value, Run) {
+    scan_json(&["scan", "-f", "json", "--policy", "reject_exploited", source])
+}
+
 #[test]
 fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
     let root = pillow_root();
     let source = format!("dir:{}", root.path().display());
-    let (v, r) = scan_json(&[
-        "scan",
-        "-f",
-        "json",
-        "--policy",
-        "reject_exploited",
-        &source,
-    ]);
+    let (v, r) = scan_reject_exploited(&source);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(v["policy"]["final_action"], "stop");
     let findings = v["vulnerabilities"].as_array().unwrap();
@@ -287,14 +285,7 @@ fn pillow_9_5_is_known_exploited_and_reject_exploited_stops_it() {
     write(&clean.path().join("etc/os-release"), DEBIAN_12);
     write(&clean.path().join("var/lib/dpkg/status"), "");
     let clean_source = format!("dir:{}", clean.path().display());
-    let (v, r) = scan_json(&[
-        "scan",
-        "-f",
-        "json",
-        "--policy",
-        "reject_exploited",
-        &clean_source,
-    ]);
+    let (v, r) = scan_reject_exploited(&clean_source);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(v["policy"]["final_action"], "go", "{}", v["policy"]);
 }

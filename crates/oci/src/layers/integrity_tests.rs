@@ -1,28 +1,8 @@
 //! Caps on layers and decompressed bytes, and `diff_id` verification.
 
-use crate::digest::DigestExt;
-use std::collections::HashMap;
-use std::io::{Cursor, Write};
-
+use super::tests::{MemStore, gzip};
 use super::*;
 use crate::files::PathPatterns;
-
-#[derive(Debug, Default)]
-struct Store(HashMap<Digest, Vec<u8>>);
-
-impl BlobStore for Store {
-    fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>> {
-        let bytes = self
-            .0
-            .get(&layer.digest)
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("blob {}", layer.digest)))?;
-        Ok(Box::new(layer.digest.verifying_reader(
-            Cursor::new(bytes.as_slice()),
-            Some(layer.size),
-            format!("layer {}", layer.digest),
-        )))
-    }
-}
 
 struct Quiet;
 impl Progress for Quiet {}
@@ -42,20 +22,14 @@ fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
 /// One layer descriptor per blob (a blob may be listed more than once), with the given
 /// diff_ids.
-fn image(blobs: &[&[u8]], diff_ids: &[Option<Digest>]) -> (Store, Vec<LayerDescriptor>) {
-    let mut store = Store::default();
+fn image(blobs: &[&[u8]], diff_ids: &[Option<Digest>]) -> (MemStore, Vec<LayerDescriptor>) {
+    let mut store = MemStore::default();
     let mut layers = Vec::new();
     for (blob, diff_id) in blobs.iter().zip(diff_ids) {
         let digest = Digest::sha256_of(blob);
-        store.0.insert(digest.clone(), blob.to_vec());
+        store.blobs.insert(digest.clone(), blob.to_vec());
         layers.push(LayerDescriptor {
             digest,
             size: blob.len() as u64,
@@ -66,7 +40,7 @@ fn image(blobs: &[&[u8]], diff_ids: &[Option<Digest>]) -> (Store, Vec<LayerDescr
     (store, layers)
 }
 
-fn read(store: &Store, layers: &[LayerDescriptor], limits: &Limits) -> Result<FileSet> {
+fn read(store: &MemStore, layers: &[LayerDescriptor], limits: &Limits) -> Result<FileSet> {
     let all = PathPatterns::new(["**"]).unwrap();
     read_layers(
         store,
@@ -194,7 +168,7 @@ fn a_wrong_blob_digest_is_reported_before_a_wrong_diff_id() {
     let (mut store, layers) = image(&[&gz], &[Some(Digest::sha256_of(b"lie"))]);
     // The stored blob is another valid layer than the manifest says.
     let other = gzip(&tar_of(&[("etc/issue", b"HELLO\n")]));
-    store.0.insert(layers[0].digest.clone(), other);
+    store.blobs.insert(layers[0].digest.clone(), other);
     let err = read(&store, &layers, &Limits::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DigestMismatch);
     assert!(
@@ -214,7 +188,7 @@ fn a_corrupt_stream_is_explained_by_the_blob_digest_whichever_thread_decompresse
     let (mut store, layers) = image(&[&gz], &[None]);
     // Bytes in the middle of the deflate stream are flipped: the inflater fails (or the tar
     // reads garbage) long before the verifying reader reaches the end.
-    let stored = store.0.get_mut(&layers[0].digest).unwrap();
+    let stored = store.blobs.get_mut(&layers[0].digest).unwrap();
     let middle = stored.len() / 2;
     for byte in &mut stored[middle..middle + 64] {
         *byte ^= 0x5a;

@@ -51,15 +51,17 @@ fn tar_of(entries: &[Ent<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).unwrap();
     enc.finish().unwrap()
 }
 
+/// Blobs in memory, read through the digest check as a real store's are (also the store
+/// of `integrity_tests`).
 #[derive(Debug, Default)]
-struct MemStore {
-    blobs: HashMap<Digest, Vec<u8>>,
+pub(super) struct MemStore {
+    pub(super) blobs: HashMap<Digest, Vec<u8>>,
 }
 
 impl BlobStore for MemStore {

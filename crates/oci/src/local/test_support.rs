@@ -4,6 +4,12 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::digest::Digest;
+use crate::{Image, ImageOptions, ImageSource, Result};
+
+/// The image `source` names (`tar:…`, `oci-dir:…`), opened with the default options.
+pub(crate) fn open(source: &str) -> Result<Image> {
+    Image::open(&ImageSource::parse(source)?, &ImageOptions::default())
+}
 
 /// A plain tar of regular files (mode 0644) and symlinks (`->` in the name: `a->b`).
 pub(crate) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {

@@ -1037,22 +1037,18 @@ mod tests {
     #[test]
     fn resolves_locations() {
         let cur = "https://r.io:5000/v2/a/blobs/sha256:1?x=y";
-        assert_eq!(
-            resolve_location(cur, "https://cdn.example/b?sig=1").unwrap(),
-            "https://cdn.example/b?sig=1"
-        );
-        assert_eq!(
-            resolve_location(cur, "//cdn.example/b").unwrap(),
-            "https://cdn.example/b"
-        );
-        assert_eq!(
-            resolve_location(cur, "/other/path").unwrap(),
-            "https://r.io:5000/other/path"
-        );
-        assert_eq!(
-            resolve_location(cur, "sibling").unwrap(),
-            "https://r.io:5000/v2/a/blobs/sibling"
-        );
+        for (location, resolved) in [
+            ("https://cdn.example/b?sig=1", "https://cdn.example/b?sig=1"),
+            ("//cdn.example/b", "https://cdn.example/b"),
+            ("/other/path", "https://r.io:5000/other/path"),
+            ("sibling", "https://r.io:5000/v2/a/blobs/sibling"),
+        ] {
+            assert_eq!(
+                resolve_location(cur, location).as_deref(),
+                Some(resolved),
+                "{location}"
+            );
+        }
         assert_eq!(resolve_location(cur, ""), None);
         assert_eq!(resolve_location(cur, "ftp://x"), None);
     }

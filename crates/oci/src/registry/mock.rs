@@ -7,28 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A request as the server saw it.
-#[derive(Debug, Clone)]
-pub(crate) struct MockRequest {
-    pub method: String,
-    /// Path and query.
-    pub target: String,
-    /// Header names lower-cased.
-    pub headers: Vec<(String, String)>,
-}
-
-impl MockRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The path without the query.
-    pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or(&self.target)
-    }
-}
+pub(crate) use portcullis_testkit::HttpRequest as MockRequest;
 
 /// What to answer.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Local sources against images made by real tools (umoci, skopeo) from the Alpine mini
 //! root filesystem in the shared test data.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use portcullis_oci::{
     Digest, ErrorKind, Image, ImageOptions, ImageSource, Limits, PathPatterns, SourceKind,
@@ -9,18 +9,7 @@ use portcullis_oci::{
 
 use crate::common::{run, umoci_layout};
 
-fn testdata() -> PathBuf {
-    let dir = std::env::var_os("PORTCULLIS_TESTDATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("images/alpine").is_dir(),
-        "test data not found at {} (set PORTCULLIS_TESTDATA)",
-        dir.display()
-    );
-    dir
-}
+use portcullis_testkit::testdata_dir as testdata;
 
 fn alpine_rootfs() -> PathBuf {
     testdata().join("images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz")

@@ -149,6 +149,11 @@ pub fn admit(server: &TestServer, version: &str, object: &Value) -> Value {
     response(&answer, version)
 }
 
+/// [`admit`] (v1) of a Pod in `namespace` with `labels` and the one container `image`.
+pub fn admit_image(server: &TestServer, namespace: &str, labels: Value, image: &str) -> Value {
+    admit(server, "v1", &pod(namespace, labels, &[image], &[]))
+}
+
 #[test]
 fn allowed_warned_and_denied_pods() {
     let registries = Registries::start();
@@ -209,29 +214,21 @@ fn whitelisted_skipped_and_excluded_workloads_are_allowed_unjudged() {
         });
     });
     let stop = registries.stop_image();
-    let whitelisted = admit(
+    let whitelisted = admit_image(
         &server,
-        "v1",
-        &pod(
-            "team-a",
-            json!({"app.kubernetes.io/instance": "trusted"}),
-            &[&stop],
-            &[],
-        ),
+        "team-a",
+        json!({"app.kubernetes.io/instance": "trusted"}),
+        &stop,
     );
     assert_eq!(whitelisted["allowed"], true, "{whitelisted}");
-    let skipped = admit(
+    let skipped = admit_image(
         &server,
-        "v1",
-        &pod(
-            "team-a",
-            json!({"portcullis.dev/validate": "skip"}),
-            &[&stop],
-            &[],
-        ),
+        "team-a",
+        json!({"portcullis.dev/validate": "skip"}),
+        &stop,
     );
     assert_eq!(skipped["allowed"], true, "{skipped}");
-    let system = admit(&server, "v1", &pod("kube-system", json!({}), &[&stop], &[]));
+    let system = admit_image(&server, "kube-system", json!({}), &stop);
     assert_eq!(system["allowed"], true, "{system}");
     // None of these pulled anything.
     assert!(

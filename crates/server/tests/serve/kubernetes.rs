@@ -233,7 +233,7 @@ fn audit_actions(mock: &KubeMock, namespace: &str, name: &str) -> Option<String>
 
 #[test]
 fn admissions_write_audits_and_honour_whitelist_items() {
-    use crate::admission::{POLICIES, Registries, admit, fixture, pod};
+    use crate::admission::{POLICIES, Registries, admit, admit_image, fixture};
     let registries = Registries::start();
     let mock = KubeMock::start();
     mock.seed(
@@ -259,15 +259,11 @@ fn admissions_write_audits_and_honour_whitelist_items() {
     let server = start(config, &mock, None);
     wait_for_whitelist(&server, &[("vendor", "WhiteListItem/vendor")]);
     let stop = registries.stop_image();
-    let whitelisted = admit(
+    let whitelisted = admit_image(
         &server,
-        "v1",
-        &pod(
-            "team-a",
-            json!({"app.kubernetes.io/instance": "vendor-db"}),
-            &[&stop],
-            &[],
-        ),
+        "team-a",
+        json!({"app.kubernetes.io/instance": "vendor-db"}),
+        &stop,
     );
     assert_eq!(whitelisted["allowed"], true, "{whitelisted}");
     let deployment = fixture("deployment-web.json", &|_| stop.clone());

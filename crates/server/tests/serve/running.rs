@@ -138,6 +138,12 @@ impl Cluster {
             .clone()
     }
 
+    /// The PolicyReport Portcullis wrote for `namespace`.
+    fn namespace_report(&self, namespace: &str) -> Value {
+        let resource = "wgpolicyk8s.io/v1alpha2/policyreports";
+        self.mock.get(resource, namespace, "portcullis").unwrap()
+    }
+
     fn reports(&self) -> Vec<(String, Value)> {
         self.mock
             .objects()
@@ -210,9 +216,6 @@ pub fn seed_cluster(mock: &KubeMock, registry: &Registry) {
             id
         }
     };
-    let c = |name: &str, repo_tag: &str, docker: bool| {
-        (name.to_string(), reference(repo_tag), id(repo_tag, docker))
-    };
     let rs = |ns: &str, name: &str, deployment: &str| {
         mock.seed(
             "apps/v1/replicasets",
@@ -225,43 +228,35 @@ pub fn seed_cluster(mock: &KubeMock, registry: &Registry) {
             ),
         );
     };
-    let seed_pod =
-        |ns: &str, name: &str, owner: Option<(&str, &str)>, list: Vec<(String, String, String)>| {
-            let list: Vec<(&str, String, String)> = list
-                .iter()
-                .map(|(n, i, d)| (n.as_str(), i.clone(), d.clone()))
+    // One Pod a line: namespace, name, owner (`Kind/name`, `-` for none), then each container
+    // as `name=repo:tag`, `@cri` after those whose imageID is not `docker-pullable://`.
+    let seed_pods = |table: &str| {
+        for line in table.lines() {
+            let mut fields = line.split_whitespace();
+            let (ns, name) = (fields.next().unwrap(), fields.next().unwrap());
+            let owner = fields.next().unwrap().split_once('/');
+            let list: Vec<(&str, String, String)> = fields
+                .map(|container| {
+                    let (image, docker) = match container.strip_suffix("@cri") {
+                        Some(image) => (image, false),
+                        None => (container, true),
+                    };
+                    let (name, repo_tag) = image.split_once('=').unwrap();
+                    (name, reference(repo_tag), id(repo_tag, docker))
+                })
                 .collect();
             mock.seed("v1/pods", pod(ns, name, owner, &list));
-        };
+        }
+    };
     // team-a: Deployment web (2 replicas), Deployment api (app + sidecar), StatefulSet db.
     rs("team-a", "web-5d4f", "web");
     rs("team-a", "api-6b7c", "api");
-    seed_pod(
-        "team-a",
-        "web-5d4f-aaaaa",
-        Some(("ReplicaSet", "web-5d4f")),
-        vec![c("app", "team/alpine:3.20", true)],
-    );
-    seed_pod(
-        "team-a",
-        "web-5d4f-bbbbb",
-        Some(("ReplicaSet", "web-5d4f")),
-        vec![c("app", "team/alpine:3.20", false)],
-    );
-    seed_pod(
-        "team-a",
-        "api-6b7c-ccccc",
-        Some(("ReplicaSet", "api-6b7c")),
-        vec![
-            c("app", "team/configured:1", true),
-            c("sidecar", "team/alpine:3.9", true),
-        ],
-    );
-    seed_pod(
-        "team-a",
-        "db-0",
-        Some(("StatefulSet", "db")),
-        vec![c("db", "team/alpine:3.9", false)],
+    seed_pods(
+        "\
+         team-a web-5d4f-aaaaa ReplicaSet/web-5d4f app=team/alpine:3.20
+         team-a web-5d4f-bbbbb ReplicaSet/web-5d4f app=team/alpine:3.20@cri
+         team-a api-6b7c-ccccc ReplicaSet/api-6b7c app=team/configured:1 sidecar=team/alpine:3.9
+         team-a db-0 StatefulSet/db db=team/alpine:3.9@cri",
     );
     // team-b: DaemonSet agent (2 Pods), Deployment web, CronJob nightly (via a Job), Job once.
     rs("team-b", "web-7c8d", "web");
@@ -279,68 +274,27 @@ pub fn seed_cluster(mock: &KubeMock, registry: &Registry) {
         "batch/v1/jobs",
         owned("batch/v1", "Job", "team-b", "once", None),
     );
-    seed_pod(
-        "team-b",
-        "agent-x1",
-        Some(("DaemonSet", "agent")),
-        vec![c("agent", "team/layered:1", true)],
-    );
-    seed_pod(
-        "team-b",
-        "agent-y2",
-        Some(("DaemonSet", "agent")),
-        vec![c("agent", "team/layered:1", true)],
-    );
-    seed_pod(
-        "team-b",
-        "web-7c8d-ddddd",
-        Some(("ReplicaSet", "web-7c8d")),
-        vec![c("app", "team/alpine:3.20", true)],
-    );
-    seed_pod(
-        "team-b",
-        "nightly-29001-eeeee",
-        Some(("Job", "nightly-29001")),
-        vec![c("job", "team/alpine:3.9", true)],
-    );
-    seed_pod(
-        "team-b",
-        "once-fffff",
-        Some(("Job", "once")),
-        vec![c("job", "team/configured:1", false)],
+    seed_pods(
+        "\
+         team-b agent-x1 DaemonSet/agent agent=team/layered:1
+         team-b agent-y2 DaemonSet/agent agent=team/layered:1
+         team-b web-7c8d-ddddd ReplicaSet/web-7c8d app=team/alpine:3.20
+         team-b nightly-29001-eeeee Job/nightly-29001 job=team/alpine:3.9
+         team-b once-fffff Job/once job=team/configured:1@cri",
     );
     // team-c: a bare Pod, Deployment shop, StatefulSet cache.
     rs("team-c", "shop-9e0f", "shop");
-    seed_pod(
-        "team-c",
-        "debug",
-        None,
-        vec![c("shell", "team/layered:1", true)],
-    );
-    seed_pod(
-        "team-c",
-        "shop-9e0f-ggggg",
-        Some(("ReplicaSet", "shop-9e0f")),
-        vec![c("app", "team/alpine:3.20", true)],
-    );
-    seed_pod(
-        "team-c",
-        "cache-0",
-        Some(("StatefulSet", "cache")),
-        vec![c("cache", "team/configured:1", true)],
+    seed_pods(
+        "\
+         team-c debug - shell=team/layered:1
+         team-c shop-9e0f-ggggg ReplicaSet/shop-9e0f app=team/alpine:3.20
+         team-c cache-0 StatefulSet/cache cache=team/configured:1",
     );
     // Never inventoried: kube-system and Portcullis's own namespace.
-    seed_pod(
-        "kube-system",
-        "coredns-1",
-        None,
-        vec![c("coredns", "team/alpine:3.9", true)],
-    );
-    seed_pod(
-        "portcullis-system",
-        "portcullis-1",
-        None,
-        vec![c("server", "team/alpine:3.9", true)],
+    seed_pods(
+        "\
+         kube-system coredns-1 - coredns=team/alpine:3.9
+         portcullis-system portcullis-1 - server=team/alpine:3.9",
     );
 }
 
@@ -597,14 +551,7 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
         )
     });
     validate_reports(&cluster);
-    let team_a = cluster
-        .mock
-        .get(
-            "wgpolicyk8s.io/v1alpha2/policyreports",
-            "team-a",
-            "portcullis",
-        )
-        .unwrap();
+    let team_a = cluster.namespace_report("team-a");
     // One result per workload and container: web, api (app, sidecar), db.
     assert_eq!(team_a["results"].as_array().unwrap().len(), 4, "{team_a:#}");
 
@@ -649,14 +596,7 @@ fn running_workloads_are_inventoried_rescanned_once_per_digest_and_reported() {
 
     // The reports follow: team-a's web result names the new finding and the new database.
     let web = wait_for("team-a's report updated", || {
-        let report = cluster
-            .mock
-            .get(
-                "wgpolicyk8s.io/v1alpha2/policyreports",
-                "team-a",
-                "portcullis",
-            )
-            .unwrap();
+        let report = cluster.namespace_report("team-a");
         let web = report["results"]
             .as_array()
             .unwrap()

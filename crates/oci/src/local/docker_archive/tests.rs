@@ -62,11 +62,7 @@ fn opens_a_docker_save_archive() {
         &plain,
     );
     let source = format!("docker-archive:{}", path.display());
-    let image = Image::open(
-        &ImageSource::parse(&source).unwrap(),
-        &ImageOptions::default(),
-    )
-    .unwrap();
+    let image = open(&source).unwrap();
     let info = image.info();
     assert_eq!(info.reference, source);
     assert_eq!(info.source, SourceKind::DockerArchive);

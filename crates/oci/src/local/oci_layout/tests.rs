@@ -19,10 +19,6 @@ fn patterns() -> PathPatterns {
     PathPatterns::new(["lib/apk/db/installed", "etc/*", "usr/lib/os-release"]).unwrap()
 }
 
-fn open(source: &str) -> Result<Image> {
-    Image::open(&ImageSource::parse(source)?, &ImageOptions::default())
-}
-
 #[test]
 fn opens_a_layout_directory_and_reads_files() {
     let dir = tempfile::tempdir().unwrap();

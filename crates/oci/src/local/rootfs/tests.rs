@@ -31,11 +31,7 @@ fn opens_a_rootfs_tarball() {
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
         let source = format!("tar:{}", path.display());
-        let image = Image::open(
-            &ImageSource::parse(&source).unwrap(),
-            &ImageOptions::default(),
-        )
-        .unwrap();
+        let image = open(&source).unwrap();
         let info = image.info();
         assert_eq!(info.reference, source);
         assert_eq!(info.digest, None);
