@@ -264,10 +264,15 @@ fn error_index(slice: &[u8], err: &serde_json::Error) -> usize {
 mod tests {
     use super::*;
 
-    /// The members of the top-level array of `doc`, as text.
+    /// The members of the top-level array of `doc`, as text, read 3 bytes at a time.
     fn members(doc: &[u8]) -> Result<Vec<String>> {
+        members_read(doc, 3)
+    }
+
+    /// The members of the top-level array of `doc`, as text, read `chunk` bytes at a time.
+    fn members_read(doc: &[u8], chunk: usize) -> Result<Vec<String>> {
         let mut window = JsonWindow::new(doc, "t.json", "JSON");
-        window.chunk = 3;
+        window.chunk = chunk;
         window.unpin();
         window.expect(b'[', "an array")?;
         let mut out = Vec::new();
@@ -301,6 +306,47 @@ mod tests {
             ]
         );
         assert_eq!(members(b"[]").unwrap(), Vec::<String>::new());
+    }
+
+    /// Any JSON value, as serde_json writes it (compact or pretty), nested a few levels.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e300f64..1e300).prop_map(Value::from),
+            "[ -~\\t\\n\"\\\\é€😀]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z\"\\\\]{0,4}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Framing the members of an array, the input read a few bytes at a time, gives
+        /// each member's text exactly as serde_json splits the whole document.
+        #[test]
+        fn framing_agrees_with_serde_json_on_the_whole_document(
+            members_in in proptest::collection::vec(json_value(), 0..8),
+            pretty in proptest::bool::ANY,
+            chunk in 1usize..16,
+        ) {
+            let array = serde_json::Value::Array(members_in);
+            let doc = if pretty {
+                serde_json::to_vec_pretty(&array).unwrap()
+            } else {
+                serde_json::to_vec(&array).unwrap()
+            };
+            let expected: Vec<&RawValue> = serde_json::from_slice(&doc).unwrap();
+            let expected: Vec<String> = expected.iter().map(|r| r.get().to_owned()).collect();
+            proptest::prop_assert_eq!(members_read(&doc, chunk).unwrap(), expected);
+        }
     }
 
     #[test]
