@@ -7,8 +7,8 @@
 //! before the current value are dropped as the window moves, unless it is pinned.
 //!
 //! Hand-written because serde_json streams only whitespace-separated top-level values, and
-//! its reader-based deserializer (`from_reader`) reads a byte at a time: several times
-//! slower than slices on feeds of gigabytes.
+//! its reader-based deserializer (`from_reader`) takes its input a byte at a time through
+//! `Read` instead of scanning a slice.
 
 use std::io::Read;
 
@@ -19,9 +19,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// Bytes read from the input at a time, at the least.
 const CHUNK: usize = 1 << 20;
 
-/// A window over one JSON document read from `R`. Memory: [`CHUNK`] plus the largest value
-/// framed (bounded by the reader, e.g. a decompression cap), or the whole document while
-/// pinned.
+/// A window over one JSON document read from `R`. Memory: [`CHUNK`], or about twice the
+/// largest value framed (bounded by the reader, e.g. a decompression cap), or the whole
+/// document while pinned.
 pub(crate) struct JsonWindow<'l, R> {
     reader: R,
     /// Names the input in errors.
