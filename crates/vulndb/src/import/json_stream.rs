@@ -163,9 +163,9 @@ impl<'l, R: Read> JsonWindow<'l, R> {
         if found != Some(b'"') {
             return Err(self.unexpected("a key", found));
         }
-        let start = self.pos;
-        self.value(|raw| serde_json::from_str::<String>(raw))?
-            .map_err(|e| self.malformed_in(start, &e))
+        // The key's start is found after the read: reading may have moved the window.
+        let (len, key) = self.value(|raw| (raw.len(), serde_json::from_str::<String>(raw)))?;
+        key.map_err(|e| self.malformed_in(self.pos - len, &e))
     }
 
     /// The next value (after white space), consumed, as `read` makes it of the value's text
@@ -376,6 +376,27 @@ mod tests {
             err(b"[1,"),
             "t.json: malformed JSON at byte 3: expected a value, found the end of the input"
         );
+    }
+
+    #[test]
+    fn a_bad_key_is_named_at_its_byte_however_the_input_is_cut() {
+        // A lone surrogate frames as a string but does not read as one: the error is in the key.
+        let doc = br#"{"padding": "0123456789", "\ud800": 1}"#;
+        for chunk in 1..40 {
+            let mut window = JsonWindow::new(&doc[..], "t.json", "JSON");
+            window.chunk = chunk;
+            window.unpin();
+            window.expect(b'{', "an object").unwrap();
+            assert_eq!(window.key().unwrap(), "padding");
+            window.expect(b':', "':'").unwrap();
+            window.value(|_| ()).unwrap();
+            assert!(window.separator(b'}').unwrap());
+            let err = window.key().unwrap_err().to_string();
+            assert!(
+                err.starts_with("t.json: malformed JSON at byte 33: unexpected end of hex escape"),
+                "chunk {chunk}: {err}"
+            );
+        }
     }
 
     #[test]
