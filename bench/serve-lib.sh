@@ -40,6 +40,7 @@ start_server() {
   shift
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" \
     -keyout "$run/tls.key" -out "$run/tls.crt" 2>/dev/null
   local port
   port="$(free_port)"
