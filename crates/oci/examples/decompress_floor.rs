@@ -2,9 +2,12 @@
 //! the tree (flate2 on zlib-rs for gzip, zstd), nothing else: no digest, no tar walk. Used
 //! by `bench/layers.sh` and `bench/growth.sh`.
 //!
-//! `cargo run --release -p portcullis-oci --example decompress_floor -- [--threads N] BLOB...`
-//! decodes the blobs with up to N at once (default 1), taking them in order, and prints the
-//! wall time in seconds and the decompressed bytes.
+//! `cargo run --release -p portcullis-oci --example decompress_floor -- [--threads N]
+//! [--digests] BLOB...` decodes the blobs with up to N at once (default 1), taking them in
+//! order, and prints the wall time in seconds and the decompressed bytes. With `--digests`
+//! it also takes the two SHA-256s every scan computes, of the blob (its digest) and of its
+//! decompressed bytes (the config's diff_id): on one thread, the time is then the CPU that
+//! any scan which verifies both must spend on the layer.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -14,13 +17,44 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use flate2::bufread::MultiGzDecoder;
+use sha2::{Digest, Sha256};
 
 /// Read buffer size, as the layer reader uses.
 const BUFFER_SIZE: usize = 256 * 1024;
 
-/// Decompress one blob (gzip, zstd or plain, judged by its first bytes) to nowhere.
-fn decompress(path: &PathBuf) -> io::Result<u64> {
-    let mut file = BufReader::with_capacity(BUFFER_SIZE, File::open(path)?);
+/// A reader that hashes what passes through it (when asked to).
+struct Hashing<R> {
+    inner: R,
+    hash: Option<Sha256>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hash.as_mut() {
+            h.update(buf.get(..n).unwrap_or_default());
+        }
+        Ok(n)
+    }
+}
+
+impl<R> Drop for Hashing<R> {
+    fn drop(&mut self) {
+        // Keep the digest from being optimised away.
+        if let Some(h) = self.hash.take() {
+            std::hint::black_box(h.finalize());
+        }
+    }
+}
+
+/// Decompress one blob (gzip, zstd or plain, judged by its first bytes) to nowhere, with
+/// both SHA-256s if `digests`.
+fn decompress(path: &PathBuf, digests: bool) -> io::Result<u64> {
+    let hashing = Hashing {
+        inner: File::open(path)?,
+        hash: digests.then(Sha256::new),
+    };
+    let mut file = BufReader::with_capacity(BUFFER_SIZE, hashing);
     let mut magic = [0u8; 4];
     let got = file.read(&mut magic)?;
     let head = magic.get(..got).unwrap_or(&[]).to_vec();
@@ -37,20 +71,34 @@ fn decompress(path: &PathBuf) -> io::Result<u64> {
     };
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut total = 0u64;
+    let mut diff_id = digests.then(Sha256::new);
     loop {
         match decoded.read(&mut buffer)? {
-            0 => return Ok(total),
-            n => total += n as u64,
+            0 => break,
+            n => {
+                total += n as u64;
+                if let Some(h) = diff_id.as_mut() {
+                    h.update(buffer.get(..n).unwrap_or_default());
+                }
+            }
         }
     }
+    // Keep both digests from being optimised away.
+    if let Some(h) = diff_id {
+        std::hint::black_box(h.finalize());
+    }
+    Ok(total)
 }
 
 fn main() -> ExitCode {
     let mut threads = 1usize;
+    let mut digests = false;
     let mut blobs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--threads" {
+        if arg == "--digests" {
+            digests = true;
+        } else if arg == "--threads" {
             match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) if n > 0 => threads = n,
                 _ => {
@@ -63,7 +111,7 @@ fn main() -> ExitCode {
         }
     }
     if blobs.is_empty() {
-        eprintln!("usage: decompress_floor [--threads N] BLOB...");
+        eprintln!("usage: decompress_floor [--threads N] [--digests] BLOB...");
         return ExitCode::FAILURE;
     }
     let next = AtomicUsize::new(0);
@@ -74,7 +122,7 @@ fn main() -> ExitCode {
         for _ in 0..threads.min(blobs.len()) {
             scope.spawn(|| {
                 while let Some(blob) = blobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    match decompress(blob) {
+                    match decompress(blob, digests) {
                         Ok(n) => {
                             bytes.fetch_add(n, Ordering::Relaxed);
                         }
