@@ -17,6 +17,9 @@
 //!         [--csv OUT] https://127.0.0.1:PORT/PATH
 //! ```
 //!
+//! Answers must carry `Content-Length` (the server's do); any other answer, a read error or a
+//! closed connection counts as a failed request, and the connection is opened again.
+//!
 //! It prints one line: the count, the rate achieved, p50, p99, p99.9 and the maximum (ms).
 //! `--csv` writes `request-start,request-duration,status` per request (seconds from the
 //! start; `status` 0 for a failed request), the columns of `oha --output-format csv`.
