@@ -1,6 +1,6 @@
 //! The floor of a layer scan: decompress layer blobs to nowhere with the fastest decoders in
-//! the tree (flate2 on zlib-rs for gzip, zstd), nothing else: no digest, no tar walk. Used
-//! by `bench/layers.sh` and `bench/growth.sh`.
+//! the tree (flate2 on zlib-rs for gzip, zstd), nothing else: no digest (unless asked), no
+//! tar walk. Used by `bench/layers.sh`, `bench/growth.sh` and `bench/scan.sh`.
 //!
 //! `cargo run --release -p portcullis-oci --example decompress_floor -- [--threads N]
 //! [--digests] BLOB...` decodes the blobs with up to N at once (default 1), taking them in
