@@ -33,7 +33,9 @@ pub async fn handle(app: &Arc<App>, request: Request) -> HttpResponse {
     };
     let outcome = decide(app, workload.as_ref()).await;
     let answer = portcullis_webhook::respond(&review, workload.as_ref(), &outcome);
+    // The event is built only for configured receivers: a denial costs no formatting else.
     if !answer.allowed
+        && app.notifier.is_active()
         && let Some(workload) = &workload
     {
         let images: Vec<&str> = workload.images.iter().map(|c| c.image.as_str()).collect();
