@@ -20,7 +20,8 @@
 //! Answers must carry `Content-Length` (the server's do); any other answer, a read error or a
 //! closed connection counts as a failed request, and the connection is opened again.
 //!
-//! It prints one line: the count, the rate achieved, p50, p99, p99.9 and the maximum (ms).
+//! It prints one line: the count, the rate achieved, p50, p99, p99.9 and the maximum (ms),
+//! and fails (exit 2) when no request was answered 200.
 //! `--csv` writes `request-start,request-duration,status` per request (seconds from the
 //! start; `status` 0 for a failed request), the columns of `oha --output-format csv`.
 
@@ -223,6 +224,9 @@ fn report(plan: &Plan, results: &Results, span: f64) -> Fallible<()> {
         pct(99.9),
         ok.last().map_or(f64::NAN, |&m| f64::from(m) / 1000.0)
     );
+    if ok.is_empty() {
+        return Err("no request was answered 200".into());
+    }
     Ok(())
 }
 
@@ -240,7 +244,10 @@ fn parse_args(args: Vec<String>) -> Fallible<Plan> {
             "-n" => total = Some(value()?.parse::<usize>()?),
             "-z" => seconds = Some(value()?.trim_end_matches('s').parse::<f64>()?),
             "-m" => method = value()?,
-            "-D" => body = std::fs::read(value()?)?,
+            "-D" => {
+                let path = value()?;
+                body = std::fs::read(&path).map_err(|e| format!("-D {path}: {e}"))?;
+            }
             "-T" => content_type = Some(value()?),
             "--csv" => csv = Some(value()?),
             _ if url.is_none() && !arg.starts_with('-') => url = Some(arg),
@@ -265,8 +272,15 @@ fn parse_args(args: Vec<String>) -> Fallible<Plan> {
         .rsplit_once(':')
         .ok_or("the URL must give a port")?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cacert.ok_or("--cacert FILE is required")?)? {
-        roots.add(cert?)?;
+    let cacert = cacert.ok_or("--cacert FILE is required")?;
+    let named = |e: &dyn std::fmt::Display| format!("--cacert {cacert}: {e}");
+    for cert in CertificateDer::pem_file_iter(&cacert).map_err(|e| named(&e))? {
+        roots
+            .add(cert.map_err(|e| named(&e))?)
+            .map_err(|e| named(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(named(&"no PEM certificate in it").into());
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
