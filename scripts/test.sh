@@ -61,4 +61,7 @@ python3 scripts/check-msrv.py
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz targets (a crate of their own, run by cargo-fuzz) must keep compiling against the
+# libraries: type-checked without libFuzzer, in the same target directory as the clippy run.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}" cargo check --manifest-path fuzz/Cargo.toml --locked --no-default-features --bins
 cargo test --workspace --locked

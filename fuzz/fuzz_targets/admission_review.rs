@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
                     image: image.image.clone(),
                     digest: None,
                     outcome: ImageOutcome::Unknown {
+                        kind: "unreachable".to_string(),
                         reason: image.container.clone(),
                     },
                 })
