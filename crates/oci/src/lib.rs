@@ -198,6 +198,18 @@ pub mod fuzzing {
         crate::registry::parse_referrers_index(data, "fuzz")
     }
 
+    /// Read `data` as a registry's authentication replies, as the client does: as a
+    /// `WWW-Authenticate` header value (its challenges, the one answered and that one's token
+    /// URL for `library/x`) and as a token endpoint's JSON reply. The token URL and the token.
+    pub fn registry_auth(data: &[u8]) -> (Option<String>, Result<String>) {
+        let header = String::from_utf8_lossy(data);
+        let challenges = crate::registry::parse_challenges(&header);
+        let url = crate::registry::preferred_challenge(&challenges)
+            .and_then(|c| crate::registry::token_url(c, "library/x"));
+        let token = crate::registry::parse_token_response(data, "fuzz");
+        (url, token)
+    }
+
     /// Read `data` as one layer (tar, gzip or zstd), as the layer reader does for an image,
     /// following wanted links (with further passes) as [`crate::Image::read_files`] does.
     pub fn read_layer_bytes(

@@ -74,6 +74,44 @@ fn python_counts() -> PythonCounts {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// `parse_feed` (what the feed fuzz target drives) reads a file as the import does: an OSV
+/// zip export is one source with every record of the export, the Alpine secdb file one
+/// source per repository, and the KEV catalog no record at all.
+#[test]
+fn parse_feed_reads_a_file_as_the_import_does() {
+    use portcullis_vulndb::import::parse_feed;
+    let expected = python_counts();
+    let options = ImportOptions::default();
+    let read = |rel: &str| {
+        let path = advisories().join(rel);
+        let bytes = std::fs::read(&path).unwrap();
+        parse_feed(rel, &path, bytes, &options).unwrap()
+    };
+
+    let (sources, problems) = read("osv/crates.io/all.zip");
+    assert!(problems.is_empty(), "{problems:?}");
+    let names: Vec<&str> = sources.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(names.iter().all(|s| *s == "osv:crates.io"), "{names:?}");
+    let records: usize = sources.iter().map(|(_, r)| r.len()).sum();
+    assert_eq!(records as u64, expected.osv["crates.io"]);
+    assert_eq!(records, 1206);
+
+    let (sources, problems) = read("alpine-secdb/v3.20/main.json");
+    assert!(problems.is_empty(), "{problems:?}");
+    let names: Vec<&str> = sources.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["alpine-secdb:v3.20/main"]);
+
+    let (sources, problems) = read("kev/known_exploited_vulnerabilities.json");
+    assert!(sources.is_empty() && problems.is_empty());
+
+    let error = parse_feed("x.json", Path::new("x.json"), b"{}".to_vec(), &options).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnknownFormat);
+    assert!(
+        error.to_string().starts_with("x.json: unrecognised format"),
+        "{error}"
+    );
+}
+
 #[test]
 fn counts_match_an_independent_python_count() {
     let expected = python_counts();

@@ -17,6 +17,7 @@ mod tests;
 
 use std::io::Read;
 
+pub(crate) use auth::{parse_challenges, parse_token_response, preferred_challenge, token_url};
 pub(crate) use client::referrers::parse_referrers_index;
 pub use client::referrers::{
     Artifact, Attached, EMPTY_CONFIG, Indexed, MAX_FALLBACK_ENTRIES, MAX_REFERRERS_INDEX,

@@ -591,6 +591,29 @@ pub fn parse_kev_catalog(
 /// Records per source name, as a parser gives them.
 pub type SourceRecords = Vec<(String, Vec<Record>)>;
 
+/// Parse one feed file's bytes as an import does, without a database (for fuzzing and
+/// tools): the format is recognised from the content (any the import reads, bzip2 or gzip
+/// compressed or not, an OSV zip export included) and `path` names it where the format
+/// needs a name (Photon's release, EPSS's date). Its records per source, in the order the
+/// parser gave them, and the problems of the rest; a KEV catalog or EPSS scores give no
+/// record.
+pub fn parse_feed(
+    label: &str,
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &ImportOptions,
+) -> Result<(SourceRecords, Vec<Problem>)> {
+    let mut sources = SourceRecords::new();
+    let mut problems = Vec::new();
+    parse_bytes_each(label, path, bytes, options, &mut |parsed| {
+        let (mut parsed_sources, mut parsed_problems) = sources_of(parsed);
+        sources.append(&mut parsed_sources);
+        problems.append(&mut parsed_problems);
+        Ok(())
+    })?;
+    Ok((sources, problems))
+}
+
 /// Parse NVD JSON 2.0 (one CVE, or an API response or feed with many) without a database
 /// (for fuzzing and tools): its records and the problems of the rest.
 pub fn parse_nvd(label: &str, bytes: &[u8]) -> Result<(Vec<Record>, Vec<Problem>)> {
