@@ -508,7 +508,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Parse one input file's bytes (any supported format, optionally compressed) whole.
-#[cfg(test)]
 pub(crate) fn parse_bytes(
     label: &str,
     path: &Path,
@@ -603,15 +602,7 @@ pub fn parse_feed(
     bytes: Vec<u8>,
     options: &ImportOptions,
 ) -> Result<(SourceRecords, Vec<Problem>)> {
-    let mut sources = SourceRecords::new();
-    let mut problems = Vec::new();
-    parse_bytes_each(label, path, bytes, options, &mut |parsed| {
-        let (mut parsed_sources, mut parsed_problems) = sources_of(parsed);
-        sources.append(&mut parsed_sources);
-        problems.append(&mut parsed_problems);
-        Ok(())
-    })?;
-    Ok((sources, problems))
+    parse_bytes(label, path, bytes, options).map(sources_of)
 }
 
 /// Parse NVD JSON 2.0 (one CVE, or an API response or feed with many) without a database
